@@ -1,0 +1,107 @@
+import type { BuildAction } from '../../model/schema';
+import type { ActionContext } from '../context';
+import { CODEBUILD_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
+import { actionResultPath } from '../references';
+import { type JsonObject, task } from '../states';
+import { addState, artifactLocationExpression, catchAll } from './common';
+
+/** The CodeBuild project an action uses: its own, or the one `sst deploy` creates for it. */
+export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | 'options'>, action: BuildAction): string {
+  if (action.project !== undefined) return action.project;
+  const name = `${ctx.options.projectPrefix}-${ctx.pipeline.name}-${ctx.position.stage}-${action.name}`.replace(/[^A-Za-z0-9_-]/g, '-');
+  return name.slice(0, 255);
+}
+
+/**
+ * A build or test action runs a CodeBuild build and waits for it (`startBuild.sync`). The primary input,
+ * when it is a source artifact, is the project's own repository at the source's commit (`SourceVersion`);
+ * other inputs come from the artifact store. Pipeline variables and the action's environment variables
+ * reach the build already resolved.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
+ */
+export function compileBuild(ctx: ActionContext, action: BuildAction): void {
+  const project = projectName(ctx, action);
+  const primary = action.primarySource ?? action.inputArtifacts[0] ?? '';
+  const sourceOf = (artifact: string) => ctx.sourceProducers.get(artifact);
+
+  const env: JsonObject[] = [];
+  const addEnv = (name: string, value: string) => {
+    const entry: JsonObject = { Name: name, Type: 'PLAINTEXT' };
+    ctx.refs.assign(entry, 'Value', value);
+    env.push(entry);
+  };
+  addEnv('STEPLINE_PIPELINE', ctx.pipeline.name);
+  addEnv('STEPLINE_EXECUTION_ID', '#{codepipeline.PipelineExecutionId}');
+  addEnv('STEPLINE_STAGE', ctx.position.stage);
+  addEnv('STEPLINE_ACTION', action.name);
+  for (const v of ctx.pipeline.variables) {
+    if (!(v.name in action.environmentVariables)) addEnv(v.name, `#{variables.${v.name}}`);
+  }
+  for (const [name, value] of Object.entries(action.environmentVariables)) addEnv(name, value);
+
+  const parameters: JsonObject = { ProjectName: project };
+  const primarySource = sourceOf(primary);
+  if (primarySource) {
+    parameters['SourceVersion.$'] = `${actionResultPath(primarySource)}.variables.CommitId`;
+  } else {
+    parameters.SourceTypeOverride = 'S3';
+    parameters['SourceLocationOverride.$'] = artifactLocationExpression(ctx, primary);
+  }
+  parameters.BuildspecOverride = action.buildspec;
+  parameters.TimeoutInMinutesOverride = action.timeoutMinutes ?? Timeout.buildMinutes;
+  parameters.EnvironmentVariablesOverride = env;
+
+  const secondary = action.inputArtifacts.filter((a) => a !== primary);
+  if (secondary.length > 0) {
+    parameters.SecondarySourcesOverride = secondary.map((artifact) => ({
+      Type: 'S3',
+      SourceIdentifier: artifact,
+      'Location.$': artifactLocationExpression(ctx, artifact),
+    }));
+  }
+
+  const artifactOverride = (artifact: string): JsonObject => ({
+    Type: 'S3',
+    Location: ctx.options.artifactBucket,
+    'Path.$': `States.Format('${ctx.pipeline.name}/{}', $$.Execution.Name)`,
+    Name: artifact,
+    NamespaceType: 'NONE',
+    Packaging: 'NONE',
+  });
+  const [firstOutput, ...moreOutputs] = action.outputArtifacts;
+  parameters.ArtifactsOverride = firstOutput === undefined ? { Type: 'NO_ARTIFACTS' } : artifactOverride(firstOutput);
+  if (moreOutputs.length > 0) {
+    // In the buildspec, secondary-artifacts are keyed by these identifiers.
+    parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: a, ...artifactOverride(a) }));
+  }
+
+  // ExportedEnvironmentVariables is absent from a build that exports nothing, so it is read only
+  // where a namespace says the action's variables are wanted.
+  const resultSelector: JsonObject = { 'buildId.$': '$.Build.Id', 'buildNumber.$': '$.Build.BuildNumber', 'status.$': '$.Build.BuildStatus' };
+  if (action.namespace !== undefined) resultSelector['exportedVariables.$'] = '$.Build.ExportedEnvironmentVariables';
+
+  const projectArn = `arn:aws:codebuild:${ctx.options.region}:${ctx.options.accountId}:project/${project}`;
+  ctx.iam.push({ Effect: 'Allow', Action: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], Resource: [projectArn] });
+  // startBuild.sync watches the build through this managed EventBridge rule.
+  ctx.iam.push({
+    Effect: 'Allow',
+    Action: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+    Resource: [`arn:aws:events:${ctx.options.region}:${ctx.options.accountId}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule`],
+  });
+
+  addState(
+    ctx,
+    ctx.name,
+    task({
+      resource: Resource.CodeBuildSync,
+      parameters,
+      resultSelector,
+      resultPath: actionResultPath(ctx.key),
+      timeoutSeconds: ((action.timeoutMinutes ?? Timeout.buildMinutes) + Timeout.buildQueueMinutes) * 60,
+      retry: retryTransient(CODEBUILD_TRANSIENT_ERRORS),
+      catch: catchAll(ctx.catchTo),
+      next: ctx.next,
+    }),
+    { role: 'action', final: true },
+  );
+}

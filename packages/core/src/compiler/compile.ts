@@ -1,0 +1,232 @@
+/**
+ * Pipeline model → one ASL state machine (JSONPath only), a state map and the IAM statements its role
+ * needs. Stages run in order, each behind a gate state that holds executions while its inbound
+ * transition is disabled; actions of a stage with the same runOrder run in a Parallel state; any
+ * failing action fails the execution with its own error name and a cause naming its stage and action.
+ *
+ * State data: `{ input, variables, actions: { <key>: result } }` — the start input, the resolved pipeline
+ * variables, and each finished action's result (see `actionResultPath`).
+ */
+import validateAsl from 'asl-validator';
+import { DefinitionError, type DefinitionIssue } from '../errors';
+import type { Pipeline, Stage } from '../model/schema';
+import { type ActionPosition, actionPositions } from '../model/validate';
+import { compileApproval } from './actions/approval';
+import { compileBuild } from './actions/build';
+import { addState } from './actions/common';
+import { compileDeploy, deployEntryState } from './actions/deploy';
+import { compileInvoke } from './actions/invoke';
+import { compileSource } from './actions/source';
+import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
+import { type IamStatement, mergeStatements } from './iam';
+import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
+import { actionStateName, branchFailStateName, FixedState, failureStateName, gateStateName, groupStateName, mergeStateName, resultKeys } from './names';
+import { escapeLiteral, ReferenceResolver } from './references';
+import { fail, type JsonObject, parallel, pass, type State, type StateMachineDefinition, StatesError, succeed, task, validateGraph } from './states';
+
+export interface CompiledPipeline {
+  definition: StateMachineDefinition;
+  stateMap: StateMap;
+  iam: IamStatement[];
+  /** What the target lacks to run some actions (an invoke with only a command, on AWS). */
+  warnings: DefinitionIssue[];
+}
+
+interface Shared {
+  pipeline: Pipeline;
+  options: ResolvedCompileOptions;
+  refs: ReferenceResolver;
+  keys: Map<ActionPosition, string>;
+  sourceKey: string;
+  sourceProducers: Map<string, string>;
+  stateMap: StateMap;
+  iam: IamStatement[];
+  warnings: DefinitionIssue[];
+}
+
+export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOptions): CompiledPipeline {
+  const options = resolveOptions(compileOptions);
+  const positions = actionPositions(pipeline);
+  const keys = resultKeys(positions);
+  const sources = positions.filter((p) => p.action.kind === 'source');
+  const shared: Shared = {
+    pipeline,
+    options,
+    refs: new ReferenceResolver(pipeline, keys),
+    keys,
+    sourceKey: keys.get(sources[0] as ActionPosition) ?? '',
+    sourceProducers: new Map(sources.flatMap((p) => p.action.outputArtifacts.map((a) => [a, keys.get(p) ?? ''] as const))),
+    stateMap: {},
+    iam: [],
+    warnings: [],
+  };
+  const states: Record<string, State> = {};
+  const record = (name: string, state: State, info: StateMap[string]) => {
+    states[name] = state;
+    shared.stateMap[name] = info;
+  };
+
+  record(FixedState.Succeeded, succeed(), { role: 'pipeline' });
+  record(FixedState.Failed, fail({ errorPath: '$.failure.Error', causePath: '$.failure.Cause' }), { role: 'pipeline' });
+
+  // Built back to front, so each piece knows its successor.
+  let next: string = FixedState.Succeeded;
+  for (let s = pipeline.stages.length - 1; s >= 0; s--) {
+    const stage = pipeline.stages[s] as Stage;
+    const groups = groupByRunOrder(positions.filter((p) => p.stageIndex === s));
+    for (let g = groups.length - 1; g >= 0; g--) next = compileGroup(shared, states, groups[g] as ActionPosition[], next);
+    if (s > 0) next = compileGate(shared, states, stage, next);
+  }
+
+  const defaults: JsonObject = {};
+  for (const v of pipeline.variables) if (v.default !== undefined) defaults[v.name] = v.default;
+  record(FixedState.Initialize, pass({ parameters: { 'input.$': '$', defaults }, next: FixedState.ResolveVariables }), { role: 'pipeline' });
+  record(
+    FixedState.ResolveVariables,
+    pass({ parameters: { 'input.$': '$.input', 'variables.$': 'States.JsonMerge($.defaults, $.input.variables, false)', actions: {} }, next }),
+    { role: 'pipeline' },
+  );
+
+  const definition: StateMachineDefinition = {
+    Comment: `stepline pipeline ${pipeline.name}`,
+    QueryLanguage: 'JSONPath',
+    StartAt: FixedState.Initialize,
+    States: orderStates(states, FixedState.Initialize),
+    ...(pipeline.timeoutMinutes !== undefined && { TimeoutSeconds: pipeline.timeoutMinutes * 60 }),
+  };
+
+  const problems = validateGraph(definition).map((message) => ({ path: '', message }));
+  if (problems.length === 0) {
+    const result = validateAsl(structuredClone(definition)); // the validator writes defaults into what it is given
+    if (!result.isValid) problems.push(...result.errors.map((e) => ({ path: '', message: `ASL: ${e.Message}` })));
+  }
+  if (problems.length > 0) throw new DefinitionError(problems, pipeline.name);
+  return { definition, stateMap: shared.stateMap, iam: mergeStatements(shared.iam), warnings: shared.warnings };
+}
+
+function groupByRunOrder(positions: ActionPosition[]): ActionPosition[][] {
+  const byOrder = new Map<number, ActionPosition[]>();
+  for (const p of positions) byOrder.set(p.action.runOrder, [...(byOrder.get(p.action.runOrder) ?? []), p]);
+  return [...byOrder.entries()].sort(([a], [b]) => a - b).map(([, ps]) => ps);
+}
+
+/** The error's cause, prefixed with the stage and action it came from. */
+function failurePass(label: string, next: string): State {
+  return pass({
+    parameters: { 'Error.$': '$.failure.Error', 'Cause.$': `States.Format('${escapeLiteral(label)}: {}', $.failure.Cause)` },
+    resultPath: '$.failure',
+    next,
+  });
+}
+
+/** Compiles one action into `states`; returns its entry state. */
+function compileAction(shared: Shared, states: Record<string, State>, position: ActionPosition, next: string | undefined, failTo: string): string {
+  const name = actionStateName(position.stage, position.action.name);
+  const catchTo = failureStateName(name);
+  const ctx: ActionContext = { ...shared, position, name, key: shared.keys.get(position) ?? '', next, catchTo, failTo, states };
+  addState(ctx, catchTo, failurePass(`Stage ${position.stage}, action ${position.action.name} failed`, failTo), { role: 'failure' });
+  const action = position.action;
+  switch (action.kind) {
+    case 'source':
+      compileSource(ctx, action);
+      return name;
+    case 'build':
+    case 'test':
+      compileBuild(ctx, action);
+      return name;
+    case 'approval':
+      compileApproval(ctx, action);
+      return name;
+    case 'invoke':
+      compileInvoke(ctx, action);
+      return name;
+    case 'deploy':
+      compileDeploy(ctx, action);
+      return deployEntryState(ctx);
+  }
+}
+
+function compileGroup(shared: Shared, states: Record<string, State>, group: ActionPosition[], next: string): string {
+  const [only] = group;
+  if (group.length === 1 && only) return compileAction(shared, states, only, next, FixedState.Failed);
+
+  const first = group[0] as ActionPosition;
+  const groupName = groupStateName(first.stage, first.action.runOrder);
+  const mergeName = mergeStateName(first.stage, first.action.runOrder);
+  const selector: JsonObject = {};
+  const branches = group.map((position, i) => {
+    const branchStates: Record<string, State> = {};
+    const stopName = branchFailStateName(actionStateName(position.stage, position.action.name));
+    branchStates[stopName] = fail({ errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    shared.stateMap[stopName] = { role: 'failure', stage: position.stage, action: position.action.name, kind: position.action.kind };
+    const entry = compileAction(shared, branchStates, position, undefined, stopName);
+    const key = shared.keys.get(position) ?? '';
+    selector[`${key}.$`] = `$[${i}].actions.${key}`;
+    return { StartAt: entry, States: orderStates(branchStates, entry) };
+  });
+  states[groupName] = parallel({
+    branches,
+    resultSelector: selector,
+    resultPath: '$.parallel',
+    // Each branch already wrote a failure naming its stage and action.
+    catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: FixedState.Failed }],
+    next: mergeName,
+  });
+  states[mergeName] = pass({
+    parameters: { 'input.$': '$.input', 'variables.$': '$.variables', 'actions.$': 'States.JsonMerge($.actions, $.parallel, false)' },
+    next,
+  });
+  shared.stateMap[groupName] = { role: 'group', stage: first.stage };
+  shared.stateMap[mergeName] = { role: 'group', stage: first.stage };
+  return groupName;
+}
+
+/**
+ * A stage's inbound transition. The gate function answers at once while the transition is enabled;
+ * while it is disabled, or while an older execution holds the stage, it keeps the task token and
+ * answers later, so a held execution costs no state transitions.
+ */
+function compileGate(shared: Shared, states: Record<string, State>, stage: Stage, next: string): string {
+  const name = gateStateName(stage.name);
+  const failure = failureStateName(name);
+  const fn = shared.options.functions.gate;
+  shared.iam.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [fn] });
+  states[name] = task({
+    resource: Resource.LambdaWaitForToken,
+    parameters: {
+      FunctionName: fn,
+      Payload: {
+        'taskToken.$': '$$.Task.Token',
+        pipeline: shared.pipeline.name,
+        stage: stage.name,
+        'executionId.$': '$$.Execution.Name',
+        executionMode: shared.pipeline.executionMode,
+      },
+    },
+    resultPath: null,
+    timeoutSeconds: Timeout.gateMinutes * 60,
+    retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
+    catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: failure }],
+    next,
+  });
+  states[failure] = failurePass(`Stage ${stage.name} was not entered`, FixedState.Failed);
+  shared.stateMap[name] = { role: 'gate', stage: stage.name };
+  shared.stateMap[failure] = { role: 'failure', stage: stage.name };
+  return name;
+}
+
+/** States in the order an execution meets them (then the rest), so the JSON reads top to bottom. */
+function orderStates(states: Record<string, State>, start: string): Record<string, State> {
+  const ordered: Record<string, State> = {};
+  const visit = (name: string) => {
+    const state = states[name];
+    if (!state || name in ordered) return;
+    ordered[name] = state;
+    if ('Next' in state && state.Next) visit(state.Next);
+    if (state.Type === 'Choice') for (const c of state.Choices) visit(c.Next);
+    if ('Catch' in state && state.Catch) for (const c of state.Catch) visit(c.Next);
+  };
+  visit(start);
+  for (const name of Object.keys(states)) visit(name);
+  return ordered;
+}

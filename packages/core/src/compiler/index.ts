@@ -1,0 +1,10 @@
+export { projectName } from './actions/build';
+export { LOCAL_COMMAND_FUNCTION } from './actions/invoke';
+export { type CompiledPipeline, compilePipeline } from './compile';
+export { type CompileOptions, type CompileTarget, type FunctionArns, type StateInfo, type StateMap, StateRole } from './context';
+export type { IamStatement } from './iam';
+export { CODEBUILD_TRANSIENT_ERRORS, LAMBDA_TRANSIENT_ERRORS, Resource, Timeout } from './integrations';
+export { pipelineToMermaid } from './mermaid';
+export { actionStateName, FixedState, gateStateName, resultKeys } from './names';
+export { actionResultPath } from './references';
+export * from './states';

@@ -1,0 +1,3 @@
+export * from './builders';
+export * from './types';
+export * from './validate-graph';

@@ -1,0 +1,54 @@
+/**
+ * Checks a compiled graph before anything runs it: state names unique and at most 80 characters
+ * (the AWS limit), every transition resolves within its own (sub)machine, every state reachable,
+ * every Task bounded by a timeout.
+ */
+import type { State, StateMachineDefinition, SubMachine } from './types';
+
+export const MAX_STATE_NAME_LENGTH = 80;
+
+export function validateGraph(definition: StateMachineDefinition): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  visit(definition, 'States', seen, problems);
+  return problems;
+}
+
+function targets(state: State): string[] {
+  const out: string[] = [];
+  if ('Next' in state && state.Next) out.push(state.Next);
+  if (state.Type === 'Choice') {
+    out.push(...state.Choices.map((c) => c.Next));
+    if (state.Default) out.push(state.Default);
+  }
+  if ('Catch' in state && state.Catch) out.push(...state.Catch.map((c) => c.Next));
+  return out;
+}
+
+function visit(machine: SubMachine, where: string, seen: Set<string>, problems: string[]): void {
+  const names = Object.keys(machine.States);
+  if (!machine.States[machine.StartAt]) problems.push(`${where}: StartAt "${machine.StartAt}" is not a state`);
+  for (const name of names) {
+    if (seen.has(name)) problems.push(`${where}: state name "${name}" is used twice`);
+    seen.add(name);
+    if ([...name].length > MAX_STATE_NAME_LENGTH) problems.push(`${where}: state name "${name}" is longer than ${MAX_STATE_NAME_LENGTH} characters`);
+    const state = machine.States[name] as State;
+    for (const next of targets(state)) {
+      if (!machine.States[next]) problems.push(`${where}.${name}: transition to "${next}", which is not a state of this machine`);
+    }
+    if (state.Type === 'Task' && !(state.TimeoutSeconds > 0)) problems.push(`${where}.${name}: a Task needs TimeoutSeconds`);
+    if (state.Type === 'Parallel') {
+      for (const [i, b] of state.Branches.entries()) visit(b, `${where}.${name}.Branches[${i}]`, seen, problems);
+    }
+    if (state.Type === 'Map') visit(state.ItemProcessor, `${where}.${name}.ItemProcessor`, seen, problems);
+  }
+  const reachable = new Set<string>();
+  const queue = [machine.StartAt];
+  while (queue.length > 0) {
+    const name = queue.pop() as string;
+    if (reachable.has(name) || !machine.States[name]) continue;
+    reachable.add(name);
+    queue.push(...targets(machine.States[name] as State));
+  }
+  for (const name of names) if (!reachable.has(name)) problems.push(`${where}.${name}: unreachable`);
+}

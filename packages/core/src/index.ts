@@ -1,0 +1,11 @@
+export * from './artifacts';
+export * from './compiler/index';
+export * from './deploy/deployment-configs';
+export * from './deploy/plan';
+export * from './errors';
+export { type ImportedPipeline, importCodePipeline, SUPPORTED_PROVIDERS, toSteplineYaml } from './importers/codepipeline';
+export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
+export { definePipeline, parsePipeline, parsePipelineText } from './model/parse';
+export * from './model/references';
+export * from './model/schema';
+export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';

@@ -1,0 +1,319 @@
+/**
+ * The pipeline definition as users write it (YAML, JSON or `definePipeline()`), parsed once with zod.
+ *
+ * Names and limits follow CodePipeline V2 where a user would look for them: `runOrder`, `namespace`,
+ * `inputArtifacts`, `executionMode`, trigger `includes`/`excludes`. Stages and actions are plain data;
+ * actions are a discriminated union on `kind`.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html
+ */
+import { z } from 'zod';
+import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
+
+const named = (what: string, pattern: RegExp, max: number, allowed: string) =>
+  z
+    .string({ error: `expected ${what}` })
+    .min(1, { error: `expected ${what}, got an empty string` })
+    .max(max, { error: `expected ${what} of at most ${max} characters` })
+    .regex(pattern, { error: `expected ${what} made of ${allowed}` });
+
+/** Stage and action names: CodePipeline's character set. */
+export const NameSchema = named('a name', /^[A-Za-z0-9.@_-]+$/, 100, 'letters, digits and . @ _ -');
+export const ArtifactNameSchema = named('an artifact name', /^[A-Za-z0-9_-]+$/, 100, 'letters, digits, _ and -');
+export const NamespaceSchema = named('a namespace', /^[A-Za-z0-9@_-]+$/, 100, 'letters, digits and @ _ -');
+export const VariableNameSchema = named('a variable name', /^[A-Za-z0-9@_-]+$/, 128, 'letters, digits and @ _ -');
+/** Pipeline variables also reach builds as environment variables, so they must be valid shell names. */
+export const EnvNameSchema = named('a variable name', /^[A-Za-z_][A-Za-z0-9_]*$/, 128, 'letters, digits and _, not starting with a digit');
+
+const positiveInt = (what = 'a positive integer') =>
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}` })
+    .positive({ error: `expected ${what}` });
+const text = (what = 'a string') => z.string({ error: `expected ${what}` });
+const list = <T extends z.ZodType>(item: T, what: string) => z.array(item, { error: `expected a list of ${what}` });
+
+/** Minutes, bounded by what the target service allows. */
+const minutes = (max: number) => positiveInt('a positive whole number of minutes').max(max, { error: `expected at most ${max} minutes` });
+
+export const ExecutionMode = { Superseded: 'SUPERSEDED', Queued: 'QUEUED', Parallel: 'PARALLEL' } as const;
+export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
+
+const actionBase = {
+  name: NameSchema,
+  /** Actions of a stage with the same runOrder run in parallel; lower numbers run first. @default 1 */
+  runOrder: positiveInt().max(999, { error: 'expected a positive integer of at most 999' }).default(1),
+  /** Makes the action's output variables referable as `#{Namespace.Variable}`. */
+  namespace: NamespaceSchema.optional(),
+  inputArtifacts: list(ArtifactNameSchema, 'artifact names').default([]),
+  outputArtifacts: list(ArtifactNameSchema, 'artifact names').default([]),
+  /** How long the action may run before it fails with States.Timeout. Defaults depend on the kind. */
+  timeoutMinutes: minutes(60 * 24 * 30).optional(),
+};
+
+export const SourceProvider = {
+  GitHub: 'GitHub',
+  CodeStarSourceConnection: 'CodeStarSourceConnection',
+  CodeCommit: 'CodeCommit',
+  S3: 'S3',
+} as const;
+
+export const SourceActionSchema = z.strictObject({
+  ...actionBase,
+  kind: z.literal('source'),
+  /** Where the source comes from on AWS. Locally every source is a git repository on disk. @default GitHub */
+  provider: z.enum(Object.values(SourceProvider), { error: `expected one of ${Object.values(SourceProvider).join(', ')}` }).default('GitHub'),
+  /** `owner/repo` for GitHub, the repository name for CodeCommit, `bucket/key` for S3. */
+  repository: text('a repository such as owner/repo').min(1, { error: 'expected a repository such as owner/repo' }),
+  /** The branch a manual start builds. @default main */
+  branch: text('a branch name').default('main'),
+  /** CodeConnections (CodeStar) connection used to read the repository on AWS. */
+  connectionArn: text('a connection ARN').optional(),
+});
+
+/** Environment variables passed to a build, values may hold `#{Namespace.Variable}` references. */
+const EnvironmentVariablesSchema = z.record(EnvNameSchema, text('a string value'), { error: 'expected a map of NAME: value' });
+
+const buildLike = {
+  ...actionBase,
+  /** Path of the buildspec inside the primary input artifact, or an inline buildspec (YAML text). @default buildspec.yml */
+  buildspec: text('a buildspec path or inline YAML').min(1).default('buildspec.yml'),
+  /** An existing CodeBuild project. When absent, `sst deploy` creates one for this action. */
+  project: text('a CodeBuild project name').min(2).max(255).optional(),
+  environmentVariables: EnvironmentVariablesSchema.default({}),
+  /** Which input artifact is the build's primary source when there are several. @default the first */
+  primarySource: ArtifactNameSchema.optional(),
+  /** Variables the buildspec exports, so references to them can be checked before running. */
+  outputVariables: list(VariableNameSchema, 'variable names').optional(),
+  /** Build environment of the project `sst deploy` creates. */
+  environment: z
+    .strictObject({
+      image: text().default('aws/codebuild/amazonlinux-x86_64-standard:5.0'),
+      computeType: text().default('BUILD_GENERAL1_SMALL'),
+      privilegedMode: z.boolean().default(false),
+    })
+    .optional(),
+};
+
+export const BuildActionSchema = z.strictObject({ ...buildLike, kind: z.literal('build') });
+export const TestActionSchema = z.strictObject({ ...buildLike, kind: z.literal('test') });
+
+export const ApprovalActionSchema = z.strictObject({
+  ...actionBase,
+  kind: z.literal('approval'),
+  /** Shown to the approver, as CodePipeline's CustomData. */
+  customData: text().max(500, { error: 'expected at most 500 characters' }).optional(),
+  /** A link for the approver to review, as CodePipeline's ExternalEntityLink. */
+  externalEntityLink: text('a URL').url({ error: 'expected a URL' }).optional(),
+  /** SNS topic for the request; the installation's approvals topic when absent. */
+  notificationArn: text('an SNS topic ARN').optional(),
+  /** Who may decide; anyone holding a valid link when absent. */
+  approvers: z
+    .strictObject({
+      emailDomains: list(text('an e-mail domain'), 'e-mail domains').optional(),
+      slackUserIds: list(text('a Slack user id'), 'Slack user ids').optional(),
+    })
+    .optional(),
+});
+
+/** A Lambda function name/ARN on AWS, or a shell command on one machine (or both). */
+const FunctionOrCommandSchema = z.union(
+  [
+    text('a function name').min(1),
+    z
+      .strictObject({ function: text('a function name').optional(), command: text('a shell command').optional() })
+      .refine((v) => v.function !== undefined || v.command !== undefined, { error: 'expected a function, a command or both' }),
+  ],
+  { error: 'expected a function name, or { function, command }' },
+);
+
+export const LifecycleHook = {
+  BeforeInstall: 'BeforeInstall',
+  AfterInstall: 'AfterInstall',
+  AfterAllowTestTraffic: 'AfterAllowTestTraffic',
+  BeforeAllowTraffic: 'BeforeAllowTraffic',
+  AfterAllowTraffic: 'AfterAllowTraffic',
+} as const;
+export type LifecycleHook = (typeof LifecycleHook)[keyof typeof LifecycleHook];
+
+const percent = z
+  .number({ error: 'expected a percentage' })
+  .int({ error: 'expected a whole percentage' })
+  .min(1, { error: 'expected a percentage from 1 to 99' })
+  .max(99, { error: 'expected a percentage from 1 to 99' });
+
+/** One step of an explicit canary, exactly one of `setWeight`, `pause`, `checkAlarms` (as Argo Rollouts). */
+export const CanaryStepSchema = z
+  .strictObject(
+    {
+      setWeight: z.number({ error: 'expected a weight from 0 to 100' }).int().min(0).max(100, { error: 'expected a weight from 0 to 100' }).optional(),
+      pause: z.strictObject({ minutes: z.number({ error: 'expected minutes' }).positive({ error: 'expected a positive number of minutes' }) }).optional(),
+      checkAlarms: z.strictObject({}).optional(),
+    },
+    { error: 'expected a step with one of setWeight, pause, checkAlarms' },
+  )
+  .superRefine((step, ctx) => {
+    const keys = (['setWeight', 'pause', 'checkAlarms'] as const).filter((k) => step[k] !== undefined);
+    if (keys.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          keys.length === 0
+            ? 'expected exactly one of setWeight, pause, checkAlarms'
+            : `expected exactly one of setWeight, pause, checkAlarms, got ${keys.join(' and ')}`,
+      });
+    }
+  });
+
+export const DeploymentStrategySchema = z.union(
+  [
+    z.enum(DEPLOYMENT_CONFIG_NAMES, { error: `expected one of ${DEPLOYMENT_CONFIG_NAMES.join(', ')}` }),
+    z.strictObject({ canary: z.strictObject({ percentage: percent, intervalMinutes: minutes(2880) }) }),
+    z.strictObject({ linear: z.strictObject({ percentage: percent, intervalMinutes: minutes(2880) }) }),
+    z.strictObject({ steps: list(CanaryStepSchema, 'steps').min(1, { error: 'expected at least one step' }) }),
+  ],
+  { error: 'expected a CodeDeployDefault.ECS* name, { canary }, { linear } or { steps }' },
+);
+
+export const DeployActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('deploy'),
+    /** Traffic shifting, as CodeDeploy's deployment configuration. @default CodeDeployDefault.ECSAllAtOnce */
+    strategy: DeploymentStrategySchema.default('CodeDeployDefault.ECSAllAtOnce'),
+    /** CloudWatch alarms checked during every bake; any in ALARM rolls back. */
+    alarms: list(text('an alarm name'), 'alarm names').default([]),
+    hooks: z.partialRecord(z.enum(Object.values(LifecycleHook)), FunctionOrCommandSchema).default({}),
+    /** How long blue keeps running after all traffic moved to green. @default 5 */
+    terminationWaitMinutes: z.number().int().min(0).max(2880).default(5),
+    /** How often alarms are checked while traffic bakes. @default 60 */
+    checkIntervalSeconds: positiveInt().max(3600).default(60),
+    /**
+     * The ECS service (EXTERNAL deployment controller) and its ALB, on AWS. Every field is needed to
+     * deploy on AWS; an imported pipeline may leave some to be filled in, which `compile --target aws` reports.
+     */
+    ecs: z
+      .strictObject({
+        cluster: text('a cluster name or ARN').optional(),
+        service: text('a service name or ARN').optional(),
+        /** A task definition file in the input artifact, as CodeDeploy's taskdef.json. @default taskdef.json */
+        taskDefinitionFile: text().default('taskdef.json'),
+        /** Image definitions (imagedefinitions.json) applied to the service's current task definition instead. */
+        imageDefinitionsFile: text().optional(),
+        containerName: text('a container name').optional(),
+        containerPort: positiveInt('a port').max(65535, { error: 'expected a port' }).optional(),
+        listenerArn: text('a listener ARN').optional(),
+        /** Use a listener rule instead of the listener's default action. */
+        ruleArn: text('a rule ARN').optional(),
+        testListenerArn: text('a listener ARN').optional(),
+        targetGroups: z.strictObject({ blue: text('a target group ARN'), green: text('a target group ARN') }).optional(),
+        subnets: list(text('a subnet id'), 'subnet ids').optional(),
+        securityGroups: list(text('a security group id'), 'security group ids').optional(),
+        assignPublicIp: z.boolean().default(false),
+      })
+      .optional(),
+    /** The same deployment on one machine: blue and green as local processes behind a weighted proxy. */
+    local: z
+      .strictObject({
+        /** Starts the app from the input artifact; it listens on $PORT. */
+        command: text('a shell command'),
+        /** Port the local proxy (the local ALB) listens on. @default 8080 */
+        port: positiveInt('a port').max(65535).default(8080),
+        healthPath: text('a path such as /health').default('/health'),
+        /** Share of 5xx answers from green, over the last check interval, that counts as an alarm. @default 0.05 */
+        errorRateThreshold: z.number().min(0).max(1).default(0.05),
+      })
+      .optional(),
+  })
+  .refine((a) => a.ecs !== undefined || a.local !== undefined, { error: 'expected an ecs target, a local target or both' });
+
+export const InvokeActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('invoke'),
+    /** Lambda function name or ARN invoked on AWS. */
+    function: text('a function name or ARN').optional(),
+    /** Shell command run on one machine, in the primary input artifact. */
+    command: text('a shell command').optional(),
+    /** Passed to the function (and as $USER_PARAMETERS to the command), as CodePipeline's UserParameters. */
+    userParameters: text().optional(),
+    outputVariables: list(VariableNameSchema, 'variable names').optional(),
+  })
+  .refine((a) => a.function !== undefined || a.command !== undefined, { error: 'expected a function, a command or both' });
+
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke'] as const;
+
+export const ActionSchema = z.discriminatedUnion(
+  'kind',
+  [SourceActionSchema, BuildActionSchema, TestActionSchema, ApprovalActionSchema, DeployActionSchema, InvokeActionSchema],
+  {
+    error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
+  },
+);
+
+export const StageSchema = z.strictObject({
+  name: NameSchema,
+  actions: list(ActionSchema, 'actions').min(1, { error: 'expected at least one action' }).max(50, { error: 'expected at most 50 actions' }),
+});
+
+const FilterCriteriaSchema = z.strictObject({
+  includes: list(text('a glob'), 'globs').max(8).optional(),
+  excludes: list(text('a glob'), 'globs').max(8).optional(),
+});
+
+export const PullRequestEvent = { Open: 'OPEN', Updated: 'UPDATED', Closed: 'CLOSED' } as const;
+
+const PushFilterSchema = z
+  .strictObject({ branches: FilterCriteriaSchema.optional(), tags: FilterCriteriaSchema.optional(), filePaths: FilterCriteriaSchema.optional() })
+  .refine((f) => !(f.branches && f.tags), { error: 'expected branches or tags in one push filter, not both' });
+
+const PullRequestFilterSchema = z.strictObject({
+  events: list(z.enum(Object.values(PullRequestEvent), { error: 'expected OPEN, UPDATED or CLOSED' }), 'events')
+    .min(1)
+    .default(['OPEN', 'UPDATED']),
+  branches: FilterCriteriaSchema.optional(),
+  filePaths: FilterCriteriaSchema.optional(),
+});
+
+/** What starts the pipeline, as CodePipeline V2's trigger `gitConfiguration`. */
+export const TriggerSchema = z.strictObject({
+  /** The source action whose repository the trigger watches. @default the first source action */
+  sourceAction: NameSchema.optional(),
+  push: list(PushFilterSchema, 'push filters').max(3).optional(),
+  pullRequest: list(PullRequestFilterSchema, 'pull request filters').max(3).optional(),
+});
+
+export const VariableSchema = z.strictObject({
+  name: EnvNameSchema,
+  default: z.union([text(), z.number(), z.boolean()], { error: 'expected a string' }).transform(String).optional(),
+  description: text().max(200).optional(),
+});
+
+export const PipelineSchema = z.strictObject({
+  version: z.literal(1, { error: 'expected version 1' }).default(1),
+  name: NameSchema,
+  description: text().optional(),
+  /** How executions that overlap are handled. @default SUPERSEDED */
+  executionMode: z.enum(Object.values(ExecutionMode), { error: 'expected SUPERSEDED, QUEUED or PARALLEL' }).default('SUPERSEDED'),
+  /** The whole execution's limit. @default none beyond each action's */
+  timeoutMinutes: minutes(60 * 24 * 365).optional(),
+  variables: list(VariableSchema, 'variables').max(50).default([]),
+  triggers: list(TriggerSchema, 'triggers').max(50).default([]),
+  stages: list(StageSchema, 'stages').min(1, { error: 'expected at least one stage' }),
+});
+
+/** A parsed, defaulted pipeline: what every other part of stepline consumes. */
+export type Pipeline = z.output<typeof PipelineSchema>;
+/** What a user writes: defaults may be left out. */
+export type PipelineDefinition = z.input<typeof PipelineSchema>;
+export type Stage = Pipeline['stages'][number];
+export type Action = Stage['actions'][number];
+export type ActionKind = Action['kind'];
+export type SourceAction = z.output<typeof SourceActionSchema>;
+export type BuildAction = z.output<typeof BuildActionSchema> | z.output<typeof TestActionSchema>;
+export type ApprovalAction = z.output<typeof ApprovalActionSchema>;
+export type DeployAction = z.output<typeof DeployActionSchema>;
+export type InvokeAction = z.output<typeof InvokeActionSchema>;
+export type Trigger = z.output<typeof TriggerSchema>;
+export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
+export type CanaryStep = z.output<typeof CanaryStepSchema>;
+export type FunctionOrCommand = z.output<typeof FunctionOrCommandSchema>;

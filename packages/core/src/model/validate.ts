@@ -1,0 +1,212 @@
+/**
+ * Checks that span more than one field of a parsed pipeline: unique names, artifacts produced before
+ * they are consumed, references to namespaces that exist and run earlier. Schema checks (types, ranges,
+ * unknown keys) happen in zod; these run only on a definition that passed them.
+ */
+import type { DefinitionIssue } from '../errors';
+import {
+  APPROVAL_VARIABLES,
+  EXECUTION_NAMESPACE,
+  EXECUTION_VARIABLES,
+  isWellFormed,
+  PIPELINE_VARIABLES_NAMESPACE,
+  referenceFields,
+  referencesIn,
+  SOURCE_VARIABLES,
+} from './references';
+import type { Action, Pipeline } from './schema';
+
+/** Where an action sits; `stages[i].actions[j]` is its path in the definition. */
+export interface ActionPosition {
+  stageIndex: number;
+  actionIndex: number;
+  stage: string;
+  action: Action;
+  path: string;
+}
+
+export function actionPositions(pipeline: Pipeline): ActionPosition[] {
+  return pipeline.stages.flatMap((stage, stageIndex) =>
+    stage.actions.map((action, actionIndex) => ({ stageIndex, actionIndex, stage: stage.name, action, path: `stages[${stageIndex}].actions[${actionIndex}]` })),
+  );
+}
+
+/** True when `a` has finished before `b` starts: an earlier stage, or a lower runOrder in the same stage. */
+export function runsBefore(a: ActionPosition, b: ActionPosition): boolean {
+  return a.stageIndex < b.stageIndex || (a.stageIndex === b.stageIndex && a.action.runOrder < b.action.runOrder);
+}
+
+/** The variables an action makes available under its namespace; `undefined` when they can't be known. */
+export function outputVariablesOf(action: Action): readonly string[] | undefined {
+  switch (action.kind) {
+    case 'source':
+      return SOURCE_VARIABLES;
+    case 'approval':
+      return APPROVAL_VARIABLES;
+    case 'build':
+    case 'test':
+    case 'invoke':
+      return action.outputVariables;
+    case 'deploy':
+      return [];
+  }
+}
+
+const describe = (p: ActionPosition) => `${p.stage}.${p.action.name} (${p.path})`;
+
+export function validatePipeline(pipeline: Pipeline): DefinitionIssue[] {
+  const issues: DefinitionIssue[] = [];
+  const add = (path: string, message: string) => issues.push({ path, message });
+  const positions = actionPositions(pipeline);
+
+  const stageNames = new Map<string, number>();
+  pipeline.stages.forEach((stage, i) => {
+    const first = stageNames.get(stage.name);
+    if (first !== undefined) add(`stages[${i}].name`, `duplicate stage name "${stage.name}" (also stages[${first}])`);
+    else stageNames.set(stage.name, i);
+    const actionNames = new Map<string, number>();
+    stage.actions.forEach((action, j) => {
+      const firstAction = actionNames.get(action.name);
+      if (firstAction !== undefined)
+        add(`stages[${i}].actions[${j}].name`, `duplicate action name "${action.name}" in stage ${stage.name} (also actions[${firstAction}])`);
+      else actionNames.set(action.name, j);
+    });
+  });
+
+  const variableNames = new Set<string>();
+  pipeline.variables.forEach((v, i) => {
+    if (variableNames.has(v.name)) add(`variables[${i}].name`, `duplicate variable "${v.name}"`);
+    variableNames.add(v.name);
+  });
+
+  // Source actions open the pipeline, as in CodePipeline: the first stage holds them and nothing else.
+  for (const p of positions) {
+    const isSource = p.action.kind === 'source';
+    if (p.stageIndex === 0 && !isSource) add(`${p.path}.kind`, `the first stage may hold only source actions, got ${p.action.kind}`);
+    if (p.stageIndex > 0 && isSource) add(`${p.path}.kind`, 'source actions belong in the first stage');
+  }
+  if (!positions.some((p) => p.action.kind === 'source')) add('stages[0]', 'expected a source action in the first stage');
+  if (pipeline.stages.length < 2) add('stages', 'expected at least two stages: a source stage and one that uses it');
+
+  validateArtifacts(positions, add);
+  validateNamespaces(pipeline, positions, variableNames, add);
+
+  pipeline.triggers.forEach((t, i) => {
+    if (t.sourceAction !== undefined && !positions.some((p) => p.action.kind === 'source' && p.action.name === t.sourceAction)) {
+      add(`triggers[${i}].sourceAction`, `no source action is named "${t.sourceAction}"`);
+    }
+    if (!t.push && !t.pullRequest) add(`triggers[${i}]`, 'expected push or pullRequest filters');
+  });
+  return issues;
+}
+
+type Add = (path: string, message: string) => void;
+
+function validateArtifacts(positions: ActionPosition[], add: Add): void {
+  const producers = new Map<string, ActionPosition>();
+  for (const p of positions) {
+    p.action.outputArtifacts.forEach((name, k) => {
+      const other = producers.get(name);
+      if (other) add(`${p.path}.outputArtifacts[${k}]`, `artifact "${name}" is already produced by ${describe(other)}`);
+      else producers.set(name, p);
+    });
+  }
+  for (const p of positions) {
+    const { action } = p;
+    p.action.inputArtifacts.forEach((name, k) => {
+      const producer = producers.get(name);
+      const at = `${p.path}.inputArtifacts[${k}]`;
+      if (!producer) add(at, `artifact "${name}" is not produced by any action`);
+      else if (!runsBefore(producer, p)) add(at, `artifact "${name}" is consumed before it is produced (by ${describe(producer)})`);
+    });
+    const inputs = action.inputArtifacts.length;
+    const outputs = action.outputArtifacts.length;
+    switch (action.kind) {
+      case 'source':
+        if (inputs > 0) add(`${p.path}.inputArtifacts`, 'a source action takes no input artifacts');
+        if (outputs !== 1) add(`${p.path}.outputArtifacts`, `a source action produces exactly one artifact, got ${outputs}`);
+        break;
+      case 'build':
+      case 'test':
+        if (inputs === 0) add(`${p.path}.inputArtifacts`, `a ${action.kind} action needs at least one input artifact`);
+        if (action.primarySource !== undefined && !action.inputArtifacts.includes(action.primarySource)) {
+          add(`${p.path}.primarySource`, `"${action.primarySource}" is not one of this action's input artifacts`);
+        }
+        break;
+      case 'approval':
+        if (inputs + outputs > 0) add(p.path, 'an approval action takes no artifacts');
+        break;
+      case 'deploy':
+        if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a deploy action needs the artifact that holds its task definition or app');
+        if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
+        break;
+      case 'invoke':
+        break;
+    }
+  }
+}
+
+function validateNamespaces(pipeline: Pipeline, positions: ActionPosition[], variableNames: Set<string>, add: Add): void {
+  const owners = new Map<string, ActionPosition>();
+  for (const p of positions) {
+    const ns = p.action.namespace;
+    if (ns === undefined) continue;
+    if (ns === PIPELINE_VARIABLES_NAMESPACE || ns === EXECUTION_NAMESPACE) add(`${p.path}.namespace`, `"${ns}" is reserved`);
+    const other = owners.get(ns);
+    if (other) add(`${p.path}.namespace`, `namespace "${ns}" is already declared by ${describe(other)}`);
+    else owners.set(ns, p);
+  }
+
+  for (const p of positions) {
+    const fields = referenceFields(p.action);
+    const allowed = new Set(fields.map((f) => f.path));
+    // A reference in a field nobody resolves would reach AWS as literal text: say so instead.
+    for (const [key, value] of stringLeaves(p.action)) {
+      if (!allowed.has(key) && referencesIn(value).length > 0) add(`${p.path}.${key}`, 'variable references are not resolved in this field');
+    }
+    for (const field of fields) {
+      for (const ref of referencesIn(field.value)) {
+        const at = `${p.path}.${field.path}`;
+        if (!isWellFormed(ref)) {
+          add(at, `malformed reference ${ref.text}: expected #{Namespace.Variable}`);
+          continue;
+        }
+        if (ref.namespace === PIPELINE_VARIABLES_NAMESPACE) {
+          if (!variableNames.has(ref.variable))
+            add(at, `unknown pipeline variable "${ref.variable}" in ${ref.text}${known(pipeline.variables.map((v) => v.name))}`);
+          continue;
+        }
+        if (ref.namespace === EXECUTION_NAMESPACE) {
+          if (!(EXECUTION_VARIABLES as readonly string[]).includes(ref.variable))
+            add(at, `unknown variable "${ref.variable}" in ${ref.text}${known(EXECUTION_VARIABLES)}`);
+          continue;
+        }
+        const owner = owners.get(ref.namespace);
+        if (!owner) {
+          add(at, `unknown namespace "${ref.namespace}" in ${ref.text}${known([...owners.keys()])}`);
+          continue;
+        }
+        if (!runsBefore(owner, p)) {
+          add(at, `${ref.text} refers to namespace "${ref.namespace}" of ${describe(owner)}, which does not run before this action`);
+          continue;
+        }
+        const vars = outputVariablesOf(owner.action);
+        if (vars !== undefined && !vars.includes(ref.variable)) {
+          add(at, `unknown variable "${ref.variable}" in ${ref.text}${known(vars)}`);
+        }
+      }
+    }
+  }
+}
+
+const known = (names: readonly string[]) => (names.length ? ` (known: ${names.join(', ')})` : '');
+
+/** Every string value of an object with its dotted path. */
+function stringLeaves(value: unknown, prefix = ''): Array<[string, string]> {
+  if (typeof value === 'string') return [[prefix, value]];
+  if (Array.isArray(value)) return value.flatMap((v, i) => stringLeaves(v, `${prefix}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => stringLeaves(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return [];
+}

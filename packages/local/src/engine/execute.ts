@@ -1,0 +1,103 @@
+/**
+ * Runs a compiled state machine on this machine with aws-local-stepfunctions, every Task bound to a
+ * local handler. The engine sends an unbound Task to real AWS Lambda, so binding is checked first and
+ * a missing handler is an error, never a network call.
+ */
+import './with-resolvers';
+import type { State, StateMachineDefinition } from '@stepline/core';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+
+export type TaskHandler = (input: unknown) => Promise<unknown>;
+/** An event of the engine's log (StateEntered, StateExited, StateFailed, …); the library does not export the type. */
+export type EngineEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+export const ExecutionStatus = {
+  Succeeded: 'SUCCEEDED',
+  Failed: 'FAILED',
+  Aborted: 'ABORTED',
+  TimedOut: 'TIMED_OUT',
+} as const;
+export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+
+export interface ExecuteOptions {
+  input: unknown;
+  /** `$$.Execution.Name`. */
+  executionName: string;
+  handlers: Record<string, TaskHandler>;
+  /** Wait state name → milliseconds, to shorten bakes in tests. */
+  waitTimeOverrides?: Record<string, number>;
+  /** Every engine event, in order; called for events that arrive after the result too. */
+  onEvent?: (event: EngineEvent) => void;
+  /** Enter the machine at this state instead of StartAt (a redrive from a stage's entry). */
+  startAt?: string;
+}
+
+export interface ExecutionOutcome {
+  status: ExecutionStatus;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+}
+
+export interface RunningExecution {
+  outcome: Promise<ExecutionOutcome>;
+  abort(): void;
+}
+
+/** Names of every Task state, nested ones included. */
+export function taskStateNames(machine: { States: Record<string, State> }): string[] {
+  return Object.entries(machine.States).flatMap(([name, state]) => {
+    if (state.Type === 'Task') return [name];
+    if (state.Type === 'Parallel') return state.Branches.flatMap(taskStateNames);
+    if (state.Type === 'Map') return taskStateNames(state.ItemProcessor);
+    return [];
+  });
+}
+
+export function execute(definition: StateMachineDefinition, options: ExecuteOptions): RunningExecution {
+  const unbound = taskStateNames(definition).filter((name) => !options.handlers[name]);
+  if (unbound.length > 0) throw new Error(`no local handler for Task state(s): ${unbound.join(', ')}`);
+
+  const local = clampTimeouts(structuredClone(definition));
+  const machine = new StateMachine((options.startAt ? { ...local, StartAt: options.startAt } : local) as never, {
+    validationOptions: { noValidate: true },
+  });
+  const run = machine.run(options.input as never, {
+    overrides: { taskResourceLocalHandlers: options.handlers as never, waitTimeOverrides: options.waitTimeOverrides ?? {} },
+    // One token for the whole run: local handlers that wait for a decision mint their own.
+    context: { Execution: { Name: options.executionName, Input: options.input as never }, Task: { Token: 'local' } },
+  });
+
+  const drained = (async () => {
+    for await (const event of run.eventLogs) options.onEvent?.(event);
+  })();
+
+  const outcome = run.result.then(
+    (output): ExecutionOutcome => ({ status: ExecutionStatus.Succeeded, output }),
+    (error: unknown): ExecutionOutcome => {
+      if (error instanceof ExecutionAbortedError) return { status: ExecutionStatus.Aborted };
+      if (error instanceof ExecutionTimeoutError) return { status: ExecutionStatus.TimedOut, error: 'States.Timeout', cause: 'the execution timed out' };
+      if (error instanceof ExecutionError && error.cause instanceof Error)
+        return { status: ExecutionStatus.Failed, error: error.cause.name, cause: error.cause.message };
+      const e = error as Error;
+      return { status: ExecutionStatus.Failed, error: e.name, cause: e.message };
+    },
+  );
+  return {
+    outcome: Promise.all([outcome, drained.catch(() => undefined)]).then(([o]) => o),
+    abort: () => run.abort(),
+  };
+}
+
+/** Node's timers hold at most 2^31-1 ms (24.8 days); a longer timeout would fire at once instead. */
+const MAX_LOCAL_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+function clampTimeouts<T extends { States: Record<string, State>; TimeoutSeconds?: number }>(machine: T): T {
+  if (machine.TimeoutSeconds !== undefined) machine.TimeoutSeconds = Math.min(machine.TimeoutSeconds, MAX_LOCAL_TIMEOUT_SECONDS);
+  for (const state of Object.values(machine.States)) {
+    if (state.Type === 'Task') state.TimeoutSeconds = Math.min(state.TimeoutSeconds, MAX_LOCAL_TIMEOUT_SECONDS);
+    if (state.Type === 'Parallel') for (const branch of state.Branches) clampTimeouts(branch);
+    if (state.Type === 'Map') clampTimeouts(state.ItemProcessor);
+  }
+  return machine;
+}
