@@ -7,7 +7,6 @@
  * State data: `{ input, variables, actions: { <key>: result } }` — the start input, the resolved pipeline
  * variables, and each finished action's result (see `actionResultPath`).
  */
-import validateAsl from 'asl-validator';
 import { DefinitionError, type DefinitionIssue } from '../errors';
 import type { Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
@@ -96,10 +95,6 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
   };
 
   const problems = validateGraph(definition).map((message) => ({ path: '', message }));
-  if (problems.length === 0) {
-    const result = validateAsl(structuredClone(definition)); // the validator writes defaults into what it is given
-    if (!result.isValid) problems.push(...result.errors.map((e) => ({ path: '', message: `ASL: ${e.Message}` })));
-  }
   if (problems.length > 0) throw new DefinitionError(problems, pipeline.name);
   return { definition, stateMap: shared.stateMap, iam: mergeStatements(shared.iam), warnings: shared.warnings };
 }

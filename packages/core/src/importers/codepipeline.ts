@@ -379,5 +379,10 @@ function deploymentGroupFromTemplate(ctx: TemplateContext | undefined, groupName
 /** The stepline YAML of an imported pipeline, with the import's notes as comments at the top. */
 export function toSteplineYaml(imported: ImportedPipeline): string {
   const header = imported.notes.length > 0 ? `${imported.notes.map((n) => `# note: ${n}`).join('\n')}\n` : '';
-  return `${header}${stringify(imported.definition, { lineWidth: 0 })}`;
+  // name and kind first, as a person would write an action.
+  const stages = imported.definition.stages.map((stage) => ({
+    ...stage,
+    actions: stage.actions.map(({ name, kind, ...rest }) => ({ name, kind, ...rest })),
+  }));
+  return `${header}${stringify({ ...imported.definition, stages }, { lineWidth: 0 })}`;
 }

@@ -3,6 +3,7 @@
  * (the AWS limit), every transition resolves within its own (sub)machine, every state reachable,
  * every Task bounded by a timeout.
  */
+import validateAsl from 'asl-validator';
 import type { State, StateMachineDefinition, SubMachine } from './types';
 
 export const MAX_STATE_NAME_LENGTH = 80;
@@ -51,4 +52,17 @@ function visit(machine: SubMachine, where: string, seen: Set<string>, problems: 
     queue.push(...targets(machine.States[name] as State));
   }
   for (const name of names) if (!reachable.has(name)) problems.push(`${where}.${name}: unreachable`);
+}
+
+/**
+ * The full check: stepline's graph rules, then asl-validator (the ASL JSON schemas, paths, ARNs).
+ * asl-validator builds its schemas on every call (about 0.2 s), so compiling skips it and the CLI's
+ * `compile` and `validate`, and the tests, call this.
+ */
+export function validateStateMachine(definition: StateMachineDefinition): string[] {
+  const problems = validateGraph(definition);
+  if (problems.length > 0) return problems;
+  // The validator writes defaults into what it is given.
+  const result = validateAsl(structuredClone(definition));
+  return result.isValid ? [] : result.errors.map((e) => `ASL ${e['Error code']}: ${e.Message}`);
 }

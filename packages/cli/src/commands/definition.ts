@@ -1,0 +1,88 @@
+/** Verbs that read a definition and say what it is: validate, compile, graph, import-codepipeline. */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CompileTarget, compilePipeline, DefinitionError, importCodePipeline, pipelineToMermaid, toSteplineYaml, validateStateMachine } from '@stepline/core';
+import type { Command } from 'commander';
+import { UsageError } from '../errors';
+import { loadPipeline } from '../load-pipeline';
+
+const printWarnings = (warnings: Array<{ path: string; message: string }>) => {
+  for (const w of warnings) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
+};
+
+/** Compiles and checks the result with asl-validator too, as a deploy would. */
+function compileChecked(pipeline: Parameters<typeof compilePipeline>[0], targetName: string) {
+  const compiled = compilePipeline(pipeline, { target: target(targetName) });
+  const problems = validateStateMachine(compiled.definition);
+  if (problems.length > 0) throw new DefinitionError(problems.map((message) => ({ path: '', message })), pipeline.name);
+  printWarnings(compiled.warnings);
+  return compiled;
+}
+
+function target(value: string): CompileTarget {
+  if (value !== 'local' && value !== 'aws') throw new UsageError(`--target: expected local or aws, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('check a pipeline definition and report every problem with its path')
+    .argument('[file]', 'pipeline definition (default: stepline.yml)')
+    .option('--target <target>', 'check what this runtime needs too: local or aws', 'local')
+    .action(async (file: string | undefined, opts: { target: string }) => {
+      const { pipeline } = await loadPipeline(file);
+      compileChecked(pipeline, opts.target);
+      const actions = pipeline.stages.reduce((n, s) => n + s.actions.length, 0);
+      process.stdout.write(`${pipeline.name}: valid (${pipeline.stages.length} stages, ${actions} actions)\n`);
+    });
+
+  program
+    .command('compile')
+    .description('compile a pipeline to an Amazon States Language state machine')
+    .argument('[file]', 'pipeline definition (default: stepline.yml)')
+    .option('--out <dir>', 'write <pipeline>.asl.json and <pipeline>.states.json (the state map) here')
+    .option('--target <target>', 'runtime the machine is compiled for: local or aws', 'local')
+    .action(async (file: string | undefined, opts: { out?: string; target: string }) => {
+      const { pipeline } = await loadPipeline(file);
+      const compiled = compileChecked(pipeline, opts.target);
+      if (!opts.out) {
+        process.stdout.write(`${JSON.stringify(compiled.definition, null, 2)}\n`);
+        return;
+      }
+      mkdirSync(opts.out, { recursive: true });
+      const asl = join(opts.out, `${pipeline.name}.asl.json`);
+      const states = join(opts.out, `${pipeline.name}.states.json`);
+      writeFileSync(asl, `${JSON.stringify(compiled.definition, null, 2)}\n`);
+      writeFileSync(states, `${JSON.stringify(compiled.stateMap, null, 2)}\n`);
+      process.stdout.write(`wrote ${asl}\nwrote ${states}\n`);
+    });
+
+  program
+    .command('graph')
+    .description('print a Mermaid flowchart of the stages and actions')
+    .argument('[file]', 'pipeline definition (default: stepline.yml)')
+    .action(async (file: string | undefined) => {
+      const { pipeline } = await loadPipeline(file);
+      process.stdout.write(pipelineToMermaid(pipeline));
+    });
+
+  program
+    .command('import-codepipeline')
+    .description('turn CodePipeline JSON (get-pipeline) or a CloudFormation template into stepline YAML')
+    .argument('<file>', 'pipeline JSON, or a template with AWS::CodePipeline::Pipeline resources')
+    .option('--out <file>', 'write the YAML here instead of printing it')
+    .action((file: string, opts: { out?: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        throw new UsageError(`${file}: no such file`);
+      }
+      const yaml = importCodePipeline(text, file).map(toSteplineYaml).join('---\n');
+      if (opts.out) {
+        writeFileSync(opts.out, yaml);
+        process.stdout.write(`wrote ${opts.out}\n`);
+      } else process.stdout.write(yaml);
+    });
+}

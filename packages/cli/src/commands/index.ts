@@ -1,0 +1,5 @@
+/** Every verb of the CLI, one module each (or one per family of verbs). */
+import type { Command } from 'commander';
+import * as definition from './definition';
+
+export const commandModules: Array<{ register(program: Command): void }> = [definition];

@@ -1,0 +1,42 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Pipeline, parseDocumentText, parsePipeline } from '@stepline/core';
+import { UsageError } from './errors';
+
+/** Looked for, in order, when no file is named. */
+export const DEFAULT_FILES = ['stepline.yml', 'stepline.yaml', 'stepline.json', 'stepline.ts'];
+
+export interface LoadedPipeline {
+  pipeline: Pipeline;
+  /** The file it came from, absolute. */
+  file: string;
+}
+
+export function findPipelineFile(file: string | undefined, cwd = process.cwd()): string {
+  if (file !== undefined) {
+    const path = resolve(cwd, file);
+    if (!existsSync(path)) throw new UsageError(`${file}: no such file`);
+    return path;
+  }
+  const found = DEFAULT_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
+  if (!found) throw new UsageError(`no pipeline file given, and none of ${DEFAULT_FILES.join(', ')} is in ${cwd}`);
+  return found;
+}
+
+/** Loads a pipeline from YAML, JSON, or a TypeScript module whose default export is a `definePipeline()` value. */
+export async function loadPipeline(file: string | undefined, cwd = process.cwd()): Promise<LoadedPipeline> {
+  const path = findPipelineFile(file, cwd);
+  if (/\.[cm]?[jt]s$/.test(path)) {
+    const module = (await import(pathToFileURL(path).href)) as { default?: unknown; pipeline?: unknown };
+    const value = module.default ?? module.pipeline;
+    if (value === undefined) throw new UsageError(`${file ?? path}: expected a default export made with definePipeline()`);
+    return { pipeline: parsePipeline(value, file ?? path), file: path };
+  }
+  const text = readFileSync(path, 'utf8');
+  const document = parseDocumentText(text, file ?? path);
+  if (document && typeof document === 'object' && ('pipeline' in document || 'Resources' in document || 'AWSTemplateFormatVersion' in document)) {
+    throw new UsageError(`${file ?? path}: this is CodePipeline JSON or a CloudFormation template; turn it into a stepline definition with: stepline import-codepipeline ${file ?? path}`);
+  }
+  return { pipeline: parsePipeline(document, file ?? path), file: path };
+}

@@ -1,0 +1,2 @@
+// Lambda handlers live in ./handlers/<name>.ts (each exports `handler`); AWS adapters beside them.
+export {};

@@ -1,0 +1,101 @@
+/**
+ * moto_server for integration tests: started once per test file on a free loopback port, reset between
+ * tests. When moto_server is not installed the tests are skipped with the reason printed, except under
+ * CI=true, where its absence is a failure (CI installs it).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface MotoServer {
+  endpoint: string;
+  port: number;
+  /** Clears every service's state (`POST /moto-api/reset`); configuration stays. */
+  reset(): Promise<void>;
+  /** `POST /moto-api/config`, e.g. `{ stepfunctions: { execute_state_machine: true } }`. */
+  configure(config: Record<string, unknown>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function motoAvailable(): boolean {
+  try {
+    execFileSync('moto_server', ['--help'], { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why moto tests can't run here, or undefined when they can. Throws under CI, where they must run. */
+export function motoSkipReason(): string | undefined {
+  if (motoAvailable()) return undefined;
+  const reason = 'moto_server is not on PATH (pip install "moto[server]"); skipping AWS integration tests';
+  if (process.env.CI === 'true') throw new Error(`${reason}: not allowed under CI=true`);
+  console.warn(`SKIPPED: ${reason}`);
+  return reason;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startMoto(): Promise<MotoServer> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    env: { ...process.env, MOTO_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr = (stderr + String(d)).slice(-4000);
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`${endpoint}/moto-api/`);
+      if (res.status < 500) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`moto_server did not answer on ${endpoint} within 30 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const post = async (path: string, body?: unknown) => {
+    const res = await fetch(`${endpoint}${path}`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!res.ok) throw new Error(`moto ${path}: ${res.status} ${await res.text()}`);
+  };
+  return {
+    endpoint,
+    port,
+    reset: () => post('/moto-api/reset'),
+    configure: (config) => post('/moto-api/config', config),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** SDK client settings for moto: its endpoint, fixed credentials, one attempt (retried 500s duplicate). */
+export function motoClientConfig(moto: Pick<MotoServer, 'endpoint'>) {
+  return {
+    endpoint: moto.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    maxAttempts: 1,
+    forcePathStyle: true,
+  };
+}
