@@ -74,7 +74,7 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
     const stage = pipeline.stages[s] as Stage;
     const groups = groupByRunOrder(positions.filter((p) => p.stageIndex === s));
     for (let g = groups.length - 1; g >= 0; g--) next = compileGroup(shared, states, groups[g] as ActionPosition[], next);
-    if (s > 0) next = compileGate(shared, states, stage, next);
+    next = compileGate(shared, states, stage, s === 0, next);
   }
 
   const defaults: JsonObject = {};
@@ -177,11 +177,12 @@ function compileGroup(shared: Shared, states: Record<string, State>, group: Acti
 }
 
 /**
- * A stage's inbound transition. The gate function answers at once while the transition is enabled;
- * while it is disabled, or while an older execution holds the stage, it keeps the task token and
- * answers later, so a held execution costs no state transitions.
+ * A stage's entry. The gate function answers at once while the transition is enabled and the
+ * execution mode lets the execution in; otherwise it keeps the task token and answers later (see
+ * `applyGateEvent`), so a held execution costs no state transitions. The first stage's gate is where
+ * QUEUED executions wait their turn.
  */
-function compileGate(shared: Shared, states: Record<string, State>, stage: Stage, next: string): string {
+function compileGate(shared: Shared, states: Record<string, State>, stage: Stage, firstStage: boolean, next: string): string {
   const name = gateStateName(stage.name);
   const failure = failureStateName(name);
   const fn = shared.options.functions.gate;
@@ -196,6 +197,7 @@ function compileGate(shared: Shared, states: Record<string, State>, stage: Stage
         stage: stage.name,
         'executionId.$': '$$.Execution.Name',
         executionMode: shared.pipeline.executionMode,
+        firstStage,
       },
     },
     resultPath: null,

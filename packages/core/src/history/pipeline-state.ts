@@ -1,0 +1,148 @@
+/**
+ * Execution history → pipeline state: stages, their actions, each with a status and its last change,
+ * like `aws codepipeline get-pipeline-state`. Both runtimes feed it the same normalized events (the
+ * local engine's event log, or Step Functions' GetExecutionHistory), read through the compiler's state
+ * map, so a pipeline's state is computed in this one place.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
+ */
+import type { StateMap } from '../compiler/context';
+import { type GateState, heldExecutions } from '../gates/gates';
+import type { ActionKind, Pipeline } from '../model/schema';
+
+/** CodePipeline's pipeline execution statuses, plus what stepline's runtimes report. */
+export const ExecutionStatus = {
+  InProgress: 'InProgress',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Stopped: 'Stopped',
+  Stopping: 'Stopping',
+  Superseded: 'Superseded',
+} as const;
+export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+
+export const ActionStatus = {
+  InProgress: 'InProgress',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Abandoned: 'Abandoned',
+} as const;
+export type ActionStatus = (typeof ActionStatus)[keyof typeof ActionStatus];
+
+export const StageStatus = {
+  InProgress: 'InProgress',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Stopped: 'Stopped',
+  /** Held at its entry: a disabled transition, a queue, or an older execution in the stage. */
+  Waiting: 'Waiting',
+} as const;
+export type StageStatus = (typeof StageStatus)[keyof typeof StageStatus];
+
+/** One event of an execution's history, whichever runtime ran it. */
+export interface HistoryEvent {
+  type: 'entered' | 'exited' | 'failed';
+  state: string;
+  /** ISO 8601. */
+  at: string;
+  /** For a failure state: the error and cause it records. */
+  error?: string;
+  cause?: string;
+}
+
+export interface ActionState {
+  name: string;
+  kind: ActionKind;
+  status?: ActionStatus;
+  lastStatusChange?: string;
+  error?: { code: string; message: string };
+}
+
+export interface StageState {
+  name: string;
+  status?: StageStatus;
+  /** The inbound transition; `enabled: false` while disabled, with the reason given. */
+  inboundTransition: { enabled: boolean; reason?: string; disabledAt?: string };
+  actions: ActionState[];
+  /** Set while the stage's entry holds this execution. */
+  held?: { since: string; reason: string };
+}
+
+export interface PipelineState {
+  pipeline: string;
+  executionId?: string;
+  status?: ExecutionStatus;
+  stages: StageState[];
+  updated?: string;
+}
+
+export interface PipelineStateInput {
+  pipeline: Pipeline;
+  stateMap: StateMap;
+  /** The execution to show; absent when the pipeline never ran. */
+  execution?: { executionId: string; status: ExecutionStatus; events: readonly HistoryEvent[] };
+  /** Disabled transitions and held executions, from the gate state. */
+  gates?: GateState;
+}
+
+export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
+  const { pipeline, stateMap, execution, gates } = input;
+  const stages: StageState[] = pipeline.stages.map((stage) => {
+    const disabled = gates?.disabled[stage.name];
+    return {
+      name: stage.name,
+      inboundTransition: disabled ? { enabled: false, reason: disabled.reason, disabledAt: disabled.disabledAt } : { enabled: true },
+      actions: stage.actions.map((a) => ({ name: a.name, kind: a.kind })),
+    };
+  });
+  if (!execution) return { pipeline: pipeline.name, stages };
+
+  const stageByName = new Map(stages.map((s) => [s.name, s]));
+  const gateEntered = new Map<string, string>();
+  const gateLeft = new Set<string>();
+  let updated: string | undefined;
+
+  for (const event of execution.events) {
+    const info = stateMap[event.state];
+    if (!info?.stage) continue;
+    updated = event.at;
+    const stage = stageByName.get(info.stage);
+    if (!stage) continue;
+    if (info.role === 'gate') {
+      if (event.type === 'entered') gateEntered.set(stage.name, event.at);
+      else gateLeft.add(stage.name);
+      continue;
+    }
+    const action = info.action === undefined ? undefined : stage.actions.find((a) => a.name === info.action);
+    if (info.role === 'failure') {
+      if (event.type !== 'entered') continue;
+      const error = { code: event.error ?? 'Error', message: event.cause ?? '' };
+      if (action && action.status !== ActionStatus.Failed) Object.assign(action, { status: ActionStatus.Failed, lastStatusChange: event.at, error });
+      if (!action) stage.status = StageStatus.Failed;
+      continue;
+    }
+    if (!action || (info.role !== 'action' && info.role !== 'step')) continue;
+    if (event.type === 'entered' && action.status === undefined) Object.assign(action, { status: ActionStatus.InProgress, lastStatusChange: event.at });
+    if (event.type === 'exited' && info.final) Object.assign(action, { status: ActionStatus.Succeeded, lastStatusChange: event.at });
+  }
+
+  const stopped =
+    execution.status === ExecutionStatus.Stopped || execution.status === ExecutionStatus.Stopping || execution.status === ExecutionStatus.Superseded;
+  for (const stage of stages) {
+    for (const action of stage.actions) {
+      if (stopped && action.status === ActionStatus.InProgress) action.status = ActionStatus.Abandoned;
+    }
+    const statuses = stage.actions.map((a) => a.status);
+    if (stage.status === StageStatus.Failed) {
+      // A gate that failed the execution (superseded, timed out) already says so.
+    } else if (statuses.includes(ActionStatus.Failed)) stage.status = StageStatus.Failed;
+    else if (statuses.includes(ActionStatus.Abandoned)) stage.status = StageStatus.Stopped;
+    else if (statuses.length > 0 && statuses.every((s) => s === ActionStatus.Succeeded)) stage.status = StageStatus.Succeeded;
+    else if (statuses.some((s) => s !== undefined)) stage.status = StageStatus.InProgress;
+    else if (gateEntered.has(stage.name) && !gateLeft.has(stage.name)) {
+      const held = gates ? heldExecutions(gates).find((h) => h.stage === stage.name && h.executionId === execution.executionId) : undefined;
+      stage.status = stopped ? StageStatus.Stopped : StageStatus.Waiting;
+      stage.held = { since: held?.since ?? gateEntered.get(stage.name) ?? '', reason: held?.reason ?? 'waiting to enter' };
+    }
+  }
+  return { pipeline: pipeline.name, executionId: execution.executionId, status: execution.status, stages, ...(updated !== undefined && { updated }) };
+}
