@@ -12,3 +12,4 @@ export { definePipeline, parsePipeline, parsePipelineText } from './model/parse'
 export * from './model/references';
 export * from './model/schema';
 export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';
+export * from './buildspec/index';
