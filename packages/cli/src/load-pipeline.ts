@@ -36,7 +36,9 @@ export async function loadPipeline(file: string | undefined, cwd = process.cwd()
   const text = readFileSync(path, 'utf8');
   const document = parseDocumentText(text, file ?? path);
   if (document && typeof document === 'object' && ('pipeline' in document || 'Resources' in document || 'AWSTemplateFormatVersion' in document)) {
-    throw new UsageError(`${file ?? path}: this is CodePipeline JSON or a CloudFormation template; turn it into a stepline definition with: stepline import-codepipeline ${file ?? path}`);
+    throw new UsageError(
+      `${file ?? path}: this is CodePipeline JSON or a CloudFormation template; turn it into a stepline definition with: stepline import-codepipeline ${file ?? path}`,
+    );
   }
   return { pipeline: parsePipeline(document, file ?? path), file: path };
 }

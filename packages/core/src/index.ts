@@ -1,6 +1,8 @@
 export * from './artifacts';
+export * from './buildspec/index';
 export * from './compiler/index';
 export * from './deploy/deployment-configs';
+export * from './deploy/index';
 export * from './deploy/plan';
 export * from './errors';
 export * from './execution/index';
@@ -12,4 +14,3 @@ export { definePipeline, parsePipeline, parsePipelineText } from './model/parse'
 export * from './model/references';
 export * from './model/schema';
 export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';
-export * from './buildspec/index';

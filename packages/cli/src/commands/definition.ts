@@ -1,7 +1,15 @@
 /** Verbs that read a definition and say what it is: validate, compile, graph, import-codepipeline. */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CompileTarget, compilePipeline, DefinitionError, importCodePipeline, pipelineToMermaid, toSteplineYaml, validateStateMachine } from '@stepline/core';
+import {
+  type CompileTarget,
+  compilePipeline,
+  DefinitionError,
+  importCodePipeline,
+  pipelineToMermaid,
+  toSteplineYaml,
+  validateStateMachine,
+} from '@stepline/core';
 import type { Command } from 'commander';
 import { UsageError } from '../errors';
 import { loadPipeline } from '../load-pipeline';
@@ -14,7 +22,11 @@ const printWarnings = (warnings: Array<{ path: string; message: string }>) => {
 function compileChecked(pipeline: Parameters<typeof compilePipeline>[0], targetName: string) {
   const compiled = compilePipeline(pipeline, { target: target(targetName) });
   const problems = validateStateMachine(compiled.definition);
-  if (problems.length > 0) throw new DefinitionError(problems.map((message) => ({ path: '', message })), pipeline.name);
+  if (problems.length > 0)
+    throw new DefinitionError(
+      problems.map((message) => ({ path: '', message })),
+      pipeline.name,
+    );
   printWarnings(compiled.warnings);
   return compiled;
 }

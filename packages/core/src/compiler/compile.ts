@@ -21,7 +21,19 @@ import { type IamStatement, mergeStatements } from './iam';
 import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
 import { actionStateName, branchFailStateName, FixedState, failureStateName, gateStateName, groupStateName, mergeStateName, resultKeys } from './names';
 import { escapeLiteral, ReferenceResolver } from './references';
-import { fail, type JsonObject, parallel, pass, type State, type StateMachineDefinition, StatesError, succeed, task, validateGraph } from './states';
+import {
+  fail,
+  type JsonObject,
+  MAX_STATE_NAME_LENGTH,
+  parallel,
+  pass,
+  type State,
+  type StateMachineDefinition,
+  StatesError,
+  succeed,
+  task,
+  validateGraph,
+} from './states';
 
 export interface CompiledPipeline {
   definition: StateMachineDefinition;
@@ -30,6 +42,9 @@ export interface CompiledPipeline {
   /** What the target lacks to run some actions (an invoke with only a command, on AWS). */
   warnings: DefinitionIssue[];
 }
+
+/** Step Functions' limit on a definition's size. */
+const MAX_DEFINITION_BYTES = 1024 * 1024;
 
 interface Shared {
   pipeline: Pipeline;
@@ -94,9 +109,34 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
     ...(pipeline.timeoutMinutes !== undefined && { TimeoutSeconds: pipeline.timeoutMinutes * 60 }),
   };
 
+  const size = JSON.stringify(definition).length;
+  if (options.target === 'aws' && size > MAX_DEFINITION_BYTES) {
+    shared.warnings.push({
+      path: 'stages',
+      message: `the state machine is ${Math.ceil(size / 1024)} KiB; Step Functions accepts at most 1024 KiB: split the pipeline`,
+    });
+  }
+  const tooLong = longStateNames(pipeline, shared.stateMap);
+  if (tooLong.length > 0) throw new DefinitionError(tooLong, pipeline.name);
   const problems = validateGraph(definition).map((message) => ({ path: '', message }));
   if (problems.length > 0) throw new DefinitionError(problems, pipeline.name);
   return { definition, stateMap: shared.stateMap, iam: mergeStatements(shared.iam), warnings: shared.warnings };
+}
+
+/** State names are built from stage and action names; one too long for AWS is reported where it comes from. */
+function longStateNames(pipeline: Pipeline, stateMap: StateMap): DefinitionIssue[] {
+  const longest = new Map<string, string>();
+  for (const [name, info] of Object.entries(stateMap)) {
+    if ([...name].length <= MAX_STATE_NAME_LENGTH || info.stage === undefined) continue;
+    const s = pipeline.stages.findIndex((st) => st.name === info.stage);
+    const a = info.action === undefined ? -1 : (pipeline.stages[s]?.actions.findIndex((ac) => ac.name === info.action) ?? -1);
+    const path = a >= 0 ? `stages[${s}].actions[${a}].name` : `stages[${s}].name`;
+    if ((longest.get(path)?.length ?? 0) < name.length) longest.set(path, name);
+  }
+  return [...longest].map(([path, name]) => ({
+    path,
+    message: `makes the state name "${name}" (${[...name].length} characters), longer than the ${MAX_STATE_NAME_LENGTH} Step Functions allows: shorten the stage or action name`,
+  }));
 }
 
 function groupByRunOrder(positions: ActionPosition[]): ActionPosition[][] {

@@ -55,8 +55,8 @@ export function importCodePipeline(text: string, source?: string): ImportedPipel
       const declaration = camelCaseKeys(resolver.resolve(raw, `Resources.${logicalId}.Properties`), new Set(['configuration']));
       const context: TemplateContext = { template: document as Obj, resolver, rawStages: isObj(raw) ? (raw.Stages as unknown[]) : [] };
       const converted = convert(declaration, `Resources.${logicalId}.Properties`, notes, context, logicalId);
-      issues.push(...converted.issues);
-      if (converted.definition) out.push({ definition: converted.definition, notes });
+      issues.push(...converted.issues.map((i) => ({ ...i, path: templateCasing(i.path) })));
+      if (converted.definition) out.push({ definition: converted.definition, notes: notes.map(templateCasing) });
     }
     if (issues.length > 0) throw new DefinitionError(issues, source);
     return out;
@@ -73,6 +73,18 @@ export function importCodePipeline(text: string, source?: string): ImportedPipel
   const converted = convert(declaration, 'pipeline', notes, undefined, undefined);
   if (converted.issues.length > 0 || !converted.definition) throw new DefinitionError(converted.issues, source);
   return [{ definition: converted.definition, notes }];
+}
+
+/** Removes notes a later, more precise note replaces. */
+function dropNotes(notes: string[], prefix: string): void {
+  for (let i = notes.length - 1; i >= 0; i--) if (notes[i]?.startsWith(prefix)) notes.splice(i, 1);
+}
+
+/** Paths inside a template in the template's own casing: `Properties.Stages[2].Actions[0].ActionTypeId`. */
+function templateCasing(path: string): string {
+  return path.replace(/\.([a-z])(\w*)/g, (whole, first: string, rest: string, offset: number) =>
+    path.lastIndexOf('Properties', offset) >= 0 ? `.${first.toUpperCase()}${rest}` : whole,
+  );
 }
 
 interface TemplateContext {
@@ -93,6 +105,7 @@ function convert(
 
   let name = str(decl.name);
   if ((name === undefined || name.includes('${')) && logicalId) {
+    dropNotes(notes, `${at}.Name:`);
     notes.push(`${at}.Name: ${name ?? 'absent'}; the pipeline is named after its resource, ${logicalId}`);
     name = logicalId;
   }
@@ -131,7 +144,7 @@ function convert(
   try {
     parsePipeline(definition);
   } catch (error) {
-    if (error instanceof DefinitionError) return { issues: error.issues.map((i) => ({ path: i.path ? `stepline ${i.path}` : '', message: i.message })) };
+    if (error instanceof DefinitionError) return { issues: error.issues.map((i) => ({ path: i.path ? `${at}.${i.path}` : at, message: i.message })) };
     throw error;
   }
   return { definition, issues };
@@ -226,6 +239,7 @@ function convertAction(
       if (category !== 'Build' && category !== 'Test') return unsupported();
       const environmentVariables = codeBuildVariables(config.EnvironmentVariables, `${at}.configuration.EnvironmentVariables`, issues);
       const project = projectFromTemplate(ctx, rawAction);
+      if (project) dropNotes(notes, `${templateCasing(at)}.Configuration.ProjectName:`);
       if (project)
         notes.push(
           `${at}: the CodeBuild project ${project.logicalId} is defined in the template; stepline creates its own project for this action, with the same buildspec`,

@@ -123,7 +123,9 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
     task({
       resource: Resource.LambdaInvoke,
       parameters: payload({ operation: 'rollback', 'reason.$': '$.failure.Cause' }),
-      resultPath: null,
+      // The rollback answers with the cause in words (a Lambda's Cause is a JSON error document).
+      resultSelector: { 'cause.$': '$.Payload.cause' },
+      resultPath: '$.failure.rollback',
       timeoutSeconds: Timeout.rollbackMinutes * 60,
       retry,
       catch: catchAll(ctx.catchTo),
@@ -136,7 +138,7 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
     ctx,
     rolledBack,
     pass({
-      parameters: { Error: ErrorName.DeploymentRolledBack, 'Cause.$': `States.Format('${label} after {}: {}', $.failure.Error, $.failure.Cause)` },
+      parameters: { Error: ErrorName.DeploymentRolledBack, 'Cause.$': `States.Format('${label} after {}: {}', $.failure.Error, $.failure.rollback.cause)` },
       resultPath: '$.failure',
       next: ctx.failTo,
     }),

@@ -1,0 +1,408 @@
+import { describe, expect, it } from 'vitest';
+import { DefinitionError } from '../errors';
+import { parsePipelineText } from '../model/parse';
+import { compilePipeline } from './compile';
+import { type State, type StateMachineDefinition, validateGraph, validateStateMachine } from './states';
+
+const backoff = { IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' };
+const lambdaRetry = [
+  { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], ...backoff },
+];
+const codeBuildRetry = [{ ErrorEquals: ['CodeBuild.AccountLimitExceededException', 'CodeBuild.ThrottlingException'], ...backoff }];
+const catchTo = (next: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: next }];
+
+const SOURCE = `
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src], namespace: SourceVariables }]`;
+
+const compileYaml = (yaml: string) => compilePipeline(parsePipelineText(yaml));
+
+/** Every state of a machine, nested ones included, by name. */
+function allStates(machine: { States: Record<string, State> }): Record<string, State> {
+  const out: Record<string, State> = {};
+  for (const [name, state] of Object.entries(machine.States)) {
+    out[name] = state;
+    if (state.Type === 'Parallel') for (const b of state.Branches) Object.assign(out, allStates(b));
+    if (state.Type === 'Map') Object.assign(out, allStates(state.ItemProcessor));
+  }
+  return out;
+}
+
+describe('compilePipeline', () => {
+  it('renders a two-stage pipeline as the whole expected state machine', () => {
+    const { definition } = compileYaml(`
+name: tiny
+variables: [{ name: ENV, default: dev }]
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], environmentVariables: { TAG: "v-#{SourceVariables.CommitId}" } }]
+`);
+    expect(definition).toStrictEqual(EXPECTED);
+  });
+
+  it('runs actions that share a runOrder in one Parallel state, then merges their results', () => {
+    const { definition, stateMap } = compileYaml(`
+name: par
+stages:${SOURCE}
+  - name: Build
+    actions:
+      - { name: Compile, kind: build, inputArtifacts: [Src] }
+      - { name: Unit, kind: test, inputArtifacts: [Src] }
+      - { name: Package, kind: build, inputArtifacts: [Src], runOrder: 2 }
+`);
+    const group = definition.States['Build · run order 1'];
+    expect(group?.Type).toBe('Parallel');
+    if (group?.Type !== 'Parallel') return;
+    expect(group.Branches.map((b) => b.StartAt)).toStrictEqual(['Build · Compile', 'Build · Unit']);
+    expect(group.ResultSelector).toStrictEqual({ 'Build_Compile.$': '$[0].actions.Build_Compile', 'Build_Unit.$': '$[1].actions.Build_Unit' });
+    expect(group.Next).toBe('Build · run order 1 done');
+    expect(definition.States['Build · run order 1 done']).toStrictEqual({
+      Type: 'Pass',
+      Parameters: { 'input.$': '$.input', 'variables.$': '$.variables', 'actions.$': 'States.JsonMerge($.actions, $.parallel, false)' },
+      Next: 'Build · Package',
+    });
+    expect(stateMap['Build · Unit']).toStrictEqual({ role: 'action', stage: 'Build', action: 'Unit', kind: 'test', final: true });
+    // A branch's failure already names its action; the Parallel passes it straight to Failed.
+    expect(group.Branches[1]?.States['Build · Unit · stop branch']).toStrictEqual({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' });
+    expect(group.Catch).toStrictEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Failed' }]);
+  });
+
+  it('compiles references to the place their values live at run time', () => {
+    const { definition } = compileYaml(`
+name: refs
+variables: [{ name: REGION, default: eu-west-1 }]
+stages:${SOURCE}
+  - name: Build
+    actions:
+      - { name: Image, kind: build, inputArtifacts: [Src], namespace: BuildVars }
+  - name: Check
+    actions:
+      - name: Smoke
+        kind: invoke
+        function: smoke-test
+        namespace: Smoke
+        userParameters: "{'tag': '#{BuildVars.TAG}', 'p': '#{codepipeline.PipelineName}'}"
+      - name: Approve
+        kind: approval
+        runOrder: 2
+        customData: "#{Smoke.url} in #{variables.REGION} (#{codepipeline.PipelineExecutionId})"
+`);
+    const smoke = definition.States['Check · Smoke'];
+    const approve = definition.States['Check · Approve'];
+    expect(smoke?.Type === 'Task' && smoke.Parameters?.Payload).toMatchObject({
+      'userParameters.$': String.raw`States.Format('\{\'tag\': \'{}\', \'p\': \'refs\'\}', States.ArrayGetItem($.actions.Build_Image.exportedVariables[?(@.Name=='TAG')].Value, 0))`,
+    });
+    expect(approve?.Type === 'Task' && approve.Parameters?.Payload).toMatchObject({
+      'customData.$': "States.Format('{} in {} ({})', $.actions.Check_Smoke.output.outputVariables.url, $.variables.REGION, $$.Execution.Name)",
+    });
+    const build = definition.States['Build · Image'];
+    expect(build?.Type === 'Task' && build.ResultSelector).toStrictEqual({
+      'buildId.$': '$.Build.Id',
+      'buildNumber.$': '$.Build.BuildNumber',
+      'status.$': '$.Build.BuildStatus',
+      'exportedVariables.$': '$.Build.ExportedEnvironmentVariables',
+    });
+  });
+
+  it('bounds every Task with a timeout: approvals 7 days unless told, builds their own plus queue time', () => {
+    const { definition } = compileYaml(`
+name: times
+stages:${SOURCE}
+  - name: Gate
+    actions:
+      - { name: Default, kind: approval }
+      - { name: Quick, kind: approval, timeoutMinutes: 30 }
+      - { name: Long, kind: build, inputArtifacts: [Src], timeoutMinutes: 120 }
+`);
+    const states = allStates(definition);
+    for (const [name, state] of Object.entries(states)) if (state.Type === 'Task') expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+    const seconds = (name: string) => {
+      const s = states[name];
+      return s?.Type === 'Task' ? s.TimeoutSeconds : undefined;
+    };
+    expect(seconds('Gate · Default')).toBe(7 * 24 * 3600);
+    expect(seconds('Gate · Quick')).toBe(1800);
+    expect(seconds('Gate · Long')).toBe((120 + 60) * 60);
+  });
+
+  it('targets the real integrations and grants exactly what they use', () => {
+    const { definition, iam } = compileYaml(`
+name: real
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], project: existing-project }]
+  - name: Approve
+    actions: [{ name: Ok, kind: approval }]
+`);
+    const states = allStates(definition);
+    const resources = Object.values(states).flatMap((s) => (s.Type === 'Task' ? [s.Resource] : []));
+    expect(new Set(resources)).toStrictEqual(
+      new Set(['arn:aws:states:::lambda:invoke', 'arn:aws:states:::lambda:invoke.waitForTaskToken', 'arn:aws:states:::codebuild:startBuild.sync']),
+    );
+    expect(iam).toStrictEqual([
+      {
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [
+          'arn:aws:lambda:us-east-1:000000000000:function:stepline-approval',
+          'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
+          'arn:aws:lambda:us-east-1:000000000000:function:stepline-source',
+        ],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['codebuild:BatchGetBuilds', 'codebuild:StartBuild', 'codebuild:StopBuild'],
+        Resource: ['arn:aws:codebuild:us-east-1:000000000000:project/existing-project'],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['events:DescribeRule', 'events:PutRule', 'events:PutTargets'],
+        Resource: ['arn:aws:events:us-east-1:000000000000:rule/StepFunctionsGetEventForCodeBuildStartBuildRule'],
+      },
+    ]);
+    expect(validateStateMachine(definition)).toStrictEqual([]);
+  });
+
+  it('warns, without failing, about what a target lacks to run an action', () => {
+    const pipeline = parsePipelineText(`
+name: targets
+stages:${SOURCE}
+  - name: Deploy
+    actions:
+      - { name: Script, kind: invoke, command: ./deploy.sh }
+      - { name: Canary, kind: deploy, inputArtifacts: [Src], ecs: { cluster: c, service: s } }
+`);
+    expect(compilePipeline(pipeline, { target: 'aws' }).warnings).toStrictEqual([
+      { path: 'stages[1].actions[0].function', message: 'an invoke action needs a function to run on AWS (a command runs only on one machine)' },
+      { path: 'stages[1].actions[1].ecs', message: 'to deploy on AWS, set containerName, containerPort, listenerArn, targetGroups, subnets, securityGroups' },
+    ]);
+    expect(compilePipeline(pipeline, { target: 'local' }).warnings).toStrictEqual([
+      { path: 'stages[1].actions[1].local', message: 'a deploy action needs a local target (local.command) to run on one machine' },
+    ]);
+  });
+
+  it('refuses state names longer than Step Functions allows, naming them', () => {
+    const long = 'A'.repeat(70);
+    expect(() => compileYaml(`name: long\nstages:${SOURCE}\n  - name: ${long}\n    actions: [{ name: Approve, kind: approval }]\n`)).toThrow(DefinitionError);
+    expect(() => compileYaml(`name: long\nstages:${SOURCE}\n  - name: ${long}\n    actions: [{ name: Approve, kind: approval }]\n`)).toThrow(
+      `long: 2 problems\n  - stages[1].actions[0].name: makes the state name "${long} · Approve · failed" (89 characters), longer than the 80 Step Functions allows: shorten the stage or action name\n  - stages[1].name: makes the state name "${long} · enter stage · failed" (93 characters), longer than the 80 Step Functions allows: shorten the stage or action name`,
+    );
+  });
+});
+
+describe('validateGraph', () => {
+  const ok = (): StateMachineDefinition => ({
+    StartAt: 'A',
+    States: { A: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', TimeoutSeconds: 5, Next: 'B' }, B: { Type: 'Succeed' } },
+  });
+
+  it('accepts a sound graph', () => {
+    expect(validateGraph(ok())).toStrictEqual([]);
+  });
+
+  it('names transitions to missing states, unreachable states, untimed tasks and duplicate names', () => {
+    const broken = ok();
+    broken.States.A = { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', TimeoutSeconds: 0, Next: 'Nowhere' };
+    broken.States.C = { Type: 'Parallel', Branches: [{ StartAt: 'A', States: { A: { Type: 'Succeed' } } }], End: true };
+    expect(validateGraph(broken)).toStrictEqual([
+      'States.A: transition to "Nowhere", which is not a state of this machine',
+      'States.A: a Task needs TimeoutSeconds',
+      'States.C.Branches[0]: state name "A" is used twice',
+      'States.B: unreachable',
+      'States.C: unreachable',
+    ]);
+  });
+});
+
+const EXPECTED = {
+  Comment: 'stepline pipeline tiny',
+  QueryLanguage: 'JSONPath',
+  StartAt: 'Initialize',
+  States: {
+    Initialize: {
+      Type: 'Pass',
+      Parameters: {
+        'input.$': '$',
+        defaults: {
+          ENV: 'dev',
+        },
+      },
+      Next: 'Resolve variables',
+    },
+    'Resolve variables': {
+      Type: 'Pass',
+      Parameters: {
+        'input.$': '$.input',
+        'variables.$': 'States.JsonMerge($.defaults, $.input.variables, false)',
+        actions: {},
+      },
+      Next: 'Source · enter stage',
+    },
+    'Source · enter stage': {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
+        Payload: {
+          'taskToken.$': '$$.Task.Token',
+          pipeline: 'tiny',
+          stage: 'Source',
+          'executionId.$': '$$.Execution.Name',
+          executionMode: 'SUPERSEDED',
+          firstStage: true,
+        },
+      },
+      ResultPath: null,
+      TimeoutSeconds: 2592000,
+      Retry: lambdaRetry,
+      Catch: catchTo('Source · enter stage · failed'),
+      Next: 'Source · Checkout',
+    },
+    'Source · Checkout': {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:stepline-source',
+        Payload: {
+          pipeline: 'tiny',
+          stage: 'Source',
+          action: 'Checkout',
+          'executionId.$': '$$.Execution.Name',
+          provider: 'GitHub',
+          repository: 'acme/web',
+          branch: 'main',
+          outputArtifact: 'Src',
+          artifactBucket: 'stepline-artifacts',
+          'trigger.$': '$.input.source',
+        },
+      },
+      ResultSelector: {
+        'variables.$': '$.Payload.variables',
+      },
+      ResultPath: '$.actions.Source_Checkout',
+      TimeoutSeconds: 600,
+      Retry: lambdaRetry,
+      Catch: catchTo('Source · Checkout · failed'),
+      Next: 'Build · enter stage',
+    },
+    'Build · enter stage': {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
+        Payload: {
+          'taskToken.$': '$$.Task.Token',
+          pipeline: 'tiny',
+          stage: 'Build',
+          'executionId.$': '$$.Execution.Name',
+          executionMode: 'SUPERSEDED',
+          firstStage: false,
+        },
+      },
+      ResultPath: null,
+      TimeoutSeconds: 2592000,
+      Retry: lambdaRetry,
+      Catch: catchTo('Build · enter stage · failed'),
+      Next: 'Build · Make',
+    },
+    'Build · Make': {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::codebuild:startBuild.sync',
+      Parameters: {
+        ProjectName: 'stepline-tiny-Build-Make',
+        'SourceVersion.$': '$.actions.Source_Checkout.variables.CommitId',
+        BuildspecOverride: 'buildspec.yml',
+        TimeoutInMinutesOverride: 60,
+        EnvironmentVariablesOverride: [
+          {
+            Name: 'STEPLINE_PIPELINE',
+            Type: 'PLAINTEXT',
+            Value: 'tiny',
+          },
+          {
+            Name: 'STEPLINE_EXECUTION_ID',
+            Type: 'PLAINTEXT',
+            'Value.$': '$$.Execution.Name',
+          },
+          {
+            Name: 'STEPLINE_STAGE',
+            Type: 'PLAINTEXT',
+            Value: 'Build',
+          },
+          {
+            Name: 'STEPLINE_ACTION',
+            Type: 'PLAINTEXT',
+            Value: 'Make',
+          },
+          {
+            Name: 'ENV',
+            Type: 'PLAINTEXT',
+            'Value.$': '$.variables.ENV',
+          },
+          {
+            Name: 'TAG',
+            Type: 'PLAINTEXT',
+            'Value.$': "States.Format('v-{}', $.actions.Source_Checkout.variables.CommitId)",
+          },
+        ],
+        ArtifactsOverride: {
+          Type: 'NO_ARTIFACTS',
+        },
+      },
+      ResultSelector: {
+        'buildId.$': '$.Build.Id',
+        'buildNumber.$': '$.Build.BuildNumber',
+        'status.$': '$.Build.BuildStatus',
+      },
+      ResultPath: '$.actions.Build_Make',
+      TimeoutSeconds: 7200,
+      Retry: codeBuildRetry,
+      Catch: catchTo('Build · Make · failed'),
+      Next: 'Succeeded',
+    },
+    Succeeded: {
+      Type: 'Succeed',
+    },
+    'Build · Make · failed': {
+      Type: 'Pass',
+      Parameters: {
+        'Error.$': '$.failure.Error',
+        'Cause.$': "States.Format('Stage Build, action Make failed: {}', $.failure.Cause)",
+      },
+      ResultPath: '$.failure',
+      Next: 'Failed',
+    },
+    Failed: {
+      Type: 'Fail',
+      ErrorPath: '$.failure.Error',
+      CausePath: '$.failure.Cause',
+    },
+    'Build · enter stage · failed': {
+      Type: 'Pass',
+      Parameters: {
+        'Error.$': '$.failure.Error',
+        'Cause.$': "States.Format('Stage Build was not entered: {}', $.failure.Cause)",
+      },
+      ResultPath: '$.failure',
+      Next: 'Failed',
+    },
+    'Source · Checkout · failed': {
+      Type: 'Pass',
+      Parameters: {
+        'Error.$': '$.failure.Error',
+        'Cause.$': "States.Format('Stage Source, action Checkout failed: {}', $.failure.Cause)",
+      },
+      ResultPath: '$.failure',
+      Next: 'Failed',
+    },
+    'Source · enter stage · failed': {
+      Type: 'Pass',
+      Parameters: {
+        'Error.$': '$.failure.Error',
+        'Cause.$': "States.Format('Stage Source was not entered: {}', $.failure.Cause)",
+      },
+      ResultPath: '$.failure',
+      Next: 'Failed',
+    },
+  },
+};

@@ -1,0 +1,4 @@
+// Plans and predefined configurations are exported from the package index directly.
+export * from './canary';
+export * from './ports';
+export * from './request';

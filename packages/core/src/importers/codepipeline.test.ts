@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { DefinitionError } from '../errors';
+import { parsePipeline } from '../model/parse';
+import { importCodePipeline, toSteplineYaml } from './codepipeline';
+
+const declaration = (stages: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ pipeline: { name: 'app', stages, ...extra } });
+const source = {
+  name: 'Source',
+  actions: [
+    {
+      name: 'Src',
+      actionTypeId: { category: 'Source', owner: 'AWS', provider: 'CodeStarSourceConnection', version: '1' },
+      configuration: { ConnectionArn: 'arn:aws:codeconnections:eu-west-1:1:connection/x', FullRepositoryId: 'acme/app', BranchName: 'main' },
+      outputArtifacts: [{ name: 'SourceArtifact' }],
+      namespace: 'SourceVariables',
+    },
+  ],
+};
+
+describe('importCodePipeline', () => {
+  it('maps a V2 pipeline with triggers, variables and execution mode', () => {
+    const [imported] = importCodePipeline(
+      declaration(
+        [
+          source,
+          {
+            name: 'Build',
+            actions: [
+              {
+                name: 'Unit',
+                actionTypeId: { category: 'Test', owner: 'AWS', provider: 'CodeBuild', version: '1' },
+                runOrder: 1,
+                configuration: {
+                  ProjectName: 'app-test',
+                  EnvironmentVariables: '[{"name":"COMMIT","value":"#{SourceVariables.CommitId}","type":"PLAINTEXT"}]',
+                },
+                inputArtifacts: [{ name: 'SourceArtifact' }],
+              },
+              {
+                name: 'Notify',
+                actionTypeId: { category: 'Invoke', owner: 'AWS', provider: 'Lambda', version: '1' },
+                runOrder: 2,
+                configuration: { FunctionName: 'notify', UserParameters: 'x' },
+              },
+            ],
+          },
+        ],
+        {
+          pipelineType: 'V2',
+          executionMode: 'QUEUED',
+          variables: [{ name: 'ENV', defaultValue: 'prod', description: 'target' }],
+          triggers: [
+            {
+              providerType: 'CodeStarSourceConnection',
+              gitConfiguration: {
+                sourceActionName: 'Src',
+                push: [{ branches: { includes: ['main'] }, filePaths: { excludes: ['docs/**'] } }],
+                pullRequest: [{ events: ['OPEN'], branches: { includes: ['main'] } }],
+              },
+            },
+          ],
+        },
+      ),
+      'pipeline.json',
+    );
+    expect(imported?.definition).toStrictEqual({
+      name: 'app',
+      executionMode: 'QUEUED',
+      variables: [{ name: 'ENV', default: 'prod', description: 'target' }],
+      triggers: [
+        {
+          sourceAction: 'Src',
+          push: [{ branches: { includes: ['main'] }, filePaths: { excludes: ['docs/**'] } }],
+          pullRequest: [{ events: ['OPEN'], branches: { includes: ['main'] } }],
+        },
+      ],
+      stages: [
+        {
+          name: 'Source',
+          actions: [
+            {
+              name: 'Src',
+              namespace: 'SourceVariables',
+              outputArtifacts: ['SourceArtifact'],
+              kind: 'source',
+              provider: 'CodeStarSourceConnection',
+              repository: 'acme/app',
+              branch: 'main',
+              connectionArn: 'arn:aws:codeconnections:eu-west-1:1:connection/x',
+            },
+          ],
+        },
+        {
+          name: 'Build',
+          actions: [
+            {
+              name: 'Unit',
+              runOrder: 1,
+              inputArtifacts: ['SourceArtifact'],
+              kind: 'test',
+              project: 'app-test',
+              environmentVariables: { COMMIT: '#{SourceVariables.CommitId}' },
+            },
+            { name: 'Notify', runOrder: 2, kind: 'invoke', function: 'notify', userParameters: 'x' },
+          ],
+        },
+      ],
+    });
+    expect(parsePipeline(imported?.definition).stages[1]?.actions[0]?.kind).toBe('test');
+  });
+
+  it('refuses an unsupported provider, naming the stage, the action and the provider', () => {
+    const deploy = {
+      name: 'Deploy',
+      actions: [{ name: 'Stack', actionTypeId: { category: 'Deploy', owner: 'AWS', provider: 'CloudFormation', version: '1' }, configuration: {} }],
+    };
+    expect(() => importCodePipeline(declaration([source, deploy]), 'p.json')).toThrow(
+      'p.json: pipeline.stages[1].actions[0].actionTypeId: stage Deploy, action Stack: provider CloudFormation (category Deploy) is not supported; stepline imports GitHub, CodeStarSourceConnection, CodeCommit, S3, CodeBuild, Manual, ECS, CodeDeployToECS, Lambda',
+    );
+  });
+
+  it('refuses secrets passed as CodeBuild environment variables instead of dropping them', () => {
+    const build = {
+      name: 'Build',
+      actions: [
+        {
+          name: 'B',
+          actionTypeId: { category: 'Build', owner: 'AWS', provider: 'CodeBuild', version: '1' },
+          configuration: { ProjectName: 'p', EnvironmentVariables: '[{"name":"TOKEN","value":"/prod/token","type":"PARAMETER_STORE"}]' },
+          inputArtifacts: [{ name: 'SourceArtifact' }],
+        },
+      ],
+    };
+    expect(() => importCodePipeline(declaration([source, build]))).toThrow(
+      'pipeline.stages[1].actions[0].configuration.EnvironmentVariables[0]: TOKEN of type PARAMETER_STORE: declare it in the buildspec (env.parameter-store or env.secrets-manager) instead',
+    );
+  });
+
+  it('reads CloudFormation YAML with short intrinsic tags, resolving what the template defines', () => {
+    const template = `
+Parameters:
+  Branch: { Type: String, Default: release }
+Resources:
+  Project:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      Name: !Sub '\${AWS::StackName}-build'
+      Source: { Type: CODEPIPELINE, BuildSpec: ci/buildspec.yml }
+      Environment: { Image: aws/codebuild/standard:7.0, ComputeType: BUILD_GENERAL1_MEDIUM }
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: !Ref AWS::StackName
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Src
+              ActionTypeId: { Category: Source, Owner: AWS, Provider: CodeCommit, Version: '1' }
+              Configuration: { RepositoryName: app, BranchName: !Ref Branch }
+              OutputArtifacts: [{ Name: Code }]
+        - Name: Build
+          Actions:
+            - Name: Build
+              ActionTypeId: { Category: Build, Owner: AWS, Provider: CodeBuild, Version: '1' }
+              Configuration: { ProjectName: !Ref Project }
+              InputArtifacts: [{ Name: Code }]
+`;
+    const [imported] = importCodePipeline(template, 'template.yml');
+    expect(imported?.definition).toStrictEqual({
+      name: 'Pipeline',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Src', outputArtifacts: ['Code'], kind: 'source', provider: 'CodeCommit', repository: 'app', branch: 'release' }] },
+        {
+          name: 'Build',
+          actions: [
+            {
+              name: 'Build',
+              inputArtifacts: ['Code'],
+              kind: 'build',
+              buildspec: 'ci/buildspec.yml',
+              environment: { image: 'aws/codebuild/standard:7.0', computeType: 'BUILD_GENERAL1_MEDIUM' },
+            },
+          ],
+        },
+      ],
+    });
+    expect(imported?.notes).toStrictEqual([
+      'Resources.Pipeline.Properties.Name: ${AWS::StackName}; the pipeline is named after its resource, Pipeline',
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: the CodeBuild project Project is defined in the template; stepline creates its own project for this action, with the same buildspec',
+    ]);
+    expect(toSteplineYaml(imported as never)).toContain('# note: Resources.Pipeline.Properties.Name');
+  });
+
+  it('refuses templated files and documents without a pipeline, with what to do', () => {
+    expect(() => importCodePipeline('Resources:\n  X: {{ cookiecutter.name }}\n', 't.yml')).toThrow('render it, then import the result');
+    expect(() => importCodePipeline('Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n', 't.yml')).toThrow(
+      't.yml: Resources: no AWS::CodePipeline::Pipeline resource in this template',
+    );
+    expect(() => importCodePipeline('{"hello": 1}', 'x.json')).toThrow(DefinitionError);
+  });
+});

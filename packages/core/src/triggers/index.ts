@@ -1,0 +1,1 @@
+export { type GitEvent, matchTriggers, PullRequestAction, passesFilterCriteria, type TriggerMatch } from './match';

@@ -1,0 +1,134 @@
+/**
+ * The compiled state machine, executed: what AWS would run, run here by aws-local-stepfunctions with
+ * every Task bound to a stub. Orchestration (order, parallelism, failures, references) is tested here.
+ */
+import { compilePipeline, type ExecutionInput, importCodePipeline, parsePipeline, parsePipelineText, validateStateMachine } from '@stepline/core';
+import { type EngineEvent, execute } from '@stepline/local';
+import { describe, expect, it } from 'vitest';
+import { seedFile } from './helpers/corpus';
+import { noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
+
+const input: ExecutionInput = { pipeline: 'p', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
+
+async function run(compiled: ReturnType<typeof compilePipeline>, overrides: Parameters<typeof stubHandlers>[1] = {}, startInput: ExecutionInput = input) {
+  const calls: StubCall[] = [];
+  const events: EngineEvent[] = [];
+  const running = execute(compiled.definition, {
+    input: startInput,
+    executionName: 'exec-1',
+    handlers: stubHandlers(compiled, overrides, calls),
+    waitTimeOverrides: noWaits(compiled),
+    onEvent: (e) => events.push(e),
+  });
+  const outcome = await running.outcome;
+  /** Stages in the order their actions were first entered. */
+  const stages: string[] = [];
+  for (const e of events) {
+    if (e.type !== 'StateEntered') continue;
+    const info = compiled.stateMap[e.state.name];
+    if (info?.role === 'action' && info.stage && !stages.includes(info.stage)) stages.push(info.stage);
+  }
+  return { outcome, calls, stages };
+}
+
+describe("the seed's CodePipeline, imported, compiled and executed", () => {
+  const [imported] = importCodePipeline(seedFile('pipeline.json'), 'pipeline.json');
+  const compiled = compilePipeline(parsePipeline(imported?.definition), { target: 'aws' });
+
+  it('passes asl-validator', () => {
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+  });
+
+  it('visits Source, Build, Approve, Deploy in that order and succeeds', async () => {
+    const { outcome, stages } = await run(compiled);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(stages).toStrictEqual(['Source', 'Build', 'Approve', 'Deploy']);
+  });
+
+  it('fails, naming the Build stage, when the build handler throws', async () => {
+    const { outcome, stages } = await run(compiled, {
+      'Build · CodeBuild': () => {
+        throw Object.assign(new Error('npm test exited with 1'), { name: 'Stepline.BuildFailed' });
+      },
+    });
+    expect(outcome).toStrictEqual({ status: 'FAILED', error: 'Stepline.BuildFailed', cause: 'Stage Build, action CodeBuild failed: npm test exited with 1' });
+    expect(stages).toStrictEqual(['Source', 'Build']);
+  });
+});
+
+describe('orchestration of compiled pipelines', () => {
+  const compiled = compilePipeline(
+    parsePipelineText(`
+name: web
+variables: [{ name: ENV, default: staging }]
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src], namespace: SourceVariables }]
+  - name: Build
+    actions:
+      - { name: Compile, kind: build, inputArtifacts: [Src], outputArtifacts: [Bin], namespace: BuildVars, environmentVariables: { TAG: "web-#{SourceVariables.CommitId}" } }
+      - { name: Unit, kind: test, inputArtifacts: [Src] }
+  - name: Release
+    actions:
+      - { name: Approve, kind: approval, namespace: Approve, customData: "Ship #{BuildVars.IMAGE} to #{variables.ENV}?" }
+      - { name: Announce, kind: invoke, command: ./announce, runOrder: 2, userParameters: "#{Approve.ApprovedBy}" }
+`),
+  );
+  const withImage = () => ({
+    Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'IMAGE', Value: 'web:42' }] },
+  });
+  const valueOf = (calls: StubCall[], state: string) => calls.find((c) => c.state === state)?.input as Record<string, never>;
+
+  it('resolves #{Namespace.Variable} references from earlier actions and pipeline variables', async () => {
+    const { outcome, calls } = await run(compiled, { 'Build · Compile': withImage }, { ...input, variables: { ENV: 'prod' } });
+    expect(outcome.status).toBe('SUCCEEDED');
+    const build = valueOf(calls, 'Build · Compile') as { EnvironmentVariablesOverride: Array<{ Name: string; Value: string }>; SourceVersion: string };
+    expect(build.SourceVersion).toBe('c0ffee');
+    expect(build.EnvironmentVariablesOverride.find((v) => v.Name === 'TAG')?.Value).toBe('web-c0ffee');
+    expect(build.EnvironmentVariablesOverride.find((v) => v.Name === 'ENV')?.Value).toBe('prod');
+    const approve = valueOf(calls, 'Release · Approve') as { Payload: { customData: string; source: { CommitId: string } } };
+    expect(approve.Payload.customData).toBe('Ship web:42 to prod?');
+    expect(approve.Payload.source.CommitId).toBe('c0ffee');
+    expect((valueOf(calls, 'Release · Announce') as { Payload: { userParameters: string } }).Payload.userParameters).toBe('tester');
+  });
+
+  it('runs actions of one runOrder concurrently', async () => {
+    let running = 0;
+    let most = 0;
+    const slow = (result: () => unknown) => async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 50));
+      running--;
+      return result();
+    };
+    const { outcome } = await run(compiled, { 'Build · Compile': slow(withImage), 'Build · Unit': slow(withImage) });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(most).toBe(2);
+  });
+
+  it('fails with the failing parallel action named, and stops before later stages', async () => {
+    const { outcome, calls } = await run(compiled, {
+      'Build · Compile': withImage,
+      'Build · Unit': () => {
+        throw Object.assign(new Error('3 tests failed'), { name: 'Stepline.BuildFailed' });
+      },
+    });
+    expect(outcome).toStrictEqual({ status: 'FAILED', error: 'Stepline.BuildFailed', cause: 'Stage Build, action Unit failed: 3 tests failed' });
+    expect(calls.some((c) => c.state.startsWith('Release'))).toBe(false);
+  });
+
+  it('fails with Stepline.ApprovalRejected when the approval is rejected', async () => {
+    const { outcome } = await run(compiled, {
+      'Build · Compile': withImage,
+      'Release · Approve': () => {
+        throw Object.assign(new Error('rejected by ana@example.com: not today'), { name: 'Stepline.ApprovalRejected' });
+      },
+    });
+    expect(outcome).toMatchObject({
+      status: 'FAILED',
+      error: 'Stepline.ApprovalRejected',
+      cause: 'Stage Release, action Approve failed: rejected by ana@example.com: not today',
+    });
+  });
+});
