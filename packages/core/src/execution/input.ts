@@ -60,6 +60,7 @@ export function checkVariableOverrides(pipeline: Pipeline, overrides: Record<str
   return overrides;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what Step Functions forbids in names
 const NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/g;
 const MAX_NAME = 80;
 
