@@ -14,3 +14,6 @@ export { definePipeline, parsePipeline, parsePipelineText } from './model/parse'
 export * from './model/references';
 export * from './model/schema';
 export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';
+export * from './approvals/index';
+export * from './github/index';
+export * from './triggers/index';
