@@ -1,0 +1,50 @@
+/**
+ * What every function reads from its environment, and its AWS clients, made once per execution
+ * environment and only when first used (a cold start pays for the clients a request needs).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ConfigurationError } from './errors';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function requiredEnv(env: Env, name: string, what: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new ConfigurationError(`the environment variable ${name} (${what}) is not set`);
+  return value.trim();
+}
+
+export function optionalEnv(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** A value made on first use and kept. */
+export function lazy<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}
+
+/** JSON logs to CloudWatch, one logger per function (`service` in every line). */
+export function functionLogger(service: string): Logger {
+  return new Logger({ serviceName: `stepline-${service}` });
+}
+
+/** Region and account of the running function, from its ARN (`arn:aws:lambda:<region>:<account>:function:<name>`). */
+export function functionAccount(invokedFunctionArn: string | undefined): { region: string; account: string } | undefined {
+  const parts = invokedFunctionArn?.split(':') ?? [];
+  const region = parts[3];
+  const account = parts[4];
+  return region && account ? { region, account } : undefined;
+}
+
+/** JSON with keys sorted, so two equal values compare equal as text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
