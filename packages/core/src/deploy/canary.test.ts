@@ -316,7 +316,9 @@ describe('abortExecution (a stopped execution)', () => {
     expect(results).toMatchObject([{ operation: 'rollback', status: 'RolledBack', cause: 'the execution was stopped' }]);
     expect(world.state()).toMatchObject({ versions: ['v-blue'], primary: 'v-blue', weights: { production: 0 } });
     await expect(
-      abortExecution({ operation: 'abortExecution', pipeline: 'web', executionId: KEY.executionId }, world.ports(KEY).records, (r) => runCanaryOperation(r, world.ports(r), OPTIONS)),
+      abortExecution({ operation: 'abortExecution', pipeline: 'web', executionId: KEY.executionId }, world.ports(KEY).records, (r) =>
+        runCanaryOperation(r, world.ports(r), OPTIONS),
+      ),
     ).resolves.toStrictEqual([]);
   });
 
@@ -326,7 +328,9 @@ describe('abortExecution (a stopped execution)', () => {
     // The stop lands while setWeight is between its check and its write: the rollback runs first.
     world.beforeSetWeight = async () => {
       world.beforeSetWeight = undefined;
-      await abortExecution({ operation: 'abortExecution', pipeline: 'web', executionId: KEY.executionId }, world.ports(KEY).records, (r) => runCanaryOperation(r, world.ports(r), OPTIONS));
+      await abortExecution({ operation: 'abortExecution', pipeline: 'web', executionId: KEY.executionId }, world.ports(KEY).records, (r) =>
+        runCanaryOperation(r, world.ports(r), OPTIONS),
+      );
     };
     await expect(runCanaryOperation(request({ type: 'setWeight', weight: 50 }), world.ports(KEY), OPTIONS)).rejects.toMatchObject({
       name: ErrorName.DeploymentRolledBack,

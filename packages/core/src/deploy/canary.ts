@@ -191,7 +191,7 @@ async function forwardBody(run: Run, record: DeploymentRecord): Promise<CanaryRe
     case CanaryOperation.Finalize: {
       const snap = await requireGreen(run);
       if (record.status === DeploymentStatus.Finalized && snap.primary === 'green')
-        return { ...result(run, record.status, 'green is primary', snap), greenWeight: 100 };
+        return { ...result(run, record.status, 'all traffic is on green, which is primary', snap), greenWeight: 100 };
       await applyWeight(run, 'production', 100);
       if (snap.primary !== 'green') await environment.setPrimary('green');
       const status = await transition(run, [DeploymentStatus.InProgress], DeploymentStatus.Finalized);
@@ -226,10 +226,8 @@ async function cleanup(run: Run): Promise<CanaryResult> {
     await run.ports.environment.remove('blue');
     run.ports.log(`blue removed: ${before.blue.description}`);
   }
-  return result(run, status, before.blue ? `deployment complete; blue removed (${before.blue.description})` : 'deployment complete', {
-    blue: undefined,
-    green: before.green,
-  });
+  // The same answer however often it is asked, whether this call or an earlier one removed blue.
+  return result(run, status, 'deployment complete: green serves all traffic and blue is removed', { blue: undefined, green: before.green });
 }
 
 async function rollback(run: Run, reason: string | undefined): Promise<CanaryResult> {

@@ -8,7 +8,7 @@ const plan = (strategy: DeploymentStrategy, o = options, hooks: Partial<Record<L
 
 /** The shifting part of a plan, between prepare and finalize, written compactly: 10, w60, c, 100. */
 const shift = (steps: PlanStep[]) =>
-  steps.flatMap((s) => {
+  steps.flatMap((s): Array<number | string> => {
     if (s.type === 'setWeight') return [s.weight];
     if (s.type === 'wait') return [`w${s.seconds}`];
     if (s.type === 'checkAlarms') return ['c'];

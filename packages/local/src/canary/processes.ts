@@ -1,0 +1,203 @@
+/**
+ * The app's versions as local processes: `local.command` in a shell, in the artifact's directory, with
+ * `PORT` set. Each runs in its own process group, so stopping it stops whatever the command started
+ * (`npm start` → node); groups still running when this process exits are killed with it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import type { HealthReport } from '@stepline/core';
+
+const OUTPUT_LINES = 20;
+const running = new Set<number>();
+let exitHookInstalled = false;
+
+function killOnExit(pid: number): void {
+  running.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const group of running) signalGroup(group, 'SIGKILL');
+  });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One GET against a local port: ok when it answers 2xx. */
+export async function probe(port: number, path: string, timeoutMs = 2_000): Promise<{ ok: boolean; detail: string }> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      resolve({ ok: status >= 200 && status < 300, detail: `GET ${path} answered ${status}` });
+    });
+    req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.once('error', (error) => resolve({ ok: false, detail: `GET ${path} failed: ${error.message}` }));
+  });
+}
+
+export interface AppProcessOptions {
+  /** Names the process in log lines: "green exec-2". */
+  name: string;
+  command: string;
+  cwd: string;
+  /** Passed as PORT; a hook runs without one. */
+  port?: number;
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/** Keeps the last lines a child printed, for the error when it fails. */
+class OutputTail {
+  private readonly lines: string[] = [];
+  private partial = '';
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    const text = this.partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) {
+      this.lines.push(line);
+      if (this.lines.length > OUTPUT_LINES) this.lines.shift();
+      this.onLine(line);
+    }
+  }
+
+  text(): string {
+    return [...this.lines, this.partial].filter((l) => l !== '').join('\n');
+  }
+}
+
+export class AppProcess {
+  private readonly child: ChildProcess;
+  private readonly output: OutputTail;
+  private readonly exit: Promise<number | null>;
+  private exitCode: number | null | undefined;
+
+  private constructor(readonly options: AppProcessOptions) {
+    this.output = new OutputTail((line) => options.log?.(`[${options.name}] ${line}`));
+    this.child = spawn('/bin/sh', ['-c', options.command], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, ...(options.port !== undefined && { PORT: String(options.port) }) },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout?.on('data', (d: Buffer) => this.output.push(d));
+    this.child.stderr?.on('data', (d: Buffer) => this.output.push(d));
+    this.exit = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitCode = code ?? (signal ? 128 : null);
+        if (this.child.pid !== undefined) running.delete(this.child.pid);
+        resolve(this.exitCode);
+      });
+      this.child.once('error', (error) => {
+        this.output.push(Buffer.from(`${error.message}\n`));
+        this.exitCode = 127;
+        resolve(127);
+      });
+    });
+    if (this.child.pid !== undefined) killOnExit(this.child.pid);
+  }
+
+  static start(options: AppProcessOptions): AppProcess {
+    return new AppProcess(options);
+  }
+
+  get port(): number {
+    return this.options.port ?? 0;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get exited(): boolean {
+    return this.exitCode !== undefined;
+  }
+
+  waitForExit(): Promise<number | null> {
+    return this.exit;
+  }
+
+  /** The last lines the process printed. */
+  recentOutput(): string {
+    return this.output.text();
+  }
+
+  /** Polls the health path until it answers 2xx, the process exits, or time runs out. */
+  async waitHealthy(path: string, timeoutMs: number, intervalMs = 100): Promise<HealthReport> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    for (;;) {
+      if (this.exited) return { healthy: false, detail: `${this.options.name} exited with ${this.exitCode} before it was healthy${this.tail()}` };
+      const answer = await probe(this.port, path, Math.min(2_000, Math.max(100, deadline - Date.now())));
+      if (answer.ok) return { healthy: true, detail: `${answer.detail} on port ${this.port}` };
+      last = answer.detail;
+      if (Date.now() >= deadline) return { healthy: false, detail: `${last} after ${Math.round(timeoutMs / 1000)} s${this.tail()}` };
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** SIGTERM to the whole group, SIGKILL after `graceMs`. */
+  async stop(graceMs = 5_000): Promise<void> {
+    const pid = this.child.pid;
+    if (this.exited || pid === undefined) return;
+    signalGroup(pid, 'SIGTERM');
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    if ((await Promise.race([this.exit, timer])) === 'timeout') {
+      signalGroup(pid, 'SIGKILL');
+      await this.exit;
+    }
+    // The shell may exit before what it started: end the rest of the group too.
+    signalGroup(pid, 'SIGKILL');
+    running.delete(pid);
+  }
+
+  private tail(): string {
+    const text = this.recentOutput();
+    return text ? `; last output:\n${text}` : '';
+  }
+}
+
+export interface CommandResult {
+  exitCode: number | null;
+  output: string;
+  timedOut: boolean;
+}
+
+/** Runs a command to completion (a lifecycle hook), in its own process group, with a time limit. */
+export async function runCommand(
+  command: string,
+  options: { cwd: string; env?: Record<string, string>; timeoutMs: number; log?: (line: string) => void; name: string },
+): Promise<CommandResult> {
+  const proc = AppProcess.start({ name: options.name, command, cwd: options.cwd, env: options.env ?? {}, ...(options.log && { log: options.log }) });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void proc.stop(1_000);
+  }, options.timeoutMs);
+  const exitCode = await proc.waitForExit();
+  clearTimeout(timer);
+  return { exitCode, output: proc.recentOutput(), timedOut };
+}
