@@ -1,1 +1,2 @@
 export * from './engine/execute';
+export * from './canary/index';
