@@ -1,2 +1,3 @@
 export * from './engine/execute';
 export * from './canary/index';
+export * from './build/index';

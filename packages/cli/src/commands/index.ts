@@ -1,5 +1,6 @@
 /** Every verb of the CLI, one module each (or one per family of verbs). */
 import type { Command } from 'commander';
+import * as build from './build';
 import * as definition from './definition';
 
-export const commandModules: Array<{ register(program: Command): void }> = [definition];
+export const commandModules: Array<{ register(program: Command): void }> = [definition, build];

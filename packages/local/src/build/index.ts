@@ -1,0 +1,2 @@
+export { type BuildReport, type BuildStatus, type RunBuildOptions, runBuild } from './run-build';
+export { MASK, SecretMasker } from './secret-masker';

@@ -1,0 +1,252 @@
+/**
+ * Runs a build's commands in a real shell, one after the other, the way CodeBuild's buildspec 0.2 does:
+ * a variable set (exported or not) and a `cd` made by one command are seen by the next one, across
+ * phases too. Shell functions and options (`set -e`) do not carry over, as in CodeBuild.
+ *
+ * Each command runs in a fresh shell of its own process group (`detached`), started from the
+ * environment and directory the previous command left. The shell runs with `set -a`, so every
+ * assignment lands in the environment, and an EXIT trap saves that environment (`env -0`) and the
+ * directory for the next command. Stopping kills the whole process group, so nothing a command
+ * started survives it; processes left running in the background are stopped when the build ends,
+ * as they are when CodeBuild's container goes away.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export interface CommandResult {
+  /** `null` when the shell ended on a signal, or could not be started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Ended because the build was stopped. */
+  stopped: boolean;
+  /** Why the command could not be started at all. */
+  error?: string;
+}
+
+export interface CommandOutput {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export interface ShellSessionOptions {
+  /** Absolute path of the shell. */
+  shell: string;
+  env: Record<string, string>;
+  cwd: string;
+  /** A private directory for the command scripts and saved state; it holds secrets in plain text. */
+  stateDir: string;
+  /** Version 0.2 carries variables and the directory from one command to the next; 0.1 does not. */
+  carryState: boolean;
+  /** How long a stopped command gets between SIGTERM and SIGKILL. @default 3000 */
+  killGraceMs?: number;
+}
+
+/** Variables a shell sets for itself; carrying them over would only confuse the next shell. */
+const SHELL_OWN = new Set(['_', 'SHLVL', 'PWD', 'OLDPWD']);
+const OWN_PREFIX = '__stepline';
+
+/** Output a process left behind keeps a pipe open; waiting longer than this for it is pointless. */
+const DRAIN_MS = 200;
+
+export class ShellSession {
+  env: Record<string, string>;
+  cwd: string;
+  private readonly options: ShellSessionOptions;
+  private readonly groups = new Set<number>();
+  private readonly envBinary: string | undefined;
+  private count = 0;
+
+  constructor(options: ShellSessionOptions) {
+    this.options = options;
+    this.env = { ...options.env };
+    this.cwd = options.cwd;
+    if (/["$`\\]/.test(options.stateDir)) throw new Error(`state directory ${options.stateDir} holds shell metacharacters`);
+    // An absolute path: the build may change PATH, or run with a PATH that lacks env.
+    this.envBinary = ['/usr/bin/env', '/bin/env'].find((path) => existsSync(path));
+  }
+
+  /** Runs one command to its end, streaming its output. */
+  async run(command: string, output: CommandOutput, signal?: AbortSignal): Promise<CommandResult> {
+    if (signal?.aborted) return { exitCode: null, signal: null, stopped: true };
+    const n = ++this.count;
+    const script = join(this.options.stateDir, `command-${n}.sh`);
+    const envFile = join(this.options.stateDir, `env-${n}`);
+    const pwdFile = join(this.options.stateDir, `pwd-${n}`);
+    const carry = this.options.carryState && this.envBinary !== undefined;
+    // One line, so that the shell's "line N" in an error message is off by one only.
+    const prologue = carry
+      ? [`set -a; trap '${OWN_PREFIX}_status=$?; "${this.envBinary}" -0 > "${envFile}"; pwd > "${pwdFile}"; exit $${OWN_PREFIX}_status' EXIT`]
+      : [];
+    writeFileSync(script, `${[...prologue, command].join('\n')}\n`, { mode: 0o600 });
+    try {
+      const result = await this.spawnScript(script, output, signal);
+      if (carry && !result.stopped) this.takeState(envFile, pwdFile);
+      return result;
+    } finally {
+      for (const file of [script, envFile, pwdFile]) rmSync(file, { force: true });
+    }
+  }
+
+  /**
+   * Expands `$VAR`, `${VAR}` and `$(command)` in each value as the shell would inside double quotes,
+   * with the build's environment (artifact names such as `build-$(date +%Y%m%d)`).
+   */
+  async expand(values: readonly string[], cwd: string, onError: (text: string) => void): Promise<string[] | undefined> {
+    const quoted = values.map((v) => `"${v.replace(/"/g, '\\"').replace(/\\$/, '\\\\')}"`);
+    const script = join(this.options.stateDir, `expand-${++this.count}.sh`);
+    writeFileSync(script, `printf '%s\\0' ${quoted.join(' ')}\n`, { mode: 0o600 });
+    let stdout = '';
+    try {
+      const result = await this.spawnScript(script, { stdout: (t) => (stdout += t), stderr: onError }, undefined, cwd);
+      if (result.exitCode !== 0) return undefined;
+    } finally {
+      rmSync(script, { force: true });
+    }
+    const expanded = stdout.split('\0');
+    return expanded.length === values.length + 1 ? expanded.slice(0, values.length) : undefined;
+  }
+
+  /** Stops every process the build left running; resolves to how many process groups were still alive. */
+  async stopAll(): Promise<number> {
+    const alive = [...this.groups].filter(groupAlive);
+    await Promise.all(alive.map((group) => this.terminate(group)));
+    this.groups.clear();
+    return alive.length;
+  }
+
+  private spawnScript(script: string, output: CommandOutput, signal: AbortSignal | undefined, cwd = this.cwd): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(this.options.shell, [script], { cwd, env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (error) {
+        resolve({ exitCode: null, signal: null, stopped: false, error: (error as Error).message });
+        return;
+      }
+      const pid = child.pid;
+      if (pid !== undefined) this.groups.add(pid);
+      let stopped = false;
+      const onAbort = () => {
+        stopped = true;
+        if (pid !== undefined) void this.terminate(pid);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      const streamsClosed = Promise.all(
+        [child.stdout, child.stderr].map((stream, i) => {
+          if (!stream) return Promise.resolve();
+          stream.setEncoding('utf8');
+          stream.on('data', (text: string) => (i === 0 ? output.stdout(text) : output.stderr(text)));
+          return new Promise<void>((done) => stream.once('close', () => done()));
+        }),
+      );
+      child.once('error', (error) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ exitCode: null, signal: null, stopped, error: error.message });
+      });
+      child.once('exit', (exitCode, exitSignal) => {
+        signal?.removeEventListener('abort', onAbort);
+        // A process started in the background keeps the pipes open: take what output there is, not wait for it.
+        void Promise.race([streamsClosed, delay(DRAIN_MS)]).then(() => resolve({ exitCode, signal: exitSignal, stopped }));
+      });
+    });
+  }
+
+  /** SIGTERM to the whole process group, then SIGKILL to whatever is left after the grace period. */
+  private async terminate(group: number): Promise<void> {
+    signalGroup(group, 'SIGTERM');
+    const deadline = Date.now() + (this.options.killGraceMs ?? 3000);
+    while (groupAlive(group) && Date.now() < deadline) await delay(25);
+    if (groupAlive(group)) signalGroup(group, 'SIGKILL');
+  }
+
+  private takeState(envFile: string, pwdFile: string): void {
+    // No saved state: the shell did not reach its EXIT trap (`exec`, killed); keep what we had.
+    if (!existsSync(envFile)) return;
+    const env: Record<string, string> = {};
+    for (const entry of readFileSync(envFile, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) continue;
+      const name = entry.slice(0, eq);
+      if (SHELL_OWN.has(name) || name.startsWith(OWN_PREFIX)) continue;
+      env[name] = entry.slice(eq + 1);
+    }
+    this.env = env;
+    const cwd = existsSync(pwdFile) ? readFileSync(pwdFile, 'utf8').replace(/\n$/, '') : '';
+    if (cwd !== '' && isDirectory(cwd)) this.cwd = cwd;
+  }
+}
+
+/** The first of `names` found as an executable file on `path`. */
+export function findOnPath(names: readonly string[], path: string | undefined): string | undefined {
+  for (const name of names) {
+    if (name.startsWith('/')) {
+      if (isExecutable(name)) return name;
+      continue;
+    }
+    for (const dir of (path ?? '').split(delimiter)) {
+      if (dir === '') continue;
+      const candidate = join(dir, name);
+      if (isExecutable(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const stat = statSync(path);
+    return stat.isFile() && (stat.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Whether any process of the group still runs. Zombies do not count: an orphan is reaped by PID 1,
+ * and in a container whose PID 1 never reaps, waiting for them would wait for ever.
+ */
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+  } catch {
+    return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // No /proc to tell zombies apart: the signal answered, so the group is there.
+  }
+  return entries.some((entry) => /^\d+$/.test(entry) && runningInGroup(entry, group));
+}
+
+function runningInGroup(pid: string, group: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(pgrp) === group && state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
