@@ -1,0 +1,128 @@
+/**
+ * The approval request function: target of every manual approval Task
+ * (`arn:aws:states:::lambda:invoke.waitForTaskToken`, see `compileApproval`). It keeps the task token in
+ * S3 under an approval id, and sends the approver an approve link and a reject link (HMAC-signed, single
+ * use, expiring with the approval's timeout) by SNS and, when configured, Slack. The Task then waits
+ * until the approval response function answers the token.
+ *
+ * Retries: Step Functions retries the Task with the same token, so the approval id (derived from the
+ * token) and the stored record are the same; the links are the same too. A retry may send the message
+ * again (at least once), never a second approval.
+ *
+ * Environment:
+ * - `LINK_SIGNING_KEY` — reference to the link-signing key (Secrets Manager or SSM; see ../secrets.ts)
+ * - `APPROVAL_BUCKET` (default `ARTIFACT_BUCKET`) — where approvals are kept, under `_stepline/approvals/`
+ * - `PUBLIC_URL` — the approval response function's URL (its Function URL)
+ * - `APPROVAL_TOPIC_ARN` — SNS topic for approvals that name none (`notificationArn`); optional
+ * - `SLACK_WEBHOOK_URL` — reference to a Slack incoming webhook URL; optional
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import middy from '@middy/core';
+import {
+  type ApprovalRecord,
+  ApprovalRequestSchema,
+  approvalIdFor,
+  approvalNotification,
+  approvalRecord,
+  ErrorName,
+  SteplineError,
+  slackApprovalMessage,
+} from '@stepline/core';
+import { approvalLinks } from '../approvals/links';
+import { publishNotification } from '../approvals/sns';
+import { type ApprovalStore, S3ApprovalStore } from '../approvals/store';
+import { type Env, functionLogger, lazy, optionalEnv, requiredEnv } from '../runtime';
+import { SecretCache, type SecretSource } from '../secrets';
+import { type Fetch, postToSlack } from '../slack';
+
+export interface ApprovalRequestDependencies {
+  env: Env;
+  store: () => ApprovalStore;
+  sns: () => SNSClient;
+  secrets: SecretSource;
+  fetch: Fetch;
+  now: () => Date;
+  logger: Logger;
+}
+
+export function approvalRequestDependencies(env: Env = process.env): ApprovalRequestDependencies {
+  const s3 = lazy(() => new S3Client({}));
+  return {
+    env,
+    store: lazy(
+      () => new S3ApprovalStore({ s3, bucket: optionalEnv(env, 'APPROVAL_BUCKET') ?? requiredEnv(env, 'ARTIFACT_BUCKET', 'the bucket approvals are kept in') }),
+    ),
+    sns: lazy(() => new SNSClient({})),
+    secrets: new SecretCache({ secretsManager: lazy(() => new SecretsManagerClient({})), ssm: lazy(() => new SSMClient({})) }),
+    fetch: (...args) => fetch(...args),
+    now: () => new Date(),
+    logger: functionLogger('approval-request'),
+  };
+}
+
+export interface ApprovalRequestResult {
+  approvalId: string;
+  expiresAt: string;
+  notified: string[];
+}
+
+export function createApprovalRequestHandler(deps: ApprovalRequestDependencies) {
+  const { env, logger } = deps;
+  return async (event: unknown): Promise<ApprovalRequestResult> => {
+    const parsed = ApprovalRequestSchema.safeParse(event);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SteplineError(ErrorName.ActionFailed, `not an approval request: ${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}`);
+    }
+    const request = parsed.data;
+    const key = await deps.secrets.get(requiredEnv(env, 'LINK_SIGNING_KEY', 'a reference to the approval link key'));
+    const publicUrl = requiredEnv(env, 'PUBLIC_URL', 'the approval response URL');
+    const approvalId = approvalIdFor(key, request.taskToken);
+    logger.appendKeys({ pipeline: request.pipeline, stage: request.stage, action: request.action, executionId: request.executionId, approvalId });
+
+    const fresh = approvalRecord(request, approvalId, deps.now());
+    const store = deps.store();
+    let record: ApprovalRecord = fresh;
+    if ((await store.putRequest(fresh)) === 'exists') {
+      record = (await store.getRequest(approvalId)) ?? fresh;
+      logger.info('approval already stored: a retried request; sending its links again');
+    }
+
+    const links = approvalLinks(key, record, publicUrl);
+    const { taskToken: _token, ...view } = record;
+    const topicArn = request.notificationArn ?? optionalEnv(env, 'APPROVAL_TOPIC_ARN');
+    const slackReference = optionalEnv(env, 'SLACK_WEBHOOK_URL');
+    const channels: Array<{ name: string; send: () => Promise<unknown> }> = [];
+    if (topicArn !== undefined)
+      channels.push({ name: 'sns', send: () => publishNotification(deps.sns(), topicArn, approvalNotification(view, links, optionalEnv(env, 'AWS_REGION'))) });
+    if (slackReference !== undefined)
+      channels.push({ name: 'slack', send: async () => postToSlack(deps.fetch, await deps.secrets.get(slackReference), slackApprovalMessage(view, links)) });
+    if (channels.length === 0) logger.warn('no SNS topic and no Slack webhook configured: nobody is told about this approval');
+
+    const results = await Promise.allSettled(channels.map((c) => c.send()));
+    const notified: string[] = [];
+    results.forEach((result, i) => {
+      const name = channels[i]?.name ?? '';
+      if (result.status === 'fulfilled') notified.push(name);
+      else logger.error('approval notification failed', { channel: name, error: result.reason });
+    });
+    if (channels.length > 0 && notified.length === 0)
+      throw new SteplineError(ErrorName.Transient, 'the approval request could not be sent to any channel', { retryable: true });
+    logger.info('approval requested', { expiresAt: new Date(record.expiresAt * 1000).toISOString(), notified });
+    return { approvalId, expiresAt: new Date(record.expiresAt * 1000).toISOString(), notified };
+  };
+}
+
+export function makeApprovalRequestHandler(deps: ApprovalRequestDependencies) {
+  return middy(createApprovalRequestHandler(deps)).use(injectLambdaContext(deps.logger, { resetKeys: true }));
+}
+
+export const handler = makeApprovalRequestHandler(approvalRequestDependencies());
