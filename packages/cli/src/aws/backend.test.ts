@@ -1,0 +1,354 @@
+import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  ListStateMachinesCommand,
+  ListTagsForResourceCommand,
+  RedriveExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { DefinitionError, emptyGateState, type GateState } from '@stepline/core';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UsageError } from '../errors';
+import { AwsBackend } from './backend';
+import { BUCKET, executionArn, machineArn, manifestOf, tagsOf, waitingForApproval, webCompiled, webPipeline } from './test-fixtures';
+
+const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
+
+const body = (text: string) => ({ transformToString: async () => text }) as unknown as GetObjectCommandOutput['Body'];
+const noSuchKey = () =>
+  new S3ServiceException({ name: 'NoSuchKey', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' });
+
+/** S3 as a small stateful fake: the manifest, and the gate state with conditional writes. */
+function fakeS3(gate?: GateState) {
+  const objects = new Map<string, { text: string; etag: string }>();
+  objects.set(`_stepline/pipelines/web.json`, { text: JSON.stringify(manifestOf(webPipeline, webCompiled)), etag: '"m"' });
+  if (gate) objects.set('_stepline/gates/web.json', { text: JSON.stringify({ version: 1, pipeline: 'web', mode: 'QUEUED', state: gate }), etag: '"g1"' });
+  let version = 1;
+  s3.on(GetObjectCommand).callsFake(async (input: { Key: string }) => {
+    const object = objects.get(input.Key);
+    if (!object) throw noSuchKey();
+    return { Body: body(object.text), ETag: object.etag };
+  });
+  s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string; IfMatch?: string; IfNoneMatch?: string }) => {
+    const current = objects.get(input.Key);
+    if ((input.IfNoneMatch === '*' && current) || (input.IfMatch !== undefined && input.IfMatch !== current?.etag)) {
+      throw new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'precondition' });
+    }
+    const etag = `"g${++version}"`;
+    objects.set(input.Key, { text: input.Body, etag });
+    return { ETag: etag };
+  });
+  return objects;
+}
+
+function installation() {
+  sfn.on(ListStateMachinesCommand).resolves({
+    stateMachines: [
+      { stateMachineArn: machineArn('web'), name: 'stepline-team-web', type: 'STANDARD', creationDate: new Date('2026-11-20T00:00:00Z') },
+      { stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:unrelated', name: 'unrelated', type: 'STANDARD', creationDate: new Date() },
+      { stateMachineArn: machineArn('web', 'other'), name: 'stepline-other-web', type: 'STANDARD', creationDate: new Date() },
+    ],
+  });
+  sfn.on(ListTagsForResourceCommand, { resourceArn: machineArn('web') }).resolves({ tags: tagsOf('web') });
+  sfn.on(ListTagsForResourceCommand, { resourceArn: machineArn('web', 'other') }).resolves({ tags: tagsOf('web', 'other') });
+  sfn.on(ListTagsForResourceCommand, { resourceArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:unrelated' }).resolves({ tags: [] });
+}
+
+const running = (name: string, extra: Record<string, unknown> = {}) => ({
+  executionArn: executionArn('web', name),
+  stateMachineArn: machineArn('web'),
+  name,
+  status: 'RUNNING' as const,
+  startDate: new Date('2026-11-26T10:00:00Z'),
+  input: JSON.stringify({ pipeline: 'web', trigger: { type: 'Webhook' }, source: { commitId: 'c0ffee', branchName: 'main' }, variables: {} }),
+  ...extra,
+});
+
+const backend = () =>
+  new AwsBackend({
+    sfn: new SFNClient({}),
+    s3: new S3Client({}),
+    stage: 'team',
+    actor: 'ana',
+    now: () => new Date('2026-11-26T12:00:00Z'),
+    random: () => 0.5,
+  });
+
+beforeEach(() => installation());
+afterEach(() => {
+  sfn.reset();
+  s3.reset();
+});
+
+describe('AwsBackend: pipelines', () => {
+  it('list-pipelines: finds the stage’s state machines by their tags and reads their manifests', async () => {
+    fakeS3();
+    expect(await backend().listPipelines()).toStrictEqual([
+      { name: 'web', location: machineArn('web'), executionMode: 'QUEUED', updated: '2026-11-20T00:00:00.000Z' },
+    ]);
+    expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: BUCKET, Key: '_stepline/pipelines/web.json' });
+  });
+
+  it('without a stage, a pipeline installed twice must be disambiguated', async () => {
+    fakeS3();
+    const all = new AwsBackend({ sfn: new SFNClient({}), s3: new S3Client({}) });
+    expect((await all.listPipelines()).map((p) => p.location)).toStrictEqual([machineArn('web'), machineArn('web', 'other')]);
+    await expect(all.getPipelineState('web')).rejects.toThrow('pipeline web is installed by several stages (team, other): pass --stage');
+  });
+
+  it('names the pipelines it has when asked for another', async () => {
+    fakeS3();
+    await expect(backend().getPipelineState('api')).rejects.toThrow(new UsageError('no pipeline api in the AWS installation of stage team (it has web)'));
+  });
+});
+
+describe('AwsBackend: state and executions', () => {
+  it('get-pipeline-state: the latest execution’s history through the state map, with a held execution and its reason', async () => {
+    // Prepare: the Deploy transition is disabled... and the execution waits at Approve's action
+    fakeS3({ ...emptyGateState(), disabled: { Deploy: { reason: 'release freeze', disabledAt: '2026-11-26T09:00:00.000Z', disabledBy: 'ana' } } });
+    sfn.on(ListExecutionsCommand).resolves({ executions: [running('exec-2')] });
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2'));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: waitingForApproval().events });
+
+    // Act
+    const state = await backend().getPipelineState('web');
+
+    // Assess
+    expect(state).toMatchObject({ pipeline: 'web', executionId: 'exec-2', status: 'InProgress' });
+    expect(state.stages.map((s) => [s.name, s.status, s.inboundTransition.enabled])).toStrictEqual([
+      ['Source', 'Succeeded', true],
+      ['Build', 'Succeeded', true],
+      ['Approve', 'InProgress', true],
+      ['Deploy', undefined, false],
+    ]);
+    expect(state.stages[3]?.inboundTransition).toStrictEqual({ enabled: false, reason: 'release freeze', disabledAt: '2026-11-26T09:00:00.000Z' });
+    expect(sfn).toHaveReceivedCommandWith(GetExecutionHistoryCommand, { executionArn: executionArn('web', 'exec-2'), includeExecutionData: true });
+  });
+
+  it('get-pipeline-state: shows an execution held at a disabled stage entry as Waiting, with the reason', async () => {
+    const held = waitingForApproval();
+    held.events.splice(-6); // not yet at the approval: the Approve gate holds it
+    held.entered('Approve · enter stage').scheduled('lambda', { FunctionName: 'gate', Payload: { taskToken: 't' } });
+    fakeS3({
+      ...emptyGateState(),
+      disabled: { Approve: { reason: 'waiting for QA', disabledAt: '2026-11-26T09:00:00.000Z' } },
+      waiting: { Approve: [{ executionId: 'exec-2', token: 't', since: '2026-11-26T10:00:20.000Z' }] },
+    });
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2'));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: held.events });
+
+    const state = await backend().getPipelineState('web', 'exec-2');
+
+    expect(state.stages[2]).toMatchObject({
+      name: 'Approve',
+      status: 'Waiting',
+      inboundTransition: { enabled: false, reason: 'waiting for QA' },
+      held: { since: '2026-11-26T10:00:20.000Z', reason: 'transition disabled: waiting for QA' },
+    });
+  });
+
+  it('get-pipeline-state: a pipeline that never ran shows its stages and transitions only', async () => {
+    fakeS3();
+    sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+    const state = await backend().getPipelineState('web');
+    expect(state).toStrictEqual({
+      pipeline: 'web',
+      stages: webPipeline.stages.map((s) => ({
+        name: s.name,
+        inboundTransition: { enabled: true },
+        actions: s.actions.map((a) => ({ name: a.name, kind: a.kind })),
+      })),
+    });
+  });
+
+  it('list-executions: newest first, with trigger and commit from the input', async () => {
+    fakeS3();
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        { ...running('exec-2'), startDate: new Date('2026-11-26T10:00:00Z') },
+        { ...running('exec-1'), status: 'SUCCEEDED', startDate: new Date('2026-11-25T10:00:00Z') },
+      ],
+    });
+    sfn.on(DescribeExecutionCommand, { executionArn: executionArn('web', 'exec-2') }).resolves(running('exec-2'));
+    sfn.on(DescribeExecutionCommand, { executionArn: executionArn('web', 'exec-1') }).resolves(
+      running('exec-1', {
+        status: 'FAILED',
+        error: 'Stepline.Superseded',
+        startDate: new Date('2026-11-25T10:00:00Z'),
+        stopDate: new Date('2026-11-25T10:05:00Z'),
+      }),
+    );
+    expect(await backend().listExecutions('web')).toStrictEqual([
+      {
+        executionId: 'exec-2',
+        pipeline: 'web',
+        status: 'InProgress',
+        startedAt: '2026-11-26T10:00:00.000Z',
+        trigger: 'Webhook',
+        commitId: 'c0ffee',
+        branch: 'main',
+      },
+      {
+        executionId: 'exec-1',
+        pipeline: 'web',
+        status: 'Superseded',
+        startedAt: '2026-11-25T10:00:00.000Z',
+        endedAt: '2026-11-25T10:05:00.000Z',
+        trigger: 'Webhook',
+        commitId: 'c0ffee',
+        branch: 'main',
+      },
+    ]);
+  });
+
+  it('get-execution: stages, build phases, approvals, artifacts and variables', async () => {
+    fakeS3();
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2'));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: waitingForApproval().events });
+    s3.on(ListObjectsV2Command).resolves({ CommonPrefixes: [{ Prefix: 'web/exec-2/out/' }, { Prefix: 'web/exec-2/src/' }] });
+
+    const detail = await backend().getExecution('exec-2');
+
+    expect(detail).toMatchObject({ executionId: 'exec-2', pipeline: 'web', status: 'InProgress', trigger: 'Webhook', variables: { ENV: 'staging' } });
+    expect(detail.builds).toStrictEqual({
+      'Build.Compile': {
+        buildId: 'stepline-team-web-Build-Compile:1',
+        logLocation: 'https://console.aws.amazon.com/cloudwatch/logs/1',
+        phases: [
+          { name: 'SUBMITTED', status: 'SUCCEEDED', durationMs: 0 },
+          { name: 'BUILD', status: 'SUCCEEDED', durationMs: 42_000 },
+          { name: 'COMPLETED', status: 'IN_PROGRESS' },
+        ],
+      },
+    });
+    expect(detail.approvals).toStrictEqual([{ stage: 'Approve', action: 'Release', status: 'Pending' }]);
+    expect(detail.artifacts).toStrictEqual([
+      { name: 'out', location: `s3://${BUCKET}/web/exec-2/out/` },
+      { name: 'src', location: `s3://${BUCKET}/web/exec-2/src/` },
+    ]);
+    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: BUCKET, Prefix: 'web/exec-2/', Delimiter: '/' });
+  });
+
+  it('get-execution: says which execution is missing, or where a name is ambiguous', async () => {
+    fakeS3();
+    sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
+    await expect(backend().getExecution('nope')).rejects.toThrow(new UsageError('no execution nope in any pipeline of this installation'));
+    await expect(backend().getExecution('web/nope')).rejects.toThrow(new UsageError('no execution nope in pipeline web'));
+  });
+});
+
+describe('AwsBackend: changes', () => {
+  it('start-pipeline-execution: names the execution from the request token, with the variables checked', async () => {
+    fakeS3();
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn('web', 'req-1'), startDate: new Date() });
+
+    expect(await backend().startExecution('web', { variables: { ENV: 'prod' }, clientRequestToken: 'req-1' })).toStrictEqual({ executionId: 'req-1' });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: machineArn('web'),
+      name: 'req-1',
+      input: JSON.stringify({ pipeline: 'web', trigger: { type: 'StartPipelineExecution', actor: 'ana' }, source: {}, variables: { ENV: 'prod' } }),
+    });
+
+    const { executionId } = await backend().startExecution('web', { variables: {} });
+    expect(executionId).toBe('20261126T120000Z-7fffffff');
+    await expect(backend().startExecution('web', { variables: { NOPE: '1' } })).rejects.toBeInstanceOf(DefinitionError);
+  });
+
+  it('stop-pipeline-execution: stops with Stepline.Stopped and the reason; refuses one that is not running', async () => {
+    fakeS3();
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce(running('exec-2'))
+      .resolves(running('exec-2', { status: 'SUCCEEDED' }));
+    sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+
+    await backend().stopExecution('exec-2', { abandon: true, reason: 'wrong branch' });
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
+      executionArn: executionArn('web', 'exec-2'),
+      error: 'Stepline.Stopped',
+      cause: 'Stopped and abandoned by ana: wrong branch',
+    });
+    await expect(backend().stopExecution('exec-2', { abandon: false })).rejects.toThrow('execution exec-2 is not in progress (SUCCEEDED)');
+  });
+
+  it('retry-stage-execution: redrives the execution; says why when it cannot', async () => {
+    fakeS3();
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2', { status: 'FAILED' }));
+    sfn
+      .on(RedriveExecutionCommand)
+      .resolvesOnce({ redriveDate: new Date() })
+      .rejects(new ExecutionNotRedrivable({ message: 'older than 14 days', $metadata: {} }));
+
+    expect(await backend().retryStageExecution('exec-2')).toStrictEqual({ executionId: 'exec-2' });
+    expect(sfn).toHaveReceivedCommandWith(RedriveExecutionCommand, { executionArn: executionArn('web', 'exec-2') });
+    await expect(backend().retryStageExecution('exec-2')).rejects.toThrow(new UsageError('execution exec-2 cannot be retried: older than 14 days'));
+  });
+
+  it('disable / enable-stage-transition: writes the gate state conditionally and releases what it held', async () => {
+    const objects = fakeS3({ ...emptyGateState(), waiting: {} });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    await backend().disableStageTransition('web', 'Deploy', 'release freeze');
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: BUCKET, Key: '_stepline/gates/web.json', IfMatch: '"g1"' });
+    const disabled = JSON.parse(objects.get('_stepline/gates/web.json')?.text ?? '{}');
+    expect(disabled.state.disabled).toStrictEqual({ Deploy: { reason: 'release freeze', disabledAt: '2026-11-26T12:00:00.000Z', disabledBy: 'ana' } });
+
+    // An execution arrives at Deploy's entry and is held there (what the gate function records).
+    disabled.state.waiting = { Deploy: [{ executionId: 'exec-2', token: 'held-token', since: '2026-11-26T12:01:00.000Z' }] };
+    objects.set('_stepline/gates/web.json', { text: JSON.stringify(disabled), etag: '"g9"' });
+
+    await backend().enableStageTransition('web', 'Deploy');
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'held-token' });
+    expect(JSON.parse(objects.get('_stepline/gates/web.json')?.text ?? '{}').state).toMatchObject({ disabled: {}, waiting: {}, pending: [] });
+
+    await expect(backend().disableStageTransition('web', 'Nope', 'x')).rejects.toThrow(
+      'pipeline web has no stage Nope (it has Source, Build, Approve, Deploy)',
+    );
+  });
+
+  it('approve / reject: answers the waiting approval’s task token', async () => {
+    fakeS3();
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2'));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: waitingForApproval().events });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    sfn.on(SendTaskFailureCommand).resolves({});
+
+    await backend().decideApproval('exec-2', { decision: 'Approved', approver: 'ana', comment: 'ship it' });
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, {
+      taskToken: 'approval-token',
+      output: JSON.stringify({ approvedBy: 'ana', comment: 'ship it', decidedAt: '2026-11-26T12:00:00.000Z' }),
+    });
+
+    await backend().decideApproval('exec-2', { decision: 'Rejected', approver: 'bo', stage: 'Approve' });
+    expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'approval-token', error: 'Stepline.ApprovalRejected', cause: 'Rejected by bo' });
+
+    await expect(backend().decideApproval('exec-2', { decision: 'Approved', approver: 'ana', stage: 'Build' })).rejects.toThrow(
+      'execution exec-2 has no approval waiting in stage Build (Approve.Release: Pending)',
+    );
+  });
+
+  it('says in one line when AWS refuses the credentials or the permission', async () => {
+    sfn
+      .on(ListStateMachinesCommand)
+      .rejects(
+        Object.assign(new Error('User: arn:aws:iam::1:user/x is not authorized\n to perform: states:ListStateMachines'), { name: 'AccessDeniedException' }),
+      );
+    const error = await backend()
+      .listPipelines()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(
+      'list-pipelines: AWS denied access: User: arn:aws:iam::1:user/x is not authorized to perform: states:ListStateMachines',
+    );
+  });
+});

@@ -1,0 +1,442 @@
+/**
+ * The CLI's verbs against an AWS installation: Step Functions for executions and their history, S3 for
+ * the pipeline manifests (parsed pipeline + state map, written by `sst deploy`) and the gate state.
+ * Pipeline state comes from core's `pipelineStateFrom`, fed the execution history through the state map,
+ * exactly as on one machine. Disabling and enabling a transition goes through the gate function's own
+ * code (`GateService`), so the CLI and the function cannot disagree about who may run.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
+ */
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  ExecutionAlreadyExists,
+  type ExecutionListItem,
+  ListExecutionsCommand,
+  ListTagsForResourceCommand,
+  paginateGetExecutionHistory,
+  paginateListStateMachines,
+  RedriveExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+  type HistoryEvent as SfnHistoryEvent,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import {
+  checkVariableOverrides,
+  ErrorName,
+  type ExecutionInput,
+  ExecutionInputSchema,
+  executionName,
+  newExecutionId,
+  type PipelineState,
+  pipelineStateFrom,
+  TriggerType,
+} from '@stepline/core';
+import { GateService, S3GateStore, SfnTaskResponder } from '../../../functions/src/gates/index';
+import type { ApprovalDecision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
+import { UsageError } from '../errors';
+import { explainAwsError } from './credentials';
+import { approvalsFrom, buildsFrom, executionStatusOf, normalizeHistory, variablesFrom } from './history';
+import { ManifestTag, type PipelineManifest, parseManifest, parseS3Url } from './manifest';
+
+export interface AwsBackendOptions {
+  sfn: SFNClient;
+  s3: S3Client;
+  /** The SST stage whose installation to use. @default every stepline state machine in the account and region */
+  stage?: string;
+  /** Who the CLI acts as, in approvals and disabled transitions. @default the OS user */
+  actor?: string;
+  /** Executions listed per pipeline. @default 20 */
+  listLimit?: number;
+  now?: () => Date;
+  random?: () => number;
+}
+
+/** One pipeline of the installation. */
+export interface InstalledPipeline {
+  name: string;
+  /** The SST stage that installed it. */
+  installation: string;
+  stateMachineArn: string;
+  createdAt?: Date;
+  manifest: PipelineManifest;
+}
+
+interface Located {
+  installed: InstalledPipeline;
+  executionArn: string;
+  description: DescribeExecutionCommandOutput;
+}
+
+/** How many AWS calls the backend keeps in flight when it fans out (tags, descriptions). */
+const CONCURRENCY = 8;
+
+export class AwsBackend implements PipelineBackend {
+  private readonly sfn: SFNClient;
+  private readonly s3: S3Client;
+  private readonly stage: string | undefined;
+  private readonly actor: string;
+  private readonly listLimit: number;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private installed: Promise<InstalledPipeline[]> | undefined;
+
+  constructor(options: AwsBackendOptions) {
+    this.sfn = options.sfn;
+    this.s3 = options.s3;
+    this.stage = options.stage;
+    this.actor = options.actor ?? process.env.USER ?? 'stepline-cli';
+    this.listLimit = options.listLimit ?? 20;
+    this.now = options.now ?? (() => new Date());
+    this.random = options.random ?? Math.random;
+  }
+
+  listPipelines(): Promise<PipelineSummary[]> {
+    return this.guard('list-pipelines', async () =>
+      (await this.pipelines()).map((p) => ({
+        name: p.name,
+        location: p.stateMachineArn,
+        executionMode: p.manifest.pipeline.executionMode,
+        ...(p.createdAt !== undefined && { updated: p.createdAt.toISOString() }),
+      })),
+    );
+  }
+
+  listExecutions(pipeline?: string): Promise<ExecutionSummary[]> {
+    return this.guard('list-executions', async () => {
+      const targets = pipeline === undefined ? await this.pipelines() : [await this.pipeline(pipeline)];
+      const lists = await Promise.all(
+        targets.map(async (p) => {
+          const listed = await this.sfn.send(new ListExecutionsCommand({ stateMachineArn: p.stateMachineArn, maxResults: this.listLimit }));
+          return mapLimit(listed.executions ?? [], CONCURRENCY, (item) => this.summaryOf(p, item));
+        }),
+      );
+      return lists.flat().sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
+    });
+  }
+
+  getPipelineState(pipeline: string, executionId?: string): Promise<PipelineState> {
+    return this.guard('get-pipeline-state', async () => {
+      const installed = await this.pipeline(pipeline);
+      const gates = (await this.gateStore(installed).load(installed.name)).document.state;
+      let executionArn: string | undefined;
+      if (executionId !== undefined) executionArn = (await this.locate(executionId, installed)).executionArn;
+      else {
+        const latest = await this.sfn.send(new ListExecutionsCommand({ stateMachineArn: installed.stateMachineArn, maxResults: 1 }));
+        executionArn = latest.executions?.[0]?.executionArn;
+      }
+      const { pipeline: model, stateMap } = installed.manifest;
+      if (executionArn === undefined) return pipelineStateFrom({ pipeline: model, stateMap, gates });
+      const [description, events] = await Promise.all([this.sfn.send(new DescribeExecutionCommand({ executionArn })), this.history(executionArn)]);
+      return pipelineStateFrom({
+        pipeline: model,
+        stateMap,
+        gates,
+        execution: { executionId: description.name ?? '', status: executionStatusOf(description.status, description.error), events: normalizeHistory(events) },
+      });
+    });
+  }
+
+  getExecution(executionId: string): Promise<ExecutionDetail> {
+    return this.guard('get-execution', async () => {
+      const { installed, executionArn, description } = await this.locate(executionId);
+      const [events, gate, artifacts] = await Promise.all([
+        this.history(executionArn),
+        this.gateStore(installed).load(installed.name),
+        this.artifactsOf(installed, description.name ?? ''),
+      ]);
+      const { pipeline, stateMap } = installed.manifest;
+      const summary = summaryFrom(installed, description);
+      const state = pipelineStateFrom({
+        pipeline,
+        stateMap,
+        gates: gate.document.state,
+        execution: { executionId: summary.executionId, status: summary.status, events: normalizeHistory(events) },
+      });
+      return {
+        ...summary,
+        ...(description.error !== undefined && { error: description.error }),
+        ...(description.cause !== undefined && { cause: description.cause }),
+        state,
+        builds: buildsFrom(events, stateMap),
+        approvals: approvalsFrom(events, stateMap).map(({ token: _token, ...approval }) => approval),
+        artifacts,
+        variables: variablesFrom(events),
+      };
+    });
+  }
+
+  startExecution(pipeline: string, options: StartOptions): Promise<{ executionId: string }> {
+    return this.guard('start-pipeline-execution', async () => {
+      const installed = await this.pipeline(pipeline);
+      const variables = checkVariableOverrides(installed.manifest.pipeline, options.variables);
+      const name = options.clientRequestToken !== undefined ? executionName(options.clientRequestToken) : newExecutionId(this.now(), this.random);
+      const input: ExecutionInput = { pipeline: installed.name, trigger: { type: TriggerType.Manual, actor: this.actor }, source: {}, variables };
+      try {
+        await this.sfn.send(new StartExecutionCommand({ stateMachineArn: installed.stateMachineArn, name, input: JSON.stringify(input) }));
+      } catch (error) {
+        // The same request id twice starts one execution (the first); any other name clash is the caller's.
+        if (error instanceof ExecutionAlreadyExists && options.clientRequestToken !== undefined) return { executionId: name };
+        throw error;
+      }
+      return { executionId: name };
+    });
+  }
+
+  stopExecution(executionId: string, options: { abandon: boolean; reason?: string }): Promise<void> {
+    return this.guard('stop-pipeline-execution', async () => {
+      const { executionArn, description } = await this.locate(executionId);
+      if (description.status !== 'RUNNING') throw new UsageError(`execution ${description.name} is not in progress (${description.status})`);
+      // Step Functions stops at once; a running CodeBuild build of a .sync Task is stopped with it.
+      // Without --abandon the verb still stops now: there is no "finish running actions" on this runtime.
+      const cause = `${options.abandon ? 'Stopped and abandoned' : 'Stopped'} by ${this.actor}${options.reason ? `: ${options.reason}` : ''}`;
+      await this.sfn.send(new StopExecutionCommand({ executionArn, error: ErrorName.Stopped, cause }));
+    });
+  }
+
+  retryStageExecution(executionId: string): Promise<{ executionId: string }> {
+    return this.guard('retry-stage-execution', async () => {
+      const { executionArn, description } = await this.locate(executionId);
+      try {
+        await this.sfn.send(new RedriveExecutionCommand({ executionArn }));
+      } catch (error) {
+        if (error instanceof Error && error.name === 'ExecutionNotRedrivable')
+          throw new UsageError(`execution ${description.name} cannot be retried: ${error.message}`, { cause: error });
+        throw error;
+      }
+      return { executionId: description.name ?? executionId };
+    });
+  }
+
+  disableStageTransition(pipeline: string, stage: string, reason: string): Promise<void> {
+    return this.guard('disable-stage-transition', async () => {
+      const installed = await this.pipeline(pipeline);
+      checkStage(installed, stage);
+      if (reason.trim() === '') throw new UsageError('disable-stage-transition needs a --reason');
+      await this.gates(installed).disable(installed.name, stage, reason, this.actor);
+    });
+  }
+
+  enableStageTransition(pipeline: string, stage: string): Promise<void> {
+    return this.guard('enable-stage-transition', async () => {
+      const installed = await this.pipeline(pipeline);
+      checkStage(installed, stage);
+      const result = await this.gates(installed).enable(installed.name, stage);
+      if (result.owed.length > 0) {
+        throw new UsageError(
+          `stage ${stage} is enabled, but ${result.owed.length} held execution(s) could not be released yet; they will be with the pipeline's next event, or run enable-stage-transition again`,
+        );
+      }
+    });
+  }
+
+  decideApproval(executionId: string, decision: ApprovalDecision): Promise<void> {
+    return this.guard(decision.decision === 'Approved' ? 'approve' : 'reject', async () => {
+      const { installed, executionArn, description } = await this.locate(executionId);
+      const approvals = approvalsFrom(await this.history(executionArn), installed.manifest.stateMap);
+      const waiting = approvals.filter((a) => a.status === 'Pending' && a.token !== undefined && (decision.stage === undefined || a.stage === decision.stage));
+      const name = description.name ?? executionId;
+      if (waiting.length === 0) {
+        const where = decision.stage === undefined ? '' : ` in stage ${decision.stage}`;
+        const seen = approvals.map((a) => `${a.stage}.${a.action}: ${a.status}`).join(', ');
+        throw new UsageError(`execution ${name} has no approval waiting${where}${seen ? ` (${seen})` : ''}`);
+      }
+      if (waiting.length > 1)
+        throw new UsageError(`several approvals of execution ${name} wait (stages ${waiting.map((a) => a.stage).join(', ')}): pass --stage`);
+      const [approval] = waiting;
+      if (approval?.token === undefined) return;
+      try {
+        if (decision.decision === 'Approved') {
+          const output = { approvedBy: decision.approver, comment: decision.comment ?? '', decidedAt: this.now().toISOString() };
+          await this.sfn.send(new SendTaskSuccessCommand({ taskToken: approval.token, output: JSON.stringify(output) }));
+        } else {
+          const cause = `Rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`;
+          await this.sfn.send(new SendTaskFailureCommand({ taskToken: approval.token, error: ErrorName.ApprovalRejected, cause }));
+        }
+      } catch (error) {
+        if (error instanceof Error && ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(error.name))
+          throw new UsageError(`the approval ${approval.stage}.${approval.action} of execution ${name} is no longer waiting (decided or expired)`, {
+            cause: error,
+          });
+        throw error;
+      }
+    });
+  }
+
+  /** Every stepline pipeline of the installation, found by its state machine's tags. */
+  pipelines(): Promise<InstalledPipeline[]> {
+    this.installed ??= this.discover().catch((error: unknown) => {
+      this.installed = undefined;
+      throw error;
+    });
+    return this.installed;
+  }
+
+  private async pipeline(name: string): Promise<InstalledPipeline> {
+    const all = await this.pipelines();
+    const matches = all.filter((p) => p.name === name);
+    if (matches.length === 1 && matches[0]) return matches[0];
+    if (matches.length > 1) {
+      const stages = matches.map((p) => p.installation).join(', ');
+      throw new UsageError(`pipeline ${name} is installed by several stages (${stages}): pass --stage`);
+    }
+    const known = [...new Set(all.map((p) => p.name))].sort();
+    const where = this.stage === undefined ? '' : ` of stage ${this.stage}`;
+    throw new UsageError(
+      `no pipeline ${name} in the AWS installation${where}${known.length ? ` (it has ${known.join(', ')})` : ' (it has none: run `npx sst deploy`)'}`,
+    );
+  }
+
+  private async discover(): Promise<InstalledPipeline[]> {
+    const machines: Array<{ arn: string; createdAt?: Date }> = [];
+    for await (const page of paginateListStateMachines({ client: this.sfn }, {})) {
+      for (const m of page.stateMachines ?? [])
+        if (m.stateMachineArn) machines.push({ arn: m.stateMachineArn, ...(m.creationDate && { createdAt: m.creationDate }) });
+    }
+    const found = await mapLimit(machines, CONCURRENCY, async (machine): Promise<InstalledPipeline | undefined> => {
+      const { tags } = await this.sfn.send(new ListTagsForResourceCommand({ resourceArn: machine.arn }));
+      const tag = (key: string) => tags?.find((t) => t.key === key)?.value;
+      const name = tag(ManifestTag.Pipeline);
+      if (name === undefined) return undefined;
+      if (this.stage !== undefined && tag(ManifestTag.Installation) !== this.stage) return undefined;
+      const url = tag(ManifestTag.Manifest) ?? '';
+      const location = parseS3Url(url);
+      if (!location)
+        throw new UsageError(`state machine ${machine.arn} is tagged as stepline pipeline ${name} but its ${ManifestTag.Manifest} tag is not an s3:// URL`);
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
+      const manifest = parseManifest((await object.Body?.transformToString('utf8')) ?? '', url);
+      const installation = tag(ManifestTag.Installation) ?? manifest.installation;
+      return { name, installation, stateMachineArn: machine.arn, ...(machine.createdAt && { createdAt: machine.createdAt }), manifest };
+    });
+    return found.filter((p): p is InstalledPipeline => p !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Finds an execution by name (`exec-1`), as `<pipeline>/<name>`, or by ARN. The webhook names every
+   * execution one delivery starts alike, so a bare name may match several pipelines.
+   */
+  private async locate(executionId: string, within?: InstalledPipeline): Promise<Located> {
+    const all = within ? [within] : await this.pipelines();
+    if (executionId.startsWith('arn:')) {
+      const installed = all.find((p) => executionId.startsWith(executionArnPrefix(p.stateMachineArn)));
+      if (!installed) throw new UsageError(`${executionId} is not an execution of ${within ? `pipeline ${within.name}` : 'this installation'}`);
+      return { installed, executionArn: executionId, description: await this.describe(executionId, executionId) };
+    }
+    const slash = executionId.indexOf('/');
+    if (slash > 0 && !within) return this.locate(executionId.slice(slash + 1), await this.pipeline(executionId.slice(0, slash)));
+    const found = (
+      await mapLimit(all, CONCURRENCY, async (installed) => {
+        const executionArn = `${executionArnPrefix(installed.stateMachineArn)}${executionId}`;
+        try {
+          return { installed, executionArn, description: await this.sfn.send(new DescribeExecutionCommand({ executionArn })) };
+        } catch (error) {
+          if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return undefined;
+          throw error;
+        }
+      })
+    ).filter((l): l is Located => l !== undefined);
+    const [only] = found;
+    if (found.length === 1 && only) return only;
+    if (found.length > 1)
+      throw new UsageError(
+        `execution ${executionId} exists in pipelines ${found.map((l) => l.installed.name).join(', ')}: name it as <pipeline>/${executionId}`,
+      );
+    throw new UsageError(`no execution ${executionId} in ${within ? `pipeline ${within.name}` : 'any pipeline of this installation'}`);
+  }
+
+  private async describe(executionArn: string, shown: string): Promise<DescribeExecutionCommandOutput> {
+    try {
+      return await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ExecutionDoesNotExist') throw new UsageError(`no execution ${shown}`, { cause: error });
+      throw error;
+    }
+  }
+
+  private async history(executionArn: string): Promise<SfnHistoryEvent[]> {
+    const events: SfnHistoryEvent[] = [];
+    for await (const page of paginateGetExecutionHistory({ client: this.sfn }, { executionArn, includeExecutionData: true, maxResults: 1000 })) {
+      events.push(...(page.events ?? []));
+    }
+    return events;
+  }
+
+  private async summaryOf(installed: InstalledPipeline, item: ExecutionListItem): Promise<ExecutionSummary> {
+    const description = await this.sfn.send(new DescribeExecutionCommand({ executionArn: item.executionArn }));
+    return summaryFrom(installed, description);
+  }
+
+  private async artifactsOf(installed: InstalledPipeline, execution: string): Promise<ExecutionDetail['artifacts']> {
+    const bucket = installed.manifest.artifactBucket;
+    const prefix = `${installed.name}/${execution}/`;
+    const listed = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/' }));
+    return (listed.CommonPrefixes ?? []).flatMap((p) => {
+      const name = p.Prefix?.slice(prefix.length).replace(/\/$/, '');
+      return name ? [{ name, location: `s3://${bucket}/${p.Prefix}` }] : [];
+    });
+  }
+
+  private gateStore(installed: InstalledPipeline): S3GateStore {
+    return new S3GateStore({ s3: this.s3, bucket: installed.manifest.artifactBucket, prefix: installed.manifest.gatePrefix });
+  }
+
+  private gates(installed: InstalledPipeline): GateService {
+    return new GateService({ store: this.gateStore(installed), responder: new SfnTaskResponder(this.sfn), now: this.now, warn: () => undefined });
+  }
+
+  private async guard<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw explainAwsError(error, doing);
+    }
+  }
+}
+
+function checkStage(installed: InstalledPipeline, stage: string): void {
+  const stages = installed.manifest.pipeline.stages.map((s) => s.name);
+  if (!stages.includes(stage)) throw new UsageError(`pipeline ${installed.name} has no stage ${stage} (it has ${stages.join(', ')})`);
+}
+
+/** `arn:aws:states:<region>:<account>:stateMachine:<name>` → `arn:aws:states:<region>:<account>:execution:<name>:` */
+function executionArnPrefix(stateMachineArn: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+}
+
+function summaryFrom(installed: InstalledPipeline, description: DescribeExecutionCommandOutput): ExecutionSummary {
+  const parsed = (() => {
+    try {
+      return ExecutionInputSchema.safeParse(JSON.parse(description.input ?? ''));
+    } catch {
+      return undefined;
+    }
+  })();
+  const input = parsed?.success ? parsed.data : undefined;
+  return {
+    executionId: description.name ?? '',
+    pipeline: installed.name,
+    status: executionStatusOf(description.status, description.error),
+    startedAt: (description.startDate ?? new Date(0)).toISOString(),
+    ...(description.stopDate !== undefined && { endedAt: description.stopDate.toISOString() }),
+    ...(input?.trigger.type !== undefined && { trigger: input.trigger.type }),
+    ...(input?.source.commitId !== undefined && { commitId: input.source.commitId }),
+    ...(input?.source.branchName !== undefined && { branch: input.source.branchName }),
+  };
+}
+
+/** Maps with at most `limit` calls in flight, keeping the order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

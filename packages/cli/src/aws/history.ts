@@ -1,0 +1,179 @@
+/**
+ * Step Functions execution history → what the CLI shows. The pipeline state itself is computed by
+ * core's `pipelineStateFrom` (one place for both runtimes); this module only turns GetExecutionHistory
+ * events into its normalized events, and reads what else the history holds: CodeBuild phases,
+ * approval decisions and task tokens, and the resolved variables.
+ * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
+ */
+import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
+import { ErrorName, ExecutionStatus, FixedState, type HistoryEvent, type StateMap } from '@stepline/core';
+import type { ApprovalRecord, BuildPhaseRecord, ExecutionDetail } from '../backend';
+
+/** Step Functions' execution statuses → CodePipeline's, as `get-pipeline-execution` shows them. */
+export function executionStatusOf(status: string | undefined, error?: string): ExecutionStatus {
+  switch (status) {
+    case 'SUCCEEDED':
+      return ExecutionStatus.Succeeded;
+    case 'FAILED':
+      return error === ErrorName.Superseded ? ExecutionStatus.Superseded : ExecutionStatus.Failed;
+    case 'TIMED_OUT':
+      return ExecutionStatus.Failed;
+    case 'ABORTED':
+      return ExecutionStatus.Stopped;
+    default:
+      return ExecutionStatus.InProgress;
+  }
+}
+
+/** Reads events by id and finds, for any event, the state it happened in. */
+class HistoryIndex {
+  private readonly byId = new Map<number, SfnHistoryEvent>();
+  constructor(readonly events: readonly SfnHistoryEvent[]) {
+    for (const e of events) if (e.id !== undefined) this.byId.set(e.id, e);
+  }
+
+  /** The state an event belongs to: the nearest StateEntered up its `previousEventId` chain. */
+  stateOf(event: SfnHistoryEvent): string | undefined {
+    let current: SfnHistoryEvent | undefined = event;
+    for (let hops = 0; current && hops < 1000; hops++) {
+      if (current.stateEnteredEventDetails?.name !== undefined) return current.stateEnteredEventDetails.name;
+      current = current.previousEventId === undefined ? undefined : this.byId.get(current.previousEventId);
+    }
+    return undefined;
+  }
+}
+
+const at = (e: SfnHistoryEvent) => (e.timestamp ?? new Date(0)).toISOString();
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined || text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const record = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** GetExecutionHistory events → core's normalized history (entered, exited, failed). */
+export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEvent[] {
+  const index = new HistoryIndex(events);
+  const out: HistoryEvent[] = [];
+  for (const e of events) {
+    const type = e.type ?? '';
+    if (type.endsWith('StateEntered') && e.stateEnteredEventDetails?.name !== undefined) {
+      // A failure state's input carries the error it records, under `failure` (the Catch's ResultPath).
+      const failure = record(record(parseJson(e.stateEnteredEventDetails.input))?.failure);
+      const error = text(failure?.Error);
+      const cause = text(failure?.Cause);
+      out.push({
+        type: 'entered',
+        state: e.stateEnteredEventDetails.name,
+        at: at(e),
+        ...(error !== undefined && { error }),
+        ...(cause !== undefined && { cause }),
+      });
+    } else if (type.endsWith('StateExited') && e.stateExitedEventDetails?.name !== undefined) {
+      out.push({ type: 'exited', state: e.stateExitedEventDetails.name, at: at(e) });
+    } else if (type === 'TaskFailed' || type === 'TaskTimedOut' || type === 'TaskStartFailed' || type === 'TaskSubmitFailed') {
+      const state = index.stateOf(e);
+      const details = e.taskFailedEventDetails ?? e.taskTimedOutEventDetails ?? e.taskStartFailedEventDetails ?? e.taskSubmitFailedEventDetails;
+      if (state !== undefined)
+        out.push({
+          type: 'failed',
+          state,
+          at: at(e),
+          ...(details?.error !== undefined && { error: details.error }),
+          ...(details?.cause !== undefined && { cause: details.cause }),
+        });
+    }
+  }
+  return out;
+}
+
+/** CodeBuild builds run by the execution, `Stage.Action` → build id, logs and phases. */
+export function buildsFrom(events: readonly SfnHistoryEvent[], stateMap: StateMap): ExecutionDetail['builds'] {
+  const index = new HistoryIndex(events);
+  const builds: ExecutionDetail['builds'] = {};
+  for (const e of events) {
+    const body =
+      e.taskSubmittedEventDetails?.resourceType === 'codebuild'
+        ? e.taskSubmittedEventDetails.output
+        : e.taskSucceededEventDetails?.resourceType === 'codebuild'
+          ? e.taskSucceededEventDetails.output
+          : e.taskFailedEventDetails?.resourceType === 'codebuild'
+            ? e.taskFailedEventDetails.cause
+            : undefined;
+    if (body === undefined) continue;
+    const state = index.stateOf(e);
+    const info = state === undefined ? undefined : stateMap[state];
+    if (info?.stage === undefined || info.action === undefined) continue;
+    const parsed = record(parseJson(body));
+    const build = record(parsed?.Build) ?? parsed;
+    if (!build) continue;
+    const phases: BuildPhaseRecord[] = (Array.isArray(build.Phases) ? build.Phases : []).flatMap((p: unknown) => {
+      const phase = record(p);
+      const name = text(phase?.PhaseType);
+      if (!phase || name === undefined) return [];
+      const seconds = typeof phase.DurationInSeconds === 'number' ? phase.DurationInSeconds : undefined;
+      return [{ name, status: text(phase.PhaseStatus) ?? 'IN_PROGRESS', ...(seconds !== undefined && { durationMs: seconds * 1000 }) }];
+    });
+    const buildId = text(build.Id);
+    const logLocation = text(record(build.Logs)?.DeepLink);
+    builds[`${info.stage}.${info.action}`] = { ...(buildId !== undefined && { buildId }), ...(logLocation !== undefined && { logLocation }), phases };
+  }
+  return builds;
+}
+
+export interface ApprovalTask extends ApprovalRecord {
+  /** The task token of a pending approval, from the Task's scheduled parameters. */
+  token?: string;
+}
+
+/** Approvals of the execution from its history: pending (with the token to answer), approved, rejected, expired. */
+export function approvalsFrom(events: readonly SfnHistoryEvent[], stateMap: StateMap): ApprovalTask[] {
+  const index = new HistoryIndex(events);
+  const byState = new Map<string, ApprovalTask>();
+  for (const e of events) {
+    const state = index.stateOf(e);
+    const info = state === undefined ? undefined : stateMap[state];
+    if (state === undefined || info?.kind !== 'approval' || info.role !== 'action' || info.stage === undefined || info.action === undefined) continue;
+    const base = { stage: info.stage, action: info.action };
+    if (e.type === 'TaskScheduled') {
+      const token = text(record(record(parseJson(e.taskScheduledEventDetails?.parameters))?.Payload)?.taskToken);
+      byState.set(state, { ...base, status: 'Pending', ...(token !== undefined && { token }) });
+    } else if (e.type === 'TaskSucceeded') {
+      const output = record(parseJson(e.taskSucceededEventDetails?.output));
+      const decidedBy = text(output?.approvedBy);
+      const comment = text(output?.comment);
+      byState.set(state, {
+        ...base,
+        status: 'Approved',
+        ...(decidedBy !== undefined && { decidedBy }),
+        ...(comment !== undefined && comment !== '' && { comment }),
+        decidedAt: text(output?.decidedAt) ?? at(e),
+      });
+    } else if (e.type === 'TaskFailed' || e.type === 'TaskTimedOut') {
+      const error = e.taskFailedEventDetails?.error ?? e.taskTimedOutEventDetails?.error;
+      const cause = e.taskFailedEventDetails?.cause ?? e.taskTimedOutEventDetails?.cause;
+      if (error === ErrorName.ApprovalRejected)
+        byState.set(state, { ...base, status: 'Rejected', ...(cause !== undefined && { comment: cause }), decidedAt: at(e) });
+      else if (e.type === 'TaskTimedOut' || error === 'States.Timeout' || error === ErrorName.ApprovalExpired)
+        byState.set(state, { ...base, status: 'Expired', decidedAt: at(e) });
+    }
+  }
+  return [...byState.values()];
+}
+
+/** The variables the execution resolved (defaults merged with the start's overrides). */
+export function variablesFrom(events: readonly SfnHistoryEvent[]): Record<string, string> {
+  for (const e of events) {
+    if (e.stateExitedEventDetails?.name !== FixedState.ResolveVariables) continue;
+    const variables = record(record(parseJson(e.stateExitedEventDetails.output))?.variables) ?? {};
+    return Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  }
+  return {};
+}
