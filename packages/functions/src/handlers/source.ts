@@ -1,0 +1,159 @@
+/**
+ * The source function: target of every source action's Task (`arn:aws:states:::lambda:invoke`, see
+ * `compileSource`). It settles the commit the execution builds and returns it as the action's variables
+ * (`#{SourceVariables.CommitId}` and the rest), as CodePipeline's source actions do:
+ *
+ * - started by a webhook for this action's repository: the trigger's commit (the webhook's `after` or
+ *   the pull request head), with details GitHub's payload lacked read from the GitHub API;
+ * - started by hand, or by a trigger on another source action: the head of the branch (the trigger's,
+ *   else the action's `branch`), read from the GitHub API.
+ *
+ * CodeBuild checks out the commit itself, so the function returns variables only.
+ *
+ * Environment:
+ * - `GITHUB_TOKEN` — reference to a GitHub token that can read the repositories (see ../secrets.ts);
+ *   optional for public repositories
+ * - `GITHUB_API_URL` — default `https://api.github.com`
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html#reference-variables-list
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import middy from '@middy/core';
+import { ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
+import * as z from 'zod';
+import { type GitHubApiOptions, getCommit } from '../github-api';
+import { type Env, functionLogger, lazy, optionalEnv } from '../runtime';
+import { SecretCache, type SecretSource } from '../secrets';
+import type { Fetch } from '../slack';
+
+/** What the compiled source Task sends (see `compileSource`). */
+const SourceTaskSchema = z.object({
+  pipeline: z.string(),
+  stage: z.string(),
+  action: z.string(),
+  executionId: z.string(),
+  provider: z.string(),
+  repository: z.string().min(1),
+  branch: z.string().min(1),
+  connectionArn: z.string().optional(),
+  outputArtifact: z.string().optional(),
+  artifactBucket: z.string().optional(),
+  trigger: SourceRevisionSchema.nullish(),
+});
+
+/** The source action's output variables, every one a string. */
+export interface SourceVariables {
+  CommitId: string;
+  BranchName: string;
+  CommitMessage: string;
+  AuthorName: string;
+  AuthorDate: string;
+  FullRepositoryName: string;
+  ProviderType: string;
+}
+
+const GITHUB_PROVIDERS = new Set(['GitHub', 'CodeStarSourceConnection']);
+
+export interface SourceDependencies {
+  env: Env;
+  secrets: SecretSource;
+  fetch: Fetch;
+  logger: Logger;
+}
+
+export function sourceDependencies(env: Env = process.env): SourceDependencies {
+  return {
+    env,
+    secrets: new SecretCache({ secretsManager: lazy(() => new SecretsManagerClient({})), ssm: lazy(() => new SSMClient({})) }),
+    fetch: (...args) => fetch(...args),
+    logger: functionLogger('source'),
+  };
+}
+
+export function createSourceHandler(deps: SourceDependencies) {
+  const { env, logger } = deps;
+
+  async function github(): Promise<GitHubApiOptions> {
+    const tokenReference = optionalEnv(env, 'GITHUB_TOKEN');
+    const apiUrl = optionalEnv(env, 'GITHUB_API_URL');
+    return {
+      fetch: deps.fetch,
+      ...(apiUrl !== undefined && { apiUrl }),
+      ...(tokenReference !== undefined && { token: await deps.secrets.get(tokenReference) }),
+    };
+  }
+
+  return async (event: unknown): Promise<{ variables: SourceVariables }> => {
+    const parsed = SourceTaskSchema.safeParse(event);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SteplineError(ErrorName.ActionFailed, `not a source action request: ${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}`);
+    }
+    const task = parsed.data;
+    logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
+    const trigger = task.trigger ?? {};
+    // Every source action receives the execution's trigger; only the action whose repository it names builds its commit.
+    const ours = trigger.repository === undefined || trigger.repository.toLowerCase() === task.repository.toLowerCase();
+    const onGitHub = GITHUB_PROVIDERS.has(task.provider);
+    const branch = ours && trigger.tag === undefined ? (trigger.branchName ?? task.branch) : ours ? '' : task.branch;
+
+    if (ours && trigger.commitId) {
+      let details = { message: trigger.commitMessage, authorName: trigger.authorName, authorDate: trigger.authorDate };
+      if (onGitHub && (details.message === undefined || details.authorName === undefined || details.authorDate === undefined)) {
+        try {
+          const commit = await getCommit(await github(), task.repository, trigger.commitId);
+          details = {
+            message: details.message ?? commit.message,
+            authorName: details.authorName ?? commit.authorName,
+            authorDate: details.authorDate ?? commit.authorDate,
+          };
+        } catch (error) {
+          // The commit id is what matters; its message and author are nice to have.
+          logger.warn('commit details could not be read from GitHub', { error });
+        }
+      }
+      logger.info('source from the trigger', { commitId: trigger.commitId });
+      return {
+        variables: variables(task, trigger.commitId, branch, details.message, details.authorName, details.authorDate),
+      };
+    }
+
+    if (!onGitHub)
+      throw new SteplineError(
+        ErrorName.ActionFailed,
+        `a ${task.provider} source needs the commit in the start input: stepline resolves branch heads on GitHub only`,
+      );
+    const ref = ours ? (trigger.tag ?? trigger.branchName ?? task.branch) : task.branch;
+    const head = await getCommit(await github(), task.repository, ref);
+    logger.info('source from the branch head', { ref, commitId: head.sha });
+    return { variables: variables(task, head.sha, branch, head.message, head.authorName, head.authorDate) };
+  };
+}
+
+function variables(
+  task: z.infer<typeof SourceTaskSchema>,
+  commitId: string,
+  branch: string,
+  message: string | undefined,
+  author: string | undefined,
+  date: string | undefined,
+): SourceVariables {
+  return {
+    CommitId: commitId,
+    BranchName: branch,
+    CommitMessage: message ?? '',
+    AuthorName: author ?? '',
+    AuthorDate: date ?? '',
+    FullRepositoryName: task.repository,
+    ProviderType: task.provider,
+  };
+}
+
+export function makeSourceHandler(deps: SourceDependencies) {
+  return middy(createSourceHandler(deps)).use(injectLambdaContext(deps.logger, { resetKeys: true }));
+}
+
+export const handler = makeSourceHandler(sourceDependencies());
