@@ -1,3 +1,10 @@
 export * from './engine/execute';
 export * from './canary/index';
 export * from './build/index';
+export * from './store/history-store';
+export * from './artifacts/store';
+export * from './approvals/local-approvals';
+export { handleApprovalRoute } from './http/approval-routes';
+export { HttpError, readBody } from './http/body';
+export * from './runtime/local-runtime';
+export { type ActionTiming, formatElapsed, ProgressReporter, type ProgressSink } from './runtime/progress';

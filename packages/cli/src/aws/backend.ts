@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import {
   checkVariableOverrides,
+  decisionResult,
   ErrorName,
   type ExecutionInput,
   ExecutionInputSchema,
@@ -249,13 +250,15 @@ export class AwsBackend implements PipelineBackend {
       const [approval] = waiting;
       if (approval?.token === undefined) return;
       try {
-        if (decision.decision === 'Approved') {
-          const output = { approvedBy: decision.approver, comment: decision.comment ?? '', decidedAt: this.now().toISOString() };
-          await this.sfn.send(new SendTaskSuccessCommand({ taskToken: approval.token, output: JSON.stringify(output) }));
-        } else {
-          const cause = `Rejected by ${decision.approver}${decision.comment ? `: ${decision.comment}` : ''}`;
-          await this.sfn.send(new SendTaskFailureCommand({ taskToken: approval.token, error: ErrorName.ApprovalRejected, cause }));
-        }
+        // The same answer the approval links give (core's decisionResult), so both read alike in history.
+        const result = decisionResult({
+          decision: decision.decision === 'Approved' ? 'approve' : 'reject',
+          approvedBy: decision.approver,
+          comment: decision.comment ?? '',
+          decidedAt: this.now().toISOString(),
+        });
+        if (result.type === 'success') await this.sfn.send(new SendTaskSuccessCommand({ taskToken: approval.token, output: JSON.stringify(result.output) }));
+        else await this.sfn.send(new SendTaskFailureCommand({ taskToken: approval.token, error: result.error, cause: result.cause }));
       } catch (error) {
         if (error instanceof Error && ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(error.name))
           throw new UsageError(`the approval ${approval.stage}.${approval.action} of execution ${name} is no longer waiting (decided or expired)`, {

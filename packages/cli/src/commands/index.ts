@@ -2,5 +2,7 @@
 import type { Command } from 'commander';
 import * as build from './build';
 import * as definition from './definition';
+import * as executions from './executions';
+import * as run from './run';
 
-export const commandModules: Array<{ register(program: Command): void }> = [definition, build];
+export const commandModules: Array<{ register(program: Command): void }> = [definition, run, build, executions];

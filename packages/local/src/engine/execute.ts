@@ -5,7 +5,15 @@
  */
 import './with-resolvers';
 import type { State, StateMachineDefinition } from '@stepline/core';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import type { StateMachine } from 'aws-local-stepfunctions';
+
+// The engine bundles AWS SDK clients and takes a noticeable part of a second to import: load it when
+// an execution starts, not when the CLI starts.
+let engine: Promise<typeof import('aws-local-stepfunctions')> | undefined;
+const loadEngine = () => {
+  engine ??= import('aws-local-stepfunctions');
+  return engine;
+};
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 /** An event of the engine's log (StateEntered, StateExited, StateFailed, …); the library does not export the type. */
@@ -57,35 +65,45 @@ export function taskStateNames(machine: { States: Record<string, State> }): stri
 export function execute(definition: StateMachineDefinition, options: ExecuteOptions): RunningExecution {
   const unbound = taskStateNames(definition).filter((name) => !options.handlers[name]);
   if (unbound.length > 0) throw new Error(`no local handler for Task state(s): ${unbound.join(', ')}`);
-
   const local = clampTimeouts(structuredClone(definition));
-  const machine = new StateMachine((options.startAt ? { ...local, StartAt: options.startAt } : local) as never, {
-    validationOptions: { noValidate: true },
-  });
-  const run = machine.run(options.input as never, {
-    overrides: { taskResourceLocalHandlers: options.handlers as never, waitTimeOverrides: options.waitTimeOverrides ?? {} },
-    // One token for the whole run: local handlers that wait for a decision mint their own.
-    context: { Execution: { Name: options.executionName, Input: options.input as never }, Task: { Token: 'local' } },
-  });
+  let aborted = false;
+  let abortRun: (() => void) | undefined;
 
-  const drained = (async () => {
-    for await (const event of run.eventLogs) options.onEvent?.(event);
-  })();
-
-  const outcome = run.result.then(
-    (output): ExecutionOutcome => ({ status: ExecutionStatus.Succeeded, output }),
-    (error: unknown): ExecutionOutcome => {
-      if (error instanceof ExecutionAbortedError) return { status: ExecutionStatus.Aborted };
-      if (error instanceof ExecutionTimeoutError) return { status: ExecutionStatus.TimedOut, error: 'States.Timeout', cause: 'the execution timed out' };
-      if (error instanceof ExecutionError && error.cause instanceof Error)
-        return { status: ExecutionStatus.Failed, error: error.cause.name, cause: error.cause.message };
-      const e = error as Error;
-      return { status: ExecutionStatus.Failed, error: e.name, cause: e.message };
-    },
-  );
+  const outcome = loadEngine().then(async (lib): Promise<ExecutionOutcome> => {
+    if (aborted) return { status: ExecutionStatus.Aborted };
+    const machine: StateMachine = new lib.StateMachine((options.startAt ? { ...local, StartAt: options.startAt } : local) as never, {
+      validationOptions: { noValidate: true },
+    });
+    const run = machine.run(options.input as never, {
+      overrides: { taskResourceLocalHandlers: options.handlers as never, waitTimeOverrides: options.waitTimeOverrides ?? {} },
+      // One token for the whole run: local handlers that wait for a decision mint their own.
+      context: { Execution: { Name: options.executionName, Input: options.input as never }, Task: { Token: 'local' } },
+    });
+    abortRun = () => run.abort();
+    // Some events arrive after the result: drain them all before answering.
+    const drained = (async () => {
+      for await (const event of run.eventLogs) options.onEvent?.(event);
+    })().catch(() => undefined);
+    const result = await run.result.then(
+      (output): ExecutionOutcome => ({ status: ExecutionStatus.Succeeded, output }),
+      (error: unknown): ExecutionOutcome => {
+        if (error instanceof lib.ExecutionAbortedError) return { status: ExecutionStatus.Aborted };
+        if (error instanceof lib.ExecutionTimeoutError) return { status: ExecutionStatus.TimedOut, error: 'States.Timeout', cause: 'the execution timed out' };
+        if (error instanceof lib.ExecutionError && error.cause instanceof Error)
+          return { status: ExecutionStatus.Failed, error: error.cause.name, cause: error.cause.message };
+        const e = error as Error;
+        return { status: ExecutionStatus.Failed, error: e.name, cause: e.message };
+      },
+    );
+    await drained;
+    return result;
+  });
   return {
-    outcome: Promise.all([outcome, drained.catch(() => undefined)]).then(([o]) => o),
-    abort: () => run.abort(),
+    outcome,
+    abort: () => {
+      aborted = true;
+      abortRun?.();
+    },
   };
 }
 

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const CLI = join(import.meta.dirname, '..', '..', 'bin', 'stepline.js');
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stepline-cli-build-'));
+  dirs.push(dir);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+interface Cli {
+  exit: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  interrupt(): void;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Cli {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    exit: new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr }))),
+    interrupt: () => child.kill('SIGINT'),
+  };
+}
+
+const running = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+describe.concurrent('stepline build', () => {
+  it('builds a directory in place, streams the output, ends with a phase table, and masks secrets', async () => {
+    const dir = project({
+      'buildspec.yml': `version: 0.2
+env:
+  secrets-manager:
+    TOKEN: ci/token
+phases:
+  build:
+    commands:
+      - echo "token is $TOKEN"
+      - echo "$TOKEN" > token.txt
+artifacts:
+  files: [token.txt]
+`,
+      '.stepline/secrets.json': JSON.stringify({ 'ci/token': 'sup3r-s3cret-token' }),
+    });
+    const { code, stdout, stderr } = await cli(['build', dir]).exit;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('token is ***');
+    expect(stdout).toMatch(/^PHASE {13}STATUS {5}DURATION\nINSTALL {11}SUCCEEDED {2}\S+\n/m);
+    expect(stdout).toContain('artifact primary: 1 file(s)\nbuild SUCCEEDED\n');
+    const [build] = readdirSync(join(dir, '.stepline', 'builds'));
+    const log = readFileSync(join(dir, '.stepline', 'builds', build ?? '', 'build.log'), 'utf8');
+    expect(log).toContain('token is ***');
+    expect(`${stdout}${log}`).not.toContain('sup3r-s3cret-token');
+  });
+
+  it('stops the build on Ctrl-C: kills its process group, reports STOPPED and exits 130', async () => {
+    const dir = project({
+      'ci.yml': `version: 0.2
+phases:
+  build:
+    commands:
+      - sleep 30 & echo $! > bg.pid; echo $$ > shell.pid; wait
+`,
+    });
+    const run = cli(['build', dir, '--buildspec', join(dir, 'ci.yml'), '--json']);
+    const pidFiles = ['bg.pid', 'shell.pid'].map((f) => join(dir, f));
+    const deadline = Date.now() + 20_000;
+    while (!pidFiles.every((f) => existsSync(f) && readFileSync(f, 'utf8').endsWith('\n'))) {
+      if (Date.now() > deadline) throw new Error('the build did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const pids = pidFiles.map((f) => Number(readFileSync(f, 'utf8')));
+    run.interrupt();
+    const { code, stdout } = await run.exit;
+    expect(code).toBe(130);
+    expect((JSON.parse(stdout) as { status: string }).status).toBe('STOPPED');
+    expect(pids.filter(running)).toStrictEqual([]);
+  });
+
+  it('refuses a directory that does not exist', async () => {
+    const { code, stderr } = await cli(['build', '/nonexistent/stepline-dir']).exit;
+    expect(code).toBe(1);
+    expect(stderr).toBe('error: /nonexistent/stepline-dir: no such directory\n');
+  });
+});

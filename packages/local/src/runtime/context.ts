@@ -1,0 +1,42 @@
+import type { CompiledPipeline, Pipeline } from '@stepline/core';
+import type { LocalApprovals, WaitOptions } from '../approvals/local-approvals';
+import type { LocalArtifactStore } from '../artifacts/store';
+import type { LocalCanary } from '../canary/index';
+import type { HistoryStore } from '../store/history-store';
+import type { ProgressReporter } from './progress';
+
+/** Where the local runtime keeps its state: `.stepline/` of the project. */
+export interface LocalPaths {
+  /** The project directory (where the definition lives, and `.stepline/`). */
+  project: string;
+  /** `.stepline/` */
+  state: string;
+}
+
+/** What every Task handler of one execution can reach. */
+export interface ExecutionContext {
+  pipeline: Pipeline;
+  compiled: CompiledPipeline;
+  executionId: string;
+  /** The git repository the source actions read. */
+  repo: string;
+  paths: LocalPaths;
+  store: HistoryStore;
+  artifacts: LocalArtifactStore;
+  approvals: LocalApprovals;
+  approval: Omit<WaitOptions, 'signal'>;
+  canary: LocalCanary;
+  reporter: ProgressReporter;
+  /** Aborted when the execution is stopped or ends: long handlers (builds, commands, waits) end with it. */
+  signal: AbortSignal;
+  /** Streams build and command output when set. */
+  output?: (text: string) => void;
+}
+
+/** A Task state's stage and action, from the state map. */
+export function stateOwner(ctx: Pick<ExecutionContext, 'compiled' | 'pipeline'>, state: string) {
+  const info = ctx.compiled.stateMap[state];
+  const stage = ctx.pipeline.stages.find((s) => s.name === info?.stage);
+  const action = stage?.actions.find((a) => a.name === info?.action);
+  return { info, stage, action };
+}

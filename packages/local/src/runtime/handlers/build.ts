@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BuildAction, BuildFailedError, SteplineError } from '@stepline/core';
+import { runBuild } from '../../build/index';
+import type { ExecutionContext } from '../context';
+
+/** The CodeBuild StartBuild parameters the compiled Task sends (the ones the local build reads). */
+interface StartBuildParameters {
+  ProjectName: string;
+  SourceVersion?: string;
+  BuildspecOverride?: string;
+  EnvironmentVariablesOverride?: Array<{ Name: string; Value: string }>;
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/** The last lines of a log file, for a failure message that shows what went wrong. */
+export async function logTail(file: string | undefined, lines = 12): Promise<string[]> {
+  if (!file) return [];
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A build or test action on one machine: the CodeBuild-compatible runner in a fresh copy of the
+ * primary input artifact (verified against its manifest), secondary inputs beside it, outputs
+ * sealed as artifacts. Answers as `startBuild.sync` does: `{Build: {...}}`, or fails the Task.
+ */
+export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: string) {
+  return async (input: unknown) => {
+    const params = input as StartBuildParameters;
+    const pipeline = ctx.pipeline.name;
+    const work = join(ctx.paths.state, 'work', ctx.executionId, `${safe(stage)}.${safe(action.name)}`);
+    await rm(work, { recursive: true, force: true });
+    const primary = action.primarySource ?? action.inputArtifacts[0] ?? '';
+    const sourceDir = join(work, 'src');
+    await ctx.artifacts.copyTo(pipeline, ctx.executionId, primary, sourceDir);
+    const secondarySources: Record<string, string> = {};
+    for (const name of action.inputArtifacts.filter((a) => a !== primary)) {
+      secondarySources[name] = join(work, 'sources', name);
+      await ctx.artifacts.copyTo(pipeline, ctx.executionId, name, secondarySources[name]);
+    }
+    const [first, ...more] = action.outputArtifacts;
+    const outputs: { primary?: string; secondary?: Record<string, string> } = {};
+    if (first) outputs.primary = await ctx.artifacts.prepare(pipeline, ctx.executionId, first);
+    if (more.length > 0) {
+      outputs.secondary = {};
+      for (const name of more) outputs.secondary[name] = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
+    }
+
+    const number = ctx.store.nextBuildNumber(params.ProjectName);
+    const buildId = `${params.ProjectName}:${randomUUID()}`;
+    const logFile = join(ctx.paths.state, 'logs', ctx.executionId, `${safe(stage)}.${safe(action.name)}.log`);
+    await mkdir(join(ctx.paths.state, 'logs', ctx.executionId), { recursive: true });
+    const startedAt = new Date().toISOString();
+    const environment = Object.fromEntries((params.EnvironmentVariablesOverride ?? []).map((v) => [v.Name, v.Value]));
+    const report = await runBuild({
+      sourceDir,
+      buildspec: params.BuildspecOverride ?? action.buildspec,
+      secondarySources,
+      environment,
+      build: { id: buildId, number, sourceVersion: params.SourceVersion, resolvedSourceVersion: params.SourceVersion, initiator: `stepline/${pipeline}` },
+      outputs,
+      cacheDir: join(ctx.paths.state, 'cache', safe(params.ProjectName)),
+      secrets: { file: join(ctx.paths.state, 'secrets.json'), env: process.env },
+      logFile,
+      ...(ctx.output && { onOutput: ctx.output }),
+      signal: ctx.signal,
+    });
+
+    // CodeBuild uploads artifacts whatever the build's outcome; a failed build's are sealed too.
+    for (const name of action.outputArtifacts) {
+      if (ctx.artifacts.exists(pipeline, ctx.executionId, name)) continue;
+      const manifest = await ctx.artifacts.seal(pipeline, ctx.executionId, name);
+      ctx.store.recordArtifact(ctx.executionId, name, ctx.artifacts.dir(pipeline, ctx.executionId, name), manifest.files.length, new Date().toISOString());
+    }
+    ctx.store.saveBuild({
+      executionId: ctx.executionId,
+      stage,
+      action: action.name,
+      buildId,
+      status: report.status,
+      logFile: report.logFile,
+      phases: report.phases,
+      reports: report.reports,
+      startedAt,
+      endedAt: new Date().toISOString(),
+    });
+
+    if (report.status === 'STOPPED') throw new SteplineError('Stepline.Stopped', `build ${buildId} was stopped`);
+    if (report.status !== 'SUCCEEDED') {
+      const f = report.failure;
+      const where = f ? `${f.phase}${f.command ? `: ${f.command}` : ''}${f.exitCode !== undefined ? ` exited with ${f.exitCode}` : ''}` : 'the build failed';
+      throw new BuildFailedError(`${where}${f?.message && !f.command ? ` (${f.message})` : ''} — log: ${report.logFile}`);
+    }
+    return {
+      Build: {
+        Id: buildId,
+        BuildNumber: number,
+        BuildStatus: 'SUCCEEDED',
+        SourceVersion: params.SourceVersion,
+        ExportedEnvironmentVariables: Object.entries(report.exportedVariables).map(([Name, Value]) => ({ Name, Value })),
+        Logs: { DeepLink: report.logFile },
+        Phases: report.phases.map((p) => ({ PhaseType: p.name, PhaseStatus: p.status, DurationInSeconds: Math.round(p.durationMs / 1000) })),
+      },
+    };
+  };
+}

@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type InvokeAction, SteplineError } from '@stepline/core';
+import type { ExecutionContext } from '../context';
+import { logTail } from './build';
+
+interface InvokePayload {
+  Payload: { command?: string; userParameters?: string; variables?: Record<string, string> };
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/**
+ * An invoke action on one machine runs its command in a shell, in a copy of its first input artifact
+ * (or the repository when it has none). `$USER_PARAMETERS` holds the user parameters; lines
+ * `NAME=value` written to `$STEPLINE_OUTPUT` become the action's output variables.
+ */
+export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage: string) {
+  return async (input: unknown) => {
+    const { Payload } = input as InvokePayload;
+    if (Payload.command === undefined) {
+      throw new SteplineError(
+        'Stepline.ActionFailed',
+        `action ${action.name} names only a Lambda function (${action.function}); on one machine it needs a command`,
+      );
+    }
+    const work = join(ctx.paths.state, 'work', ctx.executionId, `${safe(stage)}.${safe(action.name)}`);
+    await rm(work, { recursive: true, force: true });
+    let cwd = ctx.repo;
+    const first = action.inputArtifacts[0];
+    if (first) {
+      cwd = join(work, 'src');
+      await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, first, cwd);
+    }
+    await mkdir(work, { recursive: true });
+    const outputFile = join(work, 'output.env');
+    const logFile = join(ctx.paths.state, 'logs', ctx.executionId, `${safe(stage)}.${safe(action.name)}.log`);
+    await mkdir(join(ctx.paths.state, 'logs', ctx.executionId), { recursive: true });
+    const log = createWriteStream(logFile);
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', Payload.command ?? ''], {
+        cwd,
+        detached: true,
+        env: {
+          ...process.env,
+          ...Payload.variables,
+          USER_PARAMETERS: Payload.userParameters ?? '',
+          STEPLINE_OUTPUT: outputFile,
+          STEPLINE_PIPELINE: ctx.pipeline.name,
+          STEPLINE_EXECUTION_ID: ctx.executionId,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const kill = () => {
+        if (child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+        }
+      };
+      ctx.signal.addEventListener('abort', kill, { once: true });
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.on('data', (d: Buffer) => {
+          log.write(d);
+          ctx.output?.(d.toString());
+        });
+      }
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        ctx.signal.removeEventListener('abort', kill);
+        resolve(code ?? (signal ? 128 : 1));
+      });
+    });
+    await new Promise((r) => log.end(r));
+    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped`);
+    if (exitCode !== 0) {
+      const tail = await logTail(logFile, 3);
+      throw new SteplineError('Stepline.ActionFailed', `command exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} — log: ${logFile}`);
+    }
+    const outputVariables: Record<string, string> = {};
+    const written = await readFile(outputFile, 'utf8').catch(() => '');
+    for (const line of written.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) outputVariables[line.slice(0, eq).trim()] = line.slice(eq + 1);
+    }
+    return { Payload: { outputVariables, logFile } };
+  };
+}

@@ -1,0 +1,25 @@
+import { type SourceAction, SourceRevisionSchema } from '@stepline/core';
+import { exportTree, resolveSource } from '../../source/git';
+import type { ExecutionContext } from '../context';
+
+interface SourcePayload {
+  Payload: { repository: string; branch: string; outputArtifact: string; trigger?: unknown };
+}
+
+/**
+ * The source action on one machine: the commit of the local repository (the trigger's, else the
+ * branch's head), exported into the source artifact. Answers as the source Lambda would.
+ */
+export function sourceHandler(ctx: ExecutionContext, action: SourceAction) {
+  return async (input: unknown) => {
+    const { Payload } = input as SourcePayload;
+    const revision = SourceRevisionSchema.parse(Payload.trigger ?? {});
+    const resolved = await resolveSource(ctx.repo, revision, action.branch, action.repository);
+    const dir = await ctx.artifacts.prepare(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
+    await exportTree(ctx.repo, resolved.commitId, dir);
+    const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
+    ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files.length, new Date().toISOString());
+    ctx.store.setSource(ctx.executionId, resolved.commitId, resolved.variables.BranchName);
+    return { Payload: { variables: resolved.variables } };
+  };
+}

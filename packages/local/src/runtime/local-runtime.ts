@@ -1,0 +1,371 @@
+/**
+ * The embedded runtime: runs a pipeline's compiled state machine on this machine with
+ * aws-local-stepfunctions, each Task bound to a local handler (git source, the buildspec runner,
+ * approvals, commands, the local canary), history in SQLite. The state machine is the one AWS would
+ * run; only the handlers differ.
+ */
+import { join, resolve } from 'node:path';
+import {
+  type CompiledPipeline,
+  checkVariableOverrides,
+  compilePipeline,
+  DefinitionError,
+  type ExecutionInput,
+  type ExecutionStatus,
+  type HistoryEvent,
+  newExecutionId,
+  type Pipeline,
+  type SourceRevision,
+} from '@stepline/core';
+import { type ApprovalMode, LocalApprovals, loadSigningKey, type WaitOptions } from '../approvals/local-approvals';
+import { LocalArtifactStore } from '../artifacts/store';
+import { createLocalCanary, type LocalCanary } from '../canary/index';
+import { type EngineEvent, type ExecutionOutcome, execute, type RunningExecution, type TaskHandler, taskStateNames } from '../engine/execute';
+import { HistoryStore } from '../store/history-store';
+import type { ExecutionContext, LocalPaths } from './context';
+import { approvalHandler } from './handlers/approval';
+import { buildHandler, logTail } from './handlers/build';
+import { gateHandler } from './handlers/gate';
+import { invokeHandler } from './handlers/invoke';
+import { sourceHandler } from './handlers/source';
+import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
+
+export interface LocalRuntimeOptions {
+  /** The project directory; state goes to `<project>/.stepline/`. */
+  project: string;
+  sink?: ProgressSink;
+  /** Streams build and command output. */
+  output?: (text: string) => void;
+  approval?: { mode: ApprovalMode } & Omit<WaitOptions, 'signal' | 'mode'>;
+  /** Wait state name → ms; shortens bakes (tests, demos). */
+  waitTimeOverrides?: Record<string, number>;
+  /** Keep the live deployed version running after an execution (serve). */
+  keepLive?: boolean;
+}
+
+export interface StartRequest {
+  pipeline: Pipeline;
+  /** The definition file, recorded so that `retry-stage-execution` can load it again. */
+  file: string;
+  /** The git repository the source actions read. */
+  repo: string;
+  variables?: Record<string, string>;
+  trigger?: ExecutionInput['trigger'];
+  source?: SourceRevision;
+  executionId?: string;
+}
+
+export interface RunResult {
+  executionId: string;
+  status: ExecutionStatus;
+  error?: string;
+  cause?: string;
+  timings: ActionTiming[];
+  /** The action that failed and the last lines of its log. */
+  failure?: { stage: string; action?: string; logTail: string[] };
+  /** Set when the same delivery already started an execution: nothing new ran. */
+  duplicateOf?: string;
+}
+
+const quietSink: ProgressSink = { line: () => undefined };
+
+export class LocalRuntime {
+  readonly paths: LocalPaths;
+  readonly store: HistoryStore;
+  readonly artifacts: LocalArtifactStore;
+  readonly approvals: LocalApprovals;
+  readonly canary: LocalCanary;
+  private readonly running = new Map<string, { engine: RunningExecution; controller: AbortController; stopping?: 'stop' | 'abandon' }>();
+
+  constructor(private readonly options: LocalRuntimeOptions) {
+    const project = resolve(options.project);
+    this.paths = { project, state: join(project, '.stepline') };
+    this.store = new HistoryStore(join(this.paths.state, 'stepline.db'));
+    this.artifacts = new LocalArtifactStore(join(this.paths.state, 'artifacts'));
+    this.approvals = new LocalApprovals(this.store, loadSigningKey(join(this.paths.state, 'signing-key')));
+    this.canary = createLocalCanary({
+      artifactDir: (p, e, a) => this.artifacts.dir(p, e, a),
+      stateDir: join(this.paths.state, 'deployments'),
+      log: (line) => (options.sink ?? quietSink).line(`    ${line}`),
+    });
+    this.reapOrphans();
+  }
+
+  /** Compiles for this machine, refusing up front what cannot run here (an invoke with only a function). */
+  compile(pipeline: Pipeline): CompiledPipeline {
+    const compiled = compilePipeline(pipeline, { target: 'local' });
+    if (compiled.warnings.length > 0) throw new DefinitionError(compiled.warnings, pipeline.name);
+    return compiled;
+  }
+
+  /** Runs one execution to its end. */
+  async run(request: StartRequest): Promise<RunResult> {
+    const { pipeline } = request;
+    const compiled = this.compile(pipeline);
+    const variables = checkVariableOverrides(pipeline, request.variables ?? {});
+    const executionId = request.executionId ?? newExecutionId(new Date(), Math.random);
+    const input: ExecutionInput = {
+      pipeline: pipeline.name,
+      trigger: request.trigger ?? { type: 'StartPipelineExecution', actor: process.env.USER },
+      source: request.source ?? {},
+      variables,
+    };
+    this.store.rememberPipeline(pipeline.name, request.file, new Date().toISOString());
+    const created = this.store.createExecution({
+      id: executionId,
+      pipeline: pipeline.name,
+      triggerType: input.trigger.type,
+      deliveryId: input.trigger.deliveryId,
+      startedAt: new Date().toISOString(),
+      input,
+      definitionFile: request.file,
+      pid: process.pid,
+    });
+    if (!created) {
+      const existing = input.trigger.deliveryId ? this.store.findByDelivery(pipeline.name, input.trigger.deliveryId) : this.store.getExecution(executionId);
+      return { executionId: existing?.id ?? executionId, status: existing?.status ?? 'InProgress', timings: [], duplicateOf: existing?.id ?? executionId };
+    }
+    return this.drive(pipeline, compiled, executionId, input, request.repo);
+  }
+
+  /**
+   * Re-runs a failed or stopped execution from the entry of the stage that failed, with the state
+   * data it had there (as RedriveExecution does on AWS). Artifacts of that stage and later are
+   * written again.
+   */
+  async retry(executionId: string, pipeline: Pipeline, repo: string): Promise<RunResult> {
+    const execution = this.store.getExecution(executionId);
+    if (!execution) throw new DefinitionError([{ path: '', message: `no execution ${executionId} on this machine` }]);
+    if (execution.status !== 'Failed' && execution.status !== 'Stopped') {
+      throw new DefinitionError([{ path: '', message: `execution ${executionId} is ${execution.status}; only a failed or stopped execution can be retried` }]);
+    }
+    const compiled = this.compile(pipeline);
+    const failedStage = this.failedStage(compiled, executionId);
+    const entry = failedStage ? this.store.stageEntry(executionId, failedStage) : undefined;
+    if (!failedStage || !entry) throw new DefinitionError([{ path: '', message: `execution ${executionId} has no failed stage to retry from` }]);
+    const from = pipeline.stages.findIndex((s) => s.name === failedStage);
+    const rewritten = pipeline.stages.slice(from).flatMap((s) => s.actions.flatMap((a) => a.outputArtifacts));
+    for (const name of rewritten) await this.artifacts.remove(pipeline.name, executionId, name);
+    this.store.forgetArtifacts(executionId, rewritten);
+    this.store.restartExecution(executionId, process.pid);
+    (this.options.sink ?? quietSink).line(`retrying ${executionId} from stage ${failedStage}`);
+    return this.drive(pipeline, compiled, executionId, execution.input, repo, { stateName: entry.stateName, data: entry.data });
+  }
+
+  /** Stops an execution this process runs: `abandon` at once, `stop` once running actions finish. */
+  stop(executionId: string, mode: 'stop' | 'abandon'): boolean {
+    const running = this.running.get(executionId);
+    if (!running) return false;
+    running.stopping = mode;
+    if (mode === 'abandon') this.abandon(executionId);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const id of this.running.keys()) this.stop(id, 'abandon');
+    await this.canary.close({ keepLive: this.options.keepLive ?? false });
+    this.store.close();
+  }
+
+  private abandon(executionId: string): void {
+    const running = this.running.get(executionId);
+    if (!running) return;
+    running.controller.abort();
+    running.engine.abort();
+  }
+
+  private failedStage(compiled: CompiledPipeline, executionId: string): string | undefined {
+    const events = this.store.events(executionId);
+    for (let i = events.length - 1; i >= 0; i--) {
+      const info = compiled.stateMap[events[i]?.state ?? ''];
+      if (info?.stage && (info.role === 'failure' || events[i]?.type === 'entered')) return info.stage;
+    }
+    return undefined;
+  }
+
+  private async drive(
+    pipeline: Pipeline,
+    compiled: CompiledPipeline,
+    executionId: string,
+    input: ExecutionInput,
+    repo: string,
+    resume?: { stateName: string; data: unknown },
+  ): Promise<RunResult> {
+    const sink = this.options.sink ?? quietSink;
+    const reporter = new ProgressReporter(compiled.stateMap, sink);
+    const controller = new AbortController();
+    const attempt = this.store.getExecution(executionId)?.attempt ?? 1;
+    const ctx: ExecutionContext = {
+      pipeline,
+      compiled,
+      executionId,
+      repo: resolve(repo),
+      paths: this.paths,
+      store: this.store,
+      artifacts: this.artifacts,
+      approvals: this.approvals,
+      approval: this.options.approval ?? { mode: 'auto' },
+      canary: this.canary,
+      reporter,
+      signal: controller.signal,
+      ...(this.options.output && { output: this.options.output }),
+    };
+    let failure: RunResult['failure'];
+    const caught = new Set<string>();
+    const onEvent = (event: EngineEvent) => {
+      const recorded = this.record(ctx, event, caught);
+      if (!recorded) return;
+      if (recorded.type === 'entered') reporter.entered(recorded.state);
+      if (recorded.type === 'exited') reporter.exited(recorded.state);
+      const info = compiled.stateMap[recorded.state];
+      if (recorded.type === 'entered' && info?.role === 'failure' && info.stage && !failure) {
+        failure = { stage: info.stage, ...(info.action !== undefined && { action: info.action }), logTail: [] };
+        reporter.failed(info.stage, info.action, `${recorded.error ?? 'Error'}: ${recorded.cause ?? ''}`);
+      }
+      const stopping = this.running.get(executionId)?.stopping;
+      if (stopping === 'stop' && recorded.type === 'entered' && (info?.role === 'gate' || info?.role === 'action')) this.abandon(executionId);
+    };
+
+    const engine = execute(compiled.definition, {
+      input: resume?.data ?? input,
+      executionName: executionId,
+      handlers: this.bindHandlers(ctx, () => attempt),
+      waitTimeOverrides: this.options.waitTimeOverrides ?? {},
+      onEvent,
+      ...(resume && { startAt: resume.stateName }),
+    });
+    this.running.set(executionId, { engine, controller });
+    const watch = setInterval(() => {
+      const requested = this.store.getExecution(executionId)?.stopRequested;
+      if (requested) this.stop(executionId, requested);
+    }, 300);
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await engine.outcome;
+    } finally {
+      clearInterval(watch);
+      controller.abort();
+    }
+    const running = this.running.get(executionId);
+    this.running.delete(executionId);
+
+    const status: ExecutionStatus =
+      outcome.status === 'SUCCEEDED'
+        ? 'Succeeded'
+        : outcome.status === 'ABORTED' || running?.stopping
+          ? 'Stopped'
+          : outcome.error === 'Stepline.Superseded'
+            ? 'Superseded'
+            : 'Failed';
+    // Parallel branches still running when another failed were abandoned by the engine; their
+    // handlers ended with the execution's signal.
+    if (status !== 'Succeeded') reporter.abandonRunning();
+    if (status === 'Stopped') await this.canary.abortExecution(executionId);
+    this.store.applyGate(pipeline.name, { type: 'finish', executionId });
+    this.store.setExecutionStatus(executionId, status, {
+      at: new Date().toISOString(),
+      ...(status === 'Stopped' ? { error: 'Stepline.Stopped', cause: `stopped (${running?.stopping ?? 'abandon'})` } : {}),
+      ...(outcome.error !== undefined && status !== 'Stopped' && { error: outcome.error }),
+      ...(outcome.cause !== undefined && status !== 'Stopped' && { cause: outcome.cause }),
+    });
+    this.store.setPid(executionId, undefined);
+    if (failure) {
+      const build = failure.action ? this.store.builds(executionId).find((b) => b.stage === failure?.stage && b.action === failure.action) : undefined;
+      failure.logTail = build ? await logTail(build.logFile) : [];
+    }
+    reporter.close();
+    const result: RunResult = { executionId, status, timings: reporter.timings(), ...(failure && { failure }) };
+    if (status !== 'Succeeded') {
+      const row = this.store.getExecution(executionId);
+      if (row?.error) result.error = row.error;
+      if (row?.cause) result.cause = row.cause;
+    }
+    return result;
+  }
+
+  /**
+   * Turns an engine event into a history event and stores it; returns it when it is one. The engine
+   * reports a Task whose error a Catch took as caught and then exited: that is a failure, not a success.
+   */
+  private record(ctx: ExecutionContext, event: EngineEvent, caught: Set<string>): HistoryEvent | undefined {
+    if (event.type !== 'StateEntered' && event.type !== 'StateExited' && event.type !== 'StateFailed' && event.type !== 'StateCaught') return undefined;
+    const info = ctx.compiled.stateMap[event.state.name];
+    if (!info) return undefined;
+    if (event.type === 'StateCaught') caught.add(event.state.name);
+    if (event.type === 'StateExited' && caught.delete(event.state.name)) return undefined;
+    const at = new Date(event.timestamp).toISOString();
+    const history: HistoryEvent = {
+      type: event.type === 'StateEntered' ? 'entered' : event.type === 'StateExited' ? 'exited' : 'failed',
+      state: event.state.name,
+      at,
+    };
+    if (event.type === 'StateFailed') {
+      history.error = event.Error;
+      history.cause = typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause);
+    }
+    if (event.type === 'StateEntered' && info.role === 'failure') {
+      const failure = (event.state.input as { failure?: { Error?: string; Cause?: string } } | null)?.failure;
+      if (failure?.Error !== undefined) history.error = failure.Error;
+      if (failure?.Cause !== undefined) history.cause = failure.Cause;
+    }
+    if (event.type === 'StateEntered' && info.role === 'gate' && info.stage)
+      ctx.store.recordStageEntry(ctx.executionId, info.stage, event.state.name, event.state.input);
+    ctx.store.appendEvents(ctx.executionId, [history]);
+    return history;
+  }
+
+  private bindHandlers(ctx: ExecutionContext, attempt: () => number): Record<string, TaskHandler> {
+    const handlers: Record<string, TaskHandler> = {};
+    for (const state of taskStateNames(ctx.compiled.definition)) {
+      const info = ctx.compiled.stateMap[state];
+      const stage = ctx.pipeline.stages.find((s) => s.name === info?.stage);
+      const action = stage?.actions.find((a) => a.name === info?.action);
+      if (info?.role === 'gate') {
+        handlers[state] = gateHandler(ctx, attempt);
+        continue;
+      }
+      if (!action || !stage) throw new Error(`state ${state} belongs to no action`);
+      switch (action.kind) {
+        case 'source':
+          handlers[state] = sourceHandler(ctx, action);
+          break;
+        case 'build':
+        case 'test':
+          handlers[state] = buildHandler(ctx, action, stage.name);
+          break;
+        case 'approval':
+          handlers[state] = approvalHandler(ctx);
+          break;
+        case 'invoke':
+          handlers[state] = invokeHandler(ctx, action, stage.name);
+          break;
+        case 'deploy':
+          handlers[state] = (input) => ctx.canary.handle(input);
+          break;
+      }
+    }
+    return handlers;
+  }
+
+  /** Executions left InProgress by a process that no longer exists ended with it: say so, and free their gates. */
+  private reapOrphans(): void {
+    for (const e of this.store.listExecutions(undefined, 500)) {
+      if ((e.status !== 'InProgress' && e.status !== 'Stopping') || e.pid === undefined || e.pid === process.pid || processAlive(e.pid)) continue;
+      this.store.setExecutionStatus(e.id, e.status === 'Stopping' ? 'Stopped' : 'Failed', {
+        at: new Date().toISOString(),
+        error: 'Stepline.ProcessEnded',
+        cause: `the process running it (pid ${e.pid}) ended before it did`,
+      });
+      this.store.applyGate(e.pipeline, { type: 'finish', executionId: e.id });
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

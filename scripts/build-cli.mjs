@@ -1,0 +1,29 @@
+// Bundles the CLI's TypeScript into one ESM file (packages/cli/dist/stepline.mjs) so that `stepline`
+// starts without compiling TypeScript on the fly. npm dependencies stay external. Run by `npm ci`
+// (prepare); bin/stepline.js falls back to tsx while the bundle is older than the sources.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+const external = new Set();
+for (const dir of ['.', ...readdirSync(join(root, 'packages')).map((p) => join('packages', p))]) {
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+    for (const name of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) if (!name.startsWith('@stepline/')) external.add(name);
+  } catch {
+    // not a package
+  }
+}
+
+await build({
+  entryPoints: [join(root, 'packages/cli/src/main.ts')],
+  outfile: join(root, 'packages/cli/dist/stepline.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  external: [...external].flatMap((name) => [name, `${name}/*`]),
+  logLevel: 'warning',
+});
