@@ -174,6 +174,7 @@ export class WeightedProxy {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, backend: Backend, retries: number): void {
+    let clientGone = false;
     const upstream = httpRequest({
       host: '127.0.0.1',
       port: backend.port,
@@ -190,6 +191,8 @@ export class WeightedProxy {
       answer.once('error', () => res.destroy());
     });
     upstream.on('error', (error) => {
+      // The client left first (and this request was cut because of it): nobody to answer, nothing to count.
+      if (clientGone) return;
       // A kept-alive socket the backend closed meanwhile: a safe request goes again on a fresh one.
       if (retries > 0 && upstream.reusedSocket && !res.headersSent) {
         this.forward(req, res, backend, retries - 1);
@@ -203,7 +206,9 @@ export class WeightedProxy {
           .end(`stepline: ${backend.id} did not answer: ${error.message}\n`);
     });
     res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (res.writableFinished) return;
+      clientGone = true;
+      upstream.destroy();
     });
     // Safe methods carry no body worth sending, which also lets them be sent twice.
     if (SAFE_TO_RETRY.has(req.method ?? '')) {
