@@ -198,6 +198,27 @@ describe('the local canary', () => {
     await canary.close({ keepLive: true });
     expect((await answerOnce()).body).toBe('v1');
   });
+
+  it('does not wait for a long hook of a stopped execution before rolling it back', async () => {
+    ws.build('web', 'exec-1', 'v1');
+    ws.build('web', 'exec-2', 'v2');
+    await deployAllAtOnce('exec-1');
+    const hooks = { AfterInstall: { command: 'sleep 30' } };
+    await op('exec-2', 'prepare', { hooks });
+    const hook = op('exec-2', 'hook', { hooks, step: { type: 'hook', hook: 'AfterInstall' } });
+    hook.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+
+    const stopped = Date.now();
+    await canary.abortExecution('exec-2');
+    expect(Date.now() - stopped).toBeLessThan(5_000);
+    await expect(hook).rejects.toMatchObject({
+      name: ErrorName.HookFailed,
+      message: 'AfterInstall hook failed: `sleep 30` was stopped: the execution was stopped',
+    });
+    expect(record('exec-2')).toMatchObject({ status: 'RolledBack' });
+    expect((await answerOnce()).body).toBe('v1');
+  });
 });
 
 describe('the compiled deploy action, run by the local engine', () => {

@@ -78,6 +78,7 @@ export function createLocalCanary(options: LocalCanaryOptions): LocalCanary {
       for (const site of sites.values()) await site.exclusive(() => site.close(closeOptions?.keepLive ?? false));
     },
     async abortExecution(executionId) {
+      for (const site of sites.values()) site.cancel(executionId);
       const pipelines = new Set((await records.listInFlightForExecution(executionId)).map((r) => r.pipeline));
       for (const pipeline of pipelines) {
         const results = await abortDeployments({ operation: 'abortExecution', pipeline, executionId }, records, run);

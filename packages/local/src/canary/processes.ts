@@ -146,10 +146,11 @@ export class AppProcess {
   }
 
   /** Polls the health path until it answers 2xx, the process exits, or time runs out. */
-  async waitHealthy(path: string, timeoutMs: number, intervalMs = 100): Promise<HealthReport> {
+  async waitHealthy(path: string, timeoutMs: number, signal?: AbortSignal, intervalMs = 100): Promise<HealthReport> {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     for (;;) {
+      if (signal?.aborted) return { healthy: false, detail: 'the execution was stopped while green was starting' };
       if (this.exited) return { healthy: false, detail: `${this.options.name} exited with ${this.exitCode} before it was healthy${this.tail()}` };
       const answer = await probe(this.port, path, Math.min(2_000, Math.max(100, deadline - Date.now())));
       if (answer.ok) return { healthy: true, detail: `${answer.detail} on port ${this.port}` };
@@ -184,12 +185,14 @@ export interface CommandResult {
   exitCode: number | null;
   output: string;
   timedOut: boolean;
+  /** Stopped through the signal (the execution was stopped). */
+  cancelled: boolean;
 }
 
 /** Runs a command to completion (a lifecycle hook), in its own process group, with a time limit. */
 export async function runCommand(
   command: string,
-  options: { cwd: string; env?: Record<string, string>; timeoutMs: number; log?: (line: string) => void; name: string },
+  options: { cwd: string; env?: Record<string, string>; timeoutMs: number; log?: (line: string) => void; name: string; signal?: AbortSignal },
 ): Promise<CommandResult> {
   const proc = AppProcess.start({ name: options.name, command, cwd: options.cwd, env: options.env ?? {}, ...(options.log && { log: options.log }) });
   let timedOut = false;
@@ -197,7 +200,11 @@ export async function runCommand(
     timedOut = true;
     void proc.stop(1_000);
   }, options.timeoutMs);
+  const cancel = () => void proc.stop(1_000);
+  options.signal?.addEventListener('abort', cancel, { once: true });
+  if (options.signal?.aborted) cancel();
   const exitCode = await proc.waitForExit();
   clearTimeout(timer);
-  return { exitCode, output: proc.recentOutput(), timedOut };
+  options.signal?.removeEventListener('abort', cancel);
+  return { exitCode, output: proc.recentOutput(), timedOut, cancelled: options.signal?.aborted ?? false };
 }
