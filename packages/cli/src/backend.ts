@@ -3,53 +3,9 @@
  * local engine), one against an AWS installation (Step Functions, S3); each verb is written once,
  * against this interface, and `--target` picks the implementation.
  */
-import type { ExecutionStatus, PipelineState } from '@stepline/core';
+import type { ExecutionDetail, ExecutionSummary, PipelineState, PipelineSummary } from '@stepline/core';
 
-export interface PipelineSummary {
-  name: string;
-  /** Where it is defined: a file on this machine, a state machine ARN on AWS. */
-  location: string;
-  executionMode?: string;
-  updated?: string;
-}
-
-export interface ExecutionSummary {
-  executionId: string;
-  pipeline: string;
-  status: ExecutionStatus;
-  startedAt: string;
-  endedAt?: string;
-  /** What started it: Webhook, StartPipelineExecution, RetryStageExecution. */
-  trigger?: string;
-  commitId?: string;
-  branch?: string;
-}
-
-export interface BuildPhaseRecord {
-  name: string;
-  status: string;
-  durationMs?: number;
-}
-
-export interface ApprovalRecord {
-  stage: string;
-  action: string;
-  status: 'Pending' | 'Approved' | 'Rejected' | 'Expired';
-  decidedBy?: string;
-  comment?: string;
-  decidedAt?: string;
-}
-
-export interface ExecutionDetail extends ExecutionSummary {
-  error?: string;
-  cause?: string;
-  state: PipelineState;
-  /** Build phases per action, `Stage.Action` → phases. */
-  builds: Record<string, { buildId?: string; logLocation?: string; phases: BuildPhaseRecord[] }>;
-  approvals: ApprovalRecord[];
-  artifacts: Array<{ name: string; location: string; files?: number }>;
-  variables: Record<string, string>;
-}
+export type { ApprovalOutcome as ApprovalRecord, BuildPhaseRecord, ExecutionDetail, ExecutionSummary, PipelineSummary } from '@stepline/core';
 
 export interface StartOptions {
   variables: Record<string, string>;

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Pipeline, parseDocumentText, parsePipeline } from '@stepline/core';
 import { UsageError } from './errors';
@@ -27,18 +27,20 @@ export function findPipelineFile(file: string | undefined, cwd = process.cwd()):
 /** Loads a pipeline from YAML, JSON, or a TypeScript module whose default export is a `definePipeline()` value. */
 export async function loadPipeline(file: string | undefined, cwd = process.cwd()): Promise<LoadedPipeline> {
   const path = findPipelineFile(file, cwd);
+  // Messages name the file as the user would: relative to where they are.
+  const shown = file ?? relative(cwd, path);
   if (/\.[cm]?[jt]s$/.test(path)) {
     const module = (await import(pathToFileURL(path).href)) as { default?: unknown; pipeline?: unknown };
     const value = module.default ?? module.pipeline;
-    if (value === undefined) throw new UsageError(`${file ?? path}: expected a default export made with definePipeline()`);
-    return { pipeline: parsePipeline(value, file ?? path), file: path };
+    if (value === undefined) throw new UsageError(`${shown}: expected a default export made with definePipeline()`);
+    return { pipeline: parsePipeline(value, shown), file: path };
   }
   const text = readFileSync(path, 'utf8');
-  const document = parseDocumentText(text, file ?? path);
+  const document = parseDocumentText(text, shown);
   if (document && typeof document === 'object' && ('pipeline' in document || 'Resources' in document || 'AWSTemplateFormatVersion' in document)) {
     throw new UsageError(
-      `${file ?? path}: this is CodePipeline JSON or a CloudFormation template; turn it into a stepline definition with: stepline import-codepipeline ${file ?? path}`,
+      `${shown}: this is CodePipeline JSON or a CloudFormation template; turn it into a stepline definition with: stepline import-codepipeline ${shown}`,
     );
   }
-  return { pipeline: parsePipeline(document, file ?? path), file: path };
+  return { pipeline: parsePipeline(document, shown), file: path };
 }

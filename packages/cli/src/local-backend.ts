@@ -5,22 +5,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApprovalDecision, compilePipeline, newExecutionId, type Pipeline, type PipelineState, pipelineStateFrom } from '@stepline/core';
-import { type ExecutionRow, HistoryStore, LocalApprovals, loadSigningKey } from '@stepline/local';
+import { ApprovalDecision, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
+import { type ExecutionRow, executionDetail, executionSummary, HistoryStore, LocalApprovals, loadSigningKey, localPipelineState } from '@stepline/local';
 import type { ApprovalDecision as Decision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
 import { UsageError } from './errors';
 import { DEFAULT_FILES, loadPipeline } from './load-pipeline';
-
-const summary = (e: ExecutionRow): ExecutionSummary => ({
-  executionId: e.id,
-  pipeline: e.pipeline,
-  status: e.status,
-  startedAt: e.startedAt,
-  ...(e.endedAt !== undefined && { endedAt: e.endedAt }),
-  trigger: e.triggerType,
-  ...((e.commitId ?? e.input.source.commitId) !== undefined && { commitId: e.commitId ?? e.input.source.commitId }),
-  ...((e.branch ?? e.input.source.branchName) !== undefined && { branch: e.branch ?? e.input.source.branchName }),
-});
 
 export class LocalBackend implements PipelineBackend {
   readonly store: HistoryStore;
@@ -75,48 +64,19 @@ export class LocalBackend implements PipelineBackend {
   }
 
   async listExecutions(pipeline?: string): Promise<ExecutionSummary[]> {
-    return this.store.listExecutions(pipeline).map(summary);
+    return this.store.listExecutions(pipeline).map(executionSummary);
   }
 
   async getPipelineState(name: string, executionId?: string): Promise<PipelineState> {
     const { pipeline } = await this.pipeline(name);
-    const execution = executionId !== undefined ? this.execution(executionId) : this.store.listExecutions(pipeline.name, 1)[0];
-    return pipelineStateFrom({
-      pipeline,
-      stateMap: compilePipeline(pipeline).stateMap,
-      ...(execution && { execution: { executionId: execution.id, status: execution.status, events: this.store.events(execution.id) } }),
-      gates: this.store.gateState(pipeline.name),
-    });
+    if (executionId !== undefined) this.execution(executionId);
+    return localPipelineState(this.store, pipeline, executionId);
   }
 
   async getExecution(executionId: string): Promise<ExecutionDetail> {
     const e = this.execution(executionId);
-    const state = await this.getPipelineState(e.pipeline, executionId);
     const { pipeline } = await this.pipeline(e.pipeline);
-    const variables: Record<string, string> = {};
-    for (const v of pipeline.variables) if (v.default !== undefined) variables[v.name] = v.default;
-    Object.assign(variables, e.input.variables);
-    const builds: ExecutionDetail['builds'] = {};
-    for (const b of this.store.builds(executionId)) {
-      builds[`${b.stage}.${b.action}`] = { buildId: b.buildId, ...(b.logFile !== undefined && { logLocation: b.logFile }), phases: b.phases };
-    }
-    return {
-      ...summary(e),
-      ...(e.error !== undefined && { error: e.error }),
-      ...(e.cause !== undefined && { cause: e.cause }),
-      state,
-      builds,
-      approvals: this.store.approvals(executionId).map((a) => ({
-        stage: a.stage,
-        action: a.action,
-        status: a.status,
-        ...(a.decidedBy !== undefined && { decidedBy: a.decidedBy }),
-        ...(a.comment !== undefined && { comment: a.comment }),
-        ...(a.decidedAt !== undefined && { decidedAt: a.decidedAt }),
-      })),
-      artifacts: this.store.artifacts(executionId).map((a) => ({ name: a.name, location: a.dir, files: a.files })),
-      variables,
-    };
+    return executionDetail(this.store, pipeline, e);
   }
 
   /** Starts `stepline run` in the background; its output goes to `.stepline/runs/<execution>.log`. */

@@ -8,3 +8,5 @@ export { handleApprovalRoute } from './http/approval-routes';
 export { HttpError, readBody } from './http/body';
 export * from './runtime/local-runtime';
 export { type ActionTiming, formatElapsed, ProgressReporter, type ProgressSink } from './runtime/progress';
+export * from './queries';
+export { MAX_WEBHOOK_BYTES, type RunningServer, type ServeOptions, startServer } from './http/serve';

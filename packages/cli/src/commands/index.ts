@@ -4,5 +4,6 @@ import * as build from './build';
 import * as definition from './definition';
 import * as executions from './executions';
 import * as run from './run';
+import * as serve from './serve';
 
-export const commandModules: Array<{ register(program: Command): void }> = [definition, run, build, executions];
+export const commandModules: Array<{ register(program: Command): void }> = [definition, run, serve, build, executions];

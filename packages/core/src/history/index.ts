@@ -1,1 +1,2 @@
+export * from './execution-records';
 export * from './pipeline-state';

@@ -39,7 +39,13 @@ export async function resolveSource(repo: string, revision: SourceRevision, fall
   });
   const current = (await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']).catch(() => 'HEAD')).trim();
   const ref = revision.commitId ?? revision.tag ?? revision.branchName ?? (current !== 'HEAD' ? current : undefined) ?? fallbackBranch;
-  const commitId = (await git(repo, ['rev-parse', '--verify', `${ref}^{commit}`])).trim();
+  // A webhook may name a commit this clone has not fetched yet.
+  const commitId = (
+    await git(repo, ['rev-parse', '--verify', `${ref}^{commit}`]).catch(async () => {
+      await git(repo, ['fetch', '--quiet', '--all', '--tags']).catch(() => '');
+      return git(repo, ['rev-parse', '--verify', `${ref}^{commit}`]);
+    })
+  ).trim();
   const format = ['%H', '%an', '%aI', '%B'].join('%x00');
   const [, authorName = '', authorDate = '', message = ''] = (await git(repo, ['show', '-s', `--format=${format}`, commitId])).split('\u0000');
   const branch =

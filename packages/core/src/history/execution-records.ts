@@ -1,0 +1,54 @@
+/**
+ * How an execution is described to people and scripts, whichever runtime ran it: the CLI's
+ * `list-executions` and `get-execution`, and the local server's `/api/executions`.
+ */
+import type { ExecutionStatus, PipelineState } from './pipeline-state';
+
+export interface PipelineSummary {
+  name: string;
+  /** Where it is defined: a file on this machine, a state machine ARN on AWS. */
+  location: string;
+  executionMode?: string;
+  updated?: string;
+}
+
+export interface ExecutionSummary {
+  executionId: string;
+  pipeline: string;
+  status: ExecutionStatus;
+  startedAt: string;
+  endedAt?: string;
+  /** What started it: Webhook, StartPipelineExecution, RetryStageExecution. */
+  trigger?: string;
+  commitId?: string;
+  branch?: string;
+}
+
+export interface BuildPhaseRecord {
+  name: string;
+  status: string;
+  durationMs?: number;
+}
+
+export interface ApprovalOutcome {
+  stage: string;
+  action: string;
+  status: 'Pending' | 'Approved' | 'Rejected' | 'Expired';
+  decidedBy?: string;
+  comment?: string;
+  decidedAt?: string;
+}
+
+export interface ExecutionDetail extends ExecutionSummary {
+  error?: string;
+  cause?: string;
+  state: PipelineState;
+  /** Build phases per action, `Stage.Action` → phases. */
+  builds: Record<
+    string,
+    { buildId?: string; logLocation?: string; phases: BuildPhaseRecord[]; reports?: Array<{ name: string; passed: number; failed: number; skipped: number }> }
+  >;
+  approvals: ApprovalOutcome[];
+  artifacts: Array<{ name: string; location: string; files?: number }>;
+  variables: Record<string, string>;
+}

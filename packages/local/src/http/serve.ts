@@ -1,0 +1,204 @@
+/**
+ * `stepline serve`: one process that makes a machine a small CI. It receives GitHub webhooks
+ * (signature checked, deliveries deduplicated, triggers applied by core's `decideGitHubWebhook`), runs
+ * the pipelines they start in the embedded runtime (the compiled gates apply QUEUED and SUPERSEDED),
+ * serves the approval pages, and answers `/api/executions` with JSON.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decideGitHubWebhook, executionName, type Pipeline, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
+import { executionDetail, executionSummary, localPipelineState } from '../queries';
+import { LocalRuntime } from '../runtime/local-runtime';
+import type { ProgressSink } from '../runtime/progress';
+import { handleApprovalRoute } from './approval-routes';
+import { HttpError, readBody } from './body';
+
+/** GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read. */
+export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+
+export interface ServeOptions {
+  project: string;
+  repo: string;
+  host: string;
+  port: number;
+  webhookSecret: string;
+  pipelines: ReadonlyArray<{ pipeline: Pipeline; file: string }>;
+  sink: ProgressSink;
+  /** The URL people reach this server at, for approval links. @default http://<host>:<port> */
+  publicUrl?: string;
+  /** Wait state name → ms, for tests. */
+  waitTimeOverrides?: Record<string, number>;
+}
+
+export interface RunningServer {
+  url: string;
+  runtime: LocalRuntime;
+  /** Resolves when every execution started so far has ended. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  if (!options.webhookSecret) throw new Error('a webhook secret is required: set STEPLINE_WEBHOOK_SECRET to the secret configured on the GitHub webhook');
+  const byName = new Map(options.pipelines.map((p) => [p.pipeline.name, p]));
+  let publicUrl = options.publicUrl ?? '';
+  const runtime = new LocalRuntime({
+    project: options.project,
+    sink: options.sink,
+    keepLive: true,
+    approval: {
+      mode: 'link',
+      baseUrl: async () => publicUrl,
+      announce: (approval, links) => {
+        options.sink.line(`approval needed: ${approval.pipeline} ${approval.executionId} ${approval.stage} · ${approval.action}`);
+        if (links) options.sink.line(`  approve: ${links.approve}\n  reject:  ${links.reject}`);
+      },
+    },
+    ...(options.waitTimeOverrides && { waitTimeOverrides: options.waitTimeOverrides }),
+  });
+  const inFlight = new Set<Promise<unknown>>();
+
+  async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, MAX_WEBHOOK_BYTES);
+    if (!(await verifyGitHubSignature(options.webhookSecret, body, header(req, 'x-hub-signature-256')))) {
+      json(res, 401, { error: "X-Hub-Signature-256 does not match this server's webhook secret" });
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body);
+    } catch {
+      json(res, 400, { error: 'the body is not JSON (set the webhook content type to application/json)' });
+      return;
+    }
+    const deliveryId = header(req, 'x-github-delivery');
+    const decision = decideGitHubWebhook({ event: header(req, 'x-github-event'), deliveryId, payload, pipelines: [...byName.values()].map((p) => p.pipeline) });
+    if (decision.kind === 'pong') {
+      json(res, 200, { ok: true, pipelines: [...byName.keys()] });
+      return;
+    }
+    if (decision.kind === 'ignored') {
+      options.sink.line(`webhook ${deliveryId ?? ''} ignored: ${decision.reason}`);
+      json(res, 200, { started: [], ignored: decision.reason });
+      return;
+    }
+    const started: Array<{ pipeline: string; executionId: string; duplicate?: boolean }> = [];
+    for (const start of decision.starts) {
+      const entry = byName.get(start.pipeline);
+      if (!entry) continue;
+      const existing = start.input.trigger.deliveryId ? runtime.store.findByDelivery(start.pipeline, start.input.trigger.deliveryId) : undefined;
+      if (existing) {
+        started.push({ pipeline: start.pipeline, executionId: existing.id, duplicate: true });
+        continue;
+      }
+      // One delivery may start several pipelines; local ids are unique across pipelines.
+      const executionId = decision.starts.length > 1 ? executionName(`${start.executionName}-${start.pipeline}`) : start.executionName;
+      const run = runtime
+        .run({
+          pipeline: entry.pipeline,
+          file: entry.file,
+          repo: options.repo,
+          variables: start.input.variables,
+          trigger: start.input.trigger,
+          source: start.input.source,
+          executionId,
+        })
+        .then((result) => options.sink.line(`${start.pipeline} ${result.executionId}: ${result.status}${result.cause ? ` (${result.cause})` : ''}`))
+        .catch((error: unknown) => options.sink.line(`${start.pipeline}: could not run: ${(error as Error).message}`));
+      inFlight.add(run);
+      void run.finally(() => inFlight.delete(run));
+      started.push({ pipeline: start.pipeline, executionId });
+    }
+    for (const s of decision.skipped) options.sink.line(`webhook ${deliveryId ?? ''}: ${s.pipeline} skipped: ${s.reason}`);
+    json(res, started.some((s) => !s.duplicate) ? 202 : 200, { started, skipped: decision.skipped });
+  }
+
+  function api(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (req.method !== 'GET') {
+      json(res, 405, { error: 'GET only' });
+      return;
+    }
+    if (path === '/api/executions') {
+      const pipeline = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pipeline') ?? undefined;
+      json(res, 200, runtime.store.listExecutions(pipeline).map(executionSummary));
+      return;
+    }
+    const match = /^\/api\/executions\/([^/]+)$/.exec(path);
+    if (match) {
+      const e = runtime.store.getExecution(decodeURIComponent(match[1] ?? ''));
+      const entry = e ? byName.get(e.pipeline) : undefined;
+      if (!e || !entry) json(res, 404, { error: 'no such execution' });
+      else json(res, 200, executionDetail(runtime.store, entry.pipeline, e));
+      return;
+    }
+    const state = /^\/api\/pipelines\/([^/]+)\/state$/.exec(path);
+    if (state) {
+      const entry = byName.get(decodeURIComponent(state[1] ?? ''));
+      if (!entry) json(res, 404, { error: 'no such pipeline' });
+      else json(res, 200, localPipelineState(runtime.store, entry.pipeline));
+      return;
+    }
+    if (path === '/api/pipelines') {
+      json(
+        res,
+        200,
+        [...byName.values()].map((p) => ({ name: p.pipeline.name, location: p.file, executionMode: p.pipeline.executionMode })),
+      );
+      return;
+    }
+    json(res, 404, { error: `no route for ${path}` });
+  }
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const handle = async () => {
+      if (path === '/webhooks/github') {
+        if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
+        else await webhook(req, res);
+      } else if (path.startsWith('/api/')) api(req, res, path);
+      else if (path === '/healthz') json(res, 200, { ok: true });
+      else if (!(await handleApprovalRoute(req, res, runtime.approvals))) json(res, 404, { error: `no route for ${path}` });
+    };
+    handle().catch((error: unknown) => {
+      if (res.headersSent) return res.end();
+      if (error instanceof HttpError) json(res, error.status, { error: error.message });
+      else if (error instanceof WebhookPayloadError) json(res, 400, { error: error.message });
+      else {
+        options.sink.line(`request ${req.method} ${path} failed: ${(error as Error).message}`);
+        json(res, 500, { error: 'internal error' });
+      }
+      // A refused body may still be arriving: don't keep the connection.
+      if (error instanceof HttpError && error.status === 413) req.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  publicUrl ||= url;
+  return {
+    url,
+    runtime,
+    idle: async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await runtime.close();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

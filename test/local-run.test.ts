@@ -1,0 +1,177 @@
+/**
+ * `stepline run` as a user meets it: the CLI in a fresh project, real git, real shell builds, real
+ * processes. Slow-ish (each run starts Node and the engine), so few and thorough.
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProject, type Project, REPO_ROOT, runCli } from './helpers/project';
+
+let project: Project | undefined;
+afterEach(() => project?.remove());
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every file under a directory, as one string: to look for a secret anywhere it could be written. */
+function everything(dir: string): string {
+  let all = '';
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) all += readFileSync(join(entry.parentPath, entry.name)).toString('latin1');
+  }
+  return all;
+}
+
+describe('stepline run', () => {
+  it('runs the example pipeline end to end: source, parallel build and tests, approval, canary', async () => {
+    project = createProject({});
+    cpSync(join(REPO_ROOT, 'examples', 'web-app'), join(project.dir, 'examples', 'web-app'), {
+      recursive: true,
+      filter: (src) => !src.includes('node_modules'),
+    });
+    // The example's proxy port may be taken on this machine: use a free one.
+    const definition = join(project.dir, 'examples', 'web-app', 'stepline.yml');
+    writeFileSync(definition, readFileSync(definition, 'utf8').replace(/port: \d+/, `port: ${await freePort()}`));
+    const commit = project.commitAll('example');
+
+    const run = await runCli(['run', 'examples/web-app/stepline.yml', '--approve', 'auto'], { cwd: project.dir, timeoutMs: 90_000 });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    for (const line of [
+      /✔ Source · Checkout succeeded in/,
+      /✔ Build · Build succeeded in/,
+      /✔ Build · UnitTests succeeded in/,
+      /✔ Approve · Release succeeded in/,
+      /✔ Deploy · Canary succeeded in/,
+    ]) {
+      expect(run.stdout).toMatch(line);
+    }
+    expect(run.stdout).toMatch(/^Deploy\s+Canary\s+deploy\s+Succeeded\s+\S+$/m);
+    expect(run.stdout).toMatch(/execution \S+ succeeded/);
+
+    const listed = await runCli(['list-executions', '--json'], { cwd: project.dir });
+    const [execution] = JSON.parse(listed.stdout) as Array<{ executionId: string; status: string; commitId: string }>;
+    expect(execution).toMatchObject({ status: 'Succeeded', commitId: commit });
+    const detail = JSON.parse((await runCli(['get-execution', execution?.executionId ?? '', '--json'], { cwd: project.dir })).stdout);
+    expect(detail.builds['Build.UnitTests'].reports).toStrictEqual([{ name: 'unit-tests', passed: 3, failed: 0, skipped: 0 }]);
+    expect(detail.approvals).toStrictEqual([expect.objectContaining({ status: 'Approved', decidedBy: 'stepline (--approve auto)' })]);
+    expect(detail.artifacts.map((a: { name: string }) => a.name)).toStrictEqual(['Source', 'App']);
+    const app = JSON.parse(readFileSync(join(project.dir, '.stepline', 'artifacts', 'web-app', execution?.executionId ?? '', 'App', 'manifest.json'), 'utf8'));
+    expect(app.files.map((f: { path: string }) => f.path).sort()).toStrictEqual(['package.json', 'src/app.js', 'src/server.js', 'src/version.json']);
+  }, 120_000);
+
+  it('fails naming the stage and action, with the last lines of the build log, and exit code 1', async () => {
+    project = createProject({
+      'stepline.yml': `
+name: failing
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
+  - name: Build
+    actions: [{ name: Compile, kind: build, inputArtifacts: [Src] }]
+  - name: Never
+    actions: [{ name: Reached, kind: invoke, command: "touch reached" }]
+`,
+      'buildspec.yml': 'version: 0.2\nphases:\n  build:\n    commands:\n      - echo compiling the thing\n      - exit 3\n',
+    });
+    const run = await runCli(['run'], { cwd: project.dir });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/execution \S+ failed in stage Build, action Compile: Stepline.BuildFailed/);
+    expect(run.stdout).toContain('BUILD: exit 3 exited with 3');
+    expect(run.stdout).toMatch(/\| compiling the thing/);
+    expect(existsSync(join(project.dir, 'reached'))).toBe(false);
+  }, 60_000);
+
+  it('never shows a secret from env.secrets-manager: not on the terminal, in logs, or in the history', async () => {
+    const secret = 'hunter2-s3cr3t-value';
+    project = createProject({
+      'stepline.yml': `
+name: secrets
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
+  - name: Build
+    actions: [{ name: Use, kind: build, inputArtifacts: [Src] }]
+`,
+      'buildspec.yml': `version: 0.2
+env:
+  secrets-manager:
+    DB_PASSWORD: prod/db:password
+  exported-variables: [DB_PASSWORD]
+phases:
+  build:
+    commands:
+      - echo "connecting with $DB_PASSWORD"
+      - printf '%s' "$DB_PASSWORD" | wc -c
+`,
+    });
+    const run = await runCli(['run', '--verbose'], { cwd: project.dir, env: { DB_PASSWORD: secret } });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('connecting with ***');
+    expect(run.stdout).toContain(String(secret.length));
+    expect(run.stdout + run.stderr).not.toContain(secret);
+    expect(everything(join(project.dir, '.stepline'))).not.toContain(secret);
+  }, 60_000);
+
+  it('stops on Ctrl-C: no process of the build is left, and the execution is STOPPED', async () => {
+    project = createProject({
+      'stepline.yml': `
+name: slow
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
+  - name: Build
+    actions: [{ name: Long, kind: build, inputArtifacts: [Src] }]
+`,
+      'buildspec.yml':
+        'version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c \'echo $$ > "$STEPLINE_PIDS/child.pid"; sleep 60\' & echo $! > "$STEPLINE_PIDS/bg.pid"; sleep 60\n',
+    });
+    const pids = join(project.dir, 'pids');
+    mkdirSync(pids);
+    let sent = false;
+    const run = await runCli(['run'], {
+      cwd: project.dir,
+      env: { STEPLINE_PIDS: pids },
+      onStdout: (out, child) => {
+        if (!sent && out.includes('Build · Long (build) started')) {
+          sent = true;
+          // Give the shell a moment to start its children.
+          setTimeout(() => child.kill('SIGINT'), 1500);
+        }
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.stdout).toMatch(/execution \S+ stopped/);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const file of ['child.pid', 'bg.pid']) {
+      const pid = Number(readFileSync(join(pids, file), 'utf8'));
+      expect(alive(pid), `${file} ${pid} still running`).toBe(false);
+    }
+    const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ status: string }>;
+    expect(execution?.status).toBe('Stopped');
+  }, 60_000);
+
+  it('says what is wrong with a definition in one line per problem and exits 1, without a stack trace', async () => {
+    project = createProject({ 'stepline.yml': 'name: bad\nstages:\n  - name: Source\n    actions: [{ name: A, kind: sauce }]\n' });
+    const run = await runCli(['run'], { cwd: project.dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'error: stepline.yml: stages[0].actions[0].kind: expected kind to be one of source, build, test, approval, deploy, invoke, got "sauce"\n',
+    );
+  });
+});
