@@ -89,16 +89,19 @@ describe('gates', () => {
     expect(heldExecutions(released)).toStrictEqual([]);
   });
 
-  it('answers a repeated enter again, and ignores events about finished executions', () => {
+  it('answers a repeated enter again, ignores a repeated finish, and lets a redriven execution back in', () => {
     let state = applyGateEvent(emptyGateState(), { type: 'enter', executionId: 'a', stage: 'Build', token: 't1', mode: 'SUPERSEDED', firstStage: false, at });
     state = applyGateEvent(state, { type: 'delivered', effects: state.pending });
     state = applyGateEvent(state, { type: 'enter', executionId: 'a', stage: 'Build', token: 't1', mode: 'SUPERSEDED', firstStage: false, at });
     expect(state.pending).toStrictEqual([{ type: 'proceed', executionId: 'a', stage: 'Build', token: 't1' }]);
+    state = applyGateEvent(state, { type: 'delivered', effects: state.pending });
     state = applyGateEvent(state, { type: 'finish', executionId: 'a' });
-    state = applyGateEvent(state, { type: 'finish', executionId: 'a' });
+    const finished = applyGateEvent(state, { type: 'finish', executionId: 'a' });
+    expect(finished).toStrictEqual(state);
     state = applyGateEvent(state, { type: 'enter', executionId: 'a', stage: 'Deploy', token: 't2', mode: 'SUPERSEDED', firstStage: false, at });
-    expect(state.occupant).toStrictEqual({});
-    expect(state.pending).toHaveLength(1);
+    expect(state.occupant).toStrictEqual({ Deploy: 'a' });
+    expect(state.finished).toStrictEqual([]);
+    expect(state.pending).toStrictEqual([{ type: 'proceed', executionId: 'a', stage: 'Deploy', token: 't2' }]);
   });
 
   it('keeps owed answers until they are delivered', () => {

@@ -36,7 +36,7 @@ export interface GateState {
   running: string[];
   /** Execution → the stage it last entered. */
   position: Record<string, string>;
-  /** Executions that have finished: a late or repeated event about them changes nothing. */
+  /** Executions that have finished: a repeated finish changes nothing; an enter means a redrive. */
   finished: string[];
   /** Answers owed to task tokens, kept until delivered. */
   pending: GateEffect[];
@@ -91,7 +91,8 @@ function addEffect(state: GateState, effect: GateEffect): void {
 }
 
 function enter(state: GateState, e: Extract<GateEvent, { type: 'enter' }>): void {
-  if (state.finished.includes(e.executionId)) return;
+  // A finished execution entering a stage again is being redriven (retry-stage-execution): it is live again.
+  state.finished = state.finished.filter((id) => id !== e.executionId);
   const waiters = state.waiting[e.stage] ?? [];
   // A repeated enter (a retried invocation) answers again with what was decided the first time.
   if (state.position[e.executionId] === e.stage && !waiters.some((w) => w.executionId === e.executionId)) {

@@ -1,0 +1,173 @@
+/**
+ * The embedded runtime through its API: approvals decided over real HTTP, stage transitions held and
+ * released, retry from the failed stage, artifacts checked against their manifests.
+ */
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parsePipelineText } from '@stepline/core';
+import { type ApprovalLinks, handleApprovalRoute, LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProject, type Project } from './helpers/project';
+
+let project: Project | undefined;
+let runtime: LocalRuntime | undefined;
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await runtime?.close();
+  project?.remove();
+  server = runtime = project = undefined;
+});
+
+const SOURCE = `
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]`;
+
+async function until<T>(what: () => T | undefined, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = what();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('approvals over HTTP', () => {
+  it('shows the form on GET without deciding, decides on POST once, and records approver and comment', async () => {
+    project = createProject({
+      'stepline.yml': `name: appr\nstages:${SOURCE}\n  - name: Gate\n    actions: [{ name: Ok, kind: approval, customData: "ship it?" }]\n`,
+    });
+    let links: ApprovalLinks | undefined;
+    runtime = new LocalRuntime({
+      project: project.dir,
+      approval: {
+        mode: 'link',
+        baseUrl: () =>
+          new Promise((resolve) => {
+            server = createServer((req, res) => void handleApprovalRoute(req, res, (runtime as LocalRuntime).approvals));
+            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo).port}`));
+          }),
+        announce: (_a, l) => {
+          links = l;
+        },
+      },
+    });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    const { approve, reject } = await until(() => links);
+
+    const form = await fetch(approve);
+    expect(form.status).toBe(200);
+    expect(await form.text()).toContain('ship it?');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runtime.store.listExecutions()[0]?.status).toBe('InProgress');
+
+    const token = approve.split('/').pop() ?? '';
+    const forged = await fetch(`${approve.slice(0, -3)}abc`, { method: 'POST', body: new URLSearchParams({ token, comment: 'x' }) });
+    expect(forged.status).toBe(403);
+    const decided = await fetch(approve, { method: 'POST', body: new URLSearchParams({ token, email: 'ana@example.com', comment: 'looks good' }) });
+    expect(decided.status).toBe(200);
+    const result = await running;
+    expect(result.status).toBe('Succeeded');
+    expect(runtime.store.approvals(result.executionId)).toMatchObject([{ status: 'Approved', decidedBy: 'ana@example.com', comment: 'looks good' }]);
+
+    const reused = await fetch(approve, { method: 'POST', body: new URLSearchParams({ token, comment: 'again' }) });
+    expect(reused.status).toBe(409);
+    const rejectToken = reject.split('/').pop() ?? '';
+    expect((await fetch(reject, { method: 'POST', body: new URLSearchParams({ token: rejectToken }) })).status).toBe(409);
+  });
+
+  it('fails the execution with Stepline.ApprovalRejected when rejected from another terminal', async () => {
+    project = createProject({ 'stepline.yml': `name: rej\nstages:${SOURCE}\n  - name: Gate\n    actions: [{ name: Ok, kind: approval }]\n` });
+    runtime = new LocalRuntime({ project: project.dir, approval: { mode: 'link' } });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    const approval = await until(() => runtime?.store.approvals(runtime.store.listExecutions()[0]?.id ?? '')[0]);
+    runtime.approvals.decide(approval.id, 'reject', 'bob@example.com', 'not today');
+    const result = await running;
+    expect(result).toMatchObject({
+      status: 'Failed',
+      error: 'Stepline.ApprovalRejected',
+      cause: 'Stage Gate, action Ok failed: rejected by bob@example.com: not today',
+    });
+  });
+});
+
+describe('stage transitions on one machine', () => {
+  it('holds an execution at a disabled stage entry, shows why, and lets it in when enabled', async () => {
+    project = createProject({ 'stepline.yml': `name: hold\nstages:${SOURCE}\n  - name: Deploy\n    actions: [{ name: Go, kind: invoke, command: "true" }]\n` });
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    runtime.store.applyGate('hold', { type: 'disable', stage: 'Deploy', reason: 'change freeze', at: new Date().toISOString() });
+    let done: RunResult | undefined;
+    const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir }).then((r) => {
+      done = r;
+      return r;
+    });
+    const state = await until(() => {
+      const s = localPipelineState((runtime as LocalRuntime).store, pipeline);
+      return s.stages[1]?.status === 'Waiting' ? s : undefined;
+    });
+    expect(state.stages[1]).toMatchObject({
+      name: 'Deploy',
+      status: 'Waiting',
+      inboundTransition: { enabled: false, reason: 'change freeze' },
+      held: { reason: 'transition disabled: change freeze' },
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(done).toBeUndefined();
+    runtime.store.applyGate('hold', { type: 'enable', stage: 'Deploy' }, pipeline.executionMode);
+    expect((await running).status).toBe('Succeeded');
+    expect(localPipelineState(runtime.store, pipeline).stages[1]).toMatchObject({ status: 'Succeeded', inboundTransition: { enabled: true } });
+  });
+});
+
+describe('retry-stage-execution', () => {
+  it('re-runs a failed execution from its failed stage, keeping what earlier stages produced', async () => {
+    project = createProject({
+      'stepline.yml': `name: flaky\nstages:${SOURCE}\n  - name: Test\n    actions: [{ name: Flaky, kind: invoke, command: "echo run >> \\"$COUNTER\\"; test -f \\"$FIXED\\"", inputArtifacts: [Src] }]\n`,
+    });
+    const counter = join(project.dir, 'counter');
+    const fixed = join(project.dir, 'fixed');
+    process.env.COUNTER = counter;
+    process.env.FIXED = fixed;
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const failed = await runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    expect(failed).toMatchObject({ status: 'Failed', failure: { stage: 'Test', action: 'Flaky' } });
+    const sourceEvents = runtime.store.events(failed.executionId).filter((e) => e.state === 'Source · Checkout').length;
+
+    writeFileSync(fixed, '');
+    const retried = await runtime.retry(failed.executionId, pipeline, project.dir);
+    expect(retried).toMatchObject({ executionId: failed.executionId, status: 'Succeeded' });
+    expect(readFileSync(counter, 'utf8')).toBe('run\nrun\n');
+    // The source stage did not run again.
+    expect(runtime.store.events(failed.executionId).filter((e) => e.state === 'Source · Checkout').length).toBe(sourceEvents);
+    expect(runtime.store.getExecution(failed.executionId)?.attempt).toBe(2);
+    delete process.env.COUNTER;
+    delete process.env.FIXED;
+  });
+});
+
+describe('artifacts', () => {
+  it('fails a consumer whose input artifact changed after it was written, naming the file', async () => {
+    project = createProject({
+      'stepline.yml': `name: tamper\nstages:${SOURCE}\n  - name: Approve\n    actions: [{ name: Wait, kind: approval }]\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat app.txt", inputArtifacts: [Src] }]\n`,
+      'app.txt': 'original\n',
+    });
+    runtime = new LocalRuntime({ project: project.dir, approval: { mode: 'link' } });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    const approval = await until(() => runtime?.store.approvals(runtime.store.listExecutions()[0]?.id ?? '')[0]);
+    const file = join(runtime.artifacts.dir('tamper', approval.executionId, 'Src'), 'app.txt');
+    expect(existsSync(file)).toBe(true);
+    appendFileSync(file, 'tampered\n');
+    runtime.approvals.decide(approval.id, 'approve', 'me', '');
+    const result = await running;
+    expect(result).toMatchObject({ status: 'Failed', error: 'Stepline.ArtifactInvalid', failure: { stage: 'Use', action: 'Read' } });
+    expect(result.cause).toContain('app.txt (changed)');
+  });
+});
