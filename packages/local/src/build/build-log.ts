@@ -12,10 +12,16 @@ export class BuildLog {
   private masker: SecretMasker;
   private readonly onOutput: ((text: string) => void) | undefined;
   private readonly open: Array<MaskingStream> = [];
+  private fileError: Error | undefined;
 
   constructor(path: string, masker: SecretMasker, onOutput?: (text: string) => void) {
     mkdirSync(dirname(path), { recursive: true });
     this.file = createWriteStream(path, { flags: 'w', mode: 0o600 });
+    // A log that cannot be written (its directory removed, a full disk) must not end the build:
+    // the output still reaches the terminal.
+    this.file.on('error', (error) => {
+      this.fileError ??= error;
+    });
     this.masker = masker;
     this.onOutput = onOutput;
   }
@@ -25,9 +31,11 @@ export class BuildLog {
     this.masker = masker;
   }
 
-  /** One line of stepline's own, e.g. `Entering phase BUILD`. */
-  line(text: string): void {
-    this.emit(`[Container] ${timestamp(new Date())} ${this.masker.mask(text)}\n`);
+  /** One line of stepline's own, e.g. `Entering phase BUILD`; `fileOnly` for what the caller shows its own way. */
+  line(text: string, options: { fileOnly?: boolean } = {}): void {
+    const line = `[Container] ${timestamp(new Date())} ${this.masker.mask(text)}\n`;
+    if (options.fileOnly) this.writeFile(line);
+    else this.emit(line);
   }
 
   /** A sink for one output stream of a command; `end()` flushes what it held back. */
@@ -46,13 +54,21 @@ export class BuildLog {
 
   async close(): Promise<void> {
     for (const stream of this.open.splice(0)) this.emit(stream.end());
-    await new Promise<void>((resolve) => this.file.end(resolve));
+    if (this.fileError) return;
+    await new Promise<void>((resolve) => {
+      this.file.once('error', () => resolve());
+      this.file.end(resolve);
+    });
   }
 
   private emit(text: string): void {
     if (text === '') return;
-    this.file.write(text);
+    this.writeFile(text);
     this.onOutput?.(text);
+  }
+
+  private writeFile(text: string): void {
+    if (!this.fileError) this.file.write(text);
   }
 }
 

@@ -101,7 +101,8 @@ function readBuildspec(options: RunBuildOptions, sourceDir: string, log: BuildLo
     for (const note of parsed.notes) log.line(`Warning: ${note.path}: ${note.message}`);
     return parsed.buildspec;
   } catch (error) {
-    if (error instanceof DefinitionError) log.line(`Phase context status code: YAML_FILE_ERROR Message: ${error.message}`);
+    // The caller shows the error itself; the log keeps it with the build.
+    if (error instanceof DefinitionError) log.line(`Phase context status code: YAML_FILE_ERROR Message: ${error.message}`, { fileOnly: true });
     throw error;
   }
 }
@@ -153,6 +154,7 @@ class BuildRun {
     if (!shell) return this.failBeforeCommands('CLIENT_ERROR', [{ path: 'env.shell', message: `${wanted[0]} is not on this machine's PATH` }]);
 
     this.stateDir = mkdtempSync(join(tmpdir(), 'stepline-build-'));
+    this.skipDirs.push(this.stateDir);
     const session = new ShellSession({ shell, env, cwd: this.sourceDir, stateDir: this.stateDir, carryState: buildspec.version === '0.2' });
     this.session = session;
     log.line(`Running commands with ${shell}`);
