@@ -18,8 +18,13 @@ for (const dir of ['.', ...readdirSync(join(root, 'packages')).map((p) => join('
 
 await build({
   entryPoints: [join(root, 'packages/cli/src/main.ts')],
-  outfile: join(root, 'packages/cli/dist/stepline.mjs'),
+  outdir: join(root, 'packages/cli/dist'),
+  entryNames: 'stepline',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
   bundle: true,
+  // Lazily imported parts (the AWS target, the engine) stay in chunks of their own, loaded when used.
+  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',

@@ -3,8 +3,12 @@
  * (the AWS limit), every transition resolves within its own (sub)machine, every state reachable,
  * every Task bounded by a timeout.
  */
-import validateAsl from 'asl-validator';
+import { createRequire } from 'node:module';
 import type { State, StateMachineDefinition, SubMachine } from './types';
+
+// asl-validator pulls in ajv, jsonata and jsonpath-plus: load it only when a full check is asked for.
+const require = createRequire(import.meta.url);
+const loadAslValidator = (): typeof import('asl-validator').default => require('asl-validator');
 
 export const MAX_STATE_NAME_LENGTH = 80;
 
@@ -63,6 +67,6 @@ export function validateStateMachine(definition: StateMachineDefinition): string
   const problems = validateGraph(definition);
   if (problems.length > 0) return problems;
   // The validator writes defaults into what it is given.
-  const result = validateAsl(structuredClone(definition));
+  const result = loadAslValidator()(structuredClone(definition));
   return result.isValid ? [] : result.errors.map((e) => `ASL ${e['Error code']}: ${e.Message}`);
 }
