@@ -4,7 +4,7 @@
  * dotfiles included, files only (a directory is selected through `dir/**\/*`).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { createReadStream, type Dirent, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 
@@ -74,7 +74,7 @@ function* walkFiles(start: string, skip: ReadonlySet<string>): Generator<string>
   const stack = [start];
   for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
     if (skip.has(dir)) continue;
-    let entries: import('node:fs').Dirent[];
+    let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
