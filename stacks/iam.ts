@@ -1,0 +1,68 @@
+/**
+ * IAM policies as data, so each role's grants can be read, tested and reasoned about. Statements name
+ * the resources they need. Where AWS allows no narrower resource, the statement says so: it is made with
+ * `awsRequiresWildcard`, which records why under its Sid, and the tests refuse any other wildcard.
+ */
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string | string[] | boolean>>;
+}
+
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: PolicyStatement[];
+}
+
+/** Why a statement needs `*`: the reasons, by Sid. The tests check every wildcard statement is here. */
+export const WILDCARD_EXCEPTIONS = {
+  // SendTaskSuccess and SendTaskFailure take a task token, not an ARN: the Service Authorization
+  // Reference lists no resource type for them, so the only Resource they accept is "*".
+  TaskTokenAnswers: 'states:SendTaskSuccess/SendTaskFailure support no resource-level permissions',
+  // Describe calls of ELBv2 list no resource types either; they are read-only.
+  LoadBalancerReads: 'elasticloadbalancing:Describe* support no resource-level permissions',
+  // ECS task definitions are registered from the deployed artifact, with a family only known then;
+  // RegisterTaskDefinition and DescribeTaskDefinition take no resource-level permissions.
+  TaskDefinitions: 'ecs:RegisterTaskDefinition/DescribeTaskDefinition support no resource-level permissions',
+  // The task and execution roles are named in the task definition the artifact carries; the grant is
+  // limited to this account's roles, and only when passed to ECS tasks.
+  PassTaskRoles: 'iam:PassRole for the roles a deployed task definition names (known only at deploy time)',
+} as const;
+export type WildcardException = keyof typeof WILDCARD_EXCEPTIONS;
+
+export function allow(actions: string[], resources: string[]): PolicyStatement {
+  return { Effect: 'Allow', Action: actions, Resource: resources };
+}
+
+/** A statement whose resource AWS only accepts as (or with) `*`; the Sid names the reason. */
+export function awsRequiresWildcard(exception: WildcardException, statement: PolicyStatement): PolicyStatement {
+  return { Sid: exception, ...statement };
+}
+
+export function policyDocument(statements: readonly PolicyStatement[]): PolicyDocument {
+  return { Version: '2012-10-17', Statement: [...statements] };
+}
+
+export interface TrustPolicy {
+  Version: '2012-10-17';
+  Statement: Array<{ Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole'; Condition: Record<string, Record<string, string>> }>;
+}
+
+/** Who may assume a role: one AWS service, acting for this account (no confused deputy). */
+export function assumedBy(service: string, accountId: string): TrustPolicy {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': accountId } } },
+    ],
+  };
+}
+
+/** Writing a function's own logs: its log group, and the streams in it (named by Lambda at run time). */
+export function lambdaLogs(region: string, accountId: string, functionName: string): PolicyStatement {
+  const group = `arn:aws:logs:${region}:${accountId}:log-group:/aws/lambda/${functionName}`;
+  return allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`${group}:*`]);
+}

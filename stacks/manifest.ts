@@ -1,0 +1,24 @@
+/**
+ * What the CLI reads to show an installed pipeline (see packages/cli/src/aws/manifest.ts, which parses
+ * it): the parsed pipeline and the compiler's state map, beside the artifacts. A contract test in
+ * stacks/install.test.ts parses this with the CLI's schema.
+ */
+import type { Pipeline } from '@stepline/core';
+import { ControlPrefix, type StateMachinePlan } from './plan';
+
+export function pipelineManifest(machine: StateMachinePlan, installation: string, artifactBucket: string) {
+  return {
+    version: 1 as const,
+    installation,
+    pipeline: machine.pipeline,
+    stateMap: machine.compiled.stateMap,
+    stateMachineName: machine.name,
+    artifactBucket,
+    gatePrefix: ControlPrefix.gates,
+  };
+}
+
+/** Every pipeline of the installation, as the webhook reads them (`PIPELINES=s3://…`). */
+export function pipelineList(pipelines: readonly Pipeline[]): Pipeline[] {
+  return [...pipelines];
+}

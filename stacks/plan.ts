@@ -1,0 +1,450 @@
+/**
+ * What one installation is made of, decided without creating anything: names, the compiled state
+ * machines, each function's environment and IAM statements, the CodeBuild projects, the lifecycle
+ * rules. Pure data from the pipelines and the names, so it can be read and tested on its own; the
+ * resources in ./install.ts are made from it one to one.
+ */
+import {
+  type Action,
+  actionPositions,
+  type CompiledPipeline,
+  type CompileOptions,
+  type DeployAction,
+  type Pipeline,
+  projectName,
+  type SourceAction,
+} from '@stepline/core';
+import { allow, awsRequiresWildcard, lambdaLogs, type PolicyStatement } from './iam';
+import { type InstallationNames, installationNames, lambdaArn, parameterArn, stateMachineArn, topicArn } from './names';
+import { compileForAws } from './pipelines';
+
+/** Keys under which the installation keeps its own data in the artifact bucket. */
+export const ControlPrefix = {
+  root: '_stepline/',
+  gates: '_stepline/gates/',
+  approvals: '_stepline/approvals/',
+  deployments: '_stepline/deployments/',
+  pipelines: '_stepline/pipelines/',
+  /** Every pipeline definition in one JSON array, for the webhook (`PIPELINES=s3://…`). */
+  pipelineList: '_stepline/pipelines.json',
+} as const;
+
+/** The secrets an installation uses: SST secret name, SSM parameter, and who reads it as which variable. */
+export const SECRETS = {
+  GithubWebhookSecret: { parameter: 'github-webhook-secret', required: true, readBy: { webhook: 'GITHUB_WEBHOOK_SECRET' } },
+  LinkSigningKey: {
+    parameter: 'link-signing-key',
+    required: true,
+    readBy: { 'approval-request': 'LINK_SIGNING_KEY', 'approval-response': 'LINK_SIGNING_KEY' },
+  },
+  GithubToken: { parameter: 'github-token', required: false, readBy: { source: 'GITHUB_TOKEN' } },
+  SlackWebhookUrl: { parameter: 'slack-webhook-url', required: false, readBy: { 'approval-request': 'SLACK_WEBHOOK_URL', notify: 'SLACK_WEBHOOK_URL' } },
+  SlackSigningSecret: { parameter: 'slack-signing-secret', required: false, readBy: { 'approval-response': 'SLACK_SIGNING_SECRET' } },
+} as const satisfies Record<string, { parameter: string; required: boolean; readBy: Partial<Record<FunctionKey, string>> }>;
+export type SecretName = keyof typeof SECRETS;
+
+/** The functions of an installation, by their handler file in packages/functions/src/handlers. */
+export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary'] as const;
+export type FunctionKey = (typeof FUNCTION_KEYS)[number];
+
+export interface PlanOptions {
+  stage: string;
+  region: string;
+  accountId: string;
+  pipelines: readonly Pipeline[];
+  /** The secrets that have a value; the optional ones without are left out, with what reads them. */
+  secrets: ReadonlySet<SecretName>;
+  /** Days an execution's artifacts (and its approval and deployment records) are kept. @default 30 */
+  artifactRetentionDays?: number;
+}
+
+export interface FunctionPlan {
+  key: FunctionKey;
+  name: string;
+  arn: string;
+  /** Handler file name without extension. */
+  handler: string;
+  description: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  environment: Record<string, string>;
+  statements: PolicyStatement[];
+  /** Public HTTPS endpoint (Function URL, auth NONE): GitHub and approvers call it; it checks signatures itself. */
+  url: boolean;
+}
+
+export interface StateMachinePlan {
+  pipeline: Pipeline;
+  name: string;
+  arn: string;
+  compiled: CompiledPipeline;
+  manifestKey: string;
+  tags: Record<string, string>;
+}
+
+export interface ProjectPlan {
+  name: string;
+  pipeline: string;
+  stage: string;
+  action: string;
+  source: { type: string; location?: string; buildspec?: string; auth?: { type: string; resource: string } };
+  artifacts: { type: string; location?: string; packaging?: string; namespaceType?: string };
+  environment: { type: string; image: string; computeType: string; privilegedMode: boolean };
+  timeoutMinutes: number;
+  logGroup: string;
+  statements: PolicyStatement[];
+}
+
+export interface LifecycleRule {
+  id: string;
+  prefix?: string;
+  expirationDays?: number;
+  noncurrentDays?: number;
+  abortMultipartDays?: number;
+  expiredObjectDeleteMarker?: boolean;
+}
+
+export interface InstallationPlan {
+  names: InstallationNames;
+  compileOptions: CompileOptions;
+  bucketArn: string;
+  approvalTopicArn: string;
+  notificationTopicArn: string;
+  functions: Record<FunctionKey, FunctionPlan>;
+  stateMachines: StateMachinePlan[];
+  projects: ProjectPlan[];
+  lifecycle: LifecycleRule[];
+  /** Parameter names of the secrets that have a value. */
+  parameters: Partial<Record<SecretName, string>>;
+}
+
+export function planInstallation(options: PlanOptions): InstallationPlan {
+  const { region, accountId } = options;
+  const names = installationNames(options.stage, accountId, region);
+  const bucket = names.bucket;
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  const objects = (prefix: string) => `${bucketArn}/${prefix}*`;
+  const approvalTopicArn = topicArn(region, accountId, names.approvalTopic);
+  const notificationTopicArn = topicArn(region, accountId, names.notificationTopic);
+  const fnArn = (key: FunctionKey) => lambdaArn(region, accountId, names.function(key));
+  const compileOptions: CompileOptions = {
+    target: 'aws',
+    region,
+    accountId,
+    artifactBucket: bucket,
+    approvalTopicArn,
+    projectPrefix: names.prefix,
+    functions: { source: fnArn('source'), approval: fnArn('approval-request'), gate: fnArn('gate'), canary: fnArn('canary') },
+  };
+
+  const stateMachines = options.pipelines.map((pipeline): StateMachinePlan => {
+    const name = names.stateMachine(pipeline.name);
+    const manifestKey = `${ControlPrefix.pipelines}${pipeline.name}.json`;
+    return {
+      pipeline,
+      name,
+      arn: stateMachineArn(region, accountId, name),
+      compiled: compileForAws(pipeline, compileOptions),
+      manifestKey,
+      tags: {
+        'stepline:pipeline': pipeline.name,
+        'stepline:installation': options.stage,
+        'stepline:manifest': `s3://${bucket}/${manifestKey}`,
+      },
+    };
+  });
+  const machineArns = stateMachines.map((m) => m.arn);
+  const executionsOf = stateMachines.map((m) => `arn:aws:states:${region}:${accountId}:execution:${m.name}:*`);
+
+  const parameters: Partial<Record<SecretName, string>> = {};
+  for (const [secret, spec] of Object.entries(SECRETS) as Array<[SecretName, (typeof SECRETS)[SecretName]]>) {
+    if (options.secrets.has(secret)) parameters[secret] = names.parameter(spec.parameter);
+    else if (spec.required)
+      throw new Error(`stepline: the secret ${secret} has no value: set it with \`npx sst secret set ${secret} <value> --stage ${options.stage}\``);
+  }
+  const secretsFor = (key: FunctionKey) => {
+    const environment: Record<string, string> = {};
+    const arns: string[] = [];
+    for (const [secret, spec] of Object.entries(SECRETS) as Array<[SecretName, (typeof SECRETS)[SecretName]]>) {
+      const variable = (spec.readBy as Partial<Record<FunctionKey, string>>)[key];
+      const parameter = parameters[secret];
+      if (variable === undefined || parameter === undefined) continue;
+      environment[variable] = parameter;
+      arns.push(parameterArn(region, accountId, parameter));
+    }
+    return { environment, statements: arns.length > 0 ? [allow(['ssm:GetParameter'], arns)] : [] };
+  };
+
+  const positions = options.pipelines.flatMap((pipeline) => actionPositions(pipeline).map((position) => ({ pipeline, position })));
+  const approvalTopics = [
+    approvalTopicArn,
+    ...positions.flatMap(({ position }) => (position.action.kind === 'approval' && position.action.notificationArn ? [position.action.notificationArn] : [])),
+  ];
+  const deploys = positions.flatMap(({ pipeline, position }) => (position.action.kind === 'deploy' ? [{ pipeline, action: position.action }] : []));
+  const stateMachinePrefix = `${names.prefix}-`;
+  const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
+
+  const fn = (
+    key: FunctionKey,
+    spec: Omit<FunctionPlan, 'key' | 'name' | 'arn' | 'handler' | 'statements' | 'environment' | 'url'> & {
+      environment?: Record<string, string>;
+      statements?: PolicyStatement[];
+      url?: boolean;
+    },
+  ): FunctionPlan => {
+    const name = names.function(key);
+    const secrets = secretsFor(key);
+    return {
+      key,
+      name,
+      arn: fnArn(key),
+      handler: key,
+      description: spec.description,
+      timeoutSeconds: spec.timeoutSeconds,
+      memoryMb: spec.memoryMb,
+      environment: { ...spec.environment, ...secrets.environment },
+      statements: [lambdaLogs(region, accountId, name), ...(spec.statements ?? []), ...secrets.statements],
+      url: spec.url ?? false,
+    };
+  };
+
+  const taskTokenAnswers = awsRequiresWildcard('TaskTokenAnswers', allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], ['*']));
+
+  const functions: Record<FunctionKey, FunctionPlan> = {
+    gate: fn('gate', {
+      description: 'stepline: stage gates (execution modes, disabled transitions)',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      environment: { ARTIFACT_BUCKET: bucket, STATE_MACHINE_PREFIX: stateMachinePrefix },
+      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.gates)]), taskTokenAnswers],
+    }),
+    webhook: fn('webhook', {
+      description: 'stepline: GitHub webhook (starts pipelines)',
+      // GitHub gives a delivery 10 seconds.
+      timeoutSeconds: 10,
+      memoryMb: 512,
+      environment: {
+        PIPELINES: `s3://${bucket}/${ControlPrefix.pipelineList}`,
+        STATE_MACHINE_PREFIX: stateMachinePrefix,
+        // Lambda allows 4 KB of environment in all; beyond that the prefix alone finds the machines.
+        ...(machinesByPipeline.length <= 2048 && { STATE_MACHINE_ARNS: machinesByPipeline }),
+      },
+      statements: [
+        allow(['s3:GetObject'], [`${bucketArn}/${ControlPrefix.pipelineList}`]),
+        ...(machineArns.length > 0 ? [allow(['states:StartExecution'], machineArns), allow(['states:DescribeExecution'], executionsOf)] : []),
+      ],
+      url: true,
+    }),
+    source: fn('source', {
+      description: 'stepline: source actions (resolves the commit to build)',
+      timeoutSeconds: 60,
+      memoryMb: 256,
+    }),
+    'approval-request': fn('approval-request', {
+      description: 'stepline: manual approval requests (links by SNS and Slack)',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      environment: { APPROVAL_BUCKET: bucket, APPROVAL_TOPIC_ARN: approvalTopicArn },
+      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.approvals)]), allow(['sns:Publish'], [...new Set(approvalTopics)])],
+    }),
+    'approval-response': fn('approval-response', {
+      description: 'stepline: approval links and Slack buttons (decides approvals)',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      environment: { APPROVAL_BUCKET: bucket },
+      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.approvals)]), taskTokenAnswers],
+      url: true,
+    }),
+    notify: fn('notify', {
+      description: 'stepline: execution notifications (SNS and Slack)',
+      timeoutSeconds: 30,
+      memoryMb: 256,
+      environment: { NOTIFICATION_TOPIC_ARN: notificationTopicArn },
+      statements: [allow(['sns:Publish'], [notificationTopicArn]), ...(executionsOf.length > 0 ? [allow(['states:DescribeExecution'], executionsOf)] : [])],
+    }),
+    canary: fn('canary', {
+      description: 'stepline: ECS blue/green deployments (task sets, ALB weights, alarms, hooks)',
+      // Prepare waits for green's tasks and targets to be healthy.
+      timeoutSeconds: 900,
+      memoryMb: 512,
+      environment: { ARTIFACT_BUCKET: bucket, STATE_MACHINE_PREFIX: stateMachinePrefix },
+      statements: canaryStatements({ region, accountId, bucketArn, deploys }),
+    }),
+  };
+
+  const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
+    const action = position.action;
+    if ((action.kind !== 'build' && action.kind !== 'test') || action.project !== undefined) return [];
+    const name = projectName({ pipeline, position, options: resolvedForProjectName(compileOptions) }, action);
+    const logGroup = `/aws/codebuild/${name}`;
+    const primary = action.primarySource ?? action.inputArtifacts[0];
+    const producer = positions.find(
+      (p) => p.pipeline === pipeline && p.position.action.kind === 'source' && primary !== undefined && p.position.action.outputArtifacts.includes(primary),
+    )?.position.action as SourceAction | undefined;
+    const environment = action.environment ?? {
+      image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
+      computeType: 'BUILD_GENERAL1_SMALL',
+      privilegedMode: false,
+    };
+    const connection = producer?.connectionArn;
+    return [
+      {
+        name,
+        pipeline: pipeline.name,
+        stage: position.stage,
+        action: action.name,
+        source: projectSource(producer, bucket, pipeline.name, region, action.buildspec),
+        artifacts: action.outputArtifacts.length > 0 ? { type: 'S3', location: bucket, packaging: 'NONE', namespaceType: 'NONE' } : { type: 'NO_ARTIFACTS' },
+        environment: {
+          type: environment.image.includes('aarch64') ? 'ARM_CONTAINER' : 'LINUX_CONTAINER',
+          image: environment.image,
+          computeType: environment.computeType,
+          privilegedMode: environment.privilegedMode,
+        },
+        timeoutMinutes: action.timeoutMinutes ?? 60,
+        logGroup,
+        statements: [
+          allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`]),
+          allow(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], [`${bucketArn}/${pipeline.name}/*`]),
+          allow(['s3:GetBucketAcl', 's3:GetBucketLocation'], [bucketArn]),
+          allow(
+            [
+              'codebuild:CreateReportGroup',
+              'codebuild:CreateReport',
+              'codebuild:UpdateReport',
+              'codebuild:BatchPutTestCases',
+              'codebuild:BatchPutCodeCoverages',
+            ],
+            [`arn:aws:codebuild:${region}:${accountId}:report-group/${name}-*`],
+          ),
+          ...(connection
+            ? [allow(['codeconnections:UseConnection', 'codestar-connections:UseConnection', 'codeconnections:GetConnectionToken'], [connection])]
+            : []),
+        ],
+      },
+    ];
+  });
+
+  const days = options.artifactRetentionDays ?? 30;
+  const lifecycle: LifecycleRule[] = [
+    ...options.pipelines.map((p) => ({ id: `artifacts-${p.name}`.slice(0, 255), prefix: `${p.name}/`, expirationDays: days })),
+    { id: 'approval-records', prefix: ControlPrefix.approvals, expirationDays: days },
+    { id: 'deployment-records', prefix: ControlPrefix.deployments, expirationDays: days },
+    // Gate state and manifests are rewritten in place: only their old versions go.
+    { id: 'old-versions', noncurrentDays: 7, expiredObjectDeleteMarker: true, abortMultipartDays: 1 },
+  ];
+
+  return { names, compileOptions, bucketArn, approvalTopicArn, notificationTopicArn, functions, stateMachines, projects, lifecycle, parameters };
+}
+
+/** The options `projectName` reads; it only uses the prefix, but takes the compiler's resolved options. */
+function resolvedForProjectName(options: CompileOptions) {
+  return {
+    target: 'aws' as const,
+    region: options.region ?? '',
+    accountId: options.accountId ?? '',
+    artifactBucket: options.artifactBucket ?? '',
+    projectPrefix: options.projectPrefix ?? 'stepline',
+    approvalTopicArn: options.approvalTopicArn,
+    functions: { source: '', approval: '', gate: '', canary: '', ...options.functions },
+  };
+}
+
+/**
+ * A created project's own source: the repository of the source action whose artifact is the build's
+ * primary input (the compiled Task sets `SourceVersion` to the commit), else the artifact store (the
+ * Task overrides the location per execution).
+ */
+function projectSource(producer: SourceAction | undefined, bucket: string, pipeline: string, region: string, buildspec: string): ProjectPlan['source'] {
+  const spec = { buildspec };
+  if (producer?.provider === 'GitHub' || producer?.provider === 'CodeStarSourceConnection') {
+    return {
+      type: 'GITHUB',
+      location: `https://github.com/${producer.repository}.git`,
+      ...spec,
+      ...(producer.connectionArn && { auth: { type: 'CODECONNECTIONS', resource: producer.connectionArn } }),
+    };
+  }
+  if (producer?.provider === 'CodeCommit')
+    return { type: 'CODECOMMIT', location: `https://git-codecommit.${region}.amazonaws.com/v1/repos/${producer.repository}`, ...spec };
+  if (producer?.provider === 'S3') return { type: 'S3', location: producer.repository, ...spec };
+  return { type: 'S3', location: `${bucket}/${pipeline}/`, ...spec };
+}
+
+const nameOf = (nameOrArn: string) => nameOrArn.split(/[:/]/).at(-1) ?? nameOrArn;
+
+/** What the canary function does to the ECS services, listeners and alarms the deploy actions name. */
+function canaryStatements(options: {
+  region: string;
+  accountId: string;
+  bucketArn: string;
+  deploys: Array<{ pipeline: Pipeline; action: DeployAction }>;
+}): PolicyStatement[] {
+  const { region, accountId, bucketArn, deploys } = options;
+  const statements: PolicyStatement[] = [allow(['s3:GetObject', 's3:PutObject'], [`${bucketArn}/${ControlPrefix.deployments}*`])];
+  if (deploys.length === 0) return statements;
+
+  const pipelines = [...new Set(deploys.map((d) => d.pipeline.name))];
+  statements.push(
+    allow(
+      ['s3:GetObject'],
+      pipelines.map((p) => `${bucketArn}/${p}/*`),
+    ),
+  );
+
+  const ecs = deploys.flatMap(({ action }) =>
+    action.ecs?.cluster && action.ecs.service ? [{ cluster: nameOf(action.ecs.cluster), service: nameOf(action.ecs.service) }] : [],
+  );
+  if (ecs.length > 0) {
+    const services = ecs.map((e) => `arn:aws:ecs:${region}:${accountId}:service/${e.cluster}/${e.service}`);
+    const taskSets = ecs.map((e) => `arn:aws:ecs:${region}:${accountId}:task-set/${e.cluster}/${e.service}/*`);
+    statements.push(allow(['ecs:CreateTaskSet'], services));
+    statements.push(allow(['ecs:DescribeTaskSets', 'ecs:UpdateServicePrimaryTaskSet'], [...services, ...taskSets]));
+    statements.push(allow(['ecs:DeleteTaskSet'], taskSets));
+    statements.push(awsRequiresWildcard('TaskDefinitions', allow(['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'], ['*'])));
+    statements.push(
+      awsRequiresWildcard('PassTaskRoles', {
+        ...allow(['iam:PassRole'], [`arn:aws:iam::${accountId}:role/*`]),
+        Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+  }
+
+  const listeners = deploys.flatMap(({ action }) => [action.ecs?.listenerArn, action.ecs?.testListenerArn].filter((a): a is string => a !== undefined));
+  const rules = deploys.flatMap(({ action }) => (action.ecs?.ruleArn ? [action.ecs.ruleArn] : []));
+  if (listeners.length > 0) statements.push(allow(['elasticloadbalancing:ModifyListener'], [...new Set(listeners)]));
+  if (rules.length > 0) statements.push(allow(['elasticloadbalancing:ModifyRule'], [...new Set(rules)]));
+  if (listeners.length > 0 || rules.length > 0) {
+    statements.push(
+      awsRequiresWildcard(
+        'LoadBalancerReads',
+        allow(['elasticloadbalancing:DescribeListeners', 'elasticloadbalancing:DescribeRules', 'elasticloadbalancing:DescribeTargetHealth'], ['*']),
+      ),
+    );
+  }
+
+  const alarms = [...new Set(deploys.flatMap(({ action }) => action.alarms))];
+  if (alarms.length > 0)
+    statements.push(
+      allow(
+        ['cloudwatch:DescribeAlarms'],
+        alarms.map((a) => `arn:aws:cloudwatch:${region}:${accountId}:alarm:${a}`),
+      ),
+    );
+
+  const hooks = [
+    ...new Set(
+      deploys.flatMap(({ action }) =>
+        Object.values(action.hooks).flatMap((h) => {
+          const fnName = typeof h === 'string' ? h : h.function;
+          return fnName === undefined ? [] : [fnName.startsWith('arn:') ? fnName : lambdaArn(region, accountId, fnName)];
+        }),
+      ),
+    ),
+  ];
+  if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
+  return statements;
+}
+
+/** Actions of a pipeline, for tests and summaries. */
+export const actionsOf = (pipeline: Pipeline): Action[] => pipeline.stages.flatMap((s) => s.actions);
