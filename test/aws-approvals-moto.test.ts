@@ -113,21 +113,21 @@ describe.skipIf(skip)('approvals on moto_server', () => {
     const inbox = await clients.sns.send(new CreateTopicCommand({ Name: 'stepline-approvals' }));
     await clients.sns.send(new SubscribeCommand({ TopicArn: inbox.TopicArn, Protocol: 'http', Endpoint: `${base}/inbox` }));
     const env = { LINK_SIGNING_KEY: 'stepline/link-key', APPROVAL_BUCKET: BUCKET, PUBLIC_URL: `${base}/approval`, APPROVAL_TOPIC_ARN: inbox.TopicArn ?? '' };
-    const secrets = () => new SecretCache({ secretsManager: () => clients.sm, ssm: () => new SSMClient(motoClientConfig(moto)) });
-    const store = () => new S3ApprovalStore({ s3: () => clients.s3, bucket: BUCKET });
+    const secrets = () => new SecretCache({ secretsManager: async () => clients.sm, ssm: async () => new SSMClient(motoClientConfig(moto)) });
+    const store = () => new S3ApprovalStore({ s3: async () => clients.s3, bucket: BUCKET });
     handlers = {
       request: makeApprovalRequestHandler({
         ...approvalRequestDependencies(env),
         secrets: secrets(),
         store,
-        sns: () => clients.sns,
+        sns: async () => clients.sns,
         logger: recordingLogger().logger,
       }),
       response: makeApprovalResponseHandler({
         ...approvalResponseDependencies(env),
         secrets: secrets(),
         store,
-        sfn: () => clients.sfn,
+        sfn: async () => clients.sfn,
         logger: recordingLogger().logger,
       }),
     };

@@ -18,7 +18,7 @@ export function optionalEnv(env: Env, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** A value made on first use and kept. */
+/** A value made on first use and kept (for a promise: the first call's promise). */
 export function lazy<T>(make: () => T): () => T {
   let made: { value: T } | undefined;
   return () => {

@@ -11,8 +11,8 @@
  * @see https://docs.aws.amazon.com/secretsmanager/latest/userguide/retrieving-secrets.html
  * @see https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-parameter-store.html
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigurationError } from './errors';
 
 export interface SecretSource {
@@ -23,8 +23,9 @@ export interface SecretSource {
 }
 
 export interface SecretCacheOptions {
-  secretsManager: () => SecretsManagerClient;
-  ssm: () => SSMClient;
+  /** Made on first use: a function whose secrets are all in SSM never loads the Secrets Manager client. */
+  secretsManager: () => Promise<SecretsManagerClient>;
+  ssm: () => Promise<SSMClient>;
   /** @default 300_000 (five minutes, as the AWS Parameters and Secrets extension) */
   ttlMs?: number;
   now?: () => number;
@@ -77,10 +78,12 @@ export class SecretCache implements SecretSource {
     const field = hash < 0 ? undefined : reference.slice(hash + 1);
     let text: string | undefined;
     if (id.startsWith('arn:aws:ssm:') || id.startsWith('/')) {
-      const out = await this.options.ssm().send(new GetParameterCommand({ Name: id, WithDecryption: true }));
+      const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+      const out = await (await this.options.ssm()).send(new GetParameterCommand({ Name: id, WithDecryption: true }));
       text = out.Parameter?.Value;
     } else {
-      const out = await this.options.secretsManager().send(new GetSecretValueCommand({ SecretId: id }));
+      const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+      const out = await (await this.options.secretsManager()).send(new GetSecretValueCommand({ SecretId: id }));
       text = out.SecretString;
     }
     if (text === undefined || text === '') throw new ConfigurationError(`secret ${id} has no text value`);

@@ -11,7 +11,7 @@
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   type ApprovalDecisionRecord,
   type ApprovalLinkClaims,
@@ -40,7 +40,7 @@ const CLOSED_TOKEN_ERRORS = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'Invali
 const MAX_CAUSE = 32_768;
 
 export class ApprovalDesk {
-  constructor(private readonly deps: { store: ApprovalStore; sfn: () => SFNClient; key: string; now: () => Date; logger: Logger }) {}
+  constructor(private readonly deps: { store: ApprovalStore; sfn: () => Promise<SFNClient>; key: string; now: () => Date; logger: Logger }) {}
 
   /** Verifies a link token and finds its approval. */
   async open(token: string | undefined | null): Promise<OpenedApproval> {
@@ -100,11 +100,11 @@ export class ApprovalDesk {
   /** Answers the task token; `closed` when it no longer waits. */
   private async deliver(decision: ApprovalDecisionRecord, record: ApprovalRecord): Promise<'delivered' | 'closed'> {
     const result = decisionResult(decision);
+    const { SendTaskFailureCommand, SendTaskSuccessCommand } = await import('@aws-sdk/client-sfn');
+    const sfn = await this.deps.sfn();
     try {
-      if (result.type === 'success')
-        await this.deps.sfn().send(new SendTaskSuccessCommand({ taskToken: record.taskToken, output: JSON.stringify(result.output) }));
-      else
-        await this.deps.sfn().send(new SendTaskFailureCommand({ taskToken: record.taskToken, error: result.error, cause: result.cause.slice(0, MAX_CAUSE) }));
+      if (result.type === 'success') await sfn.send(new SendTaskSuccessCommand({ taskToken: record.taskToken, output: JSON.stringify(result.output) }));
+      else await sfn.send(new SendTaskFailureCommand({ taskToken: record.taskToken, error: result.error, cause: result.cause.slice(0, MAX_CAUSE) }));
       return 'delivered';
     } catch (error) {
       const name = (error as { name?: unknown })?.name;

@@ -6,7 +6,7 @@
  * in a key, a URL or a log line.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
  */
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type ApprovalDecisionRecord, ApprovalDecisionRecordSchema, type ApprovalRecord, ApprovalRecordSchema } from '@stepline/core';
 import type * as z from 'zod';
 
@@ -22,7 +22,7 @@ export interface ApprovalStore {
 }
 
 export interface S3ApprovalStoreOptions {
-  s3: () => S3Client;
+  s3: () => Promise<S3Client>;
   bucket: string;
   /** @default '_stepline/approvals/' */
   prefix?: string;
@@ -60,10 +60,12 @@ export class S3ApprovalStore implements ApprovalStore {
   }
 
   private async create(key: string, value: unknown): Promise<'created' | 'exists'> {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = await this.options.s3();
     try {
-      await this.options
-        .s3()
-        .send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', IfNoneMatch: '*' }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', IfNoneMatch: '*' }),
+      );
       return 'created';
     } catch (error) {
       // 412: the object exists. 409: a concurrent conditional write to the same key is in flight: it will exist.
@@ -74,12 +76,14 @@ export class S3ApprovalStore implements ApprovalStore {
   }
 
   private async read<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = await this.options.s3();
     try {
-      const object = await this.options.s3().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const object = await s3.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       const text = (await object.Body?.transformToString('utf8')) ?? '';
       return schema.parse(JSON.parse(text));
     } catch (error) {
-      if (error instanceof NoSuchKey || httpStatus(error) === 404) return undefined;
+      if ((error as { name?: unknown })?.name === 'NoSuchKey' || httpStatus(error) === 404) return undefined;
       throw error;
     }
   }

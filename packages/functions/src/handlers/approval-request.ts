@@ -21,10 +21,7 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import {
   type ApprovalRecord,
@@ -39,14 +36,15 @@ import {
 import { approvalLinks } from '../approvals/links';
 import { publishNotification } from '../approvals/sns';
 import { type ApprovalStore, S3ApprovalStore } from '../approvals/store';
+import { s3Client, secretCache, snsClient } from '../aws';
 import { type Env, functionLogger, lazy, optionalEnv, requiredEnv } from '../runtime';
-import { SecretCache, type SecretSource } from '../secrets';
+import type { SecretSource } from '../secrets';
 import { type Fetch, postToSlack } from '../slack';
 
 export interface ApprovalRequestDependencies {
   env: Env;
   store: () => ApprovalStore;
-  sns: () => SNSClient;
+  sns: () => Promise<SNSClient>;
   secrets: SecretSource;
   fetch: Fetch;
   now: () => Date;
@@ -54,14 +52,14 @@ export interface ApprovalRequestDependencies {
 }
 
 export function approvalRequestDependencies(env: Env = process.env): ApprovalRequestDependencies {
-  const s3 = lazy(() => new S3Client({}));
+  const s3 = s3Client();
   return {
     env,
     store: lazy(
       () => new S3ApprovalStore({ s3, bucket: optionalEnv(env, 'APPROVAL_BUCKET') ?? requiredEnv(env, 'ARTIFACT_BUCKET', 'the bucket approvals are kept in') }),
     ),
-    sns: lazy(() => new SNSClient({})),
-    secrets: new SecretCache({ secretsManager: lazy(() => new SecretsManagerClient({})), ssm: lazy(() => new SSMClient({})) }),
+    sns: snsClient(),
+    secrets: secretCache(),
     fetch: (...args) => fetch(...args),
     now: () => new Date(),
     logger: functionLogger('approval-request'),
@@ -102,7 +100,10 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDependencies) 
     const slackReference = optionalEnv(env, 'SLACK_WEBHOOK_URL');
     const channels: Array<{ name: string; send: () => Promise<unknown> }> = [];
     if (topicArn !== undefined)
-      channels.push({ name: 'sns', send: () => publishNotification(deps.sns(), topicArn, approvalNotification(view, links, optionalEnv(env, 'AWS_REGION'))) });
+      channels.push({
+        name: 'sns',
+        send: async () => publishNotification(await deps.sns(), topicArn, approvalNotification(view, links, optionalEnv(env, 'AWS_REGION'))),
+      });
     if (slackReference !== undefined)
       channels.push({ name: 'slack', send: async () => postToSlack(deps.fetch, await deps.secrets.get(slackReference), slackApprovalMessage(view, links)) });
     if (channels.length === 0) logger.warn('no SNS topic and no Slack webhook configured: nobody is told about this approval');

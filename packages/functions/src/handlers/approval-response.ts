@@ -26,10 +26,7 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import {
   APPROVAL_PAGE_HEADERS,
@@ -43,10 +40,11 @@ import {
 } from '@stepline/core';
 import { ApprovalDesk, formPage } from '../approvals/desk';
 import { type ApprovalStore, S3ApprovalStore } from '../approvals/store';
+import { s3Client, secretCache, sfnClient } from '../aws';
 import { HttpError } from '../errors';
 import { type HttpRequest, type HttpResponse, html, httpErrors, json, parseHttpEvent } from '../http';
 import { type Env, functionLogger, lazy, optionalEnv, requiredEnv } from '../runtime';
-import { SecretCache, type SecretSource } from '../secrets';
+import type { SecretSource } from '../secrets';
 import { type Fetch, postToSlack } from '../slack';
 
 /** Forms and Slack payloads are small; anything bigger is not ours. */
@@ -57,7 +55,7 @@ const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 export interface ApprovalResponseDependencies {
   env: Env;
   store: () => ApprovalStore;
-  sfn: () => SFNClient;
+  sfn: () => Promise<SFNClient>;
   secrets: SecretSource;
   fetch: Fetch;
   now: () => Date;
@@ -65,14 +63,14 @@ export interface ApprovalResponseDependencies {
 }
 
 export function approvalResponseDependencies(env: Env = process.env): ApprovalResponseDependencies {
-  const s3 = lazy(() => new S3Client({}));
+  const s3 = s3Client();
   return {
     env,
     store: lazy(
       () => new S3ApprovalStore({ s3, bucket: optionalEnv(env, 'APPROVAL_BUCKET') ?? requiredEnv(env, 'ARTIFACT_BUCKET', 'the bucket approvals are kept in') }),
     ),
-    sfn: lazy(() => new SFNClient({})),
-    secrets: new SecretCache({ secretsManager: lazy(() => new SecretsManagerClient({})), ssm: lazy(() => new SSMClient({})) }),
+    sfn: sfnClient(),
+    secrets: secretCache(),
     fetch: (...args) => fetch(...args),
     now: () => new Date(),
     logger: functionLogger('approval-response'),

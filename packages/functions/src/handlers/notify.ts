@@ -16,16 +16,15 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import { ErrorName, type ExecutionInput, ExecutionInputSchema, SteplineError } from '@stepline/core';
 import * as z from 'zod';
+import { secretCache, sfnClient, snsClient } from '../aws';
 import { type ExecutionChange, executionNotice, noticeSlack, noticeText } from '../notify/message';
-import { type Env, functionLogger, lazy, optionalEnv } from '../runtime';
-import { SecretCache, type SecretSource } from '../secrets';
+import { type Env, functionLogger, optionalEnv } from '../runtime';
+import type { SecretSource } from '../secrets';
 import { type Fetch, postToSlack } from '../slack';
 
 const StatusChangeSchema = z.object({
@@ -49,8 +48,8 @@ const DEFAULT_STATUSES = 'FAILED,TIMED_OUT,ABORTED,SUCCEEDED';
 
 export interface NotifyDependencies {
   env: Env;
-  sfn: () => SFNClient;
-  sns: () => SNSClient;
+  sfn: () => Promise<SFNClient>;
+  sns: () => Promise<SNSClient>;
   secrets: SecretSource;
   fetch: Fetch;
   logger: Logger;
@@ -59,9 +58,9 @@ export interface NotifyDependencies {
 export function notifyDependencies(env: Env = process.env): NotifyDependencies {
   return {
     env,
-    sfn: lazy(() => new SFNClient({})),
-    sns: lazy(() => new SNSClient({})),
-    secrets: new SecretCache({ secretsManager: lazy(() => new SecretsManagerClient({})), ssm: lazy(() => new SSMClient({})) }),
+    sfn: sfnClient(),
+    sns: snsClient(),
+    secrets: secretCache(),
     fetch: (...args) => fetch(...args),
     logger: functionLogger('notify'),
   };
@@ -96,7 +95,8 @@ export function createNotifyHandler(deps: NotifyDependencies) {
     const failed = detail.status !== 'RUNNING' && detail.status !== 'SUCCEEDED';
     if (input === undefined || (failed && !detail.cause)) {
       try {
-        const described = await deps.sfn().send(new DescribeExecutionCommand({ executionArn: detail.executionArn }));
+        const { DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+        const described = await (await deps.sfn()).send(new DescribeExecutionCommand({ executionArn: detail.executionArn }));
         input ??= parseInput(described.input);
         change.error ??= described.error;
         change.cause ??= described.cause;
@@ -114,17 +114,15 @@ export function createNotifyHandler(deps: NotifyDependencies) {
       const { subject, text } = noticeText(notice);
       channels.push({
         name: 'sns',
-        send: () =>
-          deps
-            .sns()
-            .send(
-              new PublishCommand({
-                TopicArn: topicArn,
-                Subject: subject,
-                MessageStructure: 'json',
-                Message: JSON.stringify({ default: JSON.stringify(notice), email: text }),
-              }),
-            ),
+        send: async () =>
+          (await deps.sns()).send(
+            new (await import('@aws-sdk/client-sns')).PublishCommand({
+              TopicArn: topicArn,
+              Subject: subject,
+              MessageStructure: 'json',
+              Message: JSON.stringify({ default: JSON.stringify(notice), email: text }),
+            }),
+          ),
       });
     }
     if (slackReference !== undefined)

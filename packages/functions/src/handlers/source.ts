@@ -19,14 +19,13 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
 import * as z from 'zod';
+import { secretCache } from '../aws';
 import { type GitHubApiOptions, getCommit } from '../github-api';
-import { type Env, functionLogger, lazy, optionalEnv } from '../runtime';
-import { SecretCache, type SecretSource } from '../secrets';
+import { type Env, functionLogger, optionalEnv } from '../runtime';
+import type { SecretSource } from '../secrets';
 import type { Fetch } from '../slack';
 
 /** What the compiled source Task sends (see `compileSource`). */
@@ -67,7 +66,7 @@ export interface SourceDependencies {
 export function sourceDependencies(env: Env = process.env): SourceDependencies {
   return {
     env,
-    secrets: new SecretCache({ secretsManager: lazy(() => new SecretsManagerClient({})), ssm: lazy(() => new SSMClient({})) }),
+    secrets: secretCache(),
     fetch: (...args) => fetch(...args),
     logger: functionLogger('source'),
   };

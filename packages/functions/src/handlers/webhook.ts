@@ -23,17 +23,15 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import { decideGitHubWebhook, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
 import type { Context } from 'aws-lambda';
+import { s3Client, secretCache, sfnClient } from '../aws';
 import { HttpError } from '../errors';
 import { type HttpResponse, httpErrors, json, parseHttpEvent } from '../http';
 import { type Env, functionAccount, functionLogger, lazy, optionalEnv, requiredEnv } from '../runtime';
-import { SecretCache, type SecretSource } from '../secrets';
+import type { SecretSource } from '../secrets';
 import { PipelineSource } from '../webhook/pipelines';
 import { type StartOutcome, StateMachines, startOnce } from '../webhook/starter';
 
@@ -44,23 +42,19 @@ const SECRET_RECHECK_MS = 60_000;
 
 export interface WebhookDependencies {
   env: Env;
-  sfn: () => SFNClient;
+  sfn: () => Promise<SFNClient>;
   secrets: SecretSource;
   pipelines: () => PipelineSource;
   logger: Logger;
 }
 
 export function webhookDependencies(env: Env = process.env): WebhookDependencies {
-  const s3 = lazy(() => new S3Client({}));
+  const s3 = s3Client();
   return {
     env,
     // GitHub waits 10 s for the whole answer: fail fast and let GitHub's redelivery (same names) retry.
-    sfn: lazy(() => new SFNClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 2500 } })),
-    secrets: new SecretCache({
-      secretsManager: lazy(() => new SecretsManagerClient({})),
-      ssm: lazy(() => new SSMClient({})),
-      ttlMs: Number(optionalEnv(env, 'SECRET_CACHE_SECONDS') ?? 300) * 1000,
-    }),
+    sfn: sfnClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 2500 } }),
+    secrets: secretCache(Number(optionalEnv(env, 'SECRET_CACHE_SECONDS') ?? 300) * 1000),
     pipelines: lazy(
       () =>
         new PipelineSource({
@@ -129,7 +123,8 @@ export function createWebhookHandler(deps: WebhookDependencies) {
     });
     for (const s of skipped) logger.info('pipeline skipped', { pipeline: s.pipeline, reason: s.reason });
 
-    const results = await Promise.allSettled(starts.map(({ start, arn }) => startOnce(deps.sfn(), arn, start)));
+    const sfn = starts.length > 0 ? await deps.sfn() : undefined;
+    const results = sfn ? await Promise.allSettled(starts.map(({ start, arn }) => startOnce(sfn, arn, start))) : [];
     const outcomes: StartOutcome[] = [];
     const failed: string[] = [];
     results.forEach((result, i) => {

@@ -5,14 +5,14 @@
  * webhook sees exactly what the compiler saw, and kept for `ttlMs` so that a changed file is picked up.
  * @see https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
  */
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type Pipeline, PipelineSchema } from '@stepline/core';
 import { ConfigurationError } from '../errors';
 
 export interface PipelineSourceOptions {
   /** The value of `PIPELINES`. */
   setting: string;
-  s3: () => S3Client;
+  s3: () => Promise<S3Client>;
   /** @default 60_000 */
   ttlMs?: number;
   now?: () => number;
@@ -45,7 +45,8 @@ export class PipelineSource {
     if (!setting.startsWith('s3://')) return setting;
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(setting);
     if (!match?.[1] || !match[2]) throw new ConfigurationError(`PIPELINES: expected s3://bucket/key, got ${setting}`);
-    const object = await this.options.s3().send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
+    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const object = await (await this.options.s3()).send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
     return (await object.Body?.transformToString('utf8')) ?? '';
   }
 }

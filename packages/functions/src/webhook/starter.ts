@@ -11,7 +11,7 @@
  * (`<Stage> · enter stage`) whose function applies PARALLEL, QUEUED and SUPERSEDED (see `applyGateEvent`).
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
  */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { WebhookStart } from '@stepline/core';
 import { ConfigurationError } from '../errors';
 import { canonicalJson } from '../runtime';
@@ -57,12 +57,13 @@ export function executionArnOf(stateMachineArn: string, name: string): string {
 }
 
 export async function startOnce(sfn: SFNClient, stateMachineArn: string, start: WebhookStart, signal?: AbortSignal): Promise<StartOutcome> {
+  const { DescribeExecutionCommand, StartExecutionCommand } = await import('@aws-sdk/client-sfn');
   const input = JSON.stringify(start.input);
   try {
     const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: start.executionName, input }), { abortSignal: signal });
     return { pipeline: start.pipeline, status: 'started', executionArn: out.executionArn ?? executionArnOf(stateMachineArn, start.executionName) };
   } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists) && (error as { name?: unknown })?.name !== 'ExecutionAlreadyExists') throw error;
+    if ((error as { name?: unknown })?.name !== 'ExecutionAlreadyExists') throw error;
     const executionArn = executionArnOf(stateMachineArn, start.executionName);
     let sameInput: boolean | undefined;
     try {
