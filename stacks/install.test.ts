@@ -252,12 +252,12 @@ describe('functions, projects and events', () => {
     expect(JSON.stringify(compiled.definition)).toContain('"ProjectName":"team-shared-lint"');
   });
 
-  it('sends execution status changes to the gate and notify functions, and stops of deploying pipelines to the canary', () => {
+  it('sends execution status changes to the gate and notify functions, and unsuccessful ends of deploying pipelines to the canary', () => {
     const arns = ['api', 'web'].map((p) => `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:stepline-team-${p}`);
     expect(JSON.parse(String(named('aws:cloudwatch/eventRule:EventRule', 'ExecutionStatus').inputs.eventPattern))).toStrictEqual(statusPattern(arns));
     expect(JSON.parse(String(named('aws:cloudwatch/eventRule:EventRule', 'DeploymentRollback').inputs.eventPattern)).detail).toStrictEqual({
       stateMachineArn: [arns[1]],
-      status: ['ABORTED', 'TIMED_OUT'],
+      status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
     });
     expect(
       ofType('aws:cloudwatch/eventTarget:EventTarget')

@@ -273,7 +273,8 @@ export function installStepline(args: SteplineArgs): Stepline {
   }
 
   // Execution status changes: the gate frees what an ended execution held (and un-finishes a redriven
-  // one), notify tells people, and the canary rolls back a deployment a stopped execution left behind.
+  // one), notify tells people, and the canary rolls back a deployment an execution that ended without
+  // success left behind (its `abortExecution`, see docs/canary.md).
   const machineArns = plan.stateMachines.map((m) => m.arn);
   if (machineArns.length > 0) {
     const rule = track(
@@ -290,11 +291,12 @@ export function installStepline(args: SteplineArgs): Stepline {
       const rollback = track(
         new aws.cloudwatch.EventRule('DeploymentRollback', {
           name: `${names.prefix}-deployment-rollback`,
-          description: `stepline ${args.stage}: executions stopped or timed out, maybe mid-deployment`,
+          // docs/canary.md: an execution that ended without success rolls back what it left in flight.
+          description: `stepline ${args.stage}: executions that ended without success, maybe mid-deployment`,
           eventPattern: JSON.stringify({
             source: ['aws.states'],
             'detail-type': ['Step Functions Execution Status Change'],
-            detail: { stateMachineArn: deploying, status: ['ABORTED', 'TIMED_OUT'] },
+            detail: { stateMachineArn: deploying, status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
           }),
           tags,
         }),

@@ -103,12 +103,12 @@ describe('AwsBackend: pipelines', () => {
     fakeS3();
     const all = new AwsBackend({ sfn: new SFNClient({}), s3: new S3Client({}) });
     expect((await all.listPipelines()).map((p) => p.location)).toStrictEqual([machineArn('web'), machineArn('web', 'other')]);
-    await expect(all.getPipelineState('web')).rejects.toThrow('pipeline web is installed by several stages (team, other): pass --stage');
+    await expect(all.getPipelineState('web')).rejects.toThrow('pipeline web is in several installations (team, other): pass --install <name>');
   });
 
   it('names the pipelines it has when asked for another', async () => {
     fakeS3();
-    await expect(backend().getPipelineState('api')).rejects.toThrow(new UsageError('no pipeline api in the AWS installation of stage team (it has web)'));
+    await expect(backend().getPipelineState('api')).rejects.toThrow(new UsageError('no pipeline api in the AWS installation team (it has web)'));
   });
 });
 

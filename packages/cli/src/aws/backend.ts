@@ -284,10 +284,10 @@ export class AwsBackend implements PipelineBackend {
     if (matches.length === 1 && matches[0]) return matches[0];
     if (matches.length > 1) {
       const stages = matches.map((p) => p.installation).join(', ');
-      throw new UsageError(`pipeline ${name} is installed by several stages (${stages}): pass --stage`);
+      throw new UsageError(`pipeline ${name} is in several installations (${stages}): pass --install <name>`);
     }
     const known = [...new Set(all.map((p) => p.name))].sort();
-    const where = this.stage === undefined ? '' : ` of stage ${this.stage}`;
+    const where = this.stage === undefined ? '' : ` ${this.stage}`;
     throw new UsageError(
       `no pipeline ${name} in the AWS installation${where}${known.length ? ` (it has ${known.join(', ')})` : ' (it has none: run `npx sst deploy`)'}`,
     );
