@@ -23,6 +23,9 @@ export interface AwsBackendCreateOptions {
 
 /** Resolves region and credentials (a one-line UsageError when either is missing) and makes the backend. */
 export async function createAwsBackend(options: AwsBackendCreateOptions = {}): Promise<PipelineBackend> {
+  // On Node 20 the SDK prints a multi-line notice about its future Node 22 requirement on every run; the
+  // CLI supports Node 20.19 on purpose (engines), so the notice is noise here. An explicit setting wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const environment = await resolveAwsEnvironment(options);
   const config = clientConfig(environment);
   return new AwsBackend({
