@@ -77,7 +77,7 @@ stages:
   const withImage = () => ({
     Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'IMAGE', Value: 'web:42' }] },
   });
-  const valueOf = (calls: StubCall[], state: string) => calls.find((c) => c.state === state)?.input as Record<string, never>;
+  const valueOf = (calls: StubCall[], state: string): unknown => calls.find((c) => c.state === state)?.input;
 
   it('resolves #{Namespace.Variable} references from earlier actions and pipeline variables', async () => {
     const { outcome, calls } = await run(compiled, { 'Build · Compile': withImage }, { ...input, variables: { ENV: 'prod' } });

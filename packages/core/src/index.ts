@@ -1,3 +1,4 @@
+export * from './approvals/index';
 export * from './artifacts';
 export * from './buildspec/index';
 export * from './compiler/index';
@@ -7,6 +8,7 @@ export * from './deploy/plan';
 export * from './errors';
 export * from './execution/index';
 export * from './gates/index';
+export * from './github/index';
 export * from './history/index';
 export { type ImportedPipeline, importCodePipeline, SUPPORTED_PROVIDERS, toSteplineYaml } from './importers/codepipeline';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
@@ -14,6 +16,4 @@ export { definePipeline, parsePipeline, parsePipelineText } from './model/parse'
 export * from './model/references';
 export * from './model/schema';
 export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';
-export * from './approvals/index';
-export * from './github/index';
 export * from './triggers/index';

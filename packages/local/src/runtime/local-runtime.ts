@@ -157,7 +157,11 @@ export class LocalRuntime {
     const running = this.running.get(executionId);
     if (!running) return false;
     running.stopping = mode;
-    if (mode === 'abandon') this.abandon(executionId);
+    if (mode === 'abandon') {
+      this.abandon(executionId);
+      // A deploy in flight goes back to blue now: this also ends a running hook or health wait.
+      void this.canary.abortExecution(executionId).catch(() => undefined);
+    }
     return true;
   }
 
@@ -357,6 +361,8 @@ export class LocalRuntime {
         cause: `the process running it (pid ${e.pid}) ended before it did`,
       });
       this.store.applyGate(e.pipeline, { type: 'finish', executionId: e.id });
+      // Its deploy, if one was in flight, goes back to blue.
+      void this.canary.abortExecution(e.id).catch(() => undefined);
     }
   }
 }

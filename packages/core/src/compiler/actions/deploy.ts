@@ -6,7 +6,7 @@ import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, STEPLINE_TRANSIENT_E
 import { deployStepName } from '../names';
 import { actionResultPath, escapeLiteral } from '../references';
 import { choice, type JsonObject, map, pass, task, wait } from '../states';
-import { actionIdentity, addState, artifactLocationExpression, catchAll, functionArn, grantInvoke } from './common';
+import { actionIdentity, addState, artifactLocationExpression, catchAll, grantInvoke } from './common';
 
 const AWS_REQUIRED = ['cluster', 'service', 'containerName', 'containerPort', 'listenerArn', 'targetGroups', 'subnets', 'securityGroups'] as const;
 
@@ -36,8 +36,7 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
 
   const fn = ctx.options.functions.canary;
   grantInvoke(ctx, fn);
-  const hookFunctions = Object.values(action.hooks).flatMap((h) => (typeof h === 'string' ? [h] : h.function !== undefined ? [h.function] : []));
-  if (target === 'aws') for (const h of hookFunctions) grantInvoke(ctx, functionArn(h, ctx));
+  // Hooks are invoked by the canary function, not by the state machine: its role grants them (stacks/).
 
   const steps = deploymentPlan(action, { checkIntervalSeconds: action.checkIntervalSeconds, testTraffic: action.ecs?.testListenerArn !== undefined });
   const input = action.inputArtifacts[0] ?? '';
