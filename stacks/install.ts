@@ -50,7 +50,7 @@ export interface Stepline {
   resources: $util.Resource[];
 }
 
-/** Statuses after which an execution holds no gate; RUNNING again after a redrive. */
+/** Statuses after which an execution holds no gate (a redriven one is let in again when it enters a stage). */
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 
 export function installStepline(args: SteplineArgs): Stepline {
@@ -272,15 +272,14 @@ export function installStepline(args: SteplineArgs): Stepline {
     );
   }
 
-  // Execution status changes: the gate frees what an ended execution held (and un-finishes a redriven
-  // one), notify tells people, and the canary rolls back a deployment an execution that ended without
+  // Execution status changes: the gate frees what an ended execution held, notify tells people, and the canary rolls back a deployment an execution that ended without
   // success left behind (its `abortExecution`, see docs/canary.md).
   const machineArns = plan.stateMachines.map((m) => m.arn);
   if (machineArns.length > 0) {
     const rule = track(
       new aws.cloudwatch.EventRule('ExecutionStatus', {
         name: `${names.prefix}-execution-status`,
-        description: `stepline ${args.stage}: pipeline executions that ended or were redriven`,
+        description: `stepline ${args.stage}: pipeline executions that ended`,
         eventPattern: JSON.stringify(statusPattern(machineArns)),
         tags,
       }),
@@ -332,15 +331,12 @@ export function installStepline(args: SteplineArgs): Stepline {
   };
 }
 
-/** EventBridge pattern: the installation's executions that ended, or started again after a redrive. */
+/** EventBridge pattern: the installation's executions that ended. */
 export function statusPattern(machineArns: readonly string[]) {
   return {
     source: ['aws.states'],
     'detail-type': ['Step Functions Execution Status Change'],
-    detail: {
-      stateMachineArn: [...machineArns],
-      $or: [{ status: TERMINAL }, { status: ['RUNNING'], redriveCount: [{ numeric: ['>', 0] }] }],
-    },
+    detail: { stateMachineArn: [...machineArns], status: TERMINAL },
   };
 }
 

@@ -40,15 +40,11 @@ describe('dispatchGateEvent', () => {
     expect(answers).toStrictEqual(['proceed a Source', 'proceed b Source']);
   });
 
-  it('ignores non-terminal statuses, and un-finishes a redriven execution', async () => {
+  it('ignores non-terminal statuses; a failed execution redriven is let in again', async () => {
     const { answers, options } = setup();
     const entry = { pipeline: 'web', stage: 'Build', executionMode: 'PARALLEL', firstStage: false, taskToken: 't' };
     await dispatchGateEvent(statusChange('a', 'FAILED'), options);
-    expect(await dispatchGateEvent(statusChange('a', 'RUNNING'), options)).toMatchObject({ ignored: 'status RUNNING changes no gate' });
-    await dispatchGateEvent({ ...entry, executionId: 'a' }, options);
-    expect(answers).toStrictEqual([]);
-
-    await dispatchGateEvent(statusChange('a', 'RUNNING', { redriveCount: 1 }), options);
+    expect(await dispatchGateEvent(statusChange('a', 'RUNNING', { redriveCount: 1 }), options)).toMatchObject({ ignored: 'status RUNNING changes no gate' });
     await dispatchGateEvent({ ...entry, executionId: 'a' }, options);
     expect(answers).toStrictEqual(['proceed a Build']);
   });

@@ -39,7 +39,6 @@ export const StatusChangeEventSchema = z.object({
     name,
     status: z.string(),
     input: z.string().nullish(),
-    redriveCount: z.number().int().nullish(),
   }),
 });
 
@@ -99,9 +98,6 @@ export async function dispatchGateEvent(raw: unknown, options: DispatchOptions):
   const { detail } = event;
   const pipeline = pipelineOf(detail, options.stateMachinePrefix);
   if (pipeline === undefined) return { pipeline: '', ignored: `state machine ${detail.stateMachineArn} is not a stepline pipeline` };
-  if (detail.status === ExecutionStatus.Running && (detail.redriveCount ?? 0) > 0) {
-    return reply(pipeline, await service.redriven(pipeline, detail.name));
-  }
   if (!(TERMINAL_STATUSES as readonly string[]).includes(detail.status)) return { pipeline, ignored: `status ${detail.status} changes no gate` };
   return reply(pipeline, await service.finish(pipeline, detail.name));
 }

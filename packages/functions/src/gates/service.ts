@@ -86,27 +86,6 @@ export class GateService {
     return this.handle(pipeline, { type: 'enable', stage });
   }
 
-  /**
-   * A finished execution was redriven (RedriveExecution): it runs again under the same name, so it must
-   * no longer count as finished, or its next stage entry would go unanswered. The reducer has no event
-   * for this, so the one field is edited here.
-   */
-  async redriven(pipeline: string, executionId: string): Promise<GateResult> {
-    for (let attempt = 1; ; attempt++) {
-      const { document, etag } = await this.store.load(pipeline);
-      if (etag === undefined || !document.state.finished.includes(executionId)) return this.deliverPending(document);
-      const next: GateDocument = { ...document, state: { ...document.state, finished: document.state.finished.filter((id) => id !== executionId) } };
-      try {
-        await this.store.save(next, etag);
-        return this.deliverPending(next);
-      } catch (error) {
-        if (!(error instanceof GateConflictError)) throw error;
-        if (attempt >= this.maxAttempts) throw new GateContentionError(pipeline, attempt, { cause: error });
-        await this.sleep(Math.random() * Math.min(1000, 20 * 2 ** attempt));
-      }
-    }
-  }
-
   /** Answers owed from earlier calls, with no new event. */
   async flush(pipeline: string): Promise<GateResult> {
     const { document } = await this.store.load(pipeline);
