@@ -1,7 +1,7 @@
 // Bundles the CLI's TypeScript into one ESM file (packages/cli/dist/stepline.mjs) so that `stepline`
 // starts without compiling TypeScript on the fly. npm dependencies stay external. Run by `npm ci`
 // (prepare); bin/stepline.js falls back to tsx while the bundle is older than the sources.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -16,7 +16,20 @@ for (const dir of ['.', ...readdirSync(join(root, 'packages')).map((p) => join('
   }
 }
 
+// The local engine is bundled, with what it would use to reach AWS replaced (see engine-stubs.mjs).
+external.delete('aws-local-stepfunctions');
+const engineStubs = {
+  name: 'engine-stubs',
+  setup(b) {
+    b.onResolve({ filter: /^(@aws-sdk\/client-lambda|@aws-sdk\/credential-providers|asl-validator)$/ }, (args) =>
+      args.importer.includes('aws-local-stepfunctions') ? { path: join(root, 'scripts', 'engine-stubs.mjs') } : undefined,
+    );
+  },
+};
+
+rmSync(join(root, 'packages/cli/dist'), { recursive: true, force: true });
 await build({
+  plugins: [engineStubs],
   entryPoints: [join(root, 'packages/cli/src/main.ts')],
   outdir: join(root, 'packages/cli/dist'),
   entryNames: 'stepline',
