@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,9 @@ const HANDLERS = join(import.meta.dirname, '../packages/functions/src/handlers')
 /** What the nodejs22.x runtime provides: Node's modules and the AWS SDK v3. */
 const provided = (id: string) => id.startsWith('node:') || builtinModules.includes(id.split('/')[0] ?? id) || id.startsWith('@aws-sdk/');
 
-// Inside the repository, so that the bundle finds the AWS SDK in node_modules as Lambda finds its own.
+// Inside the repository (in git-ignored .sst/), so that the bundle finds the AWS SDK in node_modules as
+// Lambda finds its own.
+mkdirSync(join(import.meta.dirname, '../.sst'), { recursive: true });
 const dir = mkdtempSync(join(import.meta.dirname, '../.sst/bundle-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
