@@ -27,6 +27,9 @@ export const WILDCARD_EXCEPTIONS = {
   // ECS task definitions are registered from the deployed artifact, with a family only known then;
   // RegisterTaskDefinition and DescribeTaskDefinition take no resource-level permissions.
   TaskDefinitions: 'ecs:RegisterTaskDefinition/DescribeTaskDefinition support no resource-level permissions',
+  // CreateTaskSet and RegisterTaskDefinition carry tags, which needs ecs:TagResource on what they create;
+  // a task definition's family is only known at deploy time. Limited to tagging while creating.
+  TagOnCreate: 'ecs:TagResource on the task set or task definition being created (condition ecs:CreateAction)',
   // The task and execution roles are named in the task definition the artifact carries; the grant is
   // limited to this account's roles, and only when passed to ECS tasks.
   PassTaskRoles: 'iam:PassRole for the roles a deployed task definition names (known only at deploy time)',

@@ -164,6 +164,9 @@ describe('IAM', () => {
     expect(resources).toContain(`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:web-5xx`);
     expect(resources).toContain(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:web-smoke-test`);
     expect(statements.find((s) => s.Sid === 'PassTaskRoles')?.Condition).toStrictEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    expect(statements.find((s) => s.Sid === 'TagOnCreate')?.Condition).toStrictEqual({
+      StringEquals: { 'ecs:CreateAction': ['CreateTaskSet', 'RegisterTaskDefinition'] },
+    });
   });
 
   it('optional secrets without a value are neither stored nor granted', () => {

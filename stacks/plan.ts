@@ -403,6 +403,12 @@ function canaryStatements(options: {
     statements.push(allow(['ecs:DeleteTaskSet'], taskSets));
     statements.push(awsRequiresWildcard('TaskDefinitions', allow(['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'], ['*'])));
     statements.push(
+      awsRequiresWildcard('TagOnCreate', {
+        ...allow(['ecs:TagResource'], [...taskSets, `arn:aws:ecs:${region}:${accountId}:task-definition/*`]),
+        Condition: { StringEquals: { 'ecs:CreateAction': ['CreateTaskSet', 'RegisterTaskDefinition'] } },
+      }),
+    );
+    statements.push(
       awsRequiresWildcard('PassTaskRoles', {
         ...allow(['iam:PassRole'], [`arn:aws:iam::${accountId}:role/*`]),
         Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
