@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -88,7 +88,11 @@ for (const { label, name, adjust } of variants) {
 }
 
 console.log(`node ${process.version}, ${cpus().length} cpus, esbuild ESM node22 minified, @aws-sdk/* external; median of ${RUNS} fresh processes`);
-console.log(`bare node -e '': ${bare.toFixed(0)} ms`);
+console.log(
+  `bare node -e '': ${bare.toFixed(0)} ms; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log(
   `${'function'.padEnd(18)} ${'bundle'.padStart(9)} ${'gzip'.padStart(9)} ${'+SDK'.padStart(10)}   ${'process'.padStart(7)} ${'vs bare'.padStart(8)} ${'import'.padStart(8)}`,
 );
