@@ -6,8 +6,15 @@
  * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
  */
 import { basename } from 'node:path';
-import { build } from 'esbuild';
+import type * as Esbuild from 'esbuild';
 import { bundleOptions } from '../packages/functions/src/bundle';
+
+/**
+ * esbuild, loaded at run time: sst bundles sst.config.ts (and so this file) with esbuild, whose API cannot
+ * itself be bundled. A specifier in a variable is left alone by the bundler and resolved by Node.
+ */
+const ESBUILD = 'esbuild';
+const loadEsbuild = (): Promise<typeof Esbuild> => import(ESBUILD);
 
 export interface BundleOptions {
   /** Bundle the AWS SDK too, to pin its version instead of using the runtime's. @default false */
@@ -26,6 +33,7 @@ export async function bundleHandlers(entries: readonly string[], options: Bundle
     outfile: _outfile,
     ...shared
   } = bundleOptions({ entry: entries[0] ?? '', outfile: 'index.mjs', bundleSdk: options.bundleSdk ?? false });
+  const { build } = await loadEsbuild();
   const result = await build({
     ...shared,
     entryPoints: Object.fromEntries([...names].map(([name, entry]) => [`${name}/index`, entry])),
