@@ -114,7 +114,10 @@ export function parsePushPayload(payload: unknown): ParsedPayload {
   };
 }
 
-/** GitHub's pull request actions that CodePipeline's OPEN, UPDATED and CLOSED stand for. */
+/**
+ * GitHub's pull request actions that CodePipeline's OPEN, UPDATED and CLOSED stand for. `closed` counts
+ * whether or not the pull request was merged; other actions (labeled, ready_for_review, …) start nothing.
+ */
 const PULL_REQUEST_ACTIONS: Record<string, PullRequestAction> = {
   opened: PullRequestAction.Open,
   reopened: PullRequestAction.Open,
