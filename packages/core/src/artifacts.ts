@@ -3,7 +3,7 @@
  * AWS, `.stepline/artifacts/` on one machine), each with a `manifest.json` that lists every file and its
  * SHA-256. Written once; a consumer verifies the manifest before it uses the files.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MANIFEST_FILE = 'manifest.json';
 

@@ -6,7 +6,7 @@
  * command "true". Fields CodeBuild reads as booleans accept YAML 1.1's spellings (`yes`, `no`, `on`, …).
  * @see https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** YAML 1.1 booleans, the ones CodeBuild's decoder accepts for `discard-paths: yes` and the like. */
 const YAML_TRUE = /^(?:y|Y|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;

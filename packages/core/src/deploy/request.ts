@@ -3,7 +3,7 @@
  * once where it enters. The compiler writes it (see `compiler/actions/deploy.ts`): the action's
  * identity, the operation, the plan step, the deployment settings and the input artifact's location.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeployActionSchema, LifecycleHook } from '../model/schema';
 import { CanaryOperation, type PlanStep } from './plan';
 

@@ -2,7 +2,7 @@
  * What starts an execution, whichever runtime and whatever started it (a webhook, the CLI, a retry):
  * one input shape, parsed once, and one way to name executions.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import type { Pipeline } from '../model/schema';
 

@@ -6,7 +6,7 @@
  * actions are a discriminated union on `kind`.
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
 
 const named = (what: string, pattern: RegExp, max: number, allowed: string) =>

@@ -30,7 +30,7 @@ import {
   SteplineError,
   type VersionInfo,
 } from '@stepline/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { S3Artifact } from './artifact';
 import { type RetryOptions, retryTransient } from './retry';
 

@@ -21,7 +21,7 @@ import {
   parseCanaryRequest,
   runCanaryOperation,
 } from '@stepline/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { pipelineOf } from '../gates/events';
 import { AlbRouter } from './alb';
 import { S3Artifact, splitLocation } from './artifact';

@@ -76,6 +76,8 @@ export class LocalRuntime {
   readonly approvals: LocalApprovals;
   readonly canary: LocalCanary;
   private readonly running = new Map<string, { engine: RunningExecution; controller: AbortController; stopping?: 'stop' | 'abandon' }>();
+  /** Every execution this runtime drives, until its history is written. */
+  private readonly driving = new Set<Promise<unknown>>();
 
   constructor(private readonly options: LocalRuntimeOptions) {
     const project = resolve(options.project);
@@ -125,7 +127,13 @@ export class LocalRuntime {
       const existing = input.trigger.deliveryId ? this.store.findByDelivery(pipeline.name, input.trigger.deliveryId) : this.store.getExecution(executionId);
       return { executionId: existing?.id ?? executionId, status: existing?.status ?? 'InProgress', timings: [], duplicateOf: existing?.id ?? executionId };
     }
-    return this.drive(pipeline, compiled, executionId, input, request.repo);
+    return this.track(this.drive(pipeline, compiled, executionId, input, request.repo));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.driving.add(work);
+    void work.finally(() => this.driving.delete(work)).catch(() => undefined);
+    return work;
   }
 
   /**
@@ -149,7 +157,7 @@ export class LocalRuntime {
     this.store.forgetArtifacts(executionId, rewritten);
     this.store.restartExecution(executionId, process.pid);
     (this.options.sink ?? quietSink).line(`retrying ${executionId} from stage ${failedStage}`);
-    return this.drive(pipeline, compiled, executionId, execution.input, repo, { stateName: entry.stateName, data: entry.data });
+    return this.track(this.drive(pipeline, compiled, executionId, execution.input, repo, { stateName: entry.stateName, data: entry.data }));
   }
 
   /** Stops an execution this process runs: `abandon` at once, `stop` once running actions finish. */
@@ -167,6 +175,8 @@ export class LocalRuntime {
 
   async close(): Promise<void> {
     for (const id of this.running.keys()) this.stop(id, 'abandon');
+    // Stopped executions still write their end to the history: let them, then close it.
+    await Promise.allSettled([...this.driving]);
     await this.canary.close({ keepLive: this.options.keepLive ?? false });
     this.store.close();
   }

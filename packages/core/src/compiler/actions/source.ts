@@ -7,8 +7,9 @@ import { actionIdentity, addState, catchAll, grantInvoke } from './common';
 
 /**
  * A source action resolves the commit to build (from the trigger, or the branch head for a manual
- * start) and records it as the action's variables (`CommitId`, `BranchName`, ...). On AWS the source
- * function also snapshots the tree to the artifact store; CodeBuild checks out the same commit itself.
+ * start) and records it as the action's variables (`CommitId`, `BranchName`, ...). On AWS, CodeBuild
+ * checks that commit out itself (`SourceVersion`); on one machine the tree is exported into the
+ * source artifact. Only builds whose primary input is the source artifact get the commit on AWS.
  */
 export function compileSource(ctx: ActionContext, action: SourceAction): void {
   const fn = ctx.options.functions.source;
