@@ -47,7 +47,7 @@ stages:
         baseUrl: () =>
           new Promise((resolve) => {
             server = createServer((req, res) => void handleApprovalRoute(req, res, (runtime as LocalRuntime).approvals));
-            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo).port}`));
+            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo | null)?.port ?? 0}`));
           }),
         announce: (_approval, l) => {
           links = l;

@@ -77,19 +77,19 @@ stages:
   const withImage = () => ({
     Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'IMAGE', Value: 'web:42' }] },
   });
-  const valueOf = (calls: StubCall[], state: string): unknown => calls.find((c) => c.state === state)?.input;
+  const inputOf = (calls: StubCall[], state: string): unknown => calls.find((c) => c.state === state)?.input;
 
   it('resolves #{Namespace.Variable} references from earlier actions and pipeline variables', async () => {
     const { outcome, calls } = await run(compiled, { 'Build · Compile': withImage }, { ...input, variables: { ENV: 'prod' } });
     expect(outcome.status).toBe('SUCCEEDED');
-    const build = valueOf(calls, 'Build · Compile') as { EnvironmentVariablesOverride: Array<{ Name: string; Value: string }>; SourceVersion: string };
+    const build = inputOf(calls, 'Build · Compile') as { EnvironmentVariablesOverride: Array<{ Name: string; Value: string }>; SourceVersion: string };
     expect(build.SourceVersion).toBe('c0ffee');
     expect(build.EnvironmentVariablesOverride.find((v) => v.Name === 'TAG')?.Value).toBe('web-c0ffee');
     expect(build.EnvironmentVariablesOverride.find((v) => v.Name === 'ENV')?.Value).toBe('prod');
-    const approve = valueOf(calls, 'Release · Approve') as { Payload: { customData: string; source: { CommitId: string } } };
+    const approve = inputOf(calls, 'Release · Approve') as { Payload: { customData: string; source: { CommitId: string } } };
     expect(approve.Payload.customData).toBe('Ship web:42 to prod?');
     expect(approve.Payload.source.CommitId).toBe('c0ffee');
-    expect((valueOf(calls, 'Release · Announce') as { Payload: { userParameters: string } }).Payload.userParameters).toBe('tester');
+    expect((inputOf(calls, 'Release · Announce') as { Payload: { userParameters: string } }).Payload.userParameters).toBe('tester');
   });
 
   it('runs actions of one runOrder concurrently', async () => {
@@ -130,5 +130,18 @@ stages:
       error: 'Stepline.ApprovalRejected',
       cause: 'Stage Release, action Approve failed: rejected by ana@example.com: not today',
     });
+  });
+
+  it('resumes at a stage entry with the state given (retry-stage-execution), skipping earlier stages', async () => {
+    const state = {
+      input,
+      variables: { ENV: 'prod' },
+      actions: { Source_Checkout: { variables: { CommitId: 'feed' } }, Build_Compile: { exportedVariables: [{ Name: 'IMAGE', Value: 'web:7' }] } },
+    };
+    const { outcome, calls, stages } = await run(compiled, {}, { resume: { stage: 'Release', state } } as never);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(stages).toStrictEqual(['Release']);
+    expect(calls.some((c) => c.state.startsWith('Build') || c.state.startsWith('Source'))).toBe(false);
+    expect((inputOf(calls, 'Release · Approve') as { Payload: { customData: string } }).Payload.customData).toBe('Ship web:7 to prod?');
   });
 });

@@ -48,7 +48,7 @@ describe('approvals over HTTP', () => {
         baseUrl: () =>
           new Promise((resolve) => {
             server = createServer((req, res) => void handleApprovalRoute(req, res, (runtime as LocalRuntime).approvals));
-            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo).port}`));
+            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo | null)?.port ?? 0}`));
           }),
         announce: (_a, l) => {
           links = l;

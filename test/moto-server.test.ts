@@ -15,7 +15,9 @@ describe.skipIf(skip)('moto_server harness', () => {
     const s3 = new S3Client(motoClientConfig(moto));
     await s3.send(new CreateBucketCommand({ Bucket: 'stepline-test' }));
     await s3.send(new PutObjectCommand({ Bucket: 'stepline-test', Key: 'k', Body: 'one', IfNoneMatch: '*' }));
-    await expect(s3.send(new PutObjectCommand({ Bucket: 'stepline-test', Key: 'k', Body: 'two', IfNoneMatch: '*' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    await expect(s3.send(new PutObjectCommand({ Bucket: 'stepline-test', Key: 'k', Body: 'two', IfNoneMatch: '*' }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 412 },
+    });
     await moto.reset();
     await expect(s3.send(new PutObjectCommand({ Bucket: 'stepline-test', Key: 'k', Body: 'x' }))).rejects.toThrow();
   });

@@ -1,13 +1,12 @@
 import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
+  ExecutionAlreadyExists,
   ExecutionDoesNotExist,
-  ExecutionNotRedrivable,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   ListStateMachinesCommand,
   ListTagsForResourceCommand,
-  RedriveExecutionCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -19,7 +18,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors';
 import { AwsBackend } from './backend';
-import { BUCKET, executionArn, machineArn, manifestOf, tagsOf, waitingForApproval, webCompiled, webPipeline } from './test-fixtures';
+import { BUCKET, executionArn, HistoryWriter, machineArn, manifestOf, tagsOf, waitingForApproval, webCompiled, webPipeline } from './test-fixtures';
 
 const sfn = mockClient(SFNClient);
 const s3 = mockClient(S3Client);
@@ -281,17 +280,32 @@ describe('AwsBackend: changes', () => {
     await expect(backend().stopExecution('exec-2', { abandon: false })).rejects.toThrow('execution exec-2 is not in progress (SUCCEEDED)');
   });
 
-  it('retry-stage-execution: redrives the execution; says why when it cannot', async () => {
+  it('retry-stage-execution: starts the machine again at the failed stage with the state it had there', async () => {
     fakeS3();
+    const input = { pipeline: 'web', trigger: { type: 'Webhook' }, source: {}, variables: {} };
+    const atBuild = { input, variables: { ENV: 'staging' }, actions: { Source_Checkout: { variables: { CommitId: 'c0ffee' } } } };
+    const failed = new HistoryWriter()
+      .started(input)
+      .gate('Source')
+      .entered('Build · enter stage', atBuild)
+      .exited('Build · enter stage', atBuild)
+      .entered('Build · Compile', atBuild)
+      .failed('codebuild', 'States.TaskFailed', 'build failed')
+      .pass('Build · Compile · failed', { ...atBuild, failure: { Error: 'States.TaskFailed', Cause: 'build failed' } });
     sfn.on(DescribeExecutionCommand).resolves(running('exec-2', { status: 'FAILED' }));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: failed.events });
     sfn
-      .on(RedriveExecutionCommand)
-      .resolvesOnce({ redriveDate: new Date() })
-      .rejects(new ExecutionNotRedrivable({ message: 'older than 14 days', $metadata: {} }));
+      .on(StartExecutionCommand)
+      .rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }))
+      .resolves({ executionArn: executionArn('web', 'exec-2-r3') });
 
-    expect(await backend().retryStageExecution('exec-2')).toStrictEqual({ executionId: 'exec-2' });
-    expect(sfn).toHaveReceivedCommandWith(RedriveExecutionCommand, { executionArn: executionArn('web', 'exec-2') });
-    await expect(backend().retryStageExecution('exec-2')).rejects.toThrow(new UsageError('execution exec-2 cannot be retried: older than 14 days'));
+    expect(await backend().retryStageExecution('exec-2')).toStrictEqual({ executionId: 'exec-2-r3' });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'exec-2-r3', input: JSON.stringify({ resume: { stage: 'Build', state: atBuild } }) });
+
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2', { status: 'SUCCEEDED' }));
+    await expect(backend().retryStageExecution('exec-2')).rejects.toThrow(
+      'execution exec-2 is succeeded: only a failed, stopped or timed-out execution can be retried',
+    );
   });
 
   it('disable / enable-stage-transition: writes the gate state conditionally and releases what it held', async () => {

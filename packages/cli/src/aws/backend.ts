@@ -16,7 +16,6 @@ import {
   ListTagsForResourceCommand,
   paginateGetExecutionHistory,
   paginateListStateMachines,
-  RedriveExecutionCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   type SFNClient,
@@ -31,9 +30,12 @@ import {
   type ExecutionInput,
   ExecutionInputSchema,
   executionName,
+  gateStateName,
   newExecutionId,
   type PipelineState,
   pipelineStateFrom,
+  type ResumeInput,
+  stageToRetry,
   TriggerType,
 } from '@stepline/core';
 import { GateService, S3GateStore, SfnTaskResponder } from '../../../functions/src/gates/index';
@@ -198,17 +200,39 @@ export class AwsBackend implements PipelineBackend {
     });
   }
 
+  /**
+   * Retries a failed execution from its failed stage: a new execution of the same state machine,
+   * named `<execution>-r<n>`, that enters through the machine's resume entry with the state data the
+   * failed execution had at that stage's entry (read from its history). RedriveExecution cannot do it:
+   * stepline catches a failure to name its stage and action, and a redrive would resume at the Fail
+   * state the catch led to.
+   */
   retryStageExecution(executionId: string): Promise<{ executionId: string }> {
     return this.guard('retry-stage-execution', async () => {
-      const { executionArn, description } = await this.locate(executionId);
-      try {
-        await this.sfn.send(new RedriveExecutionCommand({ executionArn }));
-      } catch (error) {
-        if (error instanceof Error && error.name === 'ExecutionNotRedrivable')
-          throw new UsageError(`execution ${description.name} cannot be retried: ${error.message}`, { cause: error });
-        throw error;
+      const { installed, executionArn, description } = await this.locate(executionId);
+      if (description.status === 'RUNNING' || description.status === 'SUCCEEDED') {
+        throw new UsageError(
+          `execution ${description.name} is ${description.status?.toLowerCase()}: only a failed, stopped or timed-out execution can be retried`,
+        );
       }
-      return { executionId: description.name ?? executionId };
+      const events = await this.history(executionArn);
+      const stage = stageToRetry(installed.manifest.stateMap, normalizeHistory(events));
+      const gate = stage === undefined ? undefined : gateStateName(stage);
+      const entered = [...events].reverse().find((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === gate);
+      const state = entered?.stateEnteredEventDetails?.input;
+      if (stage === undefined || state === undefined) throw new UsageError(`execution ${description.name} never entered a stage it could be retried from`);
+      const input = JSON.stringify({ resume: { stage, state: JSON.parse(state) } } satisfies ResumeInput);
+      const base = description.name ?? executionId;
+      for (let attempt = 2; attempt < 100; attempt++) {
+        const name = executionName(`${base.replace(/-r\d+$/, '')}-r${attempt}`);
+        try {
+          await this.sfn.send(new StartExecutionCommand({ stateMachineArn: installed.stateMachineArn, name, input }));
+          return { executionId: name };
+        } catch (error) {
+          if (!(error instanceof ExecutionAlreadyExists)) throw error;
+        }
+      }
+      throw new UsageError(`execution ${base} was retried too many times`);
     });
   }
 

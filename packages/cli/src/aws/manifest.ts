@@ -10,7 +10,7 @@
  * The stacks write this shape (stacks/manifest.ts); a contract test keeps the two in step.
  */
 import { type Pipeline, PipelineSchema, type StateMap, StateRole } from '@stepline/core';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ManifestTag = {
   Pipeline: 'stepline:pipeline',

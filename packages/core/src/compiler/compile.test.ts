@@ -217,8 +217,32 @@ describe('validateGraph', () => {
 const EXPECTED = {
   Comment: 'stepline pipeline tiny',
   QueryLanguage: 'JSONPath',
-  StartAt: 'Initialize',
+  StartAt: 'Start',
   States: {
+    Start: {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.resume', IsPresent: true, Next: 'Resume' }],
+      Default: 'Initialize',
+    },
+    Resume: {
+      Type: 'Pass',
+      Parameters: {
+        'input.$': '$.resume.state.input',
+        'variables.$': '$.resume.state.variables',
+        'actions.$': '$.resume.state.actions',
+        'resumeStage.$': '$.resume.stage',
+      },
+      Next: 'Resume at stage',
+    },
+    'Resume at stage': {
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.resumeStage', StringEquals: 'Source', Next: 'Source · enter stage' },
+        { Variable: '$.resumeStage', StringEquals: 'Build', Next: 'Build · enter stage' },
+      ],
+      Default: 'Resume refused',
+    },
+    'Resume refused': { Type: 'Fail', Error: 'Stepline.DefinitionInvalid', Cause: 'resume names a stage this pipeline does not have' },
     Initialize: {
       Type: 'Pass',
       Parameters: {

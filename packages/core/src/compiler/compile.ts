@@ -7,7 +7,7 @@
  * State data: `{ input, variables, actions: { <key>: result } }` — the start input, the resolved pipeline
  * variables, and each finished action's result (see `actionResultPath`).
  */
-import { DefinitionError, type DefinitionIssue } from '../errors';
+import { DefinitionError, type DefinitionIssue, ErrorName } from '../errors';
 import type { Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
@@ -22,6 +22,7 @@ import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './in
 import { actionStateName, branchFailStateName, FixedState, failureStateName, gateStateName, groupStateName, mergeStateName, resultKeys } from './names';
 import { escapeLiteral, ReferenceResolver } from './references';
 import {
+  choice,
   fail,
   type JsonObject,
   MAX_STATE_NAME_LENGTH,
@@ -85,12 +86,15 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
 
   // Built back to front, so each piece knows its successor.
   let next: string = FixedState.Succeeded;
+  const gates: Array<{ stage: string; gate: string }> = [];
   for (let s = pipeline.stages.length - 1; s >= 0; s--) {
     const stage = pipeline.stages[s] as Stage;
     const groups = groupByRunOrder(positions.filter((p) => p.stageIndex === s));
     for (let g = groups.length - 1; g >= 0; g--) next = compileGroup(shared, states, groups[g] as ActionPosition[], next);
     next = compileGate(shared, states, stage, s === 0, next);
+    gates.unshift({ stage: stage.name, gate: next });
   }
+  compileResume(states, shared.stateMap, gates);
 
   const defaults: JsonObject = {};
   for (const v of pipeline.variables) if (v.default !== undefined) defaults[v.name] = v.default;
@@ -104,8 +108,8 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
   const definition: StateMachineDefinition = {
     Comment: `stepline pipeline ${pipeline.name}`,
     QueryLanguage: 'JSONPath',
-    StartAt: FixedState.Initialize,
-    States: orderStates(states, FixedState.Initialize),
+    StartAt: FixedState.Start,
+    States: orderStates(states, FixedState.Start),
     ...(pipeline.timeoutMinutes !== undefined && { TimeoutSeconds: pipeline.timeoutMinutes * 60 }),
   };
 
@@ -143,6 +147,31 @@ function groupByRunOrder(positions: ActionPosition[]): ActionPosition[][] {
   const byOrder = new Map<number, ActionPosition[]>();
   for (const p of positions) byOrder.set(p.action.runOrder, [...(byOrder.get(p.action.runOrder) ?? []), p]);
   return [...byOrder.entries()].sort(([a], [b]) => a - b).map(([, ps]) => ps);
+}
+
+/**
+ * retry-stage-execution: an execution started with `resume: {stage, state}` skips to that stage's
+ * entry with the state data the failed execution had there. Step Functions' RedriveExecution cannot do
+ * this for stepline's machines: a failure is caught (to name its stage and action) and ends in a Fail
+ * state, which is where a redrive would resume, failing again at once.
+ */
+function compileResume(states: Record<string, State>, stateMap: StateMap, gates: Array<{ stage: string; gate: string }>): void {
+  states[FixedState.Start] = choice([{ Variable: '$.resume', IsPresent: true, Next: FixedState.Resume }], FixedState.Initialize);
+  states[FixedState.Resume] = pass({
+    parameters: {
+      'input.$': '$.resume.state.input',
+      'variables.$': '$.resume.state.variables',
+      'actions.$': '$.resume.state.actions',
+      'resumeStage.$': '$.resume.stage',
+    },
+    next: FixedState.ResumeAtStage,
+  });
+  states[FixedState.ResumeAtStage] = choice(
+    gates.map((g) => ({ Variable: '$.resumeStage', StringEquals: g.stage, Next: g.gate })),
+    FixedState.ResumeRefused,
+  );
+  states[FixedState.ResumeRefused] = fail({ error: ErrorName.DefinitionInvalid, cause: 'resume names a stage this pipeline does not have' });
+  for (const name of [FixedState.Start, FixedState.Resume, FixedState.ResumeAtStage, FixedState.ResumeRefused]) stateMap[name] = { role: 'pipeline' };
 }
 
 /** The error's cause, prefixed with the stage and action it came from. */

@@ -8,6 +8,11 @@ import type { ActionPosition } from '../model/validate';
 export const SEPARATOR = ' · ';
 
 export const FixedState = {
+  /** Starts a fresh execution, or resumes one from a stage (retry-stage-execution). */
+  Start: 'Start',
+  Resume: 'Resume',
+  ResumeAtStage: 'Resume at stage',
+  ResumeRefused: 'Resume refused',
   Initialize: 'Initialize',
   ResolveVariables: 'Resolve variables',
   Succeeded: 'Succeeded',

@@ -34,6 +34,14 @@ export const ExecutionInputSchema = z.object({
   /** Pipeline variable overrides; defaults are merged in by the state machine. */
   variables: z.record(z.string(), z.string()),
 });
+
+/**
+ * The input that resumes a failed execution at a stage's entry (retry-stage-execution): the stage, and
+ * the state data the execution had when it reached that entry.
+ */
+export interface ResumeInput {
+  resume: { stage: string; state: unknown };
+}
 export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
 
 /**

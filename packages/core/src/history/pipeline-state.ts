@@ -146,3 +146,19 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
   }
   return { pipeline: pipeline.name, executionId: execution.executionId, status: execution.status, stages, ...(updated !== undefined && { updated }) };
 }
+
+/**
+ * The stage a failed or stopped execution is retried from (retry-stage-execution): the stage of the
+ * last failure recorded, else the last stage it entered.
+ */
+export function stageToRetry(stateMap: StateMap, events: readonly HistoryEvent[]): string | undefined {
+  let entered: string | undefined;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const event = events[i] as HistoryEvent;
+    const info = stateMap[event.state];
+    if (!info?.stage) continue;
+    if (info.role === 'failure' && event.type === 'entered') return info.stage;
+    entered ??= event.type === 'entered' ? info.stage : undefined;
+  }
+  return entered;
+}

@@ -185,6 +185,7 @@ Resources:
       ],
     });
     expect(imported?.notes).toStrictEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the note quotes CloudFormation's ${} syntax
       'Resources.Pipeline.Properties.Name: ${AWS::StackName}; the pipeline is named after its resource, Pipeline',
       'Resources.Pipeline.Properties.Stages[1].Actions[0]: the CodeBuild project Project is defined in the template; stepline creates its own project for this action, with the same buildspec',
     ]);

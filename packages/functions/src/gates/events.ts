@@ -4,7 +4,7 @@
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
  */
 import { ExecutionInputSchema, ExecutionMode, type GateState, heldExecutions } from '@stepline/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GateResult, GateService } from './service';
 
 const name = z.string().min(1);

@@ -4,7 +4,7 @@
  * refuses the write with `GateConflictError` if someone else wrote first, and the caller reads again.
  */
 import { ExecutionMode, type GateState } from '@stepline/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { GateStateInvalidError } from './errors';
 
 /** What is stored for one pipeline. */

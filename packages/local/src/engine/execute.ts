@@ -36,8 +36,6 @@ export interface ExecuteOptions {
   waitTimeOverrides?: Record<string, number>;
   /** Every engine event, in order; called for events that arrive after the result too. */
   onEvent?: (event: EngineEvent) => void;
-  /** Enter the machine at this state instead of StartAt (a redrive from a stage's entry). */
-  startAt?: string;
 }
 
 export interface ExecutionOutcome {
@@ -71,7 +69,7 @@ export function execute(definition: StateMachineDefinition, options: ExecuteOpti
 
   const outcome = loadEngine().then(async (lib): Promise<ExecutionOutcome> => {
     if (aborted) return { status: ExecutionStatus.Aborted };
-    const machine: StateMachine = new lib.StateMachine((options.startAt ? { ...local, StartAt: options.startAt } : local) as never, {
+    const machine: StateMachine = new lib.StateMachine(local as never, {
       validationOptions: { noValidate: true },
     });
     const run = machine.run(options.input as never, {

@@ -2,11 +2,12 @@
  * `stepline serve`: one process that makes a machine a small CI. It receives GitHub webhooks
  * (signature checked, deliveries deduplicated, triggers applied by core's `decideGitHubWebhook`), runs
  * the pipelines they start in the embedded runtime (the compiled gates apply QUEUED and SUPERSEDED),
- * serves the approval pages, and answers `/api/executions` with JSON.
+ * serves the approval pages and the dashboard (`/`), and answers `/api/executions` with JSON.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decideGitHubWebhook, executionName, type Pipeline, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
+import { renderDashboard } from '@stepline/web';
 import { executionDetail, executionSummary, localPipelineState } from '../queries';
 import { LocalRuntime } from '../runtime/local-runtime';
 import type { ProgressSink } from '../runtime/progress';
@@ -166,7 +167,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
         else await webhook(req, res);
       } else if (path.startsWith('/api/')) api(req, res, path);
-      else if (path === '/healthz') json(res, 200, { ok: true });
+      else if (path === '/' && req.method === 'GET') {
+        const html = renderDashboard({
+          title: 'stepline on this machine',
+          pipelines: [...byName.values()].map((p) => localPipelineState(runtime.store, p.pipeline)),
+          executions: runtime.store.listExecutions(undefined, 25).map(executionSummary),
+          executionHref: (id) => `/api/executions/${encodeURIComponent(id)}`,
+        });
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+      } else if (path === '/healthz') json(res, 200, { ok: true });
       else if (!(await handleApprovalRoute(req, res, runtime.approvals))) json(res, 404, { error: `no route for ${path}` });
     };
     handle().catch((error: unknown) => {

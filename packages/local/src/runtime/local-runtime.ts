@@ -15,7 +15,9 @@ import {
   type HistoryEvent,
   newExecutionId,
   type Pipeline,
+  type ResumeInput,
   type SourceRevision,
+  stageToRetry,
 } from '@stepline/core';
 import { type ApprovalMode, LocalApprovals, loadSigningKey, type WaitOptions } from '../approvals/local-approvals';
 import { LocalArtifactStore } from '../artifacts/store';
@@ -138,8 +140,8 @@ export class LocalRuntime {
 
   /**
    * Re-runs a failed or stopped execution from the entry of the stage that failed, with the state
-   * data it had there (as RedriveExecution does on AWS). Artifacts of that stage and later are
-   * written again.
+   * data it had there (the compiled machine's resume entry; see compileResume). Artifacts of that
+   * stage and later are written again.
    */
   async retry(executionId: string, pipeline: Pipeline, repo: string): Promise<RunResult> {
     const execution = this.store.getExecution(executionId);
@@ -148,7 +150,7 @@ export class LocalRuntime {
       throw new DefinitionError([{ path: '', message: `execution ${executionId} is ${execution.status}; only a failed or stopped execution can be retried` }]);
     }
     const compiled = this.compile(pipeline);
-    const failedStage = this.failedStage(compiled, executionId);
+    const failedStage = stageToRetry(compiled.stateMap, this.store.events(executionId));
     const entry = failedStage ? this.store.stageEntry(executionId, failedStage) : undefined;
     if (!failedStage || !entry) throw new DefinitionError([{ path: '', message: `execution ${executionId} has no failed stage to retry from` }]);
     const from = pipeline.stages.findIndex((s) => s.name === failedStage);
@@ -157,7 +159,7 @@ export class LocalRuntime {
     this.store.forgetArtifacts(executionId, rewritten);
     this.store.restartExecution(executionId, process.pid);
     (this.options.sink ?? quietSink).line(`retrying ${executionId} from stage ${failedStage}`);
-    return this.track(this.drive(pipeline, compiled, executionId, execution.input, repo, { stateName: entry.stateName, data: entry.data }));
+    return this.track(this.drive(pipeline, compiled, executionId, execution.input, repo, { stage: failedStage, state: entry.data }));
   }
 
   /** Stops an execution this process runs: `abandon` at once, `stop` once running actions finish. */
@@ -188,22 +190,13 @@ export class LocalRuntime {
     running.engine.abort();
   }
 
-  private failedStage(compiled: CompiledPipeline, executionId: string): string | undefined {
-    const events = this.store.events(executionId);
-    for (let i = events.length - 1; i >= 0; i--) {
-      const info = compiled.stateMap[events[i]?.state ?? ''];
-      if (info?.stage && (info.role === 'failure' || events[i]?.type === 'entered')) return info.stage;
-    }
-    return undefined;
-  }
-
   private async drive(
     pipeline: Pipeline,
     compiled: CompiledPipeline,
     executionId: string,
     input: ExecutionInput,
     repo: string,
-    resume?: { stateName: string; data: unknown },
+    resume?: ResumeInput['resume'],
   ): Promise<RunResult> {
     const sink = this.options.sink ?? quietSink;
     const reporter = new ProgressReporter(compiled.stateMap, sink);
@@ -241,12 +234,12 @@ export class LocalRuntime {
     };
 
     const engine = execute(compiled.definition, {
-      input: resume?.data ?? input,
+      // A retry enters the same machine with the state it had at the failed stage's entry.
+      input: resume ? ({ resume } satisfies ResumeInput) : input,
       executionName: executionId,
       handlers: this.bindHandlers(ctx, () => attempt),
       waitTimeOverrides: this.options.waitTimeOverrides ?? {},
       onEvent,
-      ...(resume && { startAt: resume.stateName }),
     });
     this.running.set(executionId, { engine, controller });
     const watch = setInterval(() => {

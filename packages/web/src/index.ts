@@ -1,0 +1,1 @@
+export { type DashboardView, escapeHtml, renderDashboard } from './dashboard';
