@@ -4,13 +4,11 @@
  * `chromium`, which .ci/run installs); skipped with the reason elsewhere.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
-import { type ApprovalLinks, handleApprovalRoute, LocalRuntime } from '@stepline/local';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { linkRuntime } from './helpers/approval-runtime';
 import { createProject, type Project } from './helpers/project';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -19,11 +17,9 @@ if (skip && process.env.CI === 'true') throw new Error(`${skip}: not allowed und
 if (skip) console.warn(`SKIPPED: ${skip}`);
 
 let project: Project | undefined;
-let runtime: LocalRuntime | undefined;
-let server: Server | undefined;
+let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  await runtime?.close();
+  await close?.();
   project?.remove();
 });
 
@@ -39,25 +35,12 @@ stages:
     actions: [{ name: Prod, kind: approval, customData: "Ship release 42 to production?" }]
 `,
     });
-    let links: ApprovalLinks | undefined;
-    runtime = new LocalRuntime({
-      project: project.dir,
-      approval: {
-        mode: 'link',
-        baseUrl: () =>
-          new Promise((resolve) => {
-            server = createServer((req, res) => void handleApprovalRoute(req, res, (runtime as LocalRuntime).approvals));
-            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo | null)?.port ?? 0}`));
-          }),
-        announce: (_approval, l) => {
-          links = l;
-        },
-      },
-    });
+    const served = linkRuntime(project.dir);
+    close = served.close;
+    const { runtime } = served;
     const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
     const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
-    for (let i = 0; i < 200 && !links; i++) await new Promise((r) => setTimeout(r, 50));
-    if (!links) throw new Error('no approval link was announced');
+    const links = await served.links();
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

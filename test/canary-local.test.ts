@@ -7,9 +7,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { compilePipeline, ErrorName, parsePipeline } from '@stepline/core';
-import { createLocalCanary, execute, type LocalCanary, taskStateNames } from '@stepline/local';
+import { createLocalCanary, execute, freePort, type LocalCanary, taskStateNames } from '@stepline/local';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../packages/local/src/canary/processes';
 import { type Answer, canaryInput, get, load, type Workspace, workspace } from './helpers/canary-app';
 
 let ws: Workspace;

@@ -3,23 +3,13 @@
  * processes. Slow-ish (each run starts Node and the engine), so few and thorough.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, type Project, REPO_ROOT, runCli } from './helpers/project';
 
 let project: Project | undefined;
 afterEach(() => project?.remove());
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every file under a directory, as one string: to look for a secret anywhere it could be written. */
 function everything(dir: string): string {

@@ -3,22 +3,21 @@
  * released, retry from the failed stage, artifacts checked against their manifests.
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
-import { type ApprovalLinks, handleApprovalRoute, LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
+import { LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
+import { linkRuntime } from './helpers/approval-runtime';
 import { createProject, type Project } from './helpers/project';
 
 let project: Project | undefined;
 let runtime: LocalRuntime | undefined;
-let server: Server | undefined;
+let closeLinks: (() => Promise<void>) | undefined;
 afterEach(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  await runtime?.close();
+  if (closeLinks) await closeLinks();
+  else await runtime?.close();
   project?.remove();
-  server = runtime = project = undefined;
+  closeLinks = runtime = project = undefined;
 });
 
 const SOURCE = `
@@ -40,24 +39,12 @@ describe('approvals over HTTP', () => {
     project = createProject({
       'stepline.yml': `name: appr\nstages:${SOURCE}\n  - name: Gate\n    actions: [{ name: Ok, kind: approval, customData: "ship it?" }]\n`,
     });
-    let links: ApprovalLinks | undefined;
-    runtime = new LocalRuntime({
-      project: project.dir,
-      approval: {
-        mode: 'link',
-        baseUrl: () =>
-          new Promise((resolve) => {
-            server = createServer((req, res) => void handleApprovalRoute(req, res, (runtime as LocalRuntime).approvals));
-            server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server?.address() as AddressInfo | null)?.port ?? 0}`));
-          }),
-        announce: (_a, l) => {
-          links = l;
-        },
-      },
-    });
+    const served = linkRuntime(project.dir);
+    closeLinks = served.close;
+    runtime = served.runtime;
     const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
     const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
-    const { approve, reject } = await until(() => links);
+    const { approve, reject } = await served.links();
 
     const form = await fetch(approve);
     expect(form.status).toBe(200);

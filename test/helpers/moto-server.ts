@@ -4,7 +4,7 @@
  * CI=true, where its absence is a failure (CI installs it).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '@stepline/local';
 
 export interface MotoServer {
   endpoint: string;
@@ -32,19 +32,6 @@ export function motoSkipReason(): string | undefined {
   if (process.env.CI === 'true') throw new Error(`${reason}: not allowed under CI=true`);
   console.warn(`SKIPPED: ${reason}`);
   return reason;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startMoto(): Promise<MotoServer> {

@@ -2,6 +2,7 @@ export * from './approvals/local-approvals';
 export * from './artifacts/store';
 export * from './build/index';
 export * from './canary/index';
+export { freePort } from './canary/processes';
 export * from './engine/execute';
 export { handleApprovalRoute } from './http/approval-routes';
 export { HttpError, readBody } from './http/body';
