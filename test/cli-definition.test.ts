@@ -1,0 +1,96 @@
+/** The definition verbs as a new user runs them: validate, compile, graph, import-codepipeline. */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CORPUS_DIR } from './helpers/corpus';
+import { runCli } from './helpers/project';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'stepline-cli-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const GOOD = `name: web
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
+  - name: Build
+    actions:
+      - { name: Compile, kind: build, inputArtifacts: [Src] }
+      - { name: Lint, kind: test, inputArtifacts: [Src] }
+`;
+
+describe('stepline definition verbs', () => {
+  it('validate: exit 0 for a good file; 1 with one line per problem, and no stack trace, for bad ones', async () => {
+    writeFileSync(join(dir, 'stepline.yml'), GOOD);
+    expect(await runCli(['validate'], { cwd: dir })).toMatchObject({ code: 0, stdout: 'web: valid (2 stages, 3 actions)\n' });
+
+    const cases: Array<[string, string]> = [
+      ['name: web\nstages: [\n', 'malformed YAML at line'],
+      [GOOD.replace('kind: test', 'kind: tset'), 'stages[1].actions[1].kind: expected kind to be one of'],
+      [GOOD.replace('name: Lint', 'name: Compile'), 'stages[1].actions[1].name: duplicate action name "Compile"'],
+      [
+        GOOD.replace('inputArtifacts: [Src] }\n      - { name: Lint', 'inputArtifacts: [Bin] }\n      - { name: Lint'),
+        'stages[1].actions[0].inputArtifacts[0]: artifact "Bin" is not produced by any action',
+      ],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(join(dir, 'bad.yml'), text);
+      const run = await runCli(['validate', 'bad.yml'], { cwd: dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`error: bad.yml: ${message}`);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(await runCli(['validate', 'missing.yml'], { cwd: dir })).toMatchObject({ code: 1, stderr: 'error: missing.yml: no such file\n' });
+  });
+
+  it('compile --out writes the ASL and the state map; graph prints Mermaid', async () => {
+    writeFileSync(join(dir, 'stepline.yml'), GOOD);
+    const compiled = await runCli(['compile', '--out', 'out'], { cwd: dir });
+    expect(compiled.code).toBe(0);
+    const asl = JSON.parse(readFileSync(join(dir, 'out', 'web.asl.json'), 'utf8'));
+    const states = JSON.parse(readFileSync(join(dir, 'out', 'web.states.json'), 'utf8'));
+    expect(asl.States['Build · run order 1'].Type).toBe('Parallel');
+    expect(states['Build · Lint']).toStrictEqual({ role: 'action', stage: 'Build', action: 'Lint', kind: 'test', final: true });
+
+    const graph = await runCli(['graph'], { cwd: dir });
+    expect(graph.stdout.split('\n')[0]).toBe('flowchart LR');
+    expect(graph.stdout).toContain('a_1_0["Compile\n(build)"]');
+    expect(graph.stdout).toContain('a_0_0 --> a_1_1');
+  });
+
+  it('import-codepipeline turns the seed pipeline.json into YAML that validates', async () => {
+    const out = join(dir, 'imported.yml');
+    const imported = await runCli(['import-codepipeline', join(CORPUS_DIR, 'seed', 'pipeline.json'), '--out', out], { cwd: dir });
+    expect(imported.code).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    expect(readFileSync(out, 'utf8')).toContain('name: web-app-pipeline');
+    expect(await runCli(['validate', out, '--target', 'aws'], { cwd: dir })).toMatchObject({ code: 0 });
+    const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'rajeesh-iinerds__cicdtest-java__codepipeline.json')], { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('provider CloudFormation (category Deploy) is not supported');
+  });
+
+  it('answers --help with every verb, and names a missing argument', async () => {
+    const help = await runCli(['--help'], { cwd: dir });
+    for (const verb of [
+      'validate',
+      'compile',
+      'graph',
+      'import-codepipeline',
+      'run',
+      'build',
+      'serve',
+      'get-pipeline-state',
+      'retry-stage-execution',
+      'approve',
+    ]) {
+      expect(help.stdout).toContain(`  ${verb} `);
+    }
+    const missing = await runCli(['get-execution'], { cwd: dir });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("missing required argument 'execution'");
+  });
+});
