@@ -148,7 +148,15 @@ export class ShellSession {
       child.once('exit', (exitCode, exitSignal) => {
         signal?.removeEventListener('abort', onAbort);
         // A process started in the background keeps the pipes open: take what output there is, not wait for it.
-        void Promise.race([streamsClosed, delay(DRAIN_MS)]).then(() => resolve({ exitCode, signal: exitSignal, stopped }));
+        let drainTimer: ReturnType<typeof setTimeout> | undefined;
+        const drained = new Promise<void>((done) => {
+          drainTimer = setTimeout(done, DRAIN_MS);
+        });
+        void Promise.race([streamsClosed, drained]).then(() => {
+          // Cleared, so that the timer does not hold the process open after the build.
+          clearTimeout(drainTimer);
+          resolve({ exitCode, signal: exitSignal, stopped });
+        });
       });
     });
   }

@@ -32,29 +32,27 @@ export interface ResolvedSource {
   variables: SourceVariables;
 }
 
-/** Which commit to build and what CodePipeline would say about it. */
+/** Which commit to build and what CodePipeline would say about it (two git processes at most). */
 export async function resolveSource(repo: string, revision: SourceRevision, fallbackBranch: string, repository: string): Promise<ResolvedSource> {
-  await git(repo, ['rev-parse', '--git-dir']).catch((error: unknown) => {
-    throw new SourceError(`${repo} is not a git repository: the local source action reads one (give it with --repo)`, { cause: error });
-  });
-  const current = (await git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']).catch(() => 'HEAD')).trim();
-  const ref = revision.commitId ?? revision.tag ?? revision.branchName ?? (current !== 'HEAD' ? current : undefined) ?? fallbackBranch;
-  // A webhook may name a commit this clone has not fetched yet.
-  const commitId = (
-    await git(repo, ['rev-parse', '--verify', `${ref}^{commit}`]).catch(async () => {
-      await git(repo, ['fetch', '--quiet', '--all', '--tags']).catch(() => '');
-      return git(repo, ['rev-parse', '--verify', `${ref}^{commit}`]);
-    })
-  ).trim();
+  // Without a commit, tag or branch from the trigger, the build is of the branch checked out.
+  const named = revision.commitId ?? revision.tag ?? revision.branchName;
+  const current = named === undefined ? await currentBranch(repo) : undefined;
+  const ref = named ?? current ?? fallbackBranch;
   const format = ['%H', '%an', '%aI', '%B'].join('%x00');
-  const [, authorName = '', authorDate = '', message = ''] = (await git(repo, ['show', '-s', `--format=${format}`, commitId])).split('\u0000');
-  const branch =
-    revision.branchName ?? (revision.commitId === undefined && revision.tag === undefined ? (current !== 'HEAD' ? current : fallbackBranch) : fallbackBranch);
+  const show = () => git(repo, ['log', '-1', '--no-walk', `--format=${format}`, `${ref}^{commit}`, '--']);
+  // A webhook may name a commit this clone has not fetched yet.
+  const shown = await show().catch(async (error: unknown) => {
+    if (!(await isRepository(repo)))
+      throw new SourceError(`${repo} is not a git repository: the local source action reads one (give it with --repo)`, { cause: error });
+    await git(repo, ['fetch', '--quiet', '--all', '--tags']).catch(() => '');
+    return show();
+  });
+  const [commitId = '', authorName = '', authorDate = '', message = ''] = shown.split('\u0000');
   return {
     commitId,
     variables: {
       CommitId: commitId,
-      BranchName: branch,
+      BranchName: revision.branchName ?? current ?? fallbackBranch,
       CommitMessage: message.trim(),
       AuthorName: authorName,
       AuthorDate: authorDate,
@@ -62,6 +60,18 @@ export async function resolveSource(repo: string, revision: SourceRevision, fall
       ProviderType: 'Git',
     },
   };
+}
+
+async function currentBranch(repo: string): Promise<string | undefined> {
+  const branch = await git(repo, ['symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '');
+  return branch.trim() || undefined;
+}
+
+async function isRepository(repo: string): Promise<boolean> {
+  return git(repo, ['rev-parse', '--git-dir']).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Writes the tree of a commit into `dest` (which must exist and be empty). */

@@ -206,6 +206,8 @@ export class HistoryStore {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL keeps the database consistent through a crash, without an fsync per event.
+    this.db.pragma('synchronous = NORMAL');
     // Other processes (an `approve` in another terminal) write too: wait for them rather than fail.
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
