@@ -239,7 +239,7 @@ export function register(program: Command): void {
       .option('--approver <who>', 'who decides (default: $STEPLINE_APPROVER, git author e-mail or $USER)')
       .action((id: string, o: OutputOptions & { comment?: string; approver?: string }) =>
         withBackend(targetOptions(o), async (b) => {
-          const approver = o.approver ?? process.env.STEPLINE_APPROVER ?? process.env.GIT_AUTHOR_EMAIL ?? process.env.USER ?? 'cli';
+          const approver = o.approver ?? localUser();
           await b.decideApproval(id, { decision, approver, ...(o.stage && { stage: o.stage }), ...(o.comment && { comment: o.comment }) });
           if (asJson(o)) printJson({ executionId: id, decision, approver });
           else out(`${decision.toLowerCase()} by ${approver}\n`);

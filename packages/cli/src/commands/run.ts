@@ -20,16 +20,26 @@ interface RunOptions {
   executionId?: string;
 }
 
+/** While a question waits for an answer on the terminal, the live line must not write over it. */
+let liveLinePaused = false;
+
 /** Lines for people: to stdout, or to stderr when stdout carries JSON. A live line on a TTY. */
 export function terminalSink(json: boolean): ProgressSink {
   const out = json ? process.stderr : process.stdout;
   const tty = out.isTTY === true;
   let live = '';
   return {
-    line: (text) => out.write(`${text}\n`),
+    line: (text) => {
+      // A finished line replaces the live one, which is drawn again below it on the next tick.
+      if (live !== '') {
+        out.write('\r\x1b[K');
+        live = '';
+      }
+      out.write(`${text}\n`);
+    },
     ...(tty && {
       status: (text: string) => {
-        if (text === live) return;
+        if (text === live || liveLinePaused) return;
         out.write(`\r\x1b[K${text.slice(0, (out.columns ?? 120) - 1)}`);
         if (text === '') out.write('\r');
         live = text;
@@ -74,6 +84,8 @@ function approvalMode(value: string | undefined): ApprovalMode {
 
 async function askOnTerminal(approval: ApprovalRow, signal: AbortSignal): Promise<{ decision: ApprovalDecision; comment: string } | undefined> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  liveLinePaused = true;
+  process.stdout.write('\r\x1b[K');
   try {
     const answer = (await rl.question(`Approve ${approval.stage} · ${approval.action}? [y/n] `, { signal })).trim().toLowerCase();
     if (answer !== 'y' && answer !== 'yes' && answer !== 'n' && answer !== 'no') return undefined;
@@ -82,6 +94,7 @@ async function askOnTerminal(approval: ApprovalRow, signal: AbortSignal): Promis
   } catch {
     return undefined;
   } finally {
+    liveLinePaused = false;
     rl.close();
   }
 }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import {
   ApprovalDecision,
@@ -168,7 +169,13 @@ function outcome(row: ApprovalRow): ApprovalDecisionOutput {
   throw Object.assign(new Error('the approval expired'), { name: 'States.Timeout' });
 }
 
-/** Who is deciding from this terminal: git's user.email when set, else the login name. */
+/** Who is deciding from this terminal: $STEPLINE_APPROVER, else the git author e-mail, else the login name. */
 export function localUser(): string {
-  return process.env.STEPLINE_APPROVER ?? process.env.GIT_AUTHOR_EMAIL ?? process.env.USER ?? process.env.USERNAME ?? 'local user';
+  const fromEnv = process.env.STEPLINE_APPROVER ?? process.env.GIT_AUTHOR_EMAIL ?? process.env.USER ?? process.env.USERNAME;
+  if (fromEnv) return fromEnv;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'local user';
+  }
 }
