@@ -3,6 +3,7 @@
  * AWS installation with `--target aws`. A table by default; `--json` (or `--output json`) for scripts.
  */
 import type { PipelineState } from '@stepline/core';
+import { localUser } from '@stepline/local';
 import { type Command, Option } from 'commander';
 import type { ExecutionDetail, ExecutionSummary, PipelineBackend } from '../backend';
 import { type TargetOptions, withBackend } from '../backends';
