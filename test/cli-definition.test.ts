@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CORPUS_DIR } from './helpers/corpus';
-import { runCli } from './helpers/project';
+import { REPO_ROOT, runCli } from './helpers/project';
 
 let dir: string;
 beforeEach(() => {
@@ -71,6 +71,11 @@ describe('stepline definition verbs', () => {
     const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'rajeesh-iinerds__cicdtest-java__codepipeline.json')], { cwd: dir });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('provider CloudFormation (category Deploy) is not supported');
+  });
+
+  it('loads a TypeScript definition made with definePipeline()', async () => {
+    const run = await runCli(['validate', join(REPO_ROOT, 'examples', 'typed', 'pipeline.ts')], { cwd: dir });
+    expect(run).toMatchObject({ code: 0, stdout: 'typed-web-app: valid (3 stages, 4 actions)\n' });
   });
 
   it('answers --help with every verb, and names a missing argument', async () => {

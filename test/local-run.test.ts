@@ -156,6 +156,42 @@ stages:
     expect(execution?.status).toBe('Stopped');
   }, 60_000);
 
+  it('takes an approval decided from another terminal with approve --stage, and refuses a bad start', async () => {
+    project = createProject({
+      'stepline.yml': `
+name: gated
+variables: [{ name: ENV, default: dev }]
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
+  - name: Gate
+    actions: [{ name: Ok, kind: approval }]
+`,
+    });
+    const cwd = project.dir;
+    let decided: Promise<unknown> | undefined;
+    const run = await runCli(['run', '--approve', 'link'], {
+      cwd,
+      onStdout: (out) => {
+        const id = /stepline approve (\S+) --stage Gate/.exec(out)?.[1];
+        if (id && !decided) decided = runCli(['approve', id, '--stage', 'Gate', '--comment', 'ship it', '--approver', 'ana@example.com'], { cwd });
+      },
+    });
+    expect(await decided).toMatchObject({ code: 0, stdout: 'approved by ana@example.com\n' });
+    expect(run.code).toBe(0);
+    const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd })).stdout) as Array<{ executionId: string }>;
+    const detail = JSON.parse((await runCli(['get-execution', execution?.executionId ?? '', '--json'], { cwd })).stdout);
+    expect(detail.approvals).toStrictEqual([expect.objectContaining({ stage: 'Gate', status: 'Approved', decidedBy: 'ana@example.com', comment: 'ship it' })]);
+    expect(await runCli(['approve', execution?.executionId ?? ''], { cwd })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('is Succeeded: nothing waits for a decision'),
+    });
+
+    const refused = await runCli(['start-pipeline-execution', '--var', 'NOPE=1'], { cwd });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('variables.NOPE: not a variable of pipeline gated (it declares ENV)');
+  }, 60_000);
+
   it('says what is wrong with a definition in one line per problem and exits 1, without a stack trace', async () => {
     project = createProject({ 'stepline.yml': 'name: bad\nstages:\n  - name: Source\n    actions: [{ name: A, kind: sauce }]\n' });
     const run = await runCli(['run'], { cwd: project.dir });

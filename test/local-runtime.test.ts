@@ -2,7 +2,7 @@
  * The embedded runtime through its API: approvals decided over real HTTP, stage transitions held and
  * released, retry from the failed stage, artifacts checked against their manifests.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
 import { LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
@@ -112,6 +112,23 @@ describe('stage transitions on one machine', () => {
   });
 });
 
+describe('stopping', () => {
+  it('stops at once an execution held at a stage entry, even without --abandon', async () => {
+    project = createProject({ 'stepline.yml': `name: held\nstages:${SOURCE}\n  - name: Deploy\n    actions: [{ name: Go, kind: invoke, command: "true" }]\n` });
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    runtime.store.applyGate('held', { type: 'disable', stage: 'Deploy', reason: 'freeze', at: new Date().toISOString() });
+    const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    const state = await until(() => (localPipelineState((runtime as LocalRuntime).store, pipeline).stages[1]?.status === 'Waiting' ? true : undefined));
+    expect(state).toBe(true);
+    const id = runtime.store.listExecutions()[0]?.id ?? '';
+    runtime.store.requestStop(id, 'stop');
+    const result = await running;
+    expect(result.status).toBe('Stopped');
+    expect(runtime.store.gateState('held').waiting).toStrictEqual({});
+  });
+});
+
 describe('retry-stage-execution', () => {
   it('re-runs a failed execution from its failed stage, keeping what earlier stages produced', async () => {
     project = createProject({
@@ -140,6 +157,18 @@ describe('retry-stage-execution', () => {
 });
 
 describe('artifacts', () => {
+  it('seals and verifies thousands of files and links to nothing without running out of file handles', async () => {
+    project = createProject({});
+    runtime = new LocalRuntime({ project: project.dir });
+    const dir = await runtime.artifacts.prepare('p', 'e', 'Many');
+    for (let i = 0; i < 3000; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+    symlinkSync('does/not/exist', join(dir, 'dangling'));
+    const manifest = await runtime.artifacts.seal('p', 'e', 'Many');
+    expect(manifest.files).toHaveLength(3001);
+    await expect(runtime.artifacts.verify('p', 'e', 'Many')).resolves.toMatchObject({ artifact: 'Many' });
+    await expect(runtime.artifacts.seal('p', 'e', 'Many')).rejects.toThrow('already written');
+  });
+
   it('fails a consumer whose input artifact changed after it was written, naming the file', async () => {
     project = createProject({
       'stepline.yml': `name: tamper\nstages:${SOURCE}\n  - name: Approve\n    actions: [{ name: Wait, kind: approval }]\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat app.txt", inputArtifacts: [Src] }]\n`,

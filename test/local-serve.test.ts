@@ -137,6 +137,8 @@ describe('stepline serve', () => {
     else expect(tooBig.status).toBe(413);
     expect((await fetch(`${server.url}/webhooks/github`, { method: 'GET' })).status).toBe(405);
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+    expect((await fetch(`${server.url}/api/executions/%zz`)).status).toBe(400);
+    expect((await fetch(`${server.url}/approvals/%E0%A4%A`)).status).toBe(400);
     expect(await executions()).toStrictEqual([]);
   });
 

@@ -30,7 +30,9 @@ export async function loadPipeline(file: string | undefined, cwd = process.cwd()
   // Messages name the file as the user would: relative to where they are.
   const shown = file ?? relative(cwd, path);
   if (/\.[cm]?[jt]s$/.test(path)) {
-    const module = (await import(pathToFileURL(path).href)) as { default?: unknown; pipeline?: unknown };
+    // tsx compiles the definition whether the CLI itself runs bundled or from its sources.
+    const { tsImport } = await import('tsx/esm/api');
+    const module = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown; pipeline?: unknown };
     const value = module.default ?? module.pipeline;
     if (value === undefined) throw new UsageError(`${shown}: expected a default export made with definePipeline()`);
     return { pipeline: parsePipeline(value, shown), file: path };

@@ -3,10 +3,19 @@
  * directory, and the definitions recorded there by earlier runs.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApprovalDecision, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
-import { type ExecutionRow, executionDetail, executionSummary, HistoryStore, LocalApprovals, loadSigningKey, localPipelineState } from '@stepline/local';
+import { ApprovalDecision, checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
+import {
+  compileForThisMachine,
+  type ExecutionRow,
+  executionDetail,
+  executionSummary,
+  HistoryStore,
+  LocalApprovals,
+  loadSigningKey,
+  localPipelineState,
+} from '@stepline/local';
 import type { ApprovalDecision as Decision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
 import { UsageError } from './errors';
 import { DEFAULT_FILES, loadPipeline } from './load-pipeline';
@@ -81,18 +90,32 @@ export class LocalBackend implements PipelineBackend {
 
   /** Starts `stepline run` in the background; its output goes to `.stepline/runs/<execution>.log`. */
   async startExecution(name: string, options: StartOptions): Promise<{ executionId: string }> {
-    const { file } = await this.pipeline(name);
+    const { pipeline, file } = await this.pipeline(name);
+    // Refused here, not in a log nobody reads: unknown variables, actions this machine cannot run.
+    checkVariableOverrides(pipeline, options.variables);
+    compileForThisMachine(pipeline);
     const executionId = options.clientRequestToken ?? newExecutionId(new Date(), Math.random);
     if (this.store.getExecution(executionId)) return { executionId };
     const logs = join(this.state, 'runs');
     mkdirSync(logs, { recursive: true });
-    const out = openSync(join(logs, `${executionId}.log`), 'a');
+    const logFile = join(logs, `${executionId}.log`);
+    const out = openSync(logFile, 'a');
     const args = [process.argv[1] ?? 'stepline', 'run', file, '--approve', 'link', '--execution-id', executionId];
     for (const [k, v] of Object.entries(options.variables)) args.push('--var', `${k}=${v}`);
     const child = spawn(process.execPath, args, { cwd: this.project, detached: true, stdio: ['ignore', out, out] });
+    let exited: number | null | undefined;
+    child.once('exit', (code) => {
+      exited = code;
+    });
     child.unref();
-    // Wait until the run has recorded the execution, so what comes next can find it.
-    for (let i = 0; i < 100 && !this.store.getExecution(executionId); i++) await new Promise((r) => setTimeout(r, 100));
+    // Wait until the run has recorded the execution, so that what comes next can find it.
+    for (let i = 0; i < 150 && !this.store.getExecution(executionId); i++) {
+      if (exited !== undefined) {
+        const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-3).join(' / ');
+        throw new UsageError(`the run ended before it started (exit ${exited}): ${tail}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
     return { executionId };
   }
 
@@ -120,7 +143,8 @@ export class LocalBackend implements PipelineBackend {
   }
 
   async decideApproval(executionId: string, decision: Decision): Promise<void> {
-    this.execution(executionId);
+    const execution = this.execution(executionId);
+    if (execution.status !== 'InProgress') throw new UsageError(`execution ${executionId} is ${execution.status}: nothing waits for a decision`);
     const pending = this.store.approvals(executionId).filter((a) => a.status === 'Pending' && (decision.stage === undefined || a.stage === decision.stage));
     if (pending.length === 0) throw new UsageError(`execution ${executionId} has no pending approval${decision.stage ? ` in stage ${decision.stage}` : ''}`);
     if (pending.length > 1) throw new UsageError(`several approvals wait (stages ${pending.map((a) => a.stage).join(', ')}): name one with --stage`);

@@ -236,6 +236,7 @@ export function register(program: Command): void {
     ['reject', 'Rejected'],
   ] as const) {
     common(program.command(verb).description(`${verb} a pending manual approval`).argument('<execution>', 'execution id'))
+      .option('--stage <stage>', 'the stage whose approval is decided (needed when several wait)')
       .option('--comment <text>', 'recorded with the decision')
       .option('--approver <who>', 'who decides (default: $STEPLINE_APPROVER, git author e-mail or $USER)')
       .action((id: string, o: OutputOptions & { comment?: string; approver?: string }) =>

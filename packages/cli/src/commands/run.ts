@@ -82,10 +82,18 @@ function approvalMode(value: string | undefined): ApprovalMode {
   return value;
 }
 
-async function askOnTerminal(approval: ApprovalRow, signal: AbortSignal): Promise<{ decision: ApprovalDecision; comment: string } | undefined> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+/** Asks on the terminal; the question goes where progress goes (stderr with --json, so stdout stays JSON). */
+function askOnTerminal(json: boolean) {
+  const out = json ? process.stderr : process.stdout;
+  return (approval: ApprovalRow, signal: AbortSignal) => ask(approval, signal, out);
+}
+
+async function ask(approval: ApprovalRow, signal: AbortSignal, out: NodeJS.WriteStream): Promise<{ decision: ApprovalDecision; comment: string } | undefined> {
+  const rl = createInterface({ input: process.stdin, output: out });
+  // readline takes Ctrl-C while it reads: hand it on, so that it stops the execution as anywhere else.
+  rl.on('SIGINT', () => process.emit('SIGINT'));
   liveLinePaused = true;
-  process.stdout.write('\r\x1b[K');
+  out.write('\r\x1b[K');
   try {
     const answer = (await rl.question(`Approve ${approval.stage} · ${approval.action}? [y/n] `, { signal })).trim().toLowerCase();
     if (answer !== 'y' && answer !== 'yes' && answer !== 'n' && answer !== 'no') return undefined;
@@ -147,7 +155,7 @@ async function withTerminalRuntime(
         }
         sink.line(`    or from another terminal: stepline approve ${approval.executionId} --stage ${approval.stage} (or reject)`);
       },
-      prompt: askOnTerminal,
+      prompt: askOnTerminal(opts.json === true),
     },
   });
   server = approvalServer(runtime, port);

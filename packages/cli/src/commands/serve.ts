@@ -25,6 +25,8 @@ export function register(program: Command): void {
     .action(async (opts: ServeOptions) => {
       const secret = process.env.STEPLINE_WEBHOOK_SECRET;
       if (!secret) throw new UsageError('set STEPLINE_WEBHOOK_SECRET to the secret configured on the GitHub webhook');
+      // Builds and commands inherit this process's environment: a pushed buildspec must not read the secret.
+      delete process.env.STEPLINE_WEBHOOK_SECRET;
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number, got ${JSON.stringify(opts.port)}`);
       const pipelines: LoadedPipeline[] = [];

@@ -104,6 +104,24 @@ stages:${SOURCE}
     });
   });
 
+  it("reads a build's exported variables only when they are declared or referred to", () => {
+    const { definition } = compileYaml(`
+name: vars
+stages:${SOURCE}
+  - name: Build
+    actions:
+      - { name: Quiet, kind: build, inputArtifacts: [Src], namespace: QuietVars }
+      - { name: Declared, kind: build, inputArtifacts: [Src], namespace: DeclaredVars, outputVariables: [TAG] }
+`);
+    const selector = (name: string) => {
+      const group = definition.States['Build · run order 1'];
+      const state = group?.Type === 'Parallel' ? group.Branches.flatMap((b) => Object.entries(b.States)).find(([n]) => n === name)?.[1] : undefined;
+      return state?.Type === 'Task' ? state.ResultSelector : undefined;
+    };
+    expect(selector('Build · Quiet')).not.toHaveProperty(['exportedVariables.$']);
+    expect(selector('Build · Declared')).toHaveProperty(['exportedVariables.$'], '$.Build.ExportedEnvironmentVariables');
+  });
+
   it('bounds every Task with a timeout: approvals 7 days unless told, builds their own plus queue time', () => {
     const { definition } = compileYaml(`
 name: times

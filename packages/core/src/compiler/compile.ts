@@ -8,6 +8,7 @@
  * variables, and each finished action's result (see `actionResultPath`).
  */
 import { DefinitionError, type DefinitionIssue, ErrorName } from '../errors';
+import { referenceFields, referencesIn } from '../model/references';
 import type { Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
@@ -54,6 +55,7 @@ interface Shared {
   keys: Map<ActionPosition, string>;
   sourceKey: string;
   sourceProducers: Map<string, string>;
+  referencedNamespaces: Set<string>;
   stateMap: StateMap;
   iam: IamStatement[];
   warnings: DefinitionIssue[];
@@ -71,6 +73,7 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
     keys,
     sourceKey: keys.get(sources[0] as ActionPosition) ?? '',
     sourceProducers: new Map(sources.flatMap((p) => p.action.outputArtifacts.map((a) => [a, keys.get(p) ?? ''] as const))),
+    referencedNamespaces: new Set(positions.flatMap((p) => referenceFields(p.action).flatMap((f) => referencesIn(f.value).map((r) => r.namespace)))),
     stateMap: {},
     iam: [],
     warnings: [],

@@ -94,6 +94,8 @@ export interface ActionContext {
   sourceKey: string;
   /** Artifacts made by source actions → the result key of the action that made each. */
   sourceProducers: ReadonlyMap<string, string>;
+  /** Namespaces some action refers to with `#{Namespace.Variable}`. */
+  referencedNamespaces: ReadonlySet<string>;
   /** Successor when the action succeeds; none at the end of a parallel branch. */
   next: string | undefined;
   /** Where an error of this action goes: its failure state, which adds the stage and action to the cause. */

@@ -53,6 +53,15 @@ describe('gates', () => {
     expect(state.running).toStrictEqual(['c']);
   });
 
+  it('QUEUED gives a retried execution the running slot only when it is free', () => {
+    const { answered } = run('QUEUED', [
+      { executionId: 'b', stage: 'Source' },
+      { executionId: 'a-retry', stage: 'Deploy' },
+      { type: 'finish', executionId: 'b' },
+    ]);
+    expect(answered).toStrictEqual(['proceed b Source', 'proceed a-retry Deploy']);
+  });
+
   it('SUPERSEDED replaces an older execution waiting at a stage entry with the newer one', () => {
     const { answered, state } = run('SUPERSEDED', [
       { executionId: 'a', stage: 'Source' },

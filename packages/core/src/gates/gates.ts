@@ -105,7 +105,7 @@ function enter(state: GateState, e: Extract<GateEvent, { type: 'enter' }>): void
   else waiters.push({ executionId: e.executionId, token: e.token, since: e.at });
   state.waiting[e.stage] = waiters;
   if (e.mode === 'SUPERSEDED') supersedeOlderWaiters(state, e.stage);
-  admitWaiters(state, e.stage, e.mode, e.firstStage);
+  admitWaiters(state, e.stage, e.mode);
 }
 
 /** In SUPERSEDED mode only the newest execution waits at a stage entry; older ones are replaced. */
@@ -120,17 +120,21 @@ function supersedeOlderWaiters(state: GateState, stage: string): void {
   state.waiting[stage] = [newest];
 }
 
-/** Lets waiting executions into a stage, as far as the transition and the execution mode allow. */
-function admitWaiters(state: GateState, stage: string, mode: ExecutionMode, firstStage = false): void {
+/**
+ * Lets waiting executions into a stage, as far as the transition and the execution mode allow. In
+ * QUEUED mode one execution runs at a time: whichever stage an execution enters (the first, or the one
+ * a retry resumes at), it needs the running slot unless it holds it already.
+ */
+function admitWaiters(state: GateState, stage: string, mode: ExecutionMode): void {
   if (state.disabled[stage]) return;
   const waiters = state.waiting[stage] ?? [];
   while (waiters.length > 0) {
     const next = waiters[0] as Waiter;
     if (mode === 'SUPERSEDED' && state.occupant[stage] !== undefined && state.occupant[stage] !== next.executionId) break;
-    if (mode === 'QUEUED' && firstStage && state.running.length > 0 && !state.running.includes(next.executionId)) break;
+    if (mode === 'QUEUED' && state.running.length > 0 && !state.running.includes(next.executionId)) break;
     waiters.shift();
     if (mode === 'SUPERSEDED') state.occupant[stage] = next.executionId;
-    if (mode === 'QUEUED' && firstStage && !state.running.includes(next.executionId)) state.running.push(next.executionId);
+    if (mode === 'QUEUED' && !state.running.includes(next.executionId)) state.running.push(next.executionId);
     state.position[next.executionId] = stage;
     addEffect(state, { type: 'proceed', executionId: next.executionId, stage, token: next.token });
   }
@@ -162,8 +166,11 @@ function finish(state: GateState, executionId: string): void {
   }
   if (occupied && stage !== undefined) admitWaiters(state, stage, 'SUPERSEDED');
   if (wasRunning) {
-    // The oldest queued execution, whichever gate it waits at (only the first stage holds a queue).
-    for (const s of Object.keys(state.waiting)) admitWaiters(state, s, 'QUEUED', true);
+    // The oldest waiting execution takes the slot, whichever entry it waits at.
+    const oldest = Object.entries(state.waiting)
+      .flatMap(([s, waiters]) => waiters.map((w) => ({ stage: s, since: w.since })))
+      .sort((a, b) => a.since.localeCompare(b.since));
+    for (const { stage: s } of oldest) admitWaiters(state, s, 'QUEUED');
   }
 }
 

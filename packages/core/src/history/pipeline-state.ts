@@ -108,8 +108,12 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
     const stage = stageByName.get(info.stage);
     if (!stage) continue;
     if (info.role === 'gate') {
-      if (event.type === 'entered') gateEntered.set(stage.name, event.at);
-      else gateLeft.add(stage.name);
+      if (event.type === 'entered') {
+        gateEntered.set(stage.name, event.at);
+        gateLeft.delete(stage.name);
+        // Entered again: a retry of this stage, whose earlier failure no longer describes it.
+        delete stage.status;
+      } else gateLeft.add(stage.name);
       continue;
     }
     const action = info.action === undefined ? undefined : stage.actions.find((a) => a.name === info.action);
@@ -121,7 +125,11 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
       continue;
     }
     if (!action || (info.role !== 'action' && info.role !== 'step')) continue;
-    if (event.type === 'entered' && action.status === undefined) Object.assign(action, { status: ActionStatus.InProgress, lastStatusChange: event.at });
+    // An action's main state is entered once per attempt: entering it again is a retry of its stage.
+    if (event.type === 'entered' && (action.status === undefined || info.role === 'action')) {
+      Object.assign(action, { status: ActionStatus.InProgress, lastStatusChange: event.at });
+      delete action.error;
+    }
     if (event.type === 'exited' && info.final) Object.assign(action, { status: ActionStatus.Succeeded, lastStatusChange: event.at });
   }
 

@@ -140,6 +140,8 @@ export class LocalApprovals {
     } finally {
       asked.abort();
       options.signal.removeEventListener('abort', stopAsking);
+      // The execution no longer waits: a link or `stepline approve` must not decide it any more.
+      this.store.decideApproval(approval.id, { status: 'Expired', decidedBy: '', comment: '', at: this.now().toISOString() });
     }
   }
 

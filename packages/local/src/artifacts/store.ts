@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ArtifactInvalidError, artifactPrefix, compareManifest, MANIFEST_FILE, type Manifest, ManifestSchema } from '@stepline/core';
 
@@ -35,14 +35,30 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** Files hashed at a time: enough to keep the disk busy, well under any open-files limit. */
+const HASH_CONCURRENCY = 32;
+
+/**
+ * Hashes files (a symbolic link by the path it holds, so a link to nothing, or outside, is an artifact
+ * file like any other), a bounded number at a time.
+ */
 export async function hashFiles(dir: string, paths?: readonly string[]): Promise<ArtifactFile[]> {
   const files = paths ?? (await listFiles(dir));
-  return Promise.all(
-    files.map(async (path) => {
+  const out: ArtifactFile[] = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < files.length; i = next++) {
+      const path = files[i] as string;
       const full = join(dir, path);
-      return { path, sha256: await sha256File(full), size: (await stat(full)).size };
-    }),
-  );
+      const info = await lstat(full);
+      if (info.isSymbolicLink()) {
+        const target = await readlink(full);
+        out[i] = { path, sha256: createHash('sha256').update(`symlink:${target}`).digest('hex'), size: Buffer.byteLength(target) };
+      } else out[i] = { path, sha256: await sha256File(full), size: info.size };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, files.length) }, worker));
+  return out;
 }
 
 export class LocalArtifactStore {
@@ -115,7 +131,7 @@ export class LocalArtifactStore {
     const manifest = await this.verify(pipeline, executionId, artifact);
     const dir = this.dir(pipeline, executionId, artifact);
     await mkdir(dest, { recursive: true });
-    await cp(dir, dest, { recursive: true, filter: (src) => relative(dir, src) !== MANIFEST_FILE });
+    await cp(dir, dest, { recursive: true, verbatimSymlinks: true, filter: (src) => relative(dir, src) !== MANIFEST_FILE });
     return manifest;
   }
 

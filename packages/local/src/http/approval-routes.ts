@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APPROVAL_PAGE_HEADERS, ApprovalDecision, type ApprovalPage, renderApprovalPage, verifyApprovalLink } from '@stepline/core';
 import type { LocalApprovals } from '../approvals/local-approvals';
-import { HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody } from './body';
 
 const PREFIX = '/approvals/';
 const MAX_FORM = 16 * 1024;
@@ -25,7 +25,11 @@ export async function handleApprovalRoute(req: IncomingMessage, res: ServerRespo
     res.writeHead(405, { allow: 'GET, POST' }).end();
     return true;
   }
-  const token = decodeURIComponent(url.pathname.slice(PREFIX.length));
+  const token = decodeSegment(url.pathname.slice(PREFIX.length));
+  if (token === undefined) {
+    send(res, { kind: 'malformed' });
+    return true;
+  }
   const verified = verifyApprovalLink(approvals.key, token, Math.floor(now() / 1000));
   if (!verified.ok) {
     send(res, { kind: verified.reason });

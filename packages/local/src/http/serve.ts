@@ -12,7 +12,7 @@ import { executionDetail, executionSummary, localPipelineState } from '../querie
 import { LocalRuntime } from '../runtime/local-runtime';
 import type { ProgressSink } from '../runtime/progress';
 import { handleApprovalRoute } from './approval-routes';
-import { HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody } from './body';
 
 /** GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read. */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
@@ -136,7 +136,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const match = /^\/api\/executions\/([^/]+)$/.exec(path);
     if (match) {
-      const e = runtime.store.getExecution(decodeURIComponent(match[1] ?? ''));
+      const id = decodeSegment(match[1] ?? '');
+      if (id === undefined) {
+        json(res, 400, { error: 'malformed execution id' });
+        return;
+      }
+      const e = runtime.store.getExecution(id);
       const entry = e ? byName.get(e.pipeline) : undefined;
       if (!e || !entry) json(res, 404, { error: 'no such execution' });
       else json(res, 200, executionDetail(runtime.store, entry.pipeline, e));
@@ -144,7 +149,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
     const state = /^\/api\/pipelines\/([^/]+)\/state$/.exec(path);
     if (state) {
-      const entry = byName.get(decodeURIComponent(state[1] ?? ''));
+      const entry = byName.get(decodeSegment(state[1] ?? '') ?? '');
       if (!entry) json(res, 404, { error: 'no such pipeline' });
       else json(res, 200, localPipelineState(runtime.store, entry.pipeline));
       return;

@@ -29,6 +29,8 @@ export interface ExecutionContext {
   reporter: ProgressReporter;
   /** Aborted when the execution is stopped or ends: long handlers (builds, commands, waits) end with it. */
   signal: AbortSignal;
+  /** Whether a stop was asked for; a wait at a stage's entry ends on it, stop or abandon alike. */
+  stopRequested(): boolean;
   /** Streams build and command output when set. */
   output?: (text: string) => void;
 }

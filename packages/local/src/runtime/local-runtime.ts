@@ -4,6 +4,7 @@
  * approvals, commands, the local canary), history in SQLite. The state machine is the one AWS would
  * run; only the handlers differ.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CompiledPipeline,
@@ -71,6 +72,13 @@ export interface RunResult {
 
 const quietSink: ProgressSink = { line: () => undefined };
 
+/** The machine for a local run, or every reason it cannot run here (an invoke with only a function). */
+export function compileForThisMachine(pipeline: Pipeline): CompiledPipeline {
+  const compiled = compilePipeline(pipeline, { target: 'local' });
+  if (compiled.warnings.length > 0) throw new DefinitionError(compiled.warnings, pipeline.name);
+  return compiled;
+}
+
 export class LocalRuntime {
   readonly paths: LocalPaths;
   readonly store: HistoryStore;
@@ -97,9 +105,7 @@ export class LocalRuntime {
 
   /** Compiles for this machine, refusing up front what cannot run here (an invoke with only a function). */
   compile(pipeline: Pipeline): CompiledPipeline {
-    const compiled = compilePipeline(pipeline, { target: 'local' });
-    if (compiled.warnings.length > 0) throw new DefinitionError(compiled.warnings, pipeline.name);
-    return compiled;
+    return compileForThisMachine(pipeline);
   }
 
   /** Runs one execution to its end. */
@@ -215,6 +221,7 @@ export class LocalRuntime {
       canary: this.canary,
       reporter,
       signal: controller.signal,
+      stopRequested: () => this.running.get(executionId)?.stopping !== undefined,
       ...(this.options.output && { output: this.options.output }),
     };
     let failure: RunResult['failure'];
@@ -267,7 +274,10 @@ export class LocalRuntime {
     // Parallel branches still running when another failed were abandoned by the engine; their
     // handlers ended with the execution's signal.
     if (status !== 'Succeeded') reporter.abandonRunning();
-    if (status === 'Stopped') await this.canary.abortExecution(executionId);
+    if (status === 'Stopped') {
+      // The end is written whatever the rollback does; a failed rollback is said, not swallowed.
+      await this.canary.abortExecution(executionId).catch((error: unknown) => sink.line(`  rolling back the deploy failed: ${(error as Error).message}`));
+    }
     this.store.applyGate(pipeline.name, { type: 'finish', executionId });
     this.store.setExecutionStatus(executionId, status, {
       at: new Date().toISOString(),
@@ -357,24 +367,35 @@ export class LocalRuntime {
   /** Executions left InProgress by a process that no longer exists ended with it: say so, and free their gates. */
   private reapOrphans(): void {
     for (const e of this.store.listExecutions(undefined, 500)) {
-      if ((e.status !== 'InProgress' && e.status !== 'Stopping') || e.pid === undefined || e.pid === process.pid || processAlive(e.pid)) continue;
+      if ((e.status !== 'InProgress' && e.status !== 'Stopping') || e.pid === undefined || this.running.has(e.id) || steplineRunning(e.pid)) continue;
       this.store.setExecutionStatus(e.id, e.status === 'Stopping' ? 'Stopped' : 'Failed', {
         at: new Date().toISOString(),
         error: 'Stepline.ProcessEnded',
         cause: `the process running it (pid ${e.pid}) ended before it did`,
       });
       this.store.applyGate(e.pipeline, { type: 'finish', executionId: e.id });
+      this.store.expirePendingApprovals(e.id, new Date().toISOString());
       // Its deploy, if one was in flight, goes back to blue.
       void this.canary.abortExecution(e.id).catch(() => undefined);
     }
   }
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether a stepline process still runs under this pid. Pids are reused (in a container the next run
+ * often gets the same one), so an alive pid counts only when it is a Node process that is not this one.
+ */
+function steplineRunning(pid: number): boolean {
+  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return /node|stepline/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    // No /proc (macOS): trust the pid.
+    return true;
   }
 }

@@ -3,7 +3,7 @@
  * the branch, else HEAD), its metadata as CodePipeline's SourceVariables, and its tree exported into
  * the source artifact (`git archive`, so only committed files: a build sees what a push would send).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { type SourceRevision, type SourceVariables, SteplineError } from '@stepline/core';
@@ -39,7 +39,8 @@ export async function resolveSource(repo: string, revision: SourceRevision, fall
   const current = named === undefined ? await currentBranch(repo) : undefined;
   const ref = named ?? current ?? fallbackBranch;
   const format = ['%H', '%an', '%aI', '%B'].join('%x00');
-  const show = () => git(repo, ['log', '-1', '--no-walk', `--format=${format}`, `${ref}^{commit}`, '--']);
+  // --end-of-options: a ref from a webhook is never read as an option, even one starting with '-'.
+  const show = () => git(repo, ['log', '-1', '--no-walk', `--format=${format}`, '--end-of-options', `${ref}^{commit}`, '--']);
   // A webhook may name a commit this clone has not fetched yet.
   const shown = await show().catch(async (error: unknown) => {
     if (!(await isRepository(repo)))
@@ -74,16 +75,24 @@ async function isRepository(repo: string): Promise<boolean> {
   );
 }
 
-/** Writes the tree of a commit into `dest` (which must exist and be empty). */
+/** Writes the tree of a commit into `dest` (which must exist and be empty), streaming git's tar into tar. */
 export async function exportTree(repo: string, commitId: string, dest: string): Promise<void> {
   await mkdir(dest, { recursive: true });
-  await new Promise<void>((resolve, reject) => {
-    const archive = execFile('git', ['-C', repo, 'archive', '--format=tar', commitId], { encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024 }, (error) => {
-      if (error) reject(new SourceError(`git archive ${commitId}: ${String(error.message).split('\n')[0]}`, { cause: error }));
-    });
-    const untar = execFile('tar', ['-x', '-C', dest], (error) =>
-      error ? reject(new SourceError(`unpacking the source: ${error.message}`, { cause: error })) : resolve(),
-    );
-    archive.stdout?.pipe(untar.stdin as NodeJS.WritableStream);
+  const archive = spawn('git', ['-C', repo, 'archive', '--format=tar', '--end-of-options', commitId], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const untar = spawn('tar', ['-x', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
+  archive.stdout.pipe(untar.stdin);
+  const errors = { git: '', tar: '' };
+  archive.stderr.on('data', (d: Buffer) => {
+    errors.git += d.toString();
   });
+  untar.stderr.on('data', (d: Buffer) => {
+    errors.tar += d.toString();
+  });
+  const exit = (child: ReturnType<typeof spawn>) =>
+    new Promise<number>((resolve, reject) => child.once('error', reject).once('close', (code) => resolve(code ?? 1)));
+  const [gitCode, tarCode] = await Promise.all([exit(archive), exit(untar)]).catch((error: unknown) => {
+    throw new SourceError(`exporting ${commitId}: ${(error as Error).message}`, { cause: error });
+  });
+  if (gitCode !== 0) throw new SourceError(`git archive ${commitId}: ${errors.git.trim().split('\n')[0] ?? `exit ${gitCode}`}`);
+  if (tarCode !== 0) throw new SourceError(`unpacking the source: ${errors.tar.trim().split('\n')[0] ?? `exit ${tarCode}`}`);
 }

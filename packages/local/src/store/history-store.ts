@@ -406,6 +406,11 @@ export class HistoryStore {
     return changed === 1 ? this.getApproval(id) : undefined;
   }
 
+  /** Closes the approvals still pending in an execution that has ended, so nothing decides them later. */
+  expirePendingApprovals(executionId: string, at: string): void {
+    this.db.prepare("UPDATE approvals SET status = 'Expired', decided_at = ? WHERE execution_id = ? AND status = 'Pending'").run(at, executionId);
+  }
+
   // Artifacts
 
   recordArtifact(executionId: string, name: string, dir: string, files: number, at: string): void {

@@ -75,10 +75,12 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
     parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: a, ...artifactOverride(a) }));
   }
 
-  // ExportedEnvironmentVariables is absent from a build that exports nothing, so it is read only
-  // where a namespace says the action's variables are wanted.
+  // ExportedEnvironmentVariables is absent from a build that exports nothing, and reading a missing
+  // path fails the Task on AWS: it is read only when the action declares its variables, or when some
+  // action refers to them (and then the build must export them).
   const resultSelector: JsonObject = { 'buildId.$': '$.Build.Id', 'buildNumber.$': '$.Build.BuildNumber', 'status.$': '$.Build.BuildStatus' };
-  if (action.namespace !== undefined) resultSelector['exportedVariables.$'] = '$.Build.ExportedEnvironmentVariables';
+  const wanted = action.namespace !== undefined && ((action.outputVariables?.length ?? 0) > 0 || ctx.referencedNamespaces.has(action.namespace));
+  if (wanted) resultSelector['exportedVariables.$'] = '$.Build.ExportedEnvironmentVariables';
 
   const projectArn = `arn:aws:codebuild:${ctx.options.region}:${ctx.options.accountId}:project/${project}`;
   ctx.iam.push({ Effect: 'Allow', Action: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], Resource: [projectArn] });

@@ -9,6 +9,7 @@ import type { ExecutionContext } from '../context';
 interface StartBuildParameters {
   ProjectName: string;
   SourceVersion?: string;
+  TimeoutInMinutesOverride?: number;
   BuildspecOverride?: string;
   EnvironmentVariablesOverride?: Array<{ Name: string; Value: string }>;
 }
@@ -58,6 +59,10 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     await mkdir(join(ctx.paths.state, 'logs', ctx.executionId), { recursive: true });
     const startedAt = new Date().toISOString();
     const environment = Object.fromEntries((params.EnvironmentVariablesOverride ?? []).map((v) => [v.Name, v.Value]));
+    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `build of ${action.name} was stopped before it started`);
+    // CodeBuild ends a build that outlives its timeout: so does the local build.
+    const minutes = params.TimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60;
+    const timeout = AbortSignal.timeout(minutes * 60_000);
     const report = await runBuild({
       sourceDir,
       buildspec: params.BuildspecOverride ?? action.buildspec,
@@ -69,7 +74,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       secrets: { file: join(ctx.paths.state, 'secrets.json'), env: process.env },
       logFile,
       ...(ctx.output && { onOutput: ctx.output }),
-      signal: ctx.signal,
+      signal: AbortSignal.any([ctx.signal, timeout]),
     });
 
     // CodeBuild uploads artifacts whatever the build's outcome; a failed build's are sealed too.
@@ -91,6 +96,9 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       endedAt: new Date().toISOString(),
     });
 
+    if (report.status === 'STOPPED' && timeout.aborted && !ctx.signal.aborted) {
+      throw new BuildFailedError(`the build timed out after ${minutes} minutes — log: ${report.logFile}`);
+    }
     if (report.status === 'STOPPED') throw new SteplineError('Stepline.Stopped', `build ${buildId} was stopped`);
     if (report.status !== 'SUCCEEDED') {
       const f = report.failure;

@@ -33,7 +33,8 @@ export function gateHandler(ctx: ExecutionContext, attempt: () => number) {
       if (effect?.type === 'proceed') return {};
       if (effect?.type === 'supersede')
         throw new SteplineError('Stepline.Superseded', `superseded by execution ${effect.by} at the entry of stage ${Payload.stage}`);
-      if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', 'the execution stopped while waiting to enter a stage');
+      // Nothing runs while an execution waits here, so a plain stop need not wait for anything either.
+      if (ctx.signal.aborted || ctx.stopRequested()) throw new SteplineError('Stepline.Stopped', 'the execution stopped while waiting to enter a stage');
       if (!told) {
         const current = ctx.store.gateState(Payload.pipeline);
         const disabled = current.disabled[Payload.stage] ?? state.disabled[Payload.stage];

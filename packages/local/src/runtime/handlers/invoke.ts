@@ -38,6 +38,8 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     const outputFile = join(work, 'output.env');
     const logFile = join(ctx.paths.state, 'logs', ctx.executionId, `${safe(stage)}.${safe(action.name)}.log`);
     await mkdir(join(ctx.paths.state, 'logs', ctx.executionId), { recursive: true });
+    // A stop may have come while the input was copied: then nothing starts.
+    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped before it started`);
     const log = createWriteStream(logFile);
     const exitCode = await new Promise<number>((resolve, reject) => {
       const child = spawn('/bin/sh', ['-c', Payload.command ?? ''], {
