@@ -366,8 +366,8 @@ export class LocalRuntime {
 
   /** Executions left InProgress by a process that no longer exists ended with it: say so, and free their gates. */
   private reapOrphans(): void {
-    for (const e of this.store.listExecutions(undefined, 500)) {
-      if ((e.status !== 'InProgress' && e.status !== 'Stopping') || e.pid === undefined || this.running.has(e.id) || steplineRunning(e.pid)) continue;
+    for (const e of this.store.activeExecutions()) {
+      if (e.pid === undefined || this.running.has(e.id) || steplineRunning(e.pid)) continue;
       this.store.setExecutionStatus(e.id, e.status === 'Stopping' ? 'Stopped' : 'Failed', {
         at: new Date().toISOString(),
         error: 'Stepline.ProcessEnded',

@@ -260,6 +260,11 @@ export class HistoryStore {
     return rows.map(toExecution);
   }
 
+  /** Executions not yet ended, whoever runs them. */
+  activeExecutions(): ExecutionRow[] {
+    return (this.db.prepare("SELECT * FROM executions WHERE status IN ('InProgress', 'Stopping')").all() as Row[]).map(toExecution);
+  }
+
   setExecutionStatus(id: string, status: ExecutionStatus, end?: { at: string; error?: string; cause?: string }): void {
     this.db
       .prepare('UPDATE executions SET status = ?, ended_at = ?, error = ?, cause = ? WHERE id = ?')
