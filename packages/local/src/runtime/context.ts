@@ -1,3 +1,5 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CompiledPipeline, Pipeline } from '@stepline/core';
 import type { LocalApprovals, WaitOptions } from '../approvals/local-approvals';
 import type { LocalArtifactStore } from '../artifacts/store';
@@ -41,4 +43,24 @@ export function stateOwner(ctx: Pick<ExecutionContext, 'compiled' | 'pipeline'>,
   const stage = ctx.pipeline.stages.find((s) => s.name === info?.stage);
   const action = stage?.actions.find((a) => a.name === info?.action);
   return { info, stage, action };
+}
+
+/** A name usable as one path segment. */
+export const fileSafe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/**
+ * Where an action works and logs: a fresh `.stepline/work/<execution>/<stage>.<action>/`, and
+ * `.stepline/logs/<execution>/<stage>.<action>.log` (its directory made).
+ */
+export async function actionDirs(
+  ctx: Pick<ExecutionContext, 'paths' | 'executionId'>,
+  stage: string,
+  action: string,
+): Promise<{ work: string; logFile: string }> {
+  const name = `${fileSafe(stage)}.${fileSafe(action)}`;
+  const work = join(ctx.paths.state, 'work', ctx.executionId, name);
+  const logs = join(ctx.paths.state, 'logs', ctx.executionId);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(logs, { recursive: true });
+  return { work, logFile: join(logs, `${name}.log`) };
 }

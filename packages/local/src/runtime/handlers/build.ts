@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BuildAction, BuildFailedError, SteplineError } from '@stepline/core';
 import { runBuild } from '../../build/index';
-import type { ExecutionContext } from '../context';
+import { actionDirs, type ExecutionContext, fileSafe } from '../context';
 
 /** The CodeBuild StartBuild parameters the compiled Task sends (the ones the local build reads). */
 interface StartBuildParameters {
@@ -13,8 +13,6 @@ interface StartBuildParameters {
   BuildspecOverride?: string;
   EnvironmentVariablesOverride?: Array<{ Name: string; Value: string }>;
 }
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /** The last lines of a log file, for a failure message that shows what went wrong. */
 export async function logTail(file: string | undefined, lines = 12): Promise<string[]> {
@@ -35,8 +33,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
   return async (input: unknown) => {
     const params = input as StartBuildParameters;
     const pipeline = ctx.pipeline.name;
-    const work = join(ctx.paths.state, 'work', ctx.executionId, `${safe(stage)}.${safe(action.name)}`);
-    await rm(work, { recursive: true, force: true });
+    const { work, logFile } = await actionDirs(ctx, stage, action.name);
     const primary = action.primarySource ?? action.inputArtifacts[0] ?? '';
     const sourceDir = join(work, 'src');
     await ctx.artifacts.copyTo(pipeline, ctx.executionId, primary, sourceDir);
@@ -55,8 +52,6 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
 
     const number = ctx.store.nextBuildNumber(params.ProjectName);
     const buildId = `${params.ProjectName}:${randomUUID()}`;
-    const logFile = join(ctx.paths.state, 'logs', ctx.executionId, `${safe(stage)}.${safe(action.name)}.log`);
-    await mkdir(join(ctx.paths.state, 'logs', ctx.executionId), { recursive: true });
     const startedAt = new Date().toISOString();
     const environment = Object.fromEntries((params.EnvironmentVariablesOverride ?? []).map((v) => [v.Name, v.Value]));
     if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `build of ${action.name} was stopped before it started`);
@@ -70,7 +65,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       environment,
       build: { id: buildId, number, sourceVersion: params.SourceVersion, resolvedSourceVersion: params.SourceVersion, initiator: `stepline/${pipeline}` },
       outputs,
-      cacheDir: join(ctx.paths.state, 'cache', safe(params.ProjectName)),
+      cacheDir: join(ctx.paths.state, 'cache', fileSafe(params.ProjectName)),
       secrets: { file: join(ctx.paths.state, 'secrets.json'), env: process.env },
       logFile,
       ...(ctx.output && { onOutput: ctx.output }),

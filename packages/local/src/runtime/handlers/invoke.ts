@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type InvokeAction, SteplineError } from '@stepline/core';
-import type { ExecutionContext } from '../context';
+import { actionDirs, type ExecutionContext } from '../context';
 import { logTail } from './build';
 
 interface InvokePayload {
   Payload: { command?: string; userParameters?: string; variables?: Record<string, string> };
 }
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /**
  * An invoke action on one machine runs its command in a shell, in a copy of its first input artifact
@@ -26,8 +24,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
         `action ${action.name} names only a Lambda function (${action.function}); on one machine it needs a command`,
       );
     }
-    const work = join(ctx.paths.state, 'work', ctx.executionId, `${safe(stage)}.${safe(action.name)}`);
-    await rm(work, { recursive: true, force: true });
+    const { work, logFile } = await actionDirs(ctx, stage, action.name);
     let cwd = ctx.repo;
     const first = action.inputArtifacts[0];
     if (first) {
@@ -36,8 +33,6 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     }
     await mkdir(work, { recursive: true });
     const outputFile = join(work, 'output.env');
-    const logFile = join(ctx.paths.state, 'logs', ctx.executionId, `${safe(stage)}.${safe(action.name)}.log`);
-    await mkdir(join(ctx.paths.state, 'logs', ctx.executionId), { recursive: true });
     // A stop may have come while the input was copied: then nothing starts.
     if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped before it started`);
     const log = createWriteStream(logFile);
