@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
 import { LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LocalBackend } from '../packages/cli/src/local-backend';
 import { linkRuntime } from './helpers/approval-runtime';
 import { createProject, type Project } from './helpers/project';
 
@@ -145,13 +146,70 @@ describe('retry-stage-execution', () => {
     const sourceEvents = runtime.store.events(failed.executionId).filter((e) => e.state === 'Source · Checkout').length;
 
     writeFileSync(fixed, '');
-    const retried = await runtime.retry(failed.executionId, pipeline, project.dir);
+    const retried = await runtime.retry(failed.executionId, project.dir);
     expect(retried).toMatchObject({ executionId: failed.executionId, status: 'Succeeded' });
     expect(readFileSync(counter, 'utf8')).toBe('run\nrun\n');
     // The source stage did not run again.
     expect(runtime.store.events(failed.executionId).filter((e) => e.state === 'Source · Checkout').length).toBe(sourceEvents);
     expect(runtime.store.getExecution(failed.executionId)?.attempt).toBe(2);
     delete process.env.COUNTER;
+    delete process.env.FIXED;
+  });
+});
+
+describe('history keeps the pipeline each execution ran', () => {
+  const twoStages = (build: string) =>
+    `name: kept\nstages:${SOURCE}\n  - name: ${build}\n    actions: [{ name: Make, kind: invoke, command: "true", inputArtifacts: [Src] }]\n`;
+
+  it('shows an execution as it ran after a stage is renamed in the file (get-execution, get-pipeline-state)', async () => {
+    // Prepare: a run of Source → Build, then Build renamed to Compile in the definition file.
+    project = createProject({ 'stepline.yml': twoStages('Build') });
+    runtime = new LocalRuntime({ project: project.dir });
+    const ran = await runtime.run({ pipeline: parsePipelineText(twoStages('Build')), file: join(project.dir, 'stepline.yml'), repo: project.dir });
+    expect(ran.status).toBe('Succeeded');
+    await runtime.close();
+    runtime = undefined;
+    project.write('stepline.yml', twoStages('Compile'));
+
+    // Act: read it back as the CLI's verbs do, from a new process's view of the history.
+    const backend = new LocalBackend(project.dir);
+    const detail = await backend.getExecution(ran.executionId);
+    const state = await backend.getPipelineState('kept', ran.executionId);
+    const latest = await backend.getPipelineState('kept');
+    backend.close();
+
+    // Assess: the stages it ran, each with its outcome; nothing of today's Compile.
+    const asRan = [
+      { name: 'Source', status: 'Succeeded', actions: [{ name: 'Checkout', status: 'Succeeded' }] },
+      { name: 'Build', status: 'Succeeded', actions: [{ name: 'Make', status: 'Succeeded' }] },
+    ];
+    expect(detail.state.stages).toMatchObject(asRan);
+    expect(detail.state.stages.map((s) => s.name)).toStrictEqual(['Source', 'Build']);
+    expect(state.stages).toMatchObject(asRan);
+    expect(latest.stages.map((s) => s.name)).toStrictEqual(['Source', 'Build']);
+  });
+
+  it('retries an execution with the pipeline it ran, not the renamed one', async () => {
+    // Prepare: Build fails, then the file renames it.
+    project = createProject({ 'stepline.yml': twoStages('Build').replace('command: "true"', 'command: "test -f \\"$FIXED\\""') });
+    const fixed = join(project.dir, 'fixed');
+    process.env.FIXED = fixed;
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const failed = await runtime.run({ pipeline, file: join(project.dir, 'stepline.yml'), repo: project.dir });
+    expect(failed).toMatchObject({ status: 'Failed', failure: { stage: 'Build' } });
+    project.write('stepline.yml', twoStages('Compile'));
+    writeFileSync(fixed, '');
+
+    // Act
+    const retried = await runtime.retry(failed.executionId, project.dir);
+
+    // Assess: it went on from Build, the stage it failed in.
+    expect(retried.status).toBe('Succeeded');
+    expect(localPipelineState(runtime.store, parsePipelineText(twoStages('Compile')), failed.executionId).stages.map((s) => [s.name, s.status])).toStrictEqual([
+      ['Source', 'Succeeded'],
+      ['Build', 'Succeeded'],
+    ]);
     delete process.env.FIXED;
   });
 });

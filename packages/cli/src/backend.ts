@@ -29,7 +29,7 @@ export interface PipelineBackend {
   startExecution(pipeline: string, options: StartOptions): Promise<{ executionId: string }>;
   /** Stops an execution; `abandon` stops at once instead of letting running actions finish. */
   stopExecution(executionId: string, options: { abandon: boolean; reason?: string }): Promise<void>;
-  /** Re-runs a failed execution from its failed stage (RedriveExecution on AWS). */
+  /** Re-runs a failed execution from its failed stage: locally the same execution, on AWS a new one (`<execution>-r2`). */
   retryStageExecution(executionId: string): Promise<{ executionId: string }>;
   disableStageTransition(pipeline: string, stage: string, reason: string): Promise<void>;
   enableStageTransition(pipeline: string, stage: string): Promise<void>;

@@ -84,8 +84,8 @@ export class LocalBackend implements PipelineBackend {
 
   async getExecution(executionId: string): Promise<ExecutionDetail> {
     const e = this.execution(executionId);
-    const { pipeline } = await this.pipeline(e.pipeline);
-    return executionDetail(this.store, pipeline, e);
+    // Shown through the pipeline it ran; today's file only for an execution recorded before that was kept.
+    return executionDetail(this.store, e.machine ? undefined : (await this.pipeline(e.pipeline)).pipeline, e);
   }
 
   /** Starts `stepline run` in the background; its output goes to `.stepline/runs/<execution>.log`. */

@@ -2,7 +2,16 @@
  * Answers about executions on this machine, from the SQLite history: the same answers for the CLI's
  * verbs and for `stepline serve`'s API.
  */
-import { compilePipeline, type ExecutionDetail, type ExecutionSummary, type Pipeline, type PipelineState, pipelineStateFrom } from '@stepline/core';
+import {
+  compilePipeline,
+  DefinitionError,
+  type ExecutionDetail,
+  type ExecutionSummary,
+  type Pipeline,
+  type PipelineState,
+  pipelineStateFrom,
+  type StateMap,
+} from '@stepline/core';
 import type { ExecutionRow, HistoryStore } from './store/history-store';
 
 export function executionSummary(e: ExecutionRow): ExecutionSummary {
@@ -20,18 +29,32 @@ export function executionSummary(e: ExecutionRow): ExecutionSummary {
   };
 }
 
-/** A pipeline's state: its latest execution (or the one named), with disabled transitions and held executions. */
-export function localPipelineState(store: HistoryStore, pipeline: Pipeline, executionId?: string): PipelineState {
-  const execution = executionId !== undefined ? store.getExecution(executionId) : store.listExecutions(pipeline.name, 1)[0];
+/**
+ * The pipeline an execution ran and its state map: the ones stored with it. `current` (today's
+ * definition) stands in only for an execution recorded before stepline kept them.
+ */
+export function executedMachine(e: ExecutionRow | undefined, current: Pipeline | undefined): { pipeline: Pipeline; stateMap: StateMap } {
+  if (e?.machine) return { pipeline: e.machine.pipeline, stateMap: e.machine.stateMap };
+  if (!current) throw new DefinitionError([{ path: '', message: `execution ${e?.id} does not record the pipeline it ran, and its definition is gone` }]);
+  return { pipeline: current, stateMap: compilePipeline(current).stateMap };
+}
+
+/**
+ * A pipeline's state: its latest execution (or the one named), shown as it ran, with disabled
+ * transitions and held executions. `current`, today's definition, is what is shown when nothing ran.
+ */
+export function localPipelineState(store: HistoryStore, current: Pipeline, executionId?: string): PipelineState {
+  const execution = executionId !== undefined ? store.getExecution(executionId) : store.listExecutions(current.name, 1)[0];
   return pipelineStateFrom({
-    pipeline,
-    stateMap: compilePipeline(pipeline).stateMap,
+    ...executedMachine(execution, current),
     ...(execution && { execution: { executionId: execution.id, status: execution.status, events: store.events(execution.id) } }),
-    gates: store.gateState(pipeline.name),
+    gates: store.gateState(current.name),
   });
 }
 
-export function executionDetail(store: HistoryStore, pipeline: Pipeline, e: ExecutionRow): ExecutionDetail {
+/** Everything about one execution, read through the pipeline it ran (see {@link executedMachine}). */
+export function executionDetail(store: HistoryStore, current: Pipeline | undefined, e: ExecutionRow): ExecutionDetail {
+  const { pipeline } = executedMachine(e, current);
   const variables: Record<string, string> = {};
   for (const v of pipeline.variables) if (v.default !== undefined) variables[v.name] = v.default;
   Object.assign(variables, e.input.variables);

@@ -1,8 +1,8 @@
 /** `stepline run`: one execution of a pipeline on this machine, watched from the terminal. */
 import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline/promises';
-import { ApprovalDecision, compilePipeline, newExecutionId, type Pipeline, pipelineStateFrom } from '@stepline/core';
-import { type ApprovalMode, type ApprovalRow, handleApprovalRoute, LocalRuntime, type ProgressSink, type RunResult } from '@stepline/local';
+import { ApprovalDecision, newExecutionId, type Pipeline, pipelineStateFrom } from '@stepline/core';
+import { type ApprovalMode, type ApprovalRow, executedMachine, handleApprovalRoute, LocalRuntime, type ProgressSink, type RunResult } from '@stepline/local';
 import { type Command, Option } from 'commander';
 import { targetOf, withBackend } from '../backends';
 import { UsageError } from '../errors';
@@ -185,8 +185,7 @@ async function withTerminalRuntime(
 function report(runtime: LocalRuntime, pipeline: Pipeline, result: RunResult, json: boolean, sink: ProgressSink): void {
   if (json) {
     const state = pipelineStateFrom({
-      pipeline,
-      stateMap: compilePipeline(pipeline).stateMap,
+      ...executedMachine(runtime.store.getExecution(result.executionId), pipeline),
       execution: { executionId: result.executionId, status: result.status, events: runtime.store.events(result.executionId) },
     });
     printJson({
@@ -229,7 +228,7 @@ export function register(program: Command): void {
 
   program
     .command('retry-stage-execution')
-    .description('re-run a failed execution from its failed stage (RedriveExecution on AWS)')
+    .description('re-run a failed execution from its failed stage, with the pipeline it ran')
     .argument('<execution>', 'execution id')
     .option('--target <target>', 'local (this machine) or aws (an installation)', 'local')
     .option('--region <region>', 'AWS region (--target aws)')
@@ -259,10 +258,13 @@ export function register(program: Command): void {
       }
       const { result, interrupted } = await withTerminalRuntime(opts, async (runtime, sink, setExecution) => {
         const execution = runtime.store.getExecution(id);
-        if (!execution?.definitionFile) throw new UsageError(`no execution ${id} on this machine (see stepline list-executions)`);
-        const { pipeline } = await loadPipeline(execution.definitionFile);
+        if (!execution) throw new UsageError(`no execution ${id} on this machine (see stepline list-executions)`);
+        // It runs again what it ran; its file is read only for an execution recorded before stepline kept that.
+        const recordedBefore = execution.machine || !execution.definitionFile ? undefined : (await loadPipeline(execution.definitionFile)).pipeline;
+        const pipeline = execution.machine?.pipeline ?? recordedBefore;
+        if (!pipeline) throw new UsageError(`execution ${id} does not record the pipeline it ran`);
         setExecution(id);
-        const result = await runtime.retry(id, pipeline, opts.repo);
+        const result = await runtime.retry(id, opts.repo, recordedBefore);
         report(runtime, pipeline, result, opts.json === true, sink);
         return result;
       });

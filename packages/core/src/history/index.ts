@@ -1,2 +1,3 @@
 export * from './execution-records';
+export * from './machine';
 export * from './pipeline-state';

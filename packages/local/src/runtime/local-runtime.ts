@@ -14,6 +14,7 @@ import {
   type ExecutionInput,
   type ExecutionStatus,
   type HistoryEvent,
+  machineHash,
   newExecutionId,
   type Pipeline,
   type ResumeInput,
@@ -130,6 +131,7 @@ export class LocalRuntime {
       input,
       definitionFile: request.file,
       pid: process.pid,
+      machine: { pipeline, stateMap: compiled.stateMap, machineHash: machineHash(compiled.definition) },
     });
     if (!created) {
       const existing = input.trigger.deliveryId ? this.store.findByDelivery(pipeline.name, input.trigger.deliveryId) : this.store.getExecution(executionId);
@@ -147,14 +149,17 @@ export class LocalRuntime {
   /**
    * Re-runs a failed or stopped execution from the entry of the stage that failed, with the state
    * data it had there (the compiled machine's resume entry; see compileResume). Artifacts of that
-   * stage and later are written again.
+   * stage and later are written again. The execution runs the pipeline it ran before, whatever its
+   * file says now; `recordedBefore` stands in only for an execution recorded before stepline kept it.
    */
-  async retry(executionId: string, pipeline: Pipeline, repo: string): Promise<RunResult> {
+  async retry(executionId: string, repo: string, recordedBefore?: Pipeline): Promise<RunResult> {
     const execution = this.store.getExecution(executionId);
     if (!execution) throw new DefinitionError([{ path: '', message: `no execution ${executionId} on this machine` }]);
     if (execution.status !== 'Failed' && execution.status !== 'Stopped') {
       throw new DefinitionError([{ path: '', message: `execution ${executionId} is ${execution.status}; only a failed or stopped execution can be retried` }]);
     }
+    const pipeline = execution.machine?.pipeline ?? recordedBefore;
+    if (!pipeline) throw new DefinitionError([{ path: '', message: `execution ${executionId} does not record the pipeline it ran` }]);
     const compiled = this.compile(pipeline);
     const failedStage = stageToRetry(compiled.stateMap, this.store.events(executionId));
     const entry = failedStage ? this.store.stageEntry(executionId, failedStage) : undefined;

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   applyGateEvent,
+  type ExecutedMachine,
   type ExecutionInput,
   type ExecutionMode,
   type ExecutionStatus,
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS executions (
   stop_requested TEXT,
   attempt INTEGER NOT NULL DEFAULT 1,
   commit_id TEXT,
-  branch TEXT
+  branch TEXT,
+  machine TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS executions_delivery ON executions (pipeline, delivery_id) WHERE delivery_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_pipeline ON executions (pipeline, started_at);
@@ -119,6 +121,8 @@ export interface ExecutionRow {
   /** The commit the source action resolved. */
   commitId?: string;
   branch?: string;
+  /** What it ran: its definition, state map and machine hash. Absent for executions recorded before they were kept. */
+  machine?: ExecutedMachine;
 }
 
 export interface BuildRow {
@@ -156,6 +160,16 @@ export interface ApprovalRow {
 }
 
 type Row = Record<string, unknown>;
+
+/** Columns added after a table was first created: a database written by an older stepline gains them. */
+const ADDED_COLUMNS: Array<{ table: string; column: string; type: string }> = [{ table: 'executions', column: 'machine', type: 'TEXT' }];
+
+function migrate(db: Database.Database): void {
+  for (const { table, column, type } of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Row[];
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}
 const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
 
 function toExecution(r: Row): ExecutionRow {
@@ -176,6 +190,7 @@ function toExecution(r: Row): ExecutionRow {
     attempt: Number(r.attempt),
     commitId: opt(r.commit_id),
     branch: opt(r.branch),
+    ...(typeof r.machine === 'string' && { machine: JSON.parse(r.machine) as ExecutedMachine }),
   };
 }
 
@@ -211,6 +226,7 @@ export class HistoryStore {
     // Other processes (an `approve` in another terminal) write too: wait for them rather than fail.
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrate(this.db);
   }
 
   close(): void {
@@ -223,8 +239,8 @@ export class HistoryStore {
   createExecution(e: Omit<ExecutionRow, 'attempt' | 'status'> & { status?: ExecutionStatus }): boolean {
     const result = this.db
       .prepare(
-        `INSERT INTO executions (id, pipeline, status, trigger_type, delivery_id, started_at, input, definition_file, pid)
-         VALUES (@id, @pipeline, @status, @triggerType, @deliveryId, @startedAt, @input, @definitionFile, @pid)
+        `INSERT INTO executions (id, pipeline, status, trigger_type, delivery_id, started_at, input, definition_file, pid, machine)
+         VALUES (@id, @pipeline, @status, @triggerType, @deliveryId, @startedAt, @input, @definitionFile, @pid, @machine)
          ON CONFLICT DO NOTHING`,
       )
       .run({
@@ -237,6 +253,7 @@ export class HistoryStore {
         input: JSON.stringify(e.input),
         definitionFile: e.definitionFile ?? null,
         pid: e.pid ?? null,
+        machine: e.machine ? JSON.stringify(e.machine) : null,
       });
     return result.changes === 1;
   }
