@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { compilePipeline, type Pipeline } from '@stepline/core';
+import { compilePipeline, machineHash, type Pipeline } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../packages/cli/src/aws/manifest';
 import { type PolicyStatement, WILDCARD_EXCEPTIONS } from './iam';
@@ -97,6 +97,12 @@ describe('state machines', () => {
       expect(manifest.pipeline).toStrictEqual(pipeline);
       expect(manifest.stateMap).toStrictEqual(compilePipeline(pipeline, EXPECTED_COMPILE_OPTIONS).stateMap);
       expect(manifest).toMatchObject({ installation: 'team', artifactBucket: BUCKET, gatePrefix: '_stepline/gates/' });
+      // The same manifest under the machine's hash, for executions of this machine after the next deploy.
+      const hash = machineHash(compilePipeline(pipeline, EXPECTED_COMPILE_OPTIONS).definition);
+      expect(manifest.machineHash).toBe(hash);
+      const kept = named('aws:s3/bucketObjectv2:BucketObjectv2', `Manifest-${pipeline.name}-${hash.slice(0, 16)}`);
+      expect(kept.inputs.key).toBe(`_stepline/pipelines/${pipeline.name}/${hash}.json`);
+      expect(kept.inputs.content).toBe(object.inputs.content);
     }
     const list = JSON.parse(String(named('aws:s3/bucketObjectv2:BucketObjectv2', 'PipelineList').inputs.content));
     expect(list.map((p: Pipeline) => p.name)).toStrictEqual(['api', 'web']);

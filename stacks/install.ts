@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pipeline } from '@stepline/core';
+import { machineHash, machineManifestKey, type Pipeline } from '@stepline/core';
 import { assumedBy, type PolicyStatement, policyDocument } from './iam';
 import { pipelineList, pipelineManifest } from './manifest';
 import { ControlPrefix, FUNCTION_KEYS, type FunctionKey, type InstallationPlan, type PlanOptions, planInstallation, type SecretName } from './plan';
@@ -131,17 +131,30 @@ export function installStepline(args: SteplineArgs): Stepline {
   );
 
   // What the CLI and the webhook read: manifests and the pipeline list.
+  // Each machine's manifest is also kept under its hash, and kept when a later deploy replaces the
+  // machine: an execution is read through the manifest of the machine it ran (see the CLI's backend).
   const objects = [
-    ...plan.stateMachines.map((machine) =>
-      track(
-        new aws.s3.BucketObjectv2(`Manifest-${machine.pipeline.name}`, {
-          bucket: bucket.id,
-          key: machine.manifestKey,
-          content: JSON.stringify(pipelineManifest(machine, args.stage, names.bucket)),
-          contentType: 'application/json',
-        }),
-      ),
-    ),
+    ...plan.stateMachines.flatMap((machine) => {
+      const content = JSON.stringify(pipelineManifest(machine, args.stage, names.bucket));
+      const hash = machineHash(machine.compiled.definition);
+      return [
+        track(
+          new aws.s3.BucketObjectv2(`Manifest-${machine.pipeline.name}`, {
+            bucket: bucket.id,
+            key: machine.manifestKey,
+            content,
+            contentType: 'application/json',
+          }),
+        ),
+        track(
+          new aws.s3.BucketObjectv2(
+            `Manifest-${machine.pipeline.name}-${hash.slice(0, 16)}`,
+            { bucket: bucket.id, key: machineManifestKey(machine.manifestKey, hash), content, contentType: 'application/json' },
+            { retainOnDelete: true },
+          ),
+        ),
+      ];
+    }),
     track(
       new aws.s3.BucketObjectv2('PipelineList', {
         bucket: bucket.id,

@@ -3,7 +3,7 @@
  * it): the parsed pipeline and the compiler's state map, beside the artifacts. A contract test in
  * stacks/install.test.ts parses this with the CLI's schema.
  */
-import type { Pipeline } from '@stepline/core';
+import { machineHash, type Pipeline } from '@stepline/core';
 import { ControlPrefix, type StateMachinePlan } from './plan';
 
 export function pipelineManifest(machine: StateMachinePlan, installation: string, artifactBucket: string) {
@@ -12,6 +12,8 @@ export function pipelineManifest(machine: StateMachinePlan, installation: string
     installation,
     pipeline: machine.pipeline,
     stateMap: machine.compiled.stateMap,
+    /** Which machine this manifest describes: an execution's own is found by the hash of its definition. */
+    machineHash: machineHash(machine.compiled.definition),
     stateMachineName: machine.name,
     artifactBucket,
     gatePrefix: ControlPrefix.gates,

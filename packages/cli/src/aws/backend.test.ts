@@ -1,6 +1,7 @@
 import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
+  DescribeStateMachineForExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   GetExecutionHistoryCommand,
@@ -13,7 +14,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DefinitionError, emptyGateState, type GateState } from '@stepline/core';
+import { compilePipeline, DefinitionError, emptyGateState, type GateState, machineHash, machineManifestKey, parsePipeline } from '@stepline/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors';
@@ -61,6 +62,8 @@ function installation() {
   sfn.on(ListTagsForResourceCommand, { resourceArn: machineArn('web') }).resolves({ tags: tagsOf('web') });
   sfn.on(ListTagsForResourceCommand, { resourceArn: machineArn('web', 'other') }).resolves({ tags: tagsOf('web', 'other') });
   sfn.on(ListTagsForResourceCommand, { resourceArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:unrelated' }).resolves({ tags: [] });
+  // Every execution ran the machine deployed today, unless a test says otherwise.
+  sfn.on(DescribeStateMachineForExecutionCommand).resolves({ definition: JSON.stringify(webCompiled.definition) });
 }
 
 const running = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -243,6 +246,59 @@ describe('AwsBackend: state and executions', () => {
     sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
     await expect(backend().getExecution('nope')).rejects.toThrow(new UsageError('no execution nope in any pipeline of this installation'));
     await expect(backend().getExecution('web/nope')).rejects.toThrow(new UsageError('no execution nope in pipeline web'));
+  });
+});
+
+describe('AwsBackend: an execution is read through the machine it ran', () => {
+  // Redeployed after exec-2 ran webCompiled: the Build stage is now called Make.
+  const renamed = parsePipeline({ ...webPipeline, stages: webPipeline.stages.map((s) => (s.name === 'Build' ? { ...s, name: 'Make' } : s)) });
+  const renamedCompiled = compilePipeline(renamed, { target: 'aws', region: 'eu-west-1', accountId: '123456789012', artifactBucket: BUCKET });
+
+  function redeployed() {
+    const objects = fakeS3();
+    const today = JSON.stringify(manifestOf(renamed, renamedCompiled));
+    const before = objects.get('_stepline/pipelines/web.json');
+    objects.set('_stepline/pipelines/web.json', { text: today, etag: '"m2"' });
+    if (before) objects.set(machineManifestKey('_stepline/pipelines/web.json', machineHash(webCompiled.definition)), before);
+    sfn.on(DescribeStateMachineForExecutionCommand).resolves({ definition: JSON.stringify(webCompiled.definition, null, 2) });
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-2'));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: waitingForApproval().events });
+    s3.on(ListObjectsV2Command).resolves({});
+    return objects;
+  }
+
+  it('get-execution and get-pipeline-state show the stages it ran after a stage was renamed', async () => {
+    // Prepare
+    redeployed();
+
+    // Act
+    const detail = await backend().getExecution('exec-2');
+    const state = await backend().getPipelineState('web', 'exec-2');
+
+    // Assess: Build as it ran, with its build; nothing of today's Make.
+    for (const shown of [detail.state, state]) {
+      expect(shown.stages.map((s) => [s.name, s.status])).toStrictEqual([
+        ['Source', 'Succeeded'],
+        ['Build', 'Succeeded'],
+        ['Approve', 'InProgress'],
+        ['Deploy', undefined],
+      ]);
+    }
+    expect(Object.keys(detail.builds)).toStrictEqual(['Build.Compile']);
+    expect(sfn).toHaveReceivedCommandWith(DescribeStateMachineForExecutionCommand, { executionArn: executionArn('web', 'exec-2') });
+    expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: BUCKET, Key: `_stepline/pipelines/web/${machineHash(webCompiled.definition)}.json` });
+  });
+
+  it('reads a machine deployed before manifests were kept by hash through today’s manifest', async () => {
+    // Prepare: no manifest under the old machine's hash.
+    const objects = redeployed();
+    objects.delete(machineManifestKey('_stepline/pipelines/web.json', machineHash(webCompiled.definition)));
+
+    // Act
+    const state = await backend().getPipelineState('web', 'exec-2');
+
+    // Assess
+    expect(state.stages.map((s) => s.name)).toStrictEqual(['Source', 'Make', 'Approve', 'Deploy']);
   });
 });
 

@@ -10,6 +10,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
+  DescribeStateMachineForExecutionCommand,
   ExecutionAlreadyExists,
   type ExecutionListItem,
   ListExecutionsCommand,
@@ -31,6 +32,8 @@ import {
   ExecutionInputSchema,
   executionName,
   gateStateName,
+  machineHash,
+  machineManifestKey,
   newExecutionId,
   type PipelineState,
   pipelineStateFrom,
@@ -65,7 +68,10 @@ export interface InstalledPipeline {
   installation: string;
   stateMachineArn: string;
   createdAt?: Date;
+  /** Today's manifest: the pipeline as last deployed. */
   manifest: PipelineManifest;
+  /** Where today's manifest is; each machine's own sits beside it (core's `machineManifestKey`). */
+  manifestLocation: { bucket: string; key: string };
 }
 
 interface Located {
@@ -86,6 +92,8 @@ export class AwsBackend implements PipelineBackend {
   private readonly now: () => Date;
   private readonly random: () => number;
   private installed: Promise<InstalledPipeline[]> | undefined;
+  /** Manifests of earlier machines, by S3 key: written once, never changed. */
+  private readonly machineManifests = new Map<string, Promise<PipelineManifest | undefined>>();
 
   constructor(options: AwsBackendOptions) {
     this.sfn = options.sfn;
@@ -131,9 +139,12 @@ export class AwsBackend implements PipelineBackend {
         const latest = await this.sfn.send(new ListExecutionsCommand({ stateMachineArn: installed.stateMachineArn, maxResults: 1 }));
         executionArn = latest.executions?.[0]?.executionArn;
       }
-      const { pipeline: model, stateMap } = installed.manifest;
-      if (executionArn === undefined) return pipelineStateFrom({ pipeline: model, stateMap, gates });
-      const [description, events] = await Promise.all([this.sfn.send(new DescribeExecutionCommand({ executionArn })), this.history(executionArn)]);
+      if (executionArn === undefined) return pipelineStateFrom({ pipeline: installed.manifest.pipeline, stateMap: installed.manifest.stateMap, gates });
+      const [description, events, { pipeline: model, stateMap }] = await Promise.all([
+        this.sfn.send(new DescribeExecutionCommand({ executionArn })),
+        this.history(executionArn),
+        this.manifestOf(installed, executionArn),
+      ]);
       return pipelineStateFrom({
         pipeline: model,
         stateMap,
@@ -146,12 +157,12 @@ export class AwsBackend implements PipelineBackend {
   getExecution(executionId: string): Promise<ExecutionDetail> {
     return this.guard('get-execution', async () => {
       const { installed, executionArn, description } = await this.locate(executionId);
-      const [events, gate, artifacts] = await Promise.all([
+      const [events, gate, artifacts, { pipeline, stateMap }] = await Promise.all([
         this.history(executionArn),
         this.gateStore(installed).load(installed.name),
         this.artifactsOf(installed, description.name ?? ''),
+        this.manifestOf(installed, executionArn),
       ]);
-      const { pipeline, stateMap } = installed.manifest;
       const summary = summaryFrom(installed, description);
       const state = pipelineStateFrom({
         pipeline,
@@ -215,9 +226,12 @@ export class AwsBackend implements PipelineBackend {
           `execution ${description.name} is ${description.status?.toLowerCase()}: only a failed, stopped or timed-out execution can be retried`,
         );
       }
-      const events = await this.history(executionArn);
-      const stage = stageToRetry(installed.manifest.stateMap, normalizeHistory(events));
+      const [events, own] = await Promise.all([this.history(executionArn), this.manifestOf(installed, executionArn)]);
+      const stage = stageToRetry(own.stateMap, normalizeHistory(events));
       const gate = stage === undefined ? undefined : gateStateName(stage);
+      // The retry runs the machine deployed today, which enters a stage by the name it has today.
+      if (gate !== undefined && installed.manifest.stateMap[gate] === undefined)
+        throw new UsageError(`execution ${description.name} failed in stage ${stage}, which the pipeline deployed today no longer has: start a new execution`);
       const entered = [...events].reverse().find((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === gate);
       const state = entered?.stateEnteredEventDetails?.input;
       if (stage === undefined || state === undefined) throw new UsageError(`execution ${description.name} never entered a stage it could be retried from`);
@@ -261,7 +275,8 @@ export class AwsBackend implements PipelineBackend {
   decideApproval(executionId: string, decision: ApprovalDecision): Promise<void> {
     return this.guard(decision.decision === 'Approved' ? 'approve' : 'reject', async () => {
       const { installed, executionArn, description } = await this.locate(executionId);
-      const approvals = approvalsFrom(await this.history(executionArn), installed.manifest.stateMap);
+      const [events, own] = await Promise.all([this.history(executionArn), this.manifestOf(installed, executionArn)]);
+      const approvals = approvalsFrom(events, own.stateMap);
       const waiting = approvals.filter((a) => a.status === 'Pending' && a.token !== undefined && (decision.stage === undefined || a.stage === decision.stage));
       const name = description.name ?? executionId;
       if (waiting.length === 0) {
@@ -336,7 +351,14 @@ export class AwsBackend implements PipelineBackend {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
       const manifest = parseManifest((await object.Body?.transformToString('utf8')) ?? '', url);
       const installation = tag(ManifestTag.Installation) ?? manifest.installation;
-      return { name, installation, stateMachineArn: machine.arn, ...(machine.createdAt && { createdAt: machine.createdAt }), manifest };
+      return {
+        name,
+        installation,
+        stateMachineArn: machine.arn,
+        ...(machine.createdAt && { createdAt: machine.createdAt }),
+        manifest,
+        manifestLocation: location,
+      };
     });
     return found.filter((p): p is InstalledPipeline => p !== undefined).sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -372,6 +394,37 @@ export class AwsBackend implements PipelineBackend {
         `execution ${executionId} exists in pipelines ${found.map((l) => l.installed.name).join(', ')}: name it as <pipeline>/${executionId}`,
       );
     throw new UsageError(`no execution ${executionId} in ${within ? `pipeline ${within.name}` : 'any pipeline of this installation'}`);
+  }
+
+  /**
+   * The manifest of the machine an execution ran: today's when the execution ran today's machine,
+   * else the one kept under its machine's hash. An execution of a machine deployed before manifests
+   * were kept by hash is read through today's, the best there is.
+   */
+  private async manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
+    const ran = await this.sfn.send(new DescribeStateMachineForExecutionCommand({ executionArn }));
+    if (ran.definition === undefined || installed.manifest.machineHash === undefined) return installed.manifest;
+    const hash = machineHash(ran.definition);
+    if (hash === installed.manifest.machineHash) return installed.manifest;
+    const { bucket, key: current } = installed.manifestLocation;
+    const key = machineManifestKey(current, hash);
+    let own = this.machineManifests.get(key);
+    if (!own) {
+      own = this.readManifest(bucket, key);
+      this.machineManifests.set(key, own);
+      own.catch(() => this.machineManifests.delete(key));
+    }
+    return (await own) ?? installed.manifest;
+  }
+
+  private async readManifest(bucket: string, key: string): Promise<PipelineManifest | undefined> {
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return parseManifest((await object.Body?.transformToString('utf8')) ?? '', `s3://${bucket}/${key}`);
+    } catch (error) {
+      if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
+      throw error;
+    }
   }
 
   private async describe(executionArn: string, shown: string): Promise<DescribeExecutionCommandOutput> {

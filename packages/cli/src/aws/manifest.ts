@@ -7,6 +7,10 @@
  *                        stepline:installation = <sst stage>
  *                        stepline:manifest = s3://<artifact bucket>/_stepline/pipelines/web.json
  *
+ * Each deploy also writes the manifest under the machine's hash (`_stepline/pipelines/web/<sha-256>.json`,
+ * core's `machineManifestKey`) and keeps it, so that an execution is read through the manifest of the
+ * machine it ran, found by hashing the definition `DescribeStateMachineForExecution` returns.
+ *
  * The stacks write this shape (stacks/manifest.ts); a contract test keeps the two in step.
  */
 import { type Pipeline, PipelineSchema, type StateMap, StateRole } from '@stepline/core';
@@ -33,6 +37,8 @@ export const PipelineManifestSchema = z.object({
   installation: z.string(),
   pipeline: PipelineSchema,
   stateMap: z.record(z.string(), StateInfoSchema),
+  /** SHA-256 of the compiled machine (core's `machineHash`); absent in manifests written before it was kept. */
+  machineHash: z.string().optional(),
   stateMachineName: z.string(),
   artifactBucket: z.string(),
   /** Where gate state objects live in the bucket. */
@@ -44,6 +50,7 @@ export interface PipelineManifest {
   installation: string;
   pipeline: Pipeline;
   stateMap: StateMap;
+  machineHash?: string;
   stateMachineName: string;
   artifactBucket: string;
   gatePrefix: string;

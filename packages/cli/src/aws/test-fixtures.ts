@@ -3,7 +3,7 @@
  * events written the way GetExecutionHistory returns them. Used by tests only.
  */
 import type { HistoryEvent, HistoryEventType } from '@aws-sdk/client-sfn';
-import { type CompiledPipeline, compilePipeline, type Pipeline, parsePipeline } from '@stepline/core';
+import { type CompiledPipeline, compilePipeline, machineHash, type Pipeline, parsePipeline } from '@stepline/core';
 import { MANIFEST_VERSION, ManifestTag, type PipelineManifest } from './manifest';
 
 export const REGION = 'eu-west-1';
@@ -30,6 +30,7 @@ export function manifestOf(pipeline: Pipeline, compiled: CompiledPipeline, insta
     installation,
     pipeline,
     stateMap: compiled.stateMap,
+    machineHash: machineHash(compiled.definition),
     stateMachineName: `stepline-${installation}-${pipeline.name}`,
     artifactBucket: BUCKET,
     gatePrefix: '_stepline/gates/',
