@@ -36,6 +36,7 @@ import {
   machineManifestKey,
   newExecutionId,
   type PipelineState,
+  pipelineExecutionStatus,
   pipelineStateFrom,
   type ResumeInput,
   stageToRetry,
@@ -45,7 +46,7 @@ import { GateService, S3GateStore, SfnTaskResponder } from '../../../functions/s
 import type { ApprovalDecision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
-import { approvalsFrom, buildsFrom, executionStatusOf, normalizeHistory, variablesFrom } from './history';
+import { approvalsFrom, buildsFrom, normalizeHistory, variablesFrom } from './history';
 import { ManifestTag, type PipelineManifest, parseManifest, parseS3Url } from './manifest';
 
 export interface AwsBackendOptions {
@@ -149,7 +150,7 @@ export class AwsBackend implements PipelineBackend {
         pipeline: model,
         stateMap,
         gates,
-        execution: { executionId: description.name ?? '', status: executionStatusOf(description.status, description.error), events: normalizeHistory(events) },
+        execution: { executionId: description.name ?? '', status: statusOf(description), events: normalizeHistory(events) },
       });
     });
   }
@@ -486,6 +487,9 @@ function executionArnPrefix(stateMachineArn: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
 }
 
+const statusOf = (description: DescribeExecutionCommandOutput) =>
+  pipelineExecutionStatus(description.status, description.error === undefined ? {} : { error: description.error });
+
 function summaryFrom(installed: InstalledPipeline, description: DescribeExecutionCommandOutput): ExecutionSummary {
   const parsed = (() => {
     try {
@@ -498,7 +502,7 @@ function summaryFrom(installed: InstalledPipeline, description: DescribeExecutio
   return {
     executionId: description.name ?? '',
     pipeline: installed.name,
-    status: executionStatusOf(description.status, description.error),
+    status: statusOf(description),
     startedAt: (description.startDate ?? new Date(0)).toISOString(),
     ...(description.stopDate !== undefined && { endedAt: description.stopDate.toISOString() }),
     ...(input?.trigger.type !== undefined && { trigger: input.trigger.type }),

@@ -6,24 +6,8 @@
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
-import { ErrorName, ExecutionStatus, FixedState, type HistoryEvent, type StateMap } from '@stepline/core';
+import { ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
 import type { ApprovalRecord, BuildPhaseRecord, ExecutionDetail } from '../backend';
-
-/** Step Functions' execution statuses → CodePipeline's, as `get-pipeline-execution` shows them. */
-export function executionStatusOf(status: string | undefined, error?: string): ExecutionStatus {
-  switch (status) {
-    case 'SUCCEEDED':
-      return ExecutionStatus.Succeeded;
-    case 'FAILED':
-      return error === ErrorName.Superseded ? ExecutionStatus.Superseded : ExecutionStatus.Failed;
-    case 'TIMED_OUT':
-      return ExecutionStatus.Failed;
-    case 'ABORTED':
-      return ExecutionStatus.Stopped;
-    default:
-      return ExecutionStatus.InProgress;
-  }
-}
 
 /** Reads events by id and finds, for any event, the state it happened in. */
 class HistoryIndex {
@@ -65,17 +49,7 @@ export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEve
   for (const e of events) {
     const type = e.type ?? '';
     if (type.endsWith('StateEntered') && e.stateEnteredEventDetails?.name !== undefined) {
-      // A failure state's input carries the error it records, under `failure` (the Catch's ResultPath).
-      const failure = record(record(parseJson(e.stateEnteredEventDetails.input))?.failure);
-      const error = text(failure?.Error);
-      const cause = text(failure?.Cause);
-      out.push({
-        type: 'entered',
-        state: e.stateEnteredEventDetails.name,
-        at: at(e),
-        ...(error !== undefined && { error }),
-        ...(cause !== undefined && { cause }),
-      });
+      out.push({ type: 'entered', state: e.stateEnteredEventDetails.name, at: at(e), ...failureFromStateInput(e.stateEnteredEventDetails.input) });
     } else if (type.endsWith('StateExited') && e.stateExitedEventDetails?.name !== undefined) {
       out.push({ type: 'exited', state: e.stateExitedEventDetails.name, at: at(e) });
     } else if (type === 'TaskFailed' || type === 'TaskTimedOut' || type === 'TaskStartFailed' || type === 'TaskSubmitFailed') {

@@ -2,7 +2,8 @@
  * How an execution is described to people and scripts, whichever runtime ran it: the CLI's
  * `list-executions` and `get-execution`, and the local server's `/api/executions`.
  */
-import type { ExecutionStatus, PipelineState } from './pipeline-state';
+import type { ExecutionStatus } from './execution-status';
+import type { PipelineState } from './pipeline-state';
 
 export interface PipelineSummary {
   name: string;

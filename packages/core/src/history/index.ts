@@ -1,3 +1,4 @@
 export * from './execution-records';
+export * from './execution-status';
 export * from './machine';
 export * from './pipeline-state';

@@ -8,17 +8,7 @@
 import type { StateMap } from '../compiler/context';
 import { type GateState, heldExecutions } from '../gates/gates';
 import type { ActionKind, Pipeline } from '../model/schema';
-
-/** CodePipeline's pipeline execution statuses, plus what stepline's runtimes report. */
-export const ExecutionStatus = {
-  InProgress: 'InProgress',
-  Succeeded: 'Succeeded',
-  Failed: 'Failed',
-  Stopped: 'Stopped',
-  Stopping: 'Stopping',
-  Superseded: 'Superseded',
-} as const;
-export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+import { ExecutionStatus } from './execution-status';
 
 export const ActionStatus = {
   InProgress: 'InProgress',

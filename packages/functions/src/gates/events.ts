@@ -3,7 +3,7 @@
  * "Step Functions Execution Status Change", or an operator's request (disable, enable, describe).
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
  */
-import { ExecutionInputSchema, ExecutionMode, type GateState, heldExecutions } from '@stepline/core';
+import { ExecutionInputSchema, ExecutionMode, type GateState, heldExecutions, TERMINAL_SFN_STATUSES } from '@stepline/core';
 import * as z from 'zod';
 import type { GateResult, GateService } from './service';
 
@@ -17,18 +17,6 @@ export const EnterEventSchema = z.object({
   executionMode: z.enum(Object.values(ExecutionMode)),
   firstStage: z.boolean(),
 });
-
-export const ExecutionStatus = {
-  Running: 'RUNNING',
-  Succeeded: 'SUCCEEDED',
-  Failed: 'FAILED',
-  TimedOut: 'TIMED_OUT',
-  Aborted: 'ABORTED',
-  PendingRedrive: 'PENDING_REDRIVE',
-} as const;
-
-/** Statuses after which an execution holds nothing. */
-export const TERMINAL_STATUSES = [ExecutionStatus.Succeeded, ExecutionStatus.Failed, ExecutionStatus.TimedOut, ExecutionStatus.Aborted];
 
 export const StatusChangeEventSchema = z.object({
   source: z.literal('aws.states'),
@@ -98,7 +86,7 @@ export async function dispatchGateEvent(raw: unknown, options: DispatchOptions):
   const { detail } = event;
   const pipeline = pipelineOf(detail, options.stateMachinePrefix);
   if (pipeline === undefined) return { pipeline: '', ignored: `state machine ${detail.stateMachineArn} is not a stepline pipeline` };
-  if (!(TERMINAL_STATUSES as readonly string[]).includes(detail.status)) return { pipeline, ignored: `status ${detail.status} changes no gate` };
+  if (!(TERMINAL_SFN_STATUSES as readonly string[]).includes(detail.status)) return { pipeline, ignored: `status ${detail.status} changes no gate` };
   return reply(pipeline, await service.finish(pipeline, detail.name));
 }
 

@@ -4,7 +4,7 @@
  * a missing handler is an error, never a network call.
  */
 import './with-resolvers';
-import type { State, StateMachineDefinition } from '@stepline/core';
+import { SfnExecutionStatus, type State, type StateMachineDefinition } from '@stepline/core';
 import type { StateMachine } from 'aws-local-stepfunctions';
 
 // The engine bundles AWS SDK clients and takes a noticeable part of a second to import: load it when
@@ -19,13 +19,12 @@ export type TaskHandler = (input: unknown) => Promise<unknown>;
 /** An event of the engine's log (StateEntered, StateExited, StateFailed, …); the library does not export the type. */
 export type EngineEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
-export const ExecutionStatus = {
-  Succeeded: 'SUCCEEDED',
-  Failed: 'FAILED',
-  Aborted: 'ABORTED',
-  TimedOut: 'TIMED_OUT',
-} as const;
-export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+/** How an execution ended, in Step Functions' words (core's `pipelineExecutionStatus` says it in the pipeline's). */
+type EngineStatus =
+  | typeof SfnExecutionStatus.Succeeded
+  | typeof SfnExecutionStatus.Failed
+  | typeof SfnExecutionStatus.Aborted
+  | typeof SfnExecutionStatus.TimedOut;
 
 export interface ExecuteOptions {
   input: unknown;
@@ -39,7 +38,7 @@ export interface ExecuteOptions {
 }
 
 export interface ExecutionOutcome {
-  status: ExecutionStatus;
+  status: EngineStatus;
   output?: unknown;
   error?: string;
   cause?: string;
@@ -68,7 +67,7 @@ export function execute(definition: StateMachineDefinition, options: ExecuteOpti
   let abortRun: (() => void) | undefined;
 
   const outcome = loadEngine().then(async (lib): Promise<ExecutionOutcome> => {
-    if (aborted) return { status: ExecutionStatus.Aborted };
+    if (aborted) return { status: SfnExecutionStatus.Aborted };
     const machine: StateMachine = new lib.StateMachine(local as never, {
       validationOptions: { noValidate: true },
     });
@@ -83,14 +82,15 @@ export function execute(definition: StateMachineDefinition, options: ExecuteOpti
       for await (const event of run.eventLogs) options.onEvent?.(event);
     })().catch(() => undefined);
     const result = await run.result.then(
-      (output): ExecutionOutcome => ({ status: ExecutionStatus.Succeeded, output }),
+      (output): ExecutionOutcome => ({ status: SfnExecutionStatus.Succeeded, output }),
       (error: unknown): ExecutionOutcome => {
-        if (error instanceof lib.ExecutionAbortedError) return { status: ExecutionStatus.Aborted };
-        if (error instanceof lib.ExecutionTimeoutError) return { status: ExecutionStatus.TimedOut, error: 'States.Timeout', cause: 'the execution timed out' };
+        if (error instanceof lib.ExecutionAbortedError) return { status: SfnExecutionStatus.Aborted };
+        if (error instanceof lib.ExecutionTimeoutError)
+          return { status: SfnExecutionStatus.TimedOut, error: 'States.Timeout', cause: 'the execution timed out' };
         if (error instanceof lib.ExecutionError && error.cause instanceof Error)
-          return { status: ExecutionStatus.Failed, error: error.cause.name, cause: error.cause.message };
+          return { status: SfnExecutionStatus.Failed, error: error.cause.name, cause: error.cause.message };
         const e = error as Error;
-        return { status: ExecutionStatus.Failed, error: e.name, cause: e.message };
+        return { status: SfnExecutionStatus.Failed, error: e.name, cause: e.message };
       },
     );
     await drained;

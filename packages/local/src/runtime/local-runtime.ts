@@ -11,12 +11,15 @@ import {
   checkVariableOverrides,
   compilePipeline,
   DefinitionError,
+  ErrorName,
   type ExecutionInput,
   type ExecutionStatus,
+  failureFromStateInput,
   type HistoryEvent,
   machineHash,
   newExecutionId,
   type Pipeline,
+  pipelineExecutionStatus,
   type ResumeInput,
   type SourceRevision,
   stageToRetry,
@@ -268,14 +271,10 @@ export class LocalRuntime {
     const running = this.running.get(executionId);
     this.running.delete(executionId);
 
-    const status: ExecutionStatus =
-      outcome.status === 'SUCCEEDED'
-        ? 'Succeeded'
-        : outcome.status === 'ABORTED' || running?.stopping
-          ? 'Stopped'
-          : outcome.error === 'Stepline.Superseded'
-            ? 'Superseded'
-            : 'Failed';
+    const status = pipelineExecutionStatus(outcome.status, {
+      ...(outcome.error !== undefined && { error: outcome.error }),
+      stopRequested: running?.stopping !== undefined,
+    });
     // Parallel branches still running when another failed were abandoned by the engine; their
     // handlers ended with the execution's signal.
     if (status !== 'Succeeded') reporter.abandonRunning();
@@ -286,7 +285,7 @@ export class LocalRuntime {
     this.store.applyGate(pipeline.name, { type: 'finish', executionId });
     this.store.setExecutionStatus(executionId, status, {
       at: new Date().toISOString(),
-      ...(status === 'Stopped' ? { error: 'Stepline.Stopped', cause: `stopped (${running?.stopping ?? 'abandon'})` } : {}),
+      ...(status === 'Stopped' ? { error: ErrorName.Stopped, cause: `stopped (${running?.stopping ?? 'abandon'})` } : {}),
       ...(outcome.error !== undefined && status !== 'Stopped' && { error: outcome.error }),
       ...(outcome.cause !== undefined && status !== 'Stopped' && { cause: outcome.cause }),
     });
@@ -326,9 +325,7 @@ export class LocalRuntime {
       history.cause = typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause);
     }
     if (event.type === 'StateEntered' && info.role === 'failure') {
-      const failure = (event.state.input as { failure?: { Error?: string; Cause?: string } } | null)?.failure;
-      if (failure?.Error !== undefined) history.error = failure.Error;
-      if (failure?.Cause !== undefined) history.cause = failure.Cause;
+      Object.assign(history, failureFromStateInput(event.state.input));
     }
     if (event.type === 'StateEntered' && info.role === 'gate' && info.stage)
       ctx.store.recordStageEntry(ctx.executionId, info.stage, event.state.name, event.state.input);
