@@ -1,12 +1,14 @@
 /**
- * Errors of stepline's core.
+ * Errors of stepline, and every `Stepline.*` error name, declared here and nowhere else.
  *
  * An error's `name` is a contract with the ASL `Retry`/`Catch` blocks the compiler writes: a handler
  * that throws `BuildFailedError` fails its Task with the error name `Stepline.BuildFailed`, which is
- * what `ErrorEquals` and the failure cause see. Terminal errors (`retryable: false`) are never retried.
+ * what `ErrorEquals` and the failure cause see. Each name says whether a later attempt may succeed
+ * ({@link ErrorRetryable}); the compiler's Retry lists are made of the names that say yes, so a
+ * terminal error is never retried and a transient one always is.
  */
 
-/** The error names stepline raises from Task handlers, as `ErrorEquals` sees them. */
+/** The error names stepline raises, as `ErrorEquals` and the execution's error see them. */
 export const ErrorName = {
   DefinitionInvalid: 'Stepline.DefinitionInvalid',
   ActionFailed: 'Stepline.ActionFailed',
@@ -23,22 +25,63 @@ export const ErrorName = {
   WeightNotApplied: 'Stepline.WeightNotApplied',
   /** A fault that a later attempt may not meet (throttling that outlasted the SDK's retries). */
   Transient: 'Stepline.Transient',
+  /** The process running a local execution ended before the execution did. */
+  ProcessEnded: 'Stepline.ProcessEnded',
+  /** A gate function was invoked with something that is not a gate event. */
+  GateEventInvalid: 'Stepline.GateEventInvalid',
+  /** The stored gate state is not what this version of stepline writes. */
+  GateStateInvalid: 'Stepline.GateStateInvalid',
+  /** An installation's configuration (a function's environment) is missing or wrong. */
+  Configuration: 'Stepline.Configuration',
 } as const;
 export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
 
-export interface SteplineErrorOptions {
-  cause?: unknown;
-  /** Whether repeating the same call may succeed. @default false */
-  retryable?: boolean;
+/**
+ * Whether an error of each name may be retried: only a fault outside the work itself (throttling,
+ * contention) may pass on a later attempt. A failed build, a rejection, a rollback, a broken
+ * definition or configuration fails the same way every time.
+ */
+export const ErrorRetryable: { readonly [N in ErrorName]: boolean } = {
+  [ErrorName.DefinitionInvalid]: false,
+  [ErrorName.ActionFailed]: false,
+  [ErrorName.BuildFailed]: false,
+  [ErrorName.ArtifactInvalid]: false,
+  [ErrorName.ApprovalRejected]: false,
+  [ErrorName.ApprovalExpired]: false,
+  [ErrorName.Superseded]: false,
+  [ErrorName.Stopped]: false,
+  [ErrorName.DeploymentRolledBack]: false,
+  [ErrorName.CanaryAlarm]: false,
+  [ErrorName.HookFailed]: false,
+  [ErrorName.HealthCheckFailed]: false,
+  [ErrorName.WeightNotApplied]: false,
+  [ErrorName.Transient]: true,
+  [ErrorName.ProcessEnded]: false,
+  [ErrorName.GateEventInvalid]: false,
+  [ErrorName.GateStateInvalid]: false,
+  [ErrorName.Configuration]: false,
+};
+
+/** The names a Retry may list: those {@link ErrorRetryable} says a later attempt may pass. */
+export function retryableErrorNames(): ErrorName[] {
+  return (Object.keys(ErrorRetryable) as ErrorName[]).filter((name) => ErrorRetryable[name]);
 }
 
-/** Base of every stepline error: a stable `name` and whether a retry can help. */
+export interface SteplineErrorOptions {
+  cause?: unknown;
+}
+
+/** Base of every stepline error: a stable `name`, and from it whether a retry can help. */
 export class SteplineError extends Error {
-  readonly retryable: boolean;
+  override readonly name: ErrorName;
   constructor(name: ErrorName, message: string, options: SteplineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = name;
-    this.retryable = options.retryable ?? false;
+  }
+
+  /** Whether repeating the same call may succeed (see {@link ErrorRetryable}). */
+  get retryable(): boolean {
+    return ErrorRetryable[this.name];
   }
 }
 

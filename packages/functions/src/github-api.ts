@@ -46,12 +46,12 @@ export async function getCommit(options: GitHubApiOptions, repository: string, r
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
   } catch (error) {
-    throw new SteplineError(ErrorName.Transient, `GitHub could not be reached for ${repository}@${ref}`, { cause: error, retryable: true });
+    throw new SteplineError(ErrorName.Transient, `GitHub could not be reached for ${repository}@${ref}`, { cause: error });
   }
   if (response.status === 404 || response.status === 422)
     throw new SteplineError(ErrorName.ActionFailed, `GitHub has no commit ${ref} in ${repository} (or the token cannot read the repository)`);
   if (response.status === 429 || response.status >= 500 || (response.status === 403 && response.headers.get('x-ratelimit-remaining') === '0'))
-    throw new SteplineError(ErrorName.Transient, `GitHub answered ${response.status} for ${repository}@${ref}`, { retryable: true });
+    throw new SteplineError(ErrorName.Transient, `GitHub answered ${response.status} for ${repository}@${ref}`);
   if (!response.ok) throw new SteplineError(ErrorName.ActionFailed, `GitHub answered ${response.status} for ${repository}@${ref}: check the token's access`);
   const body = (await response.json()) as CommitBody;
   const sha = text(body.sha);

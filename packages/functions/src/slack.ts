@@ -4,16 +4,14 @@
  * @see https://api.slack.com/messaging/webhooks
  * @see https://api.slack.com/interactivity/handling#message_responses
  */
-import type { SlackMessage } from '@stepline/core';
+import { ErrorName, type SlackMessage, SteplineError, type SteplineErrorOptions } from '@stepline/core';
 
 export type Fetch = typeof fetch;
 
-export class SlackError extends Error {
-  override readonly name = 'SlackError';
-  readonly retryable: boolean;
-  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.retryable = retryable;
+/** Slack refused or could not be reached: transient when a later call may pass, else the webhook URL is wrong. */
+export class SlackError extends SteplineError {
+  constructor(message: string, retryable: boolean, options?: SteplineErrorOptions) {
+    super(retryable ? ErrorName.Transient : ErrorName.Configuration, message, options);
   }
 }
 

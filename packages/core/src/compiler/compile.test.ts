@@ -5,8 +5,12 @@ import { compilePipeline } from './compile';
 import { type State, type StateMachineDefinition, validateGraph, validateStateMachine } from './states';
 
 const backoff = { IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' };
-const lambdaRetry = [
-  { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], ...backoff },
+/** A Task invoking one of stepline's functions retries the Lambda integration's faults and the function's transient ones. */
+const functionRetry = [
+  {
+    ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Stepline.Transient'],
+    ...backoff,
+  },
 ];
 const codeBuildRetry = [{ ErrorEquals: ['CodeBuild.AccountLimitExceededException', 'CodeBuild.ThrottlingException'], ...backoff }];
 const catchTo = (next: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: next }];
@@ -296,7 +300,7 @@ const EXPECTED = {
       },
       ResultPath: null,
       TimeoutSeconds: 2592000,
-      Retry: lambdaRetry,
+      Retry: functionRetry,
       Catch: catchTo('Source · enter stage · failed'),
       Next: 'Source · Checkout',
     },
@@ -323,7 +327,7 @@ const EXPECTED = {
       },
       ResultPath: '$.actions.Source_Checkout',
       TimeoutSeconds: 600,
-      Retry: lambdaRetry,
+      Retry: functionRetry,
       Catch: catchTo('Source · Checkout · failed'),
       Next: 'Build · enter stage',
     },
@@ -343,7 +347,7 @@ const EXPECTED = {
       },
       ResultPath: null,
       TimeoutSeconds: 2592000,
-      Retry: lambdaRetry,
+      Retry: functionRetry,
       Catch: catchTo('Build · enter stage · failed'),
       Next: 'Build · Make',
     },

@@ -19,7 +19,7 @@ import { compileInvoke } from './actions/invoke';
 import { compileSource } from './actions/source';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
-import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
+import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
 import { actionStateName, branchFailStateName, FixedState, failureStateName, gateStateName, groupStateName, mergeStateName, resultKeys } from './names';
 import { escapeLiteral, ReferenceResolver } from './references';
 import {
@@ -274,7 +274,7 @@ function compileGate(shared: Shared, states: Record<string, State>, stage: Stage
     },
     resultPath: null,
     timeoutSeconds: Timeout.gateMinutes * 60,
-    retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
+    retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
     catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: failure }],
     next,
   });

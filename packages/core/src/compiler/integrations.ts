@@ -4,7 +4,7 @@
  * approval or a rolled-back deployment is final and is never retried.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html
  */
-import { ErrorName } from '../errors';
+import { retryableErrorNames } from '../errors';
 import type { RetryRule } from './states';
 
 export const Resource = {
@@ -16,8 +16,10 @@ export const Resource = {
 /** Errors of the Lambda integration that say nothing about the function's own work. */
 export const LAMBDA_TRANSIENT_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 export const CODEBUILD_TRANSIENT_ERRORS = ['CodeBuild.AccountLimitExceededException', 'CodeBuild.ThrottlingException'];
-/** Raised by stepline's own functions when an AWS API stayed throttled after the SDK's retries. */
-export const STEPLINE_TRANSIENT_ERRORS = [ErrorName.Transient];
+/** Raised by stepline's own functions for a fault a later attempt may pass: every name core's errors declare retryable. */
+export const STEPLINE_TRANSIENT_ERRORS: string[] = retryableErrorNames();
+/** What a Task that invokes one of stepline's own functions retries: the Lambda integration's faults and the function's. */
+export const FUNCTION_TRANSIENT_ERRORS: string[] = [...LAMBDA_TRANSIENT_ERRORS, ...STEPLINE_TRANSIENT_ERRORS];
 
 export const retryTransient = (errors: string[]): RetryRule[] => [
   { ErrorEquals: errors, IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },

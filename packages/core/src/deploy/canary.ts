@@ -293,9 +293,7 @@ async function applyWeight(run: Run, route: Route, weight: number, options: { wh
     if (now().getTime() >= deadline) {
       const message = `${route} traffic did not read back as ${weight}% green within ${Math.round(run.settleMs / 1000)} s: ${check.detail}`;
       // A rollback must finish: let the state machine retry it rather than give up.
-      throw options.whileRollingBack
-        ? new SteplineError(ErrorName.Transient, message, { retryable: true })
-        : new SteplineError(ErrorName.WeightNotApplied, message);
+      throw options.whileRollingBack ? new SteplineError(ErrorName.Transient, message) : new SteplineError(ErrorName.WeightNotApplied, message);
     }
     await sleep(run.pollMs);
   }
@@ -324,7 +322,7 @@ async function ensureRecord(run: Run, status: DeploymentStatus = DeploymentStatu
     const created = await run.ports.records.create(newRecord(run, status, reason));
     if (created) return created;
   }
-  throw new SteplineError(ErrorName.Transient, 'the deployment record kept changing while it was read', { retryable: true });
+  throw new SteplineError(ErrorName.Transient, 'the deployment record kept changing while it was read');
 }
 
 /** Applies `change` with a conditional write, re-reading on conflict; `change` returns undefined to leave it. */
@@ -336,7 +334,7 @@ async function updateRecord(run: Run, change: (record: DeploymentRecord) => Depl
     const written = await run.ports.records.replace({ ...next, updatedAt: run.ports.now().toISOString() }, stored.version);
     if (written) return written.record;
   }
-  throw new SteplineError(ErrorName.Transient, 'the deployment record kept changing while it was written', { retryable: true });
+  throw new SteplineError(ErrorName.Transient, 'the deployment record kept changing while it was written');
 }
 
 async function transition(run: Run, from: readonly DeploymentStatus[], to: DeploymentStatus): Promise<DeploymentStatus> {

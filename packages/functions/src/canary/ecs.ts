@@ -165,7 +165,6 @@ export class EcsBlueGreen implements DeploymentEnvironment {
       throw new SteplineError(
         ErrorName.Transient,
         `task set ${shortName(other.taskSetArn)} of another deployment (execution ${tag(other, Tag.Execution) ?? 'unknown'}) is still on service ${this.target.service}; it must finish or roll back first`,
-        { retryable: true },
       );
     }
     const taskDefinition = await this.registerTaskDefinition(v.primary);
@@ -198,7 +197,7 @@ export class EcsBlueGreen implements DeploymentEnvironment {
       ),
     );
     this.cached = undefined;
-    if (!created.taskSet) throw new SteplineError(ErrorName.Transient, 'CreateTaskSet answered without a task set', { retryable: true });
+    if (!created.taskSet) throw new SteplineError(ErrorName.Transient, 'CreateTaskSet answered without a task set');
     return this.describe(created.taskSet);
   }
 
@@ -282,7 +281,7 @@ export class EcsBlueGreen implements DeploymentEnvironment {
       : await this.fromTaskDefinitionFile(this.target.taskDefinitionFile);
     const answer = await this.call('RegisterTaskDefinition', () => this.options.ecs.send(new RegisterTaskDefinitionCommand(input)));
     const arn = answer.taskDefinition?.taskDefinitionArn;
-    if (!arn) throw new SteplineError(ErrorName.Transient, 'RegisterTaskDefinition answered without an ARN', { retryable: true });
+    if (!arn) throw new SteplineError(ErrorName.Transient, 'RegisterTaskDefinition answered without an ARN');
     this.options.log?.(`registered ${shortName(arn)} from artifact ${artifact.name}`);
     return arn;
   }
@@ -316,7 +315,7 @@ export class EcsBlueGreen implements DeploymentEnvironment {
       this.options.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: base, include: ['TAGS'] })),
     );
     const current = answer.taskDefinition;
-    if (!current) throw new SteplineError(ErrorName.Transient, `DescribeTaskDefinition ${base} answered without one`, { retryable: true });
+    if (!current) throw new SteplineError(ErrorName.Transient, `DescribeTaskDefinition ${base} answered without one`);
     const images = new Map(parsed.data.map((d) => [d.name, d.imageUri]));
     const unknown = [...images.keys()].filter((n) => !current.containerDefinitions?.some((c) => c.name === n));
     if (unknown.length > 0) throw new ArtifactInvalidError(`${path} names containers that ${shortName(base)} does not have: ${unknown.join(', ')}`);

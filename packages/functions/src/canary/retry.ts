@@ -50,7 +50,7 @@ export async function retryTransient<T>(what: string, call: () => Promise<T>, op
       if (!isTransientAwsError(error)) throw error;
       if (attempt >= attempts) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        throw new SteplineError(ErrorName.Transient, `${what} was still refused after ${attempts} attempts (${reason})`, { cause: error, retryable: true });
+        throw new SteplineError(ErrorName.Transient, `${what} was still refused after ${attempts} attempts (${reason})`, { cause: error });
       }
       await sleep(Math.floor(random() * base * 2 ** (attempt - 1)));
     }

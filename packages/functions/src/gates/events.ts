@@ -3,7 +3,7 @@
  * "Step Functions Execution Status Change", or an operator's request (disable, enable, describe).
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
  */
-import { ExecutionInputSchema, ExecutionMode, type GateState, heldExecutions, TERMINAL_SFN_STATUSES } from '@stepline/core';
+import { ErrorName, ExecutionInputSchema, ExecutionMode, type GateState, heldExecutions, SteplineError, TERMINAL_SFN_STATUSES } from '@stepline/core';
 import * as z from 'zod';
 import type { GateResult, GateService } from './service';
 
@@ -55,8 +55,10 @@ export interface GateReply {
   owed?: number;
 }
 
-export class GateEventInvalidError extends Error {
-  override readonly name = 'Stepline.GateEventInvalid';
+export class GateEventInvalidError extends SteplineError {
+  constructor(message: string) {
+    super(ErrorName.GateEventInvalid, message);
+  }
 }
 
 export async function dispatchGateEvent(raw: unknown, options: DispatchOptions): Promise<GateReply> {

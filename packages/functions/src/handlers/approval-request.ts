@@ -115,8 +115,7 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDependencies) 
       if (result.status === 'fulfilled') notified.push(name);
       else logger.error('approval notification failed', { channel: name, error: result.reason });
     });
-    if (channels.length > 0 && notified.length === 0)
-      throw new SteplineError(ErrorName.Transient, 'the approval request could not be sent to any channel', { retryable: true });
+    if (channels.length > 0 && notified.length === 0) throw new SteplineError(ErrorName.Transient, 'the approval request could not be sent to any channel');
     logger.info('approval requested', { expiresAt: new Date(record.expiresAt * 1000).toISOString(), notified });
     return { approvalId, expiresAt: new Date(record.expiresAt * 1000).toISOString(), notified };
   };

@@ -134,7 +134,7 @@ export function createNotifyHandler(deps: NotifyDependencies) {
     results.forEach((r, i) => {
       if (r.status === 'rejected') logger.error('notification failed', { channel: channels[i]?.name, error: r.reason });
     });
-    if (notified.length === 0) throw new SteplineError(ErrorName.Transient, 'the notification could not be sent to any channel', { retryable: true });
+    if (notified.length === 0) throw new SteplineError(ErrorName.Transient, 'the notification could not be sent to any channel');
     logger.info('execution notified', { pipeline: notice.pipeline, notified });
     return { notified };
   };

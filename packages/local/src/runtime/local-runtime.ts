@@ -372,7 +372,7 @@ export class LocalRuntime {
       if (e.pid === undefined || this.running.has(e.id) || steplineRunning(e.pid)) continue;
       this.store.setExecutionStatus(e.id, e.status === 'Stopping' ? 'Stopped' : 'Failed', {
         at: new Date().toISOString(),
-        error: 'Stepline.ProcessEnded',
+        error: ErrorName.ProcessEnded,
         cause: `the process running it (pid ${e.pid}) ended before it did`,
       });
       this.store.applyGate(e.pipeline, { type: 'finish', executionId: e.id });

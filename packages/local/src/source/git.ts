@@ -6,13 +6,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { type SourceRevision, type SourceVariables, SteplineError } from '@stepline/core';
+import { ErrorName, type SourceRevision, type SourceVariables, SteplineError } from '@stepline/core';
 
 const run = promisify(execFile);
 
 export class SourceError extends SteplineError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('Stepline.ActionFailed', message, options);
+    super(ErrorName.ActionFailed, message, options);
   }
 }
 

@@ -2,7 +2,7 @@ import { deploymentPlan } from '../../deploy/plan';
 import { ErrorName } from '../../errors';
 import type { DeployAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, STEPLINE_TRANSIENT_ERRORS, Timeout } from '../integrations';
+import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
 import { deployStepName } from '../names';
 import { actionResultPath, escapeLiteral } from '../references';
 import { choice, type JsonObject, map, pass, task, wait } from '../states';
@@ -58,7 +58,7 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
       inputArtifact: { name: input, 'location.$': artifactLocationExpression(ctx, input) },
     },
   });
-  const retry = retryTransient([...LAMBDA_TRANSIENT_ERRORS, ...STEPLINE_TRANSIENT_ERRORS]);
+  const retry = retryTransient(FUNCTION_TRANSIENT_ERRORS);
 
   const name = (step: string) => deployStepName(ctx.name, step);
   const planName = name('plan');

@@ -1,6 +1,6 @@
 import type { SourceAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
+import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
 import { actionResultPath } from '../references';
 import { task } from '../states';
 import { actionIdentity, addState, catchAll, grantInvoke } from './common';
@@ -36,7 +36,7 @@ export function compileSource(ctx: ActionContext, action: SourceAction): void {
       resultSelector: { 'variables.$': '$.Payload.variables' },
       resultPath: actionResultPath(ctx.key),
       timeoutSeconds: (action.timeoutMinutes ?? Timeout.sourceMinutes) * 60,
-      retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
+      retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
       catch: catchAll(ctx.catchTo),
       next: ctx.next,
     }),

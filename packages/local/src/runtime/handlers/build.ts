@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildAction, BuildFailedError, SteplineError } from '@stepline/core';
+import { type BuildAction, BuildFailedError, ErrorName, SteplineError } from '@stepline/core';
 import { runBuild } from '../../build/index';
 import { actionDirs, type ExecutionContext, fileSafe } from '../context';
 
@@ -54,7 +54,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     const buildId = `${params.ProjectName}:${randomUUID()}`;
     const startedAt = new Date().toISOString();
     const environment = Object.fromEntries((params.EnvironmentVariablesOverride ?? []).map((v) => [v.Name, v.Value]));
-    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `build of ${action.name} was stopped before it started`);
+    if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `build of ${action.name} was stopped before it started`);
     // CodeBuild ends a build that outlives its timeout: so does the local build.
     const minutes = params.TimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60;
     const timeout = AbortSignal.timeout(minutes * 60_000);
@@ -94,7 +94,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     if (report.status === 'STOPPED' && timeout.aborted && !ctx.signal.aborted) {
       throw new BuildFailedError(`the build timed out after ${minutes} minutes — log: ${report.logFile}`);
     }
-    if (report.status === 'STOPPED') throw new SteplineError('Stepline.Stopped', `build ${buildId} was stopped`);
+    if (report.status === 'STOPPED') throw new SteplineError(ErrorName.Stopped, `build ${buildId} was stopped`);
     if (report.status !== 'SUCCEEDED') {
       const f = report.failure;
       const where = f ? `${f.phase}${f.command ? `: ${f.command}` : ''}${f.exitCode !== undefined ? ` exited with ${f.exitCode}` : ''}` : 'the build failed';

@@ -1,4 +1,4 @@
-import { type ExecutionMode, SteplineError } from '@stepline/core';
+import { ErrorName, type ExecutionMode, SteplineError } from '@stepline/core';
 import type { ExecutionContext } from '../context';
 
 interface GatePayload {
@@ -32,9 +32,9 @@ export function gateHandler(ctx: ExecutionContext, attempt: () => number) {
       const effect = ctx.store.takeGateEffect(Payload.pipeline, token);
       if (effect?.type === 'proceed') return {};
       if (effect?.type === 'supersede')
-        throw new SteplineError('Stepline.Superseded', `superseded by execution ${effect.by} at the entry of stage ${Payload.stage}`);
+        throw new SteplineError(ErrorName.Superseded, `superseded by execution ${effect.by} at the entry of stage ${Payload.stage}`);
       // Nothing runs while an execution waits here, so a plain stop need not wait for anything either.
-      if (ctx.signal.aborted || ctx.stopRequested()) throw new SteplineError('Stepline.Stopped', 'the execution stopped while waiting to enter a stage');
+      if (ctx.signal.aborted || ctx.stopRequested()) throw new SteplineError(ErrorName.Stopped, 'the execution stopped while waiting to enter a stage');
       if (!told) {
         const current = ctx.store.gateState(Payload.pipeline);
         const disabled = current.disabled[Payload.stage] ?? state.disabled[Payload.stage];

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type InvokeAction, SteplineError } from '@stepline/core';
+import { ErrorName, type InvokeAction, SteplineError } from '@stepline/core';
 import { actionDirs, type ExecutionContext } from '../context';
 import { logTail } from './build';
 
@@ -20,7 +20,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     const { Payload } = input as InvokePayload;
     if (Payload.command === undefined) {
       throw new SteplineError(
-        'Stepline.ActionFailed',
+        ErrorName.ActionFailed,
         `action ${action.name} names only a Lambda function (${action.function}); on one machine it needs a command`,
       );
     }
@@ -34,7 +34,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     await mkdir(work, { recursive: true });
     const outputFile = join(work, 'output.env');
     // A stop may have come while the input was copied: then nothing starts.
-    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped before it started`);
+    if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped before it started`);
     const log = createWriteStream(logFile);
     const exitCode = await new Promise<number>((resolve, reject) => {
       const child = spawn('/bin/sh', ['-c', Payload.command ?? ''], {
@@ -73,10 +73,10 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
       });
     });
     await new Promise((r) => log.end(r));
-    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped`);
+    if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped`);
     if (exitCode !== 0) {
       const tail = await logTail(logFile, 3);
-      throw new SteplineError('Stepline.ActionFailed', `command exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} — log: ${logFile}`);
+      throw new SteplineError(ErrorName.ActionFailed, `command exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} — log: ${logFile}`);
     }
     const outputVariables: Record<string, string> = {};
     const written = await readFile(outputFile, 'utf8').catch(() => '');
