@@ -6,8 +6,8 @@
  * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
  */
 import { basename } from 'node:path';
+import { bundleOptions } from '@stepline/functions/bundle';
 import type * as Esbuild from 'esbuild';
-import { bundleOptions } from '../packages/functions/src/bundle';
 
 /**
  * esbuild, loaded at run time: sst bundles sst.config.ts (and so this file) with esbuild, whose API cannot

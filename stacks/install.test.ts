@@ -1,7 +1,7 @@
 import { join } from 'node:path';
+import { parseManifest } from '@stepline/cli';
 import { compilePipeline, machineHash, type Pipeline } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseManifest } from '../packages/cli/src/aws/manifest';
 import { type PolicyStatement, WILDCARD_EXCEPTIONS } from './iam';
 import { installStepline, type Stepline, statusPattern } from './install';
 import { loadPipelines } from './pipelines';

@@ -1,2 +1,7 @@
-// Lambda handlers live in ./handlers/<name>.ts (each exports `handler`); AWS adapters beside them.
-export {};
+/**
+ * stepline's AWS adapters, behind core's interfaces: what the CLI and the stacks use of this package.
+ * The Lambda handlers are not exported: each is bundled from `./handlers/<name>.ts` (see `./bundle`).
+ */
+export * from './canary/index';
+export * from './errors';
+export * from './gates/index';

@@ -42,7 +42,7 @@ import {
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
-import { GateService, S3GateStore, SfnTaskResponder } from '../../../functions/src/gates/index';
+import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions';
 import type { ApprovalDecision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';

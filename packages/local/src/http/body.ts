@@ -1,13 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { HttpError } from '@stepline/core';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { HttpError };
 
 /** Reads a request body up to `limit` bytes; larger bodies are refused with 413 without reading them all. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
