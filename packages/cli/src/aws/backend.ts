@@ -42,7 +42,8 @@ import {
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
-import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions';
+// The gate adapters only: the CLI need not load the canary's SDK clients.
+import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
 import type { ApprovalDecision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
