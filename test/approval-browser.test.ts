@@ -56,7 +56,7 @@ stages:
     });
     try {
       const page = await browser.newPage();
-      await page.goto(links.approve);
+      await page.goto(links.approveUrl);
       expect(await page.getByRole('heading').textContent()).toBe('Approve release?');
       expect(await page.textContent('body')).toContain('Ship release 42 to production?');
       await page.getByLabel('Your e-mail').fill('ana@example.com');

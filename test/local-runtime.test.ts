@@ -45,7 +45,7 @@ describe('approvals over HTTP', () => {
     runtime = served.runtime;
     const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
     const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
-    const { approve, reject } = await served.links();
+    const { approveUrl: approve, rejectUrl: reject } = await served.links();
 
     const form = await fetch(approve);
     expect(form.status).toBe(200);

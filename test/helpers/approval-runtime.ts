@@ -1,7 +1,8 @@
 /** A LocalRuntime whose approvals are decided through links served on 127.0.0.1, as a person would. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ApprovalLinks, handleApprovalRoute, LocalRuntime } from '@stepline/local';
+import type { ApprovalLinks } from '@stepline/core';
+import { handleApprovalRoute, LocalRuntime } from '@stepline/local';
 
 export interface LinkRuntime {
   runtime: LocalRuntime;

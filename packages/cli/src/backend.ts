@@ -13,7 +13,8 @@ export interface StartOptions {
   clientRequestToken?: string;
 }
 
-export interface ApprovalDecision {
+/** What `approve` and `reject` ask of a backend. */
+export interface DecideApprovalOptions {
   decision: 'Approved' | 'Rejected';
   /** The stage whose approval is decided; needed only when several wait. */
   stage?: string;
@@ -33,5 +34,5 @@ export interface PipelineBackend {
   retryStageExecution(executionId: string): Promise<{ executionId: string }>;
   disableStageTransition(pipeline: string, stage: string, reason: string): Promise<void>;
   enableStageTransition(pipeline: string, stage: string): Promise<void>;
-  decideApproval(executionId: string, decision: ApprovalDecision): Promise<void>;
+  decideApproval(executionId: string, decision: DecideApprovalOptions): Promise<void>;
 }

@@ -16,7 +16,7 @@ import {
   loadSigningKey,
   localPipelineState,
 } from '@stepline/local';
-import type { ApprovalDecision as Decision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
+import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
 import { UsageError } from './errors';
 import { DEFAULT_FILES, loadPipeline } from './load-pipeline';
 
@@ -142,7 +142,7 @@ export class LocalBackend implements PipelineBackend {
     this.store.applyGate(pipeline.name, { type: 'enable', stage }, pipeline.executionMode);
   }
 
-  async decideApproval(executionId: string, decision: Decision): Promise<void> {
+  async decideApproval(executionId: string, decision: DecideApprovalOptions): Promise<void> {
     const execution = this.execution(executionId);
     if (execution.status !== 'InProgress') throw new UsageError(`execution ${executionId} is ${execution.status}: nothing waits for a decision`);
     const pending = this.store.approvals(executionId).filter((a) => a.status === 'Pending' && (decision.stage === undefined || a.stage === decision.stage));

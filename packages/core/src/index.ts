@@ -10,6 +10,7 @@ export * from './execution/index';
 export * from './gates/index';
 export * from './github/index';
 export * from './history/index';
+export * from './html';
 export * from './http-error';
 export { type ImportedPipeline, importCodePipeline, SUPPORTED_PROVIDERS, toSteplineYaml } from './importers/codepipeline';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';

@@ -1,10 +1,10 @@
 /**
  * The dashboard: each pipeline's stages and actions with their status (like the CodePipeline console's
  * pipeline view), and the recent executions. Server-rendered HTML with no script, refreshed by the
- * browser every few seconds; every value escaped. Core types only: the local server and the AWS
- * installation render it from their own history.
+ * browser every few seconds; every value escaped (core's escapeHtml, as the approval pages). Core's
+ * types and pure helpers only: the local server and the AWS installation render it from their own history.
  */
-import type { ExecutionSummary, PipelineState } from '@stepline/core';
+import { type ExecutionSummary, escapeHtml, type PipelineState } from '@stepline/core';
 
 export interface DashboardView {
   title?: string;
@@ -14,10 +14,6 @@ export interface DashboardView {
   refreshSeconds?: number;
   /** Builds the link to an execution's JSON, when there is one. */
   executionHref?: (executionId: string) => string;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 const statusClass = (status: string | undefined) => `s-${(status ?? 'none').toLowerCase()}`;

@@ -1,1 +1,1 @@
-export { type DashboardView, escapeHtml, renderDashboard } from './dashboard';
+export { type DashboardView, renderDashboard } from './dashboard';

@@ -44,7 +44,7 @@ import {
 } from '@stepline/core';
 // The gate adapters only: the CLI need not load the canary's SDK clients.
 import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
-import type { ApprovalDecision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
+import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
 import { approvalsFrom, buildsFrom, normalizeHistory, variablesFrom } from './history';
@@ -274,7 +274,7 @@ export class AwsBackend implements PipelineBackend {
     });
   }
 
-  decideApproval(executionId: string, decision: ApprovalDecision): Promise<void> {
+  decideApproval(executionId: string, decision: DecideApprovalOptions): Promise<void> {
     return this.guard(decision.decision === 'Approved' ? 'approve' : 'reject', async () => {
       const { installed, executionArn, description } = await this.locate(executionId);
       const [events, own] = await Promise.all([this.history(executionArn), this.manifestOf(installed, executionArn)]);

@@ -150,8 +150,8 @@ async function withTerminalRuntime(
       announce: (approval, links) => {
         sink.line(`  approval needed: ${approval.stage} · ${approval.action}${approval.customData ? ` — ${approval.customData}` : ''}`);
         if (links) {
-          sink.line(`    approve: ${links.approve}`);
-          sink.line(`    reject:  ${links.reject}`);
+          sink.line(`    approve: ${links.approveUrl}`);
+          sink.line(`    reject:  ${links.rejectUrl}`);
         }
         sink.line(`    or from another terminal: stepline approve ${approval.executionId} --stage ${approval.stage} (or reject)`);
       },

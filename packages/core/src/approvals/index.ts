@@ -1,6 +1,16 @@
-export { ApprovalDecision, type ApprovalLinkClaims, type ApprovalLinkVerification, approvalIdFor, signApprovalLink, verifyApprovalLink } from './links';
+export { type ApprovalFormOptions, type ApprovalFormResult, MAX_APPROVAL_COMMENT, MAX_APPROVER_EMAIL, readApprovalForm } from './form';
+export {
+  ApprovalDecision,
+  type ApprovalLinkClaims,
+  type ApprovalLinks,
+  type ApprovalLinkVerification,
+  approvalIdFor,
+  approvalLinks,
+  signApprovalLink,
+  verifyApprovalLink,
+} from './links';
 export { type ApprovalNotification, approvalNotification, asciiSubject } from './notification';
-export { APPROVAL_PAGE_HEADERS, type ApprovalPage, type ApprovalView, esc as escapeHtml, type RenderedPage, renderApprovalPage } from './pages';
+export { APPROVAL_PAGE_HEADERS, type ApprovalPage, type ApprovalView, type RenderedPage, renderApprovalPage } from './pages';
 export {
   type ApprovalCommit,
   type ApprovalDecisionOutput,
@@ -17,7 +27,6 @@ export {
   isApproverAllowed,
 } from './request';
 export {
-  type ApprovalLinks,
   escapeSlack,
   parseSlackInteraction,
   SLACK_MAX_AGE_SECONDS,

@@ -17,6 +17,25 @@ export interface ApprovalLinkClaims {
   expiresAt: number;
 }
 
+/** One approval's two links, each a URL an approver opens and the signed token it carries. */
+export interface ApprovalLinks {
+  approveUrl: string;
+  rejectUrl: string;
+  approveToken: string;
+  rejectToken: string;
+}
+
+/**
+ * The approve and reject links of an approval, expiring with it; `urlFor` puts a token where the
+ * runtime serves it (a query parameter of the Lambda's URL, a path on the local server).
+ */
+export function approvalLinks(key: string, approval: { approvalId: string; expiresAt: number }, urlFor: (token: string) => string): ApprovalLinks {
+  const token = (decision: ApprovalDecision) => signApprovalLink(key, { approvalId: approval.approvalId, decision, expiresAt: approval.expiresAt });
+  const approveToken = token(ApprovalDecision.Approve);
+  const rejectToken = token(ApprovalDecision.Reject);
+  return { approveToken, rejectToken, approveUrl: urlFor(approveToken), rejectUrl: urlFor(rejectToken) };
+}
+
 export type ApprovalLinkVerification = { ok: true; claims: ApprovalLinkClaims } | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
 
 const APPROVAL_ID = /^[A-Za-z0-9_-]{16,64}$/;

@@ -5,8 +5,9 @@
  * CodePipeline's token: the task token itself is never sent anywhere.
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
  */
+
+import type { ApprovalLinks } from './links';
 import { type ApprovalRecord, commitUrl } from './request';
-import type { ApprovalLinks } from './slack';
 
 export interface ApprovalNotification {
   /** ASCII, one line, under 100 characters (SNS's limits for a subject). */

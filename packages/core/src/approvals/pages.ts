@@ -3,6 +3,9 @@
  * links, so only its POST decides) and the outcome pages. Pure string rendering; every value is
  * escaped, and the pages carry no script.
  */
+
+import { escapeHtml as esc } from '../html';
+import { MAX_APPROVAL_COMMENT, MAX_APPROVER_EMAIL } from './form';
 import type { ApprovalDecision } from './links';
 import { type ApprovalDecisionRecord, type ApprovalRecord, commitUrl } from './request';
 
@@ -83,9 +86,6 @@ const verb = (d: ApprovalDecision) => (d === 'approve' ? 'Approve' : 'Reject');
 const past = (d: ApprovalDecision) => (d === 'approve' ? 'Approved' : 'Rejected');
 
 /** HTML-escapes text for element content and double-quoted attributes. */
-export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
-}
 
 const safeHref = (url: string) => (/^https?:\/\//i.test(url) ? esc(url) : undefined);
 
@@ -115,8 +115,8 @@ function form(page: Extract<ApprovalPage, { kind: 'form' }>): string {
   const error = page.error ? `<p class="error">${esc(page.error)}</p>` : '';
   return `${error}<form method="post" action="${esc(page.postUrl)}">
 <input type="hidden" name="token" value="${esc(page.token)}">
-<label>Your e-mail${page.emailRequired ? '' : ' (optional)'}<br><input type="email" name="email" maxlength="254"${page.emailRequired ? ' required' : ''}></label>
-<label>Comment<br><textarea name="comment" rows="4" maxlength="1000"></textarea></label>
+<label>Your e-mail${page.emailRequired ? '' : ' (optional)'}<br><input type="email" name="email" maxlength="${MAX_APPROVER_EMAIL}"${page.emailRequired ? ' required' : ''}></label>
+<label>Comment<br><textarea name="comment" rows="4" maxlength="${MAX_APPROVAL_COMMENT}"></textarea></label>
 <button type="submit" class="${page.decision}">${verb(page.decision)}</button>
 </form>`;
 }

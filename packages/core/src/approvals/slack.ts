@@ -6,6 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
+import type { ApprovalLinks } from './links';
 import { type ApprovalRecord, commitUrl } from './request';
 
 /** Slack refuses requests older than five minutes, to stop replays; so does stepline. */
@@ -81,13 +82,6 @@ type Block = Record<string, unknown>;
 export interface SlackMessage {
   text: string;
   blocks: Block[];
-}
-
-export interface ApprovalLinks {
-  approveUrl: string;
-  rejectUrl: string;
-  approveToken: string;
-  rejectToken: string;
 }
 
 /** The approval request as a Slack message: what to approve, the commit, the custom data, the expiry and two buttons. */

@@ -33,6 +33,7 @@ import {
   type ApprovalPage,
   escapeHtml,
   parseSlackInteraction,
+  readApprovalForm,
   renderApprovalPage,
   type SlackInteraction,
   slackDecisionMessage,
@@ -49,8 +50,6 @@ import { type Fetch, postToSlack } from '../slack';
 
 /** Forms and Slack payloads are small; anything bigger is not ours. */
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_COMMENT = 1000;
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 
 export interface ApprovalResponseDependencies {
   env: Env;
@@ -113,13 +112,10 @@ export function createApprovalResponseHandler(deps: ApprovalResponseDependencies
     const d = await desk();
     const opened = await d.open(token);
     if (!opened.ok) return page(opened.page);
-    const email = (form.get('email') ?? '').trim();
-    const comment = (form.get('comment') ?? '').trim();
-    const retry = (error: string) => page({ ...formPage(opened, token ?? '', postUrl), error }, 400);
-    if (email !== '' && (email.length > 254 || !EMAIL.test(email))) return retry('That is not an e-mail address.');
-    if (email === '' && (opened.record.approvers?.emailDomains?.length ?? 0) > 0) return retry('Enter your e-mail address: only some approvers may decide.');
-    if (comment.length > MAX_COMMENT) return retry(`Keep the comment under ${MAX_COMMENT} characters.`);
-    return page(await d.decide(opened, { name: email || 'anonymous (approval link)', ...(email !== '' && { email }) }, comment, 'web'));
+    const submitted = readApprovalForm(form, { emailRequired: (opened.record.approvers?.emailDomains?.length ?? 0) > 0 });
+    if (!submitted.ok) return page({ ...formPage(opened, token ?? '', postUrl), error: submitted.error }, 400);
+    const { email, comment } = submitted;
+    return page(await d.decide(opened, { name: email ?? 'anonymous (approval link)', ...(email !== undefined && { email }) }, comment, 'web'));
   }
 
   async function slack(request: HttpRequest): Promise<HttpResponse> {

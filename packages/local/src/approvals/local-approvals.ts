@@ -11,21 +11,17 @@ import { dirname } from 'node:path';
 import {
   ApprovalDecision,
   type ApprovalDecisionOutput,
+  type ApprovalLinks,
   ApprovalRejectedError,
   type ApprovalRequest,
   type ApprovalView,
+  approvalLinks,
   approvalRecord,
   isApproverAllowed,
-  signApprovalLink,
 } from '@stepline/core';
 import type { ApprovalRow, HistoryStore } from '../store/history-store';
 
 export type ApprovalMode = 'auto' | 'prompt' | 'link';
-
-export interface ApprovalLinks {
-  approve: string;
-  reject: string;
-}
 
 /** The link-signing key of this machine, made once under `.stepline/` and readable only by its owner. */
 export function loadSigningKey(file: string): string {
@@ -61,8 +57,7 @@ export class LocalApprovals {
   /** Links for one approval: signed, expiring with it, one per decision. */
   links(baseUrl: string, approval: Pick<ApprovalRow, 'id' | 'expiresAt'>): ApprovalLinks {
     const expiresAt = Math.floor(new Date(approval.expiresAt).getTime() / 1000);
-    const link = (decision: ApprovalDecision) => `${baseUrl}/approvals/${signApprovalLink(this.key, { approvalId: approval.id, decision, expiresAt })}`;
-    return { approve: link(ApprovalDecision.Approve), reject: link(ApprovalDecision.Reject) };
+    return approvalLinks(this.key, { approvalId: approval.id, expiresAt }, (token) => `${baseUrl}/approvals/${token}`);
   }
 
   /** Records a pending approval for a request; its id is random (every local task token is the same). */

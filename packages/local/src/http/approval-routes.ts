@@ -4,7 +4,7 @@
  * expired, reused or already-decided links get a page saying so and a 4xx.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { APPROVAL_PAGE_HEADERS, ApprovalDecision, type ApprovalPage, renderApprovalPage, verifyApprovalLink } from '@stepline/core';
+import { APPROVAL_PAGE_HEADERS, ApprovalDecision, type ApprovalPage, readApprovalForm, renderApprovalPage, verifyApprovalLink } from '@stepline/core';
 import type { LocalApprovals } from '../approvals/local-approvals';
 import { decodeSegment, HttpError, readBody } from './body';
 
@@ -89,13 +89,14 @@ export async function handleApprovalRoute(req: IncomingMessage, res: ServerRespo
     send(res, { kind: 'malformed' });
     return true;
   }
-  const email = (fields.get('email') ?? '').trim();
-  const comment = (fields.get('comment') ?? '').trim().slice(0, 1000);
-  if (emailRequired && !email) {
+  const submitted = readApprovalForm(fields, { emailRequired });
+  if (!submitted.ok) {
     res.statusCode = 400;
-    send(res, form('Give your e-mail address: only listed domains may decide.'));
+    send(res, form(submitted.error));
     return true;
   }
+  const email = submitted.email ?? '';
+  const { comment } = submitted;
   if (!approvals.allowed(row, email)) {
     send(res, { kind: 'not-allowed', approval: view, reason: `${email} may not decide this approval.` });
     return true;

@@ -62,7 +62,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       baseUrl: async () => publicUrl,
       announce: (approval, links) => {
         options.sink.line(`approval needed: ${approval.pipeline} ${approval.executionId} ${approval.stage} · ${approval.action}`);
-        if (links) options.sink.line(`  approve: ${links.approve}\n  reject:  ${links.reject}`);
+        if (links) options.sink.line(`  approve: ${links.approveUrl}\n  reject:  ${links.rejectUrl}`);
       },
     },
     ...(options.waitTimeOverrides && { waitTimeOverrides: options.waitTimeOverrides }),
