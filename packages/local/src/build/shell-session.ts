@@ -49,6 +49,9 @@ const OWN_PREFIX = '__stepline';
 /** Output a process left behind keeps a pipe open; waiting longer than this for it is pointless. */
 const DRAIN_MS = 200;
 
+/** How long to wait for the kernel to end a group after SIGKILL. */
+const KILL_WAIT_MS = 5000;
+
 export class ShellSession {
   env: Record<string, string>;
   cwd: string;
@@ -127,9 +130,12 @@ export class ShellSession {
       const pid = child.pid;
       if (pid !== undefined) this.groups.add(pid);
       let stopped = false;
+      // A stop resolves only once no process of the group is left (but zombies), so that whoever
+      // reports the build stopped never reports it while one of its processes still runs.
+      let terminated: Promise<void> = Promise.resolve();
       const onAbort = () => {
         stopped = true;
-        if (pid !== undefined) void this.terminate(pid);
+        if (pid !== undefined) terminated = this.terminate(pid);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -152,11 +158,13 @@ export class ShellSession {
         const drained = new Promise<void>((done) => {
           drainTimer = setTimeout(done, DRAIN_MS);
         });
-        void Promise.race([streamsClosed, drained]).then(() => {
-          // Cleared, so that the timer does not hold the process open after the build.
-          clearTimeout(drainTimer);
-          resolve({ exitCode, signal: exitSignal, stopped });
-        });
+        void Promise.race([streamsClosed, drained])
+          .then(() => terminated)
+          .then(() => {
+            // Cleared, so that the timer does not hold the process open after the build.
+            clearTimeout(drainTimer);
+            resolve({ exitCode, signal: exitSignal, stopped });
+          });
       });
     });
   }
@@ -166,7 +174,12 @@ export class ShellSession {
     signalGroup(group, 'SIGTERM');
     const deadline = Date.now() + (this.options.killGraceMs ?? 3000);
     while (groupAlive(group) && Date.now() < deadline) await delay(25);
-    if (groupAlive(group)) signalGroup(group, 'SIGKILL');
+    if (!groupAlive(group)) return;
+    signalGroup(group, 'SIGKILL');
+    // SIGKILL cannot be caught, but the kernel takes a moment to end a process (one in the D state
+    // longer): wait for it, bounded, so that "stopped" means gone.
+    const killDeadline = Date.now() + KILL_WAIT_MS;
+    while (groupAlive(group) && Date.now() < killDeadline) await delay(10);
   }
 
   private takeState(envFile: string, pwdFile: string): void {

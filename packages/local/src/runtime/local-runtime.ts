@@ -226,6 +226,7 @@ export class LocalRuntime {
     };
     let failure: RunResult['failure'];
     const caught = new Set<string>();
+    const inFlight = new Set<Promise<unknown>>();
     const onEvent = (event: EngineEvent) => {
       const recorded = this.record(ctx, event, caught);
       if (!recorded) return;
@@ -244,7 +245,10 @@ export class LocalRuntime {
       // A retry enters the same machine with the state it had at the failed stage's entry.
       input: resume ? ({ resume } satisfies ResumeInput) : input,
       executionName: executionId,
-      handlers: this.bindHandlers(ctx, () => attempt),
+      handlers: tracked(
+        this.bindHandlers(ctx, () => attempt),
+        inFlight,
+      ),
       waitTimeOverrides: this.options.waitTimeOverrides ?? {},
       onEvent,
     });
@@ -278,6 +282,9 @@ export class LocalRuntime {
       // The end is written whatever the rollback does; a failed rollback is said, not swallowed.
       await this.canary.abortExecution(executionId).catch((error: unknown) => sink.line(`  rolling back the deploy failed: ${(error as Error).message}`));
     }
+    // The engine forgets a Task the moment it is aborted, but its handler (a build's shell, a command)
+    // is still ending on the execution's signal: the end is written once nothing of it runs.
+    await settled(inFlight, HANDLER_SETTLE_MS);
     this.store.applyGate(pipeline.name, { type: 'finish', executionId });
     this.store.setExecutionStatus(executionId, status, {
       at: new Date().toISOString(),
@@ -398,4 +405,40 @@ function steplineRunning(pid: number): boolean {
     // No /proc (macOS): trust the pid.
     return true;
   }
+}
+
+/**
+ * How long an ended execution waits for its handlers to finish: a build's shell gets its kill grace
+ * (3 s) and the kernel's SIGKILL; more than this means a handler ignores its signal, and the end is
+ * written anyway.
+ */
+const HANDLER_SETTLE_MS = 15_000;
+
+/** The same handlers, each call kept in `inFlight` until it settles. */
+function tracked(handlers: Record<string, TaskHandler>, inFlight: Set<Promise<unknown>>): Record<string, TaskHandler> {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([state, handler]) => [
+      state,
+      (input: unknown) => {
+        const call = Promise.resolve().then(() => handler(input));
+        inFlight.add(call);
+        void call.then(
+          () => inFlight.delete(call),
+          () => inFlight.delete(call),
+        );
+        return call;
+      },
+    ]),
+  ) as Record<string, TaskHandler>;
+}
+
+/** Resolves once every promise has settled, or after `ms`, whichever comes first. */
+async function settled(promises: Set<Promise<unknown>>, ms: number): Promise<void> {
+  if (promises.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((done) => {
+    timer = setTimeout(done, ms);
+  });
+  await Promise.race([Promise.allSettled([...promises]), timeout]);
+  clearTimeout(timer);
 }
