@@ -8,11 +8,13 @@
  * assignment lands in the environment, and an EXIT trap saves that environment (`env -0`) and the
  * directory for the next command. Stopping kills the whole process group, so nothing a command
  * started survives it; processes left running in the background are stopped when the build ends,
- * as they are when CodeBuild's container goes away.
+ * as they are when CodeBuild's container goes away, and when the runner itself ends, however it ends
+ * (process-groups.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { ownProcessGroup, releaseProcessGroup } from '../process/process-groups';
 
 export interface CommandResult {
   /** `null` when the shell ended on a signal, or could not be started. */
@@ -114,6 +116,7 @@ export class ShellSession {
   async stopAll(): Promise<number> {
     const alive = [...this.groups].filter(groupAlive);
     await Promise.all(alive.map((group) => this.terminate(group)));
+    for (const group of this.groups) releaseProcessGroup(group);
     this.groups.clear();
     return alive.length;
   }
@@ -128,7 +131,10 @@ export class ShellSession {
         return;
       }
       const pid = child.pid;
-      if (pid !== undefined) this.groups.add(pid);
+      if (pid !== undefined) {
+        this.groups.add(pid);
+        ownProcessGroup(pid);
+      }
       let stopped = false;
       // A stop resolves only once no process of the group is left (but zombies), so that whoever
       // reports the build stopped never reports it while one of its processes still runs.

@@ -31,6 +31,7 @@ import { buildHandler, logTail } from './handlers/build';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { sourceHandler } from './handlers/source';
+import { markOrphans } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
 
 export interface LocalRuntimeOptions {
@@ -371,39 +372,9 @@ export class LocalRuntime {
     return handlers;
   }
 
-  /** Executions left InProgress by a process that no longer exists ended with it: say so, and free their gates. */
+  /** Executions whose runner is gone are marked (markOrphans); a deploy one had in flight goes back to blue. */
   private reapOrphans(): void {
-    for (const e of this.store.activeExecutions()) {
-      if (e.pid === undefined || this.running.has(e.id) || steplineRunning(e.pid)) continue;
-      this.store.setExecutionStatus(e.id, e.status === 'Stopping' ? 'Stopped' : 'Failed', {
-        at: new Date().toISOString(),
-        error: 'Stepline.ProcessEnded',
-        cause: `the process running it (pid ${e.pid}) ended before it did`,
-      });
-      this.store.applyGate(e.pipeline, { type: 'finish', executionId: e.id });
-      this.store.expirePendingApprovals(e.id, new Date().toISOString());
-      // Its deploy, if one was in flight, goes back to blue.
-      void this.canary.abortExecution(e.id).catch(() => undefined);
-    }
-  }
-}
-
-/**
- * Whether a stepline process still runs under this pid. Pids are reused (in a container the next run
- * often gets the same one), so an alive pid counts only when it is a Node process that is not this one.
- */
-function steplineRunning(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return /node|stepline/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    // No /proc (macOS): trust the pid.
-    return true;
+    for (const e of markOrphans(this.store, (id) => this.running.has(id))) void this.canary.abortExecution(e.id).catch(() => undefined);
   }
 }
 
