@@ -4,7 +4,6 @@
  * approvals, commands, the local canary), history in SQLite. The state machine is the one AWS would
  * run; only the handlers differ.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CompiledPipeline,
