@@ -8,10 +8,10 @@ import { abortExecution as abortDeployments, type CanaryRequest, type CanaryResu
 import { FileRecordStore, LiveRecords } from './records';
 import { LocalSite } from './site';
 
+export { MIN_REQUESTS_FOR_ERROR_RATE } from './ports';
 export { type Backend, type BackendStats, type ProxyRoute, WeightedProxy, type WeightedProxyOptions } from './proxy';
 export { FileRecordStore, type LiveRecord, LiveRecords } from './records';
 export { SmoothWeightedScheduler, type WeightedEntry } from './scheduler';
-export { MIN_REQUESTS_FOR_ERROR_RATE } from './site';
 
 export interface LocalCanaryOptions {
   /** Maps an artifact to its directory on disk: .stepline/artifacts/<pipeline>/<executionId>/<artifact>/ */

@@ -1,34 +1,24 @@
 /**
  * One deploy action's place on this machine (CodeDeploy's deployment group): the weighted proxy on
- * `local.port`, the versions running behind it, and which one is live. It implements core's canary
- * ports for each deployment made there, so the step logic is the same as on AWS.
+ * `local.port`, the versions running behind it, and which one is live. Each deployment made there gets
+ * core's canary ports as classes (ports.ts), so the step logic is the same as on AWS.
  */
 import { existsSync } from 'node:fs';
 import {
-  type AlarmFinding,
   type CanaryPorts,
   type CanaryRequest,
   type DeploymentKey,
   type DeploymentRecordStore,
-  type DeploymentSnapshot,
   type DeploymentSpec,
   ErrorName,
-  type HookOutcome,
-  type LifecycleHook,
   SteplineError,
-  type VersionInfo,
 } from '@stepline/core';
-import { AppProcess, freePort, probe, runCommand } from './processes';
+import { CommandHooks, LocalAlarms, LocalEnvironment, ProxyRouter, SiteDeployment } from './ports';
+import { AppProcess, freePort } from './processes';
 import { type BackendStats, type ProxyRoute, WeightedProxy } from './proxy';
 import type { LiveRecords } from './records';
 
 export type LocalSpec = NonNullable<DeploymentSpec['local']>;
-
-/**
- * Below this many requests to green since the last check, its 5xx share says too little to act on;
- * the health check still runs. At the default threshold (5%), 20 requests make two 5xx answers an alarm.
- */
-export const MIN_REQUESTS_FOR_ERROR_RATE = 20;
 
 export interface SiteOptions {
   key: Omit<DeploymentKey, 'executionId'>;
@@ -40,7 +30,7 @@ export interface SiteOptions {
   hookTimeoutMs: number;
 }
 
-interface LocalVersion {
+export interface LocalVersion {
   /** The execution that deployed it. */
   id: string;
   artifactDir: string;
@@ -51,20 +41,19 @@ interface LocalVersion {
   blueOf: string | undefined;
 }
 
-const info = (v: LocalVersion): VersionInfo => ({ id: v.id, description: `execution ${v.id} on port ${v.process.port} (${v.artifactDir})` });
 const backend = (v: LocalVersion) => ({ id: v.id, port: v.process.port });
 
 export class LocalSite {
   private proxy: WeightedProxy | undefined;
   private readonly versions = new Map<string, LocalVersion>();
-  private primaryId: string | undefined;
+  private primary: string | undefined;
   private restored = false;
   /** Green's counters at the last alarm check (or weight change): the window of the next check. */
   private readonly marks = new Map<string, BackendStats>();
   private queue: Promise<unknown> = Promise.resolve();
   /** Per execution: aborted when it is stopped, to end its hook commands and health waits at once. */
   private readonly stops = new Map<string, AbortController>();
-  private warnedAboutAlarms = false;
+  private readonly warned = new Set<string>();
 
   constructor(private readonly options: SiteOptions) {}
 
@@ -74,15 +63,6 @@ export class LocalSite {
    */
   cancel(executionId: string): void {
     this.stops.get(executionId)?.abort();
-  }
-
-  private signal(executionId: string): AbortSignal {
-    let controller = this.stops.get(executionId);
-    if (!controller) {
-      controller = new AbortController();
-      this.stops.set(executionId, controller);
-    }
-    return controller.signal;
   }
 
   /** Runs `work` after every earlier call on this site has finished: one operation at a time. */
@@ -121,112 +101,27 @@ export class LocalSite {
   /** Stops every version and the proxy; with `keepLive`, the live version and its proxy stay up. */
   async close(keepLive: boolean): Promise<void> {
     for (const version of [...this.versions.values()]) {
-      if (keepLive && version.id === this.primaryId) continue;
+      if (keepLive && version.id === this.primary) continue;
       await this.removeVersion(version, { forget: false });
     }
-    if (keepLive && this.primaryId !== undefined) return;
+    if (keepLive && this.primary !== undefined) return;
     await this.proxy?.close();
     this.proxy = undefined;
     this.restored = false;
-    this.primaryId = undefined;
+    this.primary = undefined;
   }
 
+  /** Core's canary ports for one deployment made on this site. */
   portsFor(request: CanaryRequest, records: DeploymentRecordStore): CanaryPorts {
     const local = request.deployment.local;
     if (!local) throw new SteplineError(ErrorName.ActionFailed, 'this deploy action has no local target (local.command): it runs only on AWS');
-    const id = request.executionId;
-    const green = () => this.versions.get(id);
-    const blue = () => {
-      const g = green();
-      const blueId = g ? g.blueOf : this.primaryId;
-      return blueId === undefined || blueId === id ? undefined : this.versions.get(blueId);
-    };
-    const snapshot = async (): Promise<DeploymentSnapshot> => {
-      const g = green();
-      const b = blue();
-      return {
-        blue: b && info(b),
-        green: g && info(g),
-        primary: this.primaryId === undefined ? undefined : this.primaryId === g?.id ? 'green' : this.primaryId === b?.id ? 'blue' : undefined,
-      };
-    };
-    const routeTo = (greenWeight: number) => {
-      const g = green();
-      const b = blue();
-      const routes: ProxyRoute[] = [];
-      if (b) routes.push({ backend: backend(b), weight: 100 - greenWeight });
-      if (g) routes.push({ backend: backend(g), weight: greenWeight });
-      this.requireProxy().setRoutes(routes);
-      if (g) this.marks.set(g.id, this.requireProxy().stats(g.id));
-    };
-    const greenShare = () => {
-      const routes = this.requireProxy().routes();
-      const total = routes.reduce((sum, r) => sum + r.weight, 0);
-      const g = routes.find((r) => r.backend.id === id);
-      return total === 0 || !g ? 0 : Math.round((100 * g.weight) / total);
-    };
-
+    const deployment = new SiteDeployment(this, request, local);
+    const router = new ProxyRouter(deployment);
     return {
-      environment: {
-        snapshot,
-        createGreen: async () => {
-          const existing = green();
-          if (existing) return info(existing);
-          const dir = this.options.artifactDir(request.pipeline, id, request.inputArtifact.name);
-          if (!existsSync(dir)) throw new SteplineError(ErrorName.ArtifactInvalid, `input artifact ${request.inputArtifact.name} is not on disk at ${dir}`);
-          const port = await freePort();
-          const proc = AppProcess.start({ name: `green ${id}`, command: local.command, cwd: dir, port, log: (l) => this.options.log(l) });
-          const version: LocalVersion = { id, artifactDir: dir, command: local.command, healthPath: local.healthPath, process: proc, blueOf: this.primaryId };
-          this.versions.set(id, version);
-          routeTo(0);
-          return info(version);
-        },
-        checkGreenHealth: async () => {
-          const g = green();
-          if (!g) return { healthy: false, detail: 'green is not running' };
-          return g.process.waitHealthy(local.healthPath, this.options.startTimeoutMs, this.signal(id));
-        },
-        setPrimary: async (which) => {
-          const version = which === 'green' ? green() : blue();
-          if (!version) return;
-          this.primaryId = version.id;
-          this.options.live.put(this.options.key, {
-            executionId: version.id,
-            artifactDir: version.artifactDir,
-            command: version.command,
-            healthPath: version.healthPath,
-            updatedAt: new Date().toISOString(),
-          });
-        },
-        remove: async (which) => {
-          const version = which === 'green' ? green() : blue();
-          if (version) await this.removeVersion(version, { forget: true });
-        },
-      },
-      router: {
-        hasRoute: (route) => route === 'production',
-        setWeight: async (route, weight) => {
-          if (route === 'production') routeTo(weight);
-        },
-        verifyWeight: async (route, weight) => {
-          if (route !== 'production') return { verified: true, detail: 'no test route on one machine' };
-          const share = greenShare();
-          return { verified: share === weight, detail: `the proxy sends ${share}% to green` };
-        },
-      },
-      alarms: {
-        firing: async () => {
-          if (request.deployment.alarms.length > 0 && !this.warnedAboutAlarms) {
-            this.warnedAboutAlarms = true;
-            this.log(`CloudWatch alarms (${request.deployment.alarms.join(', ')}) are checked on AWS; here the alarm is green's health and 5xx rate`);
-          }
-          const g = green();
-          return g ? this.localAlarms(g, local) : [];
-        },
-      },
-      hooks: {
-        run: async ({ hook }) => this.runHook(hook, request, local, green(), blue()),
-      },
+      environment: new LocalEnvironment(deployment, router),
+      router,
+      alarms: new LocalAlarms(deployment),
+      hooks: new CommandHooks(deployment),
       records,
       now: () => new Date(),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -234,65 +129,97 @@ export class LocalSite {
     };
   }
 
-  private async localAlarms(green: LocalVersion, local: LocalSpec): Promise<AlarmFinding[]> {
-    const findings: AlarmFinding[] = [];
-    const health = await probe(green.process.port, local.healthPath);
-    if (!health.ok) findings.push({ name: 'green health check', reason: health.detail });
-    const now = this.requireProxy().stats(green.id);
-    const before = this.marks.get(green.id) ?? { requests: 0, serverErrors: 0 };
-    this.marks.set(green.id, now);
-    const requests = now.requests - before.requests;
-    const errors = now.serverErrors - before.serverErrors;
-    if (requests >= MIN_REQUESTS_FOR_ERROR_RATE && errors / requests > local.errorRateThreshold) {
-      const pct = ((100 * errors) / requests).toFixed(1);
-      findings.push({
-        name: 'green 5xx rate',
-        reason: `${errors} of ${requests} requests through the proxy (${pct}%) answered 5xx since the last check, above ${100 * local.errorRateThreshold}%`,
-      });
-    }
-    return findings;
+  // What the ports (ports.ts) use of the site.
+
+  get primaryId(): string | undefined {
+    return this.primary;
   }
 
-  private async runHook(
-    hook: LifecycleHook,
-    request: CanaryRequest,
-    local: LocalSpec,
-    green: LocalVersion | undefined,
-    blue: LocalVersion | undefined,
-  ): Promise<HookOutcome> {
-    const spec = request.deployment.hooks[hook];
-    const command = spec === undefined || typeof spec === 'string' ? undefined : spec.command;
-    if (command === undefined) {
-      const fn = typeof spec === 'string' ? spec : spec?.function;
-      this.log(`${hook}: only a Lambda function (${fn}) is given, which runs on AWS; skipped here`);
-      return { succeeded: true, detail: `skipped on one machine: ${fn} is a Lambda function` };
-    }
-    const url = (port: number) => `http://127.0.0.1:${port}`;
-    const result = await runCommand(command, {
-      signal: this.signal(request.executionId),
-      name: `${hook} hook`,
-      cwd: this.options.artifactDir(request.pipeline, request.executionId, request.inputArtifact.name),
-      timeoutMs: this.options.hookTimeoutMs,
-      log: (l) => this.options.log(l),
-      env: {
-        STEPLINE_HOOK: hook,
-        STEPLINE_PIPELINE: request.pipeline,
-        STEPLINE_STAGE: request.stage,
-        STEPLINE_ACTION: request.action,
-        STEPLINE_EXECUTION_ID: request.executionId,
-        PROXY_URL: url(local.port),
-        ...(green && { GREEN_URL: url(green.process.port) }),
-        ...(blue && { BLUE_URL: url(blue.process.port) }),
-      },
+  get startTimeoutMs(): number {
+    return this.options.startTimeoutMs;
+  }
+
+  get hookTimeoutMs(): number {
+    return this.options.hookTimeoutMs;
+  }
+
+  version(id: string): LocalVersion | undefined {
+    return this.versions.get(id);
+  }
+
+  artifactDir(request: CanaryRequest): string {
+    return this.options.artifactDir(request.pipeline, request.executionId, request.inputArtifact.name);
+  }
+
+  /** Starts a version's process on a free port; it answers once healthy (see checkGreenHealth). */
+  async startVersion(name: string, spec: Omit<LocalVersion, 'process' | 'blueOf'>): Promise<LocalVersion> {
+    const port = await freePort();
+    const process = AppProcess.start({ name, command: spec.command, cwd: spec.artifactDir, port, log: (l) => this.options.log(l) });
+    const version: LocalVersion = { ...spec, process, blueOf: this.primary };
+    this.versions.set(version.id, version);
+    return version;
+  }
+
+  /** The live version from now on, remembered on disk so that a later run starts it again. */
+  makePrimary(version: LocalVersion): void {
+    this.primary = version.id;
+    this.options.live.put(this.options.key, {
+      executionId: version.id,
+      artifactDir: version.artifactDir,
+      command: version.command,
+      healthPath: version.healthPath,
+      updatedAt: new Date().toISOString(),
     });
-    if (result.cancelled) return { succeeded: false, detail: `\`${command}\` was stopped: the execution was stopped` };
-    if (result.timedOut) return { succeeded: false, detail: `\`${command}\` did not finish within ${Math.round(this.options.hookTimeoutMs / 1000)} s` };
-    if (result.exitCode !== 0) return { succeeded: false, detail: `\`${command}\` exited with ${result.exitCode}${result.output ? `: ${result.output}` : ''}` };
-    return { succeeded: true, detail: `\`${command}\` exited with 0` };
+  }
+
+  route(weights: ReadonlyArray<{ version: LocalVersion; weight: number }>): void {
+    this.requireProxy().setRoutes(weights.map(({ version, weight }): ProxyRoute => ({ backend: backend(version), weight })));
+  }
+
+  /** The share of the proxy's traffic that goes to a version, in percent. */
+  greenShare(id: string): number {
+    const routes = this.requireProxy().routes();
+    const total = routes.reduce((sum, r) => sum + r.weight, 0);
+    const green = routes.find((r) => r.backend.id === id);
+    return total === 0 || !green ? 0 : Math.round((100 * green.weight) / total);
+  }
+
+  /** A version's requests and 5xx answers since the last mark, and a new mark. */
+  markWindow(id: string): BackendStats {
+    const now = this.requireProxy().stats(id);
+    const before = this.marks.get(id) ?? { requests: 0, serverErrors: 0 };
+    this.marks.set(id, now);
+    return { requests: now.requests - before.requests, serverErrors: now.serverErrors - before.serverErrors };
+  }
+
+  /** Says something once per site. */
+  warnOnce(topic: string, message: string): void {
+    if (this.warned.has(topic)) return;
+    this.warned.add(topic);
+    this.log(message);
+  }
+
+  /** Aborted when the execution is stopped: ends its hook commands and health waits at once. */
+  signal(executionId: string): AbortSignal {
+    let controller = this.stops.get(executionId);
+    if (!controller) {
+      controller = new AbortController();
+      this.stops.set(executionId, controller);
+    }
+    return controller.signal;
+  }
+
+  /** A line of a version's or a hook's output. */
+  output(line: string): void {
+    this.options.log(line);
+  }
+
+  log(message: string): void {
+    this.options.log(`${this.options.key.stage} · ${this.options.key.action}: ${message}`);
   }
 
   /** Out of the routes, in-flight requests finished, process stopped. */
-  private async removeVersion(version: LocalVersion, options: { forget: boolean }): Promise<void> {
+  async removeVersion(version: LocalVersion, options: { forget: boolean }): Promise<void> {
     const proxy = this.proxy;
     if (proxy) {
       proxy.setRoutes(proxy.routes().filter((r) => r.backend.id !== version.id));
@@ -301,15 +228,15 @@ export class LocalSite {
     await version.process.stop();
     this.versions.delete(version.id);
     this.marks.delete(version.id);
-    if (this.primaryId === version.id) {
-      this.primaryId = undefined;
+    if (this.primary === version.id) {
+      this.primary = undefined;
       if (options.forget) this.options.live.delete(this.options.key);
     }
   }
 
   private async restoreLive(): Promise<void> {
     const live = this.options.live.get(this.options.key);
-    if (!live || this.primaryId !== undefined) return;
+    if (!live || this.primary !== undefined) return;
     if (!existsSync(live.artifactDir)) {
       this.log(`the live version recorded on disk (execution ${live.executionId}) is gone from ${live.artifactDir}: the next deployment is an initial one`);
       return;
@@ -331,7 +258,7 @@ export class LocalSite {
       blueOf: undefined,
     };
     this.versions.set(version.id, version);
-    this.primaryId = version.id;
+    this.primary = version.id;
     this.requireProxy().setRoutes([{ backend: backend(version), weight: 100 }]);
     this.log(`started the live version again (execution ${live.executionId}) from ${live.artifactDir} on port ${port}`);
   }
@@ -339,9 +266,5 @@ export class LocalSite {
   private requireProxy(): WeightedProxy {
     if (!this.proxy) throw new SteplineError(ErrorName.ActionFailed, 'the local proxy is not running');
     return this.proxy;
-  }
-
-  private log(message: string): void {
-    this.options.log(`${this.options.key.stage} · ${this.options.key.action}: ${message}`);
   }
 }
