@@ -9,7 +9,7 @@ import { parsePipelineText } from '@stepline/core';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linkRuntime } from './helpers/approval-runtime';
-import { createProject, type Project } from './helpers/project';
+import { createProject, type Project, pipelineYaml } from './helpers/project';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium); skipping the browser test`;
@@ -26,14 +26,12 @@ afterEach(async () => {
 describe.skipIf(skip)('approval page in a browser', () => {
   it('shows the approval, takes a comment, and approves with one click', async () => {
     project = createProject({
-      'stepline.yml': `
-name: release
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
-  - name: Approve
+      'stepline.yml': pipelineYaml(
+        'release',
+        `  - name: Approve
     actions: [{ name: Prod, kind: approval, customData: "Ship release 42 to production?" }]
 `,
+      ),
     });
     const served = linkRuntime(project.dir);
     close = served.close;

@@ -21,6 +21,7 @@ import {
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { approvalIdFor } from '@stepline/core';
+import { readBody } from '@stepline/local';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { S3ApprovalStore } from '../packages/functions/src/approvals/store';
 import { approvalRequestDependencies, makeApprovalRequestHandler } from '../packages/functions/src/handlers/approval-request';
@@ -28,6 +29,7 @@ import { approvalResponseDependencies, makeApprovalResponseHandler } from '../pa
 import { SecretCache } from '../packages/functions/src/secrets';
 import { httpEvent, lambdaContext, recordingLogger } from './helpers/lambda-events';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
+import { until } from './helpers/until';
 
 const skip = motoSkipReason();
 const KEY = 'moto-link-signing-key';
@@ -47,14 +49,7 @@ describe.skipIf(skip)('approvals on moto_server', () => {
   let clients: { s3: S3Client; sns: SNSClient; sfn: SFNClient; sm: SecretsManagerClient };
   let handlers: { request: ReturnType<typeof makeApprovalRequestHandler>; response: ReturnType<typeof makeApprovalResponseHandler> };
 
-  const read = (req: IncomingMessage) =>
-    new Promise<string>((resolve) => {
-      let body = '';
-      req.on('data', (d) => {
-        body += String(d);
-      });
-      req.on('end', () => resolve(body));
-    });
+  const read = (req: IncomingMessage) => readBody(req, 1024 * 1024);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', base);
@@ -143,16 +138,6 @@ describe.skipIf(skip)('approvals on moto_server', () => {
     timeoutSeconds: 3600,
     customData: 'Check staging first',
   });
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   it('keeps the task token in S3, created with If-None-Match, once however often the request is retried', async () => {
     // Act

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { freePort } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processState } from './helpers/processes';
-import { createProject, type Project, REPO_ROOT, runCli } from './helpers/project';
+import { createProject, type Project, pipelineYaml, REPO_ROOT, runCli } from './helpers/project';
 
 let project: Project | undefined;
 afterEach(() => project?.remove());
@@ -61,16 +61,14 @@ describe('stepline run', () => {
 
   it('fails naming the stage and action, with the last lines of the build log, and exit code 1', async () => {
     project = createProject({
-      'stepline.yml': `
-name: failing
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
-  - name: Build
+      'stepline.yml': pipelineYaml(
+        'failing',
+        `  - name: Build
     actions: [{ name: Compile, kind: build, inputArtifacts: [Src] }]
   - name: Never
     actions: [{ name: Reached, kind: invoke, command: "touch reached" }]
 `,
+      ),
       'buildspec.yml': 'version: 0.2\nphases:\n  build:\n    commands:\n      - echo compiling the thing\n      - exit 3\n',
     });
     const run = await runCli(['run'], { cwd: project.dir });
@@ -84,14 +82,12 @@ stages:
   it('never shows a secret from env.secrets-manager: not on the terminal, in logs, or in the history', async () => {
     const secret = 'hunter2-s3cr3t-value';
     project = createProject({
-      'stepline.yml': `
-name: secrets
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
-  - name: Build
+      'stepline.yml': pipelineYaml(
+        'secrets',
+        `  - name: Build
     actions: [{ name: Use, kind: build, inputArtifacts: [Src] }]
 `,
+      ),
       'buildspec.yml': `version: 0.2
 env:
   secrets-manager:
@@ -114,14 +110,12 @@ phases:
 
   it('stops on Ctrl-C: no process of the build is left, and the execution is STOPPED', async () => {
     project = createProject({
-      'stepline.yml': `
-name: slow
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
-  - name: Build
+      'stepline.yml': pipelineYaml(
+        'slow',
+        `  - name: Build
     actions: [{ name: Long, kind: build, inputArtifacts: [Src] }]
 `,
+      ),
       'buildspec.yml':
         'version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c \'echo $$ > "$STEPLINE_PIDS/child.pid"; sleep 60\' & echo $! > "$STEPLINE_PIDS/bg.pid"; sleep 60\n',
     });

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../packages/cli/src/local-backend';
 import { linkRuntime } from './helpers/approval-runtime';
 import { processState } from './helpers/processes';
-import { createProject, type Project } from './helpers/project';
+import { createProject, type Project, SOURCE_STAGE } from './helpers/project';
 
 let project: Project | undefined;
 let runtime: LocalRuntime | undefined;
@@ -23,9 +23,7 @@ afterEach(async () => {
   closeLinks = runtime = project = undefined;
 });
 
-const SOURCE = `
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]`;
+const SOURCE = `\n${SOURCE_STAGE}`;
 
 async function until<T>(what: () => T | undefined, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;

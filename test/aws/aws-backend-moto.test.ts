@@ -13,27 +13,23 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { CreateStateMachineCommand, DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { compilePipeline, type JsonObject, type Pipeline, parsePipeline, type State, type StateMachineDefinition } from '@stepline/core';
+import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
+import { readBody } from '@stepline/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsBackend } from '../../packages/cli/src/aws/backend';
+import { webPipeline } from '../../packages/cli/src/aws/test-fixtures';
 import { dispatchGateEvent } from '../../packages/functions/src/gates/events';
-import { GateService, S3GateStore, SfnTaskResponder } from '../../packages/functions/src/gates/index';
 import { pipelineManifest } from '../../stacks/manifest';
 import type { StateMachinePlan } from '../../stacks/plan';
+import { expectHeldAtDeploy } from '../helpers/held';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from '../helpers/moto-server';
+import { until } from '../helpers/until';
 
 const skip = motoSkipReason();
 const BUCKET = 'stepline-team-artifacts';
 
-const pipeline: Pipeline = parsePipeline({
-  name: 'web',
-  executionMode: 'QUEUED',
-  variables: [{ name: 'ENV', default: 'staging' }],
-  stages: [
-    { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/web', outputArtifacts: ['src'] }] },
-    { name: 'Build', actions: [{ name: 'Compile', kind: 'build', inputArtifacts: ['src'], outputArtifacts: ['out'] }] },
-    { name: 'Deploy', actions: [{ name: 'Ship', kind: 'invoke', function: 'ship', inputArtifacts: ['out'] }] },
-  ],
-});
+/** The CLI tests' `web` pipeline without its approval: Source, Build, Deploy. */
+const pipeline: Pipeline = parsePipeline({ ...webPipeline, stages: webPipeline.stages.filter((s) => s.name !== 'Approve') });
 
 /**
  * The compiled machine, made runnable by moto: gate Tasks publish their Payload and wait for the token,
@@ -74,24 +70,7 @@ describe.skipIf(skip)('AwsBackend on moto_server: Step Functions history and S3'
   const gateCalls: Array<Promise<unknown>> = [];
   let gates: GateService;
 
-  const read = (req: IncomingMessage) =>
-    new Promise<string>((resolve) => {
-      let body = '';
-      req.on('data', (d) => {
-        body += String(d);
-      });
-      req.on('end', () => resolve(body));
-    });
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const read = (req: IncomingMessage) => readBody(req, 1024 * 1024);
 
   beforeAll(async () => {
     moto = await startMoto();
@@ -154,32 +133,32 @@ describe.skipIf(skip)('AwsBackend on moto_server: Step Functions history and S3'
     // Act: disable Deploy's transition, then run.
     await backend.disableStageTransition('web', 'Deploy', 'release freeze');
     const { executionId } = await backend.startExecution('web', { variables: { ENV: 'prod' }, clientRequestToken: 'delivery-1' });
-    await until('the execution to be held at Deploy', async () => {
-      const object = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: '_stepline/gates/web.json' }));
-      const document = JSON.parse((await object.Body?.transformToString()) ?? '{}');
-      return document.state?.waiting?.Deploy ? true : undefined;
-    });
+    await until(
+      'the execution to be held at Deploy',
+      async () => {
+        const object = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: '_stepline/gates/web.json' }));
+        const document = JSON.parse((await object.Body?.transformToString()) ?? '{}');
+        return document.state?.waiting?.Deploy ? true : undefined;
+      },
+      20_000,
+    );
 
     // Assess: held, and shown as held, from moto's execution history through the state map
     const held = await backend.getPipelineState('web');
     expect(held).toMatchObject({ pipeline: 'web', executionId: 'delivery-1', status: 'InProgress' });
-    expect(held.stages.map((s) => [s.name, s.status])).toStrictEqual([
-      ['Source', 'Succeeded'],
-      ['Build', 'Succeeded'],
-      ['Deploy', 'Waiting'],
-    ]);
-    expect(held.stages[2]).toMatchObject({
-      inboundTransition: { enabled: false, reason: 'release freeze' },
-      held: { reason: 'transition disabled: release freeze' },
-    });
+    expectHeldAtDeploy(held, 'release freeze');
     expect((await clients.sfn.send(new DescribeExecutionCommand({ executionArn: arnOf(executionId) }))).status).toBe('RUNNING');
 
     // Act: enable releases it
     await backend.enableStageTransition('web', 'Deploy');
-    await until('the execution to succeed', async () => {
-      const status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: arnOf(executionId) }))).status;
-      return status === 'SUCCEEDED' ? status : undefined;
-    });
+    await until(
+      'the execution to succeed',
+      async () => {
+        const status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: arnOf(executionId) }))).status;
+        return status === 'SUCCEEDED' ? status : undefined;
+      },
+      20_000,
+    );
     await Promise.all(gateCalls);
 
     // Assess

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processState } from '../helpers/processes';
-import { createProject, type Project, runCli } from '../helpers/project';
+import { createProject, type Project, pipelineYaml, runCli } from '../helpers/project';
 
 let project: Project | undefined;
 let pids: string | undefined;
@@ -30,14 +30,12 @@ describe('kill -9 of stepline run in the middle of a build', () => {
     pids = mkdtempSync(join(tmpdir(), 'stepline-kill-'));
     const go = join(pids, 'go');
     project = createProject({
-      'stepline.yml': `
-name: killed
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
-  - name: Build
+      'stepline.yml': pipelineYaml(
+        'killed',
+        `  - name: Build
     actions: [{ name: Long, kind: build, inputArtifacts: [Src] }]
 `,
+      ),
       // Until the test says go, the build starts a background shell (which ignores SIGTERM), a
       // grandchild, and waits; afterwards it passes at once.
       'buildspec.yml': `version: 0.2

@@ -122,30 +122,31 @@ function executionText(d: ExecutionDetail): string {
 
 const out = (text: string) => process.stdout.write(text);
 
+/** A verb that reads: its answer printed as JSON with --json, else as text. */
+const show = <T>(o: OutputOptions, read: (backend: PipelineBackend) => Promise<T>, text: (answer: T) => string) =>
+  withBackend(targetOptions(o), async (b) => {
+    const answer = await read(b);
+    if (asJson(o)) printJson(answer);
+    else out(text(answer));
+  });
+
 export function register(program: Command): void {
   common(program.command('list-pipelines').description('list the pipelines')).action((o: OutputOptions) =>
-    withBackend(targetOptions(o), async (b) => {
-      const list = await b.listPipelines();
-      if (asJson(o)) printJson(list);
-      else
-        out(
-          list.length
-            ? `${formatTable(
-                ['PIPELINE', 'MODE', 'LOCATION'],
-                list.map((p) => [p.name, p.executionMode ?? '', p.location]),
-              )}\n`
-            : 'no pipelines\n',
-        );
-    }),
+    show(
+      o,
+      (b) => b.listPipelines(),
+      (list) =>
+        list.length
+          ? `${formatTable(
+              ['PIPELINE', 'MODE', 'LOCATION'],
+              list.map((p) => [p.name, p.executionMode ?? '', p.location]),
+            )}\n`
+          : 'no pipelines\n',
+    ),
   );
 
   common(program.command('list-executions').description('list recent executions, newest first').argument('[pipeline]', 'only this pipeline')).action(
-    (pipeline: string | undefined, o: OutputOptions) =>
-      withBackend(targetOptions(o), async (b) => {
-        const list = await b.listExecutions(pipeline);
-        if (asJson(o)) printJson(list);
-        else out(executionsTable(list));
-      }),
+    (pipeline: string | undefined, o: OutputOptions) => show(o, (b) => b.listExecutions(pipeline), executionsTable),
   );
 
   common(
@@ -156,22 +157,12 @@ export function register(program: Command): void {
   )
     .option('--execution <id>', 'show this execution (default: the latest)')
     .action((pipeline: string | undefined, o: OutputOptions & { execution?: string }) =>
-      withBackend(targetOptions(o), async (b) => {
-        const state = await b.getPipelineState(await pipelineName(pipeline, b), o.execution);
-        if (asJson(o)) printJson(state);
-        else out(formatPipelineState(state));
-      }),
+      show(o, async (b) => b.getPipelineState(await pipelineName(pipeline, b), o.execution), formatPipelineState),
     );
 
   common(
     program.command('get-execution').description('one execution: stages, actions, build phases, approvals, artifacts').argument('<execution>', 'execution id'),
-  ).action((id: string, o: OutputOptions) =>
-    withBackend(targetOptions(o), async (b) => {
-      const detail = await b.getExecution(id);
-      if (asJson(o)) printJson(detail);
-      else out(executionText(detail));
-    }),
-  );
+  ).action((id: string, o: OutputOptions) => show(o, (b) => b.getExecution(id), executionText));
 
   common(
     program

@@ -1,6 +1,6 @@
 /**
- * Execution statuses: Step Functions' (what either runtime's engine reports) and CodePipeline's (what
- * stepline shows), and the one rule from the first to the second. Both runtimes use it, so a stopped,
+ * Statuses: Step Functions' (what either runtime's engine reports) and CodePipeline's (what stepline
+ * shows, for executions, stages and actions), and the one rule from the first to the second. Both runtimes use it, so a stopped,
  * superseded or timed-out execution reads alike on one machine and on AWS.
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html
  * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineExecution.html
@@ -17,6 +17,26 @@ export const ExecutionStatus = {
   Superseded: 'Superseded',
 } as const;
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+
+/** An action's status in a pipeline's state, as `get-pipeline-state` shows it. */
+export const ActionStatus = {
+  InProgress: 'InProgress',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Abandoned: 'Abandoned',
+} as const;
+export type ActionStatus = (typeof ActionStatus)[keyof typeof ActionStatus];
+
+/** A stage's status in a pipeline's state. */
+export const StageStatus = {
+  InProgress: 'InProgress',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  Stopped: 'Stopped',
+  /** Held at its entry: a disabled transition, a queue, or an older execution in the stage. */
+  Waiting: 'Waiting',
+} as const;
+export type StageStatus = (typeof StageStatus)[keyof typeof StageStatus];
 
 /** Step Functions' execution statuses (DescribeExecution, the status-change event, the local engine's outcome). */
 export const SfnExecutionStatus = {

@@ -8,25 +8,7 @@
 import type { StateMap } from '../compiler/context';
 import { type GateState, heldExecutions } from '../gates/gates';
 import type { ActionKind, Pipeline } from '../model/schema';
-import { ExecutionStatus } from './execution-status';
-
-export const ActionStatus = {
-  InProgress: 'InProgress',
-  Succeeded: 'Succeeded',
-  Failed: 'Failed',
-  Abandoned: 'Abandoned',
-} as const;
-export type ActionStatus = (typeof ActionStatus)[keyof typeof ActionStatus];
-
-export const StageStatus = {
-  InProgress: 'InProgress',
-  Succeeded: 'Succeeded',
-  Failed: 'Failed',
-  Stopped: 'Stopped',
-  /** Held at its entry: a disabled transition, a queue, or an older execution in the stage. */
-  Waiting: 'Waiting',
-} as const;
-export type StageStatus = (typeof StageStatus)[keyof typeof StageStatus];
+import { ActionStatus, ExecutionStatus, StageStatus } from './execution-status';
 
 /** One event of an execution's history, whichever runtime ran it. */
 export interface HistoryEvent {
