@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { processState } from '../../../../test/helpers/processes';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'stepline.js');
 
@@ -39,14 +40,7 @@ function cli(args: string[], env: Record<string, string> = {}): Cli {
   };
 }
 
-const running = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
+const running = (pid: number) => processState(pid).running;
 
 describe.concurrent('stepline build', () => {
   it('builds a directory in place, streams the output, ends with a phase table, and masks secrets', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DefinitionError } from '@stepline/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { processState } from '../../../../test/helpers/processes';
 import { type BuildReport, type RunBuildOptions, runBuild } from './run-build';
 
 const roots: string[] = [];
@@ -420,14 +421,7 @@ reports:
 });
 
 describe('runBuild: stopping', () => {
-  const running = (pid: number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  };
+  const running = (pid: number) => processState(pid).running;
 
   async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
