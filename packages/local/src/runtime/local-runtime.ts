@@ -52,7 +52,7 @@ export interface LocalRuntimeOptions {
 
 export interface StartRequest {
   pipeline: Pipeline;
-  /** The definition file, recorded so that `retry-stage-execution` can load it again. */
+  /** The definition file it was read from, shown with the execution (it runs and is shown from the pipeline recorded with it). */
   file: string;
   /** The git repository the source actions read. */
   repo: string;

@@ -57,6 +57,7 @@ export interface ExecutionRow {
   error?: string;
   cause?: string;
   input: ExecutionInput;
+  /** The file the pipeline was read from; what it ran is `machine`, which does not change when the file does. */
   definitionFile?: string;
   pid?: number;
   stopRequested?: 'stop' | 'abandon';
