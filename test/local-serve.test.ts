@@ -3,10 +3,10 @@
  * bodies), the executions they start, and the API. Never a 5xx.
  */
 import { createHmac } from 'node:crypto';
-import { parsePipelineText } from '@stepline/core';
-import { type RunningServer, startServer } from '@stepline/local';
+import type { RunningServer } from '@stepline/local';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createProject, type Project } from './helpers/project';
+import type { Project } from './helpers/project';
+import { serveProject } from './helpers/serve';
 
 const SECRET = 'webhook-test-secret';
 const DEFINITION = `
@@ -26,16 +26,7 @@ let server: RunningServer;
 const lines: string[] = [];
 
 beforeEach(async () => {
-  project = createProject({ 'stepline.yml': DEFINITION, 'app.txt': 'v1\n' });
-  server = await startServer({
-    project: project.dir,
-    repo: project.dir,
-    host: '127.0.0.1',
-    port: 0,
-    webhookSecret: SECRET,
-    pipelines: [{ pipeline: parsePipelineText(DEFINITION), file: `${project.dir}/stepline.yml` }],
-    sink: { line: (l) => lines.push(l) },
-  });
+  ({ project, server } = await serveProject(DEFINITION, { secret: SECRET, files: { 'app.txt': 'v1\n' }, line: (l) => lines.push(l) }));
 });
 
 afterEach(async () => {

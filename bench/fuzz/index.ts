@@ -6,10 +6,8 @@
  *   npx tsx bench/fuzz/index.ts [cases]
  */
 import { loadavg } from 'node:os';
-import { parsePipelineText } from '@stepline/core';
-import { startServer } from '@stepline/local';
 import fc from 'fast-check';
-import { createProject } from '../../test/helpers/project';
+import { serveProject } from '../../test/helpers/serve';
 import {
   approvalCases,
   badAnswer,
@@ -70,16 +68,7 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-const project = createProject({ 'stepline.yml': DEFINITION });
-const server = await startServer({
-  project: project.dir,
-  repo: project.dir,
-  host: '127.0.0.1',
-  port: 0,
-  webhookSecret: SECRET,
-  pipelines: [{ pipeline: parsePipelineText(DEFINITION), file: `${project.dir}/stepline.yml` }],
-  sink: { line: () => undefined },
-});
+const { project, server } = await serveProject(DEFINITION, { secret: SECRET });
 const outcomes: Outcome[] = [];
 try {
   outcomes.push(await measure('definitions', (seed) => fc.check(definitionProperty(), { numRuns: RUNS, seed })));

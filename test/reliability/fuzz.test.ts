@@ -4,11 +4,11 @@
  * it finds replays here with FUZZ_SEED=<seed> FUZZ_RUNS=<n>.
  */
 import { request } from 'node:http';
-import { parsePipelineText } from '@stepline/core';
-import { type RunningServer, startServer } from '@stepline/local';
+import type { RunningServer } from '@stepline/local';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProject, type Project } from '../helpers/project';
+import type { Project } from '../helpers/project';
+import { serveProject } from '../helpers/serve';
 import { approvalCases, badAnswer, buildspecProperty, definitionProperty, importerProperty, webhookCases } from './fuzz-properties';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
@@ -42,16 +42,7 @@ stages:
   let project: Project;
   let server: RunningServer;
   beforeAll(async () => {
-    project = createProject({ 'stepline.yml': DEFINITION });
-    server = await startServer({
-      project: project.dir,
-      repo: project.dir,
-      host: '127.0.0.1',
-      port: 0,
-      webhookSecret: SECRET,
-      pipelines: [{ pipeline: parsePipelineText(DEFINITION), file: `${project.dir}/stepline.yml` }],
-      sink: { line: () => undefined },
-    });
+    ({ project, server } = await serveProject(DEFINITION, { secret: SECRET }));
   });
   afterAll(async () => {
     await server?.close();

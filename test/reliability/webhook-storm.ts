@@ -4,9 +4,7 @@
  * a 5xx. test/reliability/webhook-storm.test.ts sends a few dozen; bench/webhook-storm sends hundreds.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { parsePipelineText } from '@stepline/core';
-import { startServer } from '@stepline/local';
-import { createProject } from '../helpers/project';
+import { serveProject } from '../helpers/serve';
 
 const SECRET = 'storm-secret';
 const DEFINITION = `
@@ -36,16 +34,7 @@ export interface StormResult {
 }
 
 export async function webhookStorm(deliveries: number): Promise<StormResult> {
-  const project = createProject({ 'stepline.yml': DEFINITION, 'app.txt': 'v1\n' });
-  const server = await startServer({
-    project: project.dir,
-    repo: project.dir,
-    host: '127.0.0.1',
-    port: 0,
-    webhookSecret: SECRET,
-    pipelines: [{ pipeline: parsePipelineText(DEFINITION), file: `${project.dir}/stepline.yml` }],
-    sink: { line: () => undefined },
-  });
+  const { project, server } = await serveProject(DEFINITION, { secret: SECRET, files: { 'app.txt': 'v1\n' } });
   try {
     const ids = Array.from({ length: deliveries }, () => randomUUID());
     const body = JSON.stringify({
