@@ -110,7 +110,8 @@ export function trafficChart(s: TrafficSeries, now: number, index = 0): string {
     : '';
   const id = `tr-${index}`;
   const final = pts.at(-1)?.w ?? 0;
-  const desc = `${s.points.length - 1} weight changes, now ${final}% on green; ${s.checks.length} alarm checks (${s.checks.filter((c) => !c.ok).length} failed)${s.rollback ? '; rolled back' : ''}`;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const desc = `${plural(s.points.length - 1, 'weight change')}, now ${final}% on green; ${plural(s.checks.length, 'alarm check')} (${s.checks.filter((c) => !c.ok).length} failed)${s.rollback ? '; rolled back' : ''}`;
   const table = `<table class="sr"><caption>Traffic on green</caption><thead><tr><th>When</th><th>Green</th></tr></thead><tbody>${pts
     .map((p) => `<tr><td>${e(rel(p.t - t0))}</td><td>${p.w}%</td></tr>`)
     .join('')}</tbody></table>`;
