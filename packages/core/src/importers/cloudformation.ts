@@ -7,6 +7,7 @@
  */
 import { LineCounter, parseDocument, type Tags } from 'yaml';
 import { DefinitionError } from '../errors';
+import { yamlToJS } from '../model/issues';
 
 const INTRINSICS = [
   'Ref',
@@ -58,7 +59,7 @@ export function parseCloudFormationYaml(text: string, source?: string): unknown 
       source,
     );
   }
-  return doc.toJS();
+  return yamlToJS(doc, source);
 }
 
 type Json = unknown;

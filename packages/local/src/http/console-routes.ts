@@ -20,7 +20,7 @@ import {
   type RenderContext,
   renderPage,
 } from '@stepline/web';
-import { decodeSegment, HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody, requestUrl } from './body';
 import { type ConsoleAuth, cookies, FLASH_COOKIE } from './console-auth';
 
 const MAX_FORM = 64 * 1024;
@@ -68,7 +68,7 @@ export class ConsoleRoutes {
 
   /** Handles the request when it is a console route; returns false otherwise. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
     const path = url.pathname;
     if (path === '/assets/console.css' || path === '/assets/console.js') {
       const css = path.endsWith('.css');

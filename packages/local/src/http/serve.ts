@@ -13,7 +13,7 @@ import { executionDetail, executionSummary, localPipelineState } from '../querie
 import { LocalRuntime } from '../runtime/local-runtime';
 import type { ProgressSink } from '../runtime/progress';
 import { handleApprovalRoute } from './approval-routes';
-import { decodeSegment, HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody, requestUrl } from './body';
 import { ConsoleAuth, isLoopback } from './console-auth';
 import { ConsoleRoutes } from './console-routes';
 
@@ -153,7 +153,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return;
     }
     if (path === '/api/executions') {
-      const pipeline = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pipeline') ?? undefined;
+      const pipeline = requestUrl(req).searchParams.get('pipeline') ?? undefined;
       json(res, 200, runtime.store.listExecutions(pipeline).map(executionSummary));
       return;
     }
@@ -189,8 +189,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    let path = '';
     const handle = async () => {
+      path = requestUrl(req).pathname;
       if (path === '/webhooks/github') {
         if (webhookSecret === undefined) json(res, 404, { error: 'this server takes no webhooks (stepline dashboard); run stepline serve' });
         else if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
