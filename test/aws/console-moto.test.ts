@@ -8,6 +8,7 @@
  * moto runs no Lambda or CodeBuild Task: every Task becomes a Pass state of the same name (inside the
  * deploy's Map too), so names, order and transitions stay as compiled and the history is moto's own.
  */
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { compilePipeline, type JsonObject, type Pipeline, parsePipeline, type State } from '@stepline/core';
@@ -15,7 +16,9 @@ import { type RunningConsole, startConsoleServer } from '@stepline/local';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsBackend } from '../../packages/cli/src/aws/backend';
-import { BackendConsole } from '../../packages/cli/src/console/backend-console';
+import type { PipelineBackend } from '../../packages/cli/src/backend';
+import { BackendConsole, type HistoryReader } from '../../packages/cli/src/console/backend-console';
+import { cloudWatchLogText } from '../../packages/cli/src/console/cloudwatch-logs';
 import { pipelineManifest } from '../../stacks/manifest';
 import type { StateMachinePlan } from '../../stacks/plan';
 import { browserSkipReason, launchChromium, screenshot, seriousViolations } from '../helpers/browser';
@@ -149,4 +152,48 @@ describe.skipIf(skip)('the AWS console on moto_server', () => {
     expect(await seriousViolations(page)).toStrictEqual([]);
     await context.close();
   }, 120_000);
+
+  it('shows a build log from CloudWatch Logs, and streams what is added to it', async () => {
+    // Prepare: a build's log stream, as CodeBuild writes it, and an execution whose history names it.
+    const logs = new CloudWatchLogsClient(motoClientConfig(moto));
+    const where = { groupName: '/aws/codebuild/stepline-team-web-Build-Compile', streamName: 'build-1' };
+    await logs.send(new CreateLogGroupCommand({ logGroupName: where.groupName }));
+    await logs.send(new CreateLogStreamCommand({ logGroupName: where.groupName, logStreamName: where.streamName }));
+    const put = (lines: string[], at: number) =>
+      logs.send(
+        new PutLogEventsCommand({
+          logGroupName: where.groupName,
+          logStreamName: where.streamName,
+          logEvents: lines.map((message, i) => ({ message, timestamp: at + i })),
+        }),
+      );
+    await put(['[Container] Entering phase BUILD', 'compiling'], Date.now());
+    const compiled = compilePipeline(pipeline, { target: 'aws' });
+    const reader = {
+      getExecutionHistory: async () => ({
+        detail: {
+          executionId: 'e1',
+          pipeline: 'web',
+          status: 'InProgress' as const,
+          startedAt: new Date().toISOString(),
+          state: { pipeline: 'web', stages: [] },
+          builds: { 'Build.Compile': { phases: [], cloudWatchLogs: where } },
+          approvals: [],
+          artifacts: [],
+          variables: {},
+        },
+        pipeline,
+        stateMap: compiled.stateMap,
+        events: [],
+      }),
+    } as unknown as PipelineBackend & HistoryReader;
+    const source = new BackendConsole(reader, 'AWS', 'ana', { logText: cloudWatchLogText(logs) });
+
+    // Act and assess: the page has the log so far; what CodeBuild adds comes from where it left off.
+    const shown = await source.execution('e1');
+    const log = shown?.builds[0]?.log;
+    expect(log).toStrictEqual({ text: '[Container] Entering phase BUILD\ncompiling\n', size: 43, truncated: false });
+    await put(['compiled 12 files'], Date.now() + 10);
+    expect(await source.log('e1', 'Build', 'Compile', log?.size ?? 0)).toStrictEqual({ text: 'compiled 12 files\n', size: 61 });
+  });
 });

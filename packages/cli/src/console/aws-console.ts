@@ -1,10 +1,12 @@
 /** The console's source for an AWS installation: the CLI's AWS backend, with the user's credentials. */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { localUser } from '@stepline/local';
 import { AwsBackend } from '../aws/backend';
 import { clientConfig, resolveAwsEnvironment } from '../aws/credentials';
 import { BackendConsole } from './backend-console';
+import { cloudWatchLogText } from './cloudwatch-logs';
 
 export interface AwsConsoleOptions {
   region?: string;
@@ -24,5 +26,5 @@ export async function openAwsConsole(options: AwsConsoleOptions): Promise<Backen
   const actor = localUser();
   const backend = new AwsBackend({ sfn: new SFNClient(config), s3: new S3Client(config), actor, ...(options.stage !== undefined && { stage: options.stage }) });
   const where = `AWS ${options.stage ? `installation ${options.stage}` : 'installations'} (${environment.region})`;
-  return new BackendConsole(backend, where, actor, { readOnly: options.readOnly === true });
+  return new BackendConsole(backend, where, actor, { readOnly: options.readOnly === true, logText: cloudWatchLogText(new CloudWatchLogsClient(config)) });
 }

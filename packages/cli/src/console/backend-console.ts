@@ -11,11 +11,16 @@ import {
   type ConsoleActions,
   type ConsoleSource,
   type ExecutionData,
+  type LogChunk,
   type PipelineData,
   type PipelinesData,
 } from '@stepline/web';
 import type { ExecutionDetail, PipelineBackend } from '../backend';
 import { UsageError } from '../errors';
+import type { LogText } from './cloudwatch-logs';
+
+/** How much of a log a page shows at first; the rest streams. */
+const LOG_TAIL_CHARS = 64 * 1024;
 
 export interface HistoryReader {
   getExecutionHistory(executionId: string): Promise<{ detail: ExecutionDetail; pipeline: Pipeline; stateMap: StateMap; events: HistoryEvent[] }>;
@@ -43,14 +48,18 @@ async function refusedAs<T>(work: () => Promise<T>): Promise<T> {
 
 export class BackendConsole implements ConsoleSource {
   readonly actions: ConsoleActions | undefined;
+  private readonly logText: LogText | undefined;
+  /** Where each build's log is, from the last time its execution was read: `execution\0Stage.Action`. */
+  private readonly logStreams = new Map<string, { groupName: string; streamName: string }>();
 
   constructor(
     private readonly backend: PipelineBackend & HistoryReader,
     readonly where: string,
     readonly defaultApprover: string,
-    options: { readOnly?: boolean } = {},
+    options: { readOnly?: boolean; logText?: LogText } = {},
   ) {
     this.actions = options.readOnly ? undefined : this.makeActions();
+    this.logText = options.logText;
   }
 
   async pipelines(): Promise<PipelinesData> {
@@ -94,9 +103,18 @@ export class BackendConsole implements ConsoleSource {
     const read = await orMissing(() => this.backend.getExecutionHistory(executionId));
     if (!read) return undefined;
     const { detail, pipeline, stateMap, events } = read;
-    const builds: BuildView[] = Object.entries(detail.builds).map(([key, b]) => {
+    const builds: BuildView[] = [];
+    for (const [key, b] of Object.entries(detail.builds)) {
       const dot = key.indexOf('.');
-      return {
+      let log: BuildView['log'];
+      if (b.cloudWatchLogs && this.logText) {
+        this.logStreams.set(`${executionId}\u0000${key}`, b.cloudWatchLogs);
+        const text = await this.logText(b.cloudWatchLogs.groupName, b.cloudWatchLogs.streamName);
+        const from = Math.max(0, text.length - LOG_TAIL_CHARS);
+        const cut = from > 0 ? text.indexOf('\n', from) + 1 : 0;
+        log = { text: text.slice(cut), size: text.length, truncated: from > 0 };
+      }
+      builds.push({
         stage: key.slice(0, dot),
         action: key.slice(dot + 1),
         ...(b.buildId !== undefined && { buildId: b.buildId }),
@@ -104,8 +122,9 @@ export class BackendConsole implements ConsoleSource {
         phases: b.phases,
         reports: b.reports ?? [],
         ...(b.logLocation !== undefined && { logLocation: b.logLocation }),
-      };
-    });
+        ...(log && { log }),
+      });
+    }
     const retryStage = detail.status === 'Failed' || detail.status === 'Stopped' ? stageToRetry(stateMap, events) : undefined;
     return {
       detail,
@@ -118,9 +137,12 @@ export class BackendConsole implements ConsoleSource {
     };
   }
 
-  /** Build logs stay in CloudWatch Logs for now: the page links to them. */
-  async log(): Promise<undefined> {
-    return undefined;
+  /** A build's log from CloudWatch Logs, from a character offset on. */
+  async log(executionId: string, stage: string, action: string, from: number): Promise<LogChunk | undefined> {
+    const where = this.logStreams.get(`${executionId}\u0000${stage}.${action}`);
+    if (!where || !this.logText) return undefined;
+    const text = await this.logText(where.groupName, where.streamName);
+    return { text: text.slice(from), size: text.length };
   }
 
   private makeActions(): ConsoleActions {

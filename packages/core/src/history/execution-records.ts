@@ -49,6 +49,8 @@ export interface ExecutionDetail extends ExecutionSummary {
     {
       buildId?: string;
       logLocation?: string;
+      /** Where CodeBuild writes the build's log on AWS. */
+      cloudWatchLogs?: { groupName: string; streamName: string };
       phases: BuildPhaseRecord[];
       reports?: Array<{ name: string; passed: number; failed: number; skipped: number; failures?: Array<{ name: string; suite?: string; message?: string }> }>;
     }
