@@ -149,7 +149,7 @@ function phaseBar(b: BuildView): string {
       return r;
     })
     .join('');
-  return `<svg class="chart" viewBox="0 0 100 10" preserveAspectRatio="none" height="14" role="img" aria-label="Phase durations"><title>Phase durations</title>${rects}</svg>`;
+  return `<svg class="chart phasebar" viewBox="0 0 100 10" preserveAspectRatio="none" role="img" aria-label="Phase durations"><title>Phase durations</title>${rects}</svg>`;
 }
 
 function testReports(b: BuildView): string {
@@ -172,7 +172,7 @@ function testReports(b: BuildView): string {
       const failures = (r.failures ?? [])
         .map((f) => `<li><strong>${e(f.suite ? `${f.suite} › ` : '')}${e(f.name)}</strong>${f.message ? `<span class="msg">${e(f.message)}</span>` : ''}</li>`)
         .join('');
-      return `<div class="report" data-report="${e(r.name)}"><div class="tests"><strong>Tests: ${e(r.name)}</strong><span class="t-ok pill">${r.passed} passed</span><span class="pill ${r.failed ? 't-bad' : 't-none'}">${r.failed} failed</span><span class="pill t-none">${r.skipped} skipped</span><svg class="chart" viewBox="0 0 100 8" preserveAspectRatio="none" height="10" width="160" aria-hidden="true">${bar}</svg></div>${
+      return `<div class="report" data-report="${e(r.name)}"><div class="tests"><strong>Tests: ${e(r.name)}</strong><span class="t-ok pill">${r.passed} passed</span><span class="pill ${r.failed ? 't-bad' : 't-none'}">${r.failed} failed</span><span class="pill t-none">${r.skipped} skipped</span><svg class="chart testbar" viewBox="0 0 100 8" preserveAspectRatio="none" aria-hidden="true">${bar}</svg></div>${
         failures ? `<ul class="failures" aria-label="Failed tests">${failures}</ul>` : ''
       }</div>`;
     })

@@ -61,7 +61,7 @@ button:hover{background:#eef1f4}
 button.primary{background:#1f883d;border-color:#1a7f37;color:#fff}button.primary:hover{background:#1a7f37}
 button.danger{color:#a40e26;border-color:#d1d9e0}button.danger:hover{background:#ffebe9}
 button.small{font-size:.75rem;padding:.1rem .45rem}
-.actions{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center}
+.actions{display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;margin:0 0 1rem}
 .actions form{margin:0;display:flex;gap:.4rem;align-items:center}
 label{font-weight:600;font-size:.85rem;display:block;margin-bottom:.2rem}
 input[type=text],input[type=email],textarea{font:inherit;width:100%;border:1px solid #8c959f;border-radius:6px;padding:.35rem .5rem;background:#fff;color:#1f2328}
@@ -86,12 +86,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .strip-labels{display:flex;gap:3px;font-size:.72rem;color:var(--muted)}.strip-labels span{flex:1;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .card .meta{color:var(--muted);font-size:.85rem;display:flex;gap:.8rem;flex-wrap:wrap;margin-top:.4rem}
 /* builds */
-.phasebar{display:flex;height:.9rem;border-radius:4px;overflow:hidden;background:#eaeef2;margin:.3rem 0 .6rem}
-.phasebar span{display:block;min-width:3px;border-right:1px solid #fff}
-.phasebar .t-ok{background:var(--green)}.phasebar .t-bad{background:var(--bad)}.phasebar .t-run{background:var(--run)}.phasebar .t-off,.phasebar .t-none{background:#8c959f}
 .tests{display:flex;gap:.8rem;align-items:center;flex-wrap:wrap;margin:.4rem 0}
-.testbar{flex:1;min-width:8rem;display:flex;height:.6rem;border-radius:3px;overflow:hidden;background:#eaeef2}
-.testbar .p{background:var(--green)}.testbar .f{background:var(--bad)}.testbar .s{background:#8c959f}
 .failures{margin:.3rem 0 0;padding-left:1.1rem;font-size:.85rem}.failures li{margin-bottom:.2rem}.failures .msg{color:var(--muted);display:block}
 pre.log{background:#0d1117;color:#e6edf3;border-radius:8px;padding:.7rem .8rem;max-height:26rem;overflow:auto;font-size:.8rem;line-height:1.45;margin:.4rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere}
 details>summary{cursor:pointer;font-weight:600}
@@ -104,6 +99,7 @@ details.build>summary{display:flex;gap:.6rem;align-items:center;flex-wrap:wrap}
 /* charts */
 figure{margin:0}figcaption{color:var(--muted);font-size:.85rem;margin-top:.3rem}
 svg.chart{width:100%;height:auto;display:block}
+svg.chart.phasebar{height:.9rem;border-radius:4px;margin:.3rem 0 .6rem}svg.chart.testbar{width:10rem;height:.6rem;border-radius:3px;background:#eaeef2}
 svg.chart text{font:12px system-ui,sans-serif;fill:#59636e}
 svg.chart .lbl{fill:#1f2328;font-weight:600}
 svg.chart .grid{stroke:#eaeef2}

@@ -1,2 +1,2 @@
 /** Changes with the assets, so a browser never keeps an old script or stylesheet. */
-export const CONSOLE_VERSION = '1';
+export const CONSOLE_VERSION = '2';
