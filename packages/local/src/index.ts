@@ -4,6 +4,7 @@ export * from './build/index';
 export * from './canary/index';
 export { freePort } from './canary/processes';
 export * from './console/local-console';
+export * from './console/local-controls';
 export * from './engine/execute';
 export { handleApprovalRoute } from './http/approval-routes';
 export { HttpError, readBody } from './http/body';

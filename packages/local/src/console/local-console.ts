@@ -7,7 +7,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ApprovalDecision,
   actionTimeline,
   type CompiledPipeline,
   checkVariableOverrides,
@@ -35,6 +34,7 @@ import { localUser } from '../approvals/local-approvals';
 import { FileRecordStore } from '../canary/records';
 import { executionDetail, executionSummary, localPipelineState } from '../queries';
 import type { LocalRuntime } from '../runtime/local-runtime';
+import { ControlRefusedError, decideApproval, setStageTransition, stopExecution } from './local-controls';
 
 /** How much of a log a page shows at first; the rest streams. */
 export const LOG_TAIL_BYTES = 64 * 1024;
@@ -51,6 +51,16 @@ export interface LocalConsoleOptions {
   where?: string;
   /** Runs an execution started from the page; the server waits for these when it closes. */
   launch: (work: Promise<unknown>, what: string) => void;
+}
+
+/** The history's refusal, as the page shows it. */
+function refused(work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    if (error instanceof ControlRefusedError) throw new ConsoleActionError(error.message, error.status);
+    throw error;
+  }
 }
 
 /** Bytes up to the last complete UTF-8 character, so a chunk never splits one. */
@@ -286,11 +296,7 @@ export class LocalConsole implements ConsoleSource {
         for (let i = 0; i < 100 && !this.store.getExecution(executionId); i++) await new Promise((r) => setTimeout(r, 20));
         return { executionId };
       },
-      stop: async (id, abandon) => {
-        const row = this.execRow(id);
-        if (row.status !== 'InProgress' && row.status !== 'Stopping') throw new ConsoleActionError(`execution ${id} is ${row.status}: nothing to stop`);
-        this.store.requestStop(id, abandon ? 'abandon' : 'stop');
-      },
+      stop: async (id, abandon) => refused(() => stopExecution(this.store, id, abandon)),
       retry: async (id) => {
         const row = this.execRow(id);
         const { pipeline } = this.entry(row.pipeline);
@@ -302,23 +308,10 @@ export class LocalConsole implements ConsoleSource {
         // Answer once it runs again, so the page it redirects to shows it in progress.
         for (let i = 0; i < 100 && this.store.getExecution(id)?.status !== 'InProgress'; i++) await new Promise((r) => setTimeout(r, 20));
       },
-      decide: async (id, stage, approve, comment, who) => {
-        const row = this.execRow(id);
-        if (row.status !== 'InProgress') throw new ConsoleActionError(`execution ${id} is ${row.status}: nothing waits for a decision`);
-        const pending = this.store.approvals(id).filter((a) => a.status === 'Pending' && (stage === '' || a.stage === stage));
-        const [approval] = pending;
-        if (!approval) throw new ConsoleActionError(`no approval waits in stage ${stage}`);
-        if (!runtime.approvals.allowed(approval, who)) throw new ConsoleActionError(`${who} may not decide this approval`, 403);
-        const result = runtime.approvals.decide(approval.id, approve ? ApprovalDecision.Approve : ApprovalDecision.Reject, who, comment);
-        if (!result.decided) throw new ConsoleActionError(`the approval was already ${result.approval?.status.toLowerCase() ?? 'closed'}`);
-      },
-      setTransition: async (name, stage, enabled, reason, who) => {
-        const { pipeline } = this.entry(name);
-        if (!pipeline.stages.some((s) => s.name === stage)) throw new ConsoleActionError(`pipeline ${name} has no stage ${stage}`, 400);
-        if (pipeline.stages[0]?.name === stage) throw new ConsoleActionError(`stage ${stage} is the first stage: it has no inbound transition`, 400);
-        if (enabled) this.store.applyGate(name, { type: 'enable', stage }, pipeline.executionMode);
-        else this.store.applyGate(name, { type: 'disable', stage, reason, at: new Date().toISOString(), by: who });
-      },
+      decide: async (id, stage, approve, comment, who) =>
+        refused(() => decideApproval(runtime.approvals, id, { approve, approver: who, comment, ...(stage !== '' && { stage }) })),
+      setTransition: async (name, stage, enabled, reason, who) =>
+        refused(() => setStageTransition(this.store, this.entry(name).pipeline, stage, enabled ? { enabled } : { enabled, reason, by: who })),
     };
   }
 }
