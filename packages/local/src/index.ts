@@ -17,3 +17,4 @@ export * from './runtime/local-runtime';
 export { markOrphans, RUNNER_ENDED } from './runtime/orphans';
 export { type ActionTiming, formatElapsed, ProgressReporter, type ProgressSink } from './runtime/progress';
 export * from './store/history-store';
+export { explainStorageError } from './store/storage-errors';
