@@ -1,12 +1,14 @@
 /**
  * `serve --pipeline <file>` makes its pipelines known to every verb at once, before they first run:
- * a definition that is not at the default path is found by name from another terminal.
+ * a definition that is not at the default path is found by name from another terminal. And
+ * `stepline dashboard` serves the console of this machine's history, without webhooks.
  */
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
 import { type RunningServer, startServer } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProject, type Project, runCli } from './helpers/project';
+import { CLI, createProject, gitEnv, type Project, runCli } from './helpers/project';
 
 const DEFINITION = `
 name: release
@@ -43,5 +45,36 @@ describe('stepline serve --pipeline', () => {
     const state = await runCli(['get-pipeline-state', 'release', '--json'], { cwd: project.dir });
     expect(state.code, state.stderr).toBe(0);
     expect(JSON.parse(state.stdout)).toMatchObject({ pipeline: 'release', stages: [{ name: 'Source' }, { name: 'Ship' }] });
+  });
+
+  it('stepline dashboard: the console of the pipelines this machine knows, on 127.0.0.1, without webhooks', async () => {
+    project = createProject({ 'stepline.yml': DEFINITION });
+    const child = spawn(process.execPath, [CLI, 'dashboard', '--port', '0'], {
+      cwd: project.dir,
+      env: { ...process.env, ...gitEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += String(d);
+          const found = /on (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+          if (found?.[1]) resolve(found[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`dashboard exited with ${code}: ${out}`)));
+      });
+      const page = await fetch(`${url}/pipelines/release`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await page.text()).toContain('<h1>release');
+      expect((await fetch(`${url}/webhooks/github`, { method: 'POST', body: '{}' })).status).toBe(404);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
   });
 });
