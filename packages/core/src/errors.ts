@@ -31,6 +31,8 @@ export const ErrorName = {
   GateEventInvalid: 'Stepline.GateEventInvalid',
   /** The stored gate state is not what this version of stepline writes. */
   GateStateInvalid: 'Stepline.GateStateInvalid',
+  /** A request to steer a local execution that its history does not allow (nothing to stop, no approval waiting). */
+  ControlRefused: 'Stepline.ControlRefused',
   /** An installation's configuration (a function's environment) is missing or wrong. */
   Configuration: 'Stepline.Configuration',
 } as const;
@@ -59,6 +61,7 @@ export const ErrorRetryable: { readonly [N in ErrorName]: boolean } = {
   [ErrorName.ProcessEnded]: false,
   [ErrorName.GateEventInvalid]: false,
   [ErrorName.GateStateInvalid]: false,
+  [ErrorName.ControlRefused]: false,
   [ErrorName.Configuration]: false,
 };
 

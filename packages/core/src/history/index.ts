@@ -2,3 +2,4 @@ export * from './execution-records';
 export * from './execution-status';
 export * from './machine';
 export * from './pipeline-state';
+export * from './timeline';

@@ -56,6 +56,18 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     const environment = Object.fromEntries((params.EnvironmentVariablesOverride ?? []).map((v) => [v.Name, v.Value]));
     if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `build of ${action.name} was stopped before it started`);
     // CodeBuild ends a build that outlives its timeout: so does the local build.
+    // Recorded while it runs, so the console can stream its log; replaced when it ends.
+    ctx.store.saveBuild({
+      executionId: ctx.executionId,
+      stage,
+      action: action.name,
+      buildId,
+      status: 'IN_PROGRESS',
+      logFile,
+      phases: [],
+      reports: [],
+      startedAt,
+    });
     const minutes = params.TimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60;
     const timeout = AbortSignal.timeout(minutes * 60_000);
     const report = await runBuild({
