@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { parseManifest } from '@stepline/cli';
+import { parseManifest } from '@stepline/cli/manifest';
 import { compilePipeline, machineHash, type Pipeline } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type PolicyStatement, WILDCARD_EXCEPTIONS } from './iam';
