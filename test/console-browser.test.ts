@@ -13,7 +13,7 @@ import { freePort, type RunningServer, startServer } from '@stepline/local';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { browserSkipReason, launchChromium, screenshot, seriousViolations } from './helpers/browser';
-import { createProject, type Project, REPO_ROOT } from './helpers/project';
+import { createProject, type Project, pipelineYaml, REPO_ROOT } from './helpers/project';
 
 const skip = browserSkipReason();
 
@@ -175,12 +175,9 @@ describe.skipIf(skip)('the console in a browser', () => {
     const flag = join(project.dir, '.stepline', 'fixed');
     mkdirSync(join(project.dir, '.stepline'), { recursive: true });
     writeFileSync(join(project.dir, '.stepline', 'secrets.json'), JSON.stringify({ 'prod/api-token': 'hunter2-console-secret' }));
-    const definition = `
-name: flaky
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/flaky, outputArtifacts: [Src] }]
-  - name: Test
+    const definition = pipelineYaml(
+      'flaky',
+      `  - name: Test
     actions:
       - name: Unit
         kind: test
@@ -202,7 +199,8 @@ stages:
           reports:
             unit:
               files: [junit.xml]
-`;
+`,
+    );
     project.write('stepline.yml', definition);
     project.commitAll('flaky pipeline');
     server = await serve();

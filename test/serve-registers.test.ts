@@ -8,16 +8,14 @@ import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
 import { type RunningServer, startServer } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, createProject, gitEnv, type Project, runCli } from './helpers/project';
+import { CLI, createProject, gitEnv, type Project, pipelineYaml, runCli } from './helpers/project';
 
-const DEFINITION = `
-name: release
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/release, outputArtifacts: [Src] }]
-  - name: Ship
+const DEFINITION = pipelineYaml(
+  'release',
+  `  - name: Ship
     actions: [{ name: Echo, kind: invoke, command: "true" }]
-`;
+`,
+);
 
 let project: Project | undefined;
 let server: RunningServer | undefined;

@@ -1,9 +1,19 @@
 /** `--target local|aws`: which runtime a verb talks to. */
+import type { Command } from 'commander';
 import type { PipelineBackend } from './backend';
 import { UsageError } from './errors';
 import { LocalBackend } from './local-backend';
 
 export type Target = 'local' | 'aws';
+
+/** The options that choose where a verb acts: this machine, or an AWS installation (`--install`, its sst stage). */
+export function addTargetOptions(command: Command): Command {
+  return command
+    .option('--target <target>', 'local (this machine) or aws (an installation)', 'local')
+    .option('--region <region>', 'AWS region (--target aws)')
+    .option('--profile <profile>', 'AWS profile (--target aws)')
+    .option('--install <name>', 'the installation (its sst stage) (--target aws)');
+}
 
 export interface TargetOptions {
   target?: string;

@@ -6,7 +6,7 @@
  */
 import { startConsoleServer, startServer } from '@stepline/local';
 import type { Command } from 'commander';
-import { targetOf } from '../backends';
+import { addTargetOptions, targetOf } from '../backends';
 import { UsageError } from '../errors';
 import { type LoadedPipeline, loadPipeline } from '../load-pipeline';
 import { LocalBackend } from '../local-backend';
@@ -47,14 +47,12 @@ async function knownPipelines(sink: { line(text: string): void }): Promise<Loade
 }
 
 export function register(program: Command): void {
-  program
-    .command('dashboard')
-    .description("the live console on 127.0.0.1: this machine's history, or an AWS installation's (--target aws --install <team>)")
-    .option('--port <port>', 'port to listen on', '8990')
-    .option('--target <target>', 'local (this machine) or aws (an installation)', 'local')
-    .option('--install <name>', 'the installation (its sst stage) to show (--target aws)')
-    .option('--region <region>', 'AWS region (--target aws)')
-    .option('--profile <profile>', 'AWS profile (--target aws)')
+  addTargetOptions(
+    program
+      .command('dashboard')
+      .description("the live console on 127.0.0.1: this machine's history, or an AWS installation's (--target aws --install <team>)")
+      .option('--port <port>', 'port to listen on', '8990'),
+  )
     .option('--repo <path>', 'git repository the source actions read (local)', '.')
     .option('--read-only', 'show, without the buttons that change anything')
     .action(async (opts: DashboardOptions) => {

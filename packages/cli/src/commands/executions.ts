@@ -6,7 +6,7 @@ import type { PipelineState } from '@stepline/core';
 import { localUser } from '@stepline/local';
 import { type Command, Option } from 'commander';
 import type { ExecutionDetail, ExecutionSummary, PipelineBackend } from '../backend';
-import { type TargetOptions, withBackend } from '../backends';
+import { addTargetOptions, type TargetOptions, withBackend } from '../backends';
 import { UsageError } from '../errors';
 import { loadPipeline } from '../load-pipeline';
 import { formatTable, printJson } from '../output';
@@ -47,11 +47,7 @@ const asJson = (o: OutputOptions) => {
 
 /** Options every steering verb takes. */
 function common(command: Command): Command {
-  return command
-    .option('--target <target>', 'local (this machine) or aws (an installation)', 'local')
-    .option('--region <region>', 'AWS region (--target aws)')
-    .option('--profile <profile>', 'AWS profile (--target aws)')
-    .option('--install <name>', 'the installation (its sst stage) to talk to (--target aws)')
+  return addTargetOptions(command)
     .option('--json', 'print JSON')
     .addOption(new Option('--output <format>', 'table or json').choices(['table', 'json']));
 }

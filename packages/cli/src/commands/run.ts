@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { ApprovalDecision, newExecutionId, type Pipeline, pipelineStateFrom } from '@stepline/core';
 import { type ApprovalMode, type ApprovalRow, executedMachine, handleApprovalRoute, LocalRuntime, type ProgressSink, type RunResult } from '@stepline/local';
 import { type Command, Option } from 'commander';
-import { targetOf, withBackend } from '../backends';
+import { addTargetOptions, targetOf, withBackend } from '../backends';
 import { UsageError } from '../errors';
 import { loadPipeline } from '../load-pipeline';
 import { formatDuration, formatTable, printJson } from '../output';
@@ -226,14 +226,12 @@ export function register(program: Command): void {
       process.exitCode = result.status === 'Succeeded' ? 0 : interrupted ? 130 : 1;
     });
 
-  program
-    .command('retry-stage-execution')
-    .description('re-run a failed execution from its failed stage, with the pipeline it ran')
-    .argument('<execution>', 'execution id')
-    .option('--target <target>', 'local (this machine) or aws (an installation)', 'local')
-    .option('--region <region>', 'AWS region (--target aws)')
-    .option('--profile <profile>', 'AWS profile (--target aws)')
-    .option('--install <name>', 'the installation (its sst stage) (--target aws)')
+  addTargetOptions(
+    program
+      .command('retry-stage-execution')
+      .description('re-run a failed execution from its failed stage, with the pipeline it ran')
+      .argument('<execution>', 'execution id'),
+  )
     .option('--repo <path>', 'git repository the source actions read', '.')
     .option('--approve <mode>', 'approvals: prompt, auto or link')
     .option('--port <port>', 'port for approval links (0: any free port)', '0')
