@@ -373,7 +373,7 @@ export class LocalRuntime {
 
   /** Executions whose runner is gone are marked (markOrphans); a deploy one had in flight goes back to blue. */
   private reapOrphans(): void {
-    for (const e of markOrphans(this.store, (id) => this.running.has(id))) void this.canary.abortExecution(e.id).catch(() => undefined);
+    for (const { execution } of markOrphans(this.store, (id) => this.running.has(id))) void this.canary.abortExecution(execution.id).catch(() => undefined);
   }
 }
 
