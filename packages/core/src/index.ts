@@ -10,7 +10,14 @@ export * from './execution/index';
 export * from './gates/index';
 export * from './github/index';
 export * from './history/index';
-export { type ImportedPipeline, importCodePipeline, SUPPORTED_PROVIDERS, toSteplineYaml } from './importers/codepipeline';
+export {
+  type ImportedPipeline,
+  type ImportOptions,
+  importCodePipeline,
+  REFUSED_PROVIDERS,
+  SUPPORTED_PROVIDERS,
+  toSteplineYaml,
+} from './importers/codepipeline';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
 export { definePipeline, parsePipeline, parsePipelineText } from './model/parse';
 export * from './model/references';

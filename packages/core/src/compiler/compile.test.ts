@@ -40,6 +40,21 @@ stages:${SOURCE}
     expect(definition).toStrictEqual(EXPECTED);
   });
 
+  it('passes PARAMETER_STORE and SECRETS_MANAGER variables to CodeBuild as references of their type', () => {
+    const { definition } = compileYaml(`
+name: refs
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], parameterStore: { TOKEN: /ci/token }, secretsManager: { DB: "ci/db:password" } }]
+`);
+    const state = definition.States['Build · Make'];
+    const env = state?.Type === 'Task' ? (state.Parameters as { EnvironmentVariablesOverride: unknown[] }).EnvironmentVariablesOverride : [];
+    expect(env.slice(-2)).toStrictEqual([
+      { Name: 'TOKEN', Type: 'PARAMETER_STORE', Value: '/ci/token' },
+      { Name: 'DB', Type: 'SECRETS_MANAGER', Value: 'ci/db:password' },
+    ]);
+  });
+
   it('runs actions that share a runOrder in one Parallel state, then merges their results', () => {
     const { definition, stateMap } = compileYaml(`
 name: par

@@ -80,6 +80,14 @@ const buildLike = {
   /** An existing CodeBuild project. When absent, `sst deploy` creates one for this action. */
   project: text('a CodeBuild project name').min(2).max(255).optional(),
   environmentVariables: EnvironmentVariablesSchema.default({}),
+  /**
+   * Variables read from SSM Parameter Store when the build starts, NAME: parameter name, as CodeBuild's
+   * PARAMETER_STORE type. On one machine, as the buildspec's `env.parameter-store`: the environment
+   * variable of the same name, else `.stepline/secrets.json`.
+   */
+  parameterStore: z.record(EnvNameSchema, text('a parameter name'), { error: 'expected a map of NAME: parameter name' }).optional(),
+  /** Variables read from Secrets Manager (`secret-id:json-key:version-stage:version-id`), as CodeBuild's SECRETS_MANAGER type. */
+  secretsManager: z.record(EnvNameSchema, text('a secret reference'), { error: 'expected a map of NAME: secret reference' }).optional(),
   /** Which input artifact is the build's primary source when there are several. @default the first */
   primarySource: ArtifactNameSchema.optional(),
   /** Variables the buildspec exports, so references to them can be checked before running. */
