@@ -182,7 +182,6 @@ class Tracker {
   /** A list or map read piece by piece: only the container itself must be known here. */
   container(obj: Obj, key: string, at: string): unknown {
     const path = `${at}.${key}`;
-    this.consumed.add(path);
     const v = obj[key];
     if (v instanceof Unresolved) {
       this.issues.push({ path, message: `cannot be known here: ${v.describe()}` });
@@ -408,6 +407,7 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
     ...(timeout !== undefined && { timeoutMinutes: Number(timeout) }),
   };
   const refuse = () => {
+    t.mark(at);
     t.issues.push({
       path: `${at}.actionTypeId`,
       message: `stage ${stage}, action ${name}: provider ${provider || '(none)'} (category ${category || '(none)'}) is not supported: ${refusalReason(provider, category)}`,
@@ -416,6 +416,7 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
   };
   const done = (result: ActionDefinition) => {
     t.leftovers(a, at, (key) => pipelineFieldReason(key));
+    t.mark(at);
     return result;
   };
 
@@ -764,6 +765,7 @@ function deploymentGroupFromTemplate(ctx: TemplateContext | undefined, config: O
     }
   }
 
+  r.mark(`${path}.ECSServices`);
   const services = r.container(props, 'ECSServices', path);
   const service = Array.isArray(services) && isObj(services[0]) ? services[0] : {};
   const lb = isObj(props.LoadBalancerInfo) ? props.LoadBalancerInfo : {};
