@@ -346,7 +346,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
   };
 }
 

@@ -16,6 +16,7 @@ import { compileBuild } from './actions/build';
 import { addState } from './actions/common';
 import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
+import { compileS3Deploy } from './actions/s3deploy';
 import { compileSource } from './actions/source';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
@@ -210,6 +211,9 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
     case 'deploy':
       compileDeploy(ctx, action);
       return deployEntryState(ctx);
+    case 's3deploy':
+      compileS3Deploy(ctx, action);
+      return name;
   }
 }
 

@@ -248,11 +248,49 @@ export const InvokeActionSchema = z
   })
   .refine((a) => a.function !== undefined || a.command !== undefined, { error: 'expected a function, a command or both' });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke'] as const;
+/** S3's canned ACLs, as CodePipeline's S3 deploy action takes them. */
+export const CANNED_ACLS = [
+  'private',
+  'public-read',
+  'public-read-write',
+  'aws-exec-read',
+  'authenticated-read',
+  'bucket-owner-read',
+  'bucket-owner-full-control',
+  'log-delivery-write',
+] as const;
+
+/**
+ * Copies the input artifact into an S3 bucket (each file under its path, or one zip at `objectKey`),
+ * as CodePipeline's S3 deploy action; on one machine, into `local.directory`.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3Deploy.html
+ */
+export const S3DeployActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('s3deploy'),
+    /** The bucket the files go to, on AWS. */
+    bucket: text('a bucket name').min(3, { error: 'expected a bucket name' }).max(63, { error: 'expected a bucket name' }).optional(),
+    /** Each file of the artifact under its own key (true), or the artifact as one zip at `objectKey` (false). @default true */
+    extract: z.boolean({ error: 'expected true or false' }).default(true),
+    /** With extract, the key prefix the files go under; without, the zip's key. */
+    objectKey: text('an object key').optional(),
+    /** Encrypts the objects with this KMS key (SSE-KMS); the bucket's default encryption otherwise. */
+    kmsEncryptionKeyArn: text('a KMS key ARN').optional(),
+    cannedAcl: z.enum(CANNED_ACLS, { error: `expected one of ${CANNED_ACLS.join(', ')}` }).optional(),
+    /** The Cache-Control header of every object, such as `max-age=300`. */
+    cacheControl: text('a Cache-Control value').optional(),
+    /** The same deploy on one machine: the files (or the zip) go into this directory. */
+    local: z.strictObject({ directory: text('a directory').min(1, { error: 'expected a directory' }) }).optional(),
+  })
+  .refine((a) => a.bucket !== undefined || a.local !== undefined, { error: 'expected a bucket, a local directory or both' })
+  .refine((a) => a.extract || a.objectKey !== undefined, { error: 'expected objectKey: without extract the artifact goes to one object' });
+
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
-  [SourceActionSchema, BuildActionSchema, TestActionSchema, ApprovalActionSchema, DeployActionSchema, InvokeActionSchema],
+  [SourceActionSchema, BuildActionSchema, TestActionSchema, ApprovalActionSchema, DeployActionSchema, InvokeActionSchema, S3DeployActionSchema],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
   },
@@ -321,6 +359,7 @@ export type BuildAction = z.output<typeof BuildActionSchema> | z.output<typeof T
 export type ApprovalAction = z.output<typeof ApprovalActionSchema>;
 export type DeployAction = z.output<typeof DeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
+export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
 export type CanaryStep = z.output<typeof CanaryStepSchema>;

@@ -48,6 +48,7 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'invoke':
       return action.outputVariables;
     case 'deploy':
+    case 's3deploy':
       return [];
   }
 }
@@ -141,6 +142,10 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
         break;
       case 'invoke':
+        break;
+      case 's3deploy':
+        if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');
+        if (outputs > 0) add(`${p.path}.outputArtifacts`, 'an s3deploy action produces no artifacts');
         break;
     }
   }

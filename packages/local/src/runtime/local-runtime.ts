@@ -30,6 +30,7 @@ import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
+import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
 
@@ -358,6 +359,9 @@ export class LocalRuntime {
           break;
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
+          break;
+        case 's3deploy':
+          handlers[state] = s3DeployHandler(ctx, action, stage.name);
           break;
       }
     }
