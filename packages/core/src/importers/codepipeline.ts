@@ -425,6 +425,7 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
     case 'CodeStarSourceConnection':
     case 'CodeCommit':
     case 'S3': {
+      if (category === 'Deploy') return done(s3Deploy(base, config, cfg, t, at));
       if (category !== 'Source') return refuse();
       for (const key of CONFIG_READ[provider] ?? []) t.mark(`${cfg}.${key}`);
       const read = (key: string) => t.text(config, key, cfg);
@@ -559,6 +560,28 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
     default:
       return refuse();
   }
+}
+
+/** CodePipeline's S3 deploy action as a stepline s3deploy action. */
+function s3Deploy(base: Obj, config: Obj, cfg: string, t: Tracker, at: string): ActionDefinition {
+  const c = (key: string) => t.text(config, key, cfg);
+  const bucket = c('BucketName');
+  const extract = c('Extract');
+  const objectKey = c('ObjectKey');
+  const kms = c('KMSEncryptionKeyARN');
+  const acl = c('CannedACL');
+  const cacheControl = c('CacheControl');
+  t.note(at, 'an S3 deploy runs on AWS as is; add local.directory to run it on one machine');
+  return {
+    ...base,
+    kind: 's3deploy',
+    ...(bucket !== undefined && { bucket }),
+    ...(extract !== undefined && { extract: extract.toLowerCase() === 'true' }),
+    ...(objectKey !== undefined && { objectKey }),
+    ...(kms !== undefined && { kmsEncryptionKeyArn: kms }),
+    ...(acl !== undefined && { cannedAcl: acl }),
+    ...(cacheControl !== undefined && { cacheControl }),
+  } as ActionDefinition;
 }
 
 const joinDefined = (parts: Array<string | undefined>, separator: string) => (parts.every((x) => x !== undefined) ? parts.join(separator) : undefined);

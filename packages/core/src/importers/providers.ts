@@ -11,7 +11,6 @@ export const REFUSED_PROVIDERS = {
   DeviceFarm: 'Device Farm test runs are not a stepline action; start them from a build action',
   Jenkins: 'stepline builds with CodeBuild (or its local runner), not with a Jenkins server',
   ECR: 'stepline sources are git repositories (and S3 objects); an image push does not start a pipeline',
-  S3Deploy: 'S3 deploy actions are not built yet (issue 11); copy the artifact from a build action (aws s3 sync) meanwhile',
   StepFunctions: 'invoking a state machine is not a stepline action; use a Lambda invoke action',
   AppConfig: 'AppConfig deployments are not a stepline action',
   Snyk: 'third-party actions are not imported; run the tool in a build action',
@@ -19,7 +18,6 @@ export const REFUSED_PROVIDERS = {
 
 /** Why a provider (in its category) is refused, as the refusal and docs/import.md say it. */
 export function refusalReason(provider: string, category: string): string {
-  if (provider === 'S3' && category === 'Deploy') return REFUSED_PROVIDERS.S3Deploy;
   const known = (REFUSED_PROVIDERS as Record<string, string>)[provider];
   if (known) return known;
   return 'custom and third-party actions are not imported (a custom action runs on its own job worker); run the work in a build action';

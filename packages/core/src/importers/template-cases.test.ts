@@ -293,6 +293,41 @@ describe('fields without a stepline equivalent', () => {
   });
 });
 
+describe('S3 deploy actions', () => {
+  it('import as s3deploy actions, with every field of the configuration', () => {
+    const template = `
+Resources:${pipeline(`
+        - Name: Deploy
+          Actions:
+            - Name: Publish
+              ActionTypeId: { Category: Deploy, Owner: AWS, Provider: S3, Version: '1' }
+              Configuration:
+                BucketName: www.example.com
+                Extract: 'false'
+                ObjectKey: site.zip
+                KMSEncryptionKeyARN: arn:aws:kms:eu-west-1:111122223333:key/k
+                CannedACL: bucket-owner-full-control
+                CacheControl: max-age=60
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+    const [imported] = importCodePipeline(template, 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Publish',
+      inputArtifacts: ['Code'],
+      kind: 's3deploy',
+      bucket: 'www.example.com',
+      extract: false,
+      objectKey: 'site.zip',
+      kmsEncryptionKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k',
+      cannedAcl: 'bucket-owner-full-control',
+      cacheControl: 'max-age=60',
+    });
+    expect(imported?.notes).toStrictEqual([
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: an S3 deploy runs on AWS as is; add local.directory to run it on one machine',
+    ]);
+  });
+});
+
 describe('several pipelines in one template', () => {
   it('imports each to its own definition', () => {
     const template = `
