@@ -16,8 +16,24 @@ export const REFUSED_PROVIDERS = {
   Snyk: 'third-party actions are not imported; run the tool in a build action',
 } as const satisfies Record<string, string>;
 
+/** The categories each imported provider is imported in. */
+const IMPORTED_CATEGORIES: Record<string, readonly string[]> = {
+  GitHub: ['Source'],
+  CodeStarSourceConnection: ['Source'],
+  CodeCommit: ['Source'],
+  S3: ['Source', 'Deploy'],
+  CodeBuild: ['Build', 'Test'],
+  Manual: ['Approval'],
+  ECS: ['Deploy'],
+  CodeDeployToECS: ['Deploy'],
+  Lambda: ['Invoke'],
+};
+
 /** Why a provider (in its category) is refused, as the refusal and docs/import.md say it. */
 export function refusalReason(provider: string, category: string): string {
+  const categories = IMPORTED_CATEGORIES[provider];
+  if (categories && !categories.includes(category))
+    return `${provider} is imported in the ${categories.join(' and ')} categories only, not ${category || '(none)'}`;
   const known = (REFUSED_PROVIDERS as Record<string, string>)[provider];
   if (known) return known;
   return 'custom and third-party actions are not imported (a custom action runs on its own job worker); run the work in a build action';
