@@ -13,6 +13,7 @@ import type { Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
 import { compileBuild } from './actions/build';
+import { compileCloudFormation } from './actions/cloudformation';
 import { addState } from './actions/common';
 import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
@@ -213,6 +214,9 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
       return deployEntryState(ctx);
     case 's3deploy':
       compileS3Deploy(ctx, action);
+      return name;
+    case 'cloudformation':
+      compileCloudFormation(ctx, action);
       return name;
   }
 }

@@ -286,11 +286,70 @@ export const S3DeployActionSchema = z
   .refine((a) => a.bucket !== undefined || a.local !== undefined, { error: 'expected a bucket, a local directory or both' })
   .refine((a) => a.extract || a.objectKey !== undefined, { error: 'expected objectKey: without extract the artifact goes to one object' });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy'] as const;
+/** CodePipeline's CloudFormation action modes. */
+export const CloudFormationActionMode = {
+  CreateUpdate: 'CREATE_UPDATE',
+  DeleteOnly: 'DELETE_ONLY',
+  ReplaceOnFailure: 'REPLACE_ON_FAILURE',
+  ChangeSetReplace: 'CHANGE_SET_REPLACE',
+  ChangeSetExecute: 'CHANGE_SET_EXECUTE',
+} as const;
+export type CloudFormationActionMode = (typeof CloudFormationActionMode)[keyof typeof CloudFormationActionMode];
+const ARTIFACT_FILE = /^[A-Za-z0-9_-]+::.+$/;
+
+/**
+ * Creates, updates or deletes a CloudFormation stack, or creates and executes a change set, as
+ * CodePipeline's CloudFormation action. The stack's outputs are the action's variables.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CloudFormation.html
+ */
+export const CloudFormationActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('cloudformation'),
+    actionMode: z.enum(Object.values(CloudFormationActionMode), { error: `expected one of ${Object.values(CloudFormationActionMode).join(', ')}` }),
+    stackName: text('a stack name').regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, { error: 'expected a stack name: letters, digits and -, starting with a letter' }),
+    changeSetName: text('a change set name').optional(),
+    /** `Artifact::path/to/template.yml` in an input artifact. */
+    templatePath: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
+    /** `Artifact::path/to/config.json`: Parameters, Tags, StackPolicy. */
+    templateConfiguration: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
+    /** Template parameters, overriding the template configuration's. */
+    parameterOverrides: z.record(text(), text('a string value'), { error: 'expected a map of Name: value' }).optional(),
+    capabilities: list(
+      z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'], {
+        error: 'expected CAPABILITY_IAM, CAPABILITY_NAMED_IAM or CAPABILITY_AUTO_EXPAND',
+      }),
+      'capabilities',
+    ).optional(),
+    /** The role CloudFormation acts with. */
+    roleArn: text('a role ARN').optional(),
+    /** A JSON file of the stack's outputs, in the action's output artifact. */
+    outputFileName: text('a file name').optional(),
+    /** On one machine without AWS credentials, this command runs instead (like a deploy action's local command). */
+    local: z.strictObject({ command: text('a shell command') }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    const needsTemplate = a.actionMode === 'CREATE_UPDATE' || a.actionMode === 'REPLACE_ON_FAILURE' || a.actionMode === 'CHANGE_SET_REPLACE';
+    if (needsTemplate && a.templatePath === undefined)
+      ctx.addIssue({ code: 'custom', path: ['templatePath'], message: `expected Artifact::file: ${a.actionMode} needs a template` });
+    if (a.actionMode.startsWith('CHANGE_SET') && a.changeSetName === undefined)
+      ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
+  });
+
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
-  [SourceActionSchema, BuildActionSchema, TestActionSchema, ApprovalActionSchema, DeployActionSchema, InvokeActionSchema, S3DeployActionSchema],
+  [
+    SourceActionSchema,
+    BuildActionSchema,
+    TestActionSchema,
+    ApprovalActionSchema,
+    DeployActionSchema,
+    InvokeActionSchema,
+    S3DeployActionSchema,
+    CloudFormationActionSchema,
+  ],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
   },
@@ -360,6 +419,7 @@ export type ApprovalAction = z.output<typeof ApprovalActionSchema>;
 export type DeployAction = z.output<typeof DeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
+export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
 export type CanaryStep = z.output<typeof CanaryStepSchema>;

@@ -50,6 +50,9 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'deploy':
     case 's3deploy':
       return [];
+    case 'cloudformation':
+      // The stack's outputs: known once it is deployed.
+      return undefined;
   }
 }
 
@@ -142,6 +145,8 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
         break;
       case 'invoke':
+        break;
+      case 'cloudformation':
         break;
       case 's3deploy':
         if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');

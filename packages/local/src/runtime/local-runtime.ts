@@ -28,6 +28,7 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { cloudFormationHandler } from './handlers/cloudformation';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
@@ -362,6 +363,9 @@ export class LocalRuntime {
           break;
         case 's3deploy':
           handlers[state] = s3DeployHandler(ctx, action, stage.name);
+          break;
+        case 'cloudformation':
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
           break;
       }
     }
