@@ -68,9 +68,9 @@ describe('stepline definition verbs', () => {
     expect(existsSync(out)).toBe(true);
     expect(readFileSync(out, 'utf8')).toContain('name: web-app-pipeline');
     expect(await runCli(['validate', out, '--target', 'aws'], { cwd: dir })).toMatchObject({ code: 0 });
-    const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'rajeesh-iinerds__cicdtest-java__codepipeline.json')], { cwd: dir });
+    const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'Abynahisblue__aws-infra-iac__codepipeline.yaml')], { cwd: dir });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('provider CloudFormation (category Deploy) is not supported');
+    expect(refused.stderr).toContain('provider ECR (category Source) is not supported: stepline sources are git repositories');
   });
 
   it('import-codepipeline takes --parameter, --region and --account, and writes one file per pipeline with --out dir', async () => {

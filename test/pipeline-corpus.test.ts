@@ -28,7 +28,7 @@ const PARAMETERS: Record<string, ImportOptions> = {
   'aws-samples__aws-codebuild-samples': { parameters: { 'AWS::StackName': 'samples' } },
   awslabs: { parameters: { GitHubUser: 'acme', GitHubRepo: 'web', GitHubBranch: 'main', Repository: 'web', Cluster: 'prod', Service: 'web' } },
   seroche: { parameters: { ServiceName: 'payments', GitHubName: 'payments', StagingClusterName: 'staging', ProductionClusterName: 'prod' } },
-  uu64: { parameters: { RepositoryName: 'app', BranchName: 'main' } },
+  uu64: { parameters: { RepositoryName: 'app', BranchName: 'main', EcsStackName: 'ecs', CloudFormationServiceRoleArn: 'arn:aws:iam::111122223333:role/cfn' } },
 };
 const optionsFor = (name: string): ImportOptions => ({
   region: 'eu-west-1',
@@ -73,8 +73,8 @@ describe('corpus pipelines', () => {
         return [...new Set((error as DefinitionError).issues.map((i) => /provider (\w+)/.exec(i.message)?.[1] ?? 'template'))].join(',');
       }
     });
-    expect(outcomes.filter((o) => o === 'imported').length).toBe(6);
-    expect(outcomes.filter((o) => o !== 'imported').sort()).toStrictEqual(['CloudFormation', 'CloudFormation', 'CloudFormation,CodeDeploy', 'ECR', 'template']);
+    expect(outcomes.filter((o) => o === 'imported').length).toBe(8);
+    expect(outcomes.filter((o) => o !== 'imported').sort()).toStrictEqual(['CodeDeploy', 'ECR', 'template']);
   });
 
   it('without the values a template leaves open, names each one and the --parameter to give', () => {

@@ -112,10 +112,10 @@ describe('importCodePipeline', () => {
   it('refuses an unsupported provider, naming the stage, the action and the provider', () => {
     const deploy = {
       name: 'Deploy',
-      actions: [{ name: 'Stack', actionTypeId: { category: 'Deploy', owner: 'AWS', provider: 'CloudFormation', version: '1' }, configuration: {} }],
+      actions: [{ name: 'Stack', actionTypeId: { category: 'Deploy', owner: 'AWS', provider: 'ElasticBeanstalk', version: '1' }, configuration: {} }],
     };
     expect(() => importCodePipeline(declaration([source, deploy]), 'p.json')).toThrow(
-      `p.json: pipeline.stages[1].actions[0].actionTypeId: stage Deploy, action Stack: provider CloudFormation (category Deploy) is not supported: ${REFUSED_PROVIDERS.CloudFormation}`,
+      `p.json: pipeline.stages[1].actions[0].actionTypeId: stage Deploy, action Stack: provider ElasticBeanstalk (category Deploy) is not supported: ${REFUSED_PROVIDERS.ElasticBeanstalk}`,
     );
   });
 

@@ -38,6 +38,7 @@ export const SUPPORTED_PROVIDERS = [
   'Manual',
   'ECS',
   'CodeDeployToECS',
+  'CloudFormation',
   'Lambda',
 ] as const;
 
@@ -552,6 +553,10 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
         ecs: { ...group?.ecs, taskDefinitionFile: taskdefPath ?? 'taskdef.json' },
       } as ActionDefinition);
     }
+    case 'CloudFormation': {
+      if (category !== 'Deploy') return refuse();
+      return done(cloudFormation(base, config, cfg, t, at));
+    }
     case 'Lambda': {
       if (category !== 'Invoke') return refuse();
       const userParameters = c('UserParameters');
@@ -560,6 +565,61 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
     default:
       return refuse();
   }
+}
+
+/** CodePipeline's CloudFormation action as a stepline cloudformation action. */
+function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: string): ActionDefinition {
+  const c = (key: string) => t.text(config, key, cfg);
+  const actionMode = c('ActionMode');
+  const stackName = c('StackName');
+  const changeSetName = c('ChangeSetName');
+  const templatePath = c('TemplatePath');
+  const templateConfiguration = c('TemplateConfiguration');
+  const roleArn = c('RoleArn');
+  const outputFileName = c('OutputFileName');
+  const capabilities = c('Capabilities');
+  const overridesText = t.value(config, 'ParameterOverrides', cfg);
+  let parameterOverrides: Record<string, string> | undefined;
+  if (overridesText !== undefined) {
+    let parsed: unknown = overridesText;
+    if (typeof overridesText === 'string') {
+      try {
+        parsed = JSON.parse(overridesText);
+      } catch {
+        t.issues.push({ path: `${cfg}.ParameterOverrides`, message: 'expected a JSON object of parameter names and values' });
+      }
+    }
+    if (isObj(parsed)) {
+      parameterOverrides = {};
+      for (const [name, value] of Object.entries(parsed)) {
+        parameterOverrides[name] = typeof value === 'string' ? value : JSON.stringify(value);
+        if (!(typeof value === 'string'))
+          t.note(
+            `${cfg}.ParameterOverrides.${name}`,
+            `${JSON.stringify(value)} (Fn::GetParam, Fn::GetArtifactAtt) is kept as text: stepline does not resolve it yet`,
+          );
+      }
+    }
+  }
+  t.note(at, 'a CloudFormation action deploys to AWS; add local.command to run something in its place on one machine');
+  return {
+    ...base,
+    kind: 'cloudformation',
+    actionMode: actionMode ?? '',
+    stackName: stackName ?? '',
+    ...(changeSetName !== undefined && { changeSetName }),
+    ...(templatePath !== undefined && { templatePath }),
+    ...(templateConfiguration !== undefined && { templateConfiguration }),
+    ...(parameterOverrides && { parameterOverrides }),
+    ...(capabilities !== undefined && {
+      capabilities: capabilities
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    }),
+    ...(roleArn !== undefined && { roleArn }),
+    ...(outputFileName !== undefined && { outputFileName }),
+  } as ActionDefinition;
 }
 
 /** CodePipeline's S3 deploy action as a stepline s3deploy action. */

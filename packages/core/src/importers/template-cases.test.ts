@@ -328,6 +328,45 @@ Resources:${pipeline(`
   });
 });
 
+describe('CloudFormation actions', () => {
+  it('import as cloudformation actions: mode, stack, change set, template, parameters, capabilities, role', () => {
+    const template = `
+Parameters:
+  Env: { Type: String, Default: prod }
+Resources:${pipeline(`
+        - Name: Deploy
+          Actions:
+            - Name: Plan
+              ActionTypeId: { Category: Deploy, Owner: AWS, Provider: CloudFormation, Version: '1' }
+              Configuration:
+                ActionMode: CHANGE_SET_REPLACE
+                StackName: !Sub 'web-\${Env}'
+                ChangeSetName: web-cs
+                TemplatePath: Code::stack.yml
+                Capabilities: CAPABILITY_IAM,CAPABILITY_AUTO_EXPAND
+                RoleArn: arn:aws:iam::111122223333:role/cfn
+                ParameterOverrides: !Sub '{"Env": "\${Env}", "Image": {"Fn::GetParam": ["Code", "image.json", "uri"]}}'
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+    const [imported] = importCodePipeline(template, 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Plan',
+      inputArtifacts: ['Code'],
+      kind: 'cloudformation',
+      actionMode: 'CHANGE_SET_REPLACE',
+      stackName: 'web-prod',
+      changeSetName: 'web-cs',
+      templatePath: 'Code::stack.yml',
+      parameterOverrides: { Env: 'prod', Image: '{"Fn::GetParam":["Code","image.json","uri"]}' },
+      capabilities: ['CAPABILITY_IAM', 'CAPABILITY_AUTO_EXPAND'],
+      roleArn: 'arn:aws:iam::111122223333:role/cfn',
+    });
+    expect(imported?.notes).toContain(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.ParameterOverrides.Image: {"Fn::GetParam":["Code","image.json","uri"]} (Fn::GetParam, Fn::GetArtifactAtt) is kept as text: stepline does not resolve it yet',
+    );
+  });
+});
+
 describe('several pipelines in one template', () => {
   it('imports each to its own definition', () => {
     const template = `
