@@ -34,9 +34,9 @@ const NO_CHANGE = ['*No updates are to be performed*', "*didn't contain changes*
 
 /**
  * A CloudFormation action runs on Step Functions' SDK integrations with a wait loop in the ASL (look,
- * wait 10 s, look again), rather than in a Lambda: the loop costs about one transition every ten
- * seconds of deployment (a 5-minute stack: ~100 transitions, $0.0025) and no function to install,
- * where a Lambda polling for the stack would pay for its whole wait. The stack's outputs become the
+ * wait 10 s, look again), rather than in a Lambda: the loop costs four transitions per look (a
+ * 5-minute stack: ~125 transitions, $0.003) and no function to install, where a Lambda polling for the
+ * stack would pay for its whole wait, and one started per look would cost more than the transitions. The stack's outputs become the
  * action's variables; a change set (or update) with no changes is a success, as in CodePipeline.
  *
  * State data: `$.actions.<key>` holds `{ polls, stack: { status, stack } }` (or `changeSet`), and
