@@ -15,6 +15,7 @@ import {
   LocalApprovals,
   loadSigningKey,
   localPipelineState,
+  markOrphans,
 } from '@stepline/local';
 import type { ApprovalDecision as Decision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
 import { UsageError } from './errors';
@@ -27,6 +28,8 @@ export class LocalBackend implements PipelineBackend {
   constructor(readonly project: string = process.cwd()) {
     this.state = join(project, '.stepline');
     this.store = new HistoryStore(join(this.state, 'stepline.db'));
+    // What a killed runner left InProgress is said as it is, whichever verb looks first.
+    markOrphans(this.store);
   }
 
   close(): void {

@@ -9,5 +9,7 @@ export { HttpError, readBody } from './http/body';
 export { MAX_WEBHOOK_BYTES, type RunningServer, type ServeOptions, startServer } from './http/serve';
 export * from './queries';
 export * from './runtime/local-runtime';
+export { markOrphans, RUNNER_ENDED } from './runtime/orphans';
 export { type ActionTiming, formatElapsed, ProgressReporter, type ProgressSink } from './runtime/progress';
 export * from './store/history-store';
+export { explainStorageError } from './store/storage-errors';

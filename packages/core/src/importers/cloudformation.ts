@@ -8,6 +8,7 @@
  */
 import { LineCounter, parseDocument, type Tags } from 'yaml';
 import { DefinitionError } from '../errors';
+import { yamlToJS } from '../model/issues';
 
 const INTRINSICS = [
   'Ref',
@@ -67,7 +68,7 @@ export function parseCloudFormationYaml(text: string, source?: string): unknown 
       source,
     );
   }
-  return doc.toJS();
+  return yamlToJS(doc, source);
 }
 
 type Json = unknown;

@@ -12,7 +12,7 @@ import { executionDetail, executionSummary, localPipelineState } from '../querie
 import { LocalRuntime } from '../runtime/local-runtime';
 import type { ProgressSink } from '../runtime/progress';
 import { handleApprovalRoute } from './approval-routes';
-import { decodeSegment, HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody, requestUrl } from './body';
 
 /** GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read. */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
@@ -130,7 +130,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return;
     }
     if (path === '/api/executions') {
-      const pipeline = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pipeline') ?? undefined;
+      const pipeline = requestUrl(req).searchParams.get('pipeline') ?? undefined;
       json(res, 200, runtime.store.listExecutions(pipeline).map(executionSummary));
       return;
     }
@@ -166,8 +166,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    let path = '';
     const handle = async () => {
+      path = requestUrl(req).pathname;
       if (path === '/webhooks/github') {
         if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
         else await webhook(req, res);

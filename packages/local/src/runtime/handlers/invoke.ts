@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type InvokeAction, SteplineError } from '@stepline/core';
+import { ownProcessGroup, releaseProcessGroup } from '../../process/process-groups';
 import { actionDirs, type ExecutionContext } from '../context';
 import { logTail } from './build';
 
@@ -60,6 +61,8 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
         }
       };
       ctx.signal.addEventListener('abort', kill, { once: true });
+      const group = child.pid;
+      if (group !== undefined) ownProcessGroup(group);
       for (const stream of [child.stdout, child.stderr]) {
         stream?.on('data', (d: Buffer) => {
           log.write(d);
@@ -69,6 +72,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
       child.on('error', reject);
       child.on('close', (code, signal) => {
         ctx.signal.removeEventListener('abort', kill);
+        if (group !== undefined) releaseProcessGroup(group);
         resolve(code ?? (signal ? 128 : 1));
       });
     });
