@@ -66,6 +66,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typ
 export function importCodePipeline(text: string, source?: string, options: ImportOptions = {}): ImportedPipeline[] {
   const format = guessFormat(text, source);
   const document = format === 'json' ? parseDocumentText(text, source, 'json') : parseCloudFormationYaml(text, source);
+  assertTreeShaped(document, source);
 
   if (isCloudFormationTemplate(document)) {
     const resources = Object.entries(document.Resources ?? {}).filter(([, r]) => isObj(r) && r.Type === 'AWS::CodePipeline::Pipeline');
@@ -113,6 +114,26 @@ export function importCodePipeline(text: string, source?: string, options: Impor
     notes.push({ path: 'metadata', message: 'not carried over: get-pipeline metadata (ARN, dates) describes the AWS pipeline, not its definition' });
   if (converted.issues.length > 0 || !converted.definition) throw new DefinitionError(converted.issues, source);
   return [{ definition: converted.definition, notes: notes.map((n) => `${n.path}: ${n.message}`) }];
+}
+
+/** Nesting deeper than any pipeline or template needs. */
+const MAX_DEPTH = 256;
+
+/**
+ * The importer walks documents recursively: a YAML alias inside its own anchor (`&a [*a]`) would make
+ * it loop, and absurd nesting would overflow the stack. Both are refused as the file's problem.
+ */
+function assertTreeShaped(document: unknown, source: string | undefined): void {
+  const stack: Array<{ value: unknown; depth: number; ancestors: ReadonlySet<unknown> }> = [{ value: document, depth: 0, ancestors: new Set() }];
+  while (stack.length > 0) {
+    const { value, depth, ancestors } = stack.pop() as (typeof stack)[number];
+    if (!value || typeof value !== 'object') continue;
+    if (ancestors.has(value))
+      throw new DefinitionError([{ path: '', message: 'malformed YAML: an alias refers to the node it is inside of, which has no end' }], source);
+    if (depth > MAX_DEPTH) throw new DefinitionError([{ path: '', message: `nested deeper than ${MAX_DEPTH} levels` }], source);
+    const inner = new Set(ancestors).add(value);
+    for (const child of Object.values(value)) stack.push({ value: child, depth: depth + 1, ancestors: inner });
+  }
 }
 
 /** A resolver note is `path: message` with a path that has no `: `. */

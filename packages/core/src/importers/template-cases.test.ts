@@ -367,6 +367,12 @@ Resources:${pipeline(`
   });
 });
 
+describe('malformed documents', () => {
+  it('refuses a YAML alias inside its own anchor instead of looping', () => {
+    expect(() => importCodePipeline('Resources: &a { X: *a }\n', 't.yml')).toThrow('an alias refers to the node it is inside of');
+  });
+});
+
 describe('several pipelines in one template', () => {
   it('imports each to its own definition', () => {
     const template = `
