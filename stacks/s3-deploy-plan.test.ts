@@ -12,7 +12,13 @@ stages:
     actions: [{ name: Publish, kind: s3deploy, inputArtifacts: [Src], bucket: www.example.com, kmsEncryptionKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k" }]
 `);
 const plan = (pipelines = [pipeline]) =>
-  planInstallation({ stage: 'team', region: 'eu-west-1', accountId: '123456789012', pipelines, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey'] as const) });
+  planInstallation({
+    stage: 'team',
+    region: 'eu-west-1',
+    accountId: '123456789012',
+    pipelines,
+    secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey'] as const),
+  });
 
 describe('the s3-deploy function', () => {
   it('may read only the artifacts of pipelines that deploy to S3 and write only the buckets they name', () => {
