@@ -133,6 +133,7 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::IAM::Role': 'RoleName',
   'AWS::ECS::Cluster': 'ClusterName',
   'AWS::Lambda::Function': 'FunctionName',
+  'AWS::Serverless::Function': 'FunctionName',
   'AWS::ECR::Repository': 'RepositoryName',
   'AWS::CodePipeline::Pipeline': 'Name',
   'AWS::CloudWatch::Alarm': 'AlarmName',
