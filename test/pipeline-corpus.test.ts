@@ -5,7 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compilePipeline, DefinitionError, type ImportOptions, importCodePipeline, parsePipeline, validateStateMachine } from '@stepline/core';
+import {
+  compilePipeline,
+  DefinitionError,
+  type ImportOptions,
+  importCodePipeline,
+  parsePipeline,
+  REFUSED_PROVIDERS,
+  validateStateMachine,
+} from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { corpusFiles } from './helpers/corpus';
 import { REPO_ROOT } from './helpers/project';
@@ -75,6 +83,13 @@ describe('corpus pipelines', () => {
     });
     expect(outcomes.filter((o) => o === 'imported').length).toBe(8);
     expect(outcomes.filter((o) => o !== 'imported').sort()).toStrictEqual(['CodeDeploy', 'ECR', 'template']);
+  });
+
+  it('docs/import.md lists every provider the import refuses, with the reason the refusal gives', () => {
+    for (const [provider, reason] of Object.entries(REFUSED_PROVIDERS)) {
+      const row = DOCS.split('\n').find((line) => line.startsWith(`| \`${provider}\` `));
+      expect(row, provider).toContain(reason);
+    }
   });
 
   it('without the values a template leaves open, names each one and the --parameter to give', () => {
