@@ -431,7 +431,7 @@ reports:
 `,
       { files: { 'reports/ui.xml': junit('<testcase name="c"><skipped/></testcase><testcase name="d"/>'), 'reports/broken.xml': '<testsuite>' } },
     );
-    expect(report.reports).toStrictEqual([{ name: 'unit', passed: 2, failed: 1, skipped: 1 }]);
+    expect(report.reports).toStrictEqual([{ name: 'unit', passed: 2, failed: 1, skipped: 1, failures: [{ name: 'b' }] }]);
   });
 });
 

@@ -58,6 +58,18 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     const environment = ofType('PLAINTEXT');
     if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `build of ${action.name} was stopped before it started`);
     // CodeBuild ends a build that outlives its timeout: so does the local build.
+    // Recorded while it runs, so the console can stream its log; replaced when it ends.
+    ctx.store.saveBuild({
+      executionId: ctx.executionId,
+      stage,
+      action: action.name,
+      buildId,
+      status: 'IN_PROGRESS',
+      logFile,
+      phases: [],
+      reports: [],
+      startedAt,
+    });
     const minutes = params.TimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60;
     const timeout = AbortSignal.timeout(minutes * 60_000);
     const report = await runBuild({
