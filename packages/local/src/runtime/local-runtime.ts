@@ -27,8 +27,10 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { cloudFormationHandler } from './handlers/cloudformation';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
+import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
 import { markOrphans } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
@@ -365,6 +367,12 @@ export class LocalRuntime {
           break;
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
+          break;
+        case 's3deploy':
+          handlers[state] = s3DeployHandler(ctx, action, stage.name);
+          break;
+        case 'cloudformation':
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
           break;
       }
     }
