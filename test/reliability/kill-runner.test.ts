@@ -96,44 +96,77 @@ describe('kill -9 of a runner in the middle of a build', () => {
     await expectMarkedAndRetried(project.dir, pids);
   }, 90_000);
 
-  it('stepline serve: the same, for an execution a webhook started', async () => {
+  it('stepline serve: the same for the build, and a restarted serve resumes the execution that was QUEUED behind it', async () => {
     pids = mkdtempSync(join(tmpdir(), 'stepline-kill-'));
-    project = stubbornProject(pids, 'triggers: [{ push: [{ branches: { includes: [main] } }] }]');
+    project = stubbornProject(pids, 'executionMode: QUEUED\ntriggers: [{ push: [{ branches: { includes: [main] } }] }]');
+    const cwd = project.dir;
     const files = pidFiles(pids);
     const port = await freePort();
     const secret = 'kill-serve-secret';
-    const serve = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
-      cwd: project.dir,
-      env: { ...process.env, ...gitEnv, STEPLINE_WEBHOOK_SECRET: secret },
-      stdio: 'ignore',
-    });
-    try {
-      const body = JSON.stringify({ ref: 'refs/heads/main', after: project.commit, repository: { full_name: 'acme/x' }, commits: [] });
-      let status = 0;
+    const serve = () =>
+      spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
+        cwd,
+        env: { ...process.env, ...gitEnv, STEPLINE_WEBHOOK_SECRET: secret },
+        stdio: 'ignore',
+      });
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: project.commit, repository: { full_name: 'acme/x' }, commits: [] });
+    const deliver = async (delivery: string): Promise<number> => {
       const deadline = Date.now() + 20_000;
-      while (status === 0 && Date.now() < deadline) {
-        status = await fetch(`http://127.0.0.1:${port}/webhooks/github`, {
+      for (;;) {
+        const status = await fetch(`http://127.0.0.1:${port}/webhooks/github`, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
             'x-github-event': 'push',
-            'x-github-delivery': 'kill-serve-1',
+            'x-github-delivery': delivery,
             'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
           },
           body,
         }).then(
           (r) => r.status,
-          () => new Promise<number>((r) => setTimeout(() => r(0), 100)),
+          () => 0,
         );
+        if (status !== 0 || Date.now() > deadline) return status;
+        await new Promise((r) => setTimeout(r, 100));
       }
-      expect(status).toBe(202);
+    };
+    const executions = async () => JSON.parse((await runCli(['list-executions', '--json'], { cwd })).stdout) as Array<{ executionId: string; status: string }>;
+
+    const first = serve();
+    let second: ReturnType<typeof serve> | undefined;
+    try {
+      expect(await deliver('kill-serve-1')).toBe(202);
       await until(() => allWritten(files), 'the build to start its processes');
-      serve.kill('SIGKILL');
-      await new Promise((r) => serve.once('exit', r));
+      // QUEUED: the second push waits at the pipeline's entry while the first one builds.
+      expect(await deliver('kill-serve-2')).toBe(202);
+      const waiting = async () => (await runCli(['get-execution', 'kill-serve-2', '--json'], { cwd })).stdout.includes('"Waiting"');
+      const until2 = Date.now() + 20_000;
+      while (!(await waiting()) && Date.now() < until2) await new Promise((r) => setTimeout(r, 200));
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      await expectAllEnded(files);
+
+      writeFileSync(join(pids, 'go'), '');
+      second = serve();
+      const deadline = Date.now() + 30_000;
+      let listed = await executions();
+      while (!listed.some((e) => e.status === 'Succeeded') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        listed = await executions();
+      }
+      // The queued one ran to its end; the one whose build was killed is marked, for retry.
+      expect(listed.map((e) => e.status).sort()).toStrictEqual(['Failed', 'Succeeded']);
+      second.kill('SIGINT');
+      await new Promise((r) => second?.once('exit', r));
     } finally {
-      serve.kill('SIGKILL');
+      first.kill('SIGKILL');
+      second?.kill('SIGKILL');
     }
-    await expectAllEnded(files);
-    await expectMarkedAndRetried(project.dir, pids);
-  }, 90_000);
+    const failed = (await executions()).find((e) => e.status === 'Failed');
+    const detail = await runCli(['get-execution', failed?.executionId ?? '', '--json'], { cwd });
+    expect(detail.stdout).toContain('runner ended unexpectedly');
+    const retried = await runCli(['retry-stage-execution', failed?.executionId ?? ''], { cwd });
+    expect(retried.code).toBe(0);
+    expect((await executions()).map((e) => e.status)).toStrictEqual(['Succeeded', 'Succeeded']);
+  }, 120_000);
 });

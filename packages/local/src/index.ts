@@ -14,7 +14,7 @@ export { type ConsoleServerOptions, type RunningConsole, startConsoleServer } fr
 export { MAX_WEBHOOK_BYTES, type RunningServer, type ServeOptions, startServer } from './http/serve';
 export * from './queries';
 export * from './runtime/local-runtime';
-export { markOrphans, RUNNER_ENDED } from './runtime/orphans';
+export { markOrphans, type Orphan, queuedOrphans, RUNNER_ENDED } from './runtime/orphans';
 export { type ActionTiming, formatElapsed, ProgressReporter, type ProgressSink } from './runtime/progress';
 export * from './store/history-store';
 export { explainStorageError } from './store/storage-errors';

@@ -11,6 +11,7 @@ import { decideGitHubWebhook, executionName, type Pipeline, verifyGitHubSignatur
 import { LocalConsole } from '../console/local-console';
 import { executionDetail, executionSummary, localPipelineState } from '../queries';
 import { LocalRuntime } from '../runtime/local-runtime';
+import { queuedOrphans } from '../runtime/orphans';
 import type { ProgressSink } from '../runtime/progress';
 import { handleApprovalRoute } from './approval-routes';
 import { decodeSegment, HttpError, readBody, requestUrl } from './body';
@@ -88,6 +89,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     inFlight.add(run);
     void run.finally(() => inFlight.delete(run));
   };
+  // A server killed while executions waited to enter a stage (QUEUED, or a held transition) owes them
+  // their run: they go on from that stage's entry, as retry-stage-execution would take them.
+  for (const { execution, stage } of queuedOrphans(runtime.store, new Set(byName.keys()))) {
+    const entry = byName.get(execution.pipeline);
+    if (!entry) continue;
+    options.sink.line(`resuming ${execution.id}: it was waiting to enter ${stage} when the server before this one ended`);
+    launch(runtime.retry(execution.id, options.repo, execution.machine ? undefined : entry.pipeline), `${execution.pipeline} ${execution.id}`);
+  }
   const consoleSource = new LocalConsole({ runtime, pipelines: () => byName, repo: options.repo, launch });
   const auth = new ConsoleAuth(runtime.approvals.key, !isLoopback(options.host));
   const consoleRoutes = new ConsoleRoutes({ source: consoleSource, auth });
