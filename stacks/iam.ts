@@ -33,12 +33,36 @@ export const WILDCARD_EXCEPTIONS = {
   // The task and execution roles are named in the task definition the artifact carries; the grant is
   // limited to this account's roles, and only when passed to ECS tasks.
   PassTaskRoles: 'iam:PassRole for the roles a deployed task definition names (known only at deploy time)',
+  // DescribeAlarms answers with composite alarms only when it is allowed on "*": allowed on the alarms'
+  // ARNs, a composite alarm reads as missing (and a missing alarm counts as firing).
+  CompositeAlarms: 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *',
+  // A state machine's CloudWatch Logs delivery is set up through these log-delivery APIs, which
+  // support no resource-level permissions.
+  LogDelivery: 'logs:*LogDelivery and the resource-policy calls Step Functions logging needs support no resource-level permissions',
 } as const;
 export type WildcardException = keyof typeof WILDCARD_EXCEPTIONS;
 
 export function allow(actions: string[], resources: string[]): PolicyStatement {
   return { Effect: 'Allow', Action: actions, Resource: resources };
 }
+
+/**
+ * Listing the bucket. Whoever reads a key that may not exist needs it: without `s3:ListBucket` "on the
+ * bucket", S3 answers a missing key with 403 AccessDenied instead of 404 NoSuchKey. The documentation
+ * does not say that S3 evaluates an `s3:prefix` condition for that check (it has no prefix to offer), so
+ * the grant is unconditioned: the form that cannot fail. It reveals key names of this installation's
+ * own bucket only, to its own functions and projects.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_Permissions
+ */
+export function listBucket(bucketArn: string): PolicyStatement {
+  return allow(['s3:ListBucket'], [bucketArn]);
+}
+
+/** IAM's limit on all inline policies of one role, in characters (whitespace not counted). */
+export const MAX_INLINE_POLICY_CHARS = 10_240;
+
+/** Characters IAM counts for an inline policy: its JSON without whitespace outside strings. */
+export const inlinePolicySize = (statements: readonly PolicyStatement[]) => JSON.stringify(policyDocument(statements)).length;
 
 /** A statement whose resource AWS only accepts as (or with) `*`; the Sid names the reason. */
 export function awsRequiresWildcard(exception: WildcardException, statement: PolicyStatement): PolicyStatement {

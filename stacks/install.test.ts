@@ -134,6 +134,8 @@ describe('IAM', () => {
         Resource: [`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/stepline-team-gate:*`],
       },
       { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`arn:aws:s3:::${BUCKET}/_stepline/gates/*`] },
+      // Without it S3 answers the first read of a pipeline's gate object (not written yet) with 403.
+      { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [`arn:aws:s3:::${BUCKET}`] },
       { Sid: 'TaskTokenAnswers', Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'], Resource: ['*'] },
     ]);
   });
@@ -161,7 +163,13 @@ describe('IAM', () => {
     expect(resources).toContain(`arn:aws:ecs:${REGION}:${ACCOUNT}:service/prod/web`);
     expect(resources).toContain(`arn:aws:ecs:${REGION}:${ACCOUNT}:task-set/prod/web/*`);
     expect(resources).toContain('arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/web/1/2');
-    expect(resources).toContain(`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:web-5xx`);
+    // Composite alarms are only returned when DescribeAlarms is allowed on "*".
+    expect(statements.find((s) => s.Sid === 'CompositeAlarms')).toStrictEqual({
+      Sid: 'CompositeAlarms',
+      Effect: 'Allow',
+      Action: ['cloudwatch:DescribeAlarms'],
+      Resource: ['*'],
+    });
     expect(resources).toContain(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:web-smoke-test`);
     expect(statements.find((s) => s.Sid === 'PassTaskRoles')?.Condition).toStrictEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
     expect(statements.find((s) => s.Sid === 'TagOnCreate')?.Condition).toStrictEqual({
@@ -177,7 +185,9 @@ describe('IAM', () => {
     ).toStrictEqual(['/stepline/team/github-webhook-secret', '/stepline/team/link-signing-key', '/stepline/team/slack-webhook-url']);
     expect(ofType('aws:ssm/parameter:Parameter').every((p) => p.inputs.type === 'SecureString')).toBe(true);
     expect(JSON.stringify(policyOf('FnSource'))).not.toContain('ssm:GetParameter');
-    expect(named('aws:lambda/function:Function', 'FnSource').inputs.environment).toStrictEqual({ variables: { NODE_OPTIONS: '--enable-source-maps' } });
+    expect(named('aws:lambda/function:Function', 'FnSource').inputs.environment).toStrictEqual({
+      variables: { NODE_OPTIONS: '--enable-source-maps', ARTIFACT_BUCKET: BUCKET },
+    });
   });
 });
 

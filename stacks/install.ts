@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pipeline } from '@stepline/core';
+import { EnvVar, type Pipeline } from '@stepline/core';
 import { assumedBy, type PolicyStatement, policyDocument } from './iam';
 import { pipelineList, pipelineManifest } from './manifest';
 import { ControlPrefix, FUNCTION_KEYS, type FunctionKey, type InstallationPlan, type PlanOptions, planInstallation, type SecretName } from './plan';
@@ -222,7 +222,7 @@ export function installStepline(args: SteplineArgs): Stepline {
   };
   for (const key of FUNCTION_KEYS) if (key !== 'approval-request') makeFunction(key);
   const approvalUrl = urls['approval-response']?.functionUrl ?? $util.output('');
-  makeFunction('approval-request', { PUBLIC_URL: approvalUrl });
+  makeFunction('approval-request', { [EnvVar.PublicUrl]: approvalUrl });
 
   // CodeBuild projects for build and test actions that name none.
   const projects: Record<string, aws.codebuild.Project> = {};

@@ -11,6 +11,7 @@ export * from './gates/index';
 export * from './github/index';
 export * from './history/index';
 export { type ImportedPipeline, importCodePipeline, SUPPORTED_PROVIDERS, toSteplineYaml } from './importers/codepipeline';
+export * from './installation';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
 export { definePipeline, parsePipeline, parsePipelineText } from './model/parse';
 export * from './model/references';

@@ -20,7 +20,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
+import { EnvVar, ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
 import * as z from 'zod';
 import { secretCache } from '../aws';
 import { type GitHubApiOptions, getCommit } from '../github-api';
@@ -76,8 +76,8 @@ export function createSourceHandler(deps: SourceDependencies) {
   const { env, logger } = deps;
 
   async function github(): Promise<GitHubApiOptions> {
-    const tokenReference = optionalEnv(env, 'GITHUB_TOKEN');
-    const apiUrl = optionalEnv(env, 'GITHUB_API_URL');
+    const tokenReference = optionalEnv(env, EnvVar.GithubToken);
+    const apiUrl = optionalEnv(env, EnvVar.GithubApiUrl);
     return {
       fetch: deps.fetch,
       ...(apiUrl !== undefined && { apiUrl }),
