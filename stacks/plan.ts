@@ -14,6 +14,7 @@ import {
   EnvVar,
   type FunctionKey,
   InstallationTag,
+  installationCompileOptions,
   type Pipeline,
   pipelineManifestKey,
   projectName,
@@ -119,15 +120,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const approvalTopicArn = topicArn(region, accountId, names.approvalTopic);
   const notificationTopicArn = topicArn(region, accountId, names.notificationTopic);
   const fnArn = (key: FunctionKey) => lambdaArn(region, accountId, names.function(key));
-  const compileOptions: CompileOptions = {
-    target: 'aws',
-    region,
-    accountId,
-    artifactBucket: bucket,
-    approvalTopicArn,
-    projectPrefix: names.prefix,
-    functions: { source: fnArn('source'), approval: fnArn('approval-request'), gate: fnArn('gate'), canary: fnArn('canary') },
-  };
+  const compileOptions = installationCompileOptions(options);
 
   const stateMachines = options.pipelines.map((pipeline): StateMachinePlan => {
     const name = names.stateMachine(pipeline.name);

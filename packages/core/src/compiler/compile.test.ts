@@ -5,8 +5,12 @@ import { compilePipeline } from './compile';
 import { type State, type StateMachineDefinition, validateGraph, validateStateMachine } from './states';
 
 const backoff = { IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' };
-const lambdaRetry = [
-  { ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'], ...backoff },
+/** Tasks of stepline's own functions also retry Stepline.Transient (GitHub or S3 stayed throttled). */
+const functionRetry = [
+  {
+    ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Stepline.Transient'],
+    ...backoff,
+  },
 ];
 const codeBuildRetry = [{ ErrorEquals: ['CodeBuild.AccountLimitExceededException', 'CodeBuild.ThrottlingException'], ...backoff }];
 const catchTo = (next: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: next }];
@@ -268,7 +272,13 @@ const EXPECTED = {
         defaults: {
           ENV: 'dev',
         },
+        blank: { pipeline: 'tiny', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
       },
+      Next: 'Complete input',
+    },
+    'Complete input': {
+      Type: 'Pass',
+      Parameters: { 'input.$': 'States.JsonMerge($.blank, $.input, false)', 'defaults.$': '$.defaults' },
       Next: 'Resolve variables',
     },
     'Resolve variables': {
@@ -296,7 +306,7 @@ const EXPECTED = {
       },
       ResultPath: null,
       TimeoutSeconds: 2592000,
-      Retry: lambdaRetry,
+      Retry: functionRetry,
       Catch: catchTo('Source · enter stage · failed'),
       Next: 'Source · Checkout',
     },
@@ -323,7 +333,7 @@ const EXPECTED = {
       },
       ResultPath: '$.actions.Source_Checkout',
       TimeoutSeconds: 600,
-      Retry: lambdaRetry,
+      Retry: functionRetry,
       Catch: catchTo('Source · Checkout · failed'),
       Next: 'Build · enter stage',
     },
@@ -343,7 +353,7 @@ const EXPECTED = {
       },
       ResultPath: null,
       TimeoutSeconds: 2592000,
-      Retry: lambdaRetry,
+      Retry: functionRetry,
       Catch: catchTo('Build · enter stage · failed'),
       Next: 'Build · Make',
     },
@@ -448,3 +458,27 @@ const EXPECTED = {
     },
   },
 };
+
+describe('the definition size limit (target aws)', () => {
+  /** A build whose one environment variable takes `count` characters of `char`. */
+  const withValue = (char: string, count: number) =>
+    parsePipelineText(`
+name: big
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], environmentVariables: { NOTE: "${char.repeat(count)}" } }]
+`);
+
+  it('counts UTF-8 bytes, as Step Functions does: fewer than 1 MiB characters can be more than 1 MiB bytes', () => {
+    const pipeline = withValue('€', 400_000);
+    const local = compilePipeline(pipeline);
+    expect(JSON.stringify(local.definition).length).toBeLessThan(1024 * 1024);
+    expect(() => compilePipeline(pipeline, { target: 'aws' })).toThrow(
+      /stages: the state machine is \d+ bytes \(\d+ KiB of UTF-8\); Step Functions accepts at most 1048576 bytes: split the pipeline into two pipelines/,
+    );
+  });
+
+  it('accepts a definition just under the limit', () => {
+    expect(compilePipeline(withValue('e', 1_000_000), { target: 'aws' }).warnings).toStrictEqual([]);
+  });
+});
