@@ -482,3 +482,28 @@ stages:${SOURCE}
     expect(compilePipeline(withValue('e', 1_000_000), { target: 'aws' }).warnings).toStrictEqual([]);
   });
 });
+
+describe('CodeBuild identifiers', () => {
+  const pipeline = (outputs: string, inputs = '[Src]') =>
+    parsePipelineText(`
+name: ids
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], outputArtifacts: [App, Extra-Out] }]
+  - name: Test
+    actions: [{ name: Check, kind: test, inputArtifacts: ${inputs}, outputArtifacts: ${outputs} }]
+`);
+  const task = (definition: StateMachineDefinition, name: string) => allStates(definition)[name] as { Parameters: Record<string, unknown> };
+
+  it('are letters, digits and _ only, as CodeBuild accepts them', () => {
+    const { definition } = compilePipeline(pipeline('[Report]', '[Src, Extra-Out]'), { target: 'aws' });
+    expect(task(definition, 'Build · Make').Parameters.SecondaryArtifactsOverride).toMatchObject([{ ArtifactIdentifier: 'Extra_Out', Name: 'Extra-Out' }]);
+    expect(task(definition, 'Test · Check').Parameters.SecondarySourcesOverride).toMatchObject([{ Type: 'S3', SourceIdentifier: 'Extra_Out' }]);
+  });
+
+  it('refuses two artifacts of one action that CodeBuild would know by the same identifier', () => {
+    expect(() => compilePipeline(pipeline('[Report, Out-1, Out_1]'))).toThrow(
+      'stages[2].actions[0].outputArtifacts: artifacts "Out-1" and "Out_1" are both "Out_1" to CodeBuild, which accepts letters, digits and _ in identifiers: rename one',
+    );
+  });
+});

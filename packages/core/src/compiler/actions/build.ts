@@ -1,3 +1,4 @@
+import { DefinitionError } from '../../errors';
 import type { BuildAction } from '../../model/schema';
 import type { ActionContext } from '../context';
 import { CODEBUILD_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
@@ -10,6 +11,35 @@ export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | '
   if (action.project !== undefined) return action.project;
   const name = `${ctx.options.projectPrefix}-${ctx.pipeline.name}-${ctx.position.stage}-${action.name}`.replace(/[^A-Za-z0-9_-]/g, '-');
   return name.slice(0, 255);
+}
+
+/**
+ * CodeBuild's `SourceIdentifier` and `ArtifactIdentifier` accept letters, digits and `_` only: an
+ * artifact named `Extra-Out` is known to the build as `Extra_Out` (in `CODEBUILD_SRC_DIR_Extra_Out` and
+ * as the key under `secondary-artifacts`).
+ * @see https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectSource.html
+ */
+export const codeBuildIdentifier = (artifact: string) => artifact.replace(/[^A-Za-z0-9_]/g, '_');
+
+/** The identifiers of an action's artifacts, refused when two artifacts would share one. */
+function identifiers(ctx: ActionContext, field: 'inputArtifacts' | 'outputArtifacts', artifacts: readonly string[]): Map<string, string> {
+  const byIdentifier = new Map<string, string>();
+  for (const artifact of artifacts) {
+    const id = codeBuildIdentifier(artifact);
+    const other = byIdentifier.get(id);
+    if (other !== undefined)
+      throw new DefinitionError(
+        [
+          {
+            path: `${ctx.position.path}.${field}`,
+            message: `artifacts "${other}" and "${artifact}" are both "${id}" to CodeBuild, which accepts letters, digits and _ in identifiers: rename one`,
+          },
+        ],
+        ctx.pipeline.name,
+      );
+    byIdentifier.set(id, artifact);
+  }
+  return new Map([...byIdentifier].map(([id, artifact]) => [artifact, id]));
 }
 
 /**
@@ -52,10 +82,11 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
   parameters.EnvironmentVariablesOverride = env;
 
   const secondary = action.inputArtifacts.filter((a) => a !== primary);
+  const sourceIds = identifiers(ctx, 'inputArtifacts', secondary);
   if (secondary.length > 0) {
     parameters.SecondarySourcesOverride = secondary.map((artifact) => ({
       Type: 'S3',
-      SourceIdentifier: artifact,
+      SourceIdentifier: sourceIds.get(artifact) ?? artifact,
       'Location.$': artifactLocationExpression(ctx, artifact),
     }));
   }
@@ -72,7 +103,8 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
   parameters.ArtifactsOverride = firstOutput === undefined ? { Type: 'NO_ARTIFACTS' } : artifactOverride(firstOutput);
   if (moreOutputs.length > 0) {
     // In the buildspec, secondary-artifacts are keyed by these identifiers.
-    parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: a, ...artifactOverride(a) }));
+    const artifactIds = identifiers(ctx, 'outputArtifacts', moreOutputs);
+    parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: artifactIds.get(a) ?? a, ...artifactOverride(a) }));
   }
 
   // ExportedEnvironmentVariables is absent from a build that exports nothing, and reading a missing
