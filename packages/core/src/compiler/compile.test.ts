@@ -507,3 +507,27 @@ stages:${SOURCE}
     );
   });
 });
+
+describe('the primary source of a build', () => {
+  it('is the commit (SourceVersion) for a project stepline creates, and the stored source artifact for a project of the team’s own', () => {
+    const { definition } = compilePipeline(
+      parsePipelineText(`
+name: web
+stages:${SOURCE}
+  - name: Build
+    actions:
+      - { name: Make, kind: build, inputArtifacts: [Src] }
+      - { name: Lint, kind: test, project: shared-lint, inputArtifacts: [Src] }
+`),
+      { target: 'aws', artifactBucket: 'bkt' },
+    );
+    const states = allStates(definition) as Record<string, { Parameters: Record<string, unknown> }>;
+    expect(states['Build · Make']?.Parameters).toMatchObject({ 'SourceVersion.$': '$.actions.Source_Checkout.variables.CommitId' });
+    expect(states['Build · Lint']?.Parameters).toMatchObject({
+      ProjectName: 'shared-lint',
+      SourceTypeOverride: 'S3',
+      'SourceLocationOverride.$': "States.Format('bkt/web/{}/Src/', $$.Execution.Name)",
+    });
+    expect(states['Build · Lint']?.Parameters).not.toHaveProperty('SourceVersion.$');
+  });
+});

@@ -44,8 +44,8 @@ function identifiers(ctx: ActionContext, field: 'inputArtifacts' | 'outputArtifa
 
 /**
  * A build or test action runs a CodeBuild build and waits for it (`startBuild.sync`). The primary input,
- * when it is a source artifact, is the project's own repository at the source's commit (`SourceVersion`);
- * other inputs come from the artifact store. Pipeline variables and the action's environment variables
+ * when it is a source artifact and the project is one stepline creates, is the project's own repository
+ * at the source's commit (`SourceVersion`); other inputs come from the artifact store (S3 folders). Pipeline variables and the action's environment variables
  * reach the build already resolved.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
  */
@@ -70,7 +70,10 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
   for (const [name, value] of Object.entries(action.environmentVariables)) addEnv(name, value);
 
   const parameters: JsonObject = { ProjectName: project };
-  const primarySource = sourceOf(primary);
+  // A project stepline creates has the source's repository as its own source, and checks the commit out
+  // itself. A project of the team's own (`project:`) may build another repository: it gets the stored
+  // source artifact, as CodePipeline hands every project its input.
+  const primarySource = action.project === undefined ? sourceOf(primary) : undefined;
   if (primarySource) {
     parameters['SourceVersion.$'] = `${actionResultPath(primarySource)}.variables.CommitId`;
   } else {
