@@ -39,6 +39,8 @@ export const WILDCARD_EXCEPTIONS = {
   // A state machine's CloudWatch Logs delivery is set up through these log-delivery APIs, which
   // support no resource-level permissions.
   LogDelivery: 'logs:*LogDelivery and the resource-policy calls Step Functions logging needs support no resource-level permissions',
+  // X-Ray's PutTraceSegments and sampling calls support no resource-level permissions.
+  Tracing: 'xray:PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions',
 } as const;
 export type WildcardException = keyof typeof WILDCARD_EXCEPTIONS;
 
@@ -75,17 +77,68 @@ export function policyDocument(statements: readonly PolicyStatement[]): PolicyDo
 
 export interface TrustPolicy {
   Version: '2012-10-17';
-  Statement: Array<{ Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole'; Condition: Record<string, Record<string, string>> }>;
+  Statement: Array<{ Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole'; Condition?: Record<string, Record<string, string>> }>;
 }
 
-/** Who may assume a role: one AWS service, acting for this account (no confused deputy). */
+/**
+ * Services whose documentation says they send `aws:SourceAccount` when they assume a role, so that a
+ * trust policy can require it (cross-service confused deputy prevention). Lambda's documentation of the
+ * execution role asks for the service principal only and does not say that Lambda sets the key: a
+ * condition on it could stop Lambda from assuming the role, and then no function runs. Where the
+ * documentation is silent, the trust policy takes the form that cannot fail.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/cross-service-confused-deputy-prevention.html
+ * @see https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html
+ */
+export const SETS_SOURCE_ACCOUNT: ReadonlySet<string> = new Set(['states.amazonaws.com', 'codebuild.amazonaws.com']);
+
+/** Who may assume a role: one AWS service, acting for this account where the service says which account it acts for. */
 export function assumedBy(service: string, accountId: string): TrustPolicy {
   return {
     Version: '2012-10-17',
     Statement: [
-      { Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': accountId } } },
+      {
+        Effect: 'Allow',
+        Principal: { Service: service },
+        Action: 'sts:AssumeRole',
+        ...(SETS_SOURCE_ACCOUNT.has(service) && { Condition: { StringEquals: { 'aws:SourceAccount': accountId } } }),
+      },
     ],
   };
+}
+
+/**
+ * What a state machine's role needs to deliver its logs to CloudWatch Logs and its traces to X-Ray.
+ * The log-delivery calls take no resource-level permissions.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
+ */
+export function stateMachineObservability(tracing: boolean): PolicyStatement[] {
+  return [
+    awsRequiresWildcard(
+      'LogDelivery',
+      allow(
+        [
+          'logs:CreateLogDelivery',
+          'logs:GetLogDelivery',
+          'logs:UpdateLogDelivery',
+          'logs:DeleteLogDelivery',
+          'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy',
+          'logs:DescribeResourcePolicies',
+          'logs:DescribeLogGroups',
+        ],
+        ['*'],
+      ),
+    ),
+    ...(tracing
+      ? [
+          awsRequiresWildcard(
+            'Tracing',
+            allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], ['*']),
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** Writing a function's own logs: its log group, and the streams in it (named by Lambda at run time). */

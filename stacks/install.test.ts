@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { compilePipeline, type Pipeline } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../packages/cli/src/aws/manifest';
-import { type PolicyStatement, WILDCARD_EXCEPTIONS } from './iam';
+import { type PolicyStatement, stateMachineObservability, WILDCARD_EXCEPTIONS } from './iam';
 import { installStepline, type Stepline, statusPattern } from './install';
 import { loadPipelines } from './pipelines';
 import { type CreatedResource, mockPulumi, settleAll } from './testing';
@@ -73,10 +73,31 @@ describe('state machines', () => {
     }
   });
 
-  it('each role holds exactly the compiler’s IAM statements for its pipeline', () => {
+  it('log errors to CloudWatch Logs without execution data, and trace only when asked', () => {
     for (const pipeline of pipelines) {
       const id = `Pipeline${pipeline.name[0]?.toUpperCase()}${pipeline.name.slice(1)}`;
-      expect(policyOf(id)).toStrictEqual(compilePipeline(pipeline, EXPECTED_COMPILE_OPTIONS).iam);
+      const machine = named('aws:sfn/stateMachine:StateMachine', id);
+      expect(machine.inputs.loggingConfiguration).toMatchObject({ level: 'ERROR', includeExecutionData: false });
+      expect(String((machine.inputs.loggingConfiguration as { logDestination: string }).logDestination)).toMatch(/:\*$/);
+      expect(machine.inputs.tracingConfiguration).toStrictEqual({ enabled: false });
+      expect(named('aws:cloudwatch/logGroup:LogGroup', `${id}Logs`).inputs).toMatchObject({
+        name: `/aws/vendedlogs/states/stepline-team-${pipeline.name}`,
+        retentionInDays: 30,
+      });
+    }
+  });
+
+  it('functions’ roles trust Lambda without a SourceAccount condition (Lambda documents none); others require this account', () => {
+    const trust = (id: string) => JSON.parse(String(named('aws:iam/role:Role', `${id}Role`).inputs.assumeRolePolicy)).Statement;
+    expect(trust('FnGate')).toStrictEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+    const project = ofType('aws:iam/role:Role').find((r) => r.name.startsWith('Project'));
+    expect(JSON.parse(String(project?.inputs.assumeRolePolicy)).Statement[0].Condition).toStrictEqual({ StringEquals: { 'aws:SourceAccount': ACCOUNT } });
+  });
+
+  it('each role holds exactly the compiler’s IAM statements for its pipeline, and log delivery', () => {
+    for (const pipeline of pipelines) {
+      const id = `Pipeline${pipeline.name[0]?.toUpperCase()}${pipeline.name.slice(1)}`;
+      expect(policyOf(id)).toStrictEqual([...compilePipeline(pipeline, EXPECTED_COMPILE_OPTIONS).iam, ...stateMachineObservability(false)]);
       const trust = JSON.parse(String(named('aws:iam/role:Role', `${id}Role`).inputs.assumeRolePolicy));
       expect(trust.Statement).toStrictEqual([
         {

@@ -253,7 +253,9 @@ export function installStepline(args: SteplineArgs): Stepline {
   const stateMachines: Record<string, aws.sfn.StateMachine> = {};
   for (const machine of plan.stateMachines) {
     const id = `Pipeline${pascal(machine.pipeline.name)}`;
-    const { policy, role: created } = role(id, 'states.amazonaws.com', machine.compiled.iam);
+    const { policy, role: created } = role(id, 'states.amazonaws.com', machine.statements);
+    // A failing installation is not blind: errors (and, when asked, inputs and outputs) go to CloudWatch Logs.
+    const logGroup = track(new aws.cloudwatch.LogGroup(`${id}Logs`, { name: machine.logGroup, retentionInDays: logDays, tags }));
     const own = plan.projects.filter((p) => p.pipeline === machine.pipeline.name).map((p) => projects[p.name]);
     stateMachines[machine.pipeline.name] = track(
       new aws.sfn.StateMachine(
@@ -263,10 +265,25 @@ export function installStepline(args: SteplineArgs): Stepline {
           type: 'STANDARD',
           roleArn: created.arn,
           definition: JSON.stringify(machine.compiled.definition),
+          loggingConfiguration: {
+            level: machine.logging.level,
+            includeExecutionData: machine.logging.includeExecutionData,
+            logDestination: $util.interpolate`${logGroup.arn}:*`,
+          },
+          tracingConfiguration: { enabled: machine.tracing },
           tags: { ...tags, ...machine.tags },
         },
         {
-          dependsOn: [policy, functions.source, functions['approval-request'], functions.gate, functions.canary, ...objects, ...own.filter(isDefined)],
+          dependsOn: [
+            policy,
+            logGroup,
+            functions.source,
+            functions['approval-request'],
+            functions.gate,
+            functions.canary,
+            ...objects,
+            ...own.filter(isDefined),
+          ],
         },
       ),
     );

@@ -20,7 +20,16 @@ import {
   projectName,
   type SourceAction,
 } from '@stepline/core';
-import { allow, awsRequiresWildcard, inlinePolicySize, lambdaLogs, listBucket, MAX_INLINE_POLICY_CHARS, type PolicyStatement } from './iam';
+import {
+  allow,
+  awsRequiresWildcard,
+  inlinePolicySize,
+  lambdaLogs,
+  listBucket,
+  MAX_INLINE_POLICY_CHARS,
+  type PolicyStatement,
+  stateMachineObservability,
+} from './iam';
 import { type InstallationNames, installationNames, lambdaArn, parameterArn, stateMachineArn, topicArn } from './names';
 import { compileForAws } from './pipelines';
 
@@ -49,6 +58,14 @@ export interface PlanOptions {
   secrets: ReadonlySet<SecretName>;
   /** Days an execution's artifacts (and its approval and deployment records) are kept. @default 30 */
   artifactRetentionDays?: number;
+  /**
+   * The state machines' CloudWatch Logs: level, and whether inputs and outputs are logged (they can hold
+   * variables and commit messages). @default { level: 'ERROR', includeExecutionData: false }
+   * @see https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
+   */
+  stateMachineLogs?: { level?: 'ALL' | 'ERROR' | 'FATAL' | 'OFF'; includeExecutionData?: boolean };
+  /** Trace executions with X-Ray. @default false */
+  tracing?: boolean;
 }
 
 export interface FunctionPlan {
@@ -71,6 +88,11 @@ export interface StateMachinePlan {
   name: string;
   arn: string;
   compiled: CompiledPipeline;
+  /** The role's statements: the compiler's, and log delivery (and X-Ray when tracing). */
+  statements: PolicyStatement[];
+  logGroup: string;
+  logging: { level: 'ALL' | 'ERROR' | 'FATAL' | 'OFF'; includeExecutionData: boolean };
+  tracing: boolean;
   manifestKey: string;
   tags: Record<string, string>;
 }
@@ -125,11 +147,18 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const stateMachines = options.pipelines.map((pipeline): StateMachinePlan => {
     const name = names.stateMachine(pipeline.name);
     const manifestKey = pipelineManifestKey(pipeline.name);
+    const compiled = compileForAws(pipeline, compileOptions);
+    const tracing = options.tracing ?? false;
     return {
       pipeline,
       name,
       arn: stateMachineArn(region, accountId, name),
-      compiled: compileForAws(pipeline, compileOptions),
+      compiled,
+      statements: [...compiled.iam, ...stateMachineObservability(tracing)],
+      // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small for many log groups.
+      logGroup: `/aws/vendedlogs/states/${name}`,
+      logging: { level: options.stateMachineLogs?.level ?? 'ERROR', includeExecutionData: options.stateMachineLogs?.includeExecutionData ?? false },
+      tracing,
       manifestKey,
       tags: {
         [InstallationTag.Pipeline]: pipeline.name,
@@ -359,7 +388,7 @@ export function checkInlinePolicies(plan: Pick<InstallationPlan, 'functions' | '
   for (const machine of plan.stateMachines)
     check(
       `the state machine ${machine.name}`,
-      machine.compiled.iam,
+      machine.statements,
       `split the pipeline ${machine.pipeline.name} into two pipelines (each gets its own role), or have its build actions share CodeBuild projects`,
     );
   for (const fn of Object.values(plan.functions)) {
