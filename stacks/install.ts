@@ -281,6 +281,7 @@ export function installStepline(args: SteplineArgs): Stepline {
             functions['approval-request'],
             functions.gate,
             functions.canary,
+            functions['s3-deploy'],
             ...objects,
             ...own.filter(isDefined),
           ],

@@ -196,6 +196,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   ];
   const deploys = positions.flatMap(({ pipeline, position }) => (position.action.kind === 'deploy' ? [{ pipeline, action: position.action }] : []));
   const sourcePipelines = [...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'source' ? [pipeline.name] : [])))];
+  const s3Deploys = positions.flatMap(({ pipeline, position }) =>
+    position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
+  );
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -302,6 +305,24 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       memoryMb: 512,
       environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
+    }),
+    's3-deploy': fn('s3-deploy', {
+      description: 'stepline: S3 deploy actions (the artifact into their buckets)',
+      timeoutSeconds: 900,
+      memoryMb: 1024,
+      // Only the artifacts of pipelines that deploy to S3, and only the buckets (and keys) their actions name.
+      statements:
+        s3Deploys.length === 0
+          ? []
+          : [
+              allow(['s3:GetObject'], [...new Set(s3Deploys.map((a) => `${bucketArn}/${a.pipeline}/*`))]),
+              // A build's output has no stepline manifest: reading one that is absent must answer 404, not 403.
+              listBucket(bucketArn),
+              allow(['s3:PutObject', 's3:PutObjectAcl'], [...new Set(s3Deploys.map((a) => `arn:aws:s3:::${a.bucket}/*`))]),
+              ...(s3Deploys.some((a) => a.kmsEncryptionKeyArn)
+                ? [allow(['kms:GenerateDataKey'], [...new Set(s3Deploys.flatMap((a) => (a.kmsEncryptionKeyArn ? [a.kmsEncryptionKeyArn] : [])))])]
+                : []),
+            ],
     }),
   };
 
@@ -411,7 +432,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
   };
 }
 

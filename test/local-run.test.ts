@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { freePort } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
+import { processState } from './helpers/processes';
 import { createProject, type Project, REPO_ROOT, runCli } from './helpers/project';
 
 let project: Project | undefined;
@@ -140,17 +141,12 @@ stages:
     });
     expect(run.code).toBe(130);
     expect(run.stdout).toMatch(/execution \S+ stopped/);
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    // By the time the run has said "stopped", nothing of the build may run; an orphan the kernel
+    // keeps as a zombie until PID 1 reaps it has ended (processState says which it was).
     for (const file of ['child.pid', 'bg.pid']) {
       const pid = Number(readFileSync(join(pids, file), 'utf8'));
-      expect(alive(pid), `${file} ${pid} still running`).toBe(false);
+      const state = processState(pid);
+      expect(state.running, `${file} ${pid} still running (${state.why})`).toBe(false);
     }
     const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ status: string }>;
     expect(execution?.status).toBe('Stopped');
@@ -197,7 +193,7 @@ stages:
     const run = await runCli(['run'], { cwd: project.dir });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      'error: stepline.yml: stages[0].actions[0].kind: expected kind to be one of source, build, test, approval, deploy, invoke, got "sauce"\n',
+      'error: stepline.yml: stages[0].actions[0].kind: expected kind to be one of source, build, test, approval, deploy, invoke, s3deploy, cloudformation, got "sauce"\n',
     );
   });
 });

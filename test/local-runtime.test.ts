@@ -2,12 +2,14 @@
  * The embedded runtime through its API: approvals decided over real HTTP, stage transitions held and
  * released, retry from the failed stage, artifacts checked against their manifests.
  */
-import { appendFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
 import { LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linkRuntime } from './helpers/approval-runtime';
+import { processState } from './helpers/processes';
 import { createProject, type Project } from './helpers/project';
 
 let project: Project | undefined;
@@ -186,4 +188,28 @@ describe('artifacts', () => {
     expect(result).toMatchObject({ status: 'Failed', error: 'Stepline.ArtifactInvalid', failure: { stage: 'Use', action: 'Read' } });
     expect(result.cause).toContain('app.txt (changed)');
   });
+});
+
+describe('stopping a build', () => {
+  it('writes an execution Stopped only once no process of its build runs, even one that ignores SIGTERM', async () => {
+    const pids = mkdtempSync(join(tmpdir(), 'stepline-pids-'));
+    const pidFile = join(pids, 'stubborn.pid');
+    project = createProject({
+      'stepline.yml': `name: stubborn\nstages:${SOURCE}\n  - name: Build\n    actions: [{ name: Long, kind: build, inputArtifacts: [Src] }]\n`,
+      // The background shell ignores SIGTERM: only the SIGKILL after the kill grace ends it.
+      'buildspec.yml': `version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 0.1; done' & sleep 60\n`,
+    });
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(processState(pid).running).toBe(true);
+    runtime.stop(runtime.store.listExecutions()[0]?.id ?? '', 'abandon');
+    const result = await running;
+    expect(result.status).toBe('Stopped');
+    const state = processState(pid);
+    expect(state.running, `build process ${pid} outlived its stopped execution (${state.why})`).toBe(false);
+    rmSync(pids, { recursive: true, force: true });
+  }, 30_000);
 });

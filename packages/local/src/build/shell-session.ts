@@ -8,11 +8,13 @@
  * assignment lands in the environment, and an EXIT trap saves that environment (`env -0`) and the
  * directory for the next command. Stopping kills the whole process group, so nothing a command
  * started survives it; processes left running in the background are stopped when the build ends,
- * as they are when CodeBuild's container goes away.
+ * as they are when CodeBuild's container goes away, and when the runner itself ends, however it ends
+ * (process-groups.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
 
 export interface CommandResult {
   /** `null` when the shell ended on a signal, or could not be started. */
@@ -48,6 +50,9 @@ const OWN_PREFIX = '__stepline';
 
 /** Output a process left behind keeps a pipe open; waiting longer than this for it is pointless. */
 const DRAIN_MS = 200;
+
+/** How long to wait for the kernel to end a group after SIGKILL. */
+const KILL_WAIT_MS = 5000;
 
 export class ShellSession {
   env: Record<string, string>;
@@ -111,6 +116,7 @@ export class ShellSession {
   async stopAll(): Promise<number> {
     const alive = [...this.groups].filter(groupAlive);
     await Promise.all(alive.map((group) => this.terminate(group)));
+    for (const group of this.groups) releaseProcessGroup(group);
     this.groups.clear();
     return alive.length;
   }
@@ -119,7 +125,7 @@ export class ShellSession {
     return new Promise((resolve) => {
       let child: ChildProcess;
       try {
-        child = spawn(this.options.shell, [script], { cwd, env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawnOwnedGroup(this.options.shell, [script], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (error) {
         resolve({ exitCode: null, signal: null, stopped: false, error: (error as Error).message });
         return;
@@ -127,9 +133,12 @@ export class ShellSession {
       const pid = child.pid;
       if (pid !== undefined) this.groups.add(pid);
       let stopped = false;
+      // A stop resolves only once no process of the group is left (but zombies), so that whoever
+      // reports the build stopped never reports it while one of its processes still runs.
+      let terminated: Promise<void> = Promise.resolve();
       const onAbort = () => {
         stopped = true;
-        if (pid !== undefined) void this.terminate(pid);
+        if (pid !== undefined) terminated = this.terminate(pid);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -152,11 +161,13 @@ export class ShellSession {
         const drained = new Promise<void>((done) => {
           drainTimer = setTimeout(done, DRAIN_MS);
         });
-        void Promise.race([streamsClosed, drained]).then(() => {
-          // Cleared, so that the timer does not hold the process open after the build.
-          clearTimeout(drainTimer);
-          resolve({ exitCode, signal: exitSignal, stopped });
-        });
+        void Promise.race([streamsClosed, drained])
+          .then(() => terminated)
+          .then(() => {
+            // Cleared, so that the timer does not hold the process open after the build.
+            clearTimeout(drainTimer);
+            resolve({ exitCode, signal: exitSignal, stopped });
+          });
       });
     });
   }
@@ -166,7 +177,12 @@ export class ShellSession {
     signalGroup(group, 'SIGTERM');
     const deadline = Date.now() + (this.options.killGraceMs ?? 3000);
     while (groupAlive(group) && Date.now() < deadline) await delay(25);
-    if (groupAlive(group)) signalGroup(group, 'SIGKILL');
+    if (!groupAlive(group)) return;
+    signalGroup(group, 'SIGKILL');
+    // SIGKILL cannot be caught, but the kernel takes a moment to end a process (one in the D state
+    // longer): wait for it, bounded, so that "stopped" means gone.
+    const killDeadline = Date.now() + KILL_WAIT_MS;
+    while (groupAlive(group) && Date.now() < killDeadline) await delay(10);
   }
 
   private takeState(envFile: string, pwdFile: string): void {

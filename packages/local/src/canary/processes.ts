@@ -1,26 +1,16 @@
 /**
  * The app's versions as local processes: `local.command` in a shell, in the artifact's directory, with
  * `PORT` set. Each runs in its own process group, so stopping it stops whatever the command started
- * (`npm start` → node); groups still running when this process exits are killed with it.
+ * (`npm start` → node); groups still running when this process ends are killed with it, however it
+ * ends (process-groups.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import type { HealthReport } from '@stepline/core';
+import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
 
 const OUTPUT_LINES = 20;
-const running = new Set<number>();
-let exitHookInstalled = false;
-
-function killOnExit(pid: number): void {
-  running.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const group of running) signalGroup(group, 'SIGKILL');
-  });
-}
-
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -97,10 +87,9 @@ export class AppProcess {
 
   private constructor(readonly options: AppProcessOptions) {
     this.output = new OutputTail((line) => options.log?.(`[${options.name}] ${line}`));
-    this.child = spawn('/bin/sh', ['-c', options.command], {
+    this.child = spawnOwnedGroup('/bin/sh', ['-c', options.command], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env, ...(options.port !== undefined && { PORT: String(options.port) }) },
-      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout?.on('data', (d: Buffer) => this.output.push(d));
@@ -108,7 +97,7 @@ export class AppProcess {
     this.exit = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.exitCode = code ?? (signal ? 128 : null);
-        if (this.child.pid !== undefined) running.delete(this.child.pid);
+        if (this.child.pid !== undefined) releaseProcessGroup(this.child.pid);
         resolve(this.exitCode);
       });
       this.child.once('error', (error) => {
@@ -117,7 +106,6 @@ export class AppProcess {
         resolve(127);
       });
     });
-    if (this.child.pid !== undefined) killOnExit(this.child.pid);
   }
 
   static start(options: AppProcessOptions): AppProcess {
@@ -172,7 +160,7 @@ export class AppProcess {
     }
     // The shell may exit before what it started: end the rest of the group too.
     signalGroup(pid, 'SIGKILL');
-    running.delete(pid);
+    releaseProcessGroup(pid);
   }
 
   private tail(): string {

@@ -4,7 +4,6 @@
  * approvals, commands, the local canary), history in SQLite. The state machine is the one AWS would
  * run; only the handlers differ.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CompiledPipeline,
@@ -28,9 +27,12 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { cloudFormationHandler } from './handlers/cloudformation';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
+import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
+import { markOrphans } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
 
 export interface LocalRuntimeOptions {
@@ -226,6 +228,7 @@ export class LocalRuntime {
     };
     let failure: RunResult['failure'];
     const caught = new Set<string>();
+    const inFlight = new Set<Promise<unknown>>();
     const onEvent = (event: EngineEvent) => {
       const recorded = this.record(ctx, event, caught);
       if (!recorded) return;
@@ -244,7 +247,10 @@ export class LocalRuntime {
       // A retry enters the same machine with the state it had at the failed stage's entry.
       input: resume ? ({ resume } satisfies ResumeInput) : input,
       executionName: executionId,
-      handlers: this.bindHandlers(ctx, () => attempt),
+      handlers: tracked(
+        this.bindHandlers(ctx, () => attempt),
+        inFlight,
+      ),
       waitTimeOverrides: this.options.waitTimeOverrides ?? {},
       onEvent,
     });
@@ -278,6 +284,9 @@ export class LocalRuntime {
       // The end is written whatever the rollback does; a failed rollback is said, not swallowed.
       await this.canary.abortExecution(executionId).catch((error: unknown) => sink.line(`  rolling back the deploy failed: ${(error as Error).message}`));
     }
+    // The engine forgets a Task the moment it is aborted, but its handler (a build's shell, a command)
+    // is still ending on the execution's signal: the end is written once nothing of it runs.
+    await settled(inFlight, HANDLER_SETTLE_MS);
     this.store.applyGate(pipeline.name, { type: 'finish', executionId });
     this.store.setExecutionStatus(executionId, status, {
       at: new Date().toISOString(),
@@ -359,43 +368,55 @@ export class LocalRuntime {
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
           break;
+        case 's3deploy':
+          handlers[state] = s3DeployHandler(ctx, action, stage.name);
+          break;
+        case 'cloudformation':
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          break;
       }
     }
     return handlers;
   }
 
-  /** Executions left InProgress by a process that no longer exists ended with it: say so, and free their gates. */
+  /** Executions whose runner is gone are marked (markOrphans); a deploy one had in flight goes back to blue. */
   private reapOrphans(): void {
-    for (const e of this.store.activeExecutions()) {
-      if (e.pid === undefined || this.running.has(e.id) || steplineRunning(e.pid)) continue;
-      this.store.setExecutionStatus(e.id, e.status === 'Stopping' ? 'Stopped' : 'Failed', {
-        at: new Date().toISOString(),
-        error: 'Stepline.ProcessEnded',
-        cause: `the process running it (pid ${e.pid}) ended before it did`,
-      });
-      this.store.applyGate(e.pipeline, { type: 'finish', executionId: e.id });
-      this.store.expirePendingApprovals(e.id, new Date().toISOString());
-      // Its deploy, if one was in flight, goes back to blue.
-      void this.canary.abortExecution(e.id).catch(() => undefined);
-    }
+    for (const { execution } of markOrphans(this.store, (id) => this.running.has(id))) void this.canary.abortExecution(execution.id).catch(() => undefined);
   }
 }
 
 /**
- * Whether a stepline process still runs under this pid. Pids are reused (in a container the next run
- * often gets the same one), so an alive pid counts only when it is a Node process that is not this one.
+ * How long an ended execution waits for its handlers to finish: a build's shell gets its kill grace
+ * (3 s) and the kernel's SIGKILL; more than this means a handler ignores its signal, and the end is
+ * written anyway.
  */
-function steplineRunning(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return /node|stepline/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    // No /proc (macOS): trust the pid.
-    return true;
-  }
+const HANDLER_SETTLE_MS = 15_000;
+
+/** The same handlers, each call kept in `inFlight` until it settles. */
+function tracked(handlers: Record<string, TaskHandler>, inFlight: Set<Promise<unknown>>): Record<string, TaskHandler> {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([state, handler]) => [
+      state,
+      (input: unknown) => {
+        const call = Promise.resolve().then(() => handler(input));
+        inFlight.add(call);
+        void call.then(
+          () => inFlight.delete(call),
+          () => inFlight.delete(call),
+        );
+        return call;
+      },
+    ]),
+  ) as Record<string, TaskHandler>;
+}
+
+/** Resolves once every promise has settled, or after `ms`, whichever comes first. */
+async function settled(promises: Set<Promise<unknown>>, ms: number): Promise<void> {
+  if (promises.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((done) => {
+    timer = setTimeout(done, ms);
+  });
+  await Promise.race([Promise.allSettled([...promises]), timeout]);
+  clearTimeout(timer);
 }
