@@ -1,6 +1,6 @@
 import type { ApprovalAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
+import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, STEPLINE_TRANSIENT_ERRORS, Timeout } from '../integrations';
 import { actionResultPath } from '../references';
 import { type JsonObject, task } from '../states';
 import { actionIdentity, addState, catchAll, grantInvoke } from './common';
@@ -35,7 +35,7 @@ export function compileApproval(ctx: ActionContext, action: ApprovalAction): voi
       resultSelector: { variables: { 'ApprovedBy.$': '$.approvedBy', 'Comment.$': '$.comment' } },
       resultPath: actionResultPath(ctx.key),
       timeoutSeconds: timeoutMinutes * 60,
-      retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
+      retry: retryTransient([...LAMBDA_TRANSIENT_ERRORS, ...STEPLINE_TRANSIENT_ERRORS]),
       catch: catchAll(ctx.catchTo),
       next: ctx.next,
     }),

@@ -1,6 +1,6 @@
 import type { SourceAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
+import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, STEPLINE_TRANSIENT_ERRORS, Timeout } from '../integrations';
 import { actionResultPath } from '../references';
 import { task } from '../states';
 import { actionIdentity, addState, catchAll, grantInvoke } from './common';
@@ -36,7 +36,8 @@ export function compileSource(ctx: ActionContext, action: SourceAction): void {
       resultSelector: { 'variables.$': '$.Payload.variables' },
       resultPath: actionResultPath(ctx.key),
       timeoutSeconds: (action.timeoutMinutes ?? Timeout.sourceMinutes) * 60,
-      retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
+      // The function throws Stepline.Transient when GitHub or S3 stayed throttled: worth another try.
+      retry: retryTransient([...LAMBDA_TRANSIENT_ERRORS, ...STEPLINE_TRANSIENT_ERRORS]),
       catch: catchAll(ctx.catchTo),
       next: ctx.next,
     }),
