@@ -33,12 +33,38 @@ export const WILDCARD_EXCEPTIONS = {
   // The task and execution roles are named in the task definition the artifact carries; the grant is
   // limited to this account's roles, and only when passed to ECS tasks.
   PassTaskRoles: 'iam:PassRole for the roles a deployed task definition names (known only at deploy time)',
+  // DescribeAlarms answers with composite alarms only when it is allowed on "*": allowed on the alarms'
+  // ARNs, a composite alarm reads as missing (and a missing alarm counts as firing).
+  CompositeAlarms: 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *',
+  // A state machine's CloudWatch Logs delivery is set up through these log-delivery APIs, which
+  // support no resource-level permissions.
+  LogDelivery: 'logs:*LogDelivery and the resource-policy calls Step Functions logging needs support no resource-level permissions',
+  // X-Ray's PutTraceSegments and sampling calls support no resource-level permissions.
+  Tracing: 'xray:PutTraceSegments/PutTelemetryRecords/GetSampling* support no resource-level permissions',
 } as const;
 export type WildcardException = keyof typeof WILDCARD_EXCEPTIONS;
 
 export function allow(actions: string[], resources: string[]): PolicyStatement {
   return { Effect: 'Allow', Action: actions, Resource: resources };
 }
+
+/**
+ * Listing the bucket. Whoever reads a key that may not exist needs it: without `s3:ListBucket` "on the
+ * bucket", S3 answers a missing key with 403 AccessDenied instead of 404 NoSuchKey. The documentation
+ * does not say that S3 evaluates an `s3:prefix` condition for that check (it has no prefix to offer), so
+ * the grant is unconditioned: the form that cannot fail. It reveals key names of this installation's
+ * own bucket only, to its own functions and projects.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_Permissions
+ */
+export function listBucket(bucketArn: string): PolicyStatement {
+  return allow(['s3:ListBucket'], [bucketArn]);
+}
+
+/** IAM's limit on all inline policies of one role, in characters (whitespace not counted). */
+export const MAX_INLINE_POLICY_CHARS = 10_240;
+
+/** Characters IAM counts for an inline policy: its JSON without whitespace outside strings. */
+export const inlinePolicySize = (statements: readonly PolicyStatement[]) => JSON.stringify(policyDocument(statements)).length;
 
 /** A statement whose resource AWS only accepts as (or with) `*`; the Sid names the reason. */
 export function awsRequiresWildcard(exception: WildcardException, statement: PolicyStatement): PolicyStatement {
@@ -51,17 +77,68 @@ export function policyDocument(statements: readonly PolicyStatement[]): PolicyDo
 
 export interface TrustPolicy {
   Version: '2012-10-17';
-  Statement: Array<{ Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole'; Condition: Record<string, Record<string, string>> }>;
+  Statement: Array<{ Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole'; Condition?: Record<string, Record<string, string>> }>;
 }
 
-/** Who may assume a role: one AWS service, acting for this account (no confused deputy). */
+/**
+ * Services whose documentation says they send `aws:SourceAccount` when they assume a role, so that a
+ * trust policy can require it (cross-service confused deputy prevention). Lambda's documentation of the
+ * execution role asks for the service principal only and does not say that Lambda sets the key: a
+ * condition on it could stop Lambda from assuming the role, and then no function runs. Where the
+ * documentation is silent, the trust policy takes the form that cannot fail.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/cross-service-confused-deputy-prevention.html
+ * @see https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html
+ */
+export const SETS_SOURCE_ACCOUNT: ReadonlySet<string> = new Set(['states.amazonaws.com', 'codebuild.amazonaws.com']);
+
+/** Who may assume a role: one AWS service, acting for this account where the service says which account it acts for. */
 export function assumedBy(service: string, accountId: string): TrustPolicy {
   return {
     Version: '2012-10-17',
     Statement: [
-      { Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': accountId } } },
+      {
+        Effect: 'Allow',
+        Principal: { Service: service },
+        Action: 'sts:AssumeRole',
+        ...(SETS_SOURCE_ACCOUNT.has(service) && { Condition: { StringEquals: { 'aws:SourceAccount': accountId } } }),
+      },
     ],
   };
+}
+
+/**
+ * What a state machine's role needs to deliver its logs to CloudWatch Logs and its traces to X-Ray.
+ * The log-delivery calls take no resource-level permissions.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
+ */
+export function stateMachineObservability(tracing: boolean): PolicyStatement[] {
+  return [
+    awsRequiresWildcard(
+      'LogDelivery',
+      allow(
+        [
+          'logs:CreateLogDelivery',
+          'logs:GetLogDelivery',
+          'logs:UpdateLogDelivery',
+          'logs:DeleteLogDelivery',
+          'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy',
+          'logs:DescribeResourcePolicies',
+          'logs:DescribeLogGroups',
+        ],
+        ['*'],
+      ),
+    ),
+    ...(tracing
+      ? [
+          awsRequiresWildcard(
+            'Tracing',
+            allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'], ['*']),
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** Writing a function's own logs: its log group, and the streams in it (named by Lambda at run time). */

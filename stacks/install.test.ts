@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseManifest } from '@stepline/cli/manifest';
 import { compilePipeline, machineHash, type Pipeline } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type PolicyStatement, WILDCARD_EXCEPTIONS } from './iam';
+import { type PolicyStatement, stateMachineObservability, WILDCARD_EXCEPTIONS } from './iam';
 import { installStepline, type Stepline, statusPattern } from './install';
 import { loadPipelines } from './pipelines';
 import { type CreatedResource, mockPulumi, settleAll } from './testing';
@@ -73,10 +73,31 @@ describe('state machines', () => {
     }
   });
 
-  it('each role holds exactly the compiler’s IAM statements for its pipeline', () => {
+  it('log errors to CloudWatch Logs without execution data, and trace only when asked', () => {
     for (const pipeline of pipelines) {
       const id = `Pipeline${pipeline.name[0]?.toUpperCase()}${pipeline.name.slice(1)}`;
-      expect(policyOf(id)).toStrictEqual(compilePipeline(pipeline, EXPECTED_COMPILE_OPTIONS).iam);
+      const machine = named('aws:sfn/stateMachine:StateMachine', id);
+      expect(machine.inputs.loggingConfiguration).toMatchObject({ level: 'ERROR', includeExecutionData: false });
+      expect(String((machine.inputs.loggingConfiguration as { logDestination: string }).logDestination)).toMatch(/:\*$/);
+      expect(machine.inputs.tracingConfiguration).toStrictEqual({ enabled: false });
+      expect(named('aws:cloudwatch/logGroup:LogGroup', `${id}Logs`).inputs).toMatchObject({
+        name: `/aws/vendedlogs/states/stepline-team-${pipeline.name}`,
+        retentionInDays: 30,
+      });
+    }
+  });
+
+  it('functions’ roles trust Lambda without a SourceAccount condition (Lambda documents none); others require this account', () => {
+    const trust = (id: string) => JSON.parse(String(named('aws:iam/role:Role', `${id}Role`).inputs.assumeRolePolicy)).Statement;
+    expect(trust('FnGate')).toStrictEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+    const project = ofType('aws:iam/role:Role').find((r) => r.name.startsWith('Project'));
+    expect(JSON.parse(String(project?.inputs.assumeRolePolicy)).Statement[0].Condition).toStrictEqual({ StringEquals: { 'aws:SourceAccount': ACCOUNT } });
+  });
+
+  it('each role holds exactly the compiler’s IAM statements for its pipeline, and log delivery', () => {
+    for (const pipeline of pipelines) {
+      const id = `Pipeline${pipeline.name[0]?.toUpperCase()}${pipeline.name.slice(1)}`;
+      expect(policyOf(id)).toStrictEqual([...compilePipeline(pipeline, EXPECTED_COMPILE_OPTIONS).iam, ...stateMachineObservability(false)]);
       const trust = JSON.parse(String(named('aws:iam/role:Role', `${id}Role`).inputs.assumeRolePolicy));
       expect(trust.Statement).toStrictEqual([
         {
@@ -140,6 +161,8 @@ describe('IAM', () => {
         Resource: [`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/stepline-team-gate:*`],
       },
       { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`arn:aws:s3:::${BUCKET}/_stepline/gates/*`] },
+      // Without it S3 answers the first read of a pipeline's gate object (not written yet) with 403.
+      { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [`arn:aws:s3:::${BUCKET}`] },
       { Sid: 'TaskTokenAnswers', Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'], Resource: ['*'] },
     ]);
   });
@@ -167,7 +190,13 @@ describe('IAM', () => {
     expect(resources).toContain(`arn:aws:ecs:${REGION}:${ACCOUNT}:service/prod/web`);
     expect(resources).toContain(`arn:aws:ecs:${REGION}:${ACCOUNT}:task-set/prod/web/*`);
     expect(resources).toContain('arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/web/1/2');
-    expect(resources).toContain(`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:web-5xx`);
+    // Composite alarms are only returned when DescribeAlarms is allowed on "*".
+    expect(statements.find((s) => s.Sid === 'CompositeAlarms')).toStrictEqual({
+      Sid: 'CompositeAlarms',
+      Effect: 'Allow',
+      Action: ['cloudwatch:DescribeAlarms'],
+      Resource: ['*'],
+    });
     expect(resources).toContain(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:web-smoke-test`);
     expect(statements.find((s) => s.Sid === 'PassTaskRoles')?.Condition).toStrictEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
     expect(statements.find((s) => s.Sid === 'TagOnCreate')?.Condition).toStrictEqual({
@@ -183,7 +212,9 @@ describe('IAM', () => {
     ).toStrictEqual(['/stepline/team/github-webhook-secret', '/stepline/team/link-signing-key', '/stepline/team/slack-webhook-url']);
     expect(ofType('aws:ssm/parameter:Parameter').every((p) => p.inputs.type === 'SecureString')).toBe(true);
     expect(JSON.stringify(policyOf('FnSource'))).not.toContain('ssm:GetParameter');
-    expect(named('aws:lambda/function:Function', 'FnSource').inputs.environment).toStrictEqual({ variables: { NODE_OPTIONS: '--enable-source-maps' } });
+    expect(named('aws:lambda/function:Function', 'FnSource').inputs.environment).toStrictEqual({
+      variables: { NODE_OPTIONS: '--enable-source-maps', ARTIFACT_BUCKET: BUCKET },
+    });
   });
 });
 

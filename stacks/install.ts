@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { machineHash, machineManifestKey, type Pipeline } from '@stepline/core';
+import { EnvVar, machineHash, machineManifestKey, type Pipeline } from '@stepline/core';
 import { assumedBy, type PolicyStatement, policyDocument } from './iam';
 import { pipelineList, pipelineManifest } from './manifest';
 import { ControlPrefix, FUNCTION_KEYS, type FunctionKey, type InstallationPlan, type PlanOptions, planInstallation, type SecretName } from './plan';
@@ -235,7 +235,7 @@ export function installStepline(args: SteplineArgs): Stepline {
   };
   for (const key of FUNCTION_KEYS) if (key !== 'approval-request') makeFunction(key);
   const approvalUrl = urls['approval-response']?.functionUrl ?? $util.output('');
-  makeFunction('approval-request', { PUBLIC_URL: approvalUrl });
+  makeFunction('approval-request', { [EnvVar.PublicUrl]: approvalUrl });
 
   // CodeBuild projects for build and test actions that name none.
   const projects: Record<string, aws.codebuild.Project> = {};
@@ -266,7 +266,9 @@ export function installStepline(args: SteplineArgs): Stepline {
   const stateMachines: Record<string, aws.sfn.StateMachine> = {};
   for (const machine of plan.stateMachines) {
     const id = `Pipeline${pascal(machine.pipeline.name)}`;
-    const { policy, role: created } = role(id, 'states.amazonaws.com', machine.compiled.iam);
+    const { policy, role: created } = role(id, 'states.amazonaws.com', machine.statements);
+    // A failing installation is not blind: errors (and, when asked, inputs and outputs) go to CloudWatch Logs.
+    const logGroup = track(new aws.cloudwatch.LogGroup(`${id}Logs`, { name: machine.logGroup, retentionInDays: logDays, tags }));
     const own = plan.projects.filter((p) => p.pipeline === machine.pipeline.name).map((p) => projects[p.name]);
     stateMachines[machine.pipeline.name] = track(
       new aws.sfn.StateMachine(
@@ -276,11 +278,18 @@ export function installStepline(args: SteplineArgs): Stepline {
           type: 'STANDARD',
           roleArn: created.arn,
           definition: JSON.stringify(machine.compiled.definition),
+          loggingConfiguration: {
+            level: machine.logging.level,
+            includeExecutionData: machine.logging.includeExecutionData,
+            logDestination: $util.interpolate`${logGroup.arn}:*`,
+          },
+          tracingConfiguration: { enabled: machine.tracing },
           tags: { ...tags, ...machine.tags },
         },
         {
           dependsOn: [
             policy,
+            logGroup,
             functions.source,
             functions['approval-request'],
             functions.gate,

@@ -3,12 +3,12 @@
  * it): the parsed pipeline and the compiler's state map, beside the artifacts. A contract test in
  * stacks/install.test.ts parses this with the CLI's schema.
  */
-import { machineHash, type Pipeline } from '@stepline/core';
-import { ControlPrefix, type StateMachinePlan } from './plan';
+import { ControlPrefix, machineHash, PIPELINE_MANIFEST_VERSION, type Pipeline, type PipelineManifestDocument } from '@stepline/core';
+import type { StateMachinePlan } from './plan';
 
-export function pipelineManifest(machine: StateMachinePlan, installation: string, artifactBucket: string) {
+export function pipelineManifest(machine: StateMachinePlan, installation: string, artifactBucket: string): PipelineManifestDocument {
   return {
-    version: 1 as const,
+    version: PIPELINE_MANIFEST_VERSION,
     installation,
     pipeline: machine.pipeline,
     stateMap: machine.compiled.stateMap,

@@ -9,43 +9,45 @@ import {
   actionPositions,
   type CompiledPipeline,
   type CompileOptions,
+  ControlPrefix,
   type DeployAction,
+  EnvVar,
+  type FunctionKey,
+  InstallationTag,
+  installationCompileOptions,
   type Pipeline,
+  pipelineManifestKey,
   projectName,
   type SourceAction,
 } from '@stepline/core';
-import { allow, awsRequiresWildcard, lambdaLogs, type PolicyStatement } from './iam';
+import {
+  allow,
+  awsRequiresWildcard,
+  inlinePolicySize,
+  lambdaLogs,
+  listBucket,
+  MAX_INLINE_POLICY_CHARS,
+  type PolicyStatement,
+  stateMachineObservability,
+} from './iam';
 import { type InstallationNames, installationNames, lambdaArn, parameterArn, stateMachineArn, topicArn } from './names';
 import { compileForAws } from './pipelines';
 
-/** Keys under which the installation keeps its own data in the artifact bucket. */
-export const ControlPrefix = {
-  root: '_stepline/',
-  gates: '_stepline/gates/',
-  approvals: '_stepline/approvals/',
-  deployments: '_stepline/deployments/',
-  pipelines: '_stepline/pipelines/',
-  /** Every pipeline definition in one JSON array, for the webhook (`PIPELINES=s3://…`). */
-  pipelineList: '_stepline/pipelines.json',
-} as const;
+export { ControlPrefix, FUNCTION_KEYS, type FunctionKey } from '@stepline/core';
 
 /** The secrets an installation uses: SST secret name, SSM parameter, and who reads it as which variable. */
 export const SECRETS = {
-  GithubWebhookSecret: { parameter: 'github-webhook-secret', required: true, readBy: { webhook: 'GITHUB_WEBHOOK_SECRET' } },
+  GithubWebhookSecret: { parameter: 'github-webhook-secret', required: true, readBy: { webhook: EnvVar.GithubWebhookSecret } },
   LinkSigningKey: {
     parameter: 'link-signing-key',
     required: true,
-    readBy: { 'approval-request': 'LINK_SIGNING_KEY', 'approval-response': 'LINK_SIGNING_KEY' },
+    readBy: { 'approval-request': EnvVar.LinkSigningKey, 'approval-response': EnvVar.LinkSigningKey },
   },
-  GithubToken: { parameter: 'github-token', required: false, readBy: { source: 'GITHUB_TOKEN' } },
-  SlackWebhookUrl: { parameter: 'slack-webhook-url', required: false, readBy: { 'approval-request': 'SLACK_WEBHOOK_URL', notify: 'SLACK_WEBHOOK_URL' } },
-  SlackSigningSecret: { parameter: 'slack-signing-secret', required: false, readBy: { 'approval-response': 'SLACK_SIGNING_SECRET' } },
+  GithubToken: { parameter: 'github-token', required: false, readBy: { source: EnvVar.GithubToken } },
+  SlackWebhookUrl: { parameter: 'slack-webhook-url', required: false, readBy: { 'approval-request': EnvVar.SlackWebhookUrl, notify: EnvVar.SlackWebhookUrl } },
+  SlackSigningSecret: { parameter: 'slack-signing-secret', required: false, readBy: { 'approval-response': EnvVar.SlackSigningSecret } },
 } as const satisfies Record<string, { parameter: string; required: boolean; readBy: Partial<Record<FunctionKey, string>> }>;
 export type SecretName = keyof typeof SECRETS;
-
-/** The functions of an installation, by their handler file in packages/functions/src/handlers. */
-export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy'] as const;
-export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 export interface PlanOptions {
   stage: string;
@@ -56,6 +58,14 @@ export interface PlanOptions {
   secrets: ReadonlySet<SecretName>;
   /** Days an execution's artifacts (and its approval and deployment records) are kept. @default 30 */
   artifactRetentionDays?: number;
+  /**
+   * The state machines' CloudWatch Logs: level, and whether inputs and outputs are logged (they can hold
+   * variables and commit messages). @default { level: 'ERROR', includeExecutionData: false }
+   * @see https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
+   */
+  stateMachineLogs?: { level?: 'ALL' | 'ERROR' | 'FATAL' | 'OFF'; includeExecutionData?: boolean };
+  /** Trace executions with X-Ray. @default false */
+  tracing?: boolean;
 }
 
 export interface FunctionPlan {
@@ -78,6 +88,11 @@ export interface StateMachinePlan {
   name: string;
   arn: string;
   compiled: CompiledPipeline;
+  /** The role's statements: the compiler's, and log delivery (and X-Ray when tracing). */
+  statements: PolicyStatement[];
+  logGroup: string;
+  logging: { level: 'ALL' | 'ERROR' | 'FATAL' | 'OFF'; includeExecutionData: boolean };
+  tracing: boolean;
   manifestKey: string;
   tags: Record<string, string>;
 }
@@ -127,29 +142,28 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const approvalTopicArn = topicArn(region, accountId, names.approvalTopic);
   const notificationTopicArn = topicArn(region, accountId, names.notificationTopic);
   const fnArn = (key: FunctionKey) => lambdaArn(region, accountId, names.function(key));
-  const compileOptions: CompileOptions = {
-    target: 'aws',
-    region,
-    accountId,
-    artifactBucket: bucket,
-    approvalTopicArn,
-    projectPrefix: names.prefix,
-    functions: { source: fnArn('source'), approval: fnArn('approval-request'), gate: fnArn('gate'), canary: fnArn('canary'), s3Deploy: fnArn('s3-deploy') },
-  };
+  const compileOptions = installationCompileOptions(options);
 
   const stateMachines = options.pipelines.map((pipeline): StateMachinePlan => {
     const name = names.stateMachine(pipeline.name);
-    const manifestKey = `${ControlPrefix.pipelines}${pipeline.name}.json`;
+    const manifestKey = pipelineManifestKey(pipeline.name);
+    const compiled = compileForAws(pipeline, compileOptions);
+    const tracing = options.tracing ?? false;
     return {
       pipeline,
       name,
       arn: stateMachineArn(region, accountId, name),
-      compiled: compileForAws(pipeline, compileOptions),
+      compiled,
+      statements: [...compiled.iam, ...stateMachineObservability(tracing)],
+      // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small for many log groups.
+      logGroup: `/aws/vendedlogs/states/${name}`,
+      logging: { level: options.stateMachineLogs?.level ?? 'ERROR', includeExecutionData: options.stateMachineLogs?.includeExecutionData ?? false },
+      tracing,
       manifestKey,
       tags: {
-        'stepline:pipeline': pipeline.name,
-        'stepline:installation': options.stage,
-        'stepline:manifest': `s3://${bucket}/${manifestKey}`,
+        [InstallationTag.Pipeline]: pipeline.name,
+        [InstallationTag.Installation]: options.stage,
+        [InstallationTag.Manifest]: `s3://${bucket}/${manifestKey}`,
       },
     };
   });
@@ -181,6 +195,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ...positions.flatMap(({ position }) => (position.action.kind === 'approval' && position.action.notificationArn ? [position.action.notificationArn] : [])),
   ];
   const deploys = positions.flatMap(({ pipeline, position }) => (position.action.kind === 'deploy' ? [{ pipeline, action: position.action }] : []));
+  const sourcePipelines = [...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'source' ? [pipeline.name] : [])))];
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
@@ -218,8 +233,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       description: 'stepline: stage gates (execution modes, disabled transitions)',
       timeoutSeconds: 30,
       memoryMb: 256,
-      environment: { ARTIFACT_BUCKET: bucket, STATE_MACHINE_PREFIX: stateMachinePrefix },
-      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.gates)]), taskTokenAnswers],
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
+      // The gate object does not exist until the first execution writes it: reading it needs ListBucket.
+      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.gates)]), listBucket(bucketArn), taskTokenAnswers],
     }),
     webhook: fn('webhook', {
       description: 'stepline: GitHub webhook (starts pipelines)',
@@ -227,10 +243,10 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       timeoutSeconds: 10,
       memoryMb: 512,
       environment: {
-        PIPELINES: `s3://${bucket}/${ControlPrefix.pipelineList}`,
-        STATE_MACHINE_PREFIX: stateMachinePrefix,
+        [EnvVar.Pipelines]: `s3://${bucket}/${ControlPrefix.pipelineList}`,
+        [EnvVar.StateMachinePrefix]: stateMachinePrefix,
         // Lambda allows 4 KB of environment in all; beyond that the prefix alone finds the machines.
-        ...(machinesByPipeline.length <= 2048 && { STATE_MACHINE_ARNS: machinesByPipeline }),
+        ...(machinesByPipeline.length <= 2048 && { [EnvVar.StateMachineArns]: machinesByPipeline }),
       },
       statements: [
         allow(['s3:GetObject'], [`${bucketArn}/${ControlPrefix.pipelineList}`]),
@@ -239,30 +255,47 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       url: true,
     }),
     source: fn('source', {
-      description: 'stepline: source actions (resolves the commit to build)',
-      timeoutSeconds: 60,
-      memoryMb: 256,
+      description: 'stepline: source actions (resolves the commit and stores it as the source artifact)',
+      // Downloading and storing a repository's tree takes longer than resolving a commit.
+      timeoutSeconds: 300,
+      memoryMb: 1024,
+      environment: { [EnvVar.ArtifactBucket]: bucket },
+      // The artifact's manifest is looked for before it is written (a retried Task finds it stored).
+      statements:
+        sourcePipelines.length > 0
+          ? [
+              allow(
+                ['s3:GetObject', 's3:PutObject'],
+                sourcePipelines.map((p) => `${bucketArn}/${p}/*`),
+              ),
+              listBucket(bucketArn),
+            ]
+          : [],
     }),
     'approval-request': fn('approval-request', {
       description: 'stepline: manual approval requests (links by SNS and Slack)',
       timeoutSeconds: 30,
       memoryMb: 256,
-      environment: { APPROVAL_BUCKET: bucket, APPROVAL_TOPIC_ARN: approvalTopicArn },
-      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.approvals)]), allow(['sns:Publish'], [...new Set(approvalTopics)])],
+      environment: { [EnvVar.ApprovalBucket]: bucket, [EnvVar.ApprovalTopicArn]: approvalTopicArn },
+      statements: [
+        allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.approvals)]),
+        listBucket(bucketArn),
+        allow(['sns:Publish'], [...new Set(approvalTopics)]),
+      ],
     }),
     'approval-response': fn('approval-response', {
       description: 'stepline: approval links and Slack buttons (decides approvals)',
       timeoutSeconds: 30,
       memoryMb: 256,
-      environment: { APPROVAL_BUCKET: bucket },
-      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.approvals)]), taskTokenAnswers],
+      environment: { [EnvVar.ApprovalBucket]: bucket },
+      statements: [allow(['s3:GetObject', 's3:PutObject'], [objects(ControlPrefix.approvals)]), listBucket(bucketArn), taskTokenAnswers],
       url: true,
     }),
     notify: fn('notify', {
       description: 'stepline: execution notifications (SNS and Slack)',
       timeoutSeconds: 30,
       memoryMb: 256,
-      environment: { NOTIFICATION_TOPIC_ARN: notificationTopicArn },
+      environment: { [EnvVar.NotificationTopicArn]: notificationTopicArn },
       statements: [allow(['sns:Publish'], [notificationTopicArn]), ...(executionsOf.length > 0 ? [allow(['states:DescribeExecution'], executionsOf)] : [])],
     }),
     canary: fn('canary', {
@@ -270,7 +303,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       // Prepare waits for green's tasks and targets to be healthy.
       timeoutSeconds: 900,
       memoryMb: 512,
-      environment: { ARTIFACT_BUCKET: bucket, STATE_MACHINE_PREFIX: stateMachinePrefix },
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
     's3-deploy': fn('s3-deploy', {
@@ -283,6 +316,8 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
           ? []
           : [
               allow(['s3:GetObject'], [...new Set(s3Deploys.map((a) => `${bucketArn}/${a.pipeline}/*`))]),
+              // A build's output has no stepline manifest: reading one that is absent must answer 404, not 403.
+              listBucket(bucketArn),
               allow(['s3:PutObject', 's3:PutObjectAcl'], [...new Set(s3Deploys.map((a) => `arn:aws:s3:::${a.bucket}/*`))]),
               ...(s3Deploys.some((a) => a.kmsEncryptionKeyArn)
                 ? [allow(['kms:GenerateDataKey'], [...new Set(s3Deploys.flatMap((a) => (a.kmsEncryptionKeyArn ? [a.kmsEncryptionKeyArn] : [])))])]
@@ -325,6 +360,8 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
         statements: [
           allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`]),
           allow(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], [`${bucketArn}/${pipeline.name}/*`]),
+          // A folder source (an artifact prefix) is downloaded by listing it.
+          listBucket(bucketArn),
           allow(['s3:GetBucketAcl', 's3:GetBucketLocation'], [bucketArn]),
           allow(
             [
@@ -336,9 +373,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
             ],
             [`arn:aws:codebuild:${region}:${accountId}:report-group/${name}-*`],
           ),
-          ...(connection
-            ? [allow(['codeconnections:UseConnection', 'codestar-connections:UseConnection', 'codeconnections:GetConnectionToken'], [connection])]
-            : []),
+          ...(connection ? [connectionStatement(connection)] : []),
         ],
       },
     ];
@@ -353,7 +388,39 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     { id: 'old-versions', noncurrentDays: 7, expiredObjectDeleteMarker: true, abortMultipartDays: 1 },
   ];
 
-  return { names, compileOptions, bucketArn, approvalTopicArn, notificationTopicArn, functions, stateMachines, projects, lifecycle, parameters };
+  const plan = { names, compileOptions, bucketArn, approvalTopicArn, notificationTopicArn, functions, stateMachines, projects, lifecycle, parameters };
+  checkInlinePolicies(plan);
+  return plan;
+}
+
+/**
+ * IAM refuses a role whose inline policies exceed 10,240 characters, and `sst deploy` would stop half
+ * way: the plan refuses it first, saying what to split. A state machine's role grows with its build
+ * projects and functions; the canary's with every deploy action's services, listeners, alarms and hooks.
+ * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+ */
+export function checkInlinePolicies(plan: Pick<InstallationPlan, 'functions' | 'stateMachines' | 'projects'>): void {
+  const problems: string[] = [];
+  const check = (role: string, statements: readonly PolicyStatement[], split: string) => {
+    const size = inlinePolicySize(statements);
+    if (size > MAX_INLINE_POLICY_CHARS)
+      problems.push(`the role of ${role} needs ${size} characters of inline policy; IAM allows ${MAX_INLINE_POLICY_CHARS}: ${split}`);
+  };
+  for (const machine of plan.stateMachines)
+    check(
+      `the state machine ${machine.name}`,
+      machine.statements,
+      `split the pipeline ${machine.pipeline.name} into two pipelines (each gets its own role), or have its build actions share CodeBuild projects`,
+    );
+  for (const fn of Object.values(plan.functions)) {
+    const split =
+      fn.key === 'canary'
+        ? 'install the pipelines that deploy to different ECS services as separate installations (sst stages), or use fewer alarms and hook functions per installation'
+        : `install the pipelines as separate installations (sst stages)`;
+    check(`the ${fn.key} function (${fn.name})`, fn.statements, split);
+  }
+  for (const project of plan.projects) check(`the CodeBuild project ${project.name}`, project.statements, 'give the action a project of its own (`project:`)');
+  if (problems.length > 0) throw new Error(`stepline: cannot install: ${problems.join('; ')}`);
 }
 
 /** The options `projectName` reads; it only uses the prefix, but takes the compiler's resolved options. */
@@ -390,6 +457,20 @@ function projectSource(producer: SourceAction | undefined, bucket: string, pipel
   return { type: 'S3', location: `${bucket}/${pipeline}/`, ...spec };
 }
 
+/**
+ * What CodeBuild does with a project's CodeConnections source: reads the connection and gets a token
+ * for it. A connection made before the service was renamed has a `codestar-connections` ARN, and its
+ * actions carry that prefix.
+ * @see https://docs.aws.amazon.com/codebuild/latest/userguide/connections-github-app.html
+ */
+export function connectionStatement(connection: string): PolicyStatement {
+  const service = connection.startsWith('arn:aws:codestar-connections:') ? 'codestar-connections' : 'codeconnections';
+  return allow(
+    ['GetConnection', 'GetConnectionToken', 'UseConnection'].map((a) => `${service}:${a}`),
+    [connection],
+  );
+}
+
 const nameOf = (nameOrArn: string) => nameOrArn.split(/[:/]/).at(-1) ?? nameOrArn;
 
 /** What the canary function does to the ECS services, listeners and alarms the deploy actions name. */
@@ -400,7 +481,9 @@ function canaryStatements(options: {
   deploys: Array<{ pipeline: Pipeline; action: DeployAction }>;
 }): PolicyStatement[] {
   const { region, accountId, bucketArn, deploys } = options;
-  const statements: PolicyStatement[] = [allow(['s3:GetObject', 's3:PutObject'], [`${bucketArn}/${ControlPrefix.deployments}*`])];
+  // Deployment records are read before they exist, and listed when an execution ends (abort); the input
+  // artifact's stepline manifest may be absent too (a CodeBuild upload has none).
+  const statements: PolicyStatement[] = [allow(['s3:GetObject', 's3:PutObject'], [`${bucketArn}/${ControlPrefix.deployments}*`]), listBucket(bucketArn)];
   if (deploys.length === 0) return statements;
 
   const pipelines = [...new Set(deploys.map((d) => d.pipeline.name))];
@@ -417,9 +500,10 @@ function canaryStatements(options: {
   if (ecs.length > 0) {
     const services = ecs.map((e) => `arn:aws:ecs:${region}:${accountId}:service/${e.cluster}/${e.service}`);
     const taskSets = ecs.map((e) => `arn:aws:ecs:${region}:${accountId}:task-set/${e.cluster}/${e.service}/*`);
-    statements.push(allow(['ecs:CreateTaskSet'], services));
+    // CreateTaskSet and DeleteTaskSet authorize on the task-set resource type; the service is named too,
+    // which is harmless where it is not needed and covers a service-level check.
+    statements.push(allow(['ecs:CreateTaskSet', 'ecs:DeleteTaskSet'], [...services, ...taskSets]));
     statements.push(allow(['ecs:DescribeTaskSets', 'ecs:UpdateServicePrimaryTaskSet'], [...services, ...taskSets]));
-    statements.push(allow(['ecs:DeleteTaskSet'], taskSets));
     statements.push(awsRequiresWildcard('TaskDefinitions', allow(['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'], ['*'])));
     statements.push(
       awsRequiresWildcard('TagOnCreate', {
@@ -449,13 +533,7 @@ function canaryStatements(options: {
   }
 
   const alarms = [...new Set(deploys.flatMap(({ action }) => action.alarms))];
-  if (alarms.length > 0)
-    statements.push(
-      allow(
-        ['cloudwatch:DescribeAlarms'],
-        alarms.map((a) => `arn:aws:cloudwatch:${region}:${accountId}:alarm:${a}`),
-      ),
-    );
+  if (alarms.length > 0) statements.push(awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*'])));
 
   const hooks = [
     ...new Set(

@@ -26,6 +26,8 @@ describe('the s3-deploy function', () => {
     const statements = functions['s3-deploy'].statements.filter((s) => !s.Action.some((a) => a.startsWith('logs:')));
     expect(statements).toStrictEqual([
       { Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${names.bucket}/site/*`] },
+      // A missing manifest (a build's output) reads as 404, not 403.
+      { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [`arn:aws:s3:::${names.bucket}`] },
       { Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectAcl'], Resource: ['arn:aws:s3:::www.example.com/*'] },
       { Effect: 'Allow', Action: ['kms:GenerateDataKey'], Resource: ['arn:aws:kms:eu-west-1:123456789012:key/k'] },
     ]);

@@ -4,7 +4,6 @@
  * moto's task sets are always STEADY_STATE and never register targets, so health is "steady, no
  * target unhealthy" here. Hook functions are faked with aws-sdk-client-mock (moto's Lambda needs Docker).
  */
-import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import {
@@ -157,7 +156,7 @@ describe.skipIf(skip)('the canary function against moto_server (ECS, ELBv2, Clou
     };
   }
 
-  /** The build's artifact in S3, with its manifest, as the build action writes it. */
+  /** The build's artifact in S3 as CodeBuild uploads `artifacts.files` (packaging NONE): its files, and no stepline manifest. */
   async function writeArtifact(executionId: string, image: string): Promise<void> {
     const files = {
       'taskdef.json': JSON.stringify({ ...taskDefinition('<IMAGE1_NAME>'), executionRoleArn: '' }),
@@ -165,14 +164,6 @@ describe.skipIf(skip)('the canary function against moto_server (ECS, ELBv2, Clou
     };
     const prefix = `web/${executionId}/Build/`;
     for (const [path, body] of Object.entries(files)) await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}${path}`, Body: body }));
-    const manifest = {
-      artifact: 'Build',
-      pipeline: 'web',
-      executionId,
-      createdAt: new Date().toISOString(),
-      files: Object.entries(files).map(([path, body]) => ({ path, sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body) })),
-    };
-    await clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }));
   }
 
   const silent = new Logger({ serviceName: 'stepline-canary-test', logLevel: 'SILENT' });

@@ -112,6 +112,34 @@ describe('stepline definition verbs', () => {
     expect(bad.stderr).toContain('--parameter: expected Name=Value, got "Repo"');
   });
 
+  it('compile --target aws prints what an installation runs (its functions, bucket, projects), and refuses without knowing which', async () => {
+    writeFileSync(join(dir, 'stepline.yml'), GOOD);
+    const refused = await runCli(['compile', '--target', 'aws'], { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('give --install <sst stage>, --region <region>, --account <id>');
+    const run = await runCli(['compile', '--target', 'aws', '--install', 'team', '--region', 'eu-west-1', '--account', '123456789012'], { cwd: dir });
+    expect(run.code).toBe(0);
+    const asl = JSON.parse(run.stdout);
+    const text = JSON.stringify(asl);
+    expect(text).toContain('arn:aws:lambda:eu-west-1:123456789012:function:stepline-team-source');
+    expect(text).toContain('"artifactBucket":"stepline-team-artifacts-123456789012-eu-west-1"');
+    expect(asl.States['Build · run order 1'].Branches[0].States['Build · Compile'].Parameters.ProjectName).toBe('stepline-team-web-Build-Compile');
+    expect(text).not.toContain('000000000000');
+  });
+
+  it('compile --target aws refuses a state machine over 1 MiB in UTF-8 bytes, saying to split the pipeline', async () => {
+    writeFileSync(
+      join(dir, 'stepline.yml'),
+      GOOD.replace(
+        '{ name: Lint, kind: test, inputArtifacts: [Src] }',
+        `{ name: Lint, kind: test, inputArtifacts: [Src], environmentVariables: { NOTE: "${'€'.repeat(400_000)}" } }`,
+      ),
+    );
+    const run = await runCli(['compile', '--target', 'aws', '--install', 'team', '--region', 'eu-west-1', '--account', '123456789012'], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/stages: the state machine is \d+ bytes .*Step Functions accepts at most 1048576 bytes: split the pipeline into two pipelines/);
+  });
+
   it('loads a TypeScript definition made with definePipeline()', async () => {
     const run = await runCli(['validate', join(REPO_ROOT, 'examples', 'typed', 'pipeline.ts')], { cwd: dir });
     expect(run).toMatchObject({ code: 0, stdout: 'typed-web-app: valid (3 stages, 4 actions)\n' });

@@ -132,6 +132,37 @@ stages:
     });
   });
 
+  it('runs an execution started from outside stepline with {} on the branch head with default variables', async () => {
+    const { outcome, calls } = await run(compiled, { 'Build · Compile': withImage }, {} as never);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect((inputOf(calls, 'Source · Checkout') as { Payload: { trigger: unknown } }).Payload.trigger).toStrictEqual({});
+    const build = inputOf(calls, 'Build · Compile') as { EnvironmentVariablesOverride: Array<{ Name: string; Value: string }> };
+    expect(build.EnvironmentVariablesOverride.find((v) => v.Name === 'ENV')?.Value).toBe('staging');
+  });
+
+  it('retries a source, approval or gate Task that failed with Stepline.Transient (GitHub rate limit, S3 throttling)', async () => {
+    const failOnce = (state: string, answer: (input: unknown) => unknown) => {
+      let failed = false;
+      return (taskInput: unknown) => {
+        if (!failed) {
+          failed = true;
+          throw Object.assign(new Error(`${state}: GitHub answered 429`), { name: 'Stepline.Transient' });
+        }
+        return answer(taskInput);
+      };
+    };
+    const base = stubHandlers(compiled);
+    const { outcome, calls } = await run(compiled, {
+      'Build · Compile': withImage,
+      'Source · Checkout': failOnce('source', (i) => base['Source · Checkout']?.(i)),
+      'Release · Approve': failOnce('approval', (i) => base['Release · Approve']?.(i)),
+      'Build · enter stage': failOnce('gate', () => ({})),
+    });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c.state === 'Source · Checkout')).toHaveLength(2);
+    expect(calls.filter((c) => c.state === 'Release · Approve')).toHaveLength(2);
+  }, 30_000);
+
   it('resumes at a stage entry with the state given (retry-stage-execution), skipping earlier stages', async () => {
     const state = {
       input,

@@ -7,29 +7,19 @@
  */
 import { loadavg } from 'node:os';
 import fc from 'fast-check';
-import { serveProject } from '../../test/helpers/serve';
 import {
   approvalCases,
   badAnswer,
   buildspecProperty,
   definitionProperty,
+  FUZZ_WEBHOOK_SECRET,
+  fuzzedServer,
   type HttpCase,
   importerProperty,
   webhookCases,
 } from '../../test/reliability/fuzz-properties';
 
 const RUNS = Number(process.argv[2] ?? 10_000);
-const SECRET = 'bench-fuzz-secret';
-const DEFINITION = `
-name: fuzzed
-triggers: [{ push: [{ branches: { includes: [never-pushed] } }] }]
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/svc, outputArtifacts: [Src] }]
-  - name: Check
-    actions: [{ name: Test, kind: invoke, command: "true", inputArtifacts: [Src] }]
-`;
-
 interface Outcome {
   surface: string;
   cases: number;
@@ -68,19 +58,18 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-const { project, server } = await serveProject(DEFINITION, { secret: SECRET });
+const { server, close } = await fuzzedServer();
 const outcomes: Outcome[] = [];
 try {
   outcomes.push(await measure('definitions', (seed) => fc.check(definitionProperty(), { numRuns: RUNS, seed })));
   outcomes.push(await measure('buildspecs', (seed) => fc.check(buildspecProperty(), { numRuns: RUNS, seed })));
   outcomes.push(await measure('codepipeline import', (seed) => fc.check(importerProperty(), { numRuns: RUNS, seed })));
-  outcomes.push(await measure('serve: webhooks', (seed) => fc.check(http(server.url, webhookCases(SECRET)), { numRuns: RUNS, seed })));
+  outcomes.push(await measure('serve: webhooks', (seed) => fc.check(http(server.url, webhookCases(FUZZ_WEBHOOK_SECRET)), { numRuns: RUNS, seed })));
   outcomes.push(await measure('serve: approval links', (seed) => fc.check(http(server.url, approvalCases()), { numRuns: RUNS, seed })));
   const started = server.runtime.store.listExecutions().length;
   console.log(`executions started by the fuzzed webhooks: ${started} (expected 0)`);
 } finally {
-  await server.close();
-  project.remove();
+  await close();
 }
 for (const o of outcomes) {
   console.log(

@@ -4,6 +4,7 @@
  * CI=true, where its absence is a failure (CI installs it).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { freePort } from '@stepline/local';
 
 export interface MotoServer {
@@ -34,11 +35,21 @@ export function motoSkipReason(): string | undefined {
   return reason;
 }
 
-export async function startMoto(): Promise<MotoServer> {
+export interface StartMotoOptions {
+  /**
+   * Enforce IAM: the first `n` requests are free (make the first user), every later one must be signed
+   * by an IAM user made in moto, whose policies are evaluated. Readiness is then checked without a
+   * request, so none of the free ones is spent on it.
+   */
+  freeRequests?: number;
+}
+
+export async function startMoto(options: StartMotoOptions = {}): Promise<MotoServer> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
+  const enforce = options.freeRequests !== undefined;
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, MOTO_PORT: String(port) },
+    env: { ...process.env, MOTO_PORT: String(port), ...(enforce && { INITIAL_NO_AUTH_ACTION_COUNT: String(options.freeRequests) }) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -49,8 +60,12 @@ export async function startMoto(): Promise<MotoServer> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${stderr}`);
     try {
-      const res = await fetch(`${endpoint}/moto-api/`);
-      if (res.status < 500) break;
+      if (enforce) {
+        if (await listening(port)) break;
+      } else {
+        const res = await fetch(`${endpoint}/moto-api/`);
+        if (res.status < 500) break;
+      }
     } catch {
       // not listening yet
     }
@@ -74,6 +89,16 @@ export async function startMoto(): Promise<MotoServer> {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 /** SDK client settings for moto: its endpoint, fixed credentials, one attempt (retried 500s duplicate). */

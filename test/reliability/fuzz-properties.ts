@@ -18,9 +18,11 @@ import {
   signApprovalLink,
   toSteplineYaml,
 } from '@stepline/core';
+import { type RunningServer, startServer } from '@stepline/local';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { corpusFiles } from '../helpers/corpus';
+import { createProject } from '../helpers/project';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -282,4 +284,40 @@ export async function badAnswer(baseUrl: string, c: HttpCase): Promise<string | 
   if (res.status >= 500) return `${c.method} ${c.path} answered ${res.status}: ${text.slice(0, 200)}`;
   if (/\n\s+at .+:\d+:\d+/.test(text)) return `${c.method} ${c.path} answered with a stack trace: ${text.slice(0, 300)}`;
   return undefined;
+}
+
+/** The secret `fuzzedServer` checks webhook signatures with. */
+export const FUZZ_WEBHOOK_SECRET = 'fuzz-secret';
+
+/**
+ * A `stepline serve` to fuzz: no trigger matches what the fuzzer sends, so no execution starts and the
+ * endpoints themselves are what is tried. `close` also removes its project.
+ */
+export async function fuzzedServer(): Promise<{ server: RunningServer; close(): Promise<void> }> {
+  const definition = `
+name: fuzzed
+triggers: [{ push: [{ branches: { includes: [never-pushed] } }] }]
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/svc, outputArtifacts: [Src] }]
+  - name: Check
+    actions: [{ name: Test, kind: invoke, command: "true", inputArtifacts: [Src] }]
+`;
+  const project = createProject({ 'stepline.yml': definition });
+  const server = await startServer({
+    project: project.dir,
+    repo: project.dir,
+    host: '127.0.0.1',
+    port: 0,
+    webhookSecret: FUZZ_WEBHOOK_SECRET,
+    pipelines: [{ pipeline: parsePipelineText(definition), file: `${project.dir}/stepline.yml` }],
+    sink: { line: () => undefined },
+  });
+  return {
+    server,
+    close: async () => {
+      await server.close();
+      project.remove();
+    },
+  };
 }

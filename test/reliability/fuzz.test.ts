@@ -7,9 +7,16 @@ import { request } from 'node:http';
 import type { RunningServer } from '@stepline/local';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Project } from '../helpers/project';
-import { serveProject } from '../helpers/serve';
-import { approvalCases, badAnswer, buildspecProperty, definitionProperty, importerProperty, webhookCases } from './fuzz-properties';
+import {
+  approvalCases,
+  badAnswer,
+  buildspecProperty,
+  definitionProperty,
+  FUZZ_WEBHOOK_SECRET,
+  fuzzedServer,
+  importerProperty,
+  webhookCases,
+} from './fuzz-properties';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_204);
@@ -28,25 +35,13 @@ describe('parsers refuse bad input with a clear message, never a crash', () => {
 });
 
 describe('stepline serve answers any request without a 5xx or a stack trace', () => {
-  const SECRET = 'fuzz-secret';
-  // No trigger matches what the fuzzer sends, so no execution starts: the endpoints are what is tried.
-  const DEFINITION = `
-name: fuzzed
-triggers: [{ push: [{ branches: { includes: [never-pushed] } }] }]
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/svc, outputArtifacts: [Src] }]
-  - name: Check
-    actions: [{ name: Test, kind: invoke, command: "true", inputArtifacts: [Src] }]
-`;
-  let project: Project;
   let server: RunningServer;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ project, server } = await serveProject(DEFINITION, { secret: SECRET }));
+    ({ server, close } = await fuzzedServer());
   });
   afterAll(async () => {
-    await server?.close();
-    project?.remove();
+    await close?.();
   });
 
   it('answers a 4xx to request targets such as //host, which new URL() reads as another host, and keeps serving (found by bench/fuzz)', async () => {
@@ -67,7 +62,7 @@ stages:
 
   it('GitHub webhooks', async () => {
     await fc.assert(
-      fc.asyncProperty(webhookCases(SECRET), async (c) => {
+      fc.asyncProperty(webhookCases(FUZZ_WEBHOOK_SECRET), async (c) => {
         const why = await badAnswer(server.url, c);
         if (why) throw new Error(why);
       }),

@@ -20,6 +20,7 @@ export {
   SUPPORTED_PROVIDERS,
   toSteplineYaml,
 } from './importers/codepipeline';
+export * from './installation';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
 export { definePipeline, parsePipeline, parsePipelineText } from './model/parse';
 export * from './model/references';

@@ -29,20 +29,29 @@ interface CommitBody {
 
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
 
-export async function getCommit(options: GitHubApiOptions, repository: string, ref: string): Promise<GitHubCommit> {
+/** `<api>/repos/<owner>/<repo>` */
+export function gitHubRepoUrl(options: GitHubApiOptions, repository: string): string {
   const base = (options.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
   const [owner, repo] = repository.split('/');
   if (!owner || !repo) throw new SteplineError(ErrorName.ActionFailed, `repository ${repository} is not owner/repo`);
-  const url = `${base}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/commits/${encodeURIComponent(ref)}`;
+  return `${base}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
+}
+
+export function gitHubHeaders(options: GitHubApiOptions): Record<string, string> {
+  return {
+    accept: 'application/vnd.github+json',
+    'x-github-api-version': '2022-11-28',
+    'user-agent': 'stepline-source',
+    ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }),
+  };
+}
+
+export async function getCommit(options: GitHubApiOptions, repository: string, ref: string): Promise<GitHubCommit> {
+  const url = `${gitHubRepoUrl(options, repository)}/commits/${encodeURIComponent(ref)}`;
   let response: Response;
   try {
     response = await options.fetch(url, {
-      headers: {
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'stepline-source',
-        ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }),
-      },
+      headers: gitHubHeaders(options),
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
   } catch (error) {

@@ -13,16 +13,13 @@
  *
  * The stacks write this shape (stacks/manifest.ts); a contract test keeps the two in step.
  */
-import { type Pipeline, PipelineSchema, type StateMap, StateRole } from '@stepline/core';
+import { InstallationTag, PIPELINE_MANIFEST_VERSION, type PipelineManifestDocument, PipelineSchema, StateRole } from '@stepline/core';
 import * as z from 'zod';
 
-export const ManifestTag = {
-  Pipeline: 'stepline:pipeline',
-  Installation: 'stepline:installation',
-  Manifest: 'stepline:manifest',
-} as const;
+/** The tags the CLI finds state machines by (the installation contract in core). */
+export const ManifestTag = InstallationTag;
 
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = PIPELINE_MANIFEST_VERSION;
 
 const StateInfoSchema = z.object({
   role: z.enum(Object.values(StateRole)),
@@ -45,16 +42,7 @@ export const PipelineManifestSchema = z.object({
   gatePrefix: z.string(),
 });
 
-export interface PipelineManifest {
-  version: typeof MANIFEST_VERSION;
-  installation: string;
-  pipeline: Pipeline;
-  stateMap: StateMap;
-  machineHash?: string;
-  stateMachineName: string;
-  artifactBucket: string;
-  gatePrefix: string;
-}
+export type PipelineManifest = PipelineManifestDocument;
 
 /** Parses a manifest read from S3; `where` names it in the error. */
 export function parseManifest(text: string, where: string): PipelineManifest {

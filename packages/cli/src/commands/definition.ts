@@ -2,10 +2,12 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type CompileOptions,
   type CompileTarget,
   compilePipeline,
   DefinitionError,
   importCodePipeline,
+  installationCompileOptions,
   pipelineToMermaid,
   toSteplineYaml,
   validateStateMachine,
@@ -19,8 +21,8 @@ const printWarnings = (warnings: Array<{ path: string; message: string }>) => {
 };
 
 /** Compiles and checks the result with asl-validator too, as a deploy would. */
-function compileChecked(pipeline: Parameters<typeof compilePipeline>[0], targetName: string) {
-  const compiled = compilePipeline(pipeline, { target: target(targetName) });
+function compileChecked(pipeline: Parameters<typeof compilePipeline>[0], targetName: string, options: CompileOptions = {}) {
+  const compiled = compilePipeline(pipeline, { ...options, target: target(targetName) });
   const problems = validateStateMachine(compiled.definition);
   if (problems.length > 0)
     throw new DefinitionError(
@@ -29,6 +31,21 @@ function compileChecked(pipeline: Parameters<typeof compilePipeline>[0], targetN
     );
   printWarnings(compiled.warnings);
   return compiled;
+}
+
+/**
+ * On AWS the machine names the installation's functions, bucket, topic and projects, which depend on its
+ * stage, account and region: without them it would print names no installation has.
+ */
+function installationOptions(opts: { target: string; install?: string; region?: string; account?: string }): CompileOptions {
+  if (opts.target !== 'aws') return {};
+  const missing = [!opts.install && '--install <sst stage>', !opts.region && '--region <region>', !opts.account && '--account <id>'].filter(Boolean);
+  if (missing.length > 0)
+    throw new UsageError(
+      `compile --target aws prints the state machine an installation runs, which names its functions, bucket and projects: give ${missing.join(', ')}`,
+    );
+  if (!/^\d{12}$/.test(opts.account ?? '')) throw new UsageError(`--account: expected a 12-digit AWS account id, got ${JSON.stringify(opts.account)}`);
+  return installationCompileOptions({ stage: opts.install ?? '', region: opts.region ?? '', accountId: opts.account ?? '' });
 }
 
 function target(value: string): CompileTarget {
@@ -55,9 +72,12 @@ export function register(program: Command): void {
     .argument('[file]', 'pipeline definition (default: stepline.yml)')
     .option('--out <dir>', 'write <pipeline>.asl.json and <pipeline>.states.json (the state map) here')
     .option('--target <target>', 'runtime the machine is compiled for: local or aws', 'local')
-    .action(async (file: string | undefined, opts: { out?: string; target: string }) => {
+    .option('--install <stage>', 'with --target aws: the installation (sst stage) whose functions, bucket and projects the machine names')
+    .option('--region <region>', 'with --target aws: the installation’s AWS region')
+    .option('--account <id>', 'with --target aws: the installation’s AWS account id')
+    .action(async (file: string | undefined, opts: { out?: string; target: string; install?: string; region?: string; account?: string }) => {
       const { pipeline } = await loadPipeline(file);
-      const compiled = compileChecked(pipeline, opts.target);
+      const compiled = compileChecked(pipeline, opts.target, installationOptions(opts));
       if (!opts.out) {
         process.stdout.write(`${JSON.stringify(compiled.definition, null, 2)}\n`);
         return;

@@ -5,7 +5,7 @@ import { compilePipeline } from './compile';
 import { type State, type StateMachineDefinition, validateGraph, validateStateMachine } from './states';
 
 const backoff = { IntervalSeconds: 2, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' };
-/** A Task invoking one of stepline's functions retries the Lambda integration's faults and the function's transient ones. */
+/** Tasks of stepline's own functions also retry Stepline.Transient (GitHub or S3 stayed throttled). */
 const functionRetry = [
   {
     ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Stepline.Transient'],
@@ -350,7 +350,13 @@ const EXPECTED = {
         defaults: {
           ENV: 'dev',
         },
+        blank: { pipeline: 'tiny', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
       },
+      Next: 'Complete input',
+    },
+    'Complete input': {
+      Type: 'Pass',
+      Parameters: { 'input.$': 'States.JsonMerge($.blank, $.input, false)', 'defaults.$': '$.defaults' },
       Next: 'Resolve variables',
     },
     'Resolve variables': {
@@ -530,3 +536,76 @@ const EXPECTED = {
     },
   },
 };
+
+describe('the definition size limit (target aws)', () => {
+  /** A build whose one environment variable takes `count` characters of `char`. */
+  const withValue = (char: string, count: number) =>
+    parsePipelineText(`
+name: big
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], environmentVariables: { NOTE: "${char.repeat(count)}" } }]
+`);
+
+  it('counts UTF-8 bytes, as Step Functions does: fewer than 1 MiB characters can be more than 1 MiB bytes', () => {
+    const pipeline = withValue('€', 400_000);
+    const local = compilePipeline(pipeline);
+    expect(JSON.stringify(local.definition).length).toBeLessThan(1024 * 1024);
+    expect(() => compilePipeline(pipeline, { target: 'aws' })).toThrow(
+      /stages: the state machine is \d+ bytes \(\d+ KiB of UTF-8\); Step Functions accepts at most 1048576 bytes: split the pipeline into two pipelines/,
+    );
+  });
+
+  it('accepts a definition just under the limit', () => {
+    expect(compilePipeline(withValue('e', 1_000_000), { target: 'aws' }).warnings).toStrictEqual([]);
+  });
+});
+
+describe('CodeBuild identifiers', () => {
+  const pipeline = (outputs: string, inputs = '[Src]') =>
+    parsePipelineText(`
+name: ids
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], outputArtifacts: [App, Extra-Out] }]
+  - name: Test
+    actions: [{ name: Check, kind: test, inputArtifacts: ${inputs}, outputArtifacts: ${outputs} }]
+`);
+  const task = (definition: StateMachineDefinition, name: string) => allStates(definition)[name] as { Parameters: Record<string, unknown> };
+
+  it('are letters, digits and _ only, as CodeBuild accepts them', () => {
+    const { definition } = compilePipeline(pipeline('[Report]', '[Src, Extra-Out]'), { target: 'aws' });
+    expect(task(definition, 'Build · Make').Parameters.SecondaryArtifactsOverride).toMatchObject([{ ArtifactIdentifier: 'Extra_Out', Name: 'Extra-Out' }]);
+    expect(task(definition, 'Test · Check').Parameters.SecondarySourcesOverride).toMatchObject([{ Type: 'S3', SourceIdentifier: 'Extra_Out' }]);
+  });
+
+  it('refuses two artifacts of one action that CodeBuild would know by the same identifier', () => {
+    expect(() => compilePipeline(pipeline('[Report, Out-1, Out_1]'))).toThrow(
+      'stages[2].actions[0].outputArtifacts: artifacts "Out-1" and "Out_1" are both "Out_1" to CodeBuild, which accepts letters, digits and _ in identifiers: rename one',
+    );
+  });
+});
+
+describe('the primary source of a build', () => {
+  it('is the commit (SourceVersion) for a project stepline creates, and the stored source artifact for a project of the team’s own', () => {
+    const { definition } = compilePipeline(
+      parsePipelineText(`
+name: web
+stages:${SOURCE}
+  - name: Build
+    actions:
+      - { name: Make, kind: build, inputArtifacts: [Src] }
+      - { name: Lint, kind: test, project: shared-lint, inputArtifacts: [Src] }
+`),
+      { target: 'aws', artifactBucket: 'bkt' },
+    );
+    const states = allStates(definition) as Record<string, { Parameters: Record<string, unknown> }>;
+    expect(states['Build · Make']?.Parameters).toMatchObject({ 'SourceVersion.$': '$.actions.Source_Checkout.variables.CommitId' });
+    expect(states['Build · Lint']?.Parameters).toMatchObject({
+      ProjectName: 'shared-lint',
+      SourceTypeOverride: 'S3',
+      'SourceLocationOverride.$': "States.Format('bkt/web/{}/Src/', $$.Execution.Name)",
+    });
+    expect(states['Build · Lint']?.Parameters).not.toHaveProperty('SourceVersion.$');
+  });
+});

@@ -8,6 +8,7 @@
  * variables, and each finished action's result (see `actionResultPath`).
  */
 import { DefinitionError, type DefinitionIssue, ErrorName } from '../errors';
+import { TriggerType } from '../execution/input';
 import { referenceFields, referencesIn } from '../model/references';
 import type { Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
@@ -47,8 +48,11 @@ export interface CompiledPipeline {
   warnings: DefinitionIssue[];
 }
 
-/** Step Functions' limit on a definition's size. */
-const MAX_DEFINITION_BYTES = 1024 * 1024;
+/** Step Functions' limit on a definition's size, in bytes of its UTF-8 JSON. */
+export const MAX_DEFINITION_BYTES = 1024 * 1024;
+
+/** A definition's size as Step Functions counts it: UTF-8 bytes (every state name's `·` takes two). */
+export const definitionBytes = (definition: StateMachineDefinition) => new TextEncoder().encode(JSON.stringify(definition)).length;
 
 interface Shared {
   pipeline: Pipeline;
@@ -103,7 +107,16 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
 
   const defaults: JsonObject = {};
   for (const v of pipeline.variables) if (v.default !== undefined) defaults[v.name] = v.default;
-  record(FixedState.Initialize, pass({ parameters: { 'input.$': '$', defaults }, next: FixedState.ResolveVariables }), { role: 'pipeline' });
+  // An execution started from outside stepline (the console's `{}`, start-execution without input, a
+  // schedule) has no source or variables: it runs on the source's branch head with default variables,
+  // as start-pipeline-execution does. What the input gives wins over this blank one.
+  const blank: JsonObject = { pipeline: pipeline.name, trigger: { type: TriggerType.Manual }, source: {}, variables: {} };
+  record(FixedState.Initialize, pass({ parameters: { 'input.$': '$', defaults, blank }, next: FixedState.CompleteInput }), { role: 'pipeline' });
+  record(
+    FixedState.CompleteInput,
+    pass({ parameters: { 'input.$': 'States.JsonMerge($.blank, $.input, false)', 'defaults.$': '$.defaults' }, next: FixedState.ResolveVariables }),
+    { role: 'pipeline' },
+  );
   record(
     FixedState.ResolveVariables,
     pass({ parameters: { 'input.$': '$.input', 'variables.$': 'States.JsonMerge($.defaults, $.input.variables, false)', actions: {} }, next }),
@@ -118,12 +131,18 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
     ...(pipeline.timeoutMinutes !== undefined && { TimeoutSeconds: pipeline.timeoutMinutes * 60 }),
   };
 
-  const size = JSON.stringify(definition).length;
+  // Step Functions refuses a larger definition: on AWS this is an error, not a warning.
+  const size = definitionBytes(definition);
   if (options.target === 'aws' && size > MAX_DEFINITION_BYTES) {
-    shared.warnings.push({
-      path: 'stages',
-      message: `the state machine is ${Math.ceil(size / 1024)} KiB; Step Functions accepts at most 1024 KiB: split the pipeline`,
-    });
+    throw new DefinitionError(
+      [
+        {
+          path: 'stages',
+          message: `the state machine is ${size} bytes (${Math.ceil(size / 1024)} KiB of UTF-8); Step Functions accepts at most ${MAX_DEFINITION_BYTES} bytes: split the pipeline into two pipelines, or use fewer actions or shorter stage and action names (every state name carries them)`,
+        },
+      ],
+      pipeline.name,
+    );
   }
   const tooLong = longStateNames(pipeline, shared.stateMap);
   if (tooLong.length > 0) throw new DefinitionError(tooLong, pipeline.name);
@@ -282,6 +301,7 @@ function compileGate(shared: Shared, states: Record<string, State>, stage: Stage
     },
     resultPath: null,
     timeoutSeconds: Timeout.gateMinutes * 60,
+    // The gate throws Stepline.Transient when its state kept changing under concurrent writes.
     retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
     catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: failure }],
     next,

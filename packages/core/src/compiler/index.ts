@@ -1,6 +1,6 @@
-export { projectName } from './actions/build';
+export { codeBuildIdentifier, projectName } from './actions/build';
 export { LOCAL_COMMAND_FUNCTION } from './actions/invoke';
-export { type CompiledPipeline, compilePipeline } from './compile';
+export { type CompiledPipeline, compilePipeline, definitionBytes, MAX_DEFINITION_BYTES } from './compile';
 export { type CompileOptions, type CompileTarget, type FunctionArns, type StateInfo, type StateMap, StateRole } from './context';
 export type { IamStatement } from './iam';
 export { CODEBUILD_TRANSIENT_ERRORS, LAMBDA_TRANSIENT_ERRORS, Resource, Timeout } from './integrations';

@@ -14,6 +14,7 @@ export const FixedState = {
   ResumeAtStage: 'Resume at stage',
   ResumeRefused: 'Resume refused',
   Initialize: 'Initialize',
+  CompleteInput: 'Complete input',
   ResolveVariables: 'Resolve variables',
   Succeeded: 'Succeeded',
   Failed: 'Failed',

@@ -7,10 +7,10 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type ApprovalDecisionRecord, ApprovalDecisionRecordSchema, type ApprovalRecord, ApprovalRecordSchema } from '@stepline/core';
+import { type ApprovalDecisionRecord, ApprovalDecisionRecordSchema, type ApprovalRecord, ApprovalRecordSchema, ControlPrefix } from '@stepline/core';
 import type * as z from 'zod';
 
-export const APPROVAL_PREFIX = '_stepline/approvals/';
+export const APPROVAL_PREFIX = ControlPrefix.approvals;
 
 export interface ApprovalStore {
   /** `created`, or `exists` when a record is already stored under the id (a retried request). */

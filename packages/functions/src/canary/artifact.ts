@@ -1,6 +1,12 @@
 /**
- * Reads files of the deploy action's input artifact from S3 (`bucket/pipeline/<execution>/<artifact>/`),
- * each checked against the artifact's manifest before use.
+ * Reads files of the deploy action's input artifact from S3 (`bucket/pipeline/<execution>/<artifact>/`).
+ *
+ * Two producers write there. A source action stores a stepline `manifest.json` last (every file and its
+ * SHA-256), and each file is checked against it. A build's output is CodeBuild's own upload of
+ * `artifacts.files` (packaging NONE), which has no stepline manifest: its files are read with S3's
+ * checksum validation on (`ChecksumMode: ENABLED`; S3 stores a checksum of every new object), and a
+ * missing file is told apart from a missing permission because the role may list the bucket.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -16,7 +22,8 @@ export function splitLocation(location: string): { bucket: string; prefix: strin
 }
 
 export class S3Artifact {
-  private manifest: Promise<Manifest> | undefined;
+  /** The stepline manifest, or undefined for a CodeBuild upload (none there). */
+  private manifest: Promise<Manifest | undefined> | undefined;
   private readonly bucket: string;
   private readonly prefix: string;
 
@@ -31,42 +38,63 @@ export class S3Artifact {
 
   /** Whether the artifact holds this file. */
   async has(path: string): Promise<boolean> {
-    return (await this.readManifest()).files.some((f) => f.path === path);
+    const manifest = await this.readManifest();
+    if (manifest) return manifest.files.some((f) => f.path === path);
+    return (await this.get(path, { missingOk: true })) !== undefined;
   }
 
-  /** The file's text, after its SHA-256 matched the manifest's. */
+  /** The file's text, after its SHA-256 matched the manifest's (or S3's checksum, for a CodeBuild upload). */
   async read(path: string): Promise<string> {
-    const entry = (await this.readManifest()).files.find((f) => f.path === path);
+    const manifest = await this.readManifest();
+    if (!manifest) {
+      const text = await this.get(path, { missingOk: false });
+      return text ?? '';
+    }
+    const entry = manifest.files.find((f) => f.path === path);
     if (!entry) throw new ArtifactInvalidError(`artifact ${this.name} has no ${path}`);
-    const text = await this.get(path);
+    const text = (await this.get(path, { missingOk: false })) ?? '';
     const sha = createHash('sha256').update(text, 'utf8').digest('hex');
     if (sha !== entry.sha256)
       throw new ArtifactInvalidError(`artifact ${this.name}: ${path} does not match its manifest (sha256 ${sha}, listed ${entry.sha256})`);
     return text;
   }
 
-  private readManifest(): Promise<Manifest> {
-    this.manifest ??= this.get(MANIFEST_FILE).then((text) => {
-      const parsed = ManifestSchema.safeParse(JSON.parse(text));
-      if (!parsed.success) throw new ArtifactInvalidError(`artifact ${this.name}: ${MANIFEST_FILE} is not a stepline manifest`);
-      return parsed.data;
+  private readManifest(): Promise<Manifest | undefined> {
+    this.manifest ??= this.get(MANIFEST_FILE, { missingOk: true }).then((text) => {
+      if (text === undefined) return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = undefined;
+      }
+      const parsed = ManifestSchema.safeParse(value);
+      // A build's own manifest.json, uploaded by CodeBuild among its files, is not stepline's.
+      return parsed.success ? parsed.data : undefined;
     });
     return this.manifest;
   }
 
-  private async get(path: string): Promise<string> {
+  private async get(path: string, options: { missingOk: boolean }): Promise<string | undefined> {
     const key = `${this.prefix}${path}`;
     try {
       const object = await retryTransient(
         `GetObject s3://${this.bucket}/${key}`,
-        () => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })),
+        () => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' })),
         this.retry,
       );
       return (await object.Body?.transformToString('utf8')) ?? '';
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (error as Error).name === 'NoSuchKey')
+      if (status === 404 || (error as Error).name === 'NoSuchKey') {
+        if (options.missingOk) return undefined;
         throw new ArtifactInvalidError(`artifact ${this.name} has no ${path} at s3://${this.bucket}/${key}`, { cause: error });
+      }
+      if (status === 403)
+        throw new ArtifactInvalidError(
+          `s3://${this.bucket}/${key}: access denied (a missing object reads as 403 unless the role may s3:ListBucket the bucket)`,
+          { cause: error },
+        );
       throw error;
     }
   }

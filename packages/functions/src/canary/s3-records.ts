@@ -6,11 +6,11 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type DeploymentKey, type DeploymentRecord, type DeploymentRecordStore, IN_FLIGHT_STATUSES, type StoredRecord } from '@stepline/core';
+import { ControlPrefix, type DeploymentKey, type DeploymentRecord, type DeploymentRecordStore, IN_FLIGHT_STATUSES, type StoredRecord } from '@stepline/core';
 import { type RetryOptions, retryTransient } from './retry';
 
 /** Beside (never inside) the `<pipeline>/<execution>/` artifact prefixes, like the gates' state. */
-export const DEPLOYMENTS_PREFIX = '_stepline/deployments/';
+export const DEPLOYMENTS_PREFIX = ControlPrefix.deployments;
 
 const status = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 

@@ -5,12 +5,12 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
  */
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { emptyGateState } from '@stepline/core';
+import { ControlPrefix, emptyGateState } from '@stepline/core';
 import { GateConflictError } from './errors';
 import { type GateDocument, type GateStore, parseGateDocument, type StoredGate } from './store';
 
 /** Under the artifact bucket, beside (never inside) the `<pipeline>/<execution>/` artifact prefixes. */
-export const GATE_PREFIX = '_stepline/gates/';
+export const GATE_PREFIX = ControlPrefix.gates;
 
 export interface S3GateStoreOptions {
   s3: S3Client;

@@ -29,6 +29,7 @@ import {
   approvalIdFor,
   approvalNotification,
   approvalRecord,
+  EnvVar,
   ErrorName,
   SteplineError,
   slackApprovalMessage,
@@ -56,7 +57,11 @@ export function approvalRequestDependencies(env: Env = process.env): ApprovalReq
   return {
     env,
     store: lazy(
-      () => new S3ApprovalStore({ s3, bucket: optionalEnv(env, 'APPROVAL_BUCKET') ?? requiredEnv(env, 'ARTIFACT_BUCKET', 'the bucket approvals are kept in') }),
+      () =>
+        new S3ApprovalStore({
+          s3,
+          bucket: optionalEnv(env, EnvVar.ApprovalBucket) ?? requiredEnv(env, EnvVar.ArtifactBucket, 'the bucket approvals are kept in'),
+        }),
     ),
     sns: snsClient(),
     secrets: secretCache(),
@@ -81,8 +86,8 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDependencies) 
       throw new SteplineError(ErrorName.ActionFailed, `not an approval request: ${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}`);
     }
     const request = parsed.data;
-    const key = await deps.secrets.get(requiredEnv(env, 'LINK_SIGNING_KEY', 'a reference to the approval link key'));
-    const publicUrl = requiredEnv(env, 'PUBLIC_URL', 'the approval response URL');
+    const key = await deps.secrets.get(requiredEnv(env, EnvVar.LinkSigningKey, 'a reference to the approval link key'));
+    const publicUrl = requiredEnv(env, EnvVar.PublicUrl, 'the approval response URL');
     const approvalId = approvalIdFor(key, request.taskToken);
     logger.appendKeys({ pipeline: request.pipeline, stage: request.stage, action: request.action, executionId: request.executionId, approvalId });
 
@@ -96,8 +101,8 @@ export function createApprovalRequestHandler(deps: ApprovalRequestDependencies) 
 
     const links = approvalLinks(key, record, publicUrl);
     const { taskToken: _token, ...view } = record;
-    const topicArn = request.notificationArn ?? optionalEnv(env, 'APPROVAL_TOPIC_ARN');
-    const slackReference = optionalEnv(env, 'SLACK_WEBHOOK_URL');
+    const topicArn = request.notificationArn ?? optionalEnv(env, EnvVar.ApprovalTopicArn);
+    const slackReference = optionalEnv(env, EnvVar.SlackWebhookUrl);
     const channels: Array<{ name: string; send: () => Promise<unknown> }> = [];
     if (topicArn !== undefined)
       channels.push({

@@ -31,6 +31,7 @@ import middy from '@middy/core';
 import {
   APPROVAL_PAGE_HEADERS,
   type ApprovalPage,
+  EnvVar,
   escapeHtml,
   parseSlackInteraction,
   readApprovalForm,
@@ -66,7 +67,11 @@ export function approvalResponseDependencies(env: Env = process.env): ApprovalRe
   return {
     env,
     store: lazy(
-      () => new S3ApprovalStore({ s3, bucket: optionalEnv(env, 'APPROVAL_BUCKET') ?? requiredEnv(env, 'ARTIFACT_BUCKET', 'the bucket approvals are kept in') }),
+      () =>
+        new S3ApprovalStore({
+          s3,
+          bucket: optionalEnv(env, EnvVar.ApprovalBucket) ?? requiredEnv(env, EnvVar.ArtifactBucket, 'the bucket approvals are kept in'),
+        }),
     ),
     sfn: sfnClient(),
     secrets: secretCache(),
@@ -93,12 +98,12 @@ export function createApprovalResponseHandler(deps: ApprovalResponseDependencies
   const { env, logger } = deps;
 
   async function desk(): Promise<ApprovalDesk> {
-    const key = await deps.secrets.get(requiredEnv(env, 'LINK_SIGNING_KEY', 'a reference to the approval link key'));
+    const key = await deps.secrets.get(requiredEnv(env, EnvVar.LinkSigningKey, 'a reference to the approval link key'));
     return new ApprovalDesk({ store: deps.store(), sfn: deps.sfn, key, now: deps.now, logger });
   }
 
   async function web(request: HttpRequest): Promise<HttpResponse> {
-    const postUrl = optionalEnv(env, 'PUBLIC_URL') ?? '/';
+    const postUrl = optionalEnv(env, EnvVar.PublicUrl) ?? '/';
     if (request.method === 'GET') {
       const token = request.query.get('token');
       const d = await desk();
@@ -119,7 +124,7 @@ export function createApprovalResponseHandler(deps: ApprovalResponseDependencies
   }
 
   async function slack(request: HttpRequest): Promise<HttpResponse> {
-    const secretReference = optionalEnv(env, 'SLACK_SIGNING_SECRET');
+    const secretReference = optionalEnv(env, EnvVar.SlackSigningSecret);
     if (secretReference === undefined) throw new HttpError(401, 'Slack requests are not accepted here');
     const signingSecret = await deps.secrets.get(secretReference);
     const now = Math.floor(deps.now().getTime() / 1000);

@@ -15,6 +15,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
+import { EnvVar } from '@stepline/core';
 import type { Context } from 'aws-lambda';
 import { type AwsCanaryClients, type CanaryEventResult, dispatchCanaryEvent } from '../canary/index';
 import { type Env, functionLogger, lazy, optionalEnv } from '../runtime';
@@ -40,10 +41,10 @@ export function createCanaryHandler(options: CanaryHandlerOptions) {
       for (const key of ['pipeline', 'stage', 'action', 'executionId', 'operation'] as const)
         if (typeof e[key] === 'string') logger.appendKeys({ [key]: e[key] });
     }
-    const bucket = optionalEnv(options.env, 'ARTIFACT_BUCKET');
+    const bucket = optionalEnv(options.env, EnvVar.ArtifactBucket);
     return dispatchCanaryEvent(event, {
       clients: options.clients(),
-      stateMachinePrefix: optionalEnv(options.env, 'STATE_MACHINE_PREFIX') ?? '',
+      stateMachinePrefix: optionalEnv(options.env, EnvVar.StateMachinePrefix) ?? '',
       ...(bucket && { bucket }),
       deadline: () => Date.now() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS,
       log: (message, fields) => logger.info(message, fields ?? {}),

@@ -10,6 +10,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
+import { EnvVar } from '@stepline/core';
 import { dispatchGateEvent, type GateReply } from '../gates/events';
 import { SfnTaskResponder } from '../gates/responder';
 import { S3GateStore } from '../gates/s3-store';
@@ -30,7 +31,7 @@ function gateService(): GateService {
   const sfn = new SFNClient({ maxAttempts: 6 });
   const prefix = process.env.GATE_PREFIX;
   service = new GateService({
-    store: new S3GateStore({ s3, bucket: required('ARTIFACT_BUCKET'), ...(prefix ? { prefix } : {}) }),
+    store: new S3GateStore({ s3, bucket: required(EnvVar.ArtifactBucket), ...(prefix ? { prefix } : {}) }),
     responder: new SfnTaskResponder(sfn),
   });
   return service;
@@ -38,5 +39,5 @@ function gateService(): GateService {
 
 export const handler = middy().handler(
   async (event: unknown): Promise<GateReply> =>
-    dispatchGateEvent(event, { service: gateService(), stateMachinePrefix: process.env.STATE_MACHINE_PREFIX ?? '' }),
+    dispatchGateEvent(event, { service: gateService(), stateMachinePrefix: process.env[EnvVar.StateMachinePrefix] ?? '' }),
 );

@@ -19,7 +19,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
-import { ErrorName, type ExecutionInput, ExecutionInputSchema, SteplineError } from '@stepline/core';
+import { EnvVar, ErrorName, type ExecutionInput, ExecutionInputSchema, SteplineError } from '@stepline/core';
 import * as z from 'zod';
 import { secretCache, sfnClient, snsClient } from '../aws';
 import { type ExecutionChange, executionNotice, noticeSlack, noticeText } from '../notify/message';
@@ -108,8 +108,8 @@ export function createNotifyHandler(deps: NotifyDependencies) {
     if (!statuses.has(notice.status)) return { skipped: `status ${notice.status} is not in NOTIFY_STATUSES` };
 
     const channels: Array<{ name: string; send: () => Promise<unknown> }> = [];
-    const topicArn = optionalEnv(env, 'NOTIFICATION_TOPIC_ARN');
-    const slackReference = optionalEnv(env, 'SLACK_WEBHOOK_URL');
+    const topicArn = optionalEnv(env, EnvVar.NotificationTopicArn);
+    const slackReference = optionalEnv(env, EnvVar.SlackWebhookUrl);
     if (topicArn !== undefined) {
       const { subject, text } = noticeText(notice);
       channels.push({

@@ -8,25 +8,31 @@
  * - started by hand, or by a trigger on another source action: the head of the branch (the trigger's,
  *   else the action's `branch`), read from the GitHub API.
  *
- * CodeBuild checks out the commit itself, so the function returns variables only.
+ * The commit's tree is stored as the action's output artifact (`<pipeline>/<execution>/<artifact>/` with
+ * a manifest, see ../source/store.ts), as CodePipeline stores every source: builds read it as an S3
+ * source, deploys and invokes read its files. A build whose project is this repository's checks the
+ * commit out itself (`SourceVersion`).
  *
  * Environment:
  * - `GITHUB_TOKEN` — reference to a GitHub token that can read the repositories (see ../secrets.ts);
  *   optional for public repositories
  * - `GITHUB_API_URL` — default `https://api.github.com`
+ * - `ARTIFACT_BUCKET` — where the source artifact is stored when the Task names no bucket
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html#reference-variables-list
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
+import { EnvVar, ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
 import * as z from 'zod';
-import { secretCache } from '../aws';
+import { s3Client, secretCache } from '../aws';
 import { type GitHubApiOptions, getCommit } from '../github-api';
 import { type Env, functionLogger, optionalEnv } from '../runtime';
 import type { SecretSource } from '../secrets';
 import type { Fetch } from '../slack';
+import { storeSourceArtifact } from '../source/store';
 
 /** What the compiled source Task sends (see `compileSource`). */
 const SourceTaskSchema = z.object({
@@ -61,6 +67,7 @@ export interface SourceDependencies {
   secrets: SecretSource;
   fetch: Fetch;
   logger: Logger;
+  s3: () => Promise<S3Client>;
 }
 
 export function sourceDependencies(env: Env = process.env): SourceDependencies {
@@ -69,6 +76,7 @@ export function sourceDependencies(env: Env = process.env): SourceDependencies {
     secrets: secretCache(),
     fetch: (...args) => fetch(...args),
     logger: functionLogger('source'),
+    s3: s3Client(),
   };
 }
 
@@ -76,13 +84,31 @@ export function createSourceHandler(deps: SourceDependencies) {
   const { env, logger } = deps;
 
   async function github(): Promise<GitHubApiOptions> {
-    const tokenReference = optionalEnv(env, 'GITHUB_TOKEN');
-    const apiUrl = optionalEnv(env, 'GITHUB_API_URL');
+    const tokenReference = optionalEnv(env, EnvVar.GithubToken);
+    const apiUrl = optionalEnv(env, EnvVar.GithubApiUrl);
     return {
       fetch: deps.fetch,
       ...(apiUrl !== undefined && { apiUrl }),
       ...(tokenReference !== undefined && { token: await deps.secrets.get(tokenReference) }),
     };
+  }
+
+  /** Stores the commit's tree as the output artifact (GitHub sources; others arrive through their own store). */
+  async function store(task: z.infer<typeof SourceTaskSchema>, commitId: string): Promise<void> {
+    const bucket = task.artifactBucket ?? optionalEnv(env, EnvVar.ArtifactBucket);
+    if (!task.outputArtifact || !GITHUB_PROVIDERS.has(task.provider)) return;
+    if (!bucket) throw new SteplineError(ErrorName.ActionFailed, `no artifact bucket to store ${task.outputArtifact} in: set ${EnvVar.ArtifactBucket}`);
+    await storeSourceArtifact({
+      s3: await deps.s3(),
+      github: await github(),
+      repository: task.repository,
+      commitId,
+      bucket,
+      pipeline: task.pipeline,
+      executionId: task.executionId,
+      artifact: task.outputArtifact,
+      log: (message, fields) => logger.info(message, fields ?? {}),
+    });
   }
 
   return async (event: unknown): Promise<{ variables: SourceVariables }> => {
@@ -115,6 +141,7 @@ export function createSourceHandler(deps: SourceDependencies) {
         }
       }
       logger.info('source from the trigger', { commitId: trigger.commitId });
+      await store(task, trigger.commitId);
       return {
         variables: variables(task, trigger.commitId, branch, details.message, details.authorName, details.authorDate),
       };
@@ -128,6 +155,7 @@ export function createSourceHandler(deps: SourceDependencies) {
     const ref = ours ? (trigger.tag ?? trigger.branchName ?? task.branch) : task.branch;
     const head = await getCommit(await github(), task.repository, ref);
     logger.info('source from the branch head', { ref, commitId: head.sha });
+    await store(task, head.sha);
     return { variables: variables(task, head.sha, branch, head.message, head.authorName, head.authorDate) };
   };
 }

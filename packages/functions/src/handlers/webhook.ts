@@ -25,7 +25,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
-import { decideGitHubWebhook, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
+import { decideGitHubWebhook, EnvVar, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
 import type { Context } from 'aws-lambda';
 import { s3Client, secretCache, sfnClient } from '../aws';
 import { HttpError } from '../errors';
@@ -58,7 +58,7 @@ export function webhookDependencies(env: Env = process.env): WebhookDependencies
     pipelines: lazy(
       () =>
         new PipelineSource({
-          setting: requiredEnv(env, 'PIPELINES', 'the pipeline definitions, as JSON or s3://bucket/key'),
+          setting: requiredEnv(env, EnvVar.Pipelines, 'the pipeline definitions, as JSON or s3://bucket/key'),
           s3,
           ttlMs: Number(optionalEnv(env, 'PIPELINES_CACHE_SECONDS') ?? 60) * 1000,
         }),
@@ -72,7 +72,7 @@ export function createWebhookHandler(deps: WebhookDependencies) {
   let machines: StateMachines | undefined;
 
   async function verified(body: string, signature: string | undefined): Promise<boolean> {
-    const reference = requiredEnv(env, 'GITHUB_WEBHOOK_SECRET', 'a reference to the GitHub webhook secret');
+    const reference = requiredEnv(env, EnvVar.GithubWebhookSecret, 'a reference to the GitHub webhook secret');
     if (await verifyGitHubSignature(await deps.secrets.get(reference), body, signature)) return true;
     const rotated = await deps.secrets.refresh(reference, SECRET_RECHECK_MS);
     return rotated !== undefined && (await verifyGitHubSignature(rotated, body, signature));
@@ -107,8 +107,8 @@ export function createWebhookHandler(deps: WebhookDependencies) {
     }
 
     machines ??= StateMachines.fromSettings(
-      optionalEnv(env, 'STATE_MACHINE_ARNS'),
-      optionalEnv(env, 'STATE_MACHINE_PREFIX'),
+      optionalEnv(env, EnvVar.StateMachineArns),
+      optionalEnv(env, EnvVar.StateMachinePrefix),
       functionAccount(context?.invokedFunctionArn),
     );
     const skipped = [...decision.skipped];

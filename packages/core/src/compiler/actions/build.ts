@@ -1,3 +1,4 @@
+import { DefinitionError } from '../../errors';
 import type { BuildAction } from '../../model/schema';
 import type { ActionContext } from '../context';
 import { CODEBUILD_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
@@ -13,9 +14,38 @@ export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | '
 }
 
 /**
+ * CodeBuild's `SourceIdentifier` and `ArtifactIdentifier` accept letters, digits and `_` only: an
+ * artifact named `Extra-Out` is known to the build as `Extra_Out` (in `CODEBUILD_SRC_DIR_Extra_Out` and
+ * as the key under `secondary-artifacts`).
+ * @see https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectSource.html
+ */
+export const codeBuildIdentifier = (artifact: string) => artifact.replace(/[^A-Za-z0-9_]/g, '_');
+
+/** The identifiers of an action's artifacts, refused when two artifacts would share one. */
+function identifiers(ctx: ActionContext, field: 'inputArtifacts' | 'outputArtifacts', artifacts: readonly string[]): Map<string, string> {
+  const byIdentifier = new Map<string, string>();
+  for (const artifact of artifacts) {
+    const id = codeBuildIdentifier(artifact);
+    const other = byIdentifier.get(id);
+    if (other !== undefined)
+      throw new DefinitionError(
+        [
+          {
+            path: `${ctx.position.path}.${field}`,
+            message: `artifacts "${other}" and "${artifact}" are both "${id}" to CodeBuild, which accepts letters, digits and _ in identifiers: rename one`,
+          },
+        ],
+        ctx.pipeline.name,
+      );
+    byIdentifier.set(id, artifact);
+  }
+  return new Map([...byIdentifier].map(([id, artifact]) => [artifact, id]));
+}
+
+/**
  * A build or test action runs a CodeBuild build and waits for it (`startBuild.sync`). The primary input,
- * when it is a source artifact, is the project's own repository at the source's commit (`SourceVersion`);
- * other inputs come from the artifact store. Pipeline variables and the action's environment variables
+ * when it is a source artifact and the project is one stepline creates, is the project's own repository
+ * at the source's commit (`SourceVersion`); other inputs come from the artifact store (S3 folders). Pipeline variables and the action's environment variables
  * reach the build already resolved.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
  */
@@ -43,7 +73,10 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
   for (const [name, value] of Object.entries(action.secretsManager ?? {})) env.push({ Name: name, Type: 'SECRETS_MANAGER', Value: value });
 
   const parameters: JsonObject = { ProjectName: project };
-  const primarySource = sourceOf(primary);
+  // A project stepline creates has the source's repository as its own source, and checks the commit out
+  // itself. A project of the team's own (`project:`) may build another repository: it gets the stored
+  // source artifact, as CodePipeline hands every project its input.
+  const primarySource = action.project === undefined ? sourceOf(primary) : undefined;
   if (primarySource) {
     parameters['SourceVersion.$'] = `${actionResultPath(primarySource)}.variables.CommitId`;
   } else {
@@ -55,10 +88,11 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
   parameters.EnvironmentVariablesOverride = env;
 
   const secondary = action.inputArtifacts.filter((a) => a !== primary);
+  const sourceIds = identifiers(ctx, 'inputArtifacts', secondary);
   if (secondary.length > 0) {
     parameters.SecondarySourcesOverride = secondary.map((artifact) => ({
       Type: 'S3',
-      SourceIdentifier: artifact,
+      SourceIdentifier: sourceIds.get(artifact) ?? artifact,
       'Location.$': artifactLocationExpression(ctx, artifact),
     }));
   }
@@ -75,7 +109,8 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
   parameters.ArtifactsOverride = firstOutput === undefined ? { Type: 'NO_ARTIFACTS' } : artifactOverride(firstOutput);
   if (moreOutputs.length > 0) {
     // In the buildspec, secondary-artifacts are keyed by these identifiers.
-    parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: a, ...artifactOverride(a) }));
+    const artifactIds = identifiers(ctx, 'outputArtifacts', moreOutputs);
+    parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: artifactIds.get(a) ?? a, ...artifactOverride(a) }));
   }
 
   // ExportedEnvironmentVariables is absent from a build that exports nothing, and reading a missing

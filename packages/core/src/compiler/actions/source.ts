@@ -36,6 +36,7 @@ export function compileSource(ctx: ActionContext, action: SourceAction): void {
       resultSelector: { 'variables.$': '$.Payload.variables' },
       resultPath: actionResultPath(ctx.key),
       timeoutSeconds: (action.timeoutMinutes ?? Timeout.sourceMinutes) * 60,
+      // The function throws Stepline.Transient when GitHub or S3 stayed throttled: worth another try.
       retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
       catch: catchAll(ctx.catchTo),
       next: ctx.next,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildAction, BuildFailedError, ErrorName, SteplineError } from '@stepline/core';
+import { type BuildAction, BuildFailedError, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
 import { runBuild } from '../../build/index';
 import { actionDirs, type ExecutionContext, fileSafe } from '../context';
 
@@ -38,16 +38,18 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     const sourceDir = join(work, 'src');
     await ctx.artifacts.copyTo(pipeline, ctx.executionId, primary, sourceDir);
     const secondarySources: Record<string, string> = {};
+    // Known to the build by CodeBuild's identifier (letters, digits and _), as on AWS.
     for (const name of action.inputArtifacts.filter((a) => a !== primary)) {
-      secondarySources[name] = join(work, 'sources', name);
-      await ctx.artifacts.copyTo(pipeline, ctx.executionId, name, secondarySources[name]);
+      const dir = join(work, 'sources', name);
+      secondarySources[codeBuildIdentifier(name)] = dir;
+      await ctx.artifacts.copyTo(pipeline, ctx.executionId, name, dir);
     }
     const [first, ...more] = action.outputArtifacts;
     const outputs: { primary?: string; secondary?: Record<string, string> } = {};
     if (first) outputs.primary = await ctx.artifacts.prepare(pipeline, ctx.executionId, first);
     if (more.length > 0) {
       outputs.secondary = {};
-      for (const name of more) outputs.secondary[name] = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
+      for (const name of more) outputs.secondary[codeBuildIdentifier(name)] = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
     }
 
     const number = ctx.store.nextBuildNumber(params.ProjectName);

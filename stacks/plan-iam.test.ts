@@ -1,0 +1,149 @@
+/**
+ * The installation's planned policies against the requests its functions and projects make on AWS,
+ * evaluated by an IAM simulator. What moto_server cannot show is checked here: S3's 403 for a missing key
+ * without `s3:ListBucket`, the task-set resource type of ECS, CodeConnections' actions, and IAM's limit
+ * on a role's inline policies.
+ */
+import { join } from 'node:path';
+import { ControlPrefix, type Pipeline, parsePipeline } from '@stepline/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
+import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
+import { loadPipelines } from './pipelines';
+import { type InstallationPlan, planInstallation } from './plan';
+
+const REGION = 'eu-west-1';
+const ACCOUNT = '123456789012';
+let plan: InstallationPlan;
+let pipelines: Pipeline[];
+
+beforeAll(() => {
+  pipelines = loadPipelines(join(import.meta.dirname, 'fixtures/pipelines')).map((p) => p.pipeline);
+  plan = planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+});
+
+const statementsOf = (principal: string) => {
+  const fn = Object.values(plan.functions).find((f) => f.key === principal);
+  if (fn) return fn.statements;
+  const project = plan.projects.find((p) => p.name === principal);
+  if (project) return project.statements;
+  throw new Error(`no function or project ${principal}`);
+};
+
+describe('planned policies, simulated', () => {
+  it('every read of a key that may not exist yet is allowed to find it missing (s3:ListBucket), or S3 answers 403', async () => {
+    const bucket = `arn:aws:s3:::${plan.names.bucket}`;
+    const requests: IamRequest[] = [
+      { principal: 'gate', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.gates}web.json`, mayBeMissing: true },
+      { principal: 'gate', action: 's3:PutObject', resource: `${bucket}/${ControlPrefix.gates}web.json` },
+      { principal: 'approval-request', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.approvals}a1.json`, mayBeMissing: true },
+      { principal: 'approval-response', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.approvals}a1.decision.json`, mayBeMissing: true },
+      { principal: 'canary', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.deployments}web/e1/Deploy/Canary.json`, mayBeMissing: true },
+      { principal: 'canary', action: 's3:ListBucket', resource: bucket, context: { 's3:prefix': `${ControlPrefix.deployments}web/e1/` } },
+      { principal: 'canary', action: 's3:GetObject', resource: `${bucket}/web/e1/App/manifest.json`, mayBeMissing: true },
+      { principal: 'source', action: 's3:GetObject', resource: `${bucket}/web/e1/Src/manifest.json`, mayBeMissing: true },
+      { principal: 'source', action: 's3:PutObject', resource: `${bucket}/web/e1/Src/src/index.ts` },
+    ];
+    expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
+  });
+
+  it('the canary may create and delete task sets (task-set resource type) and move the primary (service)', async () => {
+    const service = `arn:aws:ecs:${REGION}:${ACCOUNT}:service/prod/web`;
+    const taskSet = `arn:aws:ecs:${REGION}:${ACCOUNT}:task-set/prod/web/ecs-svc/123`;
+    const requests: IamRequest[] = [
+      { principal: 'canary', action: 'ecs:CreateTaskSet', resource: taskSet },
+      { principal: 'canary', action: 'ecs:DeleteTaskSet', resource: taskSet },
+      { principal: 'canary', action: 'ecs:UpdateServicePrimaryTaskSet', resource: service },
+      { principal: 'canary', action: 'ecs:DescribeTaskSets', resource: taskSet },
+    ];
+    expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
+  });
+
+  it('a project with a CodeConnections source may read the connection and get its token', async () => {
+    const project = plan.projects.find((p) => p.action === 'Compile');
+    if (!project) throw new Error('no Compile project');
+    const connection = 'arn:aws:codeconnections:eu-west-1:123456789012:connection/abc';
+    const requests: IamRequest[] = ['GetConnection', 'GetConnectionToken', 'UseConnection'].map((a) => ({
+      principal: project.name,
+      action: `codeconnections:${a}`,
+      resource: connection,
+    }));
+    // A folder source (an artifact prefix) is listed to be downloaded.
+    requests.push({ principal: project.name, action: 's3:ListBucket', resource: `arn:aws:s3:::${plan.names.bucket}`, context: { 's3:prefix': 'web/e1/Src/' } });
+    expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
+  });
+
+  it('a connection with a codestar-connections ARN is granted under that prefix', () => {
+    const pipeline = parsePipeline({
+      ...pipelines.find((p) => p.name === 'web'),
+      name: 'old',
+      stages: [
+        {
+          name: 'Source',
+          actions: [
+            {
+              name: 'Checkout',
+              kind: 'source',
+              repository: 'acme/old',
+              connectionArn: 'arn:aws:codestar-connections:eu-west-1:123456789012:connection/x',
+              outputArtifacts: ['Src'],
+            },
+          ],
+        },
+        { name: 'Build', actions: [{ name: 'Compile', kind: 'build', inputArtifacts: ['Src'] }] },
+      ],
+    });
+    const old = planInstallation({
+      stage: 'team',
+      region: REGION,
+      accountId: ACCOUNT,
+      pipelines: [pipeline],
+      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
+    });
+    expect(old.projects[0]?.statements.flatMap((s) => s.Action)).toEqual(
+      expect.arrayContaining(['codestar-connections:GetConnection', 'codestar-connections:GetConnectionToken', 'codestar-connections:UseConnection']),
+    );
+  });
+
+  it('the plan refuses a role whose inline policies pass IAM’s 10,240 characters, saying what to split', () => {
+    const web = pipelines.find((p) => p.name === 'web') as Pipeline;
+    const alarms = Array.from({ length: 400 }, (_, i) => `web-alarm-with-a-long-name-${i}`);
+    const hooks = Object.fromEntries(
+      ['BeforeInstall', 'AfterInstall', 'AfterAllowTestTraffic', 'BeforeAllowTraffic', 'AfterAllowTraffic'].map((h) => [h, `hook-${h}`]),
+    );
+    const deploys = Array.from({ length: 40 }, (_, i) => ({
+      name: `Canary${i}`,
+      kind: 'deploy',
+      inputArtifacts: ['Src'],
+      alarms: alarms.slice(i * 10, i * 10 + 10),
+      hooks,
+      ecs: {
+        cluster: `cluster-${i}`,
+        service: `service-with-a-long-name-${i}`,
+        containerName: 'web',
+        containerPort: 8080,
+        listenerArn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/web-${i}/1/2`,
+        targetGroups: {
+          blue: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/b/1',
+          green: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/g/2',
+        },
+        subnets: ['subnet-1'],
+        securityGroups: ['sg-1'],
+      },
+    }));
+    const big = parsePipeline({
+      name: 'big',
+      stages: [web.stages[0], { name: 'Deploy', actions: deploys }],
+    });
+    expect(() =>
+      planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: [big], secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) }),
+    ).toThrow(
+      /the role of the canary function \(stepline-team-canary\) needs \d+ characters of inline policy; IAM allows 10240: install the pipelines that deploy to different ECS services as separate installations/,
+    );
+  });
+
+  it('the fixture installation fits IAM’s inline policy limit, with room', () => {
+    for (const fn of Object.values(plan.functions)) expect(inlinePolicySize(fn.statements)).toBeLessThan(MAX_INLINE_POLICY_CHARS / 2);
+    for (const machine of plan.stateMachines) expect(inlinePolicySize(machine.compiled.iam)).toBeLessThan(MAX_INLINE_POLICY_CHARS / 2);
+  });
+});
