@@ -8,6 +8,8 @@
  *   direct, through nginx and through stepline's proxy in interleaved blocks; p50 and p99.
  * - Throughput: autocannon, 50 connections, direct, nginx and stepline interleaved, `--rounds` times
  *   each; requests per second and autocannon's latency percentiles under that load.
+ *   Beside it, the CPU time each proxy process spent per request under that load (from /proc: user +
+ *   system, the nginx worker and stepline's proxy process), which the machine's other work disturbs less.
  * - Weights changing under load: autocannon through stepline's proxy while its weights change every
  *   20 ms (90/10, 50/50, 0/100, 100/0, …); every request must succeed.
  *
@@ -17,6 +19,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +62,12 @@ async function sequential(port: number, count: number, agent: Agent): Promise<nu
   return times;
 }
 
+/** User + system CPU time of a process, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 type Result = Awaited<ReturnType<typeof autocannon>>;
@@ -79,7 +88,17 @@ try {
 
   const load = (port: number) => autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: LOAD_SECONDS });
   const runs = Object.fromEntries(names.map((n) => [n, [] as Result[]])) as Record<Target, Result[]>;
-  for (let round = 0; round < ROUNDS; round++) for (const n of names) runs[n].push(await load(targets[n]));
+  const pids: Partial<Record<Target, number>> = { nginx: nginx.workerPid(), stepline: proxy.pid ?? 0 };
+  const cpuMicros: Partial<Record<Target, number[]>> = { nginx: [], stepline: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const n of names) {
+      const pid = pids[n];
+      const before = pid ? cpuMs(pid) : 0;
+      const result = await load(targets[n]);
+      runs[n].push(result);
+      if (pid) cpuMicros[n]?.push(((cpuMs(pid) - before) * 1000) / result.requests.total);
+    }
+  }
 
   // Weights changing every 20 ms while the proxy is under load.
   const steps: Array<[number, number]> = [
@@ -118,6 +137,10 @@ try {
   }
   console.log(
     `  stepline / nginx: ${((100 * rps('stepline')) / rps('nginx')).toFixed(0)}%; nginx / direct: ${((100 * rps('nginx')) / rps('direct')).toFixed(0)}%`,
+  );
+  const perRequest = (n: Target) => mean(cpuMicros[n] ?? []);
+  console.log(
+    `  CPU per request in the proxy process: nginx ${perRequest('nginx').toFixed(0)} µs, stepline ${perRequest('stepline').toFixed(0)} µs (${(perRequest('stepline') / perRequest('nginx')).toFixed(1)}x)`,
   );
   console.log(
     `weights changed every 20 ms under load (${step} changes): ${changing.requests.average.toFixed(0)} req/s, ${changing.requests.total} requests, failed ${failedOf([changing])}`,

@@ -3,7 +3,7 @@
  * same app behind a weighted upstream of two entries (90/10) with kept-alive upstream connections.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface Nginx {
   port: number;
   version: string;
+  /** The worker process (the one that proxies), for its CPU time. */
+  workerPid(): number;
   stop(): void;
 }
 
@@ -64,6 +66,7 @@ http {
   return {
     port,
     version,
+    workerPid: () => Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]),
     stop: () => {
       child.kill('SIGQUIT');
       rmSync(prefix, { recursive: true, force: true });
