@@ -11,7 +11,7 @@
  *   (`cp -r`: into the build's directory and out to the artifact), sha256 of every file again.
  * State left by a round (`.stepline/`, the shell's directory) is removed between rounds, outside the timing.
  *
- *   npx tsx bench/big-repo/index.ts [--scale 1] [--rounds 3] [--keep-repo DIR]
+ *   npx tsx bench/big-repo/index.ts [--scale 1] [--rounds 3] [--keep-repo DIR] [--cli OTHER/packages/cli/bin/stepline.js]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
     scale: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     'keep-repo': { type: 'string' },
+    /** Another build of the CLI (`packages/cli/bin/stepline.js` of another checkout), for a before/after. */
+    cli: { type: 'string' },
   },
 });
 const scale = Number(args.scale);
@@ -32,7 +34,7 @@ const rounds = Number(args.rounds);
 const FILES = 20_000 * scale;
 const BYTES = 240 * 1024 * 1024 * scale;
 
-const cli = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'stepline.js');
+const cli = args.cli ?? join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'stepline.js');
 const env = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.com' };
 
 /** 100 files a directory, two levels deep; sizes spread from 0 to twice the mean (12 KiB at scale 1). */

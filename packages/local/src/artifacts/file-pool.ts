@@ -157,7 +157,9 @@ interface Slot {
 }
 
 interface Pending {
-  jobs: Job[];
+  count: number;
+  /** Jobs are made a batch at a time: for 200,000 files, never 200,000 job objects at once. */
+  job: (i: number) => Job;
   results: JobResult[];
   next: number;
   outstanding: number;
@@ -178,10 +180,12 @@ export class FilePool {
 
   /** Hashes files, each by its content (or, with `keep`, a symbolic link by its target). */
   async hash(paths: readonly string[], symlinks: SymlinkMode = 'keep'): Promise<FileDigest[]> {
-    return this.settle(
-      paths.map((path) => ({ op: 'hash', path, symlinks })),
-      (i) => paths[i] ?? '',
-    );
+    return this.hashEach(paths.length, (i) => paths[i] ?? '', symlinks);
+  }
+
+  /** {@link hash} of `count` files named by `path(i)`, asked for a batch at a time. */
+  async hashEach(count: number, path: (i: number) => string, symlinks: SymlinkMode = 'keep'): Promise<FileDigest[]> {
+    return this.settle(count, (i) => ({ op: 'hash', path: path(i), symlinks }), path);
   }
 
   /**
@@ -189,9 +193,18 @@ export class FilePool {
    * as they are copied. Resolves with each copy's digest, in the order given.
    */
   async copy(jobs: readonly CopyJob[], symlinks: SymlinkMode): Promise<FileDigest[]> {
+    return this.copyEach(jobs.length, (i) => jobs[i] as CopyJob, symlinks);
+  }
+
+  /** {@link copy} of `count` files described by `job(i)`, asked for a batch at a time. */
+  async copyEach(count: number, job: (i: number) => CopyJob, symlinks: SymlinkMode): Promise<FileDigest[]> {
     return this.settle(
-      jobs.map(({ from, to }) => ({ op: 'copy', from, to, symlinks })),
-      (i) => jobs[i]?.from ?? '',
+      count,
+      (i) => {
+        const { from, to } = job(i);
+        return { op: 'copy', from, to, symlinks };
+      },
+      (i) => job(i).from,
     );
   }
 
@@ -201,8 +214,8 @@ export class FilePool {
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
-  private async settle(jobs: Job[], pathOf: (i: number) => string): Promise<FileDigest[]> {
-    const results = await this.run(jobs);
+  private async settle(count: number, job: (i: number) => Job, pathOf: (i: number) => string): Promise<FileDigest[]> {
+    const results = await this.run(count, job);
     const failed = results.findIndex((r) => 'error' in r);
     if (failed >= 0) {
       const r = results[failed] as { error: string; message: string };
@@ -211,10 +224,10 @@ export class FilePool {
     return results as FileDigest[];
   }
 
-  private run(jobs: Job[]): Promise<JobResult[]> {
-    if (jobs.length === 0) return Promise.resolve([]);
+  private run(count: number, job: (i: number) => Job): Promise<JobResult[]> {
+    if (count === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ jobs, results: new Array(jobs.length), next: 0, outstanding: 0, failed: false, resolve, reject });
+      this.queue.push({ count, job, results: new Array(count), next: 0, outstanding: 0, failed: false, resolve, reject });
       this.start();
       this.dispatch();
     });
@@ -235,17 +248,19 @@ export class FilePool {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (slot.busy) continue;
-      const pending = this.queue.find((p) => p.next < p.jobs.length);
+      const pending = this.queue.find((p) => p.next < p.count);
       if (!pending) return;
       const start = pending.next;
-      pending.next = Math.min(pending.jobs.length, start + BATCH);
+      pending.next = Math.min(pending.count, start + BATCH);
       pending.outstanding++;
       const id = this.nextId++;
       this.inFlight.set(id, { pending, start, slot });
       slot.busy = true;
       // A worker holds the process open only while it works.
       slot.worker.ref();
-      slot.worker.postMessage({ id, jobs: pending.jobs.slice(start, pending.next) } satisfies Batch);
+      const jobs: Job[] = [];
+      for (let i = start; i < pending.next; i++) jobs.push(pending.job(i));
+      slot.worker.postMessage({ id, jobs } satisfies Batch);
     }
   }
 
@@ -258,7 +273,7 @@ export class FilePool {
     slot.worker.unref();
     for (let i = 0; i < results.length; i++) pending.results[start + i] = results[i] as JobResult;
     pending.outstanding--;
-    if (!pending.failed && pending.next >= pending.jobs.length && pending.outstanding === 0) {
+    if (!pending.failed && pending.next >= pending.count && pending.outstanding === 0) {
       this.queue.splice(this.queue.indexOf(pending), 1);
       pending.resolve(pending.results);
     }

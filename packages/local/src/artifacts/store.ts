@@ -41,10 +41,7 @@ export async function listFiles(dir: string): Promise<string[]> {
  */
 export async function hashFiles(dir: string, paths?: readonly string[]): Promise<ArtifactFile[]> {
   const files = paths ?? (await listFiles(dir));
-  const digests = await filePool().hash(
-    files.map((path) => join(dir, path)),
-    'keep',
-  );
+  const digests = await filePool().hashEach(files.length, (i) => join(dir, files[i] ?? ''), 'keep');
   return files.map((path, i) => ({ path, ...(digests[i] as FileDigest) }));
 }
 
@@ -90,10 +87,7 @@ export class LocalArtifactStore {
   async verify(pipeline: string, executionId: string, artifact: string): Promise<Manifest> {
     const { dir, manifest } = await this.readManifest(pipeline, executionId, artifact);
     const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
-    const digests = await filePool().hash(
-      present.map((path) => join(dir, path)),
-      'keep',
-    );
+    const digests = await filePool().hashEach(present.length, (i) => join(dir, present[i] ?? ''), 'keep');
     this.check(manifest, artifact, executionId, present, digests);
     return manifest;
   }
@@ -108,10 +102,7 @@ export class LocalArtifactStore {
     const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
     await mkdir(dest, { recursive: true });
     const digests = await filePool()
-      .copy(
-        present.map((path) => ({ from: join(dir, path), to: join(dest, path) })),
-        'keep',
-      )
+      .copyEach(present.length, (i) => ({ from: join(dir, present[i] ?? ''), to: join(dest, present[i] ?? '') }), 'keep')
       .catch((error: unknown) => {
         throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} could not be copied: ${(error as Error).message}`, { cause: error });
       });

@@ -54,12 +54,13 @@ export async function assembleArtifact(
   // Each file read once: copied and hashed as it streams (a link is copied as the file it points to).
   const digests =
     destination === undefined
-      ? await filePool().hash(
-          chosen.map(([, absolute]) => absolute),
-          'follow',
-        )
-      : await filePool().copy(
-          chosen.map(([path, absolute]) => ({ from: absolute, to: join(destination, path) })),
+      ? await filePool().hashEach(chosen.length, (i) => chosen[i]?.[1] ?? '', 'follow')
+      : await filePool().copyEach(
+          chosen.length,
+          (i) => {
+            const [path = '', absolute = ''] = chosen[i] ?? [];
+            return { from: absolute, to: join(destination, path) };
+          },
           'follow',
         );
   const files = chosen.map(([path], i): ArtifactFile => ({ path, ...(digests[i] as FileDigest) }));
