@@ -9,7 +9,8 @@
  *   maps its pack file, so it shows there as the pack's size);
  * - the shell doing the same copies and hashes: `git archive | tar -x`, sha256 of every file, two copies
  *   (`cp -r`: into the build's directory and out to the artifact), sha256 of every file again.
- * State left by a round (`.stepline/`, the shell's directory) is removed between rounds, outside the timing.
+ * State left by a round (`.stepline/`, the shell's directory) is removed between rounds, outside the timing;
+ * which of the two goes first alternates from round to round.
  *
  *   npx tsx bench/big-repo/index.ts [--scale 1] [--rounds 3] [--keep-repo DIR] [--cli OTHER/packages/cli/bin/stepline.js]
  */
@@ -130,10 +131,26 @@ const shell: Timed[] = [];
 try {
   for (let round = 0; round < rounds; round++) {
     const load = loadavg()[0]?.toFixed(1);
-    const s = timed(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), cli, 'run'], repo);
-    rmSync(join(repo, '.stepline'), { recursive: true, force: true });
-    const b = timed('bash', ['-c', SHELL], repo);
-    if (b.dir) rmSync(b.dir, { recursive: true, force: true });
+    // Which goes first alternates: the second inherits the first's dirty pages and warm cache.
+    const runStepline = () => {
+      const t = timed(process.execPath, ['--import', join(import.meta.dirname, 'peak-rss.mjs'), cli, 'run'], repo);
+      rmSync(join(repo, '.stepline'), { recursive: true, force: true });
+      return t;
+    };
+    const runShell = () => {
+      const t = timed('bash', ['-c', SHELL], repo);
+      if (t.dir) rmSync(t.dir, { recursive: true, force: true });
+      return t;
+    };
+    let s: Timed;
+    let b: Timed;
+    if (round % 2 === 0) {
+      s = runStepline();
+      b = runShell();
+    } else {
+      b = runShell();
+      s = runStepline();
+    }
     stepline.push(s);
     shell.push(b);
     console.log(
