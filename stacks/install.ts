@@ -266,7 +266,16 @@ export function installStepline(args: SteplineArgs): Stepline {
           tags: { ...tags, ...machine.tags },
         },
         {
-          dependsOn: [policy, functions.source, functions['approval-request'], functions.gate, functions.canary, ...objects, ...own.filter(isDefined)],
+          dependsOn: [
+            policy,
+            functions.source,
+            functions['approval-request'],
+            functions.gate,
+            functions.canary,
+            functions['s3-deploy'],
+            ...objects,
+            ...own.filter(isDefined),
+          ],
         },
       ),
     );

@@ -44,7 +44,7 @@ export const SECRETS = {
 export type SecretName = keyof typeof SECRETS;
 
 /** The functions of an installation, by their handler file in packages/functions/src/handlers. */
-export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary'] as const;
+export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy'] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 export interface PlanOptions {
@@ -134,7 +134,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     artifactBucket: bucket,
     approvalTopicArn,
     projectPrefix: names.prefix,
-    functions: { source: fnArn('source'), approval: fnArn('approval-request'), gate: fnArn('gate'), canary: fnArn('canary') },
+    functions: { source: fnArn('source'), approval: fnArn('approval-request'), gate: fnArn('gate'), canary: fnArn('canary'), s3Deploy: fnArn('s3-deploy') },
   };
 
   const stateMachines = options.pipelines.map((pipeline): StateMachinePlan => {
@@ -181,6 +181,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ...positions.flatMap(({ position }) => (position.action.kind === 'approval' && position.action.notificationArn ? [position.action.notificationArn] : [])),
   ];
   const deploys = positions.flatMap(({ pipeline, position }) => (position.action.kind === 'deploy' ? [{ pipeline, action: position.action }] : []));
+  const s3Deploys = positions.flatMap(({ pipeline, position }) =>
+    position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
+  );
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -270,6 +273,22 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       environment: { ARTIFACT_BUCKET: bucket, STATE_MACHINE_PREFIX: stateMachinePrefix },
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
+    's3-deploy': fn('s3-deploy', {
+      description: 'stepline: S3 deploy actions (the artifact into their buckets)',
+      timeoutSeconds: 900,
+      memoryMb: 1024,
+      // Only the artifacts of pipelines that deploy to S3, and only the buckets (and keys) their actions name.
+      statements:
+        s3Deploys.length === 0
+          ? []
+          : [
+              allow(['s3:GetObject'], [...new Set(s3Deploys.map((a) => `${bucketArn}/${a.pipeline}/*`))]),
+              allow(['s3:PutObject', 's3:PutObjectAcl'], [...new Set(s3Deploys.map((a) => `arn:aws:s3:::${a.bucket}/*`))]),
+              ...(s3Deploys.some((a) => a.kmsEncryptionKeyArn)
+                ? [allow(['kms:GenerateDataKey'], [...new Set(s3Deploys.flatMap((a) => (a.kmsEncryptionKeyArn ? [a.kmsEncryptionKeyArn] : [])))])]
+                : []),
+            ],
+    }),
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
@@ -346,7 +365,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
   };
 }
 

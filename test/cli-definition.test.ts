@@ -68,9 +68,48 @@ describe('stepline definition verbs', () => {
     expect(existsSync(out)).toBe(true);
     expect(readFileSync(out, 'utf8')).toContain('name: web-app-pipeline');
     expect(await runCli(['validate', out, '--target', 'aws'], { cwd: dir })).toMatchObject({ code: 0 });
-    const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'rajeesh-iinerds__cicdtest-java__codepipeline.json')], { cwd: dir });
+    const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'Abynahisblue__aws-infra-iac__codepipeline.yaml')], { cwd: dir });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('provider CloudFormation (category Deploy) is not supported');
+    expect(refused.stderr).toContain('provider ECR (category Source) is not supported: stepline sources are git repositories');
+  });
+
+  it('import-codepipeline takes --parameter, --region and --account, and writes one file per pipeline with --out dir', async () => {
+    const pipeline = (id: string, name: string) => `
+  ${id}:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: !Sub '${name}-\${AWS::Region}'
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Src
+              ActionTypeId: { Category: Source, Owner: AWS, Provider: CodeCommit, Version: '1' }
+              Configuration: { RepositoryName: !Ref Repo, BranchName: main }
+              OutputArtifacts: [{ Name: Code }]
+        - Name: Build
+          Actions:
+            - Name: Build
+              ActionTypeId: { Category: Build, Owner: AWS, Provider: CodeBuild, Version: '1' }
+              Configuration: { ProjectName: !Sub '\${AWS::AccountId}-build' }
+              InputArtifacts: [{ Name: Code }]`;
+    const template = join(dir, 'pipelines.yml');
+    writeFileSync(template, `Parameters:\n  Repo: { Type: String }\nResources:${pipeline('Main', 'web')}${pipeline('Nightly', 'nightly')}\n`);
+
+    const missing = await runCli(['import-codepipeline', template], { cwd: dir });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('give it with --parameter Repo=<value>');
+
+    const out = join(dir, 'imported');
+    const args = ['import-codepipeline', template, '--parameter', 'Repo=web', '--region', 'eu-west-1', '--account', '111122223333', '--out', out];
+    const run = await runCli(args, { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`wrote ${join(out, 'web-eu-west-1.yml')}\nwrote ${join(out, 'nightly-eu-west-1.yml')}\n`);
+    const main = readFileSync(join(out, 'web-eu-west-1.yml'), 'utf8');
+    expect(main).toContain('repository: web');
+    expect(main).toContain('project: 111122223333-build');
+    expect(await runCli(['validate', join(out, 'nightly-eu-west-1.yml')], { cwd: dir })).toMatchObject({ code: 0 });
+    const bad = await runCli(['import-codepipeline', template, '--parameter', 'Repo'], { cwd: dir });
+    expect(bad.stderr).toContain('--parameter: expected Name=Value, got "Repo"');
   });
 
   it('loads a TypeScript definition made with definePipeline()', async () => {

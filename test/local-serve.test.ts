@@ -87,8 +87,8 @@ describe('stepline serve', () => {
     const detail = (await (await fetch(`${server.url}/api/executions/${first?.executionId}`)).json()) as { status: string; commitId: string; trigger: string };
     expect(detail).toMatchObject({ status: 'Succeeded', commitId: project.commit, trigger: 'Webhook' });
     const dashboard = await (await fetch(`${server.url}/`)).text();
-    expect(dashboard).toContain('<h2>svc</h2>');
-    expect(dashboard).toContain(`<a href="/api/executions/${first?.executionId}">`);
+    expect(dashboard).toContain('<a href="/pipelines/svc">svc</a>');
+    expect(dashboard).toContain(`<a href="/executions/${first?.executionId}" class="mono">`);
   });
 
   it('refuses a bad signature with 401 and starts nothing', async () => {

@@ -5,9 +5,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApprovalDecision, checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
+import { checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
 import {
+  ControlRefusedError,
   compileForThisMachine,
+  decideApproval,
   type ExecutionRow,
   executionDetail,
   executionSummary,
@@ -16,6 +18,8 @@ import {
   loadSigningKey,
   localPipelineState,
   markOrphans,
+  setStageTransition,
+  stopExecution,
 } from '@stepline/local';
 import type { ApprovalDecision as Decision, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
 import { UsageError } from './errors';
@@ -123,9 +127,7 @@ export class LocalBackend implements PipelineBackend {
   }
 
   async stopExecution(executionId: string, options: { abandon: boolean }): Promise<void> {
-    const e = this.execution(executionId);
-    if (e.status !== 'InProgress' && e.status !== 'Stopping') throw new UsageError(`execution ${executionId} is ${e.status}: nothing to stop`);
-    this.store.requestStop(executionId, options.abandon ? 'abandon' : 'stop');
+    refused(() => stopExecution(this.store, executionId, options.abandon));
   }
 
   async retryStageExecution(): Promise<{ executionId: string }> {
@@ -134,38 +136,33 @@ export class LocalBackend implements PipelineBackend {
 
   async disableStageTransition(name: string, stage: string, reason: string): Promise<void> {
     const { pipeline } = await this.pipeline(name);
-    this.requireStage(pipeline, stage);
-    if (pipeline.stages[0]?.name === stage) throw new UsageError(`stage ${stage} is the first stage: it has no inbound transition to disable`);
-    this.store.applyGate(pipeline.name, { type: 'disable', stage, reason, at: new Date().toISOString(), by: process.env.USER ?? 'local user' });
+    refused(() => setStageTransition(this.store, pipeline, stage, { enabled: false, reason, by: process.env.USER ?? 'local user' }));
   }
 
   async enableStageTransition(name: string, stage: string): Promise<void> {
     const { pipeline } = await this.pipeline(name);
-    this.requireStage(pipeline, stage);
-    this.store.applyGate(pipeline.name, { type: 'enable', stage }, pipeline.executionMode);
+    refused(() => setStageTransition(this.store, pipeline, stage, { enabled: true }));
   }
 
   async decideApproval(executionId: string, decision: Decision): Promise<void> {
-    const execution = this.execution(executionId);
-    if (execution.status !== 'InProgress') throw new UsageError(`execution ${executionId} is ${execution.status}: nothing waits for a decision`);
-    const pending = this.store.approvals(executionId).filter((a) => a.status === 'Pending' && (decision.stage === undefined || a.stage === decision.stage));
-    if (pending.length === 0) throw new UsageError(`execution ${executionId} has no pending approval${decision.stage ? ` in stage ${decision.stage}` : ''}`);
-    if (pending.length > 1) throw new UsageError(`several approvals wait (stages ${pending.map((a) => a.stage).join(', ')}): name one with --stage`);
-    const [approval] = pending as [(typeof pending)[number]];
     const approvals = new LocalApprovals(this.store, loadSigningKey(join(this.state, 'signing-key')));
-    if (!approvals.allowed(approval, decision.approver))
-      throw new UsageError(`${decision.approver} may not decide this approval (allowed: ${approval.approvers?.emailDomains?.join(', ')})`);
-    const result = approvals.decide(
-      approval.id,
-      decision.decision === 'Approved' ? ApprovalDecision.Approve : ApprovalDecision.Reject,
-      decision.approver,
-      decision.comment ?? '',
+    refused(() =>
+      decideApproval(approvals, executionId, {
+        approve: decision.decision === 'Approved',
+        approver: decision.approver,
+        comment: decision.comment ?? '',
+        ...(decision.stage !== undefined && { stage: decision.stage }),
+      }),
     );
-    if (!result.decided) throw new UsageError(`the approval was already ${result.approval?.status.toLowerCase() ?? 'closed'}`);
   }
+}
 
-  private requireStage(pipeline: Pipeline, stage: string): void {
-    if (!pipeline.stages.some((s) => s.name === stage))
-      throw new UsageError(`pipeline ${pipeline.name} has no stage ${stage} (stages: ${pipeline.stages.map((s) => s.name).join(', ')})`);
+/** The history's refusal, as one line on the terminal. */
+function refused(work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    if (error instanceof ControlRefusedError) throw new UsageError(error.message);
+    throw error;
   }
 }

@@ -2,7 +2,9 @@
  * `stepline`: every verb works on this machine (`--target local`, the default) or, where it makes
  * sense, on an AWS installation (`--target aws`). Errors are one clear message and exit code 1.
  */
+import { join } from 'node:path';
 import { DefinitionError } from '@stepline/core';
+import { explainStorageError } from '@stepline/local';
 import { Command, CommanderError } from 'commander';
 import { commandModules } from './commands/index';
 import { UsageError } from './errors';
@@ -30,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const e = error as Error;
-    process.stderr.write(`error: ${e.message ?? String(error)}\n`);
+    const storage = explainStorageError(error, join(process.cwd(), '.stepline'));
+    process.stderr.write(`error: ${storage ?? e.message ?? String(error)}\n`);
     if (process.env.STEPLINE_DEBUG) process.stderr.write(`${e.stack}\n`);
     return 1;
   }

@@ -10,10 +10,18 @@ export * from './execution/index';
 export * from './gates/index';
 export * from './github/index';
 export * from './history/index';
-export { type ImportedPipeline, importCodePipeline, SUPPORTED_PROVIDERS, toSteplineYaml } from './importers/codepipeline';
+export {
+  type ImportedPipeline,
+  type ImportOptions,
+  importCodePipeline,
+  REFUSED_PROVIDERS,
+  SUPPORTED_PROVIDERS,
+  toSteplineYaml,
+} from './importers/codepipeline';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
 export { definePipeline, parsePipeline, parsePipelineText } from './model/parse';
 export * from './model/references';
 export * from './model/schema';
 export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';
 export * from './triggers/index';
+export { crc32, type ZipEntry, zipStored } from './zip';

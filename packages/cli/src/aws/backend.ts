@@ -31,10 +31,13 @@ import {
   ExecutionInputSchema,
   executionName,
   gateStateName,
+  type HistoryEvent,
   newExecutionId,
+  type Pipeline,
   type PipelineState,
   pipelineStateFrom,
   type ResumeInput,
+  type StateMap,
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
@@ -144,32 +147,49 @@ export class AwsBackend implements PipelineBackend {
   }
 
   getExecution(executionId: string): Promise<ExecutionDetail> {
-    return this.guard('get-execution', async () => {
-      const { installed, executionArn, description } = await this.locate(executionId);
-      const [events, gate, artifacts] = await Promise.all([
-        this.history(executionArn),
-        this.gateStore(installed).load(installed.name),
-        this.artifactsOf(installed, description.name ?? ''),
-      ]);
-      const { pipeline, stateMap } = installed.manifest;
-      const summary = summaryFrom(installed, description);
-      const state = pipelineStateFrom({
-        pipeline,
-        stateMap,
-        gates: gate.document.state,
-        execution: { executionId: summary.executionId, status: summary.status, events: normalizeHistory(events) },
-      });
-      return {
-        ...summary,
-        ...(description.error !== undefined && { error: description.error }),
-        ...(description.cause !== undefined && { cause: description.cause }),
-        state,
-        builds: buildsFrom(events, stateMap),
-        approvals: approvalsFrom(events, stateMap).map(({ token: _token, ...approval }) => approval),
-        artifacts,
-        variables: variablesFrom(events),
-      };
+    return this.guard('get-execution', async () => (await this.readExecution(executionId)).detail);
+  }
+
+  /**
+   * An execution with the definition, state map and normalized history it was read through: the
+   * console draws its timeline and traffic chart from them.
+   */
+  getExecutionHistory(executionId: string): Promise<{ detail: ExecutionDetail; pipeline: Pipeline; stateMap: StateMap; events: HistoryEvent[] }> {
+    return this.guard('get-execution', () => this.readExecution(executionId));
+  }
+
+  /** The definition an installed pipeline was deployed with. */
+  getPipelineDefinition(name: string): Promise<Pipeline> {
+    return this.guard('get-pipeline', async () => (await this.pipeline(name)).manifest.pipeline);
+  }
+
+  private async readExecution(executionId: string) {
+    const { installed, executionArn, description } = await this.locate(executionId);
+    const [raw, gate, artifacts] = await Promise.all([
+      this.history(executionArn),
+      this.gateStore(installed).load(installed.name),
+      this.artifactsOf(installed, description.name ?? ''),
+    ]);
+    const { pipeline, stateMap } = installed.manifest;
+    const summary = summaryFrom(installed, description);
+    const events = normalizeHistory(raw);
+    const state = pipelineStateFrom({
+      pipeline,
+      stateMap,
+      gates: gate.document.state,
+      execution: { executionId: summary.executionId, status: summary.status, events },
     });
+    const detail: ExecutionDetail = {
+      ...summary,
+      ...(description.error !== undefined && { error: description.error }),
+      ...(description.cause !== undefined && { cause: description.cause }),
+      state,
+      builds: buildsFrom(raw, stateMap),
+      approvals: approvalsFrom(raw, stateMap).map(({ token: _token, ...approval }) => approval),
+      artifacts,
+      variables: variablesFrom(raw),
+    };
+    return { detail, pipeline, stateMap, events };
   }
 
   startExecution(pipeline: string, options: StartOptions): Promise<{ executionId: string }> {

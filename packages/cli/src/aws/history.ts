@@ -122,8 +122,16 @@ export function buildsFrom(events: readonly SfnHistoryEvent[], stateMap: StateMa
       return [{ name, status: text(phase.PhaseStatus) ?? 'IN_PROGRESS', ...(seconds !== undefined && { durationMs: seconds * 1000 }) }];
     });
     const buildId = text(build.Id);
-    const logLocation = text(record(build.Logs)?.DeepLink);
-    builds[`${info.stage}.${info.action}`] = { ...(buildId !== undefined && { buildId }), ...(logLocation !== undefined && { logLocation }), phases };
+    const logs = record(build.Logs);
+    const logLocation = text(logs?.DeepLink);
+    const groupName = text(logs?.GroupName);
+    const streamName = text(logs?.StreamName);
+    builds[`${info.stage}.${info.action}`] = {
+      ...(buildId !== undefined && { buildId }),
+      ...(logLocation !== undefined && { logLocation }),
+      ...(groupName !== undefined && streamName !== undefined && { cloudWatchLogs: { groupName, streamName } }),
+      phases,
+    };
   }
   return builds;
 }

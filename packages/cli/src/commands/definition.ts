@@ -1,5 +1,5 @@
 /** Verbs that read a definition and say what it is: validate, compile, graph, import-codepipeline. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CompileTarget,
@@ -83,18 +83,50 @@ export function register(program: Command): void {
     .command('import-codepipeline')
     .description('turn CodePipeline JSON (get-pipeline) or a CloudFormation template into stepline YAML')
     .argument('<file>', 'pipeline JSON, or a template with AWS::CodePipeline::Pipeline resources')
-    .option('--out <file>', 'write the YAML here instead of printing it')
-    .action((file: string, opts: { out?: string }) => {
+    .option('--out <path>', 'write the YAML here instead of printing it; a directory (one <pipeline>.yml each) when the template has several pipelines')
+    .option(
+      '--parameter <name=value>',
+      'a template parameter, pseudo parameter (AWS::StackName), export or attribute (Stack.Outputs.Name) the file cannot give (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .option('--region <region>', 'the region the stack would be created in (AWS::Region)')
+    .option('--account <id>', 'the account the stack would be created in (AWS::AccountId)')
+    .action((file: string, opts: { out?: string; parameter: string[]; region?: string; account?: string }) => {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
       } catch {
         throw new UsageError(`${file}: no such file`);
       }
-      const yaml = importCodePipeline(text, file).map(toSteplineYaml).join('---\n');
-      if (opts.out) {
-        writeFileSync(opts.out, yaml);
+      const parameters: Record<string, string> = {};
+      for (const pair of opts.parameter) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--parameter: expected Name=Value, got ${JSON.stringify(pair)}`);
+        parameters[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const imported = importCodePipeline(text, file, {
+        parameters,
+        ...(opts.region !== undefined && { region: opts.region }),
+        ...(opts.account !== undefined && { accountId: opts.account }),
+      });
+      for (const { definition, notes } of imported)
+        if (notes.length > 0) process.stderr.write(`${definition.name}: ${notes.length} note${notes.length === 1 ? '' : 's'} (at the top of its YAML)\n`);
+      if (!opts.out) {
+        process.stdout.write(imported.map(toSteplineYaml).join('---\n'));
+        return;
+      }
+      const toDirectory = imported.length > 1 || opts.out.endsWith('/') || (existsSync(opts.out) && statSync(opts.out).isDirectory());
+      if (!toDirectory) {
+        writeFileSync(opts.out, imported.map(toSteplineYaml).join('---\n'));
         process.stdout.write(`wrote ${opts.out}\n`);
-      } else process.stdout.write(yaml);
+        return;
+      }
+      mkdirSync(opts.out, { recursive: true });
+      for (const pipeline of imported) {
+        const path = join(opts.out, `${pipeline.definition.name}.yml`);
+        writeFileSync(path, toSteplineYaml(pipeline));
+        process.stdout.write(`wrote ${path}\n`);
+      }
     });
 }

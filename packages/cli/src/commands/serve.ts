@@ -16,7 +16,7 @@ interface ServeOptions {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('receive GitHub webhooks and run pipelines on this machine; serves approval pages and /api/executions')
+    .description('receive GitHub webhooks and run pipelines on this machine; serves the live console, approval pages and /api/executions')
     .option('--port <port>', 'port to listen on', '8989')
     .option('--host <host>', 'address to listen on (127.0.0.1: this machine only)', '127.0.0.1')
     .option('--repo <path>', 'git repository the source actions read', '.')
@@ -47,9 +47,11 @@ export function register(program: Command): void {
       });
       sink.line(`stepline serve: ${names.join(', ')} on ${server.url}`);
       sink.line(`  GitHub webhook: ${opts.publicUrl ?? server.url}/webhooks/github (content type application/json, secret: STEPLINE_WEBHOOK_SECRET)`);
+      sink.line(`  console:        ${opts.publicUrl ?? server.url}/`);
       sink.line(`  executions:     ${server.url}/api/executions`);
-      if (opts.host !== '127.0.0.1' && opts.host !== 'localhost' && opts.host !== '::1') {
-        sink.line(`  warning: listening on ${opts.host}: anyone who reaches it can open approval pages; links are still signed`);
+      if (server.requiresLogin) {
+        sink.line(`  console token:  ${server.consoleToken} (sign in at ${opts.publicUrl ?? server.url}/login; approval links need no login)`);
+        sink.line(`  warning: listening on ${opts.host}: serve it over HTTPS (a proxy in front) so the token and cookie are not sent in clear`);
       }
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

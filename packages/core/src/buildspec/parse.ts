@@ -8,7 +8,7 @@
  */
 import { parseDocument } from 'yaml';
 import { DefinitionError, type DefinitionIssue } from '../errors';
-import { formatPath, parseDocumentText, zodIssues } from '../model/issues';
+import { formatPath, parseDocumentText, yamlToJS, zodIssues } from '../model/issues';
 import { type ArtifactSpec, type Buildspec, type BuildspecPhase, PHASE_KEYS, type RawBuildspec, RawBuildspecSchema, ReportFileFormat } from './schema';
 
 export interface ParsedBuildspec {
@@ -41,7 +41,7 @@ function readScalarsAsText(text: string, source?: string): unknown {
   });
   const first = doc.errors[0];
   if (first) throw new DefinitionError([{ path: '', message: `malformed YAML: ${first.message.split('\n')[0] ?? ''}` }], source);
-  return doc.toJS();
+  return yamlToJS(doc, source);
 }
 
 /** Parses a buildspec already read into plain data (YAML text parsed elsewhere, or an object). */

@@ -40,6 +40,84 @@ stages:${SOURCE}
     expect(definition).toStrictEqual(EXPECTED);
   });
 
+  it('passes PARAMETER_STORE and SECRETS_MANAGER variables to CodeBuild as references of their type', () => {
+    const { definition } = compileYaml(`
+name: refs
+stages:${SOURCE}
+  - name: Build
+    actions: [{ name: Make, kind: build, inputArtifacts: [Src], parameterStore: { TOKEN: /ci/token }, secretsManager: { DB: "ci/db:password" } }]
+`);
+    const state = definition.States['Build · Make'];
+    const env = state?.Type === 'Task' ? (state.Parameters as { EnvironmentVariablesOverride: unknown[] }).EnvironmentVariablesOverride : [];
+    expect(env.slice(-2)).toStrictEqual([
+      { Name: 'TOKEN', Type: 'PARAMETER_STORE', Value: '/ci/token' },
+      { Name: 'DB', Type: 'SECRETS_MANAGER', Value: 'ci/db:password' },
+    ]);
+  });
+
+  it('compiles an s3deploy action to one invoke of the s3-deploy function, objectKey resolved at run time', () => {
+    const { definition, iam } = compilePipeline(
+      parsePipelineText(`
+name: site
+stages:${SOURCE}
+  - name: Deploy
+    actions: [{ name: Publish, kind: s3deploy, inputArtifacts: [Src], bucket: www.example.com, objectKey: "v/#{SourceVariables.CommitId}", cannedAcl: public-read, cacheControl: max-age=60, kmsEncryptionKeyArn: "arn:aws:kms:eu-west-1:1:key/k" }]
+`),
+      { target: 'aws', region: 'eu-west-1', accountId: '111122223333' },
+    );
+    expect(definition.States['Deploy · Publish']).toStrictEqual({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        FunctionName: 'arn:aws:lambda:eu-west-1:111122223333:function:stepline-s3-deploy',
+        Payload: {
+          pipeline: 'site',
+          stage: 'Deploy',
+          action: 'Publish',
+          'executionId.$': '$$.Execution.Name',
+          operation: 's3deploy',
+          artifact: { name: 'Src', 'location.$': "States.Format('stepline-artifacts/site/{}/Src/', $$.Execution.Name)" },
+          extract: true,
+          bucket: 'www.example.com',
+          'objectKey.$': "States.Format('v/{}', $.actions.Source_Checkout.variables.CommitId)",
+          kmsEncryptionKeyArn: 'arn:aws:kms:eu-west-1:1:key/k',
+          cannedAcl: 'public-read',
+          cacheControl: 'max-age=60',
+        },
+      },
+      ResultSelector: { 'output.$': '$.Payload' },
+      ResultPath: '$.actions.Deploy_Publish',
+      TimeoutSeconds: 900,
+      Retry: lambdaRetry,
+      Catch: catchTo('Deploy · Publish · failed'),
+      Next: 'Succeeded',
+    });
+    expect(iam).toContainEqual({
+      Effect: 'Allow',
+      Action: ['lambda:InvokeFunction'],
+      Resource: expect.arrayContaining(['arn:aws:lambda:eu-west-1:111122223333:function:stepline-s3-deploy']),
+    });
+  });
+
+  it('refuses an s3deploy without exactly one input, and without objectKey when it does not extract', () => {
+    expect(() =>
+      compileYaml(`
+name: site
+stages:${SOURCE}
+  - name: Deploy
+    actions: [{ name: Publish, kind: s3deploy, bucket: b-site, extract: false }]
+`),
+    ).toThrow(/stages\[1\]\.actions\[0\]: expected objectKey: without extract the artifact goes to one object/);
+    expect(() =>
+      compileYaml(`
+name: site
+stages:${SOURCE}
+  - name: Deploy
+    actions: [{ name: Publish, kind: s3deploy, bucket: b-site }]
+`),
+    ).toThrow('stages[1].actions[0].inputArtifacts: an s3deploy action takes exactly one input artifact: the files it deploys');
+  });
+
   it('runs actions that share a runOrder in one Parallel state, then merges their results', () => {
     const { definition, stateMap } = compileYaml(`
 name: par

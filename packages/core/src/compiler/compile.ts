@@ -13,9 +13,11 @@ import type { Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
 import { compileBuild } from './actions/build';
+import { compileCloudFormation } from './actions/cloudformation';
 import { addState } from './actions/common';
 import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
+import { compileS3Deploy } from './actions/s3deploy';
 import { compileSource } from './actions/source';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
@@ -210,6 +212,12 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
     case 'deploy':
       compileDeploy(ctx, action);
       return deployEntryState(ctx);
+    case 's3deploy':
+      compileS3Deploy(ctx, action);
+      return name;
+    case 'cloudformation':
+      compileCloudFormation(ctx, action);
+      return name;
   }
 }
 

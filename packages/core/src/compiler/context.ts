@@ -30,6 +30,8 @@ export interface FunctionArns {
   approval: string;
   gate: string;
   canary: string;
+  /** Writes S3 deploy actions' artifacts into their buckets. */
+  s3Deploy: string;
 }
 
 export type ResolvedCompileOptions = Required<Omit<CompileOptions, 'functions' | 'approvalTopicArn'>> & {
@@ -48,7 +50,7 @@ export function resolveOptions(o: CompileOptions = {}): ResolvedCompileOptions {
     artifactBucket: o.artifactBucket ?? 'stepline-artifacts',
     projectPrefix: o.projectPrefix ?? 'stepline',
     approvalTopicArn: o.approvalTopicArn,
-    functions: { source: fn('source'), approval: fn('approval'), gate: fn('gate'), canary: fn('canary'), ...o.functions },
+    functions: { source: fn('source'), approval: fn('approval'), gate: fn('gate'), canary: fn('canary'), s3Deploy: fn('s3-deploy'), ...o.functions },
   };
 }
 

@@ -37,6 +37,8 @@ export class ReferenceResolver {
         return `States.ArrayGetItem(${base}.exportedVariables[?(@.Name=='${ref.variable}')].Value, 0)`;
       case 'invoke':
         return `${base}.output.outputVariables${pathKey(ref.variable)}`;
+      case 'cloudformation':
+        return `States.ArrayGetItem(${base}.stack.stack.Outputs[?(@.OutputKey=='${ref.variable}')].OutputValue, 0)`;
       default:
         return `${base}.variables${pathKey(ref.variable)}`;
     }

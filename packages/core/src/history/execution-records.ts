@@ -46,7 +46,14 @@ export interface ExecutionDetail extends ExecutionSummary {
   /** Build phases per action, `Stage.Action` → phases. */
   builds: Record<
     string,
-    { buildId?: string; logLocation?: string; phases: BuildPhaseRecord[]; reports?: Array<{ name: string; passed: number; failed: number; skipped: number }> }
+    {
+      buildId?: string;
+      logLocation?: string;
+      /** Where CodeBuild writes the build's log on AWS. */
+      cloudWatchLogs?: { groupName: string; streamName: string };
+      phases: BuildPhaseRecord[];
+      reports?: Array<{ name: string; passed: number; failed: number; skipped: number; failures?: Array<{ name: string; suite?: string; message?: string }> }>;
+    }
   >;
   approvals: ApprovalOutcome[];
   artifacts: Array<{ name: string; location: string; files?: number }>;

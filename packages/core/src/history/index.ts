@@ -1,2 +1,3 @@
 export * from './execution-records';
 export * from './pipeline-state';
+export * from './timeline';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DefinitionError } from '../errors';
 import { parsePipeline } from '../model/parse';
-import { importCodePipeline, toSteplineYaml } from './codepipeline';
+import { importCodePipeline, REFUSED_PROVIDERS, toSteplineYaml } from './codepipeline';
 
 const declaration = (stages: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ pipeline: { name: 'app', stages, ...extra } });
 const source = {
@@ -112,28 +112,42 @@ describe('importCodePipeline', () => {
   it('refuses an unsupported provider, naming the stage, the action and the provider', () => {
     const deploy = {
       name: 'Deploy',
-      actions: [{ name: 'Stack', actionTypeId: { category: 'Deploy', owner: 'AWS', provider: 'CloudFormation', version: '1' }, configuration: {} }],
+      actions: [{ name: 'Stack', actionTypeId: { category: 'Deploy', owner: 'AWS', provider: 'ElasticBeanstalk', version: '1' }, configuration: {} }],
     };
     expect(() => importCodePipeline(declaration([source, deploy]), 'p.json')).toThrow(
-      'p.json: pipeline.stages[1].actions[0].actionTypeId: stage Deploy, action Stack: provider CloudFormation (category Deploy) is not supported; stepline imports GitHub, CodeStarSourceConnection, CodeCommit, S3, CodeBuild, Manual, ECS, CodeDeployToECS, Lambda',
+      `p.json: pipeline.stages[1].actions[0].actionTypeId: stage Deploy, action Stack: provider ElasticBeanstalk (category Deploy) is not supported: ${REFUSED_PROVIDERS.ElasticBeanstalk}`,
     );
   });
 
-  it('refuses secrets passed as CodeBuild environment variables instead of dropping them', () => {
+  it('carries PARAMETER_STORE and SECRETS_MANAGER variables as references, beside the plain ones', () => {
     const build = {
       name: 'Build',
       actions: [
         {
           name: 'B',
           actionTypeId: { category: 'Build', owner: 'AWS', provider: 'CodeBuild', version: '1' },
-          configuration: { ProjectName: 'p', EnvironmentVariables: '[{"name":"TOKEN","value":"/prod/token","type":"PARAMETER_STORE"}]' },
+          configuration: {
+            ProjectName: 'app-build',
+            EnvironmentVariables: JSON.stringify([
+              { name: 'STAGE', value: 'prod', type: 'PLAINTEXT' },
+              { name: 'TOKEN', value: '/prod/token', type: 'PARAMETER_STORE' },
+              { name: 'DB', value: 'prod/db:password', type: 'SECRETS_MANAGER' },
+            ]),
+          },
           inputArtifacts: [{ name: 'SourceArtifact' }],
         },
       ],
     };
-    expect(() => importCodePipeline(declaration([source, build]))).toThrow(
-      'pipeline.stages[1].actions[0].configuration.EnvironmentVariables[0]: TOKEN of type PARAMETER_STORE: declare it in the buildspec (env.parameter-store or env.secrets-manager) instead',
-    );
+    const [imported] = importCodePipeline(declaration([source, build]));
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'B',
+      inputArtifacts: ['SourceArtifact'],
+      kind: 'build',
+      project: 'app-build',
+      environmentVariables: { STAGE: 'prod' },
+      parameterStore: { TOKEN: '/prod/token' },
+      secretsManager: { DB: 'prod/db:password' },
+    });
   });
 
   it('reads CloudFormation YAML with short intrinsic tags, resolving what the template defines', () => {
@@ -185,9 +199,8 @@ Resources:
       ],
     });
     expect(imported?.notes).toStrictEqual([
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: the note quotes CloudFormation's ${} syntax
-      'Resources.Pipeline.Properties.Name: ${AWS::StackName}; the pipeline is named after its resource, Pipeline',
-      'Resources.Pipeline.Properties.Stages[1].Actions[0]: the CodeBuild project Project is defined in the template; stepline creates its own project for this action, with the same buildspec',
+      'Resources.Pipeline.Properties.Name: AWS::StackName is the name the stack is created with; the pipeline is named after its resource, Pipeline',
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: the CodeBuild project Project is defined in the template; stepline creates its own project for this action, with the same buildspec, environment and variables',
     ]);
     expect(toSteplineYaml(imported as never)).toContain('# note: Resources.Pipeline.Properties.Name');
   });

@@ -1,7 +1,7 @@
 /**
  * Turns zod issues and YAML/JSON syntax errors into `path: what was expected, got what` lines.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { DefinitionError, type DefinitionIssue } from '../errors';
 
@@ -79,7 +79,21 @@ export function parseDocumentText(text: string, source?: string, format: Documen
     });
     throw new DefinitionError(issues, source);
   }
-  return doc.toJS();
+  return yamlToJS(doc, source);
+}
+
+/**
+ * A parsed YAML document as plain values. The yaml library throws while doing so for an alias whose
+ * anchor comes later or nowhere, and for aliases expanding past its limit (a "billion laughs" file):
+ * both are the file's problem, said as one.
+ */
+export function yamlToJS(doc: Document.Parsed, source?: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0] ?? '';
+    throw new DefinitionError([{ path: '', message: `malformed YAML: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}` }], source);
+  }
 }
 
 function jsonErrorWhere(text: string, error: Error): string {

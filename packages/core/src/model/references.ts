@@ -69,6 +69,10 @@ export function referenceFields(action: Action): Array<{ path: string; value: st
         ...(action.userParameters === undefined ? [] : [{ path: 'userParameters', value: action.userParameters }]),
         ...(action.command === undefined ? [] : [{ path: 'command', value: action.command }]),
       ];
+    case 'cloudformation':
+      return Object.entries(action.parameterOverrides ?? {}).map(([name, value]) => ({ path: `parameterOverrides.${name}`, value }));
+    case 's3deploy':
+      return action.objectKey === undefined ? [] : [{ path: 'objectKey', value: action.objectKey }];
     case 'source':
     case 'deploy':
       return [];

@@ -80,6 +80,14 @@ const buildLike = {
   /** An existing CodeBuild project. When absent, `sst deploy` creates one for this action. */
   project: text('a CodeBuild project name').min(2).max(255).optional(),
   environmentVariables: EnvironmentVariablesSchema.default({}),
+  /**
+   * Variables read from SSM Parameter Store when the build starts, NAME: parameter name, as CodeBuild's
+   * PARAMETER_STORE type. On one machine, as the buildspec's `env.parameter-store`: the environment
+   * variable of the same name, else `.stepline/secrets.json`.
+   */
+  parameterStore: z.record(EnvNameSchema, text('a parameter name'), { error: 'expected a map of NAME: parameter name' }).optional(),
+  /** Variables read from Secrets Manager (`secret-id:json-key:version-stage:version-id`), as CodeBuild's SECRETS_MANAGER type. */
+  secretsManager: z.record(EnvNameSchema, text('a secret reference'), { error: 'expected a map of NAME: secret reference' }).optional(),
   /** Which input artifact is the build's primary source when there are several. @default the first */
   primarySource: ArtifactNameSchema.optional(),
   /** Variables the buildspec exports, so references to them can be checked before running. */
@@ -240,11 +248,108 @@ export const InvokeActionSchema = z
   })
   .refine((a) => a.function !== undefined || a.command !== undefined, { error: 'expected a function, a command or both' });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke'] as const;
+/** S3's canned ACLs, as CodePipeline's S3 deploy action takes them. */
+export const CANNED_ACLS = [
+  'private',
+  'public-read',
+  'public-read-write',
+  'aws-exec-read',
+  'authenticated-read',
+  'bucket-owner-read',
+  'bucket-owner-full-control',
+  'log-delivery-write',
+] as const;
+
+/**
+ * Copies the input artifact into an S3 bucket (each file under its path, or one zip at `objectKey`),
+ * as CodePipeline's S3 deploy action; on one machine, into `local.directory`.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3Deploy.html
+ */
+export const S3DeployActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('s3deploy'),
+    /** The bucket the files go to, on AWS. */
+    bucket: text('a bucket name').min(3, { error: 'expected a bucket name' }).max(63, { error: 'expected a bucket name' }).optional(),
+    /** Each file of the artifact under its own key (true), or the artifact as one zip at `objectKey` (false). @default true */
+    extract: z.boolean({ error: 'expected true or false' }).default(true),
+    /** With extract, the key prefix the files go under; without, the zip's key. */
+    objectKey: text('an object key').optional(),
+    /** Encrypts the objects with this KMS key (SSE-KMS); the bucket's default encryption otherwise. */
+    kmsEncryptionKeyArn: text('a KMS key ARN').optional(),
+    cannedAcl: z.enum(CANNED_ACLS, { error: `expected one of ${CANNED_ACLS.join(', ')}` }).optional(),
+    /** The Cache-Control header of every object, such as `max-age=300`. */
+    cacheControl: text('a Cache-Control value').optional(),
+    /** The same deploy on one machine: the files (or the zip) go into this directory. */
+    local: z.strictObject({ directory: text('a directory').min(1, { error: 'expected a directory' }) }).optional(),
+  })
+  .refine((a) => a.bucket !== undefined || a.local !== undefined, { error: 'expected a bucket, a local directory or both' })
+  .refine((a) => a.extract || a.objectKey !== undefined, { error: 'expected objectKey: without extract the artifact goes to one object' });
+
+/** CodePipeline's CloudFormation action modes. */
+export const CloudFormationActionMode = {
+  CreateUpdate: 'CREATE_UPDATE',
+  DeleteOnly: 'DELETE_ONLY',
+  ReplaceOnFailure: 'REPLACE_ON_FAILURE',
+  ChangeSetReplace: 'CHANGE_SET_REPLACE',
+  ChangeSetExecute: 'CHANGE_SET_EXECUTE',
+} as const;
+export type CloudFormationActionMode = (typeof CloudFormationActionMode)[keyof typeof CloudFormationActionMode];
+const ARTIFACT_FILE = /^[A-Za-z0-9_-]+::.+$/;
+
+/**
+ * Creates, updates or deletes a CloudFormation stack, or creates and executes a change set, as
+ * CodePipeline's CloudFormation action. The stack's outputs are the action's variables.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CloudFormation.html
+ */
+export const CloudFormationActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('cloudformation'),
+    actionMode: z.enum(Object.values(CloudFormationActionMode), { error: `expected one of ${Object.values(CloudFormationActionMode).join(', ')}` }),
+    stackName: text('a stack name').regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, { error: 'expected a stack name: letters, digits and -, starting with a letter' }),
+    changeSetName: text('a change set name').optional(),
+    /** `Artifact::path/to/template.yml` in an input artifact. */
+    templatePath: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
+    /** `Artifact::path/to/config.json`: Parameters, Tags, StackPolicy. */
+    templateConfiguration: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
+    /** Template parameters, overriding the template configuration's. */
+    parameterOverrides: z.record(text(), text('a string value'), { error: 'expected a map of Name: value' }).optional(),
+    capabilities: list(
+      z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'], {
+        error: 'expected CAPABILITY_IAM, CAPABILITY_NAMED_IAM or CAPABILITY_AUTO_EXPAND',
+      }),
+      'capabilities',
+    ).optional(),
+    /** The role CloudFormation acts with. */
+    roleArn: text('a role ARN').optional(),
+    /** A JSON file of the stack's outputs, in the action's output artifact. */
+    outputFileName: text('a file name').optional(),
+    /** On one machine without AWS credentials, this command runs instead (like a deploy action's local command). */
+    local: z.strictObject({ command: text('a shell command') }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    const needsTemplate = a.actionMode === 'CREATE_UPDATE' || a.actionMode === 'REPLACE_ON_FAILURE' || a.actionMode === 'CHANGE_SET_REPLACE';
+    if (needsTemplate && a.templatePath === undefined)
+      ctx.addIssue({ code: 'custom', path: ['templatePath'], message: `expected Artifact::file: ${a.actionMode} needs a template` });
+    if (a.actionMode.startsWith('CHANGE_SET') && a.changeSetName === undefined)
+      ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
+  });
+
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
-  [SourceActionSchema, BuildActionSchema, TestActionSchema, ApprovalActionSchema, DeployActionSchema, InvokeActionSchema],
+  [
+    SourceActionSchema,
+    BuildActionSchema,
+    TestActionSchema,
+    ApprovalActionSchema,
+    DeployActionSchema,
+    InvokeActionSchema,
+    S3DeployActionSchema,
+    CloudFormationActionSchema,
+  ],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
   },
@@ -313,6 +418,8 @@ export type BuildAction = z.output<typeof BuildActionSchema> | z.output<typeof T
 export type ApprovalAction = z.output<typeof ApprovalActionSchema>;
 export type DeployAction = z.output<typeof DeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
+export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
+export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
 export type CanaryStep = z.output<typeof CanaryStepSchema>;

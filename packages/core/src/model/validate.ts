@@ -48,7 +48,11 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'invoke':
       return action.outputVariables;
     case 'deploy':
+    case 's3deploy':
       return [];
+    case 'cloudformation':
+      // The stack's outputs: known once it is deployed.
+      return undefined;
   }
 }
 
@@ -141,6 +145,12 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
         break;
       case 'invoke':
+        break;
+      case 'cloudformation':
+        break;
+      case 's3deploy':
+        if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');
+        if (outputs > 0) add(`${p.path}.outputArtifacts`, 'an s3deploy action produces no artifacts');
         break;
     }
   }

@@ -15,7 +15,15 @@ describe('countJUnit', () => {
     </testsuite>
   </testsuite>
 </testsuites>`;
-    expect(countJUnit(xml)).toStrictEqual({ passed: 2, failed: 2, skipped: 1 });
+    expect(countJUnit(xml)).toStrictEqual({
+      passed: 2,
+      failed: 2,
+      skipped: 1,
+      failures: [
+        { name: 'creates', suite: 'api', message: 'expected 201' },
+        { name: 'deletes', suite: 'api' },
+      ],
+    });
   });
 
   it('reads a single suite with a single case', () => {

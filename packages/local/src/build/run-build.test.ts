@@ -322,6 +322,22 @@ phases:
   });
 });
 
+describe('runBuild: PARAMETER_STORE and SECRETS_MANAGER overrides', () => {
+  it('reads the references StartBuild passes as it reads the buildspec’s, masked, winning over the buildspec', async () => {
+    const { root, src } = sourceTree();
+    const file = join(root, 'secrets.json');
+    writeFileSync(file, JSON.stringify({ '/ci/token': 'token-value', 'ci/db': { password: 'db-value' }, '/old/token': 'old-value' }));
+    const buildspec =
+      'version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /old/token\nphases:\n  build:\n    commands:\n      - echo "token=$TOKEN db=$DB"\n      - test "$TOKEN" = token-value && test "$DB" = db-value\n';
+    const { report, output } = await build(buildspec, {
+      tree: { root, src },
+      secrets: { file, env: {}, parameterStore: { TOKEN: '/ci/token' }, secretsManager: { DB: 'ci/db:password' } },
+    });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(commandOutput(output)[0]).toBe('token=*** db=***');
+  });
+});
+
 describe('runBuild: artifacts, cache and reports', () => {
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -415,7 +431,7 @@ reports:
 `,
       { files: { 'reports/ui.xml': junit('<testcase name="c"><skipped/></testcase><testcase name="d"/>'), 'reports/broken.xml': '<testsuite>' } },
     );
-    expect(report.reports).toStrictEqual([{ name: 'unit', passed: 2, failed: 1, skipped: 1 }]);
+    expect(report.reports).toStrictEqual([{ name: 'unit', passed: 2, failed: 1, skipped: 1, failures: [{ name: 'b' }] }]);
   });
 });
 

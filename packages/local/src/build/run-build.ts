@@ -48,7 +48,13 @@ export interface RunBuildOptions {
   /** Root under which cache.paths are kept between runs. */
   cacheDir?: string;
   /** Where secrets come from: env vars of the same name first, then this JSON file keyed by reference (e.g. "prod/db:password"). */
-  secrets?: { file?: string; env?: Record<string, string | undefined> };
+  secrets?: {
+    file?: string;
+    env?: Record<string, string | undefined>;
+    /** NAME → reference, as StartBuild's PARAMETER_STORE and SECRETS_MANAGER overrides; they win over the buildspec's. */
+    parameterStore?: Record<string, string>;
+    secretsManager?: Record<string, string>;
+  };
   /** Whole build log (all phases), secrets masked. */
   logFile: string;
   /** Live output for a terminal, secrets masked. */
@@ -68,6 +74,22 @@ export interface BuildReport {
   logFile: string;
   /** What failed first, for a one-line summary: phase, the command, its exit code. */
   failure?: { phase: string; command?: string; exitCode?: number; message: string };
+}
+
+/** The buildspec's env.parameter-store and env.secrets-manager with the build's overrides applied (a name has one value). */
+function withSecretOverrides(buildspec: Buildspec, secrets: RunBuildOptions['secrets']): Buildspec {
+  const parameterStore = secrets?.parameterStore ?? {};
+  const secretsManager = secrets?.secretsManager ?? {};
+  if (Object.keys(parameterStore).length === 0 && Object.keys(secretsManager).length === 0) return buildspec;
+  const without = (map: Record<string, string>, names: Record<string, string>) => Object.fromEntries(Object.entries(map).filter(([n]) => !(n in names)));
+  return {
+    ...buildspec,
+    env: {
+      ...buildspec.env,
+      parameterStore: { ...without(buildspec.env.parameterStore, secretsManager), ...parameterStore },
+      secretsManager: { ...without(buildspec.env.secretsManager, parameterStore), ...secretsManager },
+    },
+  };
 }
 
 /** The phase a failure is reported in when the build fails before its first command, as in CodeBuild. */
@@ -135,7 +157,7 @@ class BuildRun {
     const hostEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
     const overrides = options.environment ?? {};
     const secrets = resolveSecrets(
-      buildspec,
+      withSecretOverrides(buildspec, options.secrets),
       { ...(options.secrets?.file ? { file: options.secrets.file } : {}), env: options.secrets?.env ?? process.env },
       new Set(Object.keys(overrides)),
     );

@@ -11,10 +11,10 @@
  * as they are when CodeBuild's container goes away, and when the runner itself ends, however it ends
  * (process-groups.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { ownProcessGroup, releaseProcessGroup } from '../process/process-groups';
+import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
 
 export interface CommandResult {
   /** `null` when the shell ended on a signal, or could not be started. */
@@ -125,16 +125,13 @@ export class ShellSession {
     return new Promise((resolve) => {
       let child: ChildProcess;
       try {
-        child = spawn(this.options.shell, [script], { cwd, env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawnOwnedGroup(this.options.shell, [script], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (error) {
         resolve({ exitCode: null, signal: null, stopped: false, error: (error as Error).message });
         return;
       }
       const pid = child.pid;
-      if (pid !== undefined) {
-        this.groups.add(pid);
-        ownProcessGroup(pid);
-      }
+      if (pid !== undefined) this.groups.add(pid);
       let stopped = false;
       // A stop resolves only once no process of the group is left (but zombies), so that whoever
       // reports the build stopped never reports it while one of its processes still runs.

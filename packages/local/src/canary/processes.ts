@@ -4,11 +4,11 @@
  * (`npm start` → node); groups still running when this process ends are killed with it, however it
  * ends (process-groups.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import type { HealthReport } from '@stepline/core';
-import { ownProcessGroup, releaseProcessGroup } from '../process/process-groups';
+import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
 
 const OUTPUT_LINES = 20;
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -87,10 +87,9 @@ export class AppProcess {
 
   private constructor(readonly options: AppProcessOptions) {
     this.output = new OutputTail((line) => options.log?.(`[${options.name}] ${line}`));
-    this.child = spawn('/bin/sh', ['-c', options.command], {
+    this.child = spawnOwnedGroup('/bin/sh', ['-c', options.command], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env, ...(options.port !== undefined && { PORT: String(options.port) }) },
-      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout?.on('data', (d: Buffer) => this.output.push(d));
@@ -107,7 +106,6 @@ export class AppProcess {
         resolve(127);
       });
     });
-    if (this.child.pid !== undefined) ownProcessGroup(this.child.pid);
   }
 
   static start(options: AppProcessOptions): AppProcess {

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APPROVAL_PAGE_HEADERS, ApprovalDecision, type ApprovalPage, renderApprovalPage, verifyApprovalLink } from '@stepline/core';
 import type { LocalApprovals } from '../approvals/local-approvals';
-import { decodeSegment, HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody, requestUrl } from './body';
 
 const PREFIX = '/approvals/';
 const MAX_FORM = 16 * 1024;
@@ -19,7 +19,7 @@ function send(res: ServerResponse, page: ApprovalPage): void {
 
 /** Handles the request when it is an approval route; returns false otherwise. */
 export async function handleApprovalRoute(req: IncomingMessage, res: ServerResponse, approvals: LocalApprovals, now = () => Date.now()): Promise<boolean> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req);
   if (!url.pathname.startsWith(PREFIX)) return false;
   if (req.method !== 'GET' && req.method !== 'POST') {
     res.writeHead(405, { allow: 'GET, POST' }).end();

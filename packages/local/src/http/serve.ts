@@ -2,17 +2,21 @@
  * `stepline serve`: one process that makes a machine a small CI. It receives GitHub webhooks
  * (signature checked, deliveries deduplicated, triggers applied by core's `decideGitHubWebhook`), runs
  * the pipelines they start in the embedded runtime (the compiled gates apply QUEUED and SUPERSEDED),
- * serves the approval pages and the dashboard (`/`), and answers `/api/executions` with JSON.
+ * serves the approval pages and the live console (`/`), and answers `/api/executions` with JSON.
+ * `stepline dashboard` is the same server without webhooks.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decideGitHubWebhook, executionName, type Pipeline, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
-import { renderDashboard } from '@stepline/web';
+import { LocalConsole } from '../console/local-console';
 import { executionDetail, executionSummary, localPipelineState } from '../queries';
 import { LocalRuntime } from '../runtime/local-runtime';
+import { queuedOrphans } from '../runtime/orphans';
 import type { ProgressSink } from '../runtime/progress';
 import { handleApprovalRoute } from './approval-routes';
-import { decodeSegment, HttpError, readBody } from './body';
+import { decodeSegment, HttpError, readBody, requestUrl } from './body';
+import { ConsoleAuth, isLoopback } from './console-auth';
+import { ConsoleRoutes } from './console-routes';
 
 /** GitHub caps webhook payloads at 25 MB; anything larger is refused before it is read. */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
@@ -22,7 +26,8 @@ export interface ServeOptions {
   repo: string;
   host: string;
   port: number;
-  webhookSecret: string;
+  /** The GitHub webhook's secret; without one (`stepline dashboard`), no webhook is served. */
+  webhookSecret?: string;
   pipelines: ReadonlyArray<{ pipeline: Pipeline; file: string }>;
   sink: ProgressSink;
   /** The URL people reach this server at, for approval links. @default http://<host>:<port> */
@@ -34,6 +39,9 @@ export interface ServeOptions {
 export interface RunningServer {
   url: string;
   runtime: LocalRuntime;
+  /** The console's login token, needed when the server listens beyond this machine. */
+  consoleToken: string;
+  requiresLogin: boolean;
   /** Resolves when every execution started so far has ended. */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -50,7 +58,8 @@ const header = (req: IncomingMessage, name: string) => {
 };
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  if (!options.webhookSecret) throw new Error('a webhook secret is required: set STEPLINE_WEBHOOK_SECRET to the secret configured on the GitHub webhook');
+  if (options.webhookSecret === '') throw new Error('a webhook secret is required: set STEPLINE_WEBHOOK_SECRET to the secret configured on the GitHub webhook');
+  const webhookSecret = options.webhookSecret;
   const byName = new Map(options.pipelines.map((p) => [p.pipeline.name, p]));
   let publicUrl = options.publicUrl ?? '';
   const runtime = new LocalRuntime({
@@ -68,10 +77,33 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.waitTimeOverrides && { waitTimeOverrides: options.waitTimeOverrides }),
   });
   const inFlight = new Set<Promise<unknown>>();
+  // Every verb knows the served pipelines at once, not only after their first run.
+  for (const p of options.pipelines) runtime.store.rememberPipeline(p.pipeline.name, p.file, new Date().toISOString());
+  const launch = (work: Promise<unknown>, what: string) => {
+    const run = work
+      .then((result) => {
+        const r = result as { executionId?: string; status?: string; cause?: string } | undefined;
+        if (r?.status) options.sink.line(`${what}: ${r.status}${r.cause ? ` (${r.cause})` : ''}`);
+      })
+      .catch((error: unknown) => options.sink.line(`${what}: could not run: ${(error as Error).message}`));
+    inFlight.add(run);
+    void run.finally(() => inFlight.delete(run));
+  };
+  // A server killed while executions waited to enter a stage (QUEUED, or a held transition) owes them
+  // their run: they go on from that stage's entry, as retry-stage-execution would take them.
+  for (const { execution, stage } of queuedOrphans(runtime.store, new Set(byName.keys()))) {
+    const entry = byName.get(execution.pipeline);
+    if (!entry) continue;
+    options.sink.line(`resuming ${execution.id}: it was waiting to enter ${stage} when the server before this one ended`);
+    launch(runtime.retry(execution.id, entry.pipeline, options.repo), `${execution.pipeline} ${execution.id}`);
+  }
+  const consoleSource = new LocalConsole({ runtime, pipelines: () => byName, repo: options.repo, launch });
+  const auth = new ConsoleAuth(runtime.approvals.key, !isLoopback(options.host));
+  const consoleRoutes = new ConsoleRoutes({ source: consoleSource, auth });
 
-  async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function webhook(req: IncomingMessage, res: ServerResponse, secret: string): Promise<void> {
     const body = await readBody(req, MAX_WEBHOOK_BYTES);
-    if (!(await verifyGitHubSignature(options.webhookSecret, body, header(req, 'x-hub-signature-256')))) {
+    if (!(await verifyGitHubSignature(secret, body, header(req, 'x-hub-signature-256')))) {
       json(res, 401, { error: "X-Hub-Signature-256 does not match this server's webhook secret" });
       return;
     }
@@ -130,7 +162,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return;
     }
     if (path === '/api/executions') {
-      const pipeline = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pipeline') ?? undefined;
+      const pipeline = requestUrl(req).searchParams.get('pipeline') ?? undefined;
       json(res, 200, runtime.store.listExecutions(pipeline).map(executionSummary));
       return;
     }
@@ -166,21 +198,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    let path = '';
     const handle = async () => {
+      path = requestUrl(req).pathname;
       if (path === '/webhooks/github') {
-        if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
-        else await webhook(req, res);
+        if (webhookSecret === undefined) json(res, 404, { error: 'this server takes no webhooks (stepline dashboard); run stepline serve' });
+        else if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
+        else await webhook(req, res, webhookSecret);
       } else if (path.startsWith('/api/')) api(req, res, path);
-      else if (path === '/' && req.method === 'GET') {
-        const html = renderDashboard({
-          title: 'stepline on this machine',
-          pipelines: [...byName.values()].map((p) => localPipelineState(runtime.store, p.pipeline)),
-          executions: runtime.store.listExecutions(undefined, 25).map(executionSummary),
-          executionHref: (id) => `/api/executions/${encodeURIComponent(id)}`,
-        });
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
-      } else if (path === '/healthz') json(res, 200, { ok: true });
+      else if (path === '/healthz') json(res, 200, { ok: true });
+      else if (await consoleRoutes.handle(req, res)) return;
       else if (!(await handleApprovalRoute(req, res, runtime.approvals))) json(res, 404, { error: `no route for ${path}` });
     };
     handle().catch((error: unknown) => {
@@ -205,14 +232,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   return {
     url,
     runtime,
+    consoleToken: auth.loginToken,
+    requiresLogin: auth.requireLogin,
     idle: async () => {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
     close: async () => {
+      consoleRoutes.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await runtime.close();
       await Promise.allSettled([...inFlight]);
+      consoleSource.close();
     },
   };
 }

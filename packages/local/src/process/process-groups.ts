@@ -3,13 +3,13 @@
  * ends with the runner, whatever ends the runner: a normal exit, Ctrl-C, or `kill -9`.
  *
  * A normal exit is caught by Node's `exit` event. A `kill -9` runs no code of ours, so a watchdog
- * does it: a small `sh` in a process group of its own, started on the first group we own, holding the
+ * does it: a small `sh` in a process group of its own, started before the first group we own, holding the
  * read end of a pipe whose write end only this process has. We tell it each group we start and end;
  * when the pipe closes (the kernel closes it when this process ends, however it ends), it sends
  * SIGTERM to the groups still listed, then SIGKILL after a grace. Linux's parent-death signal would
  * reach only the direct child (the shell), not what the shell started in the background.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 
 /** Between SIGTERM and SIGKILL when the runner is gone. */
 const GRACE_SECONDS = 2;
@@ -35,11 +35,21 @@ const owned = new Set<number>();
 let watchdog: ChildProcess | undefined;
 let exitHookInstalled = false;
 
-/** Starts owning a process group (its leader's pid): it is killed when this process ends. */
-export function ownProcessGroup(pgid: number): void {
-  owned.add(pgid);
+/**
+ * Spawns `file` as the leader of a new process group that this runner owns: it is killed when this
+ * process ends, until releaseProcessGroup. The watchdog is started before the spawn: a kill -9 that
+ * lands while a group is being started must still find a watchdog to tell (the gap is then one
+ * synchronous write, not a process start).
+ */
+export function spawnOwnedGroup(file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
   installExitHook();
-  tell(`+${pgid}`);
+  if (!watchdogAlive()) startWatchdog();
+  const child = spawn(file, args, { ...options, detached: true });
+  if (child.pid !== undefined) {
+    owned.add(child.pid);
+    tell(`+${child.pid}`);
+  }
+  return child;
 }
 
 /** The group has ended, or is handed on: this process no longer answers for it. */
@@ -48,18 +58,14 @@ export function releaseProcessGroup(pgid: number): void {
   tell(`-${pgid}`);
 }
 
-/** The pid of the watchdog, once one runs (for tests). */
-export function watchdogPid(): number | undefined {
-  return watchdog?.pid;
+function watchdogAlive(): boolean {
+  return watchdog?.stdin !== null && watchdog?.stdin !== undefined && !watchdog.stdin.destroyed;
 }
 
 function tell(line: string): void {
-  if (watchdog?.stdin && !watchdog.stdin.destroyed) {
-    watchdog.stdin.write(`${line}\n`);
-    return;
-  }
-  // None yet (or it died): a new one learns every group still owned.
-  if (owned.size > 0) startWatchdog();
+  if (watchdogAlive()) watchdog?.stdin?.write(`${line}\n`);
+  // None (it died): a new one learns every group still owned.
+  else if (owned.size > 0) startWatchdog();
 }
 
 function startWatchdog(): void {

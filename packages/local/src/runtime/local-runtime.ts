@@ -4,7 +4,6 @@
  * approvals, commands, the local canary), history in SQLite. The state machine is the one AWS would
  * run; only the handlers differ.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type CompiledPipeline,
@@ -28,8 +27,10 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { cloudFormationHandler } from './handlers/cloudformation';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
+import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
 import { markOrphans } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
@@ -367,6 +368,12 @@ export class LocalRuntime {
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
           break;
+        case 's3deploy':
+          handlers[state] = s3DeployHandler(ctx, action, stage.name);
+          break;
+        case 'cloudformation':
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          break;
       }
     }
     return handlers;
@@ -374,7 +381,7 @@ export class LocalRuntime {
 
   /** Executions whose runner is gone are marked (markOrphans); a deploy one had in flight goes back to blue. */
   private reapOrphans(): void {
-    for (const e of markOrphans(this.store, (id) => this.running.has(id))) void this.canary.abortExecution(e.id).catch(() => undefined);
+    for (const { execution } of markOrphans(this.store, (id) => this.running.has(id))) void this.canary.abortExecution(execution.id).catch(() => undefined);
   }
 }
 

@@ -129,7 +129,7 @@ export interface BuildRow {
   status: string;
   logFile?: string;
   phases: Array<{ name: string; status: string; durationMs: number }>;
-  reports: Array<{ name: string; passed: number; failed: number; skipped: number }>;
+  reports: Array<{ name: string; passed: number; failed: number; skipped: number; failures?: Array<{ name: string; suite?: string; message?: string }> }>;
   startedAt: string;
   endedAt?: string;
 }

@@ -38,6 +38,9 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
     if (!(v.name in action.environmentVariables)) addEnv(v.name, `#{variables.${v.name}}`);
   }
   for (const [name, value] of Object.entries(action.environmentVariables)) addEnv(name, value);
+  // CodeBuild reads these when the build starts, with the project's role; the value here is the reference.
+  for (const [name, value] of Object.entries(action.parameterStore ?? {})) env.push({ Name: name, Type: 'PARAMETER_STORE', Value: value });
+  for (const [name, value] of Object.entries(action.secretsManager ?? {})) env.push({ Name: name, Type: 'SECRETS_MANAGER', Value: value });
 
   const parameters: JsonObject = { ProjectName: project };
   const primarySource = sourceOf(primary);

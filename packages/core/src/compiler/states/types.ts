@@ -99,6 +99,8 @@ export interface ChoiceRule {
   StringEquals?: string;
   BooleanEquals?: boolean;
   IsPresent?: boolean;
+  StringMatches?: string;
+  NumericGreaterThanEquals?: number;
   Next: string;
 }
 

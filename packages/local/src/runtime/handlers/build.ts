@@ -12,7 +12,7 @@ interface StartBuildParameters {
   SourceVersion?: string;
   TimeoutInMinutesOverride?: number;
   BuildspecOverride?: string;
-  EnvironmentVariablesOverride?: Array<{ Name: string; Value: string }>;
+  EnvironmentVariablesOverride?: Array<{ Name: string; Value: string; Type?: string }>;
 }
 
 /** The last lines of a log file, for a failure message that shows what went wrong. */
@@ -57,9 +57,23 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     const number = ctx.store.nextBuildNumber(params.ProjectName);
     const buildId = `${params.ProjectName}:${randomUUID()}`;
     const startedAt = new Date().toISOString();
-    const environment = Object.fromEntries((params.EnvironmentVariablesOverride ?? []).map((v) => [v.Name, v.Value]));
+    const overrides = params.EnvironmentVariablesOverride ?? [];
+    const ofType = (type: string) => Object.fromEntries(overrides.filter((v) => (v.Type ?? 'PLAINTEXT') === type).map((v) => [v.Name, v.Value]));
+    const environment = ofType('PLAINTEXT');
     if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `build of ${action.name} was stopped before it started`);
     // CodeBuild ends a build that outlives its timeout: so does the local build.
+    // Recorded while it runs, so the console can stream its log; replaced when it ends.
+    ctx.store.saveBuild({
+      executionId: ctx.executionId,
+      stage,
+      action: action.name,
+      buildId,
+      status: 'IN_PROGRESS',
+      logFile,
+      phases: [],
+      reports: [],
+      startedAt,
+    });
     const minutes = params.TimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60;
     const timeout = AbortSignal.timeout(minutes * 60_000);
     const report = await runBuild({
@@ -71,7 +85,12 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       outputs,
       onArtifact: (destination, files) => copied.set(destination, files),
       cacheDir: join(ctx.paths.state, 'cache', fileSafe(params.ProjectName)),
-      secrets: { file: join(ctx.paths.state, 'secrets.json'), env: process.env },
+      secrets: {
+        file: join(ctx.paths.state, 'secrets.json'),
+        env: process.env,
+        parameterStore: ofType('PARAMETER_STORE'),
+        secretsManager: ofType('SECRETS_MANAGER'),
+      },
       logFile,
       ...(ctx.output && { onOutput: ctx.output }),
       signal: AbortSignal.any([ctx.signal, timeout]),

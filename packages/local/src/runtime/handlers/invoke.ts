@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type InvokeAction, SteplineError } from '@stepline/core';
-import { ownProcessGroup, releaseProcessGroup } from '../../process/process-groups';
+import { releaseProcessGroup, spawnOwnedGroup } from '../../process/process-groups';
 import { actionDirs, type ExecutionContext } from '../context';
 import { logTail } from './build';
 
@@ -38,9 +37,8 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped before it started`);
     const log = createWriteStream(logFile);
     const exitCode = await new Promise<number>((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', Payload.command ?? ''], {
+      const child = spawnOwnedGroup('/bin/sh', ['-c', Payload.command ?? ''], {
         cwd,
-        detached: true,
         env: {
           ...process.env,
           ...Payload.variables,
@@ -62,7 +60,6 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
       };
       ctx.signal.addEventListener('abort', kill, { once: true });
       const group = child.pid;
-      if (group !== undefined) ownProcessGroup(group);
       for (const stream of [child.stdout, child.stderr]) {
         stream?.on('data', (d: Buffer) => {
           log.write(d);

@@ -1,0 +1,43 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { type S3DeployAction, SteplineError, zipStored } from '@stepline/core';
+import { actionDirs, type ExecutionContext } from '../context';
+
+interface S3DeployPayload {
+  Payload: { objectKey?: string; extract: boolean };
+}
+
+/**
+ * An S3 deploy action on one machine writes its input artifact (verified against its manifest) into
+ * `local.directory`, relative to the directory stepline runs from: each file under its path (below
+ * `objectKey` when one is given), or one zip at `objectKey`. Files already there stay, as in a bucket.
+ */
+export function s3DeployHandler(ctx: ExecutionContext, action: S3DeployAction, stage: string) {
+  return async (input: unknown) => {
+    const { Payload } = input as S3DeployPayload;
+    if (action.local === undefined) {
+      throw new SteplineError(
+        'Stepline.ActionFailed',
+        `action ${action.name} deploys to the S3 bucket ${action.bucket}; on one machine it needs local.directory to deploy into`,
+      );
+    }
+    const target = resolve(action.local.directory);
+    const artifact = action.inputArtifacts[0] ?? '';
+    const key = Payload.objectKey ?? '';
+    if (key.split('/').includes('..')) throw new SteplineError('Stepline.ActionFailed', `objectKey ${key} leaves ${target}`);
+    if (ctx.signal.aborted) throw new SteplineError('Stepline.Stopped', `${action.name} was stopped before it started`);
+    if (Payload.extract) {
+      const into = join(target, key);
+      const manifest = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, into);
+      return { Payload: { directory: into, files: manifest.files.length } };
+    }
+    const { work } = await actionDirs(ctx, stage, action.name);
+    const staged = join(work, 'artifact');
+    const manifest = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, staged);
+    const entries = await Promise.all(manifest.files.map(async (f) => ({ path: f.path, data: new Uint8Array(await readFile(join(staged, f.path))) })));
+    const file = join(target, key);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, zipStored(entries));
+    return { Payload: { file, files: manifest.files.length } };
+  };
+}

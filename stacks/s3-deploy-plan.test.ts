@@ -1,0 +1,40 @@
+/** What an installation gives the s3-deploy function: the artifacts and buckets its pipelines' S3 deploy actions name, nothing else. */
+import { parsePipelineText } from '@stepline/core';
+import { describe, expect, it } from 'vitest';
+import { planInstallation } from './plan';
+
+const pipeline = parsePipelineText(`
+name: site
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/site, outputArtifacts: [Src] }]
+  - name: Deploy
+    actions: [{ name: Publish, kind: s3deploy, inputArtifacts: [Src], bucket: www.example.com, kmsEncryptionKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k" }]
+`);
+const plan = (pipelines = [pipeline]) =>
+  planInstallation({
+    stage: 'team',
+    region: 'eu-west-1',
+    accountId: '123456789012',
+    pipelines,
+    secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey'] as const),
+  });
+
+describe('the s3-deploy function', () => {
+  it('may read only the artifacts of pipelines that deploy to S3 and write only the buckets they name', () => {
+    const { functions, names } = plan();
+    const statements = functions['s3-deploy'].statements.filter((s) => !s.Action.some((a) => a.startsWith('logs:')));
+    expect(statements).toStrictEqual([
+      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${names.bucket}/site/*`] },
+      { Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectAcl'], Resource: ['arn:aws:s3:::www.example.com/*'] },
+      { Effect: 'Allow', Action: ['kms:GenerateDataKey'], Resource: ['arn:aws:kms:eu-west-1:123456789012:key/k'] },
+    ]);
+    expect(plan([]).functions['s3-deploy'].statements.filter((s) => !s.Action.some((a) => a.startsWith('logs:')))).toStrictEqual([]);
+  });
+
+  it('is the function the compiled machine invokes', () => {
+    const { functions, stateMachines } = plan();
+    const state = stateMachines[0]?.compiled.definition.States['Deploy · Publish'];
+    expect(state).toMatchObject({ Type: 'Task', Parameters: { FunctionName: functions['s3-deploy'].arn } });
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * The CloudFormation action's compiled machine, run in aws-local-stepfunctions with each
+ * `aws-sdk:cloudformation:*` Task answered by moto_server's CloudFormation (its Query API, as the SDK
+ * integration calls it) and the template read from moto's S3: the calls, their parameters, the outputs
+ * and change sets as a real API model takes them. What moto does not model (statuses in progress,
+ * failures, "no updates") is in cloudformation-asl.test.ts; see docs/testing.md.
+ */
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { compilePipeline, type ExecutionInput, parsePipelineText } from '@stepline/core';
+import { execute, taskStateNames } from '@stepline/local';
+import { XMLParser } from 'fast-xml-parser';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
+import { type StubCall, stubHandlers } from './helpers/stub-handlers';
+
+const skip = motoSkipReason();
+const input: ExecutionInput = { pipeline: 'infra', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
+const TEMPLATE = JSON.stringify({
+  Parameters: { Env: { Type: 'String' } },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's ${} syntax
+  Resources: { Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': 'web-${Env}' } } } },
+  Outputs: { QueueName: { Value: { 'Fn::GetAtt': ['Queue', 'QueueName'] } } },
+});
+
+/** Query-API form fields of a JSON value: `Parameters.member.1.ParameterKey=…`, as the AWS SDKs send them. */
+function formFields(value: unknown, prefix: string, out: URLSearchParams): void {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) formFields(v, `${prefix}.member.${i + 1}`, out);
+  } else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) formFields(v, prefix ? `${prefix}.${k}` : k, out);
+  else out.append(prefix, String(value));
+}
+
+/** `<Stacks><member>…</member></Stacks>` → `Stacks: [...]`, as the SDK integration answers. */
+function unwrap(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrap);
+  if (!value || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  if (entries.length === 1 && entries[0]?.[0] === 'member') return unwrap(entries[0][1]);
+  return Object.fromEntries(entries.map(([k, v]) => [k, unwrap(v)]));
+}
+
+describe.skipIf(skip)('CloudFormation action against moto_server', () => {
+  let moto: MotoServer;
+  const xml = new XMLParser({ isArray: (name) => name === 'member', parseTagValue: false });
+
+  /** One CloudFormation API call the way the SDK integration makes it; a refusal fails the Task with CloudFormation's message. */
+  const cloudFormation = (api: string) => async (params: unknown) => {
+    const body = new URLSearchParams({ Action: api.charAt(0).toUpperCase() + api.slice(1), Version: '2010-05-15' });
+    formFields(params, '', body);
+    const response = await fetch(`${moto.endpoint}/`, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        // moto_server picks the service from the credential scope; it checks no signature here.
+        authorization: 'AWS4-HMAC-SHA256 Credential=testing/20261204/us-east-1/cloudformation/aws4_request, SignedHeaders=host, Signature=0',
+      },
+    });
+    const parsed = xml.parse(await response.text()) as Record<string, Record<string, unknown>>;
+    if (!response.ok) {
+      const error = (parsed.ErrorResponse?.Error ?? {}) as { Code?: string; Message?: string };
+      throw Object.assign(new Error(error.Message ?? 'refused'), { name: `CloudFormation.${error.Code ?? 'CloudFormationException'}` });
+    }
+    return unwrap(parsed[`${body.get('Action')}Response`]?.[`${body.get('Action')}Result`] ?? {});
+  };
+
+  async function run(deploy: string) {
+    const compiled = compilePipeline(
+      parsePipelineText(`
+name: infra
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/infra, outputArtifacts: [Src] }]
+  - name: Deploy
+    actions: [{ name: Stack, kind: cloudformation, namespace: Out, inputArtifacts: [Src], stackName: web, ${deploy} }]
+`),
+      { target: 'aws', region: 'us-east-1', accountId: '123456789012' },
+    );
+    const overrides: Record<string, (input: unknown) => unknown> = {};
+    for (const name of taskStateNames(compiled.definition)) {
+      const state = compiled.definition.States[name] as { Resource?: string } | undefined;
+      const api = state?.Resource?.match(/^arn:aws:states:::aws-sdk:cloudformation:(\w+)$/)?.[1];
+      if (api) overrides[name] = cloudFormation(api);
+    }
+    const calls: StubCall[] = [];
+    const waits = Object.fromEntries(
+      Object.keys(compiled.stateMap)
+        .filter((n) => n.endsWith(' wait'))
+        .map((n) => [n, 0]),
+    );
+    const running = execute(compiled.definition, {
+      input,
+      executionName: 'exec-1',
+      handlers: stubHandlers(compiled, overrides, calls),
+      waitTimeOverrides: waits,
+    });
+    return { outcome: await running.outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack ·')) };
+  }
+  const describeStack = async () => (await cloudFormation('describeStacks')({ StackName: 'web' })) as { Stacks: Array<Record<string, unknown>> };
+
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(() => moto?.stop());
+  beforeEach(async () => {
+    await moto.reset();
+    const s3 = new S3Client(motoClientConfig(moto));
+    await s3.send(new CreateBucketCommand({ Bucket: 'stepline-artifacts' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key: 'infra/exec-1/Src/stack.json', Body: TEMPLATE }));
+  });
+
+  it('CREATE_UPDATE creates the stack from the artifact’s template with the parameters, and keeps its outputs', async () => {
+    const { outcome, calls } = await run('actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: prod }');
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
+    expect(calls).toStrictEqual(['Deploy · Stack · look', 'Deploy · Stack · create', 'Deploy · Stack · stack status']);
+    const [stack] = (await describeStack()).Stacks;
+    expect(stack).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'QueueName', OutputValue: 'web-prod' }] });
+    const output = (outcome as { output: { actions: Record<string, { stack: { stack: { Outputs: unknown } } }> } }).output;
+    expect(output.actions.Deploy_Stack?.stack.stack.Outputs).toStrictEqual([{ OutputKey: 'QueueName', OutputValue: 'web-prod' }]);
+  });
+
+  it('CHANGE_SET_REPLACE then CHANGE_SET_EXECUTE: a CREATE change set, executed', async () => {
+    const planned = await run('actionMode: CHANGE_SET_REPLACE, changeSetName: plan, templatePath: "Src::stack.json", parameterOverrides: { Env: beta }');
+    expect(planned.outcome.status).toBe('SUCCEEDED');
+    expect((await describeStack()).Stacks[0]?.StackStatus).toBe('REVIEW_IN_PROGRESS');
+    const executed = await run('actionMode: CHANGE_SET_EXECUTE, changeSetName: plan');
+    expect(executed.outcome.status).toBe('SUCCEEDED');
+    expect(executed.calls).toContain('Deploy · Stack · execute');
+    // moto leaves Outputs out of a stack made by executing a change set (docs/testing.md).
+    expect((await describeStack()).Stacks[0]).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Parameters: [{ ParameterKey: 'Env', ParameterValue: 'beta' }] });
+  });
+
+  it('DELETE_ONLY deletes the stack and ends when it is gone', async () => {
+    expect((await run('actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: prod }')).outcome.status).toBe('SUCCEEDED');
+    const deleted = await run('actionMode: DELETE_ONLY');
+    expect(deleted.outcome.status).toBe('SUCCEEDED');
+    await expect(describeStack()).rejects.toThrow('does not exist');
+  });
+});
