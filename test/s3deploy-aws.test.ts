@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectAclCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -97,6 +98,15 @@ describe.skipIf(skip)('s3-deploy function on moto_server', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key: 'site/exec-1/Site/index.html', Body: 'tampered' }));
     await expect(handler()(task({ extract: false, objectKey: 'site.zip' }))).rejects.toThrow('artifact Site: index.html does not match its manifest');
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'www.example.com' }))).KeyCount ?? 0).toBe(0);
+  });
+
+  it("deploys a build's output as CodeBuild uploads it: no stepline manifest, every file under the artifact's prefix", async () => {
+    // CodeBuild (packaging NONE) writes only the build's files; the manifest above is a source's.
+    await s3.send(new DeleteObjectCommand({ Bucket: 'stepline-artifacts', Key: 'site/exec-1/Site/manifest.json' }));
+    const result = await handler()(task({ objectKey: 'v3' }));
+    expect([...result.keys].sort()).toStrictEqual(['v3/css/app.css', 'v3/img/logo.bin', 'v3/index.html']);
+    const page = await s3.send(new GetObjectCommand({ Bucket: 'www.example.com', Key: 'v3/img/logo.bin' }));
+    expect(Buffer.from((await page.Body?.transformToByteArray()) ?? []).toString()).toBe(FILES['img/logo.bin']);
   });
 
   it('refuses a task without a bucket, naming the field', async () => {

@@ -1,26 +1,39 @@
 /**
- * What the local ALB (the canary's weighted proxy) costs, measured against the same app reached
- * directly, in the same run. The app and the proxy each run in their own process, as in `stepline run`.
+ * The local ALB (the canary's weighted proxy) beside nginx, on the same app, in the same run. Each
+ * proxy sends the app's traffic through two weighted routes (90/10, as a canary's first step) to the
+ * same app process; app, stepline's proxy, nginx (one worker, kept-alive upstream connections) and
+ * the load generator each run in their own process.
  *
  * - Added latency: one keep-alive connection sending requests one after another, timed with hrtime,
- *   direct and through the proxy in interleaved blocks (so machine noise hits both alike); p50 and p99.
- * - Throughput: autocannon, 50 connections, direct and through the proxy, twice each, interleaved;
- *   requests per second and autocannon's own latency percentiles (whole milliseconds) under that load.
+ *   direct, through nginx and through stepline's proxy in interleaved blocks; p50 and p99.
+ * - Throughput: autocannon, 50 connections, direct, nginx and stepline interleaved, `--rounds` times
+ *   each; requests per second and autocannon's latency percentiles under that load.
+ *   Beside it, the CPU time each proxy process spent per request under that load (from /proc: user +
+ *   system, the nginx worker and stepline's proxy process), which the machine's other work disturbs less.
+ * - Weights changing under load: autocannon through stepline's proxy while its weights change every
+ *   20 ms (90/10, 50/50, 0/100, 100/0, …); every request must succeed.
  *
- *   npx tsx bench/proxy/index.ts
+ * Needs nginx from Debian's packages: `apt-get install -y nginx`.
+ *
+ *   npx tsx bench/proxy/index.ts [--seconds 8] [--rounds 2]
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { freePort } from '../../packages/local/src/canary/processes';
+import { startNginx } from './nginx';
 
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' } } });
 const here = import.meta.dirname;
 const BLOCKS = 10;
 const PER_BLOCK = 1_000;
-const LOAD_SECONDS = 8;
+const LOAD_SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
 
 async function start(): Promise<{ app: ChildProcess; proxy: ChildProcess; appPort: number; proxyPort: number }> {
   const appPort = await freePort();
@@ -49,49 +62,91 @@ async function sequential(port: number, count: number, agent: Agent): Promise<nu
   return times;
 }
 
+/** User + system CPU time of a process, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+type Result = Awaited<ReturnType<typeof autocannon>>;
+const failedOf = (rs: Result[]) => rs.reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0);
 
 const { app, proxy, appPort, proxyPort } = await start();
+const nginx = await startNginx(appPort, await freePort());
+const targets = { direct: appPort, nginx: nginx.port, stepline: proxyPort } as const;
+type Target = keyof typeof targets;
+const names = Object.keys(targets) as Target[];
+const loadAtStart = loadavg();
 try {
-  const agents = { direct: new Agent({ keepAlive: true, maxSockets: 1 }), proxy: new Agent({ keepAlive: true, maxSockets: 1 }) };
-  await sequential(appPort, 2_000, agents.direct);
-  await sequential(proxyPort, 2_000, agents.proxy);
-  const direct: number[] = [];
-  const proxied: number[] = [];
-  for (let block = 0; block < BLOCKS; block++) {
-    direct.push(...(await sequential(appPort, PER_BLOCK, agents.direct)));
-    proxied.push(...(await sequential(proxyPort, PER_BLOCK, agents.proxy)));
-  }
-  direct.sort((a, b) => a - b);
-  proxied.sort((a, b) => a - b);
+  const agents = Object.fromEntries(names.map((n) => [n, new Agent({ keepAlive: true, maxSockets: 1 })])) as Record<Target, Agent>;
+  for (const n of names) await sequential(targets[n], 2_000, agents[n]);
+  const latency = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Target, number[]>;
+  for (let block = 0; block < BLOCKS; block++) for (const n of names) latency[n].push(...(await sequential(targets[n], PER_BLOCK, agents[n])));
+  for (const n of names) latency[n].sort((a, b) => a - b);
 
-  const load = async (port: number) => autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: LOAD_SECONDS });
-  const runs = { direct: [] as Awaited<ReturnType<typeof load>>[], proxy: [] as Awaited<ReturnType<typeof load>>[] };
-  for (let round = 0; round < 2; round++) {
-    runs.direct.push(await load(appPort));
-    runs.proxy.push(await load(proxyPort));
+  const load = (port: number) => autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: LOAD_SECONDS });
+  const runs = Object.fromEntries(names.map((n) => [n, [] as Result[]])) as Record<Target, Result[]>;
+  const pids: Partial<Record<Target, number>> = { nginx: nginx.workerPid(), stepline: proxy.pid ?? 0 };
+  const cpuMicros: Partial<Record<Target, number[]>> = { nginx: [], stepline: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const n of names) {
+      const pid = pids[n];
+      const before = pid ? cpuMs(pid) : 0;
+      const result = await load(targets[n]);
+      runs[n].push(result);
+      if (pid) cpuMicros[n]?.push(((cpuMs(pid) - before) * 1000) / result.requests.total);
+    }
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const rps = (r: typeof runs.direct) => mean(r.map((x) => x.requests.average));
-  const failed = [...runs.direct, ...runs.proxy].reduce((n, r) => n + r.errors + r.timeouts + r.non2xx, 0);
+
+  // Weights changing every 20 ms while the proxy is under load.
+  const steps: Array<[number, number]> = [
+    [90, 10],
+    [50, 50],
+    [0, 100],
+    [100, 0],
+    [10, 90],
+  ];
+  let step = 0;
+  const changer = setInterval(() => proxy.send({ weights: steps[step++ % steps.length] }), 20);
+  const changing = await load(proxyPort);
+  clearInterval(changer);
+  proxy.send({ weights: [90, 10] });
 
   const us = (n: number) => `${n.toFixed(0)} µs`;
-  console.log(`node ${process.version}, ${cpus().length} cpus; app, proxy and load generator each in their own process`);
-  console.log(`latency, 1 connection, ${BLOCKS * PER_BLOCK} requests each, interleaved:`);
+  const rps = (n: Target) => mean(runs[n].map((r) => r.requests.average));
+  const fmt = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+  console.log(
+    `node ${process.version}, ${nginx.version} (1 worker), ${availableParallelism()} cpus, load average ${fmt(loadAtStart)} at start, ${fmt(loadavg())} at end`,
+  );
+  console.log(`latency, 1 connection, ${BLOCKS * PER_BLOCK} requests each, interleaved blocks:`);
   for (const p of [50, 99]) {
-    const d = percentile(direct, p);
-    const x = percentile(proxied, p);
-    console.log(`  p${p}: direct ${us(d)}, through the proxy ${us(x)}, added ${us(x - d)}`);
+    const d = percentile(latency.direct, p);
+    const x = percentile(latency.nginx, p);
+    const s = percentile(latency.stepline, p);
+    console.log(
+      `  p${p}: direct ${us(d)}; nginx ${us(x)} (added ${us(x - d)}); stepline ${us(s)} (added ${us(s - d)}, ${((s - d) / (x - d)).toFixed(2)}x nginx's)`,
+    );
   }
-  console.log(`throughput, autocannon 50 connections, ${LOAD_SECONDS} s x 2 runs each:`);
+  console.log(`throughput, autocannon 50 connections, ${LOAD_SECONDS} s x ${ROUNDS} rounds each, interleaved:`);
+  for (const n of names) {
+    console.log(
+      `  ${n.padEnd(8)} ${rps(n).toFixed(0).padStart(6)} req/s  (p50 ${mean(runs[n].map((r) => r.latency.p50))} ms, p99 ${mean(runs[n].map((r) => r.latency.p99))} ms)  failed ${failedOf(runs[n])}`,
+    );
+  }
   console.log(
-    `  direct: ${rps(runs.direct).toFixed(0)} req/s (p50 ${mean(runs.direct.map((r) => r.latency.p50))} ms, p99 ${mean(runs.direct.map((r) => r.latency.p99))} ms)`,
+    `  stepline / nginx: ${((100 * rps('stepline')) / rps('nginx')).toFixed(0)}%; nginx / direct: ${((100 * rps('nginx')) / rps('direct')).toFixed(0)}%`,
+  );
+  const perRequest = (n: Target) => mean(cpuMicros[n] ?? []);
+  console.log(
+    `  CPU per request in the proxy process: nginx ${perRequest('nginx').toFixed(0)} µs, stepline ${perRequest('stepline').toFixed(0)} µs (${(perRequest('stepline') / perRequest('nginx')).toFixed(1)}x)`,
   );
   console.log(
-    `  proxy:  ${rps(runs.proxy).toFixed(0)} req/s (p50 ${mean(runs.proxy.map((r) => r.latency.p50))} ms, p99 ${mean(runs.proxy.map((r) => r.latency.p99))} ms), ${((100 * rps(runs.proxy)) / rps(runs.direct)).toFixed(0)}% of direct`,
+    `weights changed every 20 ms under load (${step} changes): ${changing.requests.average.toFixed(0)} req/s, ${changing.requests.total} requests, failed ${failedOf([changing])}`,
   );
-  console.log(`  failed requests (errors, timeouts, non-2xx): ${failed}`);
 } finally {
   proxy.kill();
   app.kill();
+  nginx.stop();
 }

@@ -9,7 +9,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
  */
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ArtifactInvalidError, MANIFEST_FILE, type Manifest, ManifestSchema } from '@stepline/core';
 import { type RetryOptions, retryTransient } from './retry';
 
@@ -45,26 +45,49 @@ export class S3Artifact {
 
   /** The file's text, after its SHA-256 matched the manifest's (or S3's checksum, for a CodeBuild upload). */
   async read(path: string): Promise<string> {
+    return new TextDecoder().decode(await this.bytes(path));
+  }
+
+  /** The file's bytes, checked as `read` checks them. */
+  async bytes(path: string): Promise<Uint8Array> {
     const manifest = await this.readManifest();
-    if (!manifest) {
-      const text = await this.get(path, { missingOk: false });
-      return text ?? '';
-    }
+    if (!manifest) return (await this.get(path, { missingOk: false })) ?? new Uint8Array();
     const entry = manifest.files.find((f) => f.path === path);
     if (!entry) throw new ArtifactInvalidError(`artifact ${this.name} has no ${path}`);
-    const text = (await this.get(path, { missingOk: false })) ?? '';
-    const sha = createHash('sha256').update(text, 'utf8').digest('hex');
+    const data = (await this.get(path, { missingOk: false })) ?? new Uint8Array();
+    const sha = createHash('sha256').update(data).digest('hex');
     if (sha !== entry.sha256)
       throw new ArtifactInvalidError(`artifact ${this.name}: ${path} does not match its manifest (sha256 ${sha}, listed ${entry.sha256})`);
-    return text;
+    return data;
+  }
+
+  /**
+   * Every file of the artifact: the manifest's list, or, for a CodeBuild upload (no stepline manifest),
+   * what is stored under the artifact's prefix (the role may list the bucket).
+   */
+  async files(): Promise<string[]> {
+    const manifest = await this.readManifest();
+    if (manifest) return manifest.files.map((f) => f.path);
+    const paths: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await retryTransient(
+        `ListObjectsV2 s3://${this.bucket}/${this.prefix}`,
+        () => this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ...(token && { ContinuationToken: token }) })),
+        this.retry,
+      );
+      for (const object of page.Contents ?? []) if (object.Key && !object.Key.endsWith('/')) paths.push(object.Key.slice(this.prefix.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return paths;
   }
 
   private readManifest(): Promise<Manifest | undefined> {
-    this.manifest ??= this.get(MANIFEST_FILE, { missingOk: true }).then((text) => {
-      if (text === undefined) return undefined;
+    this.manifest ??= this.get(MANIFEST_FILE, { missingOk: true }).then((data) => {
+      if (data === undefined) return undefined;
       let value: unknown;
       try {
-        value = JSON.parse(text);
+        value = JSON.parse(new TextDecoder().decode(data));
       } catch {
         value = undefined;
       }
@@ -75,7 +98,7 @@ export class S3Artifact {
     return this.manifest;
   }
 
-  private async get(path: string, options: { missingOk: boolean }): Promise<string | undefined> {
+  private async get(path: string, options: { missingOk: boolean }): Promise<Uint8Array | undefined> {
     const key = `${this.prefix}${path}`;
     try {
       const object = await retryTransient(
@@ -83,7 +106,7 @@ export class S3Artifact {
         () => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' })),
         this.retry,
       );
-      return (await object.Body?.transformToString('utf8')) ?? '';
+      return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404 || (error as Error).name === 'NoSuchKey') {

@@ -1,15 +1,15 @@
 /**
  * An S3 deploy action on AWS: the input artifact (`bucket/pipeline/<execution>/<artifact>/`, each file
- * checked against the manifest's SHA-256 before it is written) into the action's bucket, each file under
+ * checked before it is written: against a source's manifest, or S3's checksum for a build's output as
+ * CodeBuild uploads it) into the action's bucket, each file under
  * its path (below `objectKey` when given) or as one zip at `objectKey`, with the action's canned ACL,
  * Cache-Control and KMS key, as CodePipeline's S3 deploy action.
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3Deploy.html
  */
-import { createHash } from 'node:crypto';
-import { GetObjectCommand, type ObjectCannedACL, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
-import { ArtifactInvalidError, CANNED_ACLS, MANIFEST_FILE, type Manifest, ManifestSchema, zipStored } from '@stepline/core';
+import { type ObjectCannedACL, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import { ArtifactInvalidError, CANNED_ACLS, zipStored } from '@stepline/core';
 import * as z from 'zod';
-import { splitLocation } from '../canary/artifact';
+import { S3Artifact } from '../canary/artifact';
 
 /** What the compiled s3deploy Task sends (see `compileS3Deploy`). */
 export const S3DeployTaskSchema = z.object({
@@ -66,28 +66,11 @@ export function contentType(path: string): string {
 
 /** Writes the task's artifact into its bucket. Files are written a few at a time; a failure fails the action. */
 export async function deployToS3(s3: S3Client, task: S3DeployTask, concurrency = 8): Promise<S3DeployResult> {
-  const { bucket: artifactBucket, prefix } = splitLocation(task.artifact.location);
-  const read = async (path: string): Promise<Uint8Array> => {
-    const key = `${prefix}${path}`;
-    try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: artifactBucket, Key: key }));
-      return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchKey')
-        throw new ArtifactInvalidError(`artifact ${task.artifact.name} has no ${path} at s3://${artifactBucket}/${key}`, { cause: error });
-      throw error;
-    }
-  };
-  const manifestParsed = ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(await read(MANIFEST_FILE))));
-  if (!manifestParsed.success) throw new ArtifactInvalidError(`artifact ${task.artifact.name}: ${MANIFEST_FILE} is not a stepline manifest`);
-  const manifest: Manifest = manifestParsed.data;
-  const verified = async (entry: Manifest['files'][number]): Promise<Uint8Array> => {
-    const data = await read(entry.path);
-    const sha = createHash('sha256').update(data).digest('hex');
-    if (sha !== entry.sha256)
-      throw new ArtifactInvalidError(`artifact ${task.artifact.name}: ${entry.path} does not match its manifest (sha256 ${sha}, listed ${entry.sha256})`);
-    return data;
-  };
+  // A source's artifact has a stepline manifest to check each file against; a build's is CodeBuild's
+  // upload, read with S3's checksums (S3Artifact).
+  const artifact = new S3Artifact(s3, task.artifact.name, task.artifact.location);
+  const paths = await artifact.files();
+  if (paths.length === 0) throw new ArtifactInvalidError(`artifact ${task.artifact.name} at s3://${task.artifact.location} holds no file`);
   const put = (key: string, body: Uint8Array, type: string) => {
     const input: PutObjectCommandInput = { Bucket: task.bucket, Key: key, Body: body, ContentType: type };
     if (task.cannedAcl) input.ACL = task.cannedAcl as ObjectCannedACL;
@@ -102,21 +85,21 @@ export async function deployToS3(s3: S3Client, task: S3DeployTask, concurrency =
   if (!task.extract) {
     const key = task.objectKey ?? `${task.artifact.name}.zip`;
     const entries = [];
-    for (const entry of manifest.files) entries.push({ path: entry.path, data: await verified(entry) });
+    for (const path of paths) entries.push({ path, data: await artifact.bytes(path) });
     await put(key, zipStored(entries), 'application/zip');
     return { bucket: task.bucket, keys: [key] };
   }
 
   const base = task.objectKey ? `${task.objectKey.replace(/\/+$/, '')}/` : '';
-  const keys = manifest.files.map((f) => `${base}${f.path}`);
+  const keys = paths.map((path) => `${base}${path}`);
   let next = 0;
   const worker = async () => {
-    while (next < manifest.files.length) {
+    while (next < paths.length) {
       const i = next++;
-      const entry = manifest.files[i] as Manifest['files'][number];
-      await put(keys[i] as string, await verified(entry), contentType(entry.path));
+      const path = paths[i] as string;
+      await put(keys[i] as string, await artifact.bytes(path), contentType(path));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, manifest.files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
   return { bucket: task.bucket, keys };
 }

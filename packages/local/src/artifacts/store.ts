@@ -3,11 +3,11 @@
  * `manifest.json` listing every file and its SHA-256. An artifact is written once; whoever consumes it
  * verifies the manifest first, so a file changed or removed after the producer finished is caught.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { cp, lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ArtifactInvalidError, artifactPrefix, compareManifest, MANIFEST_FILE, type Manifest, ManifestSchema } from '@stepline/core';
+import { type FileDigest, filePool } from './file-pool';
 
 export interface ArtifactFile {
   path: string;
@@ -15,10 +15,10 @@ export interface ArtifactFile {
   size: number;
 }
 
+/** SHA-256 (hex) of a file's content. */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  const [digest] = await filePool().hash([file], 'follow');
+  return digest?.sha256 ?? '';
 }
 
 /** Every regular file under a directory, with forward-slash paths relative to it. */
@@ -35,30 +35,14 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Files hashed at a time: enough to keep the disk busy, well under any open-files limit. */
-const HASH_CONCURRENCY = 32;
-
 /**
- * Hashes files (a symbolic link by the path it holds, so a link to nothing, or outside, is an artifact
- * file like any other), a bounded number at a time.
+ * Hashes files in the file pool (a symbolic link by the path it holds, so a link to nothing, or
+ * outside, is an artifact file like any other).
  */
 export async function hashFiles(dir: string, paths?: readonly string[]): Promise<ArtifactFile[]> {
   const files = paths ?? (await listFiles(dir));
-  const out: ArtifactFile[] = new Array(files.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < files.length; i = next++) {
-      const path = files[i] as string;
-      const full = join(dir, path);
-      const info = await lstat(full);
-      if (info.isSymbolicLink()) {
-        const target = await readlink(full);
-        out[i] = { path, sha256: createHash('sha256').update(`symlink:${target}`).digest('hex'), size: Buffer.byteLength(target) };
-      } else out[i] = { path, sha256: await sha256File(full), size: info.size };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, files.length) }, worker));
-  return out;
+  const digests = await filePool().hashEach(files.length, (i) => join(dir, files[i] ?? ''), 'keep');
+  return files.map((path, i) => ({ path, ...(digests[i] as FileDigest) }));
 }
 
 export class LocalArtifactStore {
@@ -101,10 +85,35 @@ export class LocalArtifactStore {
 
   /** Reads and checks an artifact: every listed file present and unchanged, nothing added. */
   async verify(pipeline: string, executionId: string, artifact: string): Promise<Manifest> {
+    const { dir, manifest } = await this.readManifest(pipeline, executionId, artifact);
+    const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
+    const digests = await filePool().hashEach(present.length, (i) => join(dir, present[i] ?? ''), 'keep');
+    this.check(manifest, artifact, executionId, present, digests);
+    return manifest;
+  }
+
+  /**
+   * Copies an artifact's files (not the manifest) into `dest`, verifying them as they are copied: each
+   * file is read once, and what is checked against the manifest is what `dest` receives. Reflinks where
+   * the filesystem has them, never hard links: whoever works in `dest` may change the files.
+   */
+  async copyTo(pipeline: string, executionId: string, artifact: string, dest: string): Promise<Manifest> {
+    const { dir, manifest } = await this.readManifest(pipeline, executionId, artifact);
+    const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
+    await mkdir(dest, { recursive: true });
+    const digests = await filePool()
+      .copyEach(present.length, (i) => ({ from: join(dir, present[i] ?? ''), to: join(dest, present[i] ?? '') }), 'keep')
+      .catch((error: unknown) => {
+        throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} could not be copied: ${(error as Error).message}`, { cause: error });
+      });
+    this.check(manifest, artifact, executionId, present, digests);
+    return manifest;
+  }
+
+  private async readManifest(pipeline: string, executionId: string, artifact: string): Promise<{ dir: string; manifest: Manifest }> {
     const dir = this.dir(pipeline, executionId, artifact);
-    let manifest: Manifest;
     try {
-      manifest = ManifestSchema.parse(JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')));
+      return { dir, manifest: ManifestSchema.parse(JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'))) };
     } catch (error) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       throw new ArtifactInvalidError(
@@ -114,8 +123,10 @@ export class LocalArtifactStore {
         { cause: error },
       );
     }
-    const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
-    const actual = new Map((await hashFiles(dir, present)).map((f) => [f.path, f.sha256]));
+  }
+
+  private check(manifest: Manifest, artifact: string, executionId: string, present: readonly string[], digests: readonly FileDigest[]): void {
+    const actual = new Map(present.map((path, i) => [path, digests[i]?.sha256 ?? '']));
     const problems = compareManifest(manifest, actual);
     if (problems.length > 0) {
       const shown = problems.slice(0, 5).map((p) => `${p.path} (${p.problem})`);
@@ -123,16 +134,6 @@ export class LocalArtifactStore {
         `artifact ${artifact} of execution ${executionId} does not match its manifest: ${shown.join(', ')}${problems.length > 5 ? ` and ${problems.length - 5} more` : ''}`,
       );
     }
-    return manifest;
-  }
-
-  /** Verifies an artifact, then copies its files (not the manifest) into `dest`. */
-  async copyTo(pipeline: string, executionId: string, artifact: string, dest: string): Promise<Manifest> {
-    const manifest = await this.verify(pipeline, executionId, artifact);
-    const dir = this.dir(pipeline, executionId, artifact);
-    await mkdir(dest, { recursive: true });
-    await cp(dir, dest, { recursive: true, verbatimSymlinks: true, filter: (src) => relative(dir, src) !== MANIFEST_FILE });
-    return manifest;
   }
 
   async remove(pipeline: string, executionId: string, artifact: string): Promise<void> {

@@ -5,9 +5,9 @@
  * a directory, and every file is listed with its SHA-256.
  * @see https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.artifacts
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { dirname, join, posix, resolve } from 'node:path';
-import { fileDigest, matchFiles } from './files';
+import { join, posix, resolve } from 'node:path';
+import { type FileDigest, filePool } from '../artifacts/file-pool';
+import { matchFiles } from './files';
 
 /** An artifact section with `$VAR`s already expanded. */
 export interface ArtifactRequest {
@@ -50,14 +50,19 @@ export async function assembleArtifact(
     if (byPath.has(path)) collisions.push(path);
     byPath.set(path, file.absolute);
   }
-  const files: ArtifactFile[] = [];
-  for (const [path, absolute] of [...byPath].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (destination !== undefined) {
-      const target = join(destination, path);
-      mkdirSync(dirname(target), { recursive: true });
-      copyFileSync(absolute, target);
-    }
-    files.push({ path, ...(await fileDigest(absolute)) });
-  }
+  const chosen = [...byPath].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // Each file read once: copied and hashed as it streams (a link is copied as the file it points to).
+  const digests =
+    destination === undefined
+      ? await filePool().hashEach(chosen.length, (i) => chosen[i]?.[1] ?? '', 'follow')
+      : await filePool().copyEach(
+          chosen.length,
+          (i) => {
+            const [path = '', absolute = ''] = chosen[i] ?? [];
+            return { from: absolute, to: join(destination, path) };
+          },
+          'follow',
+        );
+  const files = chosen.map(([path], i): ArtifactFile => ({ path, ...(digests[i] as FileDigest) }));
   return { files, collisions };
 }

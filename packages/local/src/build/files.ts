@@ -3,8 +3,7 @@
  * matched the way CodeBuild matches them: relative to a base directory, `**` across directories,
  * dotfiles included, files only (a directory is selected through `dir/**\/*`).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, type Dirent, readdirSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 
@@ -95,16 +94,4 @@ function isFile(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** SHA-256 (hex) and size of a file, read as a stream: artifacts can be large. */
-export async function fileDigest(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    hash.update(buffer);
-  }
-  return { sha256: hash.digest('hex'), size };
 }

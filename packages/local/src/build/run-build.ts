@@ -20,6 +20,7 @@ import {
   PhaseStatus,
   parseBuildspecText,
 } from '@stepline/core';
+import type { ArtifactFile } from './artifacts';
 import { BuildLog } from './build-log';
 import { planCache, restoreCache } from './cache';
 import { type PhaseFailure, type PhaseOutcome, runCommandPhase } from './command-phase';
@@ -42,6 +43,8 @@ export interface RunBuildOptions {
   build: { id: string; number: number; sourceVersion?: string; resolvedSourceVersion?: string; initiator?: string };
   /** Where output artifacts are copied: the primary artifact, and secondary-artifacts by identifier. No outputs → artifacts are listed but not copied. */
   outputs?: { primary?: string; secondary?: Record<string, string> };
+  /** Told of each output copied, with its files' digests (unmasked), so the caller can seal it without reading it again. */
+  onArtifact?: (destination: string, files: ArtifactFile[]) => void;
   /** Root under which cache.paths are kept between runs. */
   cacheDir?: string;
   /** Where secrets come from: env vars of the same name first, then this JSON file keyed by reference (e.g. "prod/db:password"). */
@@ -221,6 +224,7 @@ class BuildRun {
         session,
         log: this.log,
         ...(this.options.outputs ? { outputs: this.options.outputs } : {}),
+        ...(this.options.onArtifact ? { onArtifact: this.options.onArtifact } : {}),
         ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}),
         skipDirs: this.skipDirs,
       });

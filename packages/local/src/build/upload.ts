@@ -16,6 +16,7 @@ export interface UploadContext {
   session: ShellSession;
   log: BuildLog;
   outputs?: { primary?: string; secondary?: Record<string, string> };
+  onArtifact?: (destination: string, files: ArtifactFile[]) => void;
   cacheDir?: string;
   skipDirs: string[];
 }
@@ -64,6 +65,7 @@ export async function uploadArtifacts(ctx: UploadContext): Promise<UploadOutcome
       section.destination,
       ctx.skipDirs,
     );
+    if (section.destination !== undefined) ctx.onArtifact?.(section.destination, assembled.files);
     for (const path of assembled.collisions) log.line(`Warning: discard-paths gives two files the name ${path}; the last one is kept`);
     log.line(`Found ${assembled.files.length} file(s) for ${label}${section.destination ? `, copied to ${section.destination}` : ''}`);
     if (assembled.files.length === 0) failure ??= { message: `no matching artifact paths found for ${label}` };

@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -110,5 +110,63 @@ describe('the weighted proxy', () => {
     expect(await inFlight).toStrictEqual({ status: 200, version: 'old' });
     await drain;
     expect(drained).toBe(true);
+  });
+
+  it('fails no request while weights change under load, and reuses its connections to each backend', async () => {
+    // Prepare: two backends that keep connections 2 s (a margin undici's default would close at once).
+    let connections = 0;
+    const port = async (version: string) => {
+      const p = await backend((_q, s) => s.writeHead(200, { 'content-type': 'text/plain' }).end(version));
+      const server = servers.at(-1) as Server;
+      server.keepAliveTimeout = 2_000;
+      server.on('connection', () => connections++);
+      return p;
+    };
+    const blue = { id: 'blue', port: await port('blue') };
+    const green = { id: 'green', port: await port('green') };
+    proxy = await WeightedProxy.start({ port: 0 });
+    const route = (g: number) =>
+      proxy?.setRoutes([
+        { backend: blue, weight: 100 - g },
+        { backend: green, weight: g },
+      ]);
+    route(10);
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const answers: string[] = [];
+    const one = () =>
+      new Promise<void>((resolve) => {
+        request({ host: '127.0.0.1', port: proxy?.port, path: '/', agent }, (res) => {
+          res.resume();
+          res.once('end', () => {
+            answers.push(`${res.statusCode} ${res.headers['x-stepline-version']}`);
+            resolve();
+          });
+        })
+          .once('error', (e) => {
+            answers.push(`error ${e.message}`);
+            resolve();
+          })
+          .end();
+      });
+
+    // Act: 8 clients send 1,200 requests while the weights change every 5 ms.
+    const weights = [10, 50, 100, 0, 90];
+    let step = 0;
+    const changer = setInterval(() => route(weights[step++ % weights.length] ?? 0), 5);
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 150; i++) await one();
+      }),
+    );
+    clearInterval(changer);
+    agent.destroy();
+
+    // Assess
+    expect(answers.filter((a) => !a.startsWith('200 '))).toStrictEqual([]);
+    expect(answers).toHaveLength(1_200);
+    expect(new Set(answers)).toStrictEqual(new Set(['200 blue', '200 green']));
+    expect(step).toBeGreaterThan(3);
+    // Connections kept alive: a handful per backend, not one per request.
+    expect(connections).toBeLessThanOrEqual(2 * 8 * 2);
   });
 });

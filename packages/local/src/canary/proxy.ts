@@ -4,8 +4,9 @@
  * routes never fails a request: a request keeps the backend it was given, and a backend leaves only
  * after its in-flight requests finish (`drain`).
  */
-import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type Dispatcher, Pool } from 'undici';
 import { SmoothWeightedScheduler } from './scheduler';
 
 export interface Backend {
@@ -35,7 +36,8 @@ export interface WeightedProxyOptions {
   versionHeader?: string;
 }
 
-// Hop-by-hop headers belong to one connection and are not forwarded (RFC 9110 §7.6.1).
+// Hop-by-hop headers belong to one connection and are not forwarded (RFC 9110 §7.6.1); nor is
+// `expect`: this server answers `100-continue` itself, before the body is read.
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -46,16 +48,31 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  'expect',
 ]);
 const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const connectionTokens = String(headers.connection ?? '')
-    .split(',')
-    .map((t) => t.trim().toLowerCase());
-  const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !connectionTokens.includes(name)) out[name] = value;
+/**
+ * Raw headers (`[name, value, name, value, …]`) without the hop-by-hop ones, nor those the `connection`
+ * header names. Raw lists keep repeated headers (`set-cookie`) as they came, and cost no object per request.
+ */
+function forwardable(raw: ReadonlyArray<string | Buffer>): string[] {
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]);
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      named = String(raw[i + 1])
+        .split(',')
+        .map((t) => t.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = typeof raw[i] === 'string' ? (raw[i] as string) : (raw[i] as Buffer).toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.includes(lower)) continue;
+    const value = raw[i + 1] ?? '';
+    out.push(name, typeof value === 'string' ? value : value.toString('latin1'));
   }
   return out;
 }
@@ -66,7 +83,7 @@ export class WeightedProxy {
   private readonly counters = new Map<string, BackendStats>();
   private readonly inFlight = new Map<string, number>();
   private readonly idle = new Map<string, Array<() => void>>();
-  private readonly agents = new Map<string, Agent>();
+  private readonly pools = new Map<Readonly<Backend>, Pool>();
   private readonly sockets = new Set<Socket>();
   private readonly versionHeader: string;
 
@@ -113,7 +130,7 @@ export class WeightedProxy {
 
   /** Resolves once the backend has no request in flight (it must already be out of the routes). */
   async drain(id: string, timeoutMs = 30_000): Promise<void> {
-    if ((this.inFlight.get(id) ?? 0) === 0) return this.dropAgent(id);
+    if ((this.inFlight.get(id) ?? 0) === 0) return this.dropPool(id);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       const waiters = this.idle.get(id) ?? [];
@@ -123,28 +140,34 @@ export class WeightedProxy {
       });
       this.idle.set(id, waiters);
     });
-    this.dropAgent(id);
+    this.dropPool(id);
   }
 
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
-    for (const id of [...this.agents.keys()]) this.dropAgent(id);
+    for (const { id } of [...this.pools.keys()]) this.dropPool(id);
     await closed;
   }
 
-  private dropAgent(id: string): void {
-    this.agents.get(id)?.destroy();
-    this.agents.delete(id);
+  /** Ends the connections to every port the backend had. */
+  private dropPool(id: string): void {
+    for (const [key, pool] of this.pools) {
+      if (key.id !== id) continue;
+      void pool.destroy();
+      this.pools.delete(key);
+    }
   }
 
-  private agentFor(id: string): Agent {
-    let agent = this.agents.get(id);
-    if (!agent) {
-      agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
-      this.agents.set(id, agent);
-    }
-    return agent;
+  /** Kept-alive connections to one backend, shared by all requests to it (a backend may move to another port). */
+  private poolFor(backend: Backend): Pool {
+    for (const [key, pool] of this.pools) if (key.id === backend.id && key.port === backend.port) return pool;
+    // undici keeps a connection only when the backend's own keep-alive timeout (`Keep-Alive: timeout=2`)
+    // is more than this margin: with the default margin (2 s), every connection to a backend that keeps
+    // them 2 s or less would be closed after one request.
+    const pool = new Pool(`http://127.0.0.1:${backend.port}`, { connections: 256, pipelining: 1, keepAliveTimeoutThreshold: 500 });
+    this.pools.set({ id: backend.id, port: backend.port }, pool);
+    return pool;
   }
 
   private count(id: string, status: number): void {
@@ -161,59 +184,128 @@ export class WeightedProxy {
       return;
     }
     this.inFlight.set(backend.id, (this.inFlight.get(backend.id) ?? 0) + 1);
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      const left = (this.inFlight.get(backend.id) ?? 1) - 1;
-      this.inFlight.set(backend.id, left);
-      if (left === 0) for (const wake of this.idle.get(backend.id)?.splice(0) ?? []) wake();
-    };
-    res.once('close', finish);
-    this.forward(req, res, backend, SAFE_TO_RETRY.has(req.method ?? '') ? 1 : 0);
+    const exchange = new Exchange(this, req, res, backend, SAFE_TO_RETRY.has(req.method ?? '') ? 1 : 0);
+    res.once('close', () => exchange.closed());
+    exchange.send();
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, backend: Backend, retries: number): void {
-    let clientGone = false;
-    const upstream = httpRequest({
-      host: '127.0.0.1',
-      port: backend.port,
-      method: req.method,
-      path: req.url,
-      headers: forwardable(req.headers),
-      agent: this.agentFor(backend.id),
-    });
-    upstream.on('response', (answer) => {
-      const status = answer.statusCode ?? 502;
-      this.count(backend.id, status);
-      res.writeHead(status, answer.statusMessage, { ...forwardable(answer.headers), [this.versionHeader]: backend.id });
-      answer.pipe(res);
-      answer.once('error', () => res.destroy());
-    });
-    upstream.on('error', (error) => {
-      // The client left first (and this request was cut because of it): nobody to answer, nothing to count.
-      if (clientGone) return;
-      // A kept-alive socket the backend closed meanwhile: a safe request goes again on a fresh one.
-      if (retries > 0 && upstream.reusedSocket && !res.headersSent) {
-        this.forward(req, res, backend, retries - 1);
-        return;
-      }
-      this.count(backend.id, 502);
-      if (res.headersSent) res.destroy();
-      else
-        res
-          .writeHead(502, { 'content-type': 'text/plain', [this.versionHeader]: backend.id })
-          .end(`stepline: ${backend.id} did not answer: ${error.message}\n`);
-    });
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      clientGone = true;
-      upstream.destroy();
-    });
+  /** @internal an exchange's answer from the backend (or a 502 when there was none) */
+  answered(backend: Backend, status: number): void {
+    this.count(backend.id, status);
+  }
+
+  /** @internal an exchange is over, whichever way */
+  ended(backend: Backend): void {
+    const left = (this.inFlight.get(backend.id) ?? 1) - 1;
+    this.inFlight.set(backend.id, left);
+    if (left === 0) for (const wake of this.idle.get(backend.id)?.splice(0) ?? []) wake();
+  }
+
+  /** @internal */
+  dispatch(backend: Backend, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandlers): void {
+    this.poolFor(backend).dispatch(options, handler);
+  }
+
+  /** @internal */
+  get header(): string {
+    return this.versionHeader;
+  }
+}
+
+/**
+ * One request through the proxy, as undici's dispatch handler: the answer's head and body go to the
+ * client as they come, with the backend's flow control. One object per request, no stream in between.
+ */
+class Exchange implements Dispatcher.DispatchHandlers {
+  private abort: ((error?: Error) => void) | undefined;
+  private done = false;
+  private headersSent = false;
+  private held: Buffer | undefined;
+
+  constructor(
+    private readonly proxy: WeightedProxy,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly backend: Backend,
+    private retries: number,
+  ) {}
+
+  send(): void {
+    const { req } = this;
+    const safe = SAFE_TO_RETRY.has(req.method ?? '');
     // Safe methods carry no body worth sending, which also lets them be sent twice.
-    if (SAFE_TO_RETRY.has(req.method ?? '')) {
-      if (!req.readableEnded) req.resume();
-      upstream.end();
-    } else req.pipe(upstream);
+    if (safe && !req.readableEnded) req.resume();
+    this.proxy.dispatch(
+      this.backend,
+      {
+        origin: `http://127.0.0.1:${this.backend.port}`,
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: forwardable(req.rawHeaders),
+        ...(safe ? {} : { body: req }),
+      },
+      this,
+    );
+  }
+
+  /** The client's connection closed: over if answered, else the backend's work is cut short. */
+  closed(): void {
+    if (!this.res.writableFinished) {
+      this.done = true;
+      this.abort?.();
+    }
+    this.proxy.ended(this.backend);
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.abort = abort;
+    if (this.done) abort();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.done) return false;
+    this.proxy.answered(this.backend, status);
+    const headers = forwardable(raw);
+    headers.push(this.proxy.header, this.backend.id);
+    this.headersSent = true;
+    this.res.writeHead(status, statusText, headers);
+    this.res.on('drain', resume);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    // Each chunk is held until the next arrives, so the last one goes out with the end of the answer:
+    // a small answer leaves in one write, not a body and then an empty end the client waits for.
+    const held = this.held;
+    this.held = chunk;
+    return held === undefined || this.res.write(held);
+  }
+
+  onComplete(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined) this.res.end();
+    else this.res.end(held);
+  }
+
+  onError(error: Error): void {
+    // The client left first (and this request was cut because of it): nobody to answer, nothing to count.
+    if (this.done) return;
+    const { res } = this;
+    // A kept-alive connection the backend closed meanwhile: a safe request goes again on a fresh one.
+    if (this.retries > 0 && !this.headersSent && (error as { code?: string }).code === 'UND_ERR_SOCKET') {
+      this.retries--;
+      this.abort = undefined;
+      this.send();
+      return;
+    }
+    if (this.headersSent) {
+      res.destroy();
+      return;
+    }
+    this.proxy.answered(this.backend, 502);
+    res
+      .writeHead(502, { 'content-type': 'text/plain', [this.proxy.header]: this.backend.id })
+      .end(`stepline: ${this.backend.id} did not answer: ${error.message}\n`);
   }
 }

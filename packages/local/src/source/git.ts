@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ErrorName, type SourceRevision, type SourceVariables, SteplineError } from '@stepline/core';
+import { TarDigest, type TarFile } from './tar-digest';
 
 const run = promisify(execFile);
 
@@ -75,11 +76,16 @@ async function isRepository(repo: string): Promise<boolean> {
   );
 }
 
-/** Writes the tree of a commit into `dest` (which must exist and be empty), streaming git's tar into tar. */
-export async function exportTree(repo: string, commitId: string, dest: string): Promise<void> {
+/**
+ * Writes the tree of a commit into `dest` (which must exist and be empty), streaming git's tar into
+ * tar, and hashes every file as it passes: resolves with the files written, sorted by path.
+ */
+export async function exportTree(repo: string, commitId: string, dest: string): Promise<TarFile[]> {
   await mkdir(dest, { recursive: true });
   const archive = spawn('git', ['-C', repo, 'archive', '--format=tar', '--end-of-options', commitId], { stdio: ['ignore', 'pipe', 'pipe'] });
   const untar = spawn('tar', ['-x', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const digest = new TarDigest();
+  archive.stdout.on('data', (chunk: Buffer) => digest.write(chunk));
   archive.stdout.pipe(untar.stdin);
   const errors = { git: '', tar: '' };
   archive.stderr.on('data', (d: Buffer) => {
@@ -95,4 +101,5 @@ export async function exportTree(repo: string, commitId: string, dest: string): 
   });
   if (gitCode !== 0) throw new SourceError(`git archive ${commitId}: ${errors.git.trim().split('\n')[0] ?? `exit ${gitCode}`}`);
   if (tarCode !== 0) throw new SourceError(`unpacking the source: ${errors.tar.trim().split('\n')[0] ?? `exit ${tarCode}`}`);
+  return digest.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

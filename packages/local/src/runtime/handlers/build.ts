@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BuildAction, BuildFailedError, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
+import type { ArtifactFile } from '../../build/artifacts';
 import { runBuild } from '../../build/index';
 import { actionDirs, type ExecutionContext, fileSafe } from '../context';
 
@@ -52,6 +53,9 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       for (const name of more) outputs.secondary[codeBuildIdentifier(name)] = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
     }
 
+    // The build hashes its outputs as it copies them; sealing them needs no second read.
+    const copied = new Map<string, ArtifactFile[]>();
+
     const number = ctx.store.nextBuildNumber(params.ProjectName);
     const buildId = `${params.ProjectName}:${randomUUID()}`;
     const startedAt = new Date().toISOString();
@@ -81,6 +85,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       environment,
       build: { id: buildId, number, sourceVersion: params.SourceVersion, resolvedSourceVersion: params.SourceVersion, initiator: `stepline/${pipeline}` },
       outputs,
+      onArtifact: (destination, files) => copied.set(destination, files),
       cacheDir: join(ctx.paths.state, 'cache', fileSafe(params.ProjectName)),
       secrets: {
         file: join(ctx.paths.state, 'secrets.json'),
@@ -96,8 +101,9 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     // CodeBuild uploads artifacts whatever the build's outcome; a failed build's are sealed too.
     for (const name of action.outputArtifacts) {
       if (ctx.artifacts.exists(pipeline, ctx.executionId, name)) continue;
-      const manifest = await ctx.artifacts.seal(pipeline, ctx.executionId, name);
-      ctx.store.recordArtifact(ctx.executionId, name, ctx.artifacts.dir(pipeline, ctx.executionId, name), manifest.files.length, new Date().toISOString());
+      const dir = ctx.artifacts.dir(pipeline, ctx.executionId, name);
+      const manifest = await ctx.artifacts.seal(pipeline, ctx.executionId, name, copied.get(dir));
+      ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files.length, new Date().toISOString());
     }
     ctx.store.saveBuild({
       executionId: ctx.executionId,

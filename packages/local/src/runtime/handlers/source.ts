@@ -16,8 +16,8 @@ export function sourceHandler(ctx: ExecutionContext, action: SourceAction) {
     const revision = SourceRevisionSchema.parse(Payload.trigger ?? {});
     const resolved = await resolveSource(ctx.repo, revision, action.branch, action.repository);
     const dir = await ctx.artifacts.prepare(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
-    await exportTree(ctx.repo, resolved.commitId, dir);
-    const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
+    const files = await exportTree(ctx.repo, resolved.commitId, dir);
+    const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact, files);
     ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files.length, new Date().toISOString());
     ctx.store.setSource(ctx.executionId, resolved.commitId, resolved.variables.BranchName);
     return { Payload: { variables: resolved.variables } };

@@ -1,0 +1,134 @@
+/**
+ * What one execution of the reference pipeline costs on AWS: stepline (Step Functions Standard, its
+ * Lambdas, CodeBuild) beside CodePipeline V2 running the same actions on the same CodeBuild.
+ *
+ * The state transitions are counted, not estimated: the pipeline is compiled for AWS and its state
+ * machine executed by the local engine with every Task bound to a stub answering as its integration
+ * would (test/helpers/stub-handlers.ts). Step Functions bills one transition per state entered,
+ * retries included; a `.sync` or `.waitForTaskToken` Task is one however long it runs, and a Wait state
+ * is one however long it waits, so the durations below change the minutes, never the transitions.
+ *
+ *   npx tsx bench/cost/index.ts
+ */
+import { compilePipeline, parsePipelineText } from '@stepline/core';
+import { type EngineEvent, execute } from '@stepline/local';
+import { noWaits, type StubCall, stubHandlers } from '../../test/helpers/stub-handlers';
+
+/** us-east-1 list prices, read on the date below (see BENCHMARKS.md for the pages). */
+const PRICES = {
+  readOn: '2026-12-04',
+  stepFunctionsPerTransition: 0.025 / 1_000,
+  lambdaPerRequest: 0.2 / 1_000_000,
+  lambdaPerGbSecond: 0.0000166667,
+  codeBuildSmallPerMinute: 0.005,
+  codePipelineV2PerActionMinute: 0.002,
+};
+
+/** The reference pipeline: source, a 10-minute build, two 5-minute tests in parallel, an approval, an ECS canary 10% for 5 minutes. */
+const DEFINITION = `
+name: reference
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
+  - name: Build
+    actions: [{ name: Compile, kind: build, inputArtifacts: [Src], outputArtifacts: [App] }]
+  - name: Test
+    actions:
+      - { name: Unit, kind: test, inputArtifacts: [Src] }
+      - { name: Integration, kind: test, inputArtifacts: [Src] }
+  - name: Approve
+    actions: [{ name: Release, kind: approval }]
+  - name: Deploy
+    actions:
+      - name: Canary
+        kind: deploy
+        inputArtifacts: [App]
+        strategy: CodeDeployDefault.ECSCanary10Percent5Minutes
+        ecs:
+          cluster: prod
+          service: web
+          containerName: web
+          containerPort: 8080
+          listenerArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/1/2
+          targetGroups:
+            blue: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/1
+            green: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/2
+          subnets: [subnet-1]
+          securityGroups: [sg-1]
+`;
+/** Minutes each action runs (the canary: its bake plus about 2 minutes to start and drain task sets). */
+const MINUTES = { source: 1, build: 10, test: 5, deploy: 7 };
+/** Lambda invocations outside the machine: the webhook that starts it and the approval link's answer. */
+const LAMBDAS_OUTSIDE = 2;
+const LAMBDA_GB = 0.25;
+const LAMBDA_SECONDS = 0.3;
+
+const compiled = compilePipeline(parsePipelineText(DEFINITION), { target: 'aws' });
+const calls: StubCall[] = [];
+const events: EngineEvent[] = [];
+const outcome = await execute(compiled.definition, {
+  input: { pipeline: 'reference', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
+  executionName: 'cost-1',
+  handlers: stubHandlers(compiled, {}, calls),
+  waitTimeOverrides: noWaits(compiled),
+  onEvent: (e) => events.push(e),
+}).outcome;
+if (outcome.status !== 'SUCCEEDED') throw new Error(`the reference pipeline did not succeed with stubs: ${JSON.stringify(outcome)}`);
+
+const entered = events.filter((e) => e.type === 'StateEntered');
+const byType = new Map<string, number>();
+const resourceOf = new Map<string, string>();
+const walk = (
+  states: Record<
+    string,
+    { Type: string; Resource?: string; Branches?: Array<{ States: Record<string, never> }>; ItemProcessor?: { States: Record<string, never> } }
+  >,
+) => {
+  for (const [name, state] of Object.entries(states)) {
+    resourceOf.set(name, state.Type === 'Task' ? (state.Resource ?? 'Task') : state.Type);
+    for (const branch of state.Branches ?? []) walk(branch.States);
+    if (state.ItemProcessor) walk(state.ItemProcessor.States);
+  }
+};
+walk(compiled.definition.States as never);
+for (const e of entered) {
+  const kind = resourceOf.get(e.state.name) ?? 'unknown';
+  byType.set(kind, (byType.get(kind) ?? 0) + 1);
+}
+const transitions = entered.length;
+const lambdaTasks = [...byType].filter(([k]) => k.startsWith('arn:aws:states:::lambda:invoke')).reduce((n, [, c]) => n + c, 0);
+const lambdas = lambdaTasks + LAMBDAS_OUTSIDE;
+const buildMinutes = MINUTES.build + 2 * MINUTES.test;
+
+const stepline = {
+  stepFunctions: transitions * PRICES.stepFunctionsPerTransition,
+  lambda: lambdas * (PRICES.lambdaPerRequest + LAMBDA_GB * LAMBDA_SECONDS * PRICES.lambdaPerGbSecond),
+  codeBuild: buildMinutes * PRICES.codeBuildSmallPerMinute,
+};
+// CodePipeline V2 bills every action's minutes, rounded up, except manual approvals; the two tests in
+// parallel are two actions. CodeDeploy itself is free for ECS.
+const actionMinutes = MINUTES.source + MINUTES.build + 2 * MINUTES.test + MINUTES.deploy;
+const codePipeline = {
+  actions: actionMinutes * PRICES.codePipelineV2PerActionMinute,
+  codeBuild: buildMinutes * PRICES.codeBuildSmallPerMinute,
+};
+const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+const usd = (n: number) => `$${n.toFixed(5)}`;
+
+console.log(`state transitions of one execution (stepline's compiled machine, counted by the local engine): ${transitions}`);
+for (const [kind, count] of [...byType].sort((a, b) => b[1] - a[1])) console.log(`  ${String(count).padStart(4)}  ${kind}`);
+if (process.argv.includes('--states')) for (const e of entered) console.log(`    ${e.state.name}`);
+console.log(`Lambda invocations: ${lambdaTasks} from the machine + ${LAMBDAS_OUTSIDE} outside it (webhook, approval answer)`);
+console.log(`prices (us-east-1, read ${PRICES.readOn}): ${JSON.stringify(PRICES)}`);
+console.log(
+  `stepline:        Step Functions ${usd(stepline.stepFunctions)} + Lambda ${usd(stepline.lambda)} + CodeBuild ${usd(stepline.codeBuild)} = ${usd(sum(stepline))}`,
+);
+console.log(
+  `CodePipeline V2: ${actionMinutes} action minutes ${usd(codePipeline.actions)} + CodeBuild ${usd(codePipeline.codeBuild)} = ${usd(sum(codePipeline))}`,
+);
+console.log(
+  `orchestration alone: stepline ${usd(stepline.stepFunctions + stepline.lambda)} vs CodePipeline ${usd(codePipeline.actions)} (${((stepline.stepFunctions + stepline.lambda) / codePipeline.actions).toFixed(2)}x)`,
+);
+console.log(
+  `executions a month before the free tiers run out: Step Functions ${Math.floor(4_000 / transitions)}, CodePipeline V2 ${Math.floor(100 / actionMinutes)}`,
+);

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FileJobError, FilePool } from './file-pool';
+
+const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+describe('the file pool', () => {
+  const pool = new FilePool(2);
+  const dirs: string[] = [];
+  const fresh = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepline-pool-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  afterAll(() => pool.close());
+
+  it('copies files into directories it makes, hashing them as they stream, modes kept', async () => {
+    // Prepare: more files than a batch, one executable, one larger than the read buffer.
+    const from = fresh();
+    const to = fresh();
+    const big = Buffer.alloc(2.5 * 1024 * 1024, 3);
+    writeFileSync(join(from, 'big'), big);
+    writeFileSync(join(from, 'run.sh'), '#!/bin/sh\n');
+    chmodSync(join(from, 'run.sh'), 0o751);
+    const names = ['big', 'run.sh', ...Array.from({ length: 150 }, (_, i) => `f${i}`)];
+    for (let i = 0; i < 150; i++) writeFileSync(join(from, `f${i}`), `file ${i}`);
+
+    // Act
+    const digests = await pool.copy(
+      names.map((n) => ({ from: join(from, n), to: join(to, 'deep', 'er', n) })),
+      'keep',
+    );
+
+    // Assess
+    expect(digests[0]).toStrictEqual({ sha256: sha(big), size: big.length });
+    expect(digests[2 + 149]).toStrictEqual({ sha256: sha('file 149'), size: 8 });
+    expect(readFileSync(join(to, 'deep', 'er', 'big')).equals(big)).toBe(true);
+    expect(statSync(join(to, 'deep', 'er', 'run.sh')).mode & 0o777).toBe(0o751);
+  });
+
+  it('makes copies independent of their original: writing one in place leaves the other as it was', async () => {
+    // Prepare
+    const from = fresh();
+    const to = fresh();
+    writeFileSync(join(from, 'input.txt'), 'stored\n');
+
+    // Act: a build edits its copy of an input in place.
+    await pool.copy([{ from: join(from, 'input.txt'), to: join(to, 'input.txt') }], 'keep');
+    writeFileSync(join(to, 'input.txt'), 'edited by the build\n', { flag: 'r+' });
+
+    // Assess
+    expect(readFileSync(join(from, 'input.txt'), 'utf8')).toBe('stored\n');
+    expect(statSync(join(to, 'input.txt')).ino).not.toBe(statSync(join(from, 'input.txt')).ino);
+  });
+
+  it('copies a symbolic link as a link, or as the file it points to, and hashes it accordingly', async () => {
+    // Prepare
+    const from = fresh();
+    const to = fresh();
+    writeFileSync(join(from, 'target.txt'), 'target');
+    symlinkSync('target.txt', join(from, 'link'));
+    symlinkSync('missing', join(from, 'dangling'));
+
+    // Act
+    const kept = await pool.copy(
+      ['link', 'dangling'].map((n) => ({ from: join(from, n), to: join(to, 'kept', n) })),
+      'keep',
+    );
+    const followed = await pool.copy([{ from: join(from, 'link'), to: join(to, 'followed') }], 'follow');
+
+    // Assess
+    expect(readlinkSync(join(to, 'kept', 'link'))).toBe('target.txt');
+    expect(kept.map((d) => d.sha256)).toStrictEqual([sha('symlink:target.txt'), sha('symlink:missing')]);
+    expect(lstatSync(join(to, 'followed')).isFile()).toBe(true);
+    expect(followed[0]).toStrictEqual({ sha256: sha('target'), size: 6 });
+  });
+
+  it('fails with the path and the system error when a file cannot be read', async () => {
+    const dir = fresh();
+    await expect(pool.hash([join(dir, 'nothing')])).rejects.toSatisfy(
+      (error: unknown) => error instanceof FileJobError && error.code === 'ENOENT' && error.path === join(dir, 'nothing'),
+    );
+    expect(await pool.hash([])).toStrictEqual([]);
+  });
+});

@@ -1,0 +1,310 @@
+/**
+ * Copies and hashes artifact files in worker threads, one per core: each file is read once, hashed
+ * while it streams, and written once. Workers use synchronous calls, which for many small files cost
+ * a fraction of an asynchronous call each, and leave the main thread (the engine, the server) free.
+ *
+ * A copy is a reflink (copy-on-write, `FICLONE`) where the filesystem allows it: no data is written, and
+ * the copy is still independent of its original, so a build that edits its input in place cannot
+ * change the stored artifact. Copies are never hard links for that reason.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** What a file holds: SHA-256 (hex) and size in bytes; a symbolic link is hashed by the path it holds. */
+export interface FileDigest {
+  sha256: string;
+  size: number;
+}
+
+/** `keep`: a symbolic link is copied (or hashed) as a link; `follow`: as the file it points to. */
+export type SymlinkMode = 'keep' | 'follow';
+
+export interface CopyJob {
+  from: string;
+  to: string;
+}
+
+type Job = { op: 'hash'; path: string; symlinks: SymlinkMode } | { op: 'copy'; from: string; to: string; symlinks: SymlinkMode };
+type JobResult = FileDigest | { error: string; message: string };
+interface Batch {
+  id: number;
+  jobs: Job[];
+}
+
+/** A file the pool could not read or write; `code` is the system error's (`ENOENT`, `EACCES`, …). */
+export class FileJobError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FileJobError';
+  }
+}
+
+/**
+ * The worker's whole program. It runs from its source text (`eval`), so that it works the same from
+ * TypeScript in tests and from the bundled CLI: it must not refer to anything outside itself.
+ */
+function fileWorker(): void {
+  const fs = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+  const { createHash } = process.getBuiltinModule('node:crypto') as typeof import('node:crypto');
+  const { dirname } = process.getBuiltinModule('node:path') as typeof import('node:path');
+  const { parentPort } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  /** Directories this worker made or found, with their device (reflinks work within one filesystem). */
+  const dirs = new Map<string, number>();
+  /** Whether reflinks work from one device to another, once tried. */
+  const reflinks = new Map<string, boolean>();
+  const NO_REFLINK = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EPERM']);
+
+  const parent = (path: string): number => {
+    const dir = dirname(path);
+    let dev = dirs.get(dir);
+    if (dev === undefined) {
+      fs.mkdirSync(dir, { recursive: true });
+      dev = fs.statSync(dir).dev;
+      dirs.set(dir, dev);
+    }
+    return dev;
+  };
+  const linkDigest = (target: string) => ({
+    sha256: createHash('sha256').update(`symlink:${target}`).digest('hex'),
+    size: Buffer.byteLength(target),
+  });
+  /** Reads an open file to its end, hashing it, and writes what it reads to `out` when given. */
+  const stream = (fd: number, out?: number) => {
+    const hash = createHash('sha256');
+    let size = 0;
+    for (let n = fs.readSync(fd, buffer, 0, buffer.length, null); n > 0; n = fs.readSync(fd, buffer, 0, buffer.length, null)) {
+      const chunk = buffer.subarray(0, n);
+      hash.update(chunk);
+      if (out !== undefined) for (let written = 0; written < n; ) written += fs.writeSync(out, chunk, written, n - written);
+      size += n;
+    }
+    return { sha256: hash.digest('hex'), size };
+  };
+  const hashFile = (path: string) => {
+    const fd = fs.openSync(path, 'r');
+    try {
+      return stream(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  const run = (job: Job) => {
+    const path = job.op === 'hash' ? job.path : job.from;
+    if (job.symlinks === 'keep' && fs.lstatSync(path).isSymbolicLink()) {
+      const target = fs.readlinkSync(path);
+      if (job.op === 'copy') {
+        parent(job.to);
+        fs.symlinkSync(target, job.to);
+      }
+      return linkDigest(target);
+    }
+    if (job.op === 'hash') return hashFile(path);
+    const fd = fs.openSync(path, 'r');
+    try {
+      const info = fs.fstatSync(fd);
+      if (!info.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EISDIR' });
+      const key = `${info.dev}:${parent(job.to)}`;
+      if (reflinks.get(key) !== false) {
+        try {
+          fs.copyFileSync(path, job.to, fs.constants.COPYFILE_FICLONE_FORCE | fs.constants.COPYFILE_EXCL);
+          reflinks.set(key, true);
+          // Nothing was read: hash what the consumer will see.
+          return hashFile(job.to);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? '';
+          if (!NO_REFLINK.has(code)) throw error;
+          reflinks.set(key, false);
+          fs.rmSync(job.to, { force: true });
+        }
+      }
+      const out = fs.openSync(job.to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, info.mode & 0o7777);
+      try {
+        const digest = stream(fd, out);
+        // The umask may have taken bits off: the copy keeps its original's mode, as copyFile does.
+        fs.fchmodSync(out, info.mode & 0o7777);
+        return digest;
+      } finally {
+        fs.closeSync(out);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  parentPort?.on('message', (batch: Batch) => {
+    const results = batch.jobs.map((job): JobResult => {
+      try {
+        return run(job);
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        return { error: e.code ?? 'EIO', message: e.message };
+      }
+    });
+    parentPort.postMessage({ id: batch.id, results });
+  });
+}
+
+/** Files a worker takes at a time: few enough to spread the work, many enough to keep messages rare. */
+const BATCH = 64;
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+}
+
+interface Pending {
+  count: number;
+  /** Jobs are made a batch at a time: for 200,000 files, never 200,000 job objects at once. */
+  job: (i: number) => Job;
+  results: JobResult[];
+  next: number;
+  outstanding: number;
+  failed: boolean;
+  resolve: (results: JobResult[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A fixed set of file workers shared by everything in the process; see {@link filePool}. */
+export class FilePool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly inFlight = new Map<number, { pending: Pending; start: number; slot: Slot }>();
+  private nextId = 0;
+
+  /** @param size workers to run, @default the number of cores */
+  constructor(readonly size = availableParallelism()) {}
+
+  /** Hashes files, each by its content (or, with `keep`, a symbolic link by its target). */
+  async hash(paths: readonly string[], symlinks: SymlinkMode = 'keep'): Promise<FileDigest[]> {
+    return this.hashEach(paths.length, (i) => paths[i] ?? '', symlinks);
+  }
+
+  /** {@link hash} of `count` files named by `path(i)`, asked for a batch at a time. */
+  async hashEach(count: number, path: (i: number) => string, symlinks: SymlinkMode = 'keep'): Promise<FileDigest[]> {
+    return this.settle(count, (i) => ({ op: 'hash', path: path(i), symlinks }), path);
+  }
+
+  /**
+   * Copies files (making the directories they need; a destination must not exist yet) and hashes them
+   * as they are copied. Resolves with each copy's digest, in the order given.
+   */
+  async copy(jobs: readonly CopyJob[], symlinks: SymlinkMode): Promise<FileDigest[]> {
+    return this.copyEach(jobs.length, (i) => jobs[i] as CopyJob, symlinks);
+  }
+
+  /** {@link copy} of `count` files described by `job(i)`, asked for a batch at a time. */
+  async copyEach(count: number, job: (i: number) => CopyJob, symlinks: SymlinkMode): Promise<FileDigest[]> {
+    return this.settle(
+      count,
+      (i) => {
+        const { from, to } = job(i);
+        return { op: 'copy', from, to, symlinks };
+      },
+      (i) => job(i).from,
+    );
+  }
+
+  /** Ends the workers; the pool starts new ones if it is used again. */
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private async settle(count: number, job: (i: number) => Job, pathOf: (i: number) => string): Promise<FileDigest[]> {
+    const results = await this.run(count, job);
+    const failed = results.findIndex((r) => 'error' in r);
+    if (failed >= 0) {
+      const r = results[failed] as { error: string; message: string };
+      throw new FileJobError(pathOf(failed), r.error, r.message);
+    }
+    return results as FileDigest[];
+  }
+
+  private run(count: number, job: (i: number) => Job): Promise<JobResult[]> {
+    if (count === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ count, job, results: new Array(count), next: 0, outstanding: 0, failed: false, resolve, reject });
+      this.start();
+      this.dispatch();
+    });
+  }
+
+  private start(): void {
+    while (this.slots.length < Math.max(1, this.size)) {
+      // Transpilers that keep function names (tsx) wrap inner functions in a `__name` helper of their own.
+      const worker = new Worker(`var __name = (f) => f;\n(${fileWorker.toString()})();`, { eval: true });
+      const slot: Slot = { worker, busy: false };
+      worker.on('message', (message: { id: number; results: JobResult[] }) => this.done(message));
+      worker.on('error', (error) => this.crashed(slot, error));
+      worker.unref();
+      this.slots.push(slot);
+    }
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const pending = this.queue.find((p) => p.next < p.count);
+      if (!pending) return;
+      const start = pending.next;
+      pending.next = Math.min(pending.count, start + BATCH);
+      pending.outstanding++;
+      const id = this.nextId++;
+      this.inFlight.set(id, { pending, start, slot });
+      slot.busy = true;
+      // A worker holds the process open only while it works.
+      slot.worker.ref();
+      const jobs: Job[] = [];
+      for (let i = start; i < pending.next; i++) jobs.push(pending.job(i));
+      slot.worker.postMessage({ id, jobs } satisfies Batch);
+    }
+  }
+
+  private done({ id, results }: { id: number; results: JobResult[] }): void {
+    const flight = this.inFlight.get(id);
+    if (!flight) return;
+    this.inFlight.delete(id);
+    const { pending, start, slot } = flight;
+    slot.busy = false;
+    slot.worker.unref();
+    for (let i = 0; i < results.length; i++) pending.results[start + i] = results[i] as JobResult;
+    pending.outstanding--;
+    if (!pending.failed && pending.next >= pending.count && pending.outstanding === 0) {
+      this.queue.splice(this.queue.indexOf(pending), 1);
+      pending.resolve(pending.results);
+    }
+    this.dispatch();
+  }
+
+  private crashed(slot: Slot, error: unknown): void {
+    const index = this.slots.indexOf(slot);
+    if (index >= 0) this.slots.splice(index, 1);
+    for (const [id, flight] of this.inFlight) {
+      if (flight.slot !== slot) continue;
+      this.inFlight.delete(id);
+      const pending = flight.pending;
+      if (pending.failed) continue;
+      pending.failed = true;
+      const queued = this.queue.indexOf(pending);
+      if (queued >= 0) this.queue.splice(queued, 1);
+      pending.reject(error);
+    }
+    void slot.worker.terminate();
+    if (this.queue.length > 0) {
+      this.start();
+      this.dispatch();
+    }
+  }
+}
+
+let shared: FilePool | undefined;
+
+/** The process's file pool, sized to its cores, started on first use. */
+export function filePool(): FilePool {
+  shared ??= new FilePool();
+  return shared;
+}
