@@ -27,6 +27,7 @@ import {
   CreateClusterCommand,
   CreateServiceCommand,
   CreateTaskSetCommand,
+  DescribeTaskDefinitionCommand,
   DescribeTaskSetsCommand,
   ECSClient,
   RegisterTaskDefinitionCommand,
@@ -612,7 +613,7 @@ phases:
       - printf '{"ImageURI":"%s"}' "$IMAGE" > imageDetail.json
       - echo "report of $STEPLINE_EXECUTION_ID" > report.txt
 artifacts:
-  files: [taskdef.json, imageDetail.json]
+  files: [imageDetail.json]
   secondary-artifacts:
     Build_Report:
       files: [report.txt]
@@ -749,7 +750,8 @@ phases:
             {
               name: 'Canary',
               kind: 'deploy',
-              inputArtifacts: ['App'],
+              // CodeDeployToECS's usual layout: taskdef.json from the source, imageDetail.json from the build.
+              inputArtifacts: ['App', 'Src'],
               strategy: 'CodeDeployDefault.ECSCanary10Percent5Minutes',
               checkIntervalSeconds: 150,
               terminationWaitMinutes: 1,
@@ -913,7 +915,7 @@ phases:
       o.Key?.startsWith(`web/${execution.name}/`) ? [o.Key.replace(`web/${execution.name}/`, '')] : [],
     );
     expect(keysListed).toEqual(
-      expect.arrayContaining(['Src/manifest.json', 'Src/app.txt', 'Src/taskdef.json', 'App/taskdef.json', 'App/imageDetail.json', 'Build-Report/report.txt']),
+      expect.arrayContaining(['Src/manifest.json', 'Src/app.txt', 'Src/taskdef.json', 'App/imageDetail.json', 'Build-Report/report.txt']),
     );
     expect(keysListed).not.toContain('App/manifest.json');
     // The canary deployed the build's image; blue is gone; all traffic on green.
@@ -922,6 +924,9 @@ phases:
     expect(taskSets[0]?.taskSetArn).not.toBe(fx.blueTaskSetArn);
     expect(taskSets[0]?.status).toBe('PRIMARY');
     expect(await listenerWeights()).toStrictEqual({ blue: 0, green: 100 });
+    // Green's task definition is the source's taskdef.json with the build's image (imageDetail.json).
+    const green = await admin.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskSets[0]?.taskDefinition }));
+    expect(green.taskDefinition?.containerDefinitions?.[0]?.image).toBe(`${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/web:${sha}`);
     expect(github.requests).toEqual(expect.arrayContaining([`/repos/acme/web/tarball/${sha}`]));
   }, 180_000);
 

@@ -46,6 +46,11 @@ export const CanaryRequestSchema = z
     reason: z.string().optional(),
     deployment: DeploymentSpecSchema,
     inputArtifact: z.object({ name: z.string(), location: z.string() }),
+    /**
+     * The action's other input artifacts, searched after the first for each file (CodeDeployToECS's
+     * usual layout: taskdef.json and appspec from the source, imageDetail.json from the build).
+     */
+    otherInputArtifacts: z.array(z.object({ name: z.string(), location: z.string() })).optional(),
   })
   .superRefine((r, ctx) => {
     const needsStep = r.operation === 'hook' || r.operation === 'setWeight';

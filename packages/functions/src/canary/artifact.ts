@@ -122,3 +122,32 @@ export class S3Artifact {
     }
   }
 }
+
+/** What the canary reads of its input: one artifact, or several searched in order. */
+export interface ArtifactReader {
+  readonly name: string;
+  has(path: string): Promise<boolean>;
+  read(path: string): Promise<string>;
+}
+
+/**
+ * A deploy action's input artifacts, searched in the action's order for each file, as CodeDeployToECS
+ * finds taskdef.json and the appspec in one artifact and imageDetail.json in another.
+ */
+export class ArtifactSet implements ArtifactReader {
+  readonly name: string;
+
+  constructor(private readonly artifacts: readonly ArtifactReader[]) {
+    this.name = artifacts.map((a) => a.name).join(', ');
+  }
+
+  async has(path: string): Promise<boolean> {
+    for (const artifact of this.artifacts) if (await artifact.has(path)) return true;
+    return false;
+  }
+
+  async read(path: string): Promise<string> {
+    for (const artifact of this.artifacts) if (await artifact.has(path)) return artifact.read(path);
+    throw new ArtifactInvalidError(`no input artifact holds ${path} (searched ${this.name})`);
+  }
+}

@@ -31,7 +31,7 @@ import {
   type VersionInfo,
 } from '@stepline/core';
 import * as z from 'zod';
-import type { S3Artifact } from './artifact';
+import type { ArtifactReader } from './artifact';
 import { type RetryOptions, retryTransient } from './retry';
 
 const RequiredEcsSchema = z.object({
@@ -92,7 +92,7 @@ export interface EcsBlueGreenOptions {
   ecs: ECSClient;
   elb: ElasticLoadBalancingV2Client;
   request: CanaryRequest;
-  artifact: S3Artifact;
+  artifact: ArtifactReader;
   /** When health waits must give up (epoch ms): before the Lambda's own timeout. */
   deadline(): number;
   /** @default 10000 */

@@ -24,7 +24,7 @@ import {
 import * as z from 'zod';
 import { pipelineOf } from '../gates/events';
 import { AlbRouter } from './alb';
-import { S3Artifact, splitLocation } from './artifact';
+import { ArtifactSet, S3Artifact, splitLocation } from './artifact';
 import { CloudWatchAlarms } from './cloudwatch';
 import { EcsBlueGreen } from './ecs';
 import { LambdaHooks } from './hooks';
@@ -69,7 +69,9 @@ export function createAwsCanaryPorts(request: CanaryRequest, clients: AwsCanaryC
     ecs: clients.ecs,
     elb: clients.elb,
     request,
-    artifact: new S3Artifact(clients.s3, request.inputArtifact.name, request.inputArtifact.location, retry),
+    artifact: new ArtifactSet(
+      [request.inputArtifact, ...(request.otherInputArtifacts ?? [])].map((a) => new S3Artifact(clients.s3, a.name, a.location, retry)),
+    ),
     deadline: options.deadline,
     sleep,
     retry,

@@ -56,6 +56,9 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
       ...operation,
       deployment,
       inputArtifact: { name: input, 'location.$': artifactLocationExpression(ctx, input) },
+      ...(action.inputArtifacts.length > 1 && {
+        otherInputArtifacts: action.inputArtifacts.slice(1).map((name) => ({ name, 'location.$': artifactLocationExpression(ctx, name) })),
+      }),
     },
   });
   const retry = retryTransient(FUNCTION_TRANSIENT_ERRORS);
