@@ -56,6 +56,8 @@ describe.skipIf(skip)('s3-deploy function on moto_server', () => {
     const manifest = { artifact: 'Site', pipeline: 'site', executionId: 'exec-1', createdAt: '2026-12-04T00:00:00.000Z', files };
     for (const [path, text] of Object.entries(FILES))
       await s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key: `${LOCATION.slice('stepline-artifacts/'.length)}${path}`, Body: text }));
+    // The artifact as the source function stores it (its own tests check that it writes exactly this,
+    // from a GitHub tarball); the case of a build's output, which has no manifest, deletes it below.
     await s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key: 'site/exec-1/Site/manifest.json', Body: JSON.stringify(manifest) }));
   });
 
