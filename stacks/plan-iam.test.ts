@@ -73,6 +73,49 @@ describe('planned policies, simulated', () => {
     expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
   });
 
+  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables, and nothing else of SSM or Secrets Manager', async () => {
+    const pipeline = parsePipeline({
+      ...pipelines.find((p) => p.name === 'web'),
+      name: 'vars',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/vars', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Build',
+          actions: [
+            {
+              name: 'Compile',
+              kind: 'build',
+              inputArtifacts: ['Src'],
+              parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
+              secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
+            },
+          ],
+        },
+      ],
+    });
+    const withVars = planInstallation({
+      stage: 'team',
+      region: REGION,
+      accountId: ACCOUNT,
+      pipelines: [pipeline],
+      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
+    });
+    const project = withVars.projects.find((p) => p.pipeline === 'vars' && p.action === 'Compile');
+    if (!project) throw new Error('no Compile project');
+    const of = () => project.statements;
+    const ssm = (name: string) => ({ principal: project.name, action: 'ssm:GetParameters', resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}` });
+    const secret = (name: string) => ({
+      principal: project.name,
+      action: 'secretsmanager:GetSecretValue',
+      resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}`,
+    });
+    expect(describeDenials(await checkRequests(of, [ssm('/prod/db-url'), ssm('/plain-name'), secret('gh-token-Xy12Zw'), secret('deploy-key-AbC123')]))).toBe(
+      '',
+    );
+    const denied = await checkRequests(of, [ssm('/prod/other'), secret('other-Xy12Zw')]);
+    expect(denied).toHaveLength(2);
+  });
+
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {
     const pipeline = parsePipeline({
       ...pipelines.find((p) => p.name === 'web'),

@@ -374,6 +374,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
             [`arn:aws:codebuild:${region}:${accountId}:report-group/${name}-*`],
           ),
           ...(connection ? [connectionStatement(connection)] : []),
+          ...variableSourceStatements(action, region, accountId),
         ],
       },
     ];
@@ -551,3 +552,33 @@ function canaryStatements(options: {
 
 /** Actions of a pipeline, for tests and summaries. */
 export const actionsOf = (pipeline: Pipeline): Action[] => pipeline.stages.flatMap((s) => s.actions);
+
+/**
+ * CodeBuild reads a project's PARAMETER_STORE and SECRETS_MANAGER variables with the project's role
+ * (`ssm:GetParameters`, `secretsmanager:GetSecretValue`); without them the build fails before its first
+ * phase. A value holding a `#{…}` reference is known only at run time: the grant stops at the reference.
+ * @see https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.env.parameter-store
+ */
+export function variableSourceStatements(
+  action: { parameterStore?: Record<string, string>; secretsManager?: Record<string, string> },
+  region: string,
+  accountId: string,
+): PolicyStatement[] {
+  const upToReference = (value: string) => (value.includes('#{') ? `${value.slice(0, value.indexOf('#{'))}*` : value);
+  const parameters = Object.values(action.parameterStore ?? {}).map((name) => {
+    if (name.startsWith('arn:')) return upToReference(name);
+    const path = upToReference(name);
+    return `arn:aws:ssm:${region}:${accountId}:parameter${path.startsWith('/') ? '' : '/'}${path}`;
+  });
+  const secrets = Object.values(action.secretsManager ?? {}).map((reference) => {
+    // secret-id:json-key:version-stage:version-id, where the secret id may be an ARN (itself 7 fields).
+    const id = reference.startsWith('arn:') ? reference.split(':').slice(0, 7).join(':') : (reference.split(':')[0] ?? reference);
+    if (id.startsWith('arn:')) return upToReference(id);
+    // Secrets Manager appends a dash and six characters to a secret's name in its ARN.
+    return `arn:aws:secretsmanager:${region}:${accountId}:secret:${upToReference(id)}${id.includes('#{') ? '' : '-??????'}`;
+  });
+  return [
+    ...(parameters.length > 0 ? [allow(['ssm:GetParameters'], [...new Set(parameters)])] : []),
+    ...(secrets.length > 0 ? [allow(['secretsmanager:GetSecretValue'], [...new Set(secrets)])] : []),
+  ];
+}
