@@ -5,25 +5,9 @@
  * target unhealthy" here. Hook functions are faked with aws-sdk-client-mock (moto's Lambda needs Docker).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  CreateClusterCommand,
-  CreateServiceCommand,
-  CreateTaskSetCommand,
-  DescribeServicesCommand,
-  DescribeTaskSetsCommand,
-  ECSClient,
-  RegisterTaskDefinitionCommand,
-  UpdateServicePrimaryTaskSetCommand,
-} from '@aws-sdk/client-ecs';
-import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
-  DescribeListenersCommand,
-  ElasticLoadBalancingV2Client,
-  ModifyListenerCommand,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeServicesCommand, DescribeTaskSetsCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeListenersCommand, ElasticLoadBalancingV2Client, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type DeploymentRecord, deploymentPlan, ErrorName, type PlanStep } from '@stepline/core';
@@ -31,6 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AwsCanaryClients, deploymentId } from '../packages/functions/src/canary/index';
 import { createCanaryHandler } from '../packages/functions/src/handlers/canary';
+import { createEcsFixture } from './helpers/ecs-fixture';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 
 const skip = motoSkipReason();
@@ -80,68 +65,8 @@ describe.skipIf(skip)('the canary function against moto_server (ECS, ELBv2, Clou
 
   beforeEach(async () => {
     await moto.reset();
-    const subnetsXml = await ec2({ Action: 'DescribeSubnets' });
-    const subnets = [...subnetsXml.matchAll(/<subnetId>(.*?)<\/subnetId>/g)].map((m) => m[1] ?? '').slice(0, 2);
-    const vpcId = subnetsXml.match(/<vpcId>(.*?)<\/vpcId>/)?.[1] ?? '';
-    const securityGroup =
-      (await ec2({ Action: 'CreateSecurityGroup', GroupName: 'web', GroupDescription: 'web', VpcId: vpcId })).match(/<groupId>(.*?)<\/groupId>/)?.[1] ?? '';
-
-    const lb = await clients.elb.send(new CreateLoadBalancerCommand({ Name: 'web', Subnets: subnets, SecurityGroups: [securityGroup] }));
-    const tg = async (Name: string) =>
-      (await clients.elb.send(new CreateTargetGroupCommand({ Name, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'ip' }))).TargetGroups?.[0]
-        ?.TargetGroupArn ?? '';
-    const blueTg = await tg('web-blue');
-    const greenTg = await tg('web-green');
-    const listener = await clients.elb.send(
-      new CreateListenerCommand({
-        LoadBalancerArn: lb.LoadBalancers?.[0]?.LoadBalancerArn,
-        Protocol: 'HTTP',
-        Port: 80,
-        DefaultActions: [
-          {
-            Type: 'forward',
-            ForwardConfig: {
-              TargetGroups: [
-                { TargetGroupArn: blueTg, Weight: 100 },
-                { TargetGroupArn: greenTg, Weight: 0 },
-              ],
-            },
-          },
-        ],
-      }),
-    );
-
-    await clients.ecs.send(new CreateClusterCommand({ clusterName: 'prod' }));
-    const blueTd = await clients.ecs.send(new RegisterTaskDefinitionCommand(taskDefinition('web:1')));
-    await clients.ecs.send(new CreateServiceCommand({ cluster: 'prod', serviceName: 'web', desiredCount: 2, deploymentController: { type: 'EXTERNAL' } }));
-    const blue = await clients.ecs.send(
-      new CreateTaskSetCommand({
-        cluster: 'prod',
-        service: 'web',
-        taskDefinition: blueTd.taskDefinition?.taskDefinitionArn,
-        launchType: 'FARGATE',
-        networkConfiguration: { awsvpcConfiguration: { subnets, securityGroups: [securityGroup] } },
-        loadBalancers: [{ targetGroupArn: blueTg, containerName: 'web', containerPort: 8080 }],
-        scale: { unit: 'PERCENT', value: 100 },
-      }),
-    );
-    const blueTaskSetArn = blue.taskSet?.taskSetArn ?? '';
-    await clients.ecs.send(new UpdateServicePrimaryTaskSetCommand({ cluster: 'prod', service: 'web', primaryTaskSet: blueTaskSetArn }));
-
-    await clients.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: 'web-5xx',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Namespace: 'AWS/ApplicationELB',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 5,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
+    fx = await createEcsFixture({ ec2, ecs: clients.ecs, elb: clients.elb, cloudwatch: clients.cloudwatch, blueTaskDefinition: taskDefinition('web:1') });
     await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    fx = { listenerArn: listener.Listeners?.[0]?.ListenerArn ?? '', blueTg, greenTg, subnets, securityGroup, blueTaskSetArn };
   });
 
   function taskDefinition(image: string) {

@@ -22,24 +22,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  CreateClusterCommand,
-  CreateServiceCommand,
-  CreateTaskSetCommand,
-  DescribeTaskDefinitionCommand,
-  DescribeTaskSetsCommand,
-  ECSClient,
-  RegisterTaskDefinitionCommand,
-  UpdateServicePrimaryTaskSetCommand,
-} from '@aws-sdk/client-ecs';
-import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
-  DescribeListenersCommand,
-  ElasticLoadBalancingV2Client,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeTaskDefinitionCommand, DescribeTaskSetsCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { DescribeListenersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -66,6 +51,7 @@ import { SecretCache } from '../../packages/functions/src/secrets';
 import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
+import { createEcsFixture, type EcsFixture } from '../helpers/ecs-fixture';
 import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
@@ -143,7 +129,7 @@ describe.skipIf(skip)('rehearsal: an installation as planned, run end to end wit
     ssm: SSMClient;
     iam: IAMClient;
   };
-  let fx: { listenerArn: string; blueTg: string; greenTg: string; blueTaskSetArn: string; subnets: string[]; securityGroup: string };
+  let fx: EcsFixture;
   /** A scenario's hook before each canary Task. */
   let beforeCanaryStep: (operation: string) => Promise<void> = async () => undefined;
 
@@ -669,64 +655,13 @@ phases:
     };
 
     // The team's ECS service (EXTERNAL deployments), its ALB and alarm: what the deploy action names.
-    const subnetsXml = await ec2({ Action: 'DescribeSubnets' });
-    const subnets = [...subnetsXml.matchAll(/<subnetId>(.*?)<\/subnetId>/g)].map((m) => m[1] ?? '').slice(0, 2);
-    const vpcId = subnetsXml.match(/<vpcId>(.*?)<\/vpcId>/)?.[1] ?? '';
-    const securityGroup =
-      (await ec2({ Action: 'CreateSecurityGroup', GroupName: 'web', GroupDescription: 'web', VpcId: vpcId })).match(/<groupId>(.*?)<\/groupId>/)?.[1] ?? '';
-    const lb = await admin.elb.send(new CreateLoadBalancerCommand({ Name: 'web', Subnets: subnets, SecurityGroups: [securityGroup] }));
-    const tg = async (Name: string) =>
-      (await admin.elb.send(new CreateTargetGroupCommand({ Name, Protocol: 'HTTP', Port: 8080, VpcId: vpcId, TargetType: 'ip' }))).TargetGroups?.[0]
-        ?.TargetGroupArn ?? '';
-    const blueTg = await tg('web-blue');
-    const greenTg = await tg('web-green');
-    const listener = await admin.elb.send(
-      new CreateListenerCommand({
-        LoadBalancerArn: lb.LoadBalancers?.[0]?.LoadBalancerArn,
-        Protocol: 'HTTP',
-        Port: 80,
-        DefaultActions: [
-          {
-            Type: 'forward',
-            ForwardConfig: {
-              TargetGroups: [
-                { TargetGroupArn: blueTg, Weight: 100 },
-                { TargetGroupArn: greenTg, Weight: 0 },
-              ],
-            },
-          },
-        ],
-      }),
-    );
-    await admin.ecs.send(new CreateClusterCommand({ clusterName: 'prod' }));
-    const blueTd = await admin.ecs.send(new RegisterTaskDefinitionCommand({ ...JSON.parse(TASKDEF.replace('<IMAGE1_NAME>', 'web:1')) }));
-    await admin.ecs.send(new CreateServiceCommand({ cluster: 'prod', serviceName: 'web', desiredCount: 2, deploymentController: { type: 'EXTERNAL' } }));
-    const blue = await admin.ecs.send(
-      new CreateTaskSetCommand({
-        cluster: 'prod',
-        service: 'web',
-        taskDefinition: blueTd.taskDefinition?.taskDefinitionArn,
-        launchType: 'FARGATE',
-        networkConfiguration: { awsvpcConfiguration: { subnets, securityGroups: [securityGroup] } },
-        loadBalancers: [{ targetGroupArn: blueTg, containerName: 'web', containerPort: 8080 }],
-        scale: { unit: 'PERCENT', value: 100 },
-      }),
-    );
-    // On AWS, ECS makes the first task set of an EXTERNAL service primary; moto needs telling.
-    await admin.ecs.send(new UpdateServicePrimaryTaskSetCommand({ cluster: 'prod', service: 'web', primaryTaskSet: blue.taskSet?.taskSetArn }));
-    await admin.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: 'web-5xx',
-        MetricName: 'HTTPCode_Target_5XX_Count',
-        Namespace: 'AWS/ApplicationELB',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 5,
-        ComparisonOperator: 'GreaterThanThreshold',
-      }),
-    );
-    fx = { listenerArn: listener.Listeners?.[0]?.ListenerArn ?? '', blueTg, greenTg, blueTaskSetArn: blue.taskSet?.taskSetArn ?? '', subnets, securityGroup };
+    fx = await createEcsFixture({
+      ec2,
+      ecs: admin.ecs,
+      elb: admin.elb,
+      cloudwatch: admin.cloudwatch,
+      blueTaskDefinition: JSON.parse(TASKDEF.replace('<IMAGE1_NAME>', 'web:1')),
+    });
 
     pipeline = parsePipeline({
       name: 'web',
@@ -762,9 +697,9 @@ phases:
                 containerName: 'web',
                 containerPort: 8080,
                 listenerArn: fx.listenerArn,
-                targetGroups: { blue: blueTg, green: greenTg },
-                subnets,
-                securityGroups: [securityGroup],
+                targetGroups: { blue: fx.blueTg, green: fx.greenTg },
+                subnets: fx.subnets,
+                securityGroups: [fx.securityGroup],
               },
             },
           ],

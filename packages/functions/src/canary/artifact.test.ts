@@ -23,6 +23,8 @@ describe('S3Artifact', () => {
   });
 
   it('takes a build’s own manifest.json for a file like any other, and verifies a stepline manifest', async () => {
+    // The reader's unit test: S3 answers with what the producers store (a build's own file, and the
+    // source function's manifest, whose writing source/store's tests and the rehearsal check).
     s3.on(GetObjectCommand, { Key: 'web/e1/App/manifest.json' }).resolves({ Body: s3Body('{"name":"my-app"}') as never });
     s3.on(GetObjectCommand, { Key: 'web/e1/App/a.txt' }).resolves({ Body: s3Body('a') as never });
     expect(await new S3Artifact(new S3Client({}), 'App', 'bkt/web/e1/App/').read('a.txt')).toBe('a');
