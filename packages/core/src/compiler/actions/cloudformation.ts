@@ -1,10 +1,9 @@
 import { ErrorName } from '../../errors';
 import type { CloudFormationAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { Resource } from '../integrations';
 import { actionResultPath } from '../references';
 import { type ChoiceRule, choice, type JsonObject, pass, task, wait } from '../states';
-import { actionIdentity, addState, catchAll } from './common';
+import { actionIdentity, addFunctionActionState, addState, catchAll } from './common';
 import { LOCAL_COMMAND_FUNCTION } from './invoke';
 
 /** How long between two looks at a stack or change set. */
@@ -307,18 +306,5 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
 function compileLocalCommand(ctx: ActionContext, command: string): void {
   const payload: JsonObject = { ...actionIdentity(ctx), 'variables.$': '$.variables' };
   ctx.refs.assign(payload, 'command', command);
-  addState(
-    ctx,
-    ctx.name,
-    task({
-      resource: Resource.LambdaInvoke,
-      parameters: { FunctionName: LOCAL_COMMAND_FUNCTION, Payload: payload },
-      resultSelector: { 'output.$': '$.Payload' },
-      resultPath: actionResultPath(ctx.key),
-      timeoutSeconds: 60 * 60,
-      catch: catchAll(ctx.catchTo),
-      next: ctx.next,
-    }),
-    { role: 'action', final: true },
-  );
+  addFunctionActionState(ctx, LOCAL_COMMAND_FUNCTION, payload, { timeoutSeconds: 60 * 60 });
 }

@@ -1,7 +1,8 @@
 import { artifactPrefix } from '../../artifacts';
 import type { ActionContext, StateInfo } from '../context';
-import { escapeLiteral } from '../references';
-import { type CatchRule, type JsonObject, type State, StatesError } from '../states';
+import { Resource } from '../integrations';
+import { actionResultPath, escapeLiteral } from '../references';
+import { type CatchRule, type JsonObject, type RetryRule, type State, StatesError, task } from '../states';
 
 /** Every error of an action goes to its failure state, with the error kept under `$.failure`. */
 export const catchAll = (next: string): CatchRule[] => [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: next }];
@@ -36,4 +37,31 @@ export function addState(ctx: ActionContext, name: string, state: State, info: O
 
 export function grantInvoke(ctx: ActionContext, arn: string): void {
   ctx.iam.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [arn] });
+}
+
+/**
+ * The state of an action that is one Lambda invocation (invoke, s3deploy, a local command in place of
+ * a deploy): the function's answer becomes the action's output, a failure goes to the stage's catch.
+ */
+export function addFunctionActionState(
+  ctx: ActionContext,
+  functionName: string,
+  payload: JsonObject,
+  options: { timeoutSeconds: number; retry?: RetryRule[] },
+): void {
+  addState(
+    ctx,
+    ctx.name,
+    task({
+      resource: Resource.LambdaInvoke,
+      parameters: { FunctionName: functionName, Payload: payload },
+      resultSelector: { 'output.$': '$.Payload' },
+      resultPath: actionResultPath(ctx.key),
+      timeoutSeconds: options.timeoutSeconds,
+      ...(options.retry && { retry: options.retry }),
+      catch: catchAll(ctx.catchTo),
+      next: ctx.next,
+    }),
+    { role: 'action', final: true },
+  );
 }

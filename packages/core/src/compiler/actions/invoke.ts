@@ -1,9 +1,8 @@
 import type { InvokeAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { LAMBDA_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
-import { actionResultPath } from '../references';
-import { type JsonObject, task } from '../states';
-import { actionIdentity, addState, artifactLocationExpression, catchAll, functionArn, grantInvoke } from './common';
+import { LAMBDA_TRANSIENT_ERRORS, retryTransient, Timeout } from '../integrations';
+import type { JsonObject } from '../states';
+import { actionIdentity, addFunctionActionState, artifactLocationExpression, functionArn, grantInvoke } from './common';
 
 /** Runs a command on one machine when no function is named; never reached on AWS. */
 export const LOCAL_COMMAND_FUNCTION = 'stepline-local-command';
@@ -29,19 +28,8 @@ export function compileInvoke(ctx: ActionContext, action: InvokeAction): void {
   if (action.userParameters !== undefined) ctx.refs.assign(payload, 'userParameters', action.userParameters);
   if (action.command !== undefined) ctx.refs.assign(payload, 'command', action.command);
 
-  addState(
-    ctx,
-    ctx.name,
-    task({
-      resource: Resource.LambdaInvoke,
-      parameters: { FunctionName: fn, Payload: payload },
-      resultSelector: { 'output.$': '$.Payload' },
-      resultPath: actionResultPath(ctx.key),
-      timeoutSeconds: (action.timeoutMinutes ?? Timeout.invokeMinutes) * 60,
-      retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
-      catch: catchAll(ctx.catchTo),
-      next: ctx.next,
-    }),
-    { role: 'action', final: true },
-  );
+  addFunctionActionState(ctx, fn, payload, {
+    timeoutSeconds: (action.timeoutMinutes ?? Timeout.invokeMinutes) * 60,
+    retry: retryTransient(LAMBDA_TRANSIENT_ERRORS),
+  });
 }

@@ -1,9 +1,8 @@
 import type { S3DeployAction } from '../../model/schema';
 import type { ActionContext } from '../context';
-import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient } from '../integrations';
-import { actionResultPath } from '../references';
-import { type JsonObject, task } from '../states';
-import { actionIdentity, addState, artifactLocationExpression, catchAll, grantInvoke } from './common';
+import { FUNCTION_TRANSIENT_ERRORS, retryTransient } from '../integrations';
+import type { JsonObject } from '../states';
+import { actionIdentity, addFunctionActionState, artifactLocationExpression, grantInvoke } from './common';
 
 /** An S3 deploy copies every file once, verified: a large site takes minutes, never an hour. */
 const S3_DEPLOY_MINUTES = 15;
@@ -39,19 +38,8 @@ export function compileS3Deploy(ctx: ActionContext, action: S3DeployAction): voi
   if (action.cannedAcl !== undefined) payload.cannedAcl = action.cannedAcl;
   if (action.cacheControl !== undefined) payload.cacheControl = action.cacheControl;
 
-  addState(
-    ctx,
-    ctx.name,
-    task({
-      resource: Resource.LambdaInvoke,
-      parameters: { FunctionName: fn, Payload: payload },
-      resultSelector: { 'output.$': '$.Payload' },
-      resultPath: actionResultPath(ctx.key),
-      timeoutSeconds: (action.timeoutMinutes ?? S3_DEPLOY_MINUTES) * 60,
-      retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
-      catch: catchAll(ctx.catchTo),
-      next: ctx.next,
-    }),
-    { role: 'action', final: true },
-  );
+  addFunctionActionState(ctx, fn, payload, {
+    timeoutSeconds: (action.timeoutMinutes ?? S3_DEPLOY_MINUTES) * 60,
+    retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
+  });
 }
