@@ -433,7 +433,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', conditions: '', ...options.functions },
   };
 }
 

@@ -2,7 +2,7 @@
  * Binds every Task of a compiled machine to a stub that answers the way its AWS integration would
  * (CodeBuild's `{Build}`, Lambda's `{Payload}`, a task-token decision), recording each call.
  */
-import type { CompiledPipeline } from '@stepline/core';
+import { type CompiledPipeline, type ConditionCheckPayload, evaluateCondition, type RuleEffects } from '@stepline/core';
 import { type TaskHandler, taskStateNames } from '@stepline/local';
 
 export interface StubCall {
@@ -21,6 +21,8 @@ export function stubHandlers(compiled: CompiledPipeline, overrides: Record<strin
       const override = overrides[state];
       if (override) return override(input);
       if (info?.role === 'gate') return {};
+      if (info?.role === 'condition')
+        return { Payload: await evaluateCondition((input as { Payload: ConditionCheckPayload }).Payload, passingRules, new Date()) };
       switch (info?.kind) {
         case 'source':
           return {
@@ -49,11 +51,24 @@ export function stubHandlers(compiled: CompiledPipeline, overrides: Record<strin
   return handlers;
 }
 
+/** Rule effects where every alarm is OK and every function or command passes: core's evaluation decides the rest. */
+export const passingRules: RuleEffects = {
+  alarmState: async () => 'OK',
+  invoke: async () => ({ passed: true, reason: 'stub passed' }),
+  commands: async () => ({ passed: true, reason: 'stub passed' }),
+};
+
+/** A condition check answered by core's evaluation with the given effects. */
+export const conditionStub =
+  (effects: Partial<RuleEffects>, now = () => new Date()) =>
+  (input: unknown) =>
+    evaluateCondition((input as { Payload: ConditionCheckPayload }).Payload, { ...passingRules, ...effects }, now()).then((r) => ({ Payload: r }));
+
 /** Wait states shortened to 1 ms. */
 export function noWaits(compiled: CompiledPipeline): Record<string, number> {
   return Object.fromEntries(
     Object.keys(compiled.stateMap)
-      .filter((n) => n.endsWith(' · bake') || n.endsWith(' · wait for termination'))
+      .filter((n) => n.endsWith(' · bake') || n.endsWith(' · wait for termination') || compiled.stateMap[n]?.role === 'condition')
       .map((n) => [n, 1]),
   );
 }

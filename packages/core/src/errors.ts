@@ -35,6 +35,8 @@ export const ErrorName = {
   ControlRefused: 'Stepline.ControlRefused',
   /** An installation's configuration (a function's environment) is missing or wrong. */
   Configuration: 'Stepline.Configuration',
+  /** A stage condition's rule did not pass and the condition's result is FAIL. */
+  ConditionNotMet: 'Stepline.ConditionNotMet',
 } as const;
 export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
 
@@ -63,6 +65,7 @@ export const ErrorRetryable: { readonly [N in ErrorName]: boolean } = {
   [ErrorName.GateStateInvalid]: false,
   [ErrorName.ControlRefused]: false,
   [ErrorName.Configuration]: false,
+  [ErrorName.ConditionNotMet]: false,
 };
 
 /** The names a Retry may list: those {@link ErrorRetryable} says a later attempt may pass. */

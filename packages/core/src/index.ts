@@ -2,6 +2,7 @@ export * from './approvals/index';
 export * from './artifacts';
 export * from './buildspec/index';
 export * from './compiler/index';
+export * from './conditions/index';
 export * from './deploy/deployment-configs';
 export * from './deploy/index';
 export * from './deploy/plan';
@@ -21,6 +22,7 @@ export {
   toSteplineYaml,
 } from './importers/codepipeline';
 export * from './installation';
+export * from './model/conditions';
 export { type DocumentFormat, formatPath, parseDocumentText } from './model/issues';
 export { definePipeline, parsePipeline, parsePipelineText } from './model/parse';
 export * from './model/references';

@@ -167,6 +167,13 @@ export function installationCompileOptions(location: InstallationLocation): Comp
     artifactBucket: names.bucket,
     approvalTopicArn: topicArn(region, accountId, names.approvalTopic),
     projectPrefix: names.prefix,
-    functions: { source: fn('source'), approval: fn('approval-request'), gate: fn('gate'), canary: fn('canary'), s3Deploy: fn('s3-deploy') },
+    functions: {
+      source: fn('source'),
+      approval: fn('approval-request'),
+      gate: fn('gate'),
+      canary: fn('canary'),
+      s3Deploy: fn('s3-deploy'),
+      conditions: lambdaArn(region, accountId, `${names.prefix}-conditions`),
+    },
   };
 }

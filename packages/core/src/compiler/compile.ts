@@ -20,10 +20,24 @@ import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
 import { compileS3Deploy } from './actions/s3deploy';
 import { compileSource } from './actions/source';
+import { type ConditionContext, compileConditionCheck, compileOnFailure, conditionFailure, skipStage } from './conditions';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
 import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
-import { actionStateName, branchFailStateName, FixedState, failureStateName, gateStateName, groupStateName, mergeStateName, resultKeys } from './names';
+import {
+  actionStateName,
+  alreadySucceededName,
+  branchFailStateName,
+  FixedState,
+  failureStateName,
+  gateStateName,
+  groupStateName,
+  keptBranchName,
+  mergeStateName,
+  onFailureStateName,
+  resultKeys,
+  retryKeys,
+} from './names';
 import { escapeLiteral, ReferenceResolver } from './references';
 import {
   choice,
@@ -93,13 +107,32 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
   record(FixedState.Succeeded, succeed(), { role: 'pipeline' });
   record(FixedState.Failed, fail({ errorPath: '$.failure.Error', causePath: '$.failure.Cause' }), { role: 'pipeline' });
 
+  const conditions: ConditionContext = { ...shared, states, record };
+  const retryMarks = retryKeys(
+    pipeline.stages.map((st) => st.name),
+    keys.values(),
+  );
+
   // Built back to front, so each piece knows its successor.
   let next: string = FixedState.Succeeded;
   const gates: Array<{ stage: string; gate: string }> = [];
   for (let s = pipeline.stages.length - 1; s >= 0; s--) {
     const stage = pipeline.stages[s] as Stage;
+    const after = next;
+    if (stage.onSuccess) {
+      const notMet = conditionFailure(conditions, stage, 'onSuccess');
+      next = compileConditionCheck(conditions, stage, 'onSuccess', stage.onSuccess.rules, { passed: after, notMet });
+    }
+    const retry = stage.onFailure?.result === 'RETRY' ? stage.onFailure : undefined;
+    const failTo = retry ? onFailureStateName(stage.name) : FixedState.Failed;
+    const skipSucceeded = retry !== undefined && (retry.retryMode ?? 'FAILED_ACTIONS') === 'FAILED_ACTIONS';
     const groups = groupByRunOrder(positions.filter((p) => p.stageIndex === s));
-    for (let g = groups.length - 1; g >= 0; g--) next = compileGroup(shared, states, groups[g] as ActionPosition[], next);
+    for (let g = groups.length - 1; g >= 0; g--) next = compileGroup(shared, states, groups[g] as ActionPosition[], next, { failTo, skipSucceeded });
+    if (retry) compileOnFailure(conditions, stage, retryMarks.get(stage.name) ?? '', next);
+    if (stage.beforeEntry) {
+      const notMet = stage.beforeEntry.result === 'SKIP' ? skipStage(conditions, stage, after) : conditionFailure(conditions, stage, 'beforeEntry');
+      next = compileConditionCheck(conditions, stage, 'beforeEntry', stage.beforeEntry.rules, { passed: next, notMet });
+    }
     next = compileGate(shared, states, stage, s === 0, next);
     gates.unshift({ stage: stage.name, gate: next });
   }
@@ -240,9 +273,41 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
   }
 }
 
-function compileGroup(shared: Shared, states: Record<string, State>, group: ActionPosition[], next: string): string {
+interface GroupOptions {
+  /** Where a failure of the group goes: the stage's onFailure handling, or the execution's end. */
+  failTo: string;
+  /** onFailure RETRY with FAILED_ACTIONS: an action whose result is there already is passed over. */
+  skipSucceeded: boolean;
+}
+
+/** Compiles an action, behind a Choice that passes it over when it succeeded in an earlier attempt. */
+function compileAttempt(
+  shared: Shared,
+  states: Record<string, State>,
+  position: ActionPosition,
+  next: string | undefined,
+  failTo: string,
+  o: GroupOptions,
+): string {
+  const entry = compileAction(shared, states, position, next, failTo);
+  if (!o.skipSucceeded) return entry;
+  const base = actionStateName(position.stage, position.action.name);
+  const name = alreadySucceededName(base);
+  let done = next;
+  if (done === undefined) {
+    // The end of a parallel branch: a state that ends it with the state data as it is.
+    done = keptBranchName(base);
+    states[done] = pass({});
+    shared.stateMap[done] = { role: 'retry', stage: position.stage, action: position.action.name, kind: position.action.kind };
+  }
+  states[name] = choice([{ Variable: `$.actions.${shared.keys.get(position) ?? ''}`, IsPresent: true, Next: done }], entry);
+  shared.stateMap[name] = { role: 'retry', stage: position.stage, action: position.action.name, kind: position.action.kind };
+  return name;
+}
+
+function compileGroup(shared: Shared, states: Record<string, State>, group: ActionPosition[], next: string, o: GroupOptions): string {
   const [only] = group;
-  if (group.length === 1 && only) return compileAction(shared, states, only, next, FixedState.Failed);
+  if (group.length === 1 && only) return compileAttempt(shared, states, only, next, o.failTo, o);
 
   const first = group[0] as ActionPosition;
   const groupName = groupStateName(first.stage, first.action.runOrder);
@@ -253,7 +318,7 @@ function compileGroup(shared: Shared, states: Record<string, State>, group: Acti
     const stopName = branchFailStateName(actionStateName(position.stage, position.action.name));
     branchStates[stopName] = fail({ errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     shared.stateMap[stopName] = { role: 'failure', stage: position.stage, action: position.action.name, kind: position.action.kind };
-    const entry = compileAction(shared, branchStates, position, undefined, stopName);
+    const entry = compileAttempt(shared, branchStates, position, undefined, stopName, o);
     const key = shared.keys.get(position) ?? '';
     selector[`${key}.$`] = `$[${i}].actions.${key}`;
     return { StartAt: entry, States: orderStates(branchStates, entry) };
@@ -263,7 +328,7 @@ function compileGroup(shared: Shared, states: Record<string, State>, group: Acti
     resultSelector: selector,
     resultPath: '$.parallel',
     // Each branch already wrote a failure naming its stage and action.
-    catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: FixedState.Failed }],
+    catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: o.failTo }],
     next: mergeName,
   });
   states[mergeName] = pass({

@@ -32,6 +32,8 @@ export interface FunctionArns {
   canary: string;
   /** Writes S3 deploy actions' artifacts into their buckets. */
   s3Deploy: string;
+  /** Evaluates the rules of stage conditions. */
+  conditions: string;
 }
 
 export type ResolvedCompileOptions = Required<Omit<CompileOptions, 'functions' | 'approvalTopicArn'>> & {
@@ -50,7 +52,15 @@ export function resolveOptions(o: CompileOptions = {}): ResolvedCompileOptions {
     artifactBucket: o.artifactBucket ?? 'stepline-artifacts',
     projectPrefix: o.projectPrefix ?? 'stepline',
     approvalTopicArn: o.approvalTopicArn,
-    functions: { source: fn('source'), approval: fn('approval'), gate: fn('gate'), canary: fn('canary'), s3Deploy: fn('s3-deploy'), ...o.functions },
+    functions: {
+      source: fn('source'),
+      approval: fn('approval'),
+      gate: fn('gate'),
+      canary: fn('canary'),
+      s3Deploy: fn('s3-deploy'),
+      conditions: fn('conditions'),
+      ...o.functions,
+    },
   };
 }
 
@@ -68,6 +78,12 @@ export const StateRole = {
   Gate: 'gate',
   /** Runs the actions of one runOrder in parallel, or merges their results. */
   Group: 'group',
+  /** Checks a stage condition's rules, waits for them, or applies the condition's result. */
+  Condition: 'condition',
+  /** A stage's entry condition said SKIP: the stage is passed over. */
+  Skip: 'skip',
+  /** A stage's automatic retry after it failed (onFailure RETRY). */
+  Retry: 'retry',
 } as const;
 export type StateRole = (typeof StateRole)[keyof typeof StateRole];
 

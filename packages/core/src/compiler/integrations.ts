@@ -31,6 +31,8 @@ export const Timeout = {
   /** Time a build may wait in CodeBuild's queue on top of its own timeout. */
   buildQueueMinutes: 60,
   invokeMinutes: 15,
+  /** One check of a stage condition's rules (a LambdaInvoke rule's function, a Commands rule's shell). */
+  conditionMinutes: 15,
   /** CodePipeline's manual approval timeout: 7 days. */
   approvalMinutes: 7 * 24 * 60,
   /** A disabled transition may hold an execution this long before it times out. */

@@ -28,6 +28,20 @@ export const groupStateName = (stage: string, runOrder: number) => `${stage}${SE
 export const mergeStateName = (stage: string, runOrder: number) => `${stage}${SEPARATOR}run order ${runOrder} done`;
 export const deployStepName = (base: string, step: string) => `${base}${SEPARATOR}${step}`;
 
+/** How each stage condition is named in its states (`Deploy · check entry conditions`). */
+export const ConditionLabel = { beforeEntry: 'entry conditions', onSuccess: 'success conditions', onFailure: 'failure conditions' } as const;
+export type ConditionKind = keyof typeof ConditionLabel;
+export const conditionCheckName = (stage: string, kind: ConditionKind) => `${stage}${SEPARATOR}check ${ConditionLabel[kind]}`;
+export const conditionRecheckName = (stage: string, kind: ConditionKind) => `${stage}${SEPARATOR}check ${ConditionLabel[kind]} again`;
+export const conditionChoiceName = (stage: string, kind: ConditionKind) => `${stage}${SEPARATOR}${ConditionLabel[kind]} met?`;
+export const conditionWaitName = (stage: string, kind: ConditionKind) => `${stage}${SEPARATOR}wait for ${ConditionLabel[kind]}`;
+export const conditionFailedName = (stage: string, kind: ConditionKind) => `${stage}${SEPARATOR}${ConditionLabel[kind]} not met`;
+export const skipStageName = (stage: string) => `${stage}${SEPARATOR}skip stage`;
+export const onFailureStateName = (stage: string) => `${stage}${SEPARATOR}on failure`;
+export const retryStageName = (stage: string) => `${stage}${SEPARATOR}retry stage`;
+export const alreadySucceededName = (base: string) => `${base}${SEPARATOR}already succeeded?`;
+export const keptBranchName = (base: string) => `${base}${SEPARATOR}kept`;
+
 /**
  * Keys under `$.actions` where each action's result lives: letters, digits and `_` only, so they work
  * in every JSONPath position (ResultPath included), made unique when two sanitise the same way.
@@ -41,6 +55,23 @@ export function resultKeys(positions: readonly ActionPosition[]): Map<ActionPosi
     for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
     used.add(key);
     keys.set(p, key);
+  }
+  return keys;
+}
+
+/**
+ * Keys under `$.actions` that mark a stage's automatic retry, unlike every action's key (so the mark
+ * travels with the action results through every state that rebuilds the state data).
+ */
+export function retryKeys(stages: readonly string[], actionKeys: Iterable<string>): Map<string, string> {
+  const used = new Set(actionKeys);
+  const keys = new Map<string, string>();
+  for (const stage of stages) {
+    const base = `${stage.replace(/[^A-Za-z0-9_]/g, '_')}_stage_retry`;
+    let key = base;
+    for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
+    used.add(key);
+    keys.set(stage, key);
   }
   return keys;
 }

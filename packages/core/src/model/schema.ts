@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
+import { BeforeEntrySchema, OnFailureSchema, OnSuccessSchema } from './conditions';
 
 const named = (what: string, pattern: RegExp, max: number, allowed: string) =>
   z
@@ -358,6 +359,12 @@ export const ActionSchema = z.discriminatedUnion(
 export const StageSchema = z.strictObject({
   name: NameSchema,
   actions: list(ActionSchema, 'actions').min(1, { error: 'expected at least one action' }).max(50, { error: 'expected at most 50 actions' }),
+  /** Rules checked before the stage is entered; when one does not pass, the stage fails or is skipped. */
+  beforeEntry: BeforeEntrySchema.optional(),
+  /** Rules checked once the stage succeeded; when one does not pass, the stage fails or rolls back. */
+  onSuccess: OnSuccessSchema.optional(),
+  /** What a failed stage does: fail, retry itself once, or roll back. */
+  onFailure: OnFailureSchema.optional(),
 });
 
 const FilterCriteriaSchema = z.strictObject({

@@ -94,6 +94,7 @@ export function validatePipeline(pipeline: Pipeline): DefinitionIssue[] {
 
   validateArtifacts(positions, add);
   validateNamespaces(pipeline, positions, variableNames, add);
+  validateConditions(pipeline, positions, variableNames, add);
 
   pipeline.triggers.forEach((t, i) => {
     if (t.sourceAction !== undefined && !positions.some((p) => p.action.kind === 'source' && p.action.name === t.sourceAction)) {
@@ -219,4 +220,58 @@ function stringLeaves(value: unknown, prefix = ''): Array<[string, string]> {
     return Object.entries(value).flatMap(([k, v]) => stringLeaves(v, prefix ? `${prefix}.${k}` : k));
   }
   return [];
+}
+
+/**
+ * Stage conditions: ROLLBACK needs one execution at a time in a stage (CodePipeline refuses it in
+ * PARALLEL mode), a first stage has nothing to roll back to, and rule references must name variables
+ * known before the rule runs.
+ */
+function validateConditions(pipeline: Pipeline, positions: ActionPosition[], variableNames: Set<string>, add: Add): void {
+  pipeline.stages.forEach((stage, s) => {
+    for (const kind of ['onSuccess', 'onFailure'] as const) {
+      const condition = stage[kind];
+      if (condition?.result !== 'ROLLBACK') continue;
+      if (pipeline.executionMode === 'PARALLEL') {
+        add(`stages[${s}].${kind}.result`, 'ROLLBACK is not available in PARALLEL execution mode (as in CodePipeline): use SUPERSEDED or QUEUED, or FAIL');
+      }
+      if (s === 0) add(`stages[${s}].${kind}.result`, 'the first stage cannot roll back: it has no earlier execution to go back to');
+    }
+    if (s === 0 && stage.beforeEntry) add(`stages[${s}].beforeEntry`, 'the first stage has no entry condition: its source actions start the execution');
+    for (const kind of ['beforeEntry', 'onSuccess', 'onFailure'] as const) {
+      stage[kind]?.rules?.forEach((rule, r) => {
+        const at = `stages[${s}].${kind}.rules[${r}]`;
+        for (const [field, value] of stringLeaves(rule)) {
+          for (const ref of referencesIn(value)) {
+            const problem = ruleReferenceProblem(
+              ref,
+              positions,
+              variableNames,
+              (owner) => owner.stageIndex < s || (kind !== 'beforeEntry' && owner.stageIndex === s),
+            );
+            if (problem) add(`${at}.${field}`, problem);
+          }
+        }
+      });
+    }
+  });
+}
+
+function ruleReferenceProblem(
+  ref: ReturnType<typeof referencesIn>[number],
+  positions: ActionPosition[],
+  variableNames: Set<string>,
+  ranBefore: (owner: ActionPosition) => boolean,
+): string | undefined {
+  if (!isWellFormed(ref)) return `malformed reference ${ref.text}: expected #{Namespace.Variable}`;
+  if (ref.namespace === PIPELINE_VARIABLES_NAMESPACE)
+    return variableNames.has(ref.variable) ? undefined : `unknown pipeline variable "${ref.variable}" in ${ref.text}`;
+  if (ref.namespace === EXECUTION_NAMESPACE) {
+    return (EXECUTION_VARIABLES as readonly string[]).includes(ref.variable) ? undefined : `unknown variable "${ref.variable}" in ${ref.text}`;
+  }
+  const owner = positions.find((p) => p.action.namespace === ref.namespace);
+  if (!owner) return `unknown namespace "${ref.namespace}" in ${ref.text}`;
+  if (!ranBefore(owner)) return `${ref.text} refers to namespace "${ref.namespace}" of ${describe(owner)}, which has not run when this rule is checked`;
+  const vars = outputVariablesOf(owner.action);
+  return vars !== undefined && !vars.includes(ref.variable) ? `unknown variable "${ref.variable}" in ${ref.text}${known(vars)}` : undefined;
 }

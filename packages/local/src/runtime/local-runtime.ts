@@ -32,6 +32,7 @@ import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
 import { cloudFormationHandler } from './handlers/cloudformation';
+import { conditionsHandler } from './handlers/conditions';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
@@ -350,6 +351,10 @@ export class LocalRuntime {
       const action = stage?.actions.find((a) => a.name === info?.action);
       if (info?.role === 'gate') {
         handlers[state] = gateHandler(ctx, attempt);
+        continue;
+      }
+      if (info?.role === 'condition') {
+        handlers[state] = conditionsHandler(ctx);
         continue;
       }
       if (!action || !stage) throw new Error(`state ${state} belongs to no action`);

@@ -67,6 +67,16 @@ export class ProgressReporter {
       this.pendingGate = { stage: info.stage, since: this.now() };
       return;
     }
+    if (info.role === 'skip') {
+      this.emit(`↷ stage ${info.stage} skipped: its entry condition said SKIP`);
+      return;
+    }
+    if (info.role === 'retry' && !info.action) {
+      // The stage's automatic retry: its actions start over (those that succeeded may be passed over).
+      for (const [k, t] of this.actions) if (t.stage === info.stage) this.actions.delete(k);
+      this.emit(`↻ stage ${info.stage}: retrying automatically (attempt 2)`);
+      return;
+    }
     if (!info.action || (info.role !== 'action' && info.role !== 'step')) return;
     const t = this.timing(info.stage, info.action, info.kind ?? '');
     if (t.startedAt !== undefined) return;
@@ -109,6 +119,14 @@ export class ProgressReporter {
   /** A gate holds the execution at a stage's entry. */
   held(stage: string, reason: string): void {
     this.emit(`${symbols.Waiting} ${stage}: waiting to enter (${reason})`);
+  }
+
+  /** A stage condition was checked. */
+  condition(stage: string, condition: string, result: { status: string; rule?: string; reason: string }): void {
+    const what = `${stage}: ${condition}`;
+    if (result.status === 'WAIT') this.emit(`${symbols.Waiting} ${what} waits: ${result.reason}`);
+    else if (result.status === 'NOT_MET') this.emit(`${symbols.Failed} ${what} not met: rule ${result.rule}: ${result.reason}`);
+    else this.emit(`  ${what} passed (${result.reason})`);
   }
 
   note(text: string): void {

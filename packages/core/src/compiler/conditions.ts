@@ -1,0 +1,184 @@
+/**
+ * Stage conditions in the ASL, so both runtimes orchestrate them alike: a check Task (the conditions
+ * function on AWS, a local handler on one machine) answers PASS, NOT_MET or WAIT; a Choice applies
+ * the answer. WAIT goes through a Wait state and checks again, so a deployment window or an alarm
+ * watch costs transitions, not a function held open.
+ */
+import { ErrorName } from '../errors';
+import type { Rule } from '../model/conditions';
+import type { Stage } from '../model/schema';
+import type { ResolvedCompileOptions, StateInfo } from './context';
+import type { IamStatement } from './iam';
+import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
+import {
+  type ConditionKind,
+  ConditionLabel,
+  conditionCheckName,
+  conditionChoiceName,
+  conditionFailedName,
+  conditionRecheckName,
+  conditionWaitName,
+  FixedState,
+  onFailureStateName,
+  retryStageName,
+  skipStageName,
+} from './names';
+import { escapeLiteral, type ReferenceResolver } from './references';
+import { type CatchRule, choice, type JsonObject, pass, type State, StatesError, task, wait } from './states';
+
+/** Where a check's answer is kept: `$.check.result` is the function's answer. */
+const CHECK_PATH = '$.check';
+const RESULT = `${CHECK_PATH}.result`;
+
+export interface ConditionContext {
+  pipeline: { name: string };
+  options: ResolvedCompileOptions;
+  refs: ReferenceResolver;
+  states: Record<string, State>;
+  iam: IamStatement[];
+  record(name: string, state: State, info: StateInfo): void;
+}
+
+export interface ConditionOutcomes {
+  /** Every rule passed. */
+  passed: string;
+  /** A rule did not pass: where the condition's result goes (FAIL: a failure state, SKIP: the next stage). */
+  notMet: string;
+}
+
+/** The rules as the check function receives them: references resolved at run time, by the machine. */
+function rulesPayload(ctx: ConditionContext, rules: readonly Rule[]): JsonObject[] {
+  return rules.map((rule) => {
+    const out: JsonObject = {};
+    for (const [key, value] of Object.entries(rule)) {
+      if (typeof value === 'string') ctx.refs.assign(out, key, value);
+      else if (value !== undefined) out[key] = value as JsonObject[string];
+    }
+    return out;
+  });
+}
+
+/**
+ * The check of one condition: `check` → `met?` → passed | notMet, with `wait for` → `check again`
+ * while a rule waits (a closed deployment window, an alarm watched for its WaitTime).
+ */
+export function compileConditionCheck(ctx: ConditionContext, stage: Stage, kind: ConditionKind, rules: readonly Rule[], outcomes: ConditionOutcomes): string {
+  const fn = ctx.options.functions.conditions;
+  ctx.iam.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [fn] });
+  const info: StateInfo = { role: 'condition', stage: stage.name };
+  const names = {
+    check: conditionCheckName(stage.name, kind),
+    again: conditionRecheckName(stage.name, kind),
+    choice: conditionChoiceName(stage.name, kind),
+    wait: conditionWaitName(stage.name, kind),
+    failed: conditionFailedName(stage.name, kind),
+  };
+  const payload: JsonObject = {
+    pipeline: ctx.pipeline.name,
+    stage: stage.name,
+    'executionId.$': '$$.Execution.Name',
+    condition: kind,
+    rules: rulesPayload(ctx, rules),
+    'variables.$': '$.variables',
+  };
+  const checkTask = (watch: boolean) =>
+    task({
+      resource: Resource.LambdaInvoke,
+      parameters: { FunctionName: fn, Payload: watch ? { ...payload, 'watch.$': `${RESULT}.watch` } : payload },
+      resultSelector: { 'result.$': '$.Payload' },
+      resultPath: CHECK_PATH,
+      timeoutSeconds: Timeout.conditionMinutes * 60,
+      retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
+      catch: catchTo(names.failed),
+      next: names.choice,
+    });
+  ctx.record(names.check, checkTask(false), info);
+  ctx.record(names.again, checkTask(true), info);
+  ctx.record(
+    names.choice,
+    choice(
+      [
+        { Variable: `${RESULT}.status`, StringEquals: 'WAIT', Next: names.wait },
+        { Variable: `${RESULT}.status`, StringEquals: 'PASS', Next: outcomes.passed },
+      ],
+      outcomes.notMet,
+    ),
+    info,
+  );
+  ctx.record(names.wait, wait({ secondsPath: `${RESULT}.waitSeconds`, next: names.again }), info);
+  // A check that could not run (the function failed) fails the stage like an unmet rule.
+  ctx.record(
+    names.failed,
+    pass({
+      parameters: {
+        'Error.$': '$.failure.Error',
+        'Cause.$': `States.Format('${escapeLiteral(`Stage ${stage.name}: the ${ConditionLabel[kind]} could not be checked:`)} {}', $.failure.Cause)`,
+      },
+      resultPath: '$.failure',
+      next: FixedState.Failed,
+    }),
+    info,
+  );
+  return names.check;
+}
+
+/** A condition whose result is FAIL: the execution fails, naming the stage and the rule. */
+export function conditionFailure(ctx: ConditionContext, stage: Stage, kind: ConditionKind): string {
+  const name = `${conditionFailedName(stage.name, kind)} (fail)`;
+  ctx.record(
+    name,
+    pass({
+      parameters: {
+        Error: ErrorName.ConditionNotMet,
+        'Cause.$': `States.Format('${escapeLiteral(`Stage ${stage.name}: ${ConditionLabel[kind]} not met: rule`)} {}: {}', ${RESULT}.rule, ${RESULT}.reason)`,
+      },
+      resultPath: '$.failure',
+      next: FixedState.Failed,
+    }),
+    { role: 'failure', stage: stage.name },
+  );
+  return name;
+}
+
+/** An entry condition whose result is SKIP: the stage is passed over (Skipped in the pipeline state). */
+export function skipStage(ctx: ConditionContext, stage: Stage, next: string): string {
+  const name = skipStageName(stage.name);
+  ctx.record(name, pass({ next }), { role: 'skip', stage: stage.name });
+  return name;
+}
+
+/**
+ * onFailure RETRY: the first failure of the stage goes back to its start once (CodePipeline allows
+ * one automatic attempt); a stage marked as retried already fails. With FAILED_ACTIONS the actions
+ * that succeeded are passed over (see `alreadySucceededName`); with ALL_ACTIONS they run again.
+ */
+export function compileOnFailure(ctx: ConditionContext, stage: Stage, retryKey: string, stageStart: string): string {
+  const onFailure = stage.onFailure;
+  const name = onFailureStateName(stage.name);
+  if (!onFailure) return FixedState.Failed;
+  const info: StateInfo = { role: 'condition', stage: stage.name };
+  const retryName = retryStageName(stage.name);
+  const mode = onFailure.retryMode ?? 'FAILED_ACTIONS';
+  // Any failure of the stage's rule check fails the execution with the action's failure it came from.
+  const apply = onFailure.result === 'RETRY' ? retryName : FixedState.Failed;
+  const afterRules = onFailure.rules ? compileConditionCheck(ctx, stage, 'onFailure', onFailure.rules, { passed: apply, notMet: FixedState.Failed }) : apply;
+  ctx.record(
+    name,
+    choice([{ Variable: `$.actions.${retryKey}`, IsPresent: true, Next: FixedState.Failed }], onFailure.result === 'RETRY' ? afterRules : FixedState.Failed),
+    info,
+  );
+  if (onFailure.result === 'RETRY') {
+    ctx.record(
+      retryName,
+      pass({
+        parameters: { attempt: 2, mode, 'failure.$': '$.failure' },
+        resultPath: `$.actions.${retryKey}`,
+        next: stageStart,
+      }),
+      { role: 'retry', stage: stage.name },
+    );
+  }
+  return name;
+}
+
+const catchTo = (next: string): CatchRule[] => [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: next }];

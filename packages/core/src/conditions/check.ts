@@ -1,0 +1,122 @@
+/**
+ * One check of a stage condition: the contract between the compiled machine's check Task and the
+ * function (or local handler) that answers it, and the evaluation both runtimes share. The machine
+ * loops on WAIT (a Wait state, then the check again with `watch`), so no function waits itself.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works-conditions.html
+ */
+import type { ConditionKind } from '../compiler/names';
+import type { Rule } from '../model/conditions';
+import { deploymentWindow } from './deployment-window';
+import { checkVariable } from './variable-check';
+
+/** What the check Task sends: the rules with their references already resolved. */
+export interface ConditionCheckPayload {
+  pipeline: string;
+  stage: string;
+  executionId: string;
+  condition: ConditionKind;
+  rules: Rule[];
+  /** What an earlier check of this condition asked to keep (an alarm watched until a time). */
+  watch?: ConditionWatch;
+}
+
+export interface ConditionWatch {
+  /** ISO time until which alarms are watched. */
+  alarmsUntil?: string;
+}
+
+export const CheckStatus = { Pass: 'PASS', NotMet: 'NOT_MET', Wait: 'WAIT' } as const;
+export type CheckStatus = (typeof CheckStatus)[keyof typeof CheckStatus];
+
+export interface RuleOutcome {
+  rule: string;
+  provider: Rule['provider'];
+  status: CheckStatus;
+  reason: string;
+}
+
+export interface ConditionCheckResult {
+  status: CheckStatus;
+  /** The rule that did not pass (NOT_MET) or is waited for (WAIT). */
+  rule?: string;
+  reason: string;
+  /** WAIT: when to check again. */
+  waitSeconds?: number;
+  watch?: ConditionWatch;
+  rules: RuleOutcome[];
+}
+
+/** The effects a rule needs from its runtime: an alarm's state, a function or command run. */
+export interface RuleEffects {
+  alarmState(rule: Extract<Rule, { provider: 'CloudWatchAlarm' }>): Promise<string>;
+  invoke(rule: Extract<Rule, { provider: 'LambdaInvoke' }>): Promise<{ passed: boolean; reason: string }>;
+  commands(rule: Extract<Rule, { provider: 'Commands' }>): Promise<{ passed: boolean; reason: string }>;
+}
+
+/** An alarm being watched is looked at again at most this often. */
+export const ALARM_POLL_SECONDS = 60;
+
+export async function evaluateCondition(payload: ConditionCheckPayload, effects: RuleEffects, now: Date): Promise<ConditionCheckResult> {
+  const outcomes: RuleOutcome[] = [];
+  const watch: ConditionWatch = { ...payload.watch };
+  let waitSeconds: number | undefined;
+  for (const rule of payload.rules) {
+    const outcome = await evaluateRule(rule, effects, now, watch);
+    outcomes.push({ rule: rule.name, provider: rule.provider, status: outcome.status, reason: outcome.reason });
+    // Rules must all pass: the first that does not decides, and later ones are not run.
+    if (outcome.status === CheckStatus.NotMet) return { status: CheckStatus.NotMet, rule: rule.name, reason: outcome.reason, rules: outcomes };
+    if (outcome.status === CheckStatus.Wait) waitSeconds = Math.min(waitSeconds ?? Number.POSITIVE_INFINITY, outcome.waitSeconds ?? ALARM_POLL_SECONDS);
+  }
+  const waiting = outcomes.find((o) => o.status === CheckStatus.Wait);
+  if (waiting && waitSeconds !== undefined) {
+    return { status: CheckStatus.Wait, rule: waiting.rule, reason: waiting.reason, waitSeconds: Math.max(1, Math.ceil(waitSeconds)), watch, rules: outcomes };
+  }
+  return { status: CheckStatus.Pass, reason: `${outcomes.length} rule${outcomes.length === 1 ? '' : 's'} passed`, rules: outcomes };
+}
+
+async function evaluateRule(
+  rule: Rule,
+  effects: RuleEffects,
+  now: Date,
+  watch: ConditionWatch,
+): Promise<{ status: CheckStatus; reason: string; waitSeconds?: number }> {
+  const passOrNot = (passed: boolean, reason: string) => ({ status: passed ? CheckStatus.Pass : CheckStatus.NotMet, reason });
+  switch (rule.provider) {
+    case 'VariableCheck': {
+      const { passed, reason } = checkVariable(rule.operator, rule.variable, rule.value);
+      return passOrNot(passed, `${rule.operator}: ${reason}`);
+    }
+    case 'DeploymentWindow': {
+      const window = deploymentWindow(rule.cron, rule.timeZone, now);
+      if (window.open) return { status: CheckStatus.Pass, reason: `inside the window ${rule.cron} (${rule.timeZone})` };
+      if (!window.opensAt) return { status: CheckStatus.NotMet, reason: `the window ${rule.cron} (${rule.timeZone}) never opens again` };
+      return {
+        status: CheckStatus.Wait,
+        reason: `outside the window ${rule.cron} (${rule.timeZone}); it opens at ${window.opensAt.toISOString()}`,
+        waitSeconds: (window.opensAt.getTime() - now.getTime()) / 1000,
+      };
+    }
+    case 'CloudWatchAlarm': {
+      const state = await effects.alarmState(rule);
+      if (rule.alarmStates.includes(state as (typeof rule.alarmStates)[number]))
+        return { status: CheckStatus.NotMet, reason: `alarm ${rule.alarmName} is ${state}` };
+      watch.alarmsUntil ??= new Date(now.getTime() + rule.waitTimeMinutes * 60_000).toISOString();
+      const left = (Date.parse(watch.alarmsUntil) - now.getTime()) / 1000;
+      if (left > 0)
+        return {
+          status: CheckStatus.Wait,
+          reason: `watching alarm ${rule.alarmName} (${state}) until ${watch.alarmsUntil}`,
+          waitSeconds: Math.min(left, ALARM_POLL_SECONDS),
+        };
+      return { status: CheckStatus.Pass, reason: `alarm ${rule.alarmName} is ${state}` };
+    }
+    case 'LambdaInvoke': {
+      const { passed, reason } = await effects.invoke(rule);
+      return passOrNot(passed, reason);
+    }
+    case 'Commands': {
+      const { passed, reason } = await effects.commands(rule);
+      return passOrNot(passed, reason);
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './check';
+export * from './deployment-window';
+export * from './variable-check';

@@ -1,0 +1,56 @@
+import { type ConditionCheckPayload, ErrorName, evaluateCondition, type RuleEffects, SteplineError } from '@stepline/core';
+import { actionDirs, type ExecutionContext } from '../context';
+import { logTail } from './build';
+import { runShellCommand } from './shell-command';
+
+interface ConditionTask {
+  Payload: ConditionCheckPayload & { variables?: Record<string, string> };
+}
+
+/**
+ * A stage condition's check on one machine: core's evaluation, with the rules' effects run here.
+ * A LambdaInvoke rule runs its `command`, a Commands rule its commands in one shell session, and a
+ * CloudWatchAlarm rule its `local.command` (exit 0: OK; anything else: ALARM). Each runs in the
+ * repository with the pipeline variables in its environment, its output logged under
+ * `.stepline/logs/<execution>/<stage>.<condition>.<rule>.log`.
+ */
+export function conditionsHandler(ctx: ExecutionContext) {
+  return async (input: unknown) => {
+    const { Payload } = input as ConditionTask;
+    const run = async (rule: string, script: string) => {
+      const { logFile } = await actionDirs(ctx, Payload.stage, `${Payload.condition}.${rule}`);
+      const exitCode = await runShellCommand(ctx, {
+        script,
+        cwd: ctx.repo,
+        env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId },
+        logFile,
+      });
+      if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `rule ${rule} was stopped`);
+      const tail = exitCode === 0 ? [] : await logTail(logFile, 3);
+      return { exitCode, reason: `exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} (log: ${logFile})` };
+    };
+    const needsCommand = (rule: string, what: string): never => {
+      throw new SteplineError(ErrorName.DefinitionInvalid, `rule ${rule} names only ${what}; on one machine it needs a command`);
+    };
+    const effects: RuleEffects = {
+      alarmState: async (rule) => {
+        if (!rule.local) return needsCommand(rule.name, `the alarm ${rule.alarmName}`);
+        return (await run(rule.name, rule.local.command)).exitCode === 0 ? 'OK' : 'ALARM';
+      },
+      invoke: async (rule) => {
+        if (rule.command === undefined) return needsCommand(rule.name, `the function ${rule.functionName}`);
+        const { exitCode, reason } = await run(rule.name, `USER_PARAMETERS=${shellQuote(rule.userParameters ?? '')}\n${rule.command}`);
+        return { passed: exitCode === 0, reason: `${rule.command} ${reason}` };
+      },
+      commands: async (rule) => {
+        const { exitCode, reason } = await run(rule.name, ['set -e', ...rule.commands].join('\n'));
+        return { passed: exitCode === 0, reason: `commands ${reason}` };
+      },
+    };
+    const result = await evaluateCondition(Payload, effects, new Date());
+    ctx.reporter.condition(Payload.stage, Payload.condition, result);
+    return { Payload: result };
+  };
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -1,0 +1,242 @@
+/**
+ * Stage conditions and automatic retry, compiled and executed by the local engine with every Task
+ * bound to a stub; a condition's check is answered by core's real evaluation of the rules the machine
+ * resolved, with the alarm, function and command effects stubbed.
+ */
+import { compilePipeline, DefinitionError, parsePipelineText, validateStateMachine } from '@stepline/core';
+import { type EngineEvent, execute } from '@stepline/local';
+import { describe, expect, it } from 'vitest';
+import { conditionStub, noWaits, type Override, type StubCall, stubHandlers } from './helpers/stub-handlers';
+
+const SOURCE = `
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src], namespace: SourceVariables }]`;
+
+const compile = (stages: string, head = 'name: web\nvariables: [{ name: ENV, default: staging }]') =>
+  compilePipeline(parsePipelineText(`${head}\nstages:${SOURCE}\n${stages}`), { target: 'aws' });
+
+async function run(compiled: ReturnType<typeof compilePipeline>, overrides: Record<string, Override> = {}, variables: Record<string, string> = {}) {
+  const calls: StubCall[] = [];
+  const events: EngineEvent[] = [];
+  const running = execute(compiled.definition, {
+    input: { pipeline: 'web', trigger: { type: 'StartPipelineExecution' }, source: {}, variables },
+    executionName: 'exec-1',
+    handlers: stubHandlers(compiled, overrides, calls),
+    waitTimeOverrides: noWaits(compiled),
+    onEvent: (e) => events.push(e),
+  });
+  const outcome = await running.outcome;
+  const entered = events.filter((e) => e.type === 'StateEntered').map((e) => (e as { state: { name: string } }).state.name);
+  const count = (state: string) => calls.filter((c) => c.state === state).length;
+  return { outcome, calls, entered, count };
+}
+
+const failing = (message: string) => () => {
+  throw Object.assign(new Error(message), { name: 'Stepline.BuildFailed' });
+};
+/** Fails the first `times` calls, then answers as the default stub. */
+const flaky = (times: number, answer: Override) => {
+  let n = 0;
+  return (input: unknown) => (n++ < times ? failing(`flaky failure ${n}`)() : answer(input));
+};
+const built = () => ({ Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [] } });
+
+describe('beforeEntry', () => {
+  const compiled = compile(`
+  - name: Deploy
+    beforeEntry:
+      result: SKIP
+      rules: [{ name: OnlyProd, provider: VariableCheck, variable: "#{variables.ENV}", operator: EQ, value: prod }]
+    actions: [{ name: Ship, kind: invoke, function: ship }]
+  - name: Announce
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: MainOnly, provider: VariableCheck, variable: "#{SourceVariables.BranchName}", operator: MATCHES, value: "main|release/.*" }]
+    actions: [{ name: Tell, kind: invoke, function: tell }]
+`);
+
+  it('compiles to a machine asl-validator accepts', () => {
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+  });
+
+  it('SKIP passes over the stage when a rule does not pass, and the next stage runs', async () => {
+    const { outcome, count, entered } = await run(compiled);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(count('Deploy · Ship')).toBe(0);
+    expect(entered).toContain('Deploy · skip stage');
+    expect(count('Announce · Tell')).toBe(1);
+  });
+
+  it('enters the stage when every rule passes (the variable resolved by the machine)', async () => {
+    const { outcome, count, calls } = await run(compiled, {}, { ENV: 'prod' });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(count('Deploy · Ship')).toBe(1);
+    const check = calls.find((c) => c.state === 'Deploy · check entry conditions')?.input as { Payload: { rules: Array<{ variable: string }> } };
+    expect(check.Payload.rules[0]?.variable).toBe('prod');
+  });
+
+  it('FAIL fails the execution naming the stage and the rule', async () => {
+    const source = stubHandlers(compiled)['Source · Checkout'];
+    const onBranch = (branch: string) => async (i: unknown) => {
+      const answer = (await source?.(i)) as { Payload: { variables: Record<string, string> } };
+      answer.Payload.variables.BranchName = branch;
+      return answer;
+    };
+    const { outcome, count } = await run(compiled, { 'Source · Checkout': onBranch('feature/x') });
+    expect(outcome).toStrictEqual({
+      status: 'FAILED',
+      error: 'Stepline.ConditionNotMet',
+      cause: 'Stage Announce: entry conditions not met: rule MainOnly: MATCHES: "feature/x" not matching "main|release/.*"',
+    });
+    expect(count('Announce · Tell')).toBe(0);
+    expect((await run(compiled, { 'Source · Checkout': onBranch('release/2') })).outcome.status).toBe('SUCCEEDED');
+  });
+
+  it('waits for a closed deployment window and enters when it opens', async () => {
+    const windowed = compile(`
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
+    actions: [{ name: Ship, kind: invoke, function: ship }]
+`);
+    // Saturday noon in Paris, then Monday 09:00 in Paris.
+    const clock = [new Date('2026-12-05T11:00:00Z'), new Date('2026-12-07T08:00:00Z')];
+    const stub = conditionStub({}, () => clock.shift() ?? new Date('2026-12-07T08:00:00Z'));
+    const { outcome, calls, entered } = await run(windowed, { 'Deploy · check entry conditions': stub, 'Deploy · check entry conditions again': stub });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(entered).toContain('Deploy · wait for entry conditions');
+    expect(calls.filter((c) => c.state.startsWith('Deploy · check entry conditions'))).toHaveLength(2);
+    expect(calls.some((c) => c.state === 'Deploy · Ship')).toBe(true);
+  });
+});
+
+describe('onSuccess', () => {
+  const compiled = compile(`
+  - name: Deploy
+    onSuccess:
+      result: FAIL
+      rules: [{ name: Errors, provider: CloudWatchAlarm, alarmName: web-5xx, waitTimeMinutes: 5 }]
+    actions: [{ name: Ship, kind: invoke, function: ship }]
+`);
+
+  it('fails after the stage succeeded when the alarm fires while it is watched', async () => {
+    const states = ['OK', 'OK', 'ALARM'];
+    const stub = conditionStub({ alarmState: async () => states.shift() ?? 'ALARM' });
+    const { outcome, count } = await run(compiled, { 'Deploy · check success conditions': stub, 'Deploy · check success conditions again': stub });
+    expect(count('Deploy · Ship')).toBe(1);
+    expect(outcome).toStrictEqual({
+      status: 'FAILED',
+      error: 'Stepline.ConditionNotMet',
+      cause: 'Stage Deploy: success conditions not met: rule Errors: alarm web-5xx is ALARM',
+    });
+  });
+
+  it('succeeds when the alarm stays OK for the whole WaitTime', async () => {
+    // Each check is a minute later than the last.
+    let checks = 0;
+    const stub = conditionStub({}, () => new Date(Date.parse('2026-12-05T10:00:00Z') + ++checks * 60_000));
+    const { outcome, count } = await run(compiled, { 'Deploy · check success conditions': stub, 'Deploy · check success conditions again': stub });
+    expect(outcome.status).toBe('SUCCEEDED');
+    // Watched from the first check for five minutes, once a minute.
+    expect(count('Deploy · check success conditions') + count('Deploy · check success conditions again')).toBe(6);
+  });
+});
+
+describe('onFailure RETRY', () => {
+  const stage = (mode: string) => `
+  - name: Build
+    onFailure: { result: RETRY, retryMode: ${mode} }
+    actions:
+      - { name: Compile, kind: build, inputArtifacts: [Src], outputArtifacts: [Bin] }
+      - { name: Package, kind: build, inputArtifacts: [Bin], runOrder: 2 }
+  - name: Release
+    actions: [{ name: Tell, kind: invoke, function: tell }]`;
+
+  it('FAILED_ACTIONS runs again only the action that failed, once, and the execution goes on', async () => {
+    const compiled = compile(stage('FAILED_ACTIONS'));
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+    const { outcome, count, entered } = await run(compiled, { 'Build · Package': flaky(1, built) });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(count('Build · Compile')).toBe(1);
+    expect(count('Build · Package')).toBe(2);
+    expect(entered.filter((s) => s === 'Build · retry stage')).toHaveLength(1);
+    expect(count('Release · Tell')).toBe(1);
+  });
+
+  it('ALL_ACTIONS runs the whole stage again', async () => {
+    const { outcome, count } = await run(compile(stage('ALL_ACTIONS')), { 'Build · Package': flaky(1, built) });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(count('Build · Compile')).toBe(2);
+    expect(count('Build · Package')).toBe(2);
+  });
+
+  it('retries once only (CodePipeline allows one automatic attempt), then fails with the second failure', async () => {
+    const { outcome, count } = await run(compile(stage('FAILED_ACTIONS')), { 'Build · Package': flaky(5, built) });
+    expect(count('Build · Package')).toBe(2);
+    expect(outcome).toStrictEqual({ status: 'FAILED', error: 'Stepline.BuildFailed', cause: 'Stage Build, action Package failed: flaky failure 2' });
+    expect(count('Release · Tell')).toBe(0);
+  });
+
+  it('a stage without onFailure fails at the first failure', async () => {
+    const compiled = compile(`
+  - name: Build
+    actions: [{ name: Compile, kind: build, inputArtifacts: [Src] }]`);
+    const { outcome, count } = await run(compiled, { 'Build · Compile': flaky(1, built) });
+    expect(outcome.status).toBe('FAILED');
+    expect(count('Build · Compile')).toBe(1);
+  });
+});
+
+describe('bad conditions are refused with their path', () => {
+  const problems = (stages: string, head?: string) => {
+    try {
+      compile(stages, head);
+    } catch (error) {
+      if (error instanceof DefinitionError) return error.issues.map((i) => `${i.path}: ${i.message}`);
+      throw error;
+    }
+    return [];
+  };
+  const stageWith = (condition: string) => `
+  - name: Deploy
+    ${condition}
+    actions: [{ name: Ship, kind: invoke, function: ship }]`;
+
+  it('an unknown rule provider', () => {
+    expect(problems(stageWith('beforeEntry: { result: FAIL, rules: [{ name: R, provider: Sundial }] }'))).toStrictEqual([
+      'stages[1].beforeEntry.rules[0].provider: expected provider to be one of CloudWatchAlarm, DeploymentWindow, VariableCheck, LambdaInvoke, Commands, got "Sundial"',
+    ]);
+  });
+
+  it('a cron that does not parse', () => {
+    const [problem] = problems(stageWith('beforeEntry: { result: FAIL, rules: [{ name: R, provider: DeploymentWindow, cron: "* 25 ? * * *" }] }'));
+    expect(problem).toMatch(/^stages\[1\]\.beforeEntry\.rules\[0\]\.cron: the cron does not parse: .*hour.*, got "\* 25 \? \* \* \*"$/);
+    expect(problems(stageWith('beforeEntry: { result: FAIL, rules: [{ name: R, provider: DeploymentWindow, cron: "0 9 * * *" }] }'))).toStrictEqual([
+      'stages[1].beforeEntry.rules[0].cron: expected six fields (minutes hours day-of-month month day-of-week year), not 5, got "0 9 * * *"',
+    ]);
+  });
+
+  it('an operator not in the list', () => {
+    expect(
+      problems(stageWith('beforeEntry: { result: SKIP, rules: [{ name: R, provider: VariableCheck, variable: x, value: y, operator: LIKE }] }')),
+    ).toStrictEqual(['stages[1].beforeEntry.rules[0].operator: expected an operator: one of EQ, NE, CONTAINS, MATCHES, GT, GE, LT, LE, got "LIKE"']);
+  });
+
+  it('ROLLBACK in PARALLEL mode', () => {
+    expect(problems(stageWith('onFailure: { result: ROLLBACK }'), 'name: web\nexecutionMode: PARALLEL')).toStrictEqual([
+      'stages[1].onFailure.result: ROLLBACK is not available in PARALLEL execution mode (as in CodePipeline): use SUPERSEDED or QUEUED, or FAIL',
+    ]);
+  });
+
+  it('a rule reference to a namespace that has not run', () => {
+    expect(
+      problems(`
+  - name: Deploy
+    beforeEntry: { result: SKIP, rules: [{ name: R, provider: VariableCheck, variable: "#{Out.X}", value: y, operator: EQ }] }
+    actions: [{ name: Ship, kind: invoke, function: ship, namespace: Out, outputVariables: [X] }]`),
+    ).toStrictEqual([
+      'stages[1].beforeEntry.rules[0].variable: #{Out.X} refers to namespace "Out" of Deploy.Ship (stages[1].actions[0]), which has not run when this rule is checked',
+    ]);
+  });
+});
