@@ -59,7 +59,8 @@ export function formatPipelineState(state: PipelineState): string {
   for (const stage of state.stages) {
     const transition = stage.inboundTransition.enabled ? '' : `transition disabled: ${stage.inboundTransition.reason ?? ''}`;
     const held = stage.held ? `held since ${short(stage.held.since)}: ${stage.held.reason}` : '';
-    rows.push([stage.name, '', stage.status ?? '', '', [transition, held].filter(Boolean).join('; ')]);
+    const retried = stage.retryStageMetadata ? `retried automatically at ${short(stage.retryStageMetadata.retriedAt)}` : '';
+    rows.push([stage.name, '', stage.status ?? '', '', [transition, held, retried].filter(Boolean).join('; ')]);
     for (const a of stage.actions) rows.push(['', a.name, a.status ?? '', short(a.lastStatusChange), a.error ? `${a.error.code}: ${a.error.message}` : '']);
   }
   const head = `pipeline ${state.pipeline}${state.executionId ? `, execution ${state.executionId} (${state.status})` : ', no execution yet'}`;

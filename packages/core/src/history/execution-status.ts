@@ -33,8 +33,10 @@ export const StageStatus = {
   Succeeded: 'Succeeded',
   Failed: 'Failed',
   Stopped: 'Stopped',
-  /** Held at its entry: a disabled transition, a queue, or an older execution in the stage. */
+  /** Held at its entry: a disabled transition, a queue, an older execution in the stage, or its entry conditions. */
   Waiting: 'Waiting',
+  /** Passed over: its entry condition's result was SKIP. */
+  Skipped: 'Skipped',
 } as const;
 export type StageStatus = (typeof StageStatus)[keyof typeof StageStatus];
 

@@ -37,6 +37,8 @@ export interface StageState {
   actions: ActionState[];
   /** Set while the stage's entry holds this execution. */
   held?: { since: string; reason: string };
+  /** Set once the stage retried itself after a failure (onFailure RETRY), as CodePipeline's RetryStageMetadata. */
+  retryStageMetadata?: { autoStageRetryAttempt: number; latestRetryTrigger: 'AutomatedStageRetry'; retriedAt: string };
 }
 
 export interface PipelineState {
@@ -71,6 +73,9 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
   const stageByName = new Map(stages.map((s) => [s.name, s]));
   const gateEntered = new Map<string, string>();
   const gateLeft = new Set<string>();
+  const skipped = new Set<string>();
+  /** Stage → the condition wait it is in (entered and not left). */
+  const conditionWait = new Map<string, { since: string; state: string }>();
   let updated: string | undefined;
 
   for (const event of execution.events) {
@@ -86,6 +91,23 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
         // Entered again: a retry of this stage, whose earlier failure no longer describes it.
         delete stage.status;
       } else gateLeft.add(stage.name);
+      skipped.delete(stage.name);
+      continue;
+    }
+    if (info.role === 'skip') {
+      skipped.add(stage.name);
+      continue;
+    }
+    if (info.role === 'retry' && info.action === undefined) {
+      if (event.type === 'entered') {
+        const attempt = (stage.retryStageMetadata?.autoStageRetryAttempt ?? 0) + 1;
+        stage.retryStageMetadata = { autoStageRetryAttempt: attempt, latestRetryTrigger: 'AutomatedStageRetry', retriedAt: event.at };
+      }
+      continue;
+    }
+    if (info.role === 'condition') {
+      if (event.type === 'entered' && event.state.includes(' · wait for ')) conditionWait.set(stage.name, { since: event.at, state: event.state });
+      else conditionWait.delete(stage.name);
       continue;
     }
     const action = info.action === undefined ? undefined : stage.actions.find((a) => a.name === info.action);
@@ -112,7 +134,12 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
       if (stopped && action.status === ActionStatus.InProgress) action.status = ActionStatus.Abandoned;
     }
     const statuses = stage.actions.map((a) => a.status);
-    if (stage.status === StageStatus.Failed) {
+    const waitingOn = conditionWait.get(stage.name);
+    if (skipped.has(stage.name)) stage.status = StageStatus.Skipped;
+    else if (waitingOn && !stopped && execution.status === ExecutionStatus.InProgress) {
+      stage.status = statuses.some((s) => s !== undefined) ? StageStatus.InProgress : StageStatus.Waiting;
+      stage.held = { since: waitingOn.since, reason: conditionReason(pipeline, stage.name, waitingOn.state) };
+    } else if (stage.status === StageStatus.Failed) {
       // A gate that failed the execution (superseded, timed out) already says so.
     } else if (statuses.includes(ActionStatus.Failed)) stage.status = StageStatus.Failed;
     else if (statuses.includes(ActionStatus.Abandoned)) stage.status = StageStatus.Stopped;
@@ -125,6 +152,14 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
     }
   }
   return { pipeline: pipeline.name, executionId: execution.executionId, status: execution.status, stages, ...(updated !== undefined && { updated }) };
+}
+
+/** Why a stage waits on a condition: the condition and its rules, from the definition the execution ran. */
+function conditionReason(pipeline: Pipeline, stageName: string, waitState: string): string {
+  const stage = pipeline.stages.find((s) => s.name === stageName);
+  const kind = waitState.endsWith('entry conditions') ? 'beforeEntry' : waitState.endsWith('success conditions') ? 'onSuccess' : 'onFailure';
+  const rules = stage?.[kind]?.rules?.map((r) => `${r.name} (${r.provider})`) ?? [];
+  return `waiting on its ${kind} condition: rule${rules.length === 1 ? '' : 's'} ${rules.join(', ')}`;
 }
 
 /**

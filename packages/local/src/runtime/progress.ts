@@ -125,7 +125,7 @@ export class ProgressReporter {
   condition(stage: string, condition: string, result: { status: string; rule?: string; reason: string }): void {
     const what = `${stage}: ${condition}`;
     if (result.status === 'WAIT') this.emit(`${symbols.Waiting} ${what} waits: ${result.reason}`);
-    else if (result.status === 'NOT_MET') this.emit(`${symbols.Failed} ${what} not met: rule ${result.rule}: ${result.reason}`);
+    else if (result.status === 'NOT_MET') this.emit(`  ${what} not met: rule ${result.rule}: ${result.reason}`);
     else this.emit(`  ${what} passed (${result.reason})`);
   }
 

@@ -1,0 +1,82 @@
+/**
+ * Stage conditions through `stepline run`: the CLI in a fresh project, real git, real shells for the
+ * command rules and actions, the pipeline state as `get-pipeline-state` shows it afterwards.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProject, type Project, runCli } from './helpers/project';
+
+let project: Project | undefined;
+afterEach(() => project?.remove());
+
+const definition = `
+name: gated
+variables: [{ name: ENV, default: staging }]
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/gated, outputArtifacts: [Src] }]
+  - name: Deploy
+    beforeEntry:
+      result: SKIP
+      rules:
+        - { name: OnlyProd, provider: VariableCheck, variable: "#{variables.ENV}", operator: EQ, value: prod }
+        - { name: Always, provider: DeploymentWindow, cron: "* * ? * * *", timeZone: Europe/Paris }
+        - { name: Healthy, provider: Commands, commands: ["test -f deploy-ok"] }
+    actions: [{ name: Ship, kind: invoke, command: "echo shipped to $ENV > shipped.txt" }]
+  - name: Announce
+    actions: [{ name: Tell, kind: invoke, command: "echo told" }]
+`;
+
+describe('stepline run with stage conditions', () => {
+  it('skips a stage whose VariableCheck does not pass, and enters it when --var makes it pass (inside an open deployment window)', async () => {
+    project = createProject({ 'stepline.yml': definition, 'deploy-ok': '' });
+    const skipped = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
+    expect(skipped.stderr).toBe('');
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).toMatch(/Deploy: beforeEntry not met: rule OnlyProd: EQ: "staging" not equal to "prod"/);
+    expect(skipped.stdout).toMatch(/↷ stage Deploy skipped/);
+    expect(skipped.stdout).toMatch(/✔ Announce · Tell succeeded/);
+    expect(skipped.stdout).not.toMatch(/Deploy · Ship/);
+    const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd: project.dir })).stdout);
+    expect(state.stages.map((s: { name: string; status: string }) => [s.name, s.status])).toStrictEqual([
+      ['Source', 'Succeeded'],
+      ['Deploy', 'Skipped'],
+      ['Announce', 'Succeeded'],
+    ]);
+
+    const entered = await runCli(['run', 'stepline.yml', '--var', 'ENV=prod'], { cwd: project.dir, timeoutMs: 60_000 });
+    expect(entered.code).toBe(0);
+    expect(entered.stdout).toMatch(/Deploy: beforeEntry passed \(3 rules passed\)/);
+    expect(entered.stdout).toMatch(/✔ Deploy · Ship succeeded/);
+  }, 150_000);
+});
+
+describe('stepline run with onFailure RETRY', () => {
+  it('retries a failed action once by itself; the attempt shows in get-execution', async () => {
+    project = createProject({
+      'stepline.yml': `
+name: flaky
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/flaky, outputArtifacts: [Src] }]
+  - name: Test
+    onFailure: { result: RETRY, retryMode: FAILED_ACTIONS }
+    actions:
+      - { name: Lint, kind: invoke, command: "echo lint" }
+      - { name: Flaky, kind: invoke, runOrder: 2, command: "if [ -f $TMPDIR/flaky-seen ]; then echo passed; else touch $TMPDIR/flaky-seen; echo first try fails; exit 1; fi" }
+`,
+    });
+    const tmp = join(project.dir, 'tmp');
+    mkdirSync(tmp);
+    const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env: { TMPDIR: tmp }, timeoutMs: 60_000 });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/✖ Test · Flaky failed .*first try fails/);
+    expect(run.stdout).toMatch(/↻ stage Test: retrying automatically/);
+    expect(run.stdout).toMatch(/✔ Test · Flaky succeeded/);
+    expect(run.stdout.match(/Test · Lint \(invoke\) started/g)).toHaveLength(1);
+    const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ executionId: string }>;
+    const detail = await runCli(['get-execution', execution?.executionId ?? ''], { cwd: project.dir });
+    expect(detail.stdout).toMatch(/^Test\s+Succeeded\s+retried automatically at /m);
+  }, 60_000);
+});
