@@ -297,8 +297,7 @@ function convert(
       const mapped = convertAction(action, `${stagePath}.actions[${j}]`, stageName, t, ctx);
       return mapped ? [mapped] : [];
     });
-    stageFieldNotes(s, stagePath, t);
-    return { name: stageName, actions };
+    return { name: stageName, actions, ...convertStageConditions(s, stagePath, t) };
   });
 
   const definition: PipelineDefinition = { name: name ?? '', stages } as PipelineDefinition;
@@ -331,32 +330,96 @@ function convert(
   return { definition, issues };
 }
 
-/** V2 stage-level `onFailure`, `onSuccess`, `beforeEntry`: noted until stepline runs stage conditions. */
-function stageFieldNotes(stage: Obj, at: string, t: Tracker): void {
-  const onFailure = isObj(stage.onFailure) ? stage.onFailure : undefined;
-  if (onFailure) {
-    t.mark(`${at}.onFailure`);
-    const result = str(onFailure.result);
-    const what =
-      result === 'ROLLBACK'
-        ? 'CodePipeline rolls the stage back to the last successful execution'
-        : result === 'RETRY'
-          ? `CodePipeline retries the ${str(isObj(onFailure.retryConfiguration) ? onFailure.retryConfiguration.retryMode : undefined) === 'ALL_ACTIONS' ? 'whole stage' : 'failed actions'}`
-          : 'the stage fails';
-    const conditions = Array.isArray(onFailure.conditions) && onFailure.conditions.length > 0 ? ', under conditions' : '';
-    t.note(
-      `${at}.onFailure`,
-      `result ${result ?? '(none)'}${conditions}: ${what}; not carried over yet, stepline fails the execution when a stage fails (stage conditions are a later stepline release)`,
-    );
-  }
-  for (const key of ['onSuccess', 'beforeEntry'] as const) {
-    if (stage[key] === undefined) continue;
-    t.mark(`${at}.${key}`);
-    t.note(`${at}.${key}`, `${key} conditions are not carried over yet (stage conditions are a later stepline release); the stage runs unconditionally`);
+/**
+ * V2 stage conditions: `beforeEntry`, `onSuccess` and `onFailure` (result, retryConfiguration, and one
+ * condition of up to five rules) become the stage's conditions; each rule's configuration maps to the
+ * stepline rule of the same provider.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StageDeclaration.html
+ */
+function convertStageConditions(stage: Obj, at: string, t: Tracker): Partial<StageDefinition> {
+  const out: Record<string, unknown> = {};
+  for (const key of ['beforeEntry', 'onSuccess', 'onFailure'] as const) {
+    const raw = t.container(stage, key, at);
+    if (!isObj(raw)) continue;
+    const path = `${at}.${key}`;
+    const conditions = t.container(raw, 'conditions', path);
+    const list = Array.isArray(conditions) ? conditions : [];
+    if (list.length > 1) t.issues.push({ path: `${path}.conditions`, message: `CodePipeline allows one condition here, got ${list.length}` });
+    const first = isObj(list[0]) ? list[0] : undefined;
+    // onFailure carries its result itself; a condition may carry one too (beforeEntry and onSuccess always do).
+    const result = (key === 'onFailure' ? t.text(raw, 'result', path) : undefined) ?? (first ? t.text(first, 'result', `${path}.conditions[0]`) : undefined);
+    if (key === 'onFailure' && first?.result !== undefined) t.mark(`${path}.conditions[0].result`);
+    const rawRules = first ? t.container(first, 'rules', `${path}.conditions[0]`) : undefined;
+    const rules = (Array.isArray(rawRules) ? rawRules : []).flatMap((rule, r) => {
+      const converted = convertRule(rule, `${path}.conditions[0].rules[${r}]`, t);
+      return converted ? [converted] : [];
+    });
+    const condition: Record<string, unknown> = { ...(result !== undefined && { result }) };
+    if (rules.length > 0) condition.rules = rules;
+    if (key === 'onFailure') {
+      const retry = t.container(raw, 'retryConfiguration', path);
+      const mode = isObj(retry) ? t.text(retry, 'retryMode', `${path}.retryConfiguration`) : undefined;
+      if (mode !== undefined) condition.retryMode = mode;
+    }
+    out[key] = condition;
   }
   if (stage.blockers !== undefined) {
     t.mark(`${at}.blockers`);
     t.note(`${at}.blockers`, 'not carried over: CodePipeline reserves blockers and ignores them');
+  }
+  return out as Partial<StageDefinition>;
+}
+
+/** One RuleDeclaration → a stepline rule. @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleDeclaration.html */
+function convertRule(rule: unknown, at: string, t: Tracker): Record<string, unknown> | undefined {
+  const r = isObj(rule) ? rule : {};
+  const name = t.text(r, 'name', at) ?? '';
+  const typeId = t.container(r, 'ruleTypeId', at);
+  const type = isObj(typeId) ? typeId : {};
+  for (const k of ['category', 'owner', 'version']) t.mark(`${at}.ruleTypeId.${k}`);
+  const provider = t.text(type, 'provider', `${at}.ruleTypeId`) ?? '';
+  const config = isObj(r.configuration) ? r.configuration : {};
+  const cfg = `${at}.configuration`;
+  const c = (key: string) => t.text(config, key, cfg);
+  for (const [key, reason] of [
+    ['roleArn', "not carried over: stepline's conditions function holds the rules' permissions"],
+    ['region', 'not carried over: rules run in the installation’s region'],
+    ['inputArtifacts', 'not carried over: command rules run in the repository'],
+  ] as const) {
+    if (r[key] === undefined) continue;
+    t.mark(`${at}.${key}`);
+    t.note(`${at}.${key}`, reason);
+  }
+  switch (provider) {
+    case 'VariableCheck':
+      return { name, provider, variable: c('Variable') ?? '', value: c('Value') ?? '', operator: c('Operator') ?? '' };
+    case 'DeploymentWindow':
+      return { name, provider, cron: c('Cron') ?? '', ...(config.TimeZone !== undefined && { timeZone: c('TimeZone') }) };
+    case 'CloudWatchAlarm': {
+      const states = c('AlarmStates');
+      const wait = c('WaitTime');
+      t.note(at, 'a CloudWatchAlarm rule reads the alarm on AWS; add local.command to give its state on one machine (exit 0: OK)');
+      return {
+        name,
+        provider,
+        alarmName: c('AlarmName') ?? '',
+        ...(states !== undefined && { alarmStates: states.split(',').map((s) => s.trim()) }),
+        ...(wait !== undefined && { waitTimeMinutes: Number(wait) }),
+      };
+    }
+    case 'LambdaInvoke':
+      t.note(at, 'a LambdaInvoke rule calls its function on AWS; add a command to run in its place on one machine');
+      return { name, provider, functionName: c('FunctionName') ?? '', ...(config.UserParameters !== undefined && { userParameters: c('UserParameters') }) };
+    case 'Commands': {
+      const commands = t.value(r, 'commands', at);
+      return { name, provider, commands: Array.isArray(commands) ? commands.map(String) : [] };
+    }
+    default:
+      t.issues.push({
+        path: `${at}.ruleTypeId.provider`,
+        message: `rule provider ${JSON.stringify(provider)} is not supported; expected CloudWatchAlarm, DeploymentWindow, VariableCheck, LambdaInvoke or Commands`,
+      });
+      return undefined;
   }
 }
 

@@ -200,7 +200,7 @@ ${pipeline(`
 });
 
 describe('fields without a stepline equivalent', () => {
-  it('notes V2 stage onFailure and conditions, and every other field, each with its path', () => {
+  it('notes every field it does not carry over, each with its path', () => {
     const declaration = {
       pipeline: {
         name: 'web',
@@ -223,8 +223,6 @@ describe('fields without a stepline equivalent', () => {
           },
           {
             name: 'Build',
-            onFailure: { result: 'ROLLBACK' },
-            beforeEntry: { conditions: [{ result: 'FAIL', rules: [] }] },
             actions: [
               {
                 name: 'Build',
@@ -245,8 +243,6 @@ describe('fields without a stepline equivalent', () => {
       'pipeline.stages[0].actions[0].region: not carried over: every action runs in the installation’s region',
       'pipeline.stages[1].actions[0].configuration.Unknown: not carried over',
       "pipeline.stages[1].actions[0].roleArn: not carried over: stepline's installation brings its own roles",
-      'pipeline.stages[1].onFailure: result ROLLBACK: CodePipeline rolls the stage back to the last successful execution; not carried over yet, stepline fails the execution when a stage fails (stage conditions are a later stepline release)',
-      'pipeline.stages[1].beforeEntry: beforeEntry conditions are not carried over yet (stage conditions are a later stepline release); the stage runs unconditionally',
       "pipeline.roleArn: not carried over: stepline's installation brings its own roles",
       "pipeline.artifactStore: not carried over: artifacts live in the installation's bucket",
       'pipeline.version: not carried over: CodePipeline keeps this number itself',
@@ -402,5 +398,122 @@ ${pipeline(
       ['web-main', 'build'],
       ['web-pr', 'test'],
     ]);
+  });
+});
+
+describe('V2 stage conditions', () => {
+  const INVOKE = `
+          Actions:
+            - Name: Ship
+              ActionTypeId: { Category: Invoke, Owner: AWS, Provider: Lambda, Version: '1' }
+              Configuration: { FunctionName: ship }`;
+
+  it('import BeforeEntry, OnSuccess and OnFailure with their rules from a template', () => {
+    const template = `
+Resources:${pipeline(
+      `
+        - Name: Deploy
+          BeforeEntry:
+            Conditions:
+              - Result: SKIP
+                Rules:
+                  - Name: MainOnly
+                    RuleTypeId: { Category: Rule, Owner: AWS, Provider: VariableCheck, Version: '1' }
+                    Configuration: { Variable: '#{variables.BRANCH}', Value: main, Operator: EQ }
+                  - Name: Office
+                    RuleTypeId: { Category: Rule, Owner: AWS, Provider: DeploymentWindow, Version: '1' }
+                    Configuration: { Cron: '* 9-17 ? * MON-FRI *', TimeZone: Europe/Paris }
+          OnSuccess:
+            Conditions:
+              - Result: FAIL
+                Rules:
+                  - Name: Errors
+                    RuleTypeId: { Category: Rule, Owner: AWS, Provider: CloudWatchAlarm, Version: '1' }
+                    Configuration: { AlarmName: web-5xx, AlarmStates: 'ALARM,INSUFFICIENT_DATA', WaitTime: '5' }
+          OnFailure:
+            Result: RETRY
+            RetryConfiguration: { RetryMode: ALL_ACTIONS }${INVOKE}`,
+      '\n      PipelineType: V2\n      Variables: [{ Name: BRANCH, DefaultValue: main }]',
+    )}
+`;
+    const [imported] = importCodePipeline(template, 't.yml');
+    const { actions: _, ...stage } = imported?.definition.stages[1] ?? {};
+    expect(stage).toStrictEqual({
+      name: 'Deploy',
+      beforeEntry: {
+        result: 'SKIP',
+        rules: [
+          { name: 'MainOnly', provider: 'VariableCheck', variable: '#{variables.BRANCH}', value: 'main', operator: 'EQ' },
+          { name: 'Office', provider: 'DeploymentWindow', cron: '* 9-17 ? * MON-FRI *', timeZone: 'Europe/Paris' },
+        ],
+      },
+      onSuccess: {
+        result: 'FAIL',
+        rules: [{ name: 'Errors', provider: 'CloudWatchAlarm', alarmName: 'web-5xx', alarmStates: ['ALARM', 'INSUFFICIENT_DATA'], waitTimeMinutes: 5 }],
+      },
+      onFailure: { result: 'RETRY', retryMode: 'ALL_ACTIONS' },
+    });
+    expect(imported?.notes).toContain(
+      'Resources.Pipeline.Properties.Stages[1].OnSuccess.Conditions[0].Rules[0]: a CloudWatchAlarm rule reads the alarm on AWS; add local.command to give its state on one machine (exit 0: OK)',
+    );
+  });
+
+  it('imports a get-pipeline onFailure ROLLBACK with conditions and Commands rules', () => {
+    const declaration = {
+      pipeline: {
+        name: 'web',
+        pipelineType: 'V2',
+        stages: [
+          {
+            name: 'Source',
+            actions: [
+              {
+                name: 'Src',
+                actionTypeId: { category: 'Source', owner: 'AWS', provider: 'CodeCommit', version: '1' },
+                configuration: { RepositoryName: 'web', BranchName: 'main' },
+                outputArtifacts: [{ name: 'Code' }],
+              },
+            ],
+          },
+          {
+            name: 'Deploy',
+            onFailure: {
+              result: 'ROLLBACK',
+              conditions: [
+                {
+                  rules: [
+                    { name: 'Smoke', ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'Commands', version: '1' }, commands: ['curl -f localhost'] },
+                  ],
+                },
+              ],
+            },
+            actions: [
+              { name: 'Ship', actionTypeId: { category: 'Invoke', owner: 'AWS', provider: 'Lambda', version: '1' }, configuration: { FunctionName: 'ship' } },
+            ],
+          },
+        ],
+      },
+    };
+    const [imported] = importCodePipeline(JSON.stringify(declaration), 'p.json');
+    expect(imported?.definition.stages[1]?.onFailure).toStrictEqual({
+      result: 'ROLLBACK',
+      rules: [{ name: 'Smoke', provider: 'Commands', commands: ['curl -f localhost'] }],
+    });
+  });
+
+  it('refuses a rule provider stepline does not know, with its path', () => {
+    const template = `
+Resources:${pipeline(`
+        - Name: Deploy
+          BeforeEntry:
+            Conditions:
+              - Result: FAIL
+                Rules:
+                  - Name: Odd
+                    RuleTypeId: { Category: Rule, Owner: Custom, Provider: Sundial, Version: '1' }${INVOKE}`)}
+`;
+    expect(() => importCodePipeline(template, 't.yml')).toThrow(
+      'Resources.Pipeline.Properties.Stages[1].BeforeEntry.Conditions[0].Rules[0].RuleTypeId.Provider: rule provider "Sundial" is not supported',
+    );
   });
 });
