@@ -3,7 +3,7 @@
  * bound to a stub; a condition's check is answered by core's real evaluation of the rules the machine
  * resolved, with the alarm, function and command effects stubbed.
  */
-import { compilePipeline, DefinitionError, parsePipelineText, validateStateMachine } from '@stepline/core';
+import { compilePipeline, DefinitionError, parsePipelineText, rollbackInput, validateStateMachine } from '@stepline/core';
 import { type EngineEvent, execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
 import { conditionStub, noWaits, type Override, type StubCall, stubHandlers } from './helpers/stub-handlers';
@@ -238,5 +238,76 @@ describe('bad conditions are refused with their path', () => {
     ).toStrictEqual([
       'stages[1].beforeEntry.rules[0].variable: #{Out.X} refers to namespace "Out" of Deploy.Ship (stages[1].actions[0]), which has not run when this rule is checked',
     ]);
+  });
+});
+
+describe('ROLLBACK', () => {
+  const compiled = compile(`
+  - name: Deploy
+    onFailure: { result: ROLLBACK }
+    onSuccess:
+      result: ROLLBACK
+      rules: [{ name: Errors, provider: CloudWatchAlarm, alarmName: web-5xx }]
+    actions: [{ name: Ship, kind: invoke, function: ship, inputArtifacts: [Src], userParameters: "#{SourceVariables.CommitId}" }]
+  - name: Announce
+    actions: [{ name: Tell, kind: invoke, function: tell }]
+`);
+  const rolledBack = () => ({ Payload: { rollbackExecution: 'exec-2', targetExecution: 'exec-0' } });
+
+  it('a failed stage starts its rollback, and the execution fails saying which execution rolls it back', async () => {
+    const { outcome, calls } = await run(compiled, { 'Deploy · Ship': failing('health check failed'), 'Deploy · roll back': rolledBack });
+    expect(outcome).toStrictEqual({
+      status: 'FAILED',
+      error: 'Stepline.BuildFailed',
+      cause: 'Stage Deploy, action Ship failed: health check failed; rolled back by execution exec-2 to the state of execution exec-0',
+    });
+    const request = calls.find((c) => c.state === 'Deploy · roll back')?.input as { Payload: Record<string, unknown> };
+    expect(request.Payload).toMatchObject({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'exec-1' });
+    expect(calls.some((c) => c.state === 'Announce · Tell')).toBe(false);
+  });
+
+  it('onSuccess ROLLBACK rolls the stage back when the alarm fires after it succeeded', async () => {
+    const { outcome, count } = await run(compiled, {
+      'Deploy · check success conditions': conditionStub({ alarmState: async () => 'ALARM' }),
+      'Deploy · roll back': rolledBack,
+    });
+    expect(count('Deploy · Ship')).toBe(1);
+    expect(count('Deploy · roll back')).toBe(1);
+    expect(outcome).toMatchObject({
+      status: 'FAILED',
+      error: 'Stepline.ConditionNotMet',
+      cause: 'Stage Deploy: success conditions not met: rule Errors: alarm web-5xx is ALARM; rolled back by execution exec-2 to the state of execution exec-0',
+    });
+  });
+
+  it('the rollback execution runs the stage alone with the good execution’s state, and does not roll back again', async () => {
+    const good = {
+      input: { pipeline: 'web', trigger: { type: 'Webhook' }, source: {}, variables: {} },
+      variables: { ENV: 'prod' },
+      actions: { Source_Checkout: { variables: { CommitId: 'good1' } } },
+    };
+    const input = rollbackInput('Deploy', 'exec-0', good, 'exec-1');
+    const calls: StubCall[] = [];
+    const outcome = await execute(compiled.definition, {
+      input,
+      executionName: 'exec-2',
+      handlers: stubHandlers(compiled, {}, calls),
+      waitTimeOverrides: noWaits(compiled),
+    }).outcome;
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(calls.map((c) => c.state)).toStrictEqual(['Deploy · enter stage', 'Deploy · Ship']);
+    const ship = calls.find((c) => c.state === 'Deploy · Ship')?.input as { Payload: { userParameters: string; inputArtifacts: Array<{ location: string }> } };
+    expect(ship.Payload.userParameters).toBe('good1');
+    // Its artifacts are its own: the runtime copies the target's inputs under the rollback execution.
+    expect(ship.Payload.inputArtifacts[0]?.location).toContain('/exec-2/');
+
+    const failed = await execute(compiled.definition, {
+      input,
+      executionName: 'exec-3',
+      handlers: stubHandlers(compiled, { 'Deploy · Ship': failing('still broken') }, calls),
+      waitTimeOverrides: noWaits(compiled),
+    }).outcome;
+    expect(failed).toMatchObject({ status: 'FAILED', cause: 'Stage Deploy, action Ship failed: still broken' });
+    expect(calls.some((c) => c.state === 'Deploy · roll back')).toBe(false);
   });
 });

@@ -221,6 +221,7 @@ export function register(program: Command): void {
         sink.line(`stepline run: pipeline ${pipeline.name} (${path}), execution ${executionId}`);
         const result = await runtime.run({ pipeline, file: path, repo: opts.repo, variables, executionId });
         report(runtime, pipeline, result, opts.json === true, sink);
+        if (result.rollback && !opts.json) sink.line(`execution ${result.rollback.executionId} rolled stage back: ${result.rollback.status.toLowerCase()}`);
         return result;
       });
       process.exitCode = result.status === 'Succeeded' ? 0 : interrupted ? 130 : 1;
@@ -263,6 +264,34 @@ export function register(program: Command): void {
         if (!pipeline) throw new UsageError(`execution ${id} does not record the pipeline it ran`);
         setExecution(id);
         const result = await runtime.retry(id, opts.repo, recordedBefore);
+        report(runtime, pipeline, result, opts.json === true, sink);
+        return result;
+      });
+      process.exitCode = result.status === 'Succeeded' ? 0 : interrupted ? 130 : 1;
+    });
+
+  program
+    .command('rollback-stage')
+    .description(
+      'run a stage again, alone, with the artifacts and variables of an earlier execution that succeeded through it (as aws codepipeline rollback-stage)',
+    )
+    .argument('[file]', 'pipeline definition (default: stepline.yml)')
+    .requiredOption('--stage <stage>', 'the stage to roll back')
+    .option('--target-execution <id>', 'the execution to roll back to (default: the last that succeeded through the stage)')
+    .option('--repo <path>', 'git repository the source actions read', '.')
+    .option('--approve <mode>', 'approvals: prompt, auto or link')
+    .option('--port <port>', 'port for approval links (0: any free port)', '0')
+    .option('--json', 'print the outcome as JSON')
+    .option('--verbose', 'stream build and command output')
+    .action(async (file: string | undefined, opts: RunOptions & { stage: string; targetExecution?: string }) => {
+      const { pipeline } = await loadPipeline(file);
+      const { result, interrupted } = await withTerminalRuntime(opts, async (runtime, sink) => {
+        const result = await runtime.rollbackStage({
+          pipeline: pipeline.name,
+          stage: opts.stage,
+          repo: opts.repo,
+          ...(opts.targetExecution !== undefined && { targetExecution: opts.targetExecution }),
+        });
         report(runtime, pipeline, result, opts.json === true, sink);
         return result;
       });

@@ -20,7 +20,7 @@ import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
 import { compileS3Deploy } from './actions/s3deploy';
 import { compileSource } from './actions/source';
-import { type ConditionContext, compileConditionCheck, compileOnFailure, conditionFailure, skipStage } from './conditions';
+import { type ConditionContext, compileConditionCheck, compileOnFailure, compileRollback, conditionFailure, rollbackEnds, skipStage } from './conditions';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
 import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
@@ -119,16 +119,19 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
   for (let s = pipeline.stages.length - 1; s >= 0; s--) {
     const stage = pipeline.stages[s] as Stage;
     const after = next;
+    const rollback = stage.onFailure?.result === 'ROLLBACK' || stage.onSuccess?.result === 'ROLLBACK' ? compileRollback(conditions, stage) : undefined;
     if (stage.onSuccess) {
-      const notMet = conditionFailure(conditions, stage, 'onSuccess');
+      const notMet = conditionFailure(conditions, stage, 'onSuccess', stage.onSuccess.result === 'ROLLBACK' ? rollback : undefined);
       next = compileConditionCheck(conditions, stage, 'onSuccess', stage.onSuccess.rules, { passed: after, notMet });
     }
+    if (rollback) next = rollbackEnds(conditions, stage, next);
+    const handled = stage.onFailure !== undefined && stage.onFailure.result !== 'FAIL';
+    const failTo = handled ? onFailureStateName(stage.name) : FixedState.Failed;
     const retry = stage.onFailure?.result === 'RETRY' ? stage.onFailure : undefined;
-    const failTo = retry ? onFailureStateName(stage.name) : FixedState.Failed;
     const skipSucceeded = retry !== undefined && (retry.retryMode ?? 'FAILED_ACTIONS') === 'FAILED_ACTIONS';
     const groups = groupByRunOrder(positions.filter((p) => p.stageIndex === s));
     for (let g = groups.length - 1; g >= 0; g--) next = compileGroup(shared, states, groups[g] as ActionPosition[], next, { failTo, skipSucceeded });
-    if (retry) compileOnFailure(conditions, stage, retryMarks.get(stage.name) ?? '', next);
+    if (handled) compileOnFailure(conditions, stage, retryMarks.get(stage.name) ?? '', next, rollback);
     if (stage.beforeEntry) {
       const notMet = stage.beforeEntry.result === 'SKIP' ? skipStage(conditions, stage, after) : conditionFailure(conditions, stage, 'beforeEntry');
       next = compileConditionCheck(conditions, stage, 'beforeEntry', stage.beforeEntry.rules, { passed: next, notMet });

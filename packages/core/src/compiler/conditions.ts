@@ -21,6 +21,9 @@ import {
   FixedState,
   onFailureStateName,
   retryStageName,
+  rollbackEndsName,
+  rollbackStageName,
+  rolledBackName,
   skipStageName,
 } from './names';
 import { escapeLiteral, type ReferenceResolver } from './references';
@@ -122,8 +125,8 @@ export function compileConditionCheck(ctx: ConditionContext, stage: Stage, kind:
   return names.check;
 }
 
-/** A condition whose result is FAIL: the execution fails, naming the stage and the rule. */
-export function conditionFailure(ctx: ConditionContext, stage: Stage, kind: ConditionKind): string {
+/** A condition that was not met: the failure names the stage and the rule; the execution fails (or rolls back, `next`). */
+export function conditionFailure(ctx: ConditionContext, stage: Stage, kind: ConditionKind, next: string = FixedState.Failed): string {
   const name = `${conditionFailedName(stage.name, kind)} (fail)`;
   ctx.record(
     name,
@@ -133,7 +136,7 @@ export function conditionFailure(ctx: ConditionContext, stage: Stage, kind: Cond
         'Cause.$': `States.Format('${escapeLiteral(`Stage ${stage.name}: ${ConditionLabel[kind]} not met: rule`)} {}: {}', ${RESULT}.rule, ${RESULT}.reason)`,
       },
       resultPath: '$.failure',
-      next: FixedState.Failed,
+      next,
     }),
     { role: 'failure', stage: stage.name },
   );
@@ -148,36 +151,100 @@ export function skipStage(ctx: ConditionContext, stage: Stage, next: string): st
 }
 
 /**
- * onFailure RETRY: the first failure of the stage goes back to its start once (CodePipeline allows
- * one automatic attempt); a stage marked as retried already fails. With FAILED_ACTIONS the actions
- * that succeeded are passed over (see `alreadySucceededName`); with ALL_ACTIONS they run again.
+ * onFailure: RETRY sends the first failure of the stage back to its start once (CodePipeline allows
+ * one automatic attempt), and a stage marked as retried already fails; with FAILED_ACTIONS the actions
+ * that succeeded are passed over (see `alreadySucceededName`), with ALL_ACTIONS they run again.
+ * ROLLBACK starts the stage's rollback (see `compileRollback`), unless this execution is a rollback.
+ * With rules, the result applies only when they all pass.
  */
-export function compileOnFailure(ctx: ConditionContext, stage: Stage, retryKey: string, stageStart: string): string {
+export function compileOnFailure(ctx: ConditionContext, stage: Stage, retryKey: string, stageStart: string, rollback: string | undefined): string {
   const onFailure = stage.onFailure;
   const name = onFailureStateName(stage.name);
-  if (!onFailure) return FixedState.Failed;
+  if (!onFailure || onFailure.result === 'FAIL') return FixedState.Failed;
   const info: StateInfo = { role: 'condition', stage: stage.name };
   const retryName = retryStageName(stage.name);
-  const mode = onFailure.retryMode ?? 'FAILED_ACTIONS';
-  // Any failure of the stage's rule check fails the execution with the action's failure it came from.
-  const apply = onFailure.result === 'RETRY' ? retryName : FixedState.Failed;
+  const apply = onFailure.result === 'RETRY' ? retryName : (rollback ?? FixedState.Failed);
   const afterRules = onFailure.rules ? compileConditionCheck(ctx, stage, 'onFailure', onFailure.rules, { passed: apply, notMet: FixedState.Failed }) : apply;
-  ctx.record(
-    name,
-    choice([{ Variable: `$.actions.${retryKey}`, IsPresent: true, Next: FixedState.Failed }], onFailure.result === 'RETRY' ? afterRules : FixedState.Failed),
-    info,
-  );
+  const done =
+    onFailure.result === 'RETRY'
+      ? { Variable: `$.actions.${retryKey}`, IsPresent: true, Next: FixedState.Failed }
+      : { Variable: ROLLBACK_INPUT, IsPresent: true, Next: FixedState.Failed };
+  ctx.record(name, choice([done], afterRules), info);
   if (onFailure.result === 'RETRY') {
     ctx.record(
       retryName,
       pass({
-        parameters: { attempt: 2, mode, 'failure.$': '$.failure' },
+        parameters: { attempt: 2, mode: onFailure.retryMode ?? 'FAILED_ACTIONS', 'failure.$': '$.failure' },
         resultPath: `$.actions.${retryKey}`,
         next: stageStart,
       }),
       { role: 'retry', stage: stage.name },
     );
   }
+  return name;
+}
+
+/** Set in a rollback execution's input: the stage it rolls back and the execution whose state it runs with. */
+export const ROLLBACK_INPUT = '$.input.rollback';
+
+/**
+ * ROLLBACK, as CodePipeline's RollbackStage: the `roll back` Task starts a new execution that runs
+ * this stage alone with the state (variables, artifacts) of the last execution that succeeded through
+ * it; this execution then fails with its own error, saying which execution rolls it back.
+ */
+export function compileRollback(ctx: ConditionContext, stage: Stage): string {
+  const fn = ctx.options.functions.conditions;
+  ctx.iam.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [fn] });
+  const name = rollbackStageName(stage.name);
+  const done = rolledBackName(stage.name);
+  const failed = `${name} failed`;
+  const info: StateInfo = { role: 'rollback', stage: stage.name };
+  ctx.record(
+    name,
+    task({
+      resource: Resource.LambdaInvoke,
+      parameters: {
+        FunctionName: fn,
+        Payload: { request: 'rollback', pipeline: ctx.pipeline.name, stage: stage.name, 'executionId.$': '$$.Execution.Name', 'failure.$': '$.failure' },
+      },
+      resultSelector: { 'rollbackExecution.$': '$.Payload.rollbackExecution', 'targetExecution.$': '$.Payload.targetExecution' },
+      resultPath: '$.rollback',
+      timeoutSeconds: Timeout.conditionMinutes * 60,
+      retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
+      catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.rollbackFailure', Next: failed }],
+      next: done,
+    }),
+    info,
+  );
+  ctx.record(
+    done,
+    pass({
+      parameters: {
+        'Error.$': '$.failure.Error',
+        'Cause.$':
+          "States.Format('{}; rolled back by execution {} to the state of execution {}', $.failure.Cause, $.rollback.rollbackExecution, $.rollback.targetExecution)",
+      },
+      resultPath: '$.failure',
+      next: FixedState.Failed,
+    }),
+    info,
+  );
+  ctx.record(
+    failed,
+    pass({
+      parameters: { 'Error.$': '$.failure.Error', 'Cause.$': "States.Format('{}; the rollback did not start: {}', $.failure.Cause, $.rollbackFailure.Cause)" },
+      resultPath: '$.failure',
+      next: FixedState.Failed,
+    }),
+    info,
+  );
+  return name;
+}
+
+/** After a stage that may be rolled back: a rollback execution ends here, having run the stage alone. */
+export function rollbackEnds(ctx: ConditionContext, stage: Stage, next: string): string {
+  const name = rollbackEndsName(stage.name);
+  ctx.record(name, choice([{ Variable: ROLLBACK_INPUT, IsPresent: true, Next: FixedState.Succeeded }], next), { role: 'rollback', stage: stage.name });
   return name;
 }
 

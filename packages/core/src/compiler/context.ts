@@ -84,6 +84,8 @@ export const StateRole = {
   Skip: 'skip',
   /** A stage's automatic retry after it failed (onFailure RETRY). */
   Retry: 'retry',
+  /** Starts the rollback of a stage (onFailure or onSuccess ROLLBACK), or ends a rollback execution. */
+  Rollback: 'rollback',
 } as const;
 export type StateRole = (typeof StateRole)[keyof typeof StateRole];
 

@@ -39,6 +39,9 @@ export const conditionFailedName = (stage: string, kind: ConditionKind) => `${st
 export const skipStageName = (stage: string) => `${stage}${SEPARATOR}skip stage`;
 export const onFailureStateName = (stage: string) => `${stage}${SEPARATOR}on failure`;
 export const retryStageName = (stage: string) => `${stage}${SEPARATOR}retry stage`;
+export const rollbackStageName = (stage: string) => `${stage}${SEPARATOR}roll back`;
+export const rolledBackName = (stage: string) => `${stage}${SEPARATOR}rolled back`;
+export const rollbackEndsName = (stage: string) => `${stage}${SEPARATOR}end of a rollback?`;
 export const alreadySucceededName = (base: string) => `${base}${SEPARATOR}already succeeded?`;
 export const keptBranchName = (base: string) => `${base}${SEPARATOR}kept`;
 

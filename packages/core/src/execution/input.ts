@@ -6,7 +6,15 @@ import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import type { Pipeline } from '../model/schema';
 
-export const TriggerType = { Webhook: 'Webhook', Manual: 'StartPipelineExecution', Retry: 'RetryStageExecution' } as const;
+export const TriggerType = {
+  Webhook: 'Webhook',
+  Manual: 'StartPipelineExecution',
+  Retry: 'RetryStageExecution',
+  /** `rollback-stage` by hand, as CodePipeline's RollbackStage. */
+  ManualRollback: 'ManualRollback',
+  /** A stage's onFailure or onSuccess ROLLBACK. */
+  AutomatedRollback: 'AutomatedRollback',
+} as const;
 
 /** What the starter knows about the commit; the source action completes it. */
 export const SourceRevisionSchema = z.object({
@@ -33,6 +41,8 @@ export const ExecutionInputSchema = z.object({
   source: SourceRevisionSchema,
   /** Pipeline variable overrides; defaults are merged in by the state machine. */
   variables: z.record(z.string(), z.string()),
+  /** A rollback execution: it runs `stage` alone with the state `targetExecution` had there. */
+  rollback: z.object({ stage: z.string(), targetExecution: z.string(), failedExecution: z.string().optional() }).optional(),
 });
 
 /**

@@ -20,8 +20,13 @@ import {
   type Pipeline,
   pipelineExecutionStatus,
   type ResumeInput,
+  rollbackEndsName,
+  rollbackInput,
+  rollbackRefusal,
+  rollbackTarget,
   type SourceRevision,
   stageToRetry,
+  TriggerType,
 } from '@stepline/core';
 import { type ApprovalMode, LocalApprovals, loadSigningKey, type WaitOptions } from '../approvals/local-approvals';
 import { LocalArtifactStore } from '../artifacts/store';
@@ -75,6 +80,18 @@ export interface RunResult {
   failure?: { stage: string; action?: string; logTail: string[] };
   /** Set when the same delivery already started an execution: nothing new ran. */
   duplicateOf?: string;
+  /** The execution a ROLLBACK condition started when this one failed, and how it ended. */
+  rollback?: RunResult;
+}
+
+export interface RollbackRequest {
+  pipeline: string;
+  stage: string;
+  /** The execution whose state the stage runs with. @default the last that succeeded through the stage */
+  targetExecution?: string;
+  /** The execution being rolled back (an automatic rollback), never a target. */
+  failedExecution?: string;
+  repo: string;
 }
 
 const quietSink: ProgressSink = { line: () => undefined };
@@ -95,6 +112,8 @@ export class LocalRuntime {
   private readonly running = new Map<string, { engine: RunningExecution; controller: AbortController; stopping?: 'stop' | 'abandon' }>();
   /** Every execution this runtime drives, until its history is written. */
   private readonly driving = new Set<Promise<unknown>>();
+  /** Failed execution → the rollback execution its ROLLBACK condition started. */
+  private readonly rollbacks = new Map<string, Promise<RunResult>>();
 
   constructor(private readonly options: LocalRuntimeOptions) {
     const project = resolve(options.project);
@@ -143,7 +162,77 @@ export class LocalRuntime {
       const existing = input.trigger.deliveryId ? this.store.findByDelivery(pipeline.name, input.trigger.deliveryId) : this.store.getExecution(executionId);
       return { executionId: existing?.id ?? executionId, status: existing?.status ?? 'InProgress', timings: [], duplicateOf: existing?.id ?? executionId };
     }
-    return this.track(this.drive(pipeline, compiled, executionId, input, request.repo));
+    const result = await this.track(this.drive(pipeline, compiled, executionId, input, request.repo));
+    const rollback = this.rollbacks.get(executionId);
+    if (rollback) result.rollback = await rollback;
+    return result;
+  }
+
+  /**
+   * Rolls a stage back (CodePipeline's RollbackStage): a new execution runs the stage alone, through
+   * the machine's resume entry, with the state and the input artifacts of the target execution, the
+   * last that succeeded through the stage unless one is named. It runs the pipeline the target ran.
+   */
+  async rollbackStage(request: RollbackRequest, trigger: 'ManualRollback' | 'AutomatedRollback' = TriggerType.ManualRollback): Promise<RunResult> {
+    return (await this.startRollback(request, trigger)).done;
+  }
+
+  private async startRollback(
+    request: RollbackRequest,
+    trigger: 'ManualRollback' | 'AutomatedRollback',
+  ): Promise<{ executionId: string; targetExecution: string; done: Promise<RunResult> }> {
+    const refuse = (message: string): never => {
+      throw new DefinitionError([{ path: 'stage', message }]);
+    };
+    const candidates = this.store
+      .listExecutions(request.pipeline, 1000)
+      .filter((e) => e.id !== request.failedExecution && e.machine !== undefined && (request.targetExecution === undefined || e.id === request.targetExecution))
+      .map((e) => ({ executionId: e.id, pipeline: e.machine?.pipeline as Pipeline, stateMap: e.machine?.stateMap ?? {}, events: this.store.events(e.id) }));
+    if (request.targetExecution !== undefined && candidates.length === 0)
+      refuse(`no execution ${request.targetExecution} of pipeline ${request.pipeline} on this machine`);
+    const target = rollbackTarget(candidates, request.stage);
+    if (!target) {
+      refuse(
+        request.targetExecution !== undefined
+          ? `execution ${request.targetExecution} did not succeed through stage ${request.stage}: it cannot be rolled back to`
+          : `no earlier execution of ${request.pipeline} succeeded through stage ${request.stage}: there is nothing to roll back to`,
+      );
+    }
+    const { pipeline, executionId: targetExecution } = target as NonNullable<typeof target>;
+    const refusal = rollbackRefusal(pipeline, request.stage);
+    if (refusal) refuse(refusal);
+    const compiled = this.compile(pipeline);
+    const last = pipeline.stages.at(-1)?.name === request.stage;
+    if (!last && !compiled.stateMap[rollbackEndsName(request.stage)]) {
+      refuse(`stage ${request.stage} has no ROLLBACK condition, so a rollback of it would run the later stages too: add onFailure: { result: ROLLBACK } to it`);
+    }
+    const entry = this.store.stageEntry(targetExecution, request.stage);
+    const resume = rollbackInput(request.stage, targetExecution, entry?.data, request.failedExecution);
+    const state = resume.resume.state as { input: ExecutionInput };
+    const input: ExecutionInput = { ...state.input, trigger: { type: trigger, actor: process.env.USER } };
+    state.input = input;
+    const executionId = newExecutionId(new Date(), Math.random);
+    this.store.createExecution({
+      id: executionId,
+      pipeline: pipeline.name,
+      triggerType: trigger,
+      startedAt: new Date().toISOString(),
+      input,
+      pid: process.pid,
+      machine: { pipeline, stateMap: compiled.stateMap, machineHash: machineHash(compiled.definition) },
+    });
+    // The stage reads the artifacts the target execution had when it entered the stage.
+    const from = pipeline.stages.findIndex((s) => s.name === request.stage);
+    for (const name of pipeline.stages.slice(0, from).flatMap((s) => s.actions.flatMap((a) => a.outputArtifacts))) {
+      if (!this.artifacts.exists(pipeline.name, targetExecution, name)) continue;
+      const dir = await this.artifacts.prepare(pipeline.name, executionId, name);
+      const manifest = await this.artifacts.copyTo(pipeline.name, targetExecution, name, dir);
+      await this.artifacts.seal(pipeline.name, executionId, name);
+      this.store.recordArtifact(executionId, name, dir, manifest.files.length, new Date().toISOString());
+    }
+    (this.options.sink ?? quietSink).line(`rolling back stage ${request.stage} to execution ${targetExecution} in execution ${executionId}`);
+    const done = this.track(this.drive(pipeline, compiled, executionId, input, request.repo, resume.resume));
+    return { executionId, targetExecution, done };
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
@@ -355,6 +444,18 @@ export class LocalRuntime {
       }
       if (info?.role === 'condition') {
         handlers[state] = conditionsHandler(ctx);
+        continue;
+      }
+      if (info?.role === 'rollback') {
+        // A ROLLBACK condition: start the rollback execution; this one then fails, naming it.
+        handlers[state] = async () => {
+          const started = await this.startRollback(
+            { pipeline: ctx.pipeline.name, stage: info.stage ?? '', failedExecution: ctx.executionId, repo: ctx.repo },
+            TriggerType.AutomatedRollback,
+          );
+          this.rollbacks.set(ctx.executionId, started.done);
+          return { Payload: { rollbackExecution: started.executionId, targetExecution: started.targetExecution } };
+        };
         continue;
       }
       if (!action || !stage) throw new Error(`state ${state} belongs to no action`);
