@@ -2,7 +2,7 @@
  * Stage conditions through `stepline run`: the CLI in a fresh project, real git, real shells for the
  * command rules and actions, the pipeline state as `get-pipeline-state` shows it afterwards.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, type Project, runCli } from './helpers/project';
@@ -79,4 +79,48 @@ stages:
     const detail = await runCli(['get-execution', execution?.executionId ?? ''], { cwd: project.dir });
     expect(detail.stdout).toMatch(/^Test\s+Succeeded\s+retried automatically at /m);
   }, 60_000);
+});
+
+describe('stepline run with ROLLBACK', () => {
+  it('rolls a failed stage back to the last good execution’s artifacts, automatically and by hand', async () => {
+    project = createProject({
+      'stepline.yml': `
+name: site
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/site, outputArtifacts: [Src] }]
+  - name: Deploy
+    onFailure: { result: ROLLBACK }
+    actions: [{ name: Publish, kind: invoke, inputArtifacts: [Src], command: "test ! -f broken && cp version.txt \\"$LIVE\\"" }]
+  - name: Announce
+    actions: [{ name: Tell, kind: invoke, command: "echo told" }]
+`,
+      'version.txt': 'v1\n',
+    });
+    const live = join(project.dir, 'live.txt');
+    const env = { LIVE: live };
+    const good = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env, timeoutMs: 60_000 });
+    expect(good.code).toBe(0);
+    expect(readFileSync(live, 'utf8')).toBe('v1\n');
+
+    project.write('version.txt', 'v2\n');
+    project.write('broken', '');
+    project.commitAll('v2, broken');
+    const bad = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env, timeoutMs: 60_000 });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/rolling back stage Deploy to execution \S+ in execution \S+/);
+    expect(bad.stdout).toMatch(/rolled back by execution \S+ to the state of execution \S+/);
+    expect(bad.stdout).not.toMatch(/Announce · Tell/);
+    // The rollback ran v1's artifact: what is live is v1 again (written anew).
+    expect(readFileSync(live, 'utf8')).toBe('v1\n');
+    const executions = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ status: string; trigger: string }>;
+    expect(executions.map((e) => e.status)).toStrictEqual(['Succeeded', 'Failed', 'Succeeded']);
+
+    const byHand = await runCli(['rollback-stage', 'stepline.yml', '--stage', 'Deploy'], { cwd: project.dir, env: { LIVE: join(project.dir, 'again.txt') } });
+    expect(byHand.code).toBe(0);
+    expect(readFileSync(join(project.dir, 'again.txt'), 'utf8')).toBe('v1\n');
+    const source = await runCli(['rollback-stage', 'stepline.yml', '--stage', 'Source'], { cwd: project.dir });
+    expect(source.code).not.toBe(0);
+    expect(source.stderr).toMatch(/stage Source is the source stage: there is nothing to roll back to/);
+  }, 120_000);
 });
