@@ -12,7 +12,7 @@
  */
 import { compilePipeline, parsePipelineText } from '@stepline/core';
 import { type EngineEvent, execute } from '@stepline/local';
-import { noWaits, type StubCall, stubHandlers } from '../../test/helpers/stub-handlers';
+import { conditionStub, noWaits, type Override, type StubCall, stubHandlers } from '../../test/helpers/stub-handlers';
 
 /** us-east-1 list prices, read on the date below (see BENCHMARKS.md for the pages). */
 const PRICES = {
@@ -63,19 +63,23 @@ const LAMBDAS_OUTSIDE = 2;
 const LAMBDA_GB = 0.25;
 const LAMBDA_SECONDS = 0.3;
 
-const compiled = compilePipeline(parsePipelineText(DEFINITION), { target: 'aws' });
-const calls: StubCall[] = [];
-const events: EngineEvent[] = [];
-const outcome = await execute(compiled.definition, {
-  input: { pipeline: 'reference', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
-  executionName: 'cost-1',
-  handlers: stubHandlers(compiled, {}, calls),
-  waitTimeOverrides: noWaits(compiled),
-  onEvent: (e) => events.push(e),
-}).outcome;
-if (outcome.status !== 'SUCCEEDED') throw new Error(`the reference pipeline did not succeed with stubs: ${JSON.stringify(outcome)}`);
+/** Executes a definition with stubs; returns the compiled machine and the states entered, in order. */
+async function enteredStates(definition: string, overrides: Record<string, Override> = {}) {
+  const compiled = compilePipeline(parsePipelineText(definition), { target: 'aws' });
+  const calls: StubCall[] = [];
+  const events: EngineEvent[] = [];
+  const outcome = await execute(compiled.definition, {
+    input: { pipeline: 'reference', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
+    executionName: 'cost-1',
+    handlers: stubHandlers(compiled, overrides, calls),
+    waitTimeOverrides: noWaits(compiled),
+    onEvent: (e) => events.push(e),
+  }).outcome;
+  if (outcome.status !== 'SUCCEEDED') throw new Error(`the reference pipeline did not succeed with stubs: ${JSON.stringify(outcome)}`);
+  return { compiled, entered: events.filter((e) => e.type === 'StateEntered') };
+}
 
-const entered = events.filter((e) => e.type === 'StateEntered');
+const { compiled, entered } = await enteredStates(DEFINITION);
 const byType = new Map<string, number>();
 const resourceOf = new Map<string, string>();
 const walk = (
@@ -132,3 +136,60 @@ console.log(
 console.log(
   `executions a month before the free tiers run out: Step Functions ${Math.floor(4_000 / transitions)}, CodePipeline V2 ${Math.floor(100 / actionMinutes)}`,
 );
+
+// Stage conditions: what one condition on the Deploy stage adds to the same execution, per rule kind.
+// A rule that passes at once costs its check Task and a Choice; a rule that waits adds a Wait, a
+// second check and the Choice again per round (a closed window: one round, however long it waits;
+// an alarm watched for WaitTime: one round a minute).
+const withCondition = (condition: string, stage = 'Deploy') => DEFINITION.replace(`  - name: ${stage}\n`, `  - name: ${stage}\n${condition}\n`);
+const rule = (body: string) => `    beforeEntry: { result: FAIL, rules: [{ name: R, ${body} }] }`;
+const minuteAfterMinute = () => {
+  let checks = 0;
+  return conditionStub({}, () => new Date(Date.parse('2026-12-05T10:00:00Z') + checks++ * 60_000));
+};
+/** Saturday noon, then Monday 09:00: the window is closed at the first check and open at the second. */
+const closedThenOpen = () => {
+  const clock = [new Date('2026-12-05T12:00:00Z'), new Date('2026-12-07T09:00:00Z')];
+  return conditionStub({}, () => clock.shift() ?? new Date('2026-12-07T09:00:00Z'));
+};
+const checks = (stub: () => Override, kind = 'entry') => {
+  const shared = stub();
+  return { [`Deploy · check ${kind} conditions`]: shared, [`Deploy · check ${kind} conditions again`]: shared };
+};
+const cases: Array<[string, string, Record<string, Override>, string?]> = [
+  ['VariableCheck (passes)', rule('provider: VariableCheck, variable: main, operator: EQ, value: main'), {}],
+  ['LambdaInvoke (passes)', rule('provider: LambdaInvoke, functionName: check'), {}],
+  ['Commands (pass)', rule('provider: Commands, commands: [./smoke]'), {}],
+  ['DeploymentWindow (open)', rule('provider: DeploymentWindow, cron: "* * ? * * *"'), {}],
+  ['DeploymentWindow (closed, then open)', rule('provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *"'), checks(closedThenOpen)],
+  ['CloudWatchAlarm (checked once)', rule('provider: CloudWatchAlarm, alarmName: web-5xx'), {}],
+  [
+    'CloudWatchAlarm (onSuccess, watched 5 minutes)',
+    '    onSuccess: { result: FAIL, rules: [{ name: R, provider: CloudWatchAlarm, alarmName: web-5xx, waitTimeMinutes: 5 }] }',
+    checks(minuteAfterMinute, 'success'),
+  ],
+  ['onFailure RETRY on the Build stage (no failure)', '    onFailure: { result: RETRY }', {}, 'Build'],
+  [
+    'onFailure RETRY on the Build stage (one failure, retried)',
+    '    onFailure: { result: RETRY }',
+    (() => {
+      let failed = false;
+      return {
+        'Build · Compile': (input: unknown) => {
+          if (!failed) {
+            failed = true;
+            throw Object.assign(new Error('flaky'), { name: 'Stepline.BuildFailed' });
+          }
+          return stubHandlers(compiled)['Build · Compile']?.(input);
+        },
+      };
+    })(),
+    'Build',
+  ],
+];
+console.log('transitions a stage condition adds to one execution (on the Deploy stage unless said):');
+for (const [label, condition, overrides, stage] of cases) {
+  const run = await enteredStates(withCondition(condition, stage), overrides);
+  const added = run.entered.length - transitions;
+  console.log(`  ${String(added).padStart(4)}  ${label}  (${usd(added * PRICES.stepFunctionsPerTransition)})`);
+}
