@@ -44,7 +44,8 @@ export function pipelineToMermaid(pipeline: Pipeline): string {
     if (stage.onFailure) {
       const { result, retryMode, rules } = stage.onFailure;
       const node = id('failure', s);
-      const what = result === 'RETRY' ? `RETRY once (${retryMode ?? 'FAILED_ACTIONS'})` : result === 'ROLLBACK' ? 'ROLLBACK to the last good execution' : 'FAIL';
+      const what =
+        result === 'RETRY' ? `RETRY once (${retryMode ?? 'FAILED_ACTIONS'})` : result === 'ROLLBACK' ? 'ROLLBACK to the last good execution' : 'FAIL';
       lines.push(`    ${node}{{${label(`onFailure: ${what}${rules ? `, when${ruleLines(rules)}` : ''}`)}}}`);
       for (const from of inStage.flat()) lines.push(`    ${from} -. fails .-> ${node}`);
       if (result === 'RETRY') for (const to of actionsEntry) lines.push(`    ${node} -. retry .-> ${to}`);
