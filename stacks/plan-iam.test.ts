@@ -190,3 +190,32 @@ describe('planned policies, simulated', () => {
     for (const machine of plan.stateMachines) expect(inlinePolicySize(machine.compiled.iam)).toBeLessThan(MAX_INLINE_POLICY_CHARS / 2);
   });
 });
+
+describe('the conditions function', () => {
+  it("reads the alarms and invokes the functions that its pipelines' rules name, and nothing else", async () => {
+    const gated = parsePipeline({
+      name: 'gated',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Src', kind: 'source', repository: 'acme/web', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Deploy',
+          beforeEntry: { result: 'FAIL', rules: [{ name: 'Check', provider: 'LambdaInvoke', functionName: 'preflight' }] },
+          onSuccess: { result: 'FAIL', rules: [{ name: 'Errors', provider: 'CloudWatchAlarm', alarmName: 'web-5xx' }] },
+          actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }],
+        },
+      ],
+    });
+    const gatedPlan = planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: [gated], secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+    const of = (principal: string) => Object.values(gatedPlan.functions).find((f) => f.key === principal)?.statements ?? [];
+    const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    const allowed = await checkRequests(of, [
+      { principal: 'conditions', action: 'cloudwatch:DescribeAlarms', resource: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:web-5xx` },
+      { principal: 'conditions', action: 'lambda:InvokeFunction', resource: fn('preflight') },
+    ]);
+    expect(describeDenials(allowed)).toBe('');
+    const denied = await checkRequests(of, [{ principal: 'conditions', action: 'lambda:InvokeFunction', resource: fn('ship') }]);
+    expect(describeDenials(denied)).not.toBe('');
+    // The state machine may invoke the conditions function.
+    expect(gatedPlan.stateMachines[0]?.statements.flatMap((s) => s.Resource)).toContain(gatedPlan.functions.conditions.arn);
+  });
+});

@@ -199,6 +199,18 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
+  const rules = options.pipelines.flatMap((pipeline) =>
+    pipeline.stages.flatMap((s) => [s.beforeEntry, s.onSuccess, s.onFailure].flatMap((c) => c?.rules ?? [])),
+  );
+  const ruleFunctions = [
+    ...new Set(
+      rules.flatMap((r) =>
+        r.provider === 'LambdaInvoke' && r.functionName !== undefined
+          ? [r.functionName.startsWith('arn:') ? r.functionName : lambdaArn(region, accountId, r.functionName)]
+          : [],
+      ),
+    ),
+  ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -305,6 +317,17 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       memoryMb: 512,
       environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
+    }),
+    conditions: fn('conditions', {
+      description: 'stepline: stage conditions (alarm and function rules)',
+      // A LambdaInvoke rule's function may take Lambda's whole limit.
+      timeoutSeconds: 900,
+      memoryMb: 256,
+      statements: [
+        // DescribeAlarms answers composite alarms only when allowed on every resource.
+        ...(rules.some((r) => r.provider === 'CloudWatchAlarm') ? [awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*']))] : []),
+        ...(ruleFunctions.length > 0 ? [allow(['lambda:InvokeFunction'], ruleFunctions)] : []),
+      ],
     }),
     's3-deploy': fn('s3-deploy', {
       description: 'stepline: S3 deploy actions (the artifact into their buckets)',

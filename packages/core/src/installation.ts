@@ -25,7 +25,7 @@ export const ControlPrefix = {
 export const pipelineManifestKey = (pipeline: string) => `${ControlPrefix.pipelines}${pipeline}.json`;
 
 /** The functions of an installation, by their handler file in packages/functions/src/handlers. */
-export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy'] as const;
+export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy', 'conditions'] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 /** Environment variables the stacks set and the functions read. */
@@ -173,7 +173,7 @@ export function installationCompileOptions(location: InstallationLocation): Comp
       gate: fn('gate'),
       canary: fn('canary'),
       s3Deploy: fn('s3-deploy'),
-      conditions: lambdaArn(region, accountId, `${names.prefix}-conditions`),
+      conditions: fn('conditions'),
     },
   };
 }
