@@ -205,7 +205,13 @@ describe('the conditions function', () => {
         },
       ],
     });
-    const gatedPlan = planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: [gated], secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+    const gatedPlan = planInstallation({
+      stage: 'team',
+      region: REGION,
+      accountId: ACCOUNT,
+      pipelines: [gated],
+      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
+    });
     const of = (principal: string) => Object.values(gatedPlan.functions).find((f) => f.key === principal)?.statements ?? [];
     const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
     const allowed = await checkRequests(of, [
