@@ -311,3 +311,30 @@ describe('ROLLBACK', () => {
     expect(calls.some((c) => c.state === 'Deploy · roll back')).toBe(false);
   });
 });
+
+describe('rules each target cannot run are said before the run', () => {
+  const stages = `
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules:
+        - { name: Smoke, provider: Commands, commands: [./smoke] }
+        - { name: Errors, provider: CloudWatchAlarm, alarmName: web-5xx }
+    actions: [{ name: Ship, kind: invoke, function: ship, command: ./ship }]`;
+  const parsed = parsePipelineText(`name: web\nstages:${SOURCE}\n${stages}`);
+
+  it('on AWS, a Commands rule', () => {
+    expect(compilePipeline(parsed, { target: 'aws' }).warnings).toStrictEqual([
+      { path: 'stages[1].beforeEntry.rules[0]', message: 'a Commands rule runs on one machine only: on AWS use a LambdaInvoke rule' },
+    ]);
+  });
+
+  it('on one machine, an alarm rule without local.command', () => {
+    expect(compilePipeline(parsed, { target: 'local' }).warnings).toStrictEqual([
+      {
+        path: 'stages[1].beforeEntry.rules[1]',
+        message: 'on one machine a CloudWatchAlarm rule reads its alarm from local.command (exit 0: OK, else ALARM); add one for web-5xx',
+      },
+    ]);
+  });
+});

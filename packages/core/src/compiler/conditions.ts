@@ -4,7 +4,7 @@
  * the answer. WAIT goes through a Wait state and checks again, so a deployment window or an alarm
  * watch costs transitions, not a function held open.
  */
-import { ErrorName } from '../errors';
+import { type DefinitionIssue, ErrorName } from '../errors';
 import type { Rule } from '../model/conditions';
 import type { Stage } from '../model/schema';
 import type { ResolvedCompileOptions, StateInfo } from './context';
@@ -34,7 +34,9 @@ const CHECK_PATH = '$.check';
 const RESULT = `${CHECK_PATH}.result`;
 
 export interface ConditionContext {
-  pipeline: { name: string };
+  pipeline: { name: string; stages: readonly Stage[] };
+  /** What a target lacks to run a rule (a Commands rule on AWS, an alarm without a local command on one machine). */
+  warnings: DefinitionIssue[];
   options: ResolvedCompileOptions;
   refs: ReferenceResolver;
   states: Record<string, State>;
@@ -66,6 +68,11 @@ function rulesPayload(ctx: ConditionContext, rules: readonly Rule[]): JsonObject
  * while a rule waits (a closed deployment window, an alarm watched for its WaitTime).
  */
 export function compileConditionCheck(ctx: ConditionContext, stage: Stage, kind: ConditionKind, rules: readonly Rule[], outcomes: ConditionOutcomes): string {
+  const at = `stages[${ctx.pipeline.stages.indexOf(stage)}].${kind}.rules`;
+  rules.forEach((rule, r) => {
+    const lack = ruleLacks(rule, ctx.options.target);
+    if (lack) ctx.warnings.push({ path: `${at}[${r}]`, message: lack });
+  });
   const fn = ctx.options.functions.conditions;
   ctx.iam.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [fn] });
   const info: StateInfo = { role: 'condition', stage: stage.name };
@@ -246,6 +253,21 @@ export function rollbackEnds(ctx: ConditionContext, stage: Stage, next: string):
   const name = rollbackEndsName(stage.name);
   ctx.record(name, choice([{ Variable: ROLLBACK_INPUT, IsPresent: true, Next: FixedState.Succeeded }], next), { role: 'rollback', stage: stage.name });
   return name;
+}
+
+/** What a rule lacks to run on a target: each rule's effect exists on one runtime, or both. */
+function ruleLacks(rule: Rule, target: 'aws' | 'local'): string | undefined {
+  if (target === 'aws') {
+    if (rule.provider === 'Commands') return 'a Commands rule runs on one machine only: on AWS use a LambdaInvoke rule';
+    if (rule.provider === 'LambdaInvoke' && rule.functionName === undefined)
+      return 'a LambdaInvoke rule needs a functionName to run on AWS (a command runs only on one machine)';
+    return undefined;
+  }
+  if (rule.provider === 'CloudWatchAlarm' && rule.local === undefined) {
+    return `on one machine a CloudWatchAlarm rule reads its alarm from local.command (exit 0: OK, else ALARM); add one for ${rule.alarmName}`;
+  }
+  if (rule.provider === 'LambdaInvoke' && rule.command === undefined) return 'on one machine a LambdaInvoke rule runs its command: add one';
+  return undefined;
 }
 
 const catchTo = (next: string): CatchRule[] => [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: next }];
