@@ -51,7 +51,7 @@ import { SecretCache } from '../../packages/functions/src/secrets';
 import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
-import { createEcsFixture, type EcsFixture } from '../helpers/ecs-fixture';
+import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ecs-fixture';
 import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
@@ -692,16 +692,7 @@ phases:
               checkIntervalSeconds: 150,
               terminationWaitMinutes: 1,
               alarms: ['web-5xx'],
-              ecs: {
-                cluster: 'prod',
-                service: 'web',
-                containerName: 'web',
-                containerPort: 8080,
-                listenerArn: fx.listenerArn,
-                targetGroups: { blue: fx.blueTg, green: fx.greenTg },
-                subnets: fx.subnets,
-                securityGroups: [fx.securityGroup],
-              },
+              ecs: ecsSettingsFor(fx),
             },
           ],
         },
