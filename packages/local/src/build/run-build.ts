@@ -124,6 +124,13 @@ function readBuildspec(options: RunBuildOptions, sourceDir: string, log: BuildLo
     if (path !== undefined && !existsSync(path)) throw new DefinitionError([{ path: '', message: 'no such buildspec file' }], path);
     const parsed = parseBuildspecText(path === undefined ? given : readFileSync(path, 'utf8'), path ?? 'inline buildspec');
     for (const note of parsed.notes) log.line(`Warning: ${note.path}: ${note.message}`);
+    if (!parsed.buildspec.hasPhases)
+      throw new DefinitionError(
+        [{ path: 'batch', message: 'this file declares only a batch of builds, no phases: run it from a build action with batchEnabled: true' }],
+        path ?? 'inline buildspec',
+      );
+    if (parsed.buildspec.batch)
+      log.line('Note: batch: this build runs the phases; the batch runs from a build action with batchEnabled: true', { fileOnly: true });
     return parsed.buildspec;
   } catch (error) {
     // The caller shows the error itself; the log keeps it with the build.
