@@ -116,6 +116,55 @@ describe('planned policies, simulated', () => {
     expect(denied).toHaveLength(2);
   });
 
+  it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {
+    const pipeline = parsePipeline({
+      ...pipelines.find((p) => p.name === 'web'),
+      name: 'batch',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/batch', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Build',
+          actions: [{ name: 'Matrix', kind: 'build', inputArtifacts: ['Src'], batchEnabled: true, combineArtifacts: true, outputArtifacts: ['All'] }],
+        },
+      ],
+    });
+    const batchPlan = planInstallation({
+      stage: 'team',
+      region: REGION,
+      accountId: ACCOUNT,
+      pipelines: [pipeline],
+      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
+    });
+    const project = batchPlan.projects.find((p) => p.action === 'Matrix');
+    const machine = batchPlan.stateMachines.find((m) => m.pipeline.name === 'batch');
+    if (!project?.batch || !machine) throw new Error('no batch project or state machine');
+    expect(project.batch.combineArtifacts).toBe(true);
+    const projectArn = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${project.name}`;
+    const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventForCodeBuildStartBuildBatchRule`;
+    const machineRequests: IamRequest[] = [
+      ...['codebuild:StartBuildBatch', 'codebuild:BatchGetBuildBatches', 'codebuild:StopBuildBatch'].map((action) => ({
+        principal: 'machine',
+        action,
+        resource: projectArn,
+      })),
+      ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({ principal: 'machine', action, resource: rule })),
+    ];
+    expect(describeDenials(await checkRequests(() => machine.statements, machineRequests))).toBe('');
+    const batchRequests = ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:RetryBuild'].map((action) => ({
+      principal: 'batch',
+      action,
+      resource: projectArn,
+    }));
+    expect(describeDenials(await checkRequests(() => project.batch?.statements ?? [], batchRequests))).toBe('');
+    // The builds themselves may not start builds, nor may the batch role start another project's.
+    expect(await checkRequests(() => project.statements, [{ principal: project.name, action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+    const other = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/other`;
+    expect(await checkRequests(() => project.batch?.statements ?? [], [{ principal: 'batch', action: 'codebuild:StartBuild', resource: other }])).toHaveLength(
+      1,
+    );
+    expect(await checkRequests(() => machine.statements, [{ principal: 'machine', action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+  });
+
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {
     const pipeline = parsePipeline({
       ...pipelines.find((p) => p.name === 'web'),

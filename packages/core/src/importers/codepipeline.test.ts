@@ -150,6 +150,30 @@ describe('importCodePipeline', () => {
     });
   });
 
+  it("carries CodePipeline's BatchEnabled and CombineArtifacts (the sample with combined artifacts)", () => {
+    const build = {
+      name: 'Build',
+      actions: [
+        {
+          name: 'Build',
+          actionTypeId: { category: 'Build', owner: 'AWS', provider: 'CodeBuild', version: '1' },
+          configuration: { ProjectName: 'my-build-project-name', PrimarySource: 'SourceArtifact', BatchEnabled: 'true', CombineArtifacts: 'true' },
+          inputArtifacts: [{ name: 'SourceArtifact' }],
+          outputArtifacts: [{ name: 'output1' }],
+        },
+      ],
+    };
+    const [imported] = importCodePipeline(declaration([source, build]));
+    expect(imported?.definition.stages[1]?.actions[0]).toMatchObject({
+      kind: 'build',
+      batchEnabled: true,
+      combineArtifacts: true,
+      outputArtifacts: ['output1'],
+    });
+    expect(imported?.notes ?? []).toStrictEqual([]);
+    expect(parsePipeline(imported?.definition).stages[1]?.actions[0]).toMatchObject({ batchEnabled: true, combineArtifacts: true });
+  });
+
   it('reads CloudFormation YAML with short intrinsic tags, resolving what the template defines', () => {
     const template = `
 Parameters:
