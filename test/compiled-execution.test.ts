@@ -176,3 +176,42 @@ stages:
     expect((inputOf(calls, 'Release · Approve') as { Payload: { customData: string } }).Payload.customData).toBe('Ship web:7 to prod?');
   });
 });
+
+describe('a batch build action, compiled and executed', () => {
+  const compiled = compilePipeline(
+    parsePipelineText(`
+name: batch
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
+  - name: Build
+    actions: [{ name: Matrix, kind: build, inputArtifacts: [Src], batchEnabled: true, combineArtifacts: true, outputArtifacts: [All], timeoutMinutes: 30 }]
+  - name: Deploy
+    actions: [{ name: Ship, kind: invoke, command: ./ship, inputArtifacts: [All] }]
+`),
+    { target: 'aws' },
+  );
+
+  it('passes asl-validator, starts the batch with StartBuildBatch parameters and goes on when it succeeds', async () => {
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+    const { outcome, calls, stages } = await run(compiled);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(stages).toStrictEqual(['Source', 'Build', 'Deploy']);
+    const started = calls.find((c) => c.state === 'Build · Matrix')?.input as Record<string, unknown>;
+    expect(started).toMatchObject({ ProjectName: 'stepline-batch-Build-Matrix', SourceVersion: 'c0ffee', BuildTimeoutInMinutesOverride: 30 });
+  });
+
+  it('fails naming the Build stage when the batch fails, and deploys nothing', async () => {
+    const { outcome, calls } = await run(compiled, {
+      'Build · Matrix': () => {
+        throw Object.assign(new Error('the batch failed: build2 FAILED'), { name: 'Stepline.BuildFailed' });
+      },
+    });
+    expect(outcome).toStrictEqual({
+      status: 'FAILED',
+      error: 'Stepline.BuildFailed',
+      cause: 'Stage Build, action Matrix failed: the batch failed: build2 FAILED',
+    });
+    expect(calls.some((c) => c.state.startsWith('Deploy'))).toBe(false);
+  });
+});
