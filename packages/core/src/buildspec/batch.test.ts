@@ -180,6 +180,9 @@ batch:
     expect(problems(`${phases}batch:\n  build-fanout: {parallelism: 5}\n`)).toStrictEqual([
       'batch.build-fanout: build-fanout (tests split across builds) is not supported: use a build-list or build-matrix',
     ]);
+    expect(problems(`${phases}batch:\n  build-graph:\n    - {identifier: a}\n    - {identifier: b, depends-on: [a]}\n`)).toStrictEqual([
+      'batch.build-graph[1].depends-on: unknown key',
+    ]);
     expect(problems(`${phases}batch:\n  fast-fail: maybe\n  build-list: [{identifier: a, ignore-failure: sometimes}]\n`)).toStrictEqual([
       'batch.fast-fail: expected yes or no, got "maybe"',
       'batch.build-list[0].ignore-failure: expected yes or no, got "sometimes"',

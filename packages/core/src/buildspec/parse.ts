@@ -58,9 +58,10 @@ export function parseBuildspec(value: unknown, source?: string): ParsedBuildspec
   if (!result.success) {
     const unknownKeys: Array<{ path: PropertyKey[]; key: string }> = [];
     const problems = result.error.issues.filter((issue) => {
-      // A misspelt phase or phase key changes what runs: refuse it. Elsewhere an unknown key is
-      // ignored, as CodeBuild ignores keys it does not know (`env.compute-type` in real files).
-      if (issue.code !== 'unrecognized_keys' || issue.path[0] === 'phases') return true;
+      // A misspelt phase or phase key changes what runs, and so does a misspelt batch key
+      // (`depends-on` would drop an order): refuse them. Elsewhere an unknown key is ignored, as
+      // CodeBuild ignores keys it does not know (`env.compute-type` in real files).
+      if (issue.code !== 'unrecognized_keys' || issue.path[0] === 'phases' || issue.path[0] === 'batch') return true;
       for (const key of issue.keys) unknownKeys.push({ path: issue.path, key });
       return false;
     });
