@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type BuildAction, BuildFailedError, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
 import type { ArtifactFile } from '../../build/artifacts';
 import { type BuildReport, runBuild } from '../../build/index';
-import { actionDirs, type ExecutionContext, fileSafe } from '../context';
+import { actionDirs, type ExecutionContext, fileSafe, throwIfStopped } from '../context';
 
 /** The CodeBuild StartBuild (and StartBuildBatch) parameters the compiled Task sends (the ones the local build reads). */
 export interface StartBuildParameters {
@@ -76,7 +76,7 @@ export async function runActionBuild(ctx: ExecutionContext, action: BuildAction,
   const startedAt = new Date().toISOString();
   const overrides = params.EnvironmentVariablesOverride ?? [];
   const ofType = (type: string) => Object.fromEntries(overrides.filter((v) => (v.Type ?? 'PLAINTEXT') === type).map((v) => [v.Name, v.Value]));
-  if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `build of ${action.name} was stopped before it started`);
+  throwIfStopped(ctx, `build of ${action.name}`);
   const record = {
     executionId: ctx.executionId,
     stage,
