@@ -12,6 +12,13 @@ export interface StubCall {
 
 export type Override = (input: unknown) => unknown;
 
+/** A Task that fails with the error `name` (a `Stepline.*` name, as the real handler throws it) and `message`. */
+export const failWith =
+  (name: string, message: string): Override =>
+  () => {
+    throw Object.assign(new Error(message), { name });
+  };
+
 /** Each Task state's `Resource`, nested states included. */
 function resources(machine: { States: Record<string, unknown> }, into = new Map<string, string>()): Map<string, string> {
   for (const [name, state] of Object.entries(machine.States) as Array<[string, { Type: string; Resource?: string; Branches?: []; ItemProcessor?: never }]>) {

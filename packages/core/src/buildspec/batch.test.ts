@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError } from '../errors';
+import { refusalOf } from '../testing';
 import { parseBuildspecText } from './parse';
 
 const batchOf = (yaml: string) => parseBuildspecText(`version: 0.2\nphases:\n  build:\n    commands: [make]\n${yaml}`).buildspec.batch;
 
-function problems(yaml: string): string[] {
-  try {
-    parseBuildspecText(`version: 0.2\n${yaml}`);
-  } catch (error) {
-    if (error instanceof DefinitionError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  return [];
-}
+/** The problems a buildspec (after its version line) is refused with, as `path: message` lines. */
+const problems = (yaml: string) => refusalOf(() => parseBuildspecText(`version: 0.2\n${yaml}`));
 
 describe('batch builds', () => {
   it('expands the documented build graph: build2 after build1, build3 after build2, each with its variables and buildspec', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DefinitionError } from '../errors';
 import { parsePipelineText } from '../model/parse';
+import { refusalOf } from '../testing';
 import { compilePipeline } from './compile';
 import { type State, type StateMachineDefinition, validateGraph, validateStateMachine } from './states';
 
@@ -652,14 +653,7 @@ stages:${SOURCE}
   });
 
   it('refuses what a batch cannot do, with the path', () => {
-    const problems = (action: string) => {
-      try {
-        compileYaml(batchYaml(action));
-      } catch (error) {
-        return (error as DefinitionError).issues.map((i) => `${i.path}: ${i.message}`);
-      }
-      return [];
-    };
+    const problems = (action: string) => refusalOf(() => compileYaml(batchYaml(action)));
     expect(problems('{ name: M, kind: build, inputArtifacts: [Src], combineArtifacts: true }')).toStrictEqual([
       'stages[1].actions[0].combineArtifacts: combines the artifacts of a batch: set batchEnabled: true',
     ]);
