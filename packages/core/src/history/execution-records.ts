@@ -65,5 +65,8 @@ export interface ExecutionDetail extends ExecutionSummary {
   variables: Record<string, string>;
 }
 
+/** A build's name beside its stage: the action, and `Action/identifier` for a build of a batch. */
+export const buildName = (action: string, identifier?: string) => (identifier === undefined ? action : `${action}/${identifier}`);
+
 /** The key of a build in {@link ExecutionDetail.builds}: `Stage.Action`, and `Stage.Action/identifier` for a build of a batch. */
-export const buildKey = (stage: string, action: string, identifier?: string) => `${stage}.${action}${identifier === undefined ? '' : `/${identifier}`}`;
+export const buildKey = (stage: string, action: string, identifier?: string) => `${stage}.${buildName(action, identifier)}`;
