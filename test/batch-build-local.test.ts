@@ -153,4 +153,17 @@ phases:
     if (detail.builds['Build.Batch/slow']) expect(detail.builds['Build.Batch/slow'].status).toBe('STOPPED');
     expect(detail.builds['Build.Batch/after']).toBeUndefined();
   }, 120_000);
+
+  it('refuses a bad batch before any build runs, naming the file and the path into it', async () => {
+    marks = mkdtempSync(join(tmpdir(), 'stepline-batch-'));
+    project = createProject({
+      'stepline.yml': batchPipeline('badbatch', marks),
+      'buildspec.yml': `version: 0.2\nbatch:\n  build-graph:\n    - { identifier: a, depend-on: [b] }\nphases:\n  build:\n    commands:\n      - ${mark('start')}\n`,
+    });
+    const run = await runCli(['run'], { cwd: project.dir });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/execution \S+ failed in stage Build, action Batch: Stepline.DefinitionInvalid/);
+    expect(run.stdout).toContain('buildspec.yml: batch.build-graph[0].depend-on[0]: no build of the batch is named "b"');
+    expect(existsSync(join(marks, 'order.log'))).toBe(false);
+  }, 60_000);
 });

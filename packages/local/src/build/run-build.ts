@@ -129,7 +129,8 @@ function readBuildspec(options: RunBuildOptions, sourceDir: string, log: BuildLo
         [{ path: 'batch', message: 'this file declares only a batch of builds, no phases: run it from a build action with batchEnabled: true' }],
         path ?? 'inline buildspec',
       );
-    if (parsed.buildspec.batch)
+    // A build of a batch knows it is one; any other build of a file with a batch runs its phases alone.
+    if (parsed.buildspec.batch && options.environment?.CODEBUILD_BATCH_BUILD_IDENTIFIER === undefined)
       log.line('Note: batch: this build runs the phases; the batch runs from a build action with batchEnabled: true', { fileOnly: true });
     return parsed.buildspec;
   } catch (error) {
