@@ -36,6 +36,7 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { buildBatchHandler } from './handlers/build-batch';
 import { cloudFormationHandler } from './handlers/cloudformation';
 import { conditionsHandler } from './handlers/conditions';
 import { gateHandler } from './handlers/gate';
@@ -465,7 +466,7 @@ export class LocalRuntime {
           break;
         case 'build':
         case 'test':
-          handlers[state] = buildHandler(ctx, action, stage.name);
+          handlers[state] = action.batchEnabled ? buildBatchHandler(ctx, action, stage.name) : buildHandler(ctx, action, stage.name);
           break;
         case 'approval':
           handlers[state] = approvalHandler(ctx);
