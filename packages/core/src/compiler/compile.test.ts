@@ -350,7 +350,7 @@ const EXPECTED = {
         defaults: {
           ENV: 'dev',
         },
-        blank: { pipeline: 'tiny', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
+        blank: { pipeline: 'tiny', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {}, sourceRevisions: [] },
       },
       Next: 'Complete input',
     },
@@ -404,6 +404,7 @@ const EXPECTED = {
           outputArtifact: 'Src',
           artifactBucket: 'stepline-artifacts',
           'trigger.$': '$.input.source',
+          'sourceRevisions.$': '$.input.sourceRevisions',
         },
       },
       ResultSelector: {

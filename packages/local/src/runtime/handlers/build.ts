@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildAction, BuildFailedError, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
+import { BuildFailedError, type CodeBuildRun, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
 import type { ArtifactFile } from '../../build/artifacts';
 import { runBuild } from '../../build/index';
 import { actionDirs, type ExecutionContext, fileSafe } from '../context';
@@ -26,11 +26,11 @@ export async function logTail(file: string | undefined, lines = 12): Promise<str
 }
 
 /**
- * A build or test action on one machine: the CodeBuild-compatible runner in a fresh copy of the
+ * A build, test or commands action on one machine: the CodeBuild-compatible runner in a fresh copy of the
  * primary input artifact (verified against its manifest), secondary inputs beside it, outputs
  * sealed as artifacts. Answers as `startBuild.sync` does: `{Build: {...}}`, or fails the Task.
  */
-export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: string) {
+export function buildHandler(ctx: ExecutionContext, action: CodeBuildRun, stage: string) {
   return async (input: unknown) => {
     const params = input as StartBuildParameters;
     const pipeline = ctx.pipeline.name;
