@@ -86,7 +86,7 @@ export function checkSourceRevisionOverrides(pipeline: Pipeline, overrides: read
     }
     const applies = APPLIES[o.revisionType];
     if (!applies.providers.includes(action.provider)) {
-      add(`applies to ${applies.why}; ${o.actionName} is a ${action.provider} source${action.provider === 'S3' ? '' : ': use COMMIT_ID'}`);
+      add(`applies to ${applies.why}; ${o.actionName} is a source of provider ${action.provider}${action.provider === 'S3' ? '' : ': use COMMIT_ID'}`);
       return;
     }
     if (o.revisionType === SourceRevisionType.CommitId && !COMMIT_ID.test(o.revisionValue))
