@@ -328,6 +328,109 @@ Resources:${pipeline(`
   });
 });
 
+describe('Commands actions (V2, category Compute)', () => {
+  const expected = {
+    name: 'Bundle',
+    namespace: 'BundleVars',
+    inputArtifacts: ['Code'],
+    outputArtifacts: ['Site'],
+    kind: 'commands',
+    commands: ['npm ci', 'npm run build', 'export VERSION=$(cat VERSION)'],
+    outputVariables: ['VERSION'],
+    environmentVariables: { STAGE: 'beta' },
+    secretsManager: { TOKEN: 'ci/token' },
+    outputFiles: ['public/**/*'],
+  };
+
+  it('come across from a CloudFormation template: commands, output variables, environment variables, the output artifact and its files', () => {
+    const template = `
+Resources:${pipeline(`
+        - Name: Package
+          Actions:
+            - Name: Bundle
+              ActionTypeId: { Category: Compute, Owner: AWS, Provider: Commands, Version: '1' }
+              Namespace: BundleVars
+              Commands: [npm ci, npm run build, "export VERSION=$(cat VERSION)"]
+              OutputVariables: [VERSION]
+              EnvironmentVariables:
+                - { Name: STAGE, Value: beta }
+                - { Name: TOKEN, Value: ci/token, Type: SECRETS_MANAGER }
+              InputArtifacts: [{ Name: Code }]
+              OutputArtifacts: [{ Name: Site, Files: ["public/**/*"] }]`)}
+`;
+    const [imported] = importCodePipeline(template, 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual(expected);
+    expect(imported?.notes).toStrictEqual([]);
+  });
+
+  it('come across from get-pipeline JSON, and are runnable as imported', () => {
+    const json = JSON.stringify({
+      pipeline: {
+        name: 'web',
+        pipelineType: 'V2',
+        stages: [
+          {
+            name: 'Source',
+            actions: [
+              {
+                name: 'Src',
+                actionTypeId: { category: 'Source', owner: 'AWS', provider: 'CodeCommit', version: '1' },
+                configuration: { RepositoryName: 'web', BranchName: 'main' },
+                outputArtifacts: [{ name: 'Code' }],
+              },
+            ],
+          },
+          {
+            name: 'Package',
+            actions: [
+              {
+                name: 'Bundle',
+                actionTypeId: { category: 'Compute', owner: 'AWS', provider: 'Commands', version: '1' },
+                namespace: 'BundleVars',
+                commands: expected.commands,
+                outputVariables: ['VERSION'],
+                environmentVariables: [
+                  { name: 'STAGE', value: 'beta' },
+                  { name: 'TOKEN', value: 'ci/token', type: 'SECRETS_MANAGER' },
+                ],
+                inputArtifacts: [{ name: 'Code' }],
+                outputArtifacts: [{ name: 'Site', files: ['public/**/*'] }],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    const [imported] = importCodePipeline(json, 'p.json');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual(expected);
+    expect(imported?.notes).toStrictEqual([]);
+  });
+
+  it('are refused in another category, and with a PARAMETER_STORE variable, naming the path', () => {
+    const template = (typeId: string, env = '') => `
+Resources:${pipeline(`
+        - Name: Package
+          Actions:
+            - Name: Bundle
+              ActionTypeId: ${typeId}
+              Commands: [make]${env}
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+    expect(() => importCodePipeline(template("{ Category: Build, Owner: AWS, Provider: Commands, Version: '1' }"), 't.yml')).toThrow(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0].ActionTypeId: stage Package, action Bundle: provider Commands (category Build) is not supported: Commands is imported in the Compute categories only, not Build',
+    );
+    expect(() =>
+      importCodePipeline(
+        template(
+          "{ Category: Compute, Owner: AWS, Provider: Commands, Version: '1' }",
+          '\n              EnvironmentVariables: [{ Name: T, Value: /p, Type: PARAMETER_STORE }]',
+        ),
+        't.yml',
+      ),
+    ).toThrow("Resources.Pipeline.Properties.Stages[1].Actions[0].EnvironmentVariables: T: a Commands action's variables are PLAINTEXT or SECRETS_MANAGER");
+  });
+});
+
 describe('CloudFormation actions', () => {
   it('import as cloudformation actions: mode, stack, change set, template, parameters, capabilities, role', () => {
     const template = `

@@ -307,6 +307,8 @@ export const CommandsActionSchema = z.strictObject({
   /** Environment variables of the commands exported as the action's variables (`#{Namespace.NAME}`). */
   outputVariables: list(VariableNameSchema, 'variable names').optional(),
   environmentVariables: EnvironmentVariablesSchema.default({}),
+  /** Variables read from Secrets Manager when the commands start, as the action's SECRETS_MANAGER environment variables. */
+  secretsManager: z.record(EnvNameSchema, text('a secret reference'), { error: 'expected a map of NAME: secret reference' }).optional(),
   /**
    * The files of the output artifact, as CodePipeline's OutputArtifact `files`: paths or globs relative
    * to the primary input's directory. @default every file of that directory

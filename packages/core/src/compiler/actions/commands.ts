@@ -25,6 +25,7 @@ export function commandsBuild(action: CommandsAction): CodeBuildRun {
     inputArtifacts: action.inputArtifacts,
     outputArtifacts: action.outputArtifacts,
     environmentVariables: action.environmentVariables,
+    ...(action.secretsManager !== undefined && { secretsManager: action.secretsManager }),
     ...(action.timeoutMinutes !== undefined && { timeoutMinutes: action.timeoutMinutes }),
     ...(action.namespace !== undefined && { namespace: action.namespace }),
     ...(action.outputVariables !== undefined && { outputVariables: action.outputVariables }),
