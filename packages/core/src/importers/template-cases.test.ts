@@ -363,49 +363,6 @@ Resources:${pipeline(`
     expect(imported?.notes).toStrictEqual([]);
   });
 
-  it('come across from get-pipeline JSON, and are runnable as imported', () => {
-    const json = JSON.stringify({
-      pipeline: {
-        name: 'web',
-        pipelineType: 'V2',
-        stages: [
-          {
-            name: 'Source',
-            actions: [
-              {
-                name: 'Src',
-                actionTypeId: { category: 'Source', owner: 'AWS', provider: 'CodeCommit', version: '1' },
-                configuration: { RepositoryName: 'web', BranchName: 'main' },
-                outputArtifacts: [{ name: 'Code' }],
-              },
-            ],
-          },
-          {
-            name: 'Package',
-            actions: [
-              {
-                name: 'Bundle',
-                actionTypeId: { category: 'Compute', owner: 'AWS', provider: 'Commands', version: '1' },
-                namespace: 'BundleVars',
-                commands: expected.commands,
-                outputVariables: ['VERSION'],
-                environmentVariables: [
-                  { name: 'STAGE', value: 'beta' },
-                  { name: 'TOKEN', value: 'ci/token', type: 'SECRETS_MANAGER' },
-                ],
-                inputArtifacts: [{ name: 'Code' }],
-                outputArtifacts: [{ name: 'Site', files: ['public/**/*'] }],
-              },
-            ],
-          },
-        ],
-      },
-    });
-    const [imported] = importCodePipeline(json, 'p.json');
-    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual(expected);
-    expect(imported?.notes).toStrictEqual([]);
-  });
-
   it('are refused in another category, and with a PARAMETER_STORE variable, naming the path', () => {
     const template = (typeId: string, env = '') => `
 Resources:${pipeline(`

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBuildspecText } from '../../buildspec/parse';
-import { DefinitionError } from '../../errors';
 import { parsePipelineText } from '../../model/parse';
+import { refusalOf } from '../../testing';
 import { compilePipeline } from '../compile';
 import type { State } from '../states';
 
@@ -30,15 +30,7 @@ const COMMANDS = `      - name: Bundle
           - npm ci
           - export VERSION=$(node -p "require('./package.json').version")`;
 
-const problems = (yaml: string) => {
-  try {
-    compilePipeline(parsePipelineText(yaml));
-  } catch (error) {
-    if (error instanceof DefinitionError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  return [];
-};
+const problems = (yaml: string) => refusalOf(() => compilePipeline(parsePipelineText(yaml)));
 
 describe('the commands action', () => {
   it('compiles to a CodeBuild build of its own project, with the buildspec made from its commands', () => {
