@@ -6,16 +6,15 @@
 import { type CommandsAction, commandsBuildspec, parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
+import { pipelineYaml } from '../test/helpers/project';
 import { planInstallation } from './plan';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
-const pipeline = parsePipelineText(`
-name: site
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/site, outputArtifacts: [Src] }]
-  - name: Package
+const pipeline = parsePipelineText(
+  pipelineYaml(
+    'site',
+    `  - name: Package
     actions:
       - name: Bundle
         kind: commands
@@ -26,7 +25,9 @@ stages:
         outputVariables: [VERSION]
         timeoutMinutes: 20
         commands: [npm ci, npm run build, "export VERSION=$(cat VERSION)"]
-`);
+`,
+  ),
+);
 const plan = planInstallation({
   stage: 'team',
   region: REGION,
@@ -43,7 +44,7 @@ describe('a commands action on AWS', () => {
       name: 'stepline-team-site-Package-Bundle',
       pipeline: 'site',
       stage: 'Package',
-      source: { type: 'GITHUB', location: 'https://github.com/acme/site.git', buildspec: commandsBuildspec(action) },
+      source: { type: 'GITHUB', location: 'https://github.com/acme/x.git', buildspec: commandsBuildspec(action) },
       artifacts: { type: 'S3', location: plan.names.bucket, packaging: 'NONE', namespaceType: 'NONE' },
       environment: {
         type: 'LINUX_CONTAINER',
