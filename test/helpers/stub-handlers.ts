@@ -38,6 +38,7 @@ export function stubHandlers(compiled: CompiledPipeline, overrides: Record<strin
           };
         case 'build':
         case 'test':
+        case 'commands':
           return { Build: { Id: `${state}:1`, BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [] } };
         case 'approval':
           return { approvedBy: 'tester', comment: '', decidedAt: '2026-11-26T00:00:00Z' };
