@@ -196,7 +196,8 @@ stages:
   const stamp = {
     'Package · Stamp': () => ({ Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'TAG', Value: 'v1' }] } }),
   };
-  const payloadOf = (calls: StubCall[], state: string) => (calls.find((c) => c.state === state)?.input as { Payload: Record<string, unknown> }).Payload;
+  const payloadOf = (calls: StubCall[], state: string) =>
+    (calls.find((c) => c.state === state)?.input as { Payload?: Record<string, unknown> } | undefined)?.Payload ?? {};
 
   it('hands every source action the revisions named at start, and none when a webhook started it', async () => {
     const sourceRevisions = [{ actionName: 'Lib', revisionType: 'COMMIT_ID' as const, revisionValue: 'a'.repeat(40) }];
