@@ -286,6 +286,9 @@ export const S3DeployActionSchema = z
   .refine((a) => a.bucket !== undefined || a.local !== undefined, { error: 'expected a bucket, a local directory or both' })
   .refine((a) => a.extract || a.objectKey !== undefined, { error: 'expected objectKey: without extract the artifact goes to one object' });
 
+/** How long a Commands action's build may run: CodePipeline's limit, and the default. */
+export const COMMANDS_TIMEOUT_MINUTES = 55;
+
 /**
  * Shell commands run in one shell session with the input artifacts, as CodePipeline's Commands action
  * (category Compute): on AWS in a CodeBuild project that `sst deploy` creates (CodePipeline's managed
@@ -295,6 +298,8 @@ export const S3DeployActionSchema = z
 export const CommandsActionSchema = z.strictObject({
   ...actionBase,
   kind: z.literal('commands'),
+  /** A Commands action's build may run 55 minutes, as CodePipeline's managed compute allows. @default 55 */
+  timeoutMinutes: minutes(COMMANDS_TIMEOUT_MINUTES).optional(),
   commands: list(
     text('a shell command')
       .min(1, { error: 'expected a shell command, got an empty string' })

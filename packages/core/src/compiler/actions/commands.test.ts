@@ -43,7 +43,7 @@ describe('the commands action', () => {
         ProjectName: 'stepline-web-Package-Bundle',
         'SourceVersion.$': '$.actions.Source_Checkout.variables.CommitId',
         BuildspecOverride: state.Parameters.BuildspecOverride,
-        TimeoutInMinutesOverride: 60,
+        TimeoutInMinutesOverride: 55,
         EnvironmentVariablesOverride: [
           { Name: 'STEPLINE_PIPELINE', Type: 'PLAINTEXT', Value: 'web' },
           { Name: 'STEPLINE_EXECUTION_ID', Type: 'PLAINTEXT', 'Value.$': '$$.Execution.Name' },
@@ -67,7 +67,7 @@ describe('the commands action', () => {
         'exportedVariables.$': '$.Build.ExportedEnvironmentVariables',
       },
       ResultPath: '$.actions.Package_Bundle',
-      TimeoutSeconds: (60 + 60) * 60,
+      TimeoutSeconds: (55 + 60) * 60,
       Retry: [{ ErrorEquals: ['CodeBuild.AccountLimitExceededException', 'CodeBuild.ThrottlingException'], ...backoff }],
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Package · Bundle · failed' }],
       Next: 'Publish · enter stage',
@@ -114,6 +114,9 @@ describe('the commands action', () => {
     expect(problems(pipeline(`${at} inputArtifacts: [Src], commands: [] }`))).toStrictEqual(['stages[1].actions[0].commands: expected at least one command']);
     expect(problems(pipeline(`${at} inputArtifacts: [Src], commands: [${Array(51).fill('x').join(', ')}] }`))).toStrictEqual([
       'stages[1].actions[0].commands: expected at most 50 commands',
+    ]);
+    expect(problems(pipeline(`${at} inputArtifacts: [Src], timeoutMinutes: 60, commands: [make] }`))).toStrictEqual([
+      'stages[1].actions[0].timeoutMinutes: expected at most 55 minutes, got 60',
     ]);
     expect(problems(pipeline(`${at} commands: [make] }`))).toStrictEqual([
       'stages[1].actions[0].inputArtifacts: a commands action needs at least one input artifact: the commands run in the first',

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { CommandsAction } from '../../model/schema';
+import { COMMANDS_TIMEOUT_MINUTES, type CommandsAction } from '../../model/schema';
 import type { ActionContext } from '../context';
 import { type CodeBuildRun, compileBuild } from './build';
 
@@ -26,7 +26,7 @@ export function commandsBuild(action: CommandsAction): CodeBuildRun {
     outputArtifacts: action.outputArtifacts,
     environmentVariables: action.environmentVariables,
     ...(action.secretsManager !== undefined && { secretsManager: action.secretsManager }),
-    ...(action.timeoutMinutes !== undefined && { timeoutMinutes: action.timeoutMinutes }),
+    timeoutMinutes: action.timeoutMinutes ?? COMMANDS_TIMEOUT_MINUTES,
     ...(action.namespace !== undefined && { namespace: action.namespace }),
     ...(action.outputVariables !== undefined && { outputVariables: action.outputVariables }),
     buildspec: commandsBuildspec(action),
