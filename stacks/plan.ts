@@ -7,9 +7,12 @@
 import {
   type Action,
   actionPositions,
+  type BuildAction,
+  type CodeBuildRun,
   type CompiledPipeline,
   type CompileOptions,
   ControlPrefix,
+  commandsBuild,
   type DeployAction,
   EnvVar,
   type FunctionKey,
@@ -357,8 +360,8 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
-    const action = position.action;
-    if ((action.kind !== 'build' && action.kind !== 'test') || action.project !== undefined) return [];
+    const action = createdProjectBuild(position.action);
+    if (action === undefined) return [];
     const name = projectName({ pipeline, position, options: resolvedForProjectName(compileOptions) }, action);
     const logGroup = `/aws/codebuild/${name}`;
     const primary = action.primarySource ?? action.inputArtifacts[0];
@@ -586,6 +589,16 @@ function canaryStatements(options: {
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
   return statements;
+}
+
+/**
+ * The builds the installation creates a CodeBuild project for: build and test actions that name none,
+ * and every commands action (CodePipeline runs those on compute it manages).
+ */
+function createdProjectBuild(action: Action): (CodeBuildRun & Pick<BuildAction, 'environment'>) | undefined {
+  if (action.kind === 'commands') return commandsBuild(action);
+  if ((action.kind === 'build' || action.kind === 'test') && action.project === undefined) return action;
+  return undefined;
 }
 
 /** Actions of a pipeline, for tests and summaries. */

@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import type { Pipeline } from '../model/schema';
+import { SourceRevisionOverrideSchema } from './source-revisions';
 
 export const TriggerType = {
   Webhook: 'Webhook',
@@ -41,6 +42,8 @@ export const ExecutionInputSchema = z.object({
   source: SourceRevisionSchema,
   /** Pipeline variable overrides; defaults are merged in by the state machine. */
   variables: z.record(z.string(), z.string()),
+  /** Revisions the starter named for source actions (`--source-revision`); none for a webhook. */
+  sourceRevisions: z.array(SourceRevisionOverrideSchema).optional(),
   /** A rollback execution: it runs `stage` alone with the state `targetExecution` had there. */
   rollback: z.object({ stage: z.string(), targetExecution: z.string(), failedExecution: z.string().optional() }).optional(),
 });
