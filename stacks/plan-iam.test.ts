@@ -225,13 +225,7 @@ describe('the conditions function', () => {
         },
       ],
     });
-    const gatedPlan = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [gated],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const gatedPlan = planFor([gated]);
     const of = (principal: string) => Object.values(gatedPlan.functions).find((f) => f.key === principal)?.statements ?? [];
     const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
     const allowed = await checkRequests(of, [

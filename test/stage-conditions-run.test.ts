@@ -5,18 +5,14 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProject, type Project, runCli } from './helpers/project';
+import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
 
 let project: Project | undefined;
 afterEach(() => project?.remove());
 
-const definition = `
-name: gated
-variables: [{ name: ENV, default: staging }]
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/gated, outputArtifacts: [Src] }]
-  - name: Deploy
+const definition = `variables: [{ name: ENV, default: staging }]\n${pipelineYaml(
+  'gated',
+  `  - name: Deploy
     beforeEntry:
       result: SKIP
       rules:
@@ -26,7 +22,8 @@ stages:
     actions: [{ name: Ship, kind: invoke, command: "echo shipped to $ENV > shipped.txt" }]
   - name: Announce
     actions: [{ name: Tell, kind: invoke, command: "echo told" }]
-`;
+`,
+)}`;
 
 describe('stepline run with stage conditions', () => {
   it('skips a stage whose VariableCheck does not pass, and enters it when --var makes it pass (inside an open deployment window)', async () => {
@@ -55,17 +52,15 @@ describe('stepline run with stage conditions', () => {
 describe('stepline run with onFailure RETRY', () => {
   it('retries a failed action once by itself; the attempt shows in get-execution', async () => {
     project = createProject({
-      'stepline.yml': `
-name: flaky
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/flaky, outputArtifacts: [Src] }]
-  - name: Test
+      'stepline.yml': pipelineYaml(
+        'flaky',
+        `  - name: Test
     onFailure: { result: RETRY, retryMode: FAILED_ACTIONS }
     actions:
       - { name: Lint, kind: invoke, command: "echo lint" }
       - { name: Flaky, kind: invoke, runOrder: 2, command: "if [ -f $TMPDIR/flaky-seen ]; then echo passed; else touch $TMPDIR/flaky-seen; echo first try fails; exit 1; fi" }
 `,
+      ),
     });
     const tmp = join(project.dir, 'tmp');
     mkdirSync(tmp);
@@ -84,17 +79,15 @@ stages:
 describe('stepline run with ROLLBACK', () => {
   it('rolls a failed stage back to the last good execution’s artifacts, automatically and by hand', async () => {
     project = createProject({
-      'stepline.yml': `
-name: site
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/site, outputArtifacts: [Src] }]
-  - name: Deploy
+      'stepline.yml': pipelineYaml(
+        'site',
+        `  - name: Deploy
     onFailure: { result: ROLLBACK }
     actions: [{ name: Publish, kind: invoke, inputArtifacts: [Src], command: "test ! -f broken && cp version.txt \\"$LIVE\\"" }]
   - name: Announce
     actions: [{ name: Tell, kind: invoke, command: "echo told" }]
 `,
+      ),
       'version.txt': 'v1\n',
     });
     const live = join(project.dir, 'live.txt');

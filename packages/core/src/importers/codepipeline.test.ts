@@ -268,3 +268,23 @@ Resources:
     expect(() => importCodePipeline('{"hello": 1}', 'x.json')).toThrow(DefinitionError);
   });
 });
+
+describe('V2 stage conditions in get-pipeline JSON', () => {
+  it('imports onFailure ROLLBACK with its condition of Commands rules', () => {
+    const deploy = {
+      ...codeBuildStage({ ProjectName: 'deploy' }),
+      name: 'Deploy',
+      onFailure: {
+        result: 'ROLLBACK',
+        conditions: [
+          { rules: [{ name: 'Smoke', ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'Commands', version: '1' }, commands: ['curl -f localhost'] }] },
+        ],
+      },
+    };
+    const [imported] = importCodePipeline(declaration([source, deploy], { pipelineType: 'V2' }), 'p.json');
+    expect(imported?.definition.stages[1]?.onFailure).toStrictEqual({
+      result: 'ROLLBACK',
+      rules: [{ name: 'Smoke', provider: 'Commands', commands: ['curl -f localhost'] }],
+    });
+  });
+});

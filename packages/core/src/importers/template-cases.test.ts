@@ -519,49 +519,6 @@ Resources:${pipeline(
     );
   });
 
-  it('imports a get-pipeline onFailure ROLLBACK with conditions and Commands rules', () => {
-    const declaration = {
-      pipeline: {
-        name: 'web',
-        pipelineType: 'V2',
-        stages: [
-          {
-            name: 'Source',
-            actions: [
-              {
-                name: 'Src',
-                actionTypeId: { category: 'Source', owner: 'AWS', provider: 'CodeCommit', version: '1' },
-                configuration: { RepositoryName: 'web', BranchName: 'main' },
-                outputArtifacts: [{ name: 'Code' }],
-              },
-            ],
-          },
-          {
-            name: 'Deploy',
-            onFailure: {
-              result: 'ROLLBACK',
-              conditions: [
-                {
-                  rules: [
-                    { name: 'Smoke', ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'Commands', version: '1' }, commands: ['curl -f localhost'] },
-                  ],
-                },
-              ],
-            },
-            actions: [
-              { name: 'Ship', actionTypeId: { category: 'Invoke', owner: 'AWS', provider: 'Lambda', version: '1' }, configuration: { FunctionName: 'ship' } },
-            ],
-          },
-        ],
-      },
-    };
-    const [imported] = importCodePipeline(JSON.stringify(declaration), 'p.json');
-    expect(imported?.definition.stages[1]?.onFailure).toStrictEqual({
-      result: 'ROLLBACK',
-      rules: [{ name: 'Smoke', provider: 'Commands', commands: ['curl -f localhost'] }],
-    });
-  });
-
   it('refuses a rule provider stepline does not know, with its path', () => {
     const template = `
 Resources:${pipeline(`
