@@ -164,6 +164,42 @@ describe('onFailure RETRY', () => {
     expect(count('Release · Tell')).toBe(1);
   });
 
+  it('FAILED_ACTIONS keeps what the other actions of a parallel group did: only the failed one runs again', async () => {
+    const compiled = compile(
+      `
+  - name: Build
+    onFailure: { result: RETRY }
+    actions:
+      - { name: Compile, kind: build, inputArtifacts: [Src], namespace: Out }
+      - { name: Lint, kind: test, inputArtifacts: [Src] }
+  - name: Release
+    actions: [{ name: Tell, kind: invoke, function: tell, userParameters: "#{Out.IMAGE}" }]`.replace(
+        'namespace: Out',
+        'namespace: Out, outputVariables: [IMAGE]',
+      ),
+    );
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+    const image = () => ({ Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'IMAGE', Value: 'web:1' }] } });
+    const { outcome, count, calls } = await run(compiled, { 'Build · Compile': image, 'Build · Lint': flaky(1, built) });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(count('Build · Compile')).toBe(1);
+    expect(count('Build · Lint')).toBe(2);
+    // The kept result of Compile still feeds the later stage.
+    expect((calls.find((c) => c.state === 'Release · Tell')?.input as { Payload: { userParameters: string } }).Payload.userParameters).toBe('web:1');
+  });
+
+  it('FAILED_ACTIONS in a parallel group fails with the branch’s own failure when the retry fails too', async () => {
+    const compiled = compile(`
+  - name: Build
+    onFailure: { result: RETRY }
+    actions:
+      - { name: Compile, kind: build, inputArtifacts: [Src] }
+      - { name: Lint, kind: test, inputArtifacts: [Src] }`);
+    const { outcome, count } = await run(compiled, { 'Build · Lint': flaky(5, built) });
+    expect(outcome).toStrictEqual({ status: 'FAILED', error: 'Stepline.BuildFailed', cause: 'Stage Build, action Lint failed: flaky failure 2' });
+    expect(count('Build · Compile')).toBe(1);
+  });
+
   it('ALL_ACTIONS runs the whole stage again', async () => {
     const { outcome, count } = await run(compile(stage('ALL_ACTIONS')), { 'Build · Package': flaky(1, built) });
     expect(outcome.status).toBe('SUCCEEDED');

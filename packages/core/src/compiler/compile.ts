@@ -32,6 +32,7 @@ import {
   FixedState,
   failureStateName,
   gateStateName,
+  groupFailedStateName,
   groupStateName,
   keptBranchName,
   mergeStateName,
@@ -323,7 +324,11 @@ function compileGroup(shared: Shared, states: Record<string, State>, group: Acti
   const branches = group.map((position, i) => {
     const branchStates: Record<string, State> = {};
     const stopName = branchFailStateName(actionStateName(position.stage, position.action.name));
-    branchStates[stopName] = fail({ errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
+    // Retrying failed actions only: a failed branch ends quietly with its failure, so that the results
+    // of the branches that succeeded are kept (a failed Parallel would drop them).
+    branchStates[stopName] = o.skipSucceeded
+      ? pass({ parameters: { 'actions.$': '$.actions', 'failure.$': '$.failure', stopped: true } })
+      : fail({ errorPath: '$.failure.Error', causePath: '$.failure.Cause' });
     shared.stateMap[stopName] = { role: 'failure', stage: position.stage, action: position.action.name, kind: position.action.kind };
     const entry = compileAttempt(shared, branchStates, position, undefined, stopName, o);
     const key = shared.keys.get(position) ?? '';
@@ -332,18 +337,34 @@ function compileGroup(shared: Shared, states: Record<string, State>, group: Acti
   });
   states[groupName] = parallel({
     branches,
-    resultSelector: selector,
+    ...(!o.skipSucceeded && { resultSelector: selector }),
     resultPath: '$.parallel',
     // Each branch already wrote a failure naming its stage and action.
     catch: [{ ErrorEquals: [StatesError.All], ResultPath: '$.failure', Next: o.failTo }],
-    next: mergeName,
+    next: o.skipSucceeded ? groupFailedStateName(first.stage, first.action.runOrder) : mergeName,
   });
-  states[mergeName] = pass({
-    parameters: { 'input.$': '$.input', 'variables.$': '$.variables', 'actions.$': 'States.JsonMerge($.actions, $.parallel, false)' },
-    next,
-  });
+  const merged = o.skipSucceeded
+    ? group.reduce((expr, _, i) => `States.JsonMerge(${expr}, $.parallel[${i}].actions, false)`, '$.actions')
+    : 'States.JsonMerge($.actions, $.parallel, false)';
+  states[mergeName] = pass({ parameters: { 'input.$': '$.input', 'variables.$': '$.variables', 'actions.$': merged }, next });
   shared.stateMap[groupName] = { role: 'group', stage: first.stage };
   shared.stateMap[mergeName] = { role: 'group', stage: first.stage };
+  if (o.skipSucceeded) {
+    // A branch that failed: the stage fails with its failure, keeping what the others did.
+    const checkName = groupFailedStateName(first.stage, first.action.runOrder);
+    const choices = group.map((position, i) => {
+      const failedName = failureStateName(groupStateName(first.stage, first.action.runOrder), position.action.name);
+      states[failedName] = pass({
+        parameters: { 'input.$': '$.input', 'variables.$': '$.variables', 'actions.$': merged, 'failure.$': `$.parallel[${i}].failure` },
+        next: o.failTo,
+      });
+      shared.stateMap[failedName] = { role: 'group', stage: first.stage };
+      // `stopped`, not `failure`: a retried stage's state still carries the failure that sent it back.
+      return { Variable: `$.parallel[${i}].stopped`, IsPresent: true, Next: failedName };
+    });
+    states[checkName] = choice(choices, mergeName);
+    shared.stateMap[checkName] = { role: 'group', stage: first.stage };
+  }
   return groupName;
 }
 

@@ -21,11 +21,12 @@ export const FixedState = {
 } as const;
 
 export const actionStateName = (stage: string, action: string) => `${stage}${SEPARATOR}${action}`;
-export const failureStateName = (base: string) => `${base}${SEPARATOR}failed`;
+export const failureStateName = (base: string, what?: string) => `${base}${SEPARATOR}${what === undefined ? '' : `${what} `}failed`;
 export const branchFailStateName = (base: string) => `${base}${SEPARATOR}stop branch`;
 export const gateStateName = (stage: string) => `${stage}${SEPARATOR}enter stage`;
 export const groupStateName = (stage: string, runOrder: number) => `${stage}${SEPARATOR}run order ${runOrder}`;
 export const mergeStateName = (stage: string, runOrder: number) => `${stage}${SEPARATOR}run order ${runOrder} done`;
+export const groupFailedStateName = (stage: string, runOrder: number) => `${stage}${SEPARATOR}run order ${runOrder} failed?`;
 export const deployStepName = (base: string, step: string) => `${base}${SEPARATOR}${step}`;
 
 /** How each stage condition is named in its states (`Deploy · check entry conditions`). */
