@@ -185,7 +185,8 @@ describe('onFailure RETRY', () => {
     expect(count('Build · Compile')).toBe(1);
     expect(count('Build · Lint')).toBe(2);
     // The kept result of Compile still feeds the later stage.
-    expect((calls.find((c) => c.state === 'Release · Tell')?.input as { Payload: { userParameters: string } }).Payload.userParameters).toBe('web:1');
+    const tell = calls.find((c) => c.state === 'Release · Tell')?.input as { Payload: { userParameters: string } } | undefined;
+    expect(tell?.Payload.userParameters).toBe('web:1');
   });
 
   it('FAILED_ACTIONS in a parallel group fails with the branch’s own failure when the retry fails too', async () => {
