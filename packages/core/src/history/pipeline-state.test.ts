@@ -71,3 +71,56 @@ describe('pipelineStateFrom', () => {
     expect(stopped.stages[1]).toMatchObject({ status: 'Stopped', actions: [{ status: 'Abandoned' }] });
   });
 });
+
+describe('pipelineStateFrom with stage conditions', () => {
+  const gated = parsePipelineText(`
+name: web
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
+  - name: Deploy
+    beforeEntry: { result: FAIL, rules: [{ name: Office, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *" }] }
+    actions: [{ name: Ship, kind: invoke, command: ./ship }]
+  - name: Announce
+    beforeEntry: { result: SKIP, rules: [{ name: OnlyProd, provider: VariableCheck, variable: x, operator: EQ, value: prod }] }
+    actions: [{ name: Tell, kind: invoke, command: ./tell }]
+`);
+  const gatedMap = compilePipeline(gated).stateMap;
+  const source = [
+    e('entered', 'Source · enter stage'),
+    e('exited', 'Source · enter stage'),
+    e('entered', 'Source · Checkout'),
+    e('exited', 'Source · Checkout'),
+  ];
+
+  it('shows a stage waiting on its entry condition, with its rule', () => {
+    const waiting = [
+      ...source,
+      e('entered', 'Deploy · enter stage'),
+      e('exited', 'Deploy · enter stage'),
+      e('entered', 'Deploy · check entry conditions'),
+      e('exited', 'Deploy · check entry conditions'),
+      e('entered', 'Deploy · entry conditions met?'),
+      e('exited', 'Deploy · entry conditions met?'),
+      e('entered', 'Deploy · wait for entry conditions'),
+    ];
+    const state = pipelineStateFrom({ pipeline: gated, stateMap: gatedMap, execution: { executionId: 'e1', status: 'InProgress', events: waiting } });
+    const deploy = state.stages.find((s) => s.name === 'Deploy');
+    expect(deploy?.status).toBe('Waiting');
+    expect(deploy?.held?.reason).toBe('waiting on its beforeEntry condition: rule Office (DeploymentWindow)');
+  });
+
+  it('shows a skipped stage as Skipped', () => {
+    const skipped = [
+      ...source,
+      e('entered', 'Announce · enter stage'),
+      e('exited', 'Announce · enter stage'),
+      e('entered', 'Announce · check entry conditions'),
+      e('exited', 'Announce · check entry conditions'),
+      e('entered', 'Announce · skip stage'),
+      e('exited', 'Announce · skip stage'),
+    ];
+    const state = pipelineStateFrom({ pipeline: gated, stateMap: gatedMap, execution: { executionId: 'e1', status: 'Succeeded', events: skipped } });
+    expect(state.stages.find((s) => s.name === 'Announce')?.status).toBe('Skipped');
+  });
+});
