@@ -199,6 +199,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
+  const codeDeploys = positions.flatMap(({ pipeline, position }) =>
+    position.action.kind === 'codedeploy' && position.action.ec2 ? [{ pipeline: pipeline.name, ec2: position.action.ec2 }] : [],
+  );
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -324,6 +327,13 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 : []),
             ],
     }),
+    'code-deploy': fn('code-deploy', {
+      description: 'stepline: codedeploy actions (in-place deployments to EC2 and on-premises instances through SSM Run Command)',
+      timeoutSeconds: 300,
+      memoryMb: 512,
+      environment: { [EnvVar.ArtifactBucket]: bucket },
+      statements: codeDeployStatements({ region, accountId, bucketArn, codeDeploys }),
+    }),
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
@@ -433,7 +443,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', codeDeploy: '', ...options.functions },
   };
 }
 
@@ -547,6 +557,57 @@ function canaryStatements(options: {
     ),
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
+  return statements;
+}
+
+/**
+ * What the code-deploy function does: read the revisions (and their appspec) of the pipelines that
+ * deploy in place, keep each action's last good revision, find the instances by tag, and run the
+ * lifecycle on them with AWS-RunShellScript: only on instances carrying a tag an action names, or whose
+ * id it names. The instances read the revision themselves, with their instance profile.
+ * @see https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cmdsec.html
+ */
+function codeDeployStatements(options: {
+  region: string;
+  accountId: string;
+  bucketArn: string;
+  codeDeploys: Array<{ pipeline: string; ec2: { tagFilters: Array<{ key: string; value: string }>; instanceIds: string[] } }>;
+}): PolicyStatement[] {
+  const { region, accountId, bucketArn, codeDeploys } = options;
+  if (codeDeploys.length === 0) return [];
+  const pipelines = [...new Set(codeDeploys.map((d) => d.pipeline))];
+  const statements: PolicyStatement[] = [
+    allow(
+      ['s3:GetObject'],
+      pipelines.map((p) => `${bucketArn}/${p}/*`),
+    ),
+    // The last good revision is read before the first one is written.
+    allow(
+      ['s3:GetObject', 's3:PutObject'],
+      pipelines.map((p) => `${bucketArn}/${ControlPrefix.revisions}${p}/*`),
+    ),
+    listBucket(bucketArn),
+    awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
+    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
+    allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}::document/AWS-RunShellScript`]),
+  ];
+  const tags = new Map<string, Set<string>>();
+  for (const { ec2 } of codeDeploys) for (const t of ec2.tagFilters) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
+  for (const [key, values] of tags)
+    statements.push({
+      ...allow(['ssm:SendCommand'], [`arn:aws:ec2:${region}:${accountId}:instance/*`, `arn:aws:ssm:${region}:${accountId}:managed-instance/*`]),
+      Condition: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values].sort() } },
+    });
+  const ids = [...new Set(codeDeploys.flatMap(({ ec2 }) => ec2.instanceIds))].sort();
+  if (ids.length > 0)
+    statements.push(
+      allow(
+        ['ssm:SendCommand'],
+        ids.map((id) =>
+          id.startsWith('mi-') ? `arn:aws:ssm:${region}:${accountId}:managed-instance/${id}` : `arn:aws:ec2:${region}:${accountId}:instance/${id}`,
+        ),
+      ),
+    );
   return statements;
 }
 

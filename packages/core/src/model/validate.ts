@@ -48,6 +48,7 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'invoke':
       return action.outputVariables;
     case 'deploy':
+    case 'codedeploy':
     case 's3deploy':
       return [];
     case 'cloudformation':
@@ -143,6 +144,10 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
       case 'deploy':
         if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a deploy action needs the artifact that holds its task definition or app');
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
+        break;
+      case 'codedeploy':
+        if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'a codedeploy action takes exactly one input artifact: the revision, with its appspec.yml');
+        if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a codedeploy action produces no artifacts');
         break;
       case 'invoke':
         break;

@@ -32,6 +32,7 @@ import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
 import { cloudFormationHandler } from './handlers/cloudformation';
+import { codeDeployHandler } from './handlers/codedeploy';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
@@ -369,6 +370,9 @@ export class LocalRuntime {
           break;
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
+          break;
+        case 'codedeploy':
+          handlers[state] = codeDeployHandler(ctx, action, stage.name);
           break;
         case 's3deploy':
           handlers[state] = s3DeployHandler(ctx, action, stage.name);

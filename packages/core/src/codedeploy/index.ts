@@ -1,0 +1,3 @@
+export * from './appspec';
+export * from './host-batches';
+export * from './in-place';
