@@ -3,6 +3,7 @@
  * where, and which scripts run at each lifecycle event, parsed once with zod.
  * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure.html
  */
+import picomatch from 'picomatch';
 import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import { parseDocumentText, zodIssues } from '../model/issues';
@@ -188,4 +189,36 @@ export function installPlan(spec: AppSpec, revisionFiles: readonly string[]): Fi
     }
   });
   return copies;
+}
+
+/** A mode (and, where the agent runs as root, an owner and group) that `permissions` gives an installed file. */
+export interface PermissionChange {
+  /** Absolute path on the instance. */
+  path: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+/**
+ * What `permissions` does to the files an install wrote: each entry applies to the files below its
+ * `object` whose path (relative to it) matches `pattern` and no `except` glob, when its `type` includes
+ * files. Later entries win, as they are applied in order.
+ */
+export function permissionChanges(spec: AppSpec, installed: readonly string[]): PermissionChange[] {
+  const changes: PermissionChange[] = [];
+  for (const p of spec.permissions) {
+    if (p.type && !p.type.includes('file')) continue;
+    if (p.mode === undefined && p.owner === undefined && p.group === undefined) continue;
+    const object = p.object.replace(/\/+$/, '');
+    const matches = picomatch(p.pattern, { dot: true });
+    const excluded = p.except.length > 0 ? picomatch(p.except, { dot: true }) : () => false;
+    for (const file of installed) {
+      if (file !== object && !file.startsWith(`${object}/`)) continue;
+      const rest = file === object ? (file.split('/').pop() ?? file) : file.slice(object.length + 1);
+      if (!matches(rest) || excluded(rest)) continue;
+      changes.push({ path: file, ...(p.mode && { mode: p.mode }), ...(p.owner && { owner: p.owner }), ...(p.group && { group: p.group }) });
+    }
+  }
+  return changes;
 }

@@ -22,9 +22,9 @@ import {
   LIFECYCLE_ORDER,
   LifecycleEvent,
   parseAppSpec,
+  permissionChanges,
   SteplineError,
 } from '@stepline/core';
-import picomatch from 'picomatch';
 import { runLogged } from '../process/run-logged';
 import { fileSafe } from '../runtime/context';
 
@@ -207,18 +207,8 @@ async function install(root: string, groupRoot: string, archive: string, spec: A
     await copyFile(join(archive, copy.from), target);
     installed.push(copy.to);
   }
-  for (const p of spec.permissions) {
-    if (p.mode === undefined) continue;
-    const object = p.object.replace(/\/+$/, '');
-    const matches = picomatch(p.pattern, { dot: true });
-    const except = p.except.length > 0 ? picomatch(p.except, { dot: true }) : () => false;
-    for (const file of installed) {
-      if (file !== object && !file.startsWith(`${object}/`)) continue;
-      const rest = file === object ? (file.split('/').pop() ?? file) : file.slice(object.length + 1);
-      if (p.type && !p.type.includes('file')) continue;
-      if (matches(rest) && !except(rest)) await chmod(onInstance(root, file), Number.parseInt(p.mode, 8));
-    }
-  }
+  // One machine runs as its user: modes apply, owners and groups need the agent's root.
+  for (const change of permissionChanges(spec, installed)) if (change.mode) await chmod(onInstance(root, change.path), Number.parseInt(change.mode, 8));
   await writeFile(cleanup, JSON.stringify({ deploymentId, files: installed }));
   return installed;
 }
