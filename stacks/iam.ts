@@ -40,6 +40,11 @@ export const WILDCARD_EXCEPTIONS = {
   // neither call takes a resource.
   InstanceLookup: 'ec2:DescribeInstances supports no resource-level permissions',
   CommandResults: 'ssm:GetCommandInvocation supports no resource-level permissions',
+  // AWS-RunShellScript is owned by AWS, not by the account: its ARN's account is not ours to name.
+  AwsOwnedDocument: 'ssm:SendCommand with the AWS-owned AWS-RunShellScript document (no account of ours in its ARN)',
+  // The instances are found by tag at deploy time: the grant holds only for instances carrying a tag a
+  // codedeploy action names (condition ssm:resourceTag/<key>).
+  TaggedInstances: 'ssm:SendCommand on instances carrying a tag a codedeploy action names (condition ssm:resourceTag)',
   // A state machine's CloudWatch Logs delivery is set up through these log-delivery APIs, which
   // support no resource-level permissions.
   LogDelivery: 'logs:*LogDelivery and the resource-policy calls Step Functions logging needs support no resource-level permissions',

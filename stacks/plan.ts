@@ -589,15 +589,17 @@ function codeDeployStatements(options: {
     listBucket(bucketArn),
     awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
     awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
-    allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}::document/AWS-RunShellScript`]),
+    awsRequiresWildcard('AwsOwnedDocument', allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}:*:document/AWS-RunShellScript`])),
   ];
   const tags = new Map<string, Set<string>>();
   for (const { ec2 } of codeDeploys) for (const t of ec2.tagFilters) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
   for (const [key, values] of tags)
-    statements.push({
-      ...allow(['ssm:SendCommand'], [`arn:aws:ec2:${region}:${accountId}:instance/*`, `arn:aws:ssm:${region}:${accountId}:managed-instance/*`]),
-      Condition: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values].sort() } },
-    });
+    statements.push(
+      awsRequiresWildcard('TaggedInstances', {
+        ...allow(['ssm:SendCommand'], [`arn:aws:ec2:${region}:${accountId}:instance/*`, `arn:aws:ssm:${region}:${accountId}:managed-instance/*`]),
+        Condition: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values].sort() } },
+      }),
+    );
   const ids = [...new Set(codeDeploys.flatMap(({ ec2 }) => ec2.instanceIds))].sort();
   if (ids.length > 0)
     statements.push(

@@ -96,3 +96,20 @@ export async function checkRequests(statementsOf: (principal: string) => readonl
 }
 
 export const describeDenials = (denials: readonly IamDenial[]) => denials.map((d) => `${d.principal}: ${d.action} on ${d.resource} (${d.why})`).join('\n');
+
+/**
+ * A role's statements as a moto user can hold them. moto evaluates resources for S3 only: for its
+ * other services it matches the action against "*", and names CloudWatch's actions by its signing
+ * name ("monitoring"). S3 statements stay as planned; what the others may touch is for the IAM
+ * simulator to check.
+ */
+export const motoPolicy = (policy: readonly IamStatementLike[]): IamStatementLike[] =>
+  policy.map((s) =>
+    s.Action.every((a) => a.startsWith('s3:'))
+      ? s
+      : {
+          Effect: s.Effect,
+          Action: s.Action.flatMap((a) => (a.startsWith('cloudwatch:') ? [a, a.replace('cloudwatch:', 'monitoring:')] : [a])),
+          Resource: ['*'],
+        },
+  );

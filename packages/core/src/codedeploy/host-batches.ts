@@ -26,6 +26,8 @@ export interface FleetRule {
   batchSize: number;
   /** The deployment fails as soon as this many can no longer succeed. */
   minimumSuccessful: number;
+  /** OneAtATime: any failure but the last host's fails the deployment at once. */
+  onlyLastMayFail?: boolean;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface FleetRule {
  */
 export function fleetRule(minimum: MinimumHealthyHosts, hosts: number): FleetRule {
   if (hosts < 1) throw new RangeError('no instances to deploy to');
-  if (minimum.type === 'MOST_CONCURRENCY') return { batchSize: 1, minimumSuccessful: Math.max(hosts - 1, 1) };
+  if (minimum.type === 'MOST_CONCURRENCY') return { batchSize: 1, minimumSuccessful: Math.max(hosts - 1, 1), onlyLastMayFail: true };
   const healthy = minimum.type === 'HOST_COUNT' ? minimum.value : Math.ceil((hosts * minimum.value) / 100);
   if (healthy >= hosts)
     throw new RangeError(`${hosts} instance${hosts === 1 ? '' : 's'} cannot keep ${healthy} healthy while one is deployed: lower the minimum healthy hosts`);
@@ -56,7 +58,9 @@ export type FleetVerdict = 'continue' | 'succeeded' | 'failed';
  * succeed, succeeded when every batch ran and enough did.
  */
 export function fleetVerdict(rule: FleetRule, counts: { hosts: number; succeeded: number; failed: number }): FleetVerdict {
+  const finished = counts.succeeded + counts.failed;
   if (counts.hosts - counts.failed < rule.minimumSuccessful) return 'failed';
-  if (counts.succeeded + counts.failed < counts.hosts) return 'continue';
+  if (rule.onlyLastMayFail && counts.failed > 0 && finished < counts.hosts) return 'failed';
+  if (finished < counts.hosts) return 'continue';
   return counts.succeeded >= rule.minimumSuccessful ? 'succeeded' : 'failed';
 }

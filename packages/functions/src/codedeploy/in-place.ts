@@ -122,9 +122,10 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
   const previous = deployment.lastGood
     ? await readAppSpec(new S3Artifact(deps.s3, task.revision.name, deployment.lastGood.location), task.spec.appspec).catch(() => undefined)
     : undefined;
+  const revisionFiles = await artifact.files();
   let files: ReturnType<typeof installPlan>;
   try {
-    files = installPlan(spec, await artifact.files());
+    files = installPlan(spec, revisionFiles);
   } catch (error) {
     throw new SteplineError(ErrorName.ActionFailed, `${task.spec.appspec}: ${(error as Error).message}`, { cause: error });
   }
