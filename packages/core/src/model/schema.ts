@@ -283,7 +283,6 @@ export const CodeDeployActionSchema = z
           'instance ids',
         ).default([]),
       })
-      .refine((t) => t.tagFilters.length > 0 || t.instanceIds.length > 0, { error: 'expected tagFilters, instanceIds or both' })
       .optional(),
     /** The same deployment on one machine: an instance whose file system root is this directory. */
     local: z.strictObject({ root: text('a directory').min(1, { error: 'expected a directory' }) }).optional(),

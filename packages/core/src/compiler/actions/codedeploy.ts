@@ -33,7 +33,7 @@ export function minimumHealthyHosts(action: Pick<CodeDeployAction, 'deploymentCo
  * the same size however many instances there are. On one machine start runs the whole deployment.
  */
 export function compileCodeDeploy(ctx: ActionContext, action: CodeDeployAction): void {
-  if (ctx.options.target === 'aws' && action.ec2 === undefined)
+  if (ctx.options.target === 'aws' && (action.ec2 === undefined || action.ec2.tagFilters.length + action.ec2.instanceIds.length === 0))
     ctx.warnings.push({ path: `${ctx.position.path}.ec2`, message: 'a codedeploy action needs ec2 instances (tagFilters or instanceIds) to run on AWS' });
   if (ctx.options.target === 'local' && action.local === undefined)
     ctx.warnings.push({ path: `${ctx.position.path}.local`, message: 'a codedeploy action needs local.root to run on one machine' });
