@@ -50,7 +50,7 @@ hook() {
 # place FROM TO: one file of the revision onto the instance.
 place() {
   mkdir -p "$(dirname "$R$2")" && cp -- "$ARCHIVE/$1" "$R$2" || fail "Install: could not copy $1 to $2"
-  printf '%s\\n' "$2" >> "$GROUP/installing"
+  printf '%s\\n' "$2" >> "$GROUP/last-installed"
 }
 `;
 
@@ -90,9 +90,10 @@ export function agentScript(o: AgentScriptOptions): string {
 function installLines(o: AgentScriptOptions): string[] {
   const lines = [
     'echo "== Install"',
-    // The agent removes what the last install wrote, whether or not that deployment succeeded.
+    // What the last install wrote goes, whether or not that deployment succeeded; the list is kept as
+    // files are placed, so what a failed install left is removed by the next one.
     '[ -f "$GROUP/last-installed" ] && while IFS= read -r f; do rm -f -- "$R$f"; done < "$GROUP/last-installed"',
-    ': > "$GROUP/installing"',
+    ': > "$GROUP/last-installed"',
   ];
   for (const f of o.files) {
     const to = shellQuote(f.to);
@@ -122,6 +123,5 @@ function installLines(o: AgentScriptOptions): string[] {
       lines.push(`chown ${shellQuote(who)} -- "$R"${shellQuote(c.path)} || fail ${shellQuote(`Install: chown ${who} ${c.path} failed`)}`);
     }
   }
-  lines.push('mv "$GROUP/installing" "$GROUP/last-installed"');
   return lines;
 }

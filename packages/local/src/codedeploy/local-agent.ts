@@ -194,22 +194,26 @@ async function install(root: string, groupRoot: string, archive: string, spec: A
   for (const file of before) await rm(onInstance(root, file), { force: true });
   const copies = installPlan(spec, await listFiles(archive));
   const installed: string[] = [];
-  for (const copy of copies) {
-    const target = onInstance(root, copy.to);
-    const exists = (await stat(target).catch(() => undefined)) !== undefined;
-    if (exists && spec.file_exists_behavior === FileExistsBehavior.Retain) continue;
-    if (exists && spec.file_exists_behavior === FileExistsBehavior.Disallow)
-      throw new SteplineError(
-        ErrorName.ActionFailed,
-        `Install: ${copy.to} already exists and no earlier deployment wrote it (file_exists_behavior DISALLOW; set OVERWRITE or RETAIN)`,
-      );
-    await mkdir(dirname(target), { recursive: true });
-    await copyFile(join(archive, copy.from), target);
-    installed.push(copy.to);
+  // The list is kept even when a copy fails, so what a failed install left is removed by the next one.
+  try {
+    for (const copy of copies) {
+      const target = onInstance(root, copy.to);
+      const exists = (await stat(target).catch(() => undefined)) !== undefined;
+      if (exists && spec.file_exists_behavior === FileExistsBehavior.Retain) continue;
+      if (exists && spec.file_exists_behavior === FileExistsBehavior.Disallow)
+        throw new SteplineError(
+          ErrorName.ActionFailed,
+          `Install: ${copy.to} already exists and no earlier deployment wrote it (file_exists_behavior DISALLOW; set OVERWRITE or RETAIN)`,
+        );
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(join(archive, copy.from), target);
+      installed.push(copy.to);
+    }
+  } finally {
+    await writeFile(cleanup, JSON.stringify({ deploymentId, files: installed }));
   }
   // One machine runs as its user: modes apply, owners and groups need the agent's root.
   for (const change of permissionChanges(spec, installed)) if (change.mode) await chmod(onInstance(root, change.path), Number.parseInt(change.mode, 8));
-  await writeFile(cleanup, JSON.stringify({ deploymentId, files: installed }));
   return installed;
 }
 
