@@ -21,10 +21,11 @@ export const SERVER_DEPLOYMENT_CONFIGS = {
 export type ServerDeploymentConfigName = keyof typeof SERVER_DEPLOYMENT_CONFIGS;
 export const SERVER_DEPLOYMENT_CONFIG_NAMES = Object.keys(SERVER_DEPLOYMENT_CONFIGS) as [ServerDeploymentConfigName, ...ServerDeploymentConfigName[]];
 
-/** What a deployment over `hosts` may do: how many at a time, and how many must succeed. */
+/** What a deployment over a fleet may do: how many hosts must stay healthy, and how many must succeed. */
 export interface FleetRule {
-  batchSize: number;
-  /** The deployment fails as soon as this many can no longer succeed. */
+  /** Hosts still serving (not being deployed, not failed) at any time; a batch is as large as this allows. */
+  minimumHealthy: number;
+  /** The deployment succeeds when this many took the revision. */
   minimumSuccessful: number;
   /** OneAtATime: any failure but the last host's fails the deployment at once. */
   onlyLastMayFail?: boolean;
@@ -37,30 +38,24 @@ export interface FleetRule {
  */
 export function fleetRule(minimum: MinimumHealthyHosts, hosts: number): FleetRule {
   if (hosts < 1) throw new RangeError('no instances to deploy to');
-  if (minimum.type === 'MOST_CONCURRENCY') return { batchSize: 1, minimumSuccessful: Math.max(hosts - 1, 1), onlyLastMayFail: true };
+  if (minimum.type === 'MOST_CONCURRENCY') return { minimumHealthy: hosts - 1, minimumSuccessful: Math.max(hosts - 1, 1), onlyLastMayFail: true };
   const healthy = minimum.type === 'HOST_COUNT' ? minimum.value : Math.ceil((hosts * minimum.value) / 100);
   if (healthy >= hosts)
     throw new RangeError(`${hosts} instance${hosts === 1 ? '' : 's'} cannot keep ${healthy} healthy while one is deployed: lower the minimum healthy hosts`);
-  return { batchSize: hosts - healthy, minimumSuccessful: Math.max(healthy, 1) };
+  return { minimumHealthy: healthy, minimumSuccessful: Math.max(healthy, 1) };
 }
 
-/** The hosts in batches of the rule's size, in the order given. */
-export function hostBatches(hosts: readonly string[], rule: FleetRule): string[][] {
-  const batches: string[][] = [];
-  for (let i = 0; i < hosts.length; i += rule.batchSize) batches.push(hosts.slice(i, i + rule.batchSize));
-  return batches;
-}
-
-export type FleetVerdict = 'continue' | 'succeeded' | 'failed';
+export type FleetStep = { verdict: 'continue'; batch: string[] } | { verdict: 'succeeded' } | { verdict: 'failed' };
 
 /**
- * Where a deployment stands once a batch has finished: failed as soon as too few hosts can still
- * succeed, succeeded when every batch ran and enough did.
+ * What comes after a batch: the next batch (as many of the remaining hosts as can go down while the
+ * others keep the minimum healthy: hosts that failed count as unhealthy from then on), success once
+ * every host ran and enough succeeded, or failure as soon as that can no longer happen.
  */
-export function fleetVerdict(rule: FleetRule, counts: { hosts: number; succeeded: number; failed: number }): FleetVerdict {
-  const finished = counts.succeeded + counts.failed;
-  if (counts.hosts - counts.failed < rule.minimumSuccessful) return 'failed';
-  if (rule.onlyLastMayFail && counts.failed > 0 && finished < counts.hosts) return 'failed';
-  if (finished < counts.hosts) return 'continue';
-  return counts.succeeded >= rule.minimumSuccessful ? 'succeeded' : 'failed';
+export function nextStep(rule: FleetRule, remaining: readonly string[], counts: { succeeded: number; failed: number }): FleetStep {
+  if (counts.succeeded + remaining.length < rule.minimumSuccessful) return { verdict: 'failed' };
+  if (rule.onlyLastMayFail && counts.failed > 0 && remaining.length > 0) return { verdict: 'failed' };
+  if (remaining.length === 0) return counts.succeeded >= rule.minimumSuccessful ? { verdict: 'succeeded' } : { verdict: 'failed' };
+  const size = Math.min(remaining.length, counts.succeeded + remaining.length - rule.minimumHealthy);
+  return size > 0 ? { verdict: 'continue', batch: remaining.slice(0, size) } : { verdict: 'failed' };
 }

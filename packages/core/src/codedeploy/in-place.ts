@@ -4,7 +4,7 @@
  * the functions that send commands to hosts (SSM on AWS) only report what each host did, and
  * `afterBatch` decides what comes next.
  */
-import { type FleetRule, fleetRule, fleetVerdict, hostBatches, type MinimumHealthyHosts } from './host-batches';
+import { type FleetRule, fleetRule, type MinimumHealthyHosts, nextStep } from './host-batches';
 
 /** A revision: an input artifact of one execution. */
 export interface RevisionRef {
@@ -32,9 +32,8 @@ export interface InPlaceDeployment {
   autoRollback: boolean;
   hosts: string[];
   rule: FleetRule;
+  /** The batches sent so far; the last is in flight. */
   batches: string[][];
-  /** Index of the batch in flight. */
-  batch: number;
   /** What the runtime needs to find the batch in flight again (an SSM command id). */
   command?: string;
   succeeded: string[];
@@ -71,6 +70,7 @@ export interface StartOptions {
 export function startDeployment(o: StartOptions): InPlaceDeployment {
   const hosts = [...new Set(o.hosts)].sort();
   const rule = fleetRule(o.minimumHealthyHosts, hosts.length);
+  const first = nextStep(rule, hosts, { succeeded: 0, failed: 0 });
   return {
     deploymentId: o.deploymentId,
     phase: 'deploy',
@@ -79,8 +79,7 @@ export function startDeployment(o: StartOptions): InPlaceDeployment {
     autoRollback: o.autoRollback,
     hosts,
     rule,
-    batches: hostBatches(hosts, rule),
-    batch: 0,
+    batches: first.verdict === 'continue' ? [first.batch] : [],
     succeeded: [],
     failed: [],
     status: InPlaceStatus.InProgress,
@@ -89,7 +88,7 @@ export function startDeployment(o: StartOptions): InPlaceDeployment {
 }
 
 /** The hosts of the batch in flight. */
-export const currentBatch = (d: InPlaceDeployment): string[] => d.batches[d.batch] ?? [];
+export const currentBatch = (d: InPlaceDeployment): string[] => d.batches.at(-1) ?? [];
 
 const describeFailures = (failed: readonly HostFailure[]) => failed.map((f) => `${f.host}: ${f.reason}`).join('; ');
 
@@ -100,11 +99,16 @@ const describeFailures = (failed: readonly HostFailure[]) => failed.map((f) => `
 export function afterBatch(d: InPlaceDeployment, results: ReadonlyArray<{ host: string; ok: boolean; reason?: string }>): NextStep {
   const succeeded = [...d.succeeded, ...results.filter((r) => r.ok).map((r) => r.host)];
   const failed = [...d.failed, ...results.filter((r) => !r.ok).map((r) => ({ host: r.host, reason: r.reason ?? 'failed' }))];
-  const verdict = fleetVerdict(d.rule, { hosts: d.hosts.length, succeeded: succeeded.length, failed: failed.length });
+  const done = new Set([...succeeded, ...failed.map((f) => f.host)]);
+  const step = nextStep(
+    d.rule,
+    d.hosts.filter((h) => !done.has(h)),
+    { succeeded: succeeded.length, failed: failed.length },
+  );
   const { command: _sent, ...rest } = d;
   const next: InPlaceDeployment = { ...rest, succeeded, failed };
-  if (verdict === 'continue') return { kind: 'send', deployment: { ...next, batch: d.batch + 1 } };
-  if (verdict === 'succeeded') {
+  if (step.verdict === 'continue') return { kind: 'send', deployment: { ...next, batches: [...d.batches, step.batch] } };
+  if (step.verdict === 'succeeded') {
     if (d.phase === 'deploy') return { kind: 'succeeded', deployment: { ...next, status: InPlaceStatus.Succeeded } };
     return { kind: 'rolledBack', message: `${d.rollbackReason}; rolled back to the revision of execution ${d.revision.executionId}` };
   }
@@ -124,7 +128,9 @@ export function rollbackPlan(d: InPlaceDeployment, reason: string): { deployment
   if (!d.autoRollback) return { message: `${reason}; automatic rollback is off` };
   if (!d.lastGood) return { message: `${reason}; no earlier revision deployed successfully, so there is nothing to roll back to` };
   const touched = [...d.succeeded, ...d.failed.map((f) => f.host)].sort();
-  const rule: FleetRule = { batchSize: d.rule.batchSize, minimumSuccessful: touched.length };
+  // Every host touched must take the last good revision back, in batches no larger than the deploy's first.
+  const rule: FleetRule = { minimumHealthy: Math.max(touched.length - (d.batches[0]?.length ?? 1), 0), minimumSuccessful: touched.length };
+  const first = nextStep(rule, touched, { succeeded: 0, failed: 0 });
   return {
     deployment: {
       ...d,
@@ -133,8 +139,7 @@ export function rollbackPlan(d: InPlaceDeployment, reason: string): { deployment
       rollbackReason: reason,
       hosts: touched,
       rule,
-      batches: hostBatches(touched, rule),
-      batch: 0,
+      batches: first.verdict === 'continue' ? [first.batch] : [],
       succeeded: [],
       failed: [],
     },

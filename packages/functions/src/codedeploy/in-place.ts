@@ -143,7 +143,7 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
   const timeouts = LIFECYCLE_ORDER.flatMap((e) => [...(spec.hooks[e] ?? []), ...(previous?.hooks[e] ?? [])].map((s) => s.timeout));
   const hosts = currentBatch(deployment);
   const command = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), `stepline ${task.pipeline} ${deploymentId}`);
-  deps.log('batch sent', { phase: deployment.phase, batch: deployment.batch, hosts, command });
+  deps.log('batch sent', { phase: deployment.phase, batch: deployment.batches.length, hosts, command });
   return { ...deployment, command };
 }
 
