@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DefinitionError } from '../errors';
+import { refusalOf } from '../testing';
 import { installPlan, lifecycleSteps, parseAppSpec, permissionChanges } from './appspec';
 import { fleetRule, nextStep, SERVER_DEPLOYMENT_CONFIGS } from './host-batches';
 import { afterBatch, type InPlaceDeployment, startDeployment } from './in-place';
@@ -18,14 +19,7 @@ hooks:
   ApplicationStop: [{ location: scripts/stop.sh, runas: app }]
 `;
 
-const issues = (text: string) => {
-  try {
-    parseAppSpec(text);
-  } catch (error) {
-    return (error as DefinitionError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  return [];
-};
+const issues = (text: string) => refusalOf(() => parseAppSpec(text));
 
 describe('appspec', () => {
   it('parses scripts with their defaults, and orders the events as the agent runs them', () => {

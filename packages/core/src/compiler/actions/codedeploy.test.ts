@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DefinitionError } from '../../errors';
 import { parsePipeline } from '../../model/parse';
+import { refusalOf } from '../../testing';
 import { compilePipeline } from '../compile';
 import { validateStateMachine } from '../states/validate-graph';
 
@@ -109,14 +109,7 @@ describe('codedeploy action', () => {
   });
 
   it('refuses a bad configuration with its path', () => {
-    const issues = (action: Record<string, unknown>) => {
-      try {
-        pipeline(action);
-      } catch (error) {
-        return (error as DefinitionError).issues.map((i) => `${i.path}: ${i.message}`);
-      }
-      return [];
-    };
+    const issues = (action: Record<string, unknown>) => refusalOf(() => pipeline(action));
     expect(issues({})).toStrictEqual(['stages[1].actions[0]: expected ec2 instances, a local root or both']);
     expect(issues({ local: { root: 'h' }, deploymentConfig: 'CodeDeployDefault.ECSAllAtOnce' })).toStrictEqual([
       'stages[1].actions[0].deploymentConfig: expected one of CodeDeployDefault.AllAtOnce, CodeDeployDefault.HalfAtATime, CodeDeployDefault.OneAtATime, or { minimumHealthyHosts: { type, value } }, got "CodeDeployDefault.ECSAllAtOnce"',

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { type CodeDeployAction, ErrorName, InPlaceStatus, SteplineError } from '@stepline/core';
 import { deployInPlace } from '../../codedeploy/local-agent';
-import { actionDirs, type ExecutionContext, fileSafe } from '../context';
+import { actionDirs, type ExecutionContext, fileSafe, needsLocalSetting, throwIfStopped } from '../context';
 
 interface CodeDeployPayload {
   Payload: { operation: 'start' | 'advance'; spec: { applicationName: string; deploymentGroupName: string; appspec: string; autoRollback: boolean } };
@@ -15,10 +15,10 @@ interface CodeDeployPayload {
 export function codeDeployHandler(ctx: ExecutionContext, action: CodeDeployAction, stage: string) {
   return async (input: unknown) => {
     const { Payload } = input as CodeDeployPayload;
-    if (action.local === undefined)
-      throw new SteplineError(ErrorName.ActionFailed, `action ${action.name} deploys to EC2 instances; on one machine it needs local.root to deploy into`);
+    if (action.local === undefined) throw needsLocalSetting(action, 'deploys to EC2 instances', 'local.root to deploy into');
     if (Payload.operation !== 'start') throw new SteplineError(ErrorName.ActionFailed, `${Payload.operation}: on one machine the deployment ends in its start`);
     const { logFile } = await actionDirs(ctx, stage, action.name);
+    throwIfStopped(ctx, action.name);
     const deploymentId = `d-${fileSafe(ctx.executionId)}`;
     const result = await deployInPlace({
       root: resolve(action.local.root),
