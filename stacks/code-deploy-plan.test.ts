@@ -1,7 +1,7 @@
 /** What an installation gives the code-deploy function: the revisions of its pipelines, and commands only to the instances their actions name. */
 import { parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
-import { planInstallation } from './plan';
+import { planFor } from './plan-fixture';
 
 const pipeline = parsePipelineText(`
 name: shop
@@ -15,14 +15,7 @@ stages:
         inputArtifacts: [Src]
         ec2: { tagFilters: [{ key: App, value: shop }, { key: App, value: shop-canary }], instanceIds: [mi-0123456789abcdef0] }
 `);
-const plan = (pipelines = [pipeline]) =>
-  planInstallation({
-    stage: 'team',
-    region: 'eu-west-1',
-    accountId: '123456789012',
-    pipelines,
-    secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey'] as const),
-  });
+const plan = (pipelines = [pipeline]) => planFor(pipelines);
 const withoutLogs = (statements: ReturnType<typeof plan>['functions']['code-deploy']['statements']) =>
   statements.filter((s) => !s.Action.some((a) => a.startsWith('logs:')));
 

@@ -10,16 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
 import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
 import { loadPipelines } from './pipelines';
-import { type InstallationPlan, planInstallation } from './plan';
+import type { InstallationPlan } from './plan';
+import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
 
-const REGION = 'eu-west-1';
-const ACCOUNT = '123456789012';
+const REGION = TEST_REGION;
+const ACCOUNT = TEST_ACCOUNT;
 let plan: InstallationPlan;
 let pipelines: Pipeline[];
-
-/** The installation of these pipelines, with the secrets every installation has. */
-const planFor = (of: Pipeline[]) =>
-  planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: of, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
 
 beforeAll(() => {
   pipelines = loadPipelines(join(import.meta.dirname, 'fixtures/pipelines')).map((p) => p.pipeline);

@@ -1,7 +1,7 @@
 /** What an installation gives the s3-deploy function: the artifacts and buckets its pipelines' S3 deploy actions name, nothing else. */
 import { parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
-import { planInstallation } from './plan';
+import { planFor } from './plan-fixture';
 
 const pipeline = parsePipelineText(`
 name: site
@@ -11,14 +11,7 @@ stages:
   - name: Deploy
     actions: [{ name: Publish, kind: s3deploy, inputArtifacts: [Src], bucket: www.example.com, kmsEncryptionKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k" }]
 `);
-const plan = (pipelines = [pipeline]) =>
-  planInstallation({
-    stage: 'team',
-    region: 'eu-west-1',
-    accountId: '123456789012',
-    pipelines,
-    secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey'] as const),
-  });
+const plan = (pipelines = [pipeline]) => planFor(pipelines);
 
 describe('the s3-deploy function', () => {
   it('may read only the artifacts of pipelines that deploy to S3 and write only the buckets they name', () => {

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
@@ -27,7 +27,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCodeDeployHandler } from '../packages/functions/src/handlers/code-deploy';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { planInstallation } from '../stacks/plan';
-import { checkRequests, describeDenials, motoPolicy } from './helpers/iam-check';
+import { checkRequests, describeDenials, motoAdmin, motoUser } from './helpers/iam-check';
 import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
 import { stubHandlers } from './helpers/stub-handlers';
 
@@ -85,17 +85,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
   beforeAll(async () => {
     // The first three requests are free: they make the administrator.
     moto = await startMoto({ freeRequests: 3 });
-    const bootstrap = new IAMClient(config({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' }));
-    await bootstrap.send(new CreateUserCommand({ UserName: 'admin' }));
-    await bootstrap.send(
-      new PutUserPolicyCommand({
-        UserName: 'admin',
-        PolicyName: 'all',
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
-      }),
-    );
-    const adminKey = (await bootstrap.send(new CreateAccessKeyCommand({ UserName: 'admin' }))).AccessKey;
-    const a = config({ accessKeyId: adminKey?.AccessKeyId ?? '', secretAccessKey: adminKey?.SecretAccessKey ?? '' });
+    const a = config(await motoAdmin((k) => new IAMClient(config(k))));
     admin = { s3: new S3Client(a), ec2: new EC2Client(a), ssm: new SSMClient(a), iam: new IAMClient(a) };
 
     const plan = planInstallation({
@@ -106,16 +96,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
       secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
     });
     statements = plan.functions['code-deploy'].statements;
-    await admin.iam.send(new CreateUserCommand({ UserName: 'code-deploy' }));
-    await admin.iam.send(
-      new PutUserPolicyCommand({
-        UserName: 'code-deploy',
-        PolicyName: 'role',
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: motoPolicy(statements) }),
-      }),
-    );
-    const key = (await admin.iam.send(new CreateAccessKeyCommand({ UserName: 'code-deploy' }))).AccessKey;
-    const c = config({ accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' });
+    const c = config(await motoUser(admin.iam, 'code-deploy', statements));
     clients = { s3: new S3Client(c), ec2: new EC2Client(c), ssm: new SSMClient(c) };
     // moto keeps each command, but with every instance of the account added to its InstanceIds (with
     // no Targets it matches all of them): what the function asked is recorded here instead.

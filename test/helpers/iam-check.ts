@@ -6,6 +6,8 @@
  *   the bucket: a read of a key that may be missing is checked for both.
  * - Step Functions' service integrations (the state machine role's calls).
  */
+
+import { CreateAccessKeyCommand, CreateUserCommand, type IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 
 export interface IamStatementLike {
@@ -113,3 +115,26 @@ export const motoPolicy = (policy: readonly IamStatementLike[]): IamStatementLik
           Resource: ['*'],
         },
   );
+
+export interface AccessKeys {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** An IAM user made in moto (IAM enforced) holding `policy` as moto can hold it; its access keys. */
+export async function motoUser(iam: IAMClient, name: string, policy: readonly IamStatementLike[]): Promise<AccessKeys> {
+  await iam.send(new CreateUserCommand({ UserName: name }));
+  await iam.send(
+    new PutUserPolicyCommand({ UserName: name, PolicyName: 'role', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: motoPolicy(policy) }) }),
+  );
+  const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
+  return { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
+}
+
+/**
+ * The administrator of a moto_server started with `freeRequests: 3`: those three requests make it
+ * (unsigned), every later request is signed. `iamClient` makes an IAM client for given keys.
+ */
+export function motoAdmin(iamClient: (keys: AccessKeys) => IAMClient): Promise<AccessKeys> {
+  return motoUser(iamClient({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' }), 'admin', [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }]);
+}
