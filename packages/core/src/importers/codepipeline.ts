@@ -580,6 +580,14 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
       if (category !== 'Deploy') return refuse();
       const applicationName = c('ApplicationName');
       const deploymentGroupName = c('DeploymentGroupName');
+      const platform = computePlatformOf(ctx, config, cfg);
+      if (platform !== undefined && platform !== 'Server') {
+        t.issues.push({
+          path: `${cfg}.ApplicationName`,
+          message: `${applicationName ?? 'the application'} deploys to ${platform}: the CodeDeploy provider is imported for EC2/on-premises (Server) applications only`,
+        });
+        return undefined;
+      }
       const group = serverGroupFromTemplate(ctx, config, cfg, t);
       if (!group)
         t.note(
@@ -922,6 +930,14 @@ function deploymentGroupFromTemplate(ctx: TemplateContext | undefined, config: O
       ...(tgs[0] && tgs[1] && { targetGroups: { blue: tgs[0], green: tgs[1] } }),
     },
   };
+}
+
+/** The compute platform of the action's `AWS::CodeDeploy::Application`, when the template defines it. */
+function computePlatformOf(ctx: TemplateContext | undefined, config: Obj, cfg: string): string | undefined {
+  if (!ctx) return undefined;
+  const id = referencedId(ctx, rawConfigValue(ctx, cfg, 'ApplicationName'), config.ApplicationName, 'AWS::CodeDeploy::Application', 'ApplicationName');
+  const platform = id ? ctx.template.Resources?.[id]?.Properties?.ComputePlatform : undefined;
+  return typeof platform === 'string' ? platform : undefined;
 }
 
 /**

@@ -149,6 +149,12 @@ ${pipeline(`
     expect(imported?.definition.stages[1]?.actions[0]).toMatchObject({ deploymentConfig: { minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 75 } } });
   });
 
+  it('refuses an application on another compute platform, naming it', () => {
+    expect(() => importCodePipeline(template('CodeDeployDefault.OneAtATime').replace('ComputePlatform: Server', 'ComputePlatform: Lambda'), 't.yml')).toThrow(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.ApplicationName: web deploys to Lambda: the CodeDeploy provider is imported for EC2/on-premises (Server) applications only',
+    );
+  });
+
   it('refuses a tag filter it cannot apply, with its path', () => {
     expect(() => importCodePipeline(template('CodeDeployDefault.OneAtATime', '', '{ Key: App, Type: KEY_ONLY }'), 't.yml')).toThrow(
       "Resources.Group.Properties.Ec2TagFilters[0]: a KEY_ONLY tag filter is not imported: stepline finds instances by a tag's key and value",
