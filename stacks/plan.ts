@@ -199,6 +199,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
+  const cloudFormationPipelines = [
+    ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
+  ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -324,6 +327,23 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 : []),
             ],
     }),
+    cloudformation: fn('cloudformation', {
+      description: 'stepline: CloudFormation actions (template configuration and parameter files in, outputs file out)',
+      timeoutSeconds: 60,
+      memoryMb: 256,
+      // Only the artifacts of pipelines with CloudFormation actions: read their inputs, write their outputs file.
+      statements:
+        cloudFormationPipelines.length === 0
+          ? []
+          : [
+              allow(
+                ['s3:GetObject', 's3:PutObject'],
+                cloudFormationPipelines.map((p) => `${bucketArn}/${p}/*`),
+              ),
+              // A build's output has no stepline manifest: reading one that is absent must answer 404, not 403.
+              listBucket(bucketArn),
+            ],
+    }),
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
@@ -433,7 +453,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', cloudFormation: '', ...options.functions },
   };
 }
 

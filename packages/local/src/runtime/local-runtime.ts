@@ -374,7 +374,7 @@ export class LocalRuntime {
           handlers[state] = s3DeployHandler(ctx, action, stage.name);
           break;
         case 'cloudformation':
-          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name, state);
           break;
       }
     }
