@@ -73,7 +73,7 @@ describe('planned policies, simulated', () => {
     expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
   });
 
-  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables, and nothing else of SSM or Secrets Manager', async () => {
+  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables and its inline buildspec’s, and nothing else of SSM or Secrets Manager', async () => {
     const pipeline = parsePipeline({
       ...pipelines.find((p) => p.name === 'web'),
       name: 'vars',
@@ -86,6 +86,9 @@ describe('planned policies, simulated', () => {
               name: 'Compile',
               kind: 'build',
               inputArtifacts: ['Src'],
+              // An inline buildspec (as an imported project's BuildSpec) is known at deploy time: its env is granted too.
+              buildspec:
+                'version: 0.2\nenv:\n  parameter-store: { API_KEY: /prod/api-key }\n  secrets-manager: { PASS: "db-pass:password" }\nphases: { build: { commands: [make] } }\n',
               parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
               secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
             },
@@ -109,9 +112,15 @@ describe('planned policies, simulated', () => {
       action: 'secretsmanager:GetSecretValue',
       resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}`,
     });
-    expect(describeDenials(await checkRequests(of, [ssm('/prod/db-url'), ssm('/plain-name'), secret('gh-token-Xy12Zw'), secret('deploy-key-AbC123')]))).toBe(
-      '',
-    );
+    const allowed = [
+      ssm('/prod/db-url'),
+      ssm('/plain-name'),
+      ssm('/prod/api-key'),
+      secret('gh-token-Xy12Zw'),
+      secret('deploy-key-AbC123'),
+      secret('db-pass-Q1w2E3'),
+    ];
+    expect(describeDenials(await checkRequests(of, allowed))).toBe('');
     const denied = await checkRequests(of, [ssm('/prod/other'), secret('other-Xy12Zw')]);
     expect(denied).toHaveLength(2);
   });

@@ -15,7 +15,9 @@ import {
   type FunctionKey,
   InstallationTag,
   installationCompileOptions,
+  isInlineBuildspec,
   type Pipeline,
+  parseBuildspecText,
   pipelineManifestKey,
   projectName,
   type SourceAction,
@@ -394,7 +396,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
             [`arn:aws:codebuild:${region}:${accountId}:report-group/${name}-*`],
           ),
           ...(connection ? [connectionStatement(connection)] : []),
-          ...variableSourceStatements(action, region, accountId),
+          ...variableSourceStatements(buildVariableSources(action, `${pipeline.name}: ${position.path}.buildspec`), region, accountId),
         ],
       },
     ];
@@ -572,6 +574,25 @@ function canaryStatements(options: {
 
 /** Actions of a pipeline, for tests and summaries. */
 export const actionsOf = (pipeline: Pipeline): Action[] => pipeline.stages.flatMap((s) => s.actions);
+
+/**
+ * What a build project reads from SSM and Secrets Manager: the action's `parameterStore` and
+ * `secretsManager` (the build's overrides, which win by name, as in CodeBuild), and an inline
+ * buildspec's `env.parameter-store` and `env.secrets-manager` (an imported CodeBuild project's BuildSpec
+ * is inline). A buildspec file is read by CodeBuild from the commit it builds, which `sst deploy` does not
+ * have and which may change after it: its `env` cannot be granted here and is declared on the action
+ * (docs/install-aws.md).
+ */
+export function buildVariableSources(
+  action: { buildspec: string; parameterStore?: Record<string, string>; secretsManager?: Record<string, string> },
+  source: string,
+): { parameterStore: Record<string, string>; secretsManager: Record<string, string> } {
+  const env = isInlineBuildspec(action.buildspec) ? parseBuildspecText(action.buildspec, source).buildspec.env : undefined;
+  return {
+    parameterStore: { ...env?.parameterStore, ...action.parameterStore },
+    secretsManager: { ...env?.secretsManager, ...action.secretsManager },
+  };
+}
 
 /**
  * CodeBuild reads a project's PARAMETER_STORE and SECRETS_MANAGER variables with the project's role

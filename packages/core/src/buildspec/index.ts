@@ -1,4 +1,4 @@
-export { type ParsedBuildspec, parseBuildspec, parseBuildspecText } from './parse';
+export { isInlineBuildspec, type ParsedBuildspec, parseBuildspec, parseBuildspecText } from './parse';
 export { BUILD_PHASES, BuildPhase, nextPhase, PHASE_KEY_OF, PhaseStatus } from './phases';
 export {
   type ArtifactSpec,
