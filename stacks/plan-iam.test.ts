@@ -125,6 +125,58 @@ describe('planned policies, simulated', () => {
     expect(denied).toHaveLength(2);
   });
 
+  it('a CloudFormation action: its function reads its inputs and writes its outputs file, its machine deploys the stack from the template', async () => {
+    const infra = parsePipeline({
+      name: 'infra',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/infra', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Deploy',
+          actions: [
+            {
+              name: 'Stack',
+              kind: 'cloudformation',
+              actionMode: 'CREATE_UPDATE',
+              stackName: 'web',
+              templatePath: 'Src::stack.yml',
+              inputArtifacts: ['Src'],
+              outputArtifacts: ['Out'],
+              outputFileName: 'outputs.json',
+            },
+          ],
+        },
+      ],
+    });
+    const planned = planInstallation({
+      stage: 'team',
+      region: REGION,
+      accountId: ACCOUNT,
+      pipelines: [infra],
+      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
+    });
+    const machine = planned.stateMachines[0];
+    if (!machine) throw new Error('no state machine');
+    const of = (principal: string) => (principal === machine.name ? machine.statements : planned.functions.cloudformation.statements);
+    const bucket = `arn:aws:s3:::${planned.names.bucket}`;
+    const fn = 'cloudformation';
+    const requests: IamRequest[] = [
+      { principal: fn, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/manifest.json`, mayBeMissing: true },
+      { principal: fn, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/config/prod.json`, mayBeMissing: true },
+      { principal: fn, action: 's3:PutObject', resource: `${bucket}/infra/e1/Out/outputs.json` },
+      // CloudFormation reads the TemplateURL with the caller's (the machine's) permissions.
+      { principal: machine.name, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/stack.yml` },
+      { principal: machine.name, action: 'lambda:InvokeFunction', resource: planned.functions.cloudformation.arn },
+      ...['CreateStack', 'UpdateStack', 'DescribeStacks', 'CreateChangeSet', 'ExecuteChangeSet'].map((a) => ({
+        principal: machine.name,
+        action: `cloudformation:${a}`,
+        resource: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/web/1a2b`,
+      })),
+    ];
+    expect(describeDenials(await checkRequests(of, requests))).toBe('');
+    const denied = await checkRequests(of, [{ principal: fn, action: 's3:GetObject', resource: `${bucket}/web/e1/Src/stack.yml` }]);
+    expect(denied).toHaveLength(1);
+  });
+
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {
     const pipeline = parsePipeline({
       ...pipelines.find((p) => p.name === 'web'),
