@@ -5,9 +5,10 @@
  * on a role's inline policies.
  */
 import { join } from 'node:path';
-import { ControlPrefix, type Pipeline, parsePipeline } from '@stepline/core';
+import { ControlPrefix, type Pipeline, parsePipeline, parsePipelineText } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
+import { pipelineYaml } from '../test/helpers/project';
 import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
 import { loadPipelines } from './pipelines';
 import { type InstallationPlan, planInstallation } from './plan';
@@ -124,34 +125,14 @@ describe('planned policies, simulated', () => {
   });
 
   it('a CloudFormation action: its function reads its inputs and writes its outputs file, its machine deploys the stack from the template', async () => {
-    const infra = parsePipeline({
-      name: 'infra',
-      stages: [
-        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/infra', outputArtifacts: ['Src'] }] },
-        {
-          name: 'Deploy',
-          actions: [
-            {
-              name: 'Stack',
-              kind: 'cloudformation',
-              actionMode: 'CREATE_UPDATE',
-              stackName: 'web',
-              templatePath: 'Src::stack.yml',
-              inputArtifacts: ['Src'],
-              outputArtifacts: ['Out'],
-              outputFileName: 'outputs.json',
-            },
-          ],
-        },
-      ],
-    });
-    const planned = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [infra],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const infra = parsePipelineText(
+      pipelineYaml(
+        'infra',
+        `  - name: Deploy
+    actions: [{ name: Stack, kind: cloudformation, actionMode: CREATE_UPDATE, stackName: web, templatePath: "Src::stack.yml", inputArtifacts: [Src], outputArtifacts: [Out], outputFileName: outputs.json }]`,
+      ),
+    );
+    const planned = planFor([infra]);
     const machine = planned.stateMachines[0];
     if (!machine) throw new Error('no state machine');
     const of = (principal: string) => (principal === machine.name ? machine.statements : planned.functions.cloudformation.statements);

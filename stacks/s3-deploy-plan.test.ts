@@ -5,6 +5,7 @@
  */
 import { parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
+import { pipelineYaml } from '../test/helpers/project';
 import { planInstallation } from './plan';
 
 const pipeline = parsePipelineText(`
@@ -46,14 +47,13 @@ describe('the s3-deploy function', () => {
 });
 
 describe('the cloudformation function', () => {
-  const infra = parsePipelineText(`
-name: infra
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/infra, outputArtifacts: [Src] }]
-  - name: Deploy
-    actions: [{ name: Stack, kind: cloudformation, inputArtifacts: [Src], outputArtifacts: [Out], outputFileName: out.json, actionMode: CREATE_UPDATE, stackName: web, templatePath: "Src::stack.yml" }]
-`);
+  const infra = parsePipelineText(
+    pipelineYaml(
+      'infra',
+      `  - name: Deploy
+    actions: [{ name: Stack, kind: cloudformation, inputArtifacts: [Src], outputArtifacts: [Out], outputFileName: out.json, actionMode: CREATE_UPDATE, stackName: web, templatePath: "Src::stack.yml" }]`,
+    ),
+  );
 
   it('may read and write only the artifacts of pipelines with CloudFormation actions', () => {
     const { functions, names } = plan([pipeline, infra]);

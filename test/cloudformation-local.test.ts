@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { CloudFormation } from '@aws-sdk/client-cloudformation';
 import { parsePipelineText } from '@stepline/core';
 import { compileForThisMachine, LocalRuntime } from '@stepline/local';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
-import { createProject, type Project, runCli } from './helpers/project';
+import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
 
 let project: Project | undefined;
 afterEach(() => project?.remove());
@@ -80,6 +80,7 @@ describe.skipIf(skip)('cloudformation on one machine, deploying with the user’
     moto = await startMoto();
   });
   afterAll(() => moto?.stop());
+  beforeEach(() => moto.reset());
   const credentials = () => ({ ...noCredentials, AWS_ACCESS_KEY_ID: 'AKIDLOCALUSER', AWS_SECRET_ACCESS_KEY: 'secret', AWS_ENDPOINT_URL: moto.endpoint });
 
   it('creates the stack with the template configuration and Fn::GetParam, writes the outputs file, and passes outputs on as variables', async () => {
@@ -114,18 +115,15 @@ describe.skipIf(skip)('cloudformation on one machine, deploying with the user’
 
   it('plans a change set, executes it, and deletes the stack, in the local runtime with the waits shortened', async () => {
     project = createProject({ 'stack.yml': TEMPLATE, 'image.json': '{"uri": "nginx:2"}' });
-    const pipeline = parsePipelineText(`
-name: infra
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/infra, outputArtifacts: [Src] }]
-  - name: Plan
+    const pipeline = parsePipelineText(
+      pipelineYaml(
+        'infra',
+        `  - name: Plan
     actions: [{ name: Stack, kind: cloudformation, inputArtifacts: [Src], actionMode: CHANGE_SET_REPLACE, stackName: web, changeSetName: next, templatePath: "Src::stack.yml", parameterOverrides: { Env: beta, Image: '{"Fn::GetParam": ["Src", "image.json", "uri"]}' } }]
   - name: Apply
-    actions: [{ name: Stack, kind: cloudformation, namespace: Applied, outputArtifacts: [Outputs], outputFileName: outputs.json, actionMode: CHANGE_SET_EXECUTE, stackName: web, changeSetName: next }]
-  - name: Teardown
-    actions: [{ name: Stack, kind: cloudformation, actionMode: DELETE_ONLY, stackName: web }]
-`);
+    actions: [{ name: Stack, kind: cloudformation, namespace: Applied, outputArtifacts: [Outputs], outputFileName: outputs.json, actionMode: CHANGE_SET_EXECUTE, stackName: web, changeSetName: next }]`,
+      ),
+    );
     const waits = Object.keys(compileForThisMachine(pipeline).stateMap).filter((n) => n.endsWith(' wait'));
     const saved = { ...process.env };
     Object.assign(process.env, credentials());
@@ -142,6 +140,14 @@ stages:
       const outputs = readFileSync(join(runtime.artifacts.dir('infra', result.executionId, 'Outputs'), 'outputs.json'), 'utf8');
       // moto leaves Outputs out of a stack made by a CREATE change set (docs/testing.md): the file is the empty object.
       expect(JSON.parse(outputs)).toStrictEqual({});
+      // The change set carried the overrides, Fn::GetParam read from the source.
+      const [stack] = (await cfn.describeStacks({ StackName: 'web' })).Stacks ?? [];
+      expect(stack?.StackStatus).toBe('CREATE_COMPLETE');
+      expect(stack?.Parameters?.find((p) => p.ParameterKey === 'Image')?.ParameterValue).toBe('nginx:2');
+      const teardown = parsePipelineText(
+        pipelineYaml('teardown', '  - name: Teardown\n    actions: [{ name: Stack, kind: cloudformation, actionMode: DELETE_ONLY, stackName: web }]'),
+      );
+      expect(await runtime.run({ pipeline: teardown, file: 'teardown.yml', repo: project.dir })).toMatchObject({ status: 'Succeeded' });
       await expect(cfn.describeStacks({ StackName: 'web' })).rejects.toThrow('does not exist');
       expect(lines.filter((l) => l.includes('deploying stack web'))).toHaveLength(3);
     } finally {

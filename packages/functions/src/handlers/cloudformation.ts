@@ -9,9 +9,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { DefinitionError } from '@stepline/core';
 import { CloudFormationTaskSchema, prepareStackInput, writeOutputsFile } from '../cloudformation/stack-files';
-import { functionLogger, lazy } from '../runtime';
+import { actionTask, functionLogger, lazy } from '../runtime';
 
 export interface CloudFormationDependencies {
   s3: () => S3Client;
@@ -21,14 +20,7 @@ export interface CloudFormationDependencies {
 
 export function createCloudFormationHandler(deps: CloudFormationDependencies) {
   return async (event: unknown) => {
-    const parsed = CloudFormationTaskSchema.safeParse(event);
-    if (!parsed.success)
-      throw new DefinitionError(
-        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        'cloudformation task',
-      );
-    const task = parsed.data;
-    deps.logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
+    const task = actionTask(CloudFormationTaskSchema, event, 'cloudformation task', deps.logger);
     if (task.operation === 'prepare') return prepareStackInput(deps.s3(), task, deps.region);
     return writeOutputsFile(deps.s3(), task);
   };

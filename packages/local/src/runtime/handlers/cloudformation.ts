@@ -13,7 +13,6 @@ import {
   type ActionArtifacts,
   ArtifactInvalidError,
   type CloudFormationAction,
-  ErrorName,
   type InvokeAction,
   SteplineError,
   splitArtifactFile,
@@ -22,7 +21,7 @@ import {
   templateBody,
 } from '@stepline/core';
 import type { TaskHandler } from '../../engine/execute';
-import type { ExecutionContext } from '../context';
+import { type ExecutionContext, needsLocalSetting } from '../context';
 import { invokeHandler } from './invoke';
 
 /** The APIs the compiled loop calls, named as Step Functions and the SDK's aggregated client both name them. */
@@ -57,19 +56,18 @@ class UserCloudFormation {
     // stepline runs on Node 20 by design (engines); the SDK's warning about it would only be noise in the run's output.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const client = new CloudFormation({ maxAttempts: 3 });
-    const refuse = (needs: string, cause?: unknown) =>
-      new SteplineError(ErrorName.ActionFailed, `action ${action.name} deploys the CloudFormation stack ${action.stackName}; ${needs}`, { cause });
+    const refuse = (needs: string) => needsLocalSetting(action, `deploys the CloudFormation stack ${action.stackName}`, needs);
     let region: string;
     let accessKey: string;
     try {
       region = await client.config.region();
     } catch (error) {
-      throw refuse('no AWS region is set (AWS_REGION or a profile with a region)', error);
+      throw Object.assign(refuse('an AWS region (AWS_REGION, or a profile with a region)'), { cause: error });
     }
     try {
       accessKey = (await client.config.credentials()).accessKeyId;
     } catch (error) {
-      throw refuse('on one machine it needs your AWS credentials (none found: environment, AWS_PROFILE, SSO or instance role) or a local.command', error);
+      throw Object.assign(refuse('your AWS credentials (none found: environment, AWS_PROFILE, SSO or instance role) or a local.command'), { cause: error });
     }
     const endpoint = process.env.AWS_ENDPOINT_URL_CLOUDFORMATION ?? process.env.AWS_ENDPOINT_URL;
     this.ctx.reporter.note(
