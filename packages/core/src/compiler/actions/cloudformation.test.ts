@@ -8,7 +8,7 @@ const compile = (deploy: string) =>
 name: infra
 stages:
   - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/infra, outputArtifacts: [Src] }]
+    actions: [{ name: Checkout, kind: source, namespace: SourceVariables, repository: acme/infra, outputArtifacts: [Src] }]
   - name: Deploy
     actions: [{ name: Stack, kind: cloudformation, stackName: web, inputArtifacts: [Src], ${deploy} }]
 `),
@@ -18,13 +18,13 @@ stages:
 describe('CloudFormation action', () => {
   it('asks the cloudformation function for the calls’ input, and has it write the outputs file last', () => {
     const { definition, warnings } = compile(
-      'actionMode: CREATE_UPDATE, templatePath: "Src::stack.yml", templateConfiguration: "Src::prod.json", outputArtifacts: [Out], outputFileName: out.json, parameterOverrides: { Image: \'{"Fn::GetParam": ["Src", "image.json", "uri"]}\' }',
+      'actionMode: CREATE_UPDATE, templatePath: "Src::stack.yml", templateConfiguration: "Src::prod.json", outputArtifacts: [Out], outputFileName: out.json, parameterOverrides: { Image: \'{"Fn::GetParam": ["Src", "image.json", "uri"]}\', Tag: "v-#{SourceVariables.CommitId}" }',
     );
     expect(warnings).toStrictEqual([]);
     const fn = 'arn:aws:lambda:eu-west-1:123456789012:function:stepline-cloudformation';
     const identity = { pipeline: 'infra', stage: 'Deploy', action: 'Stack', 'executionId.$': '$$.Execution.Name' };
     const src = { name: 'Src', 'location.$': "States.Format('arts/infra/{}/Src/', $$.Execution.Name)" };
-    const { Retry: _, ...prepare } = definition.States['Deploy · Stack · prepare'] as Record<string, unknown>;
+    const { Retry: _, ...prepare } = definition.States['Deploy · Stack · prepare'] as unknown as Record<string, unknown>;
     expect(prepare).toStrictEqual({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
@@ -38,7 +38,11 @@ describe('CloudFormation action', () => {
             inputArtifacts: ['Src'],
             templatePath: 'Src::stack.yml',
             templateConfiguration: 'Src::prod.json',
-            parameterOverrides: { Image: '{"Fn::GetParam": ["Src", "image.json", "uri"]}' },
+            // A variable is resolved by the state machine before the function sees it.
+            parameterOverrides: {
+              Image: '{"Fn::GetParam": ["Src", "image.json", "uri"]}',
+              'Tag.$': "States.Format('v-{}', $.actions.Source_Checkout.variables.CommitId)",
+            },
           },
           inputArtifacts: [src],
         },

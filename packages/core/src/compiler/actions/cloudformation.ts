@@ -36,8 +36,12 @@ const NO_CHANGE = ['*No updates are to be performed*', "*didn't contain changes*
 /**
  * A CloudFormation action runs on Step Functions' SDK integrations with a wait loop in the ASL (look,
  * wait 10 s, look again), rather than in a Lambda: the loop costs four transitions per look (a
- * 5-minute stack: ~125 transitions, $0.003) and no function to install, where a Lambda polling for the
- * stack would pay for its whole wait, and one started per look would cost more than the transitions. The stack's outputs become the
+ * 5-minute stack: 126 transitions, $0.003), where a Lambda polling for the stack would pay for its whole
+ * wait, and one started per look would cost more than the transitions. What the ASL cannot do, the
+ * installation's cloudformation function does once on each side of the loop: `prepare` reads the input
+ * artifacts (template configuration, `Fn::GetParam` files) and answers the calls' whole input, taken by
+ * `InputPath`; `outputs` writes the outputs file. On one machine the same machine runs, its Tasks bound to
+ * local handlers that call CloudFormation with the user's credentials. The stack's outputs become the
  * action's variables; a change set (or update) with no changes is a success, as in CodePipeline.
  *
  * State data: `$.actions.<key>` holds `{ polls, stack: { status, stack } }` (or `changeSet`), and
@@ -78,10 +82,11 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
 
   // The cloudformation function reads what the ASL cannot (the template configuration, Fn::GetParam's
   // files) and answers the calls' whole input; it writes the outputs file into the output artifact.
-  // CloudFormation reads the TemplateURL with the caller's permissions: the state machine's role.
-  ctx.iam.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${ctx.options.artifactBucket}/${ctx.pipeline.name}/*`] });
   const fn = ctx.options.functions.cloudFormation;
   const needsTemplate = action.actionMode !== 'DELETE_ONLY' && action.actionMode !== 'CHANGE_SET_EXECUTE';
+  // CloudFormation reads the TemplateURL with the caller's permissions: the state machine's role.
+  if (needsTemplate)
+    ctx.iam.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${ctx.options.artifactBucket}/${ctx.pipeline.name}/*`] });
   const writesOutputs = action.outputArtifacts.length > 0;
   if (needsTemplate || writesOutputs) grantInvoke(ctx, fn);
   const invoke = (payload: JsonObject, next: string | undefined, resultSelector?: JsonObject) =>
@@ -95,6 +100,12 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
       catch: catchAll(ctx.catchTo),
       next,
     });
+  /** The overrides with their `#{Namespace.Variable}` references resolved by the state machine. */
+  const overrides = (given: Record<string, string>): JsonObject => {
+    const out: JsonObject = {};
+    for (const [name, value] of Object.entries(given)) ctx.refs.assign(out, name, value);
+    return out;
+  };
   const artifactRef = (name: string): JsonObject => ({ name, 'location.$': artifactLocationExpression(ctx, name) });
   const deploy: JsonObject = {
     stackName,
@@ -102,7 +113,7 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
     ...(action.changeSetName !== undefined && { changeSetName: action.changeSetName }),
     ...(action.templatePath !== undefined && { templatePath: action.templatePath }),
     ...(action.templateConfiguration !== undefined && { templateConfiguration: action.templateConfiguration }),
-    ...(action.parameterOverrides && { parameterOverrides: action.parameterOverrides }),
+    ...(action.parameterOverrides && { parameterOverrides: overrides(action.parameterOverrides) }),
     ...(action.capabilities && { capabilities: action.capabilities }),
     ...(action.roleArn && { roleArn: action.roleArn }),
   };
