@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineText } from '../../model/parse';
+import { refusalOf } from '../../testing';
 import { compilePipeline } from '../compile';
 
 const compile = (deploy: string) =>
@@ -79,6 +80,12 @@ describe('CloudFormation action', () => {
     expect(warnings).toStrictEqual([
       { path: 'stages[1].actions[0].parameterOverrides.Image', message: 'artifact Build is not an input artifact of the action (Src)' },
       { path: 'stages[1].actions[0].outputFileName', message: 'expected an output artifact to write the outputs file into' },
+    ]);
+  });
+
+  it('refuses a second output artifact: the outputs file goes in one', () => {
+    expect(refusalOf(() => compile('actionMode: DELETE_ONLY, outputArtifacts: [A, B]'))).toStrictEqual([
+      'stages[1].actions[0].outputArtifacts: a cloudformation action writes at most one output artifact: the one its outputFileName goes in',
     ]);
   });
 });
