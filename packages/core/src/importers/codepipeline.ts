@@ -647,16 +647,12 @@ function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: str
     if (isObj(parsed)) {
       parameterOverrides = {};
       for (const [name, value] of Object.entries(parsed)) {
+        // Fn::GetParam and Fn::GetArtifactAtt stay as their JSON text; the action resolves them when it runs.
         parameterOverrides[name] = typeof value === 'string' ? value : JSON.stringify(value);
-        if (!(typeof value === 'string'))
-          t.note(
-            `${cfg}.ParameterOverrides.${name}`,
-            `${JSON.stringify(value)} (Fn::GetParam, Fn::GetArtifactAtt) is kept as text: stepline does not resolve it yet`,
-          );
       }
     }
   }
-  t.note(at, 'a CloudFormation action deploys to AWS; add local.command to run something in its place on one machine');
+  t.note(at, 'a CloudFormation action deploys to AWS, on one machine with your own AWS credentials; add local.command to run something in its place');
   return {
     ...base,
     kind: 'cloudformation',

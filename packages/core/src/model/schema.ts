@@ -368,7 +368,7 @@ export const CloudFormationActionSchema = z
     templatePath: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
     /** `Artifact::path/to/config.json`: Parameters, Tags, StackPolicy. */
     templateConfiguration: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
-    /** Template parameters, overriding the template configuration's. */
+    /** Template parameters, overriding the template configuration's; a value may be `{"Fn::GetParam": [...]}` or `{"Fn::GetArtifactAtt": [...]}` as JSON text (see cloudformation-input.ts). */
     parameterOverrides: z.record(text(), text('a string value'), { error: 'expected a map of Name: value' }).optional(),
     capabilities: list(
       z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'], {
@@ -380,7 +380,7 @@ export const CloudFormationActionSchema = z
     roleArn: text('a role ARN').optional(),
     /** A JSON file of the stack's outputs, in the action's output artifact. */
     outputFileName: text('a file name').optional(),
-    /** On one machine without AWS credentials, this command runs instead (like a deploy action's local command). */
+    /** On one machine this command runs instead of the deploy, credentials or not (like a deploy action's local command); without it the stack is deployed with the user's own AWS credentials. */
     local: z.strictObject({ command: text('a shell command') }).optional(),
   })
   .superRefine((a, ctx) => {

@@ -158,6 +158,7 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
       case 'invoke':
         break;
       case 'cloudformation':
+        if (outputs > 1) add(`${p.path}.outputArtifacts`, 'a cloudformation action writes at most one output artifact: the one its outputFileName goes in');
         break;
       case 's3deploy':
         if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');

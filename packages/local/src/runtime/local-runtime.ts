@@ -382,7 +382,7 @@ export class LocalRuntime {
           handlers[state] = s3DeployHandler(ctx, action, stage.name);
           break;
         case 'cloudformation':
-          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name, state);
           break;
         case 'commands':
           // The same runner as a build: the compiled Task carries the buildspec made from the commands.
