@@ -5,9 +5,10 @@
  * on a role's inline policies.
  */
 import { join } from 'node:path';
-import { ControlPrefix, type Pipeline, parsePipeline } from '@stepline/core';
+import { ControlPrefix, type Pipeline, parsePipeline, parsePipelineText } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
+import { pipelineYaml } from '../test/helpers/project';
 import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
 import { loadPipelines } from './pipelines';
 import type { InstallationPlan } from './plan';
@@ -17,6 +18,17 @@ const REGION = TEST_REGION;
 const ACCOUNT = TEST_ACCOUNT;
 let plan: InstallationPlan;
 let pipelines: Pipeline[];
+
+/** The web fixture as the pipeline `name`: its source `acme/<name>` as `Src`, then a Build stage of one build action reading it. */
+const buildPipeline = (name: string, build: Record<string, unknown>) =>
+  parsePipeline({
+    ...pipelines.find((p) => p.name === 'web'),
+    name,
+    stages: [
+      { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: `acme/${name}`, outputArtifacts: ['Src'] }] },
+      { name: 'Build', actions: [{ kind: 'build', inputArtifacts: ['Src'], ...build }] },
+    ],
+  });
 
 beforeAll(() => {
   pipelines = loadPipelines(join(import.meta.dirname, 'fixtures/pipelines')).map((p) => p.pipeline);
@@ -74,25 +86,14 @@ describe('planned policies, simulated', () => {
     expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
   });
 
-  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables, and nothing else of SSM or Secrets Manager', async () => {
-    const pipeline = parsePipeline({
-      ...pipelines.find((p) => p.name === 'web'),
-      name: 'vars',
-      stages: [
-        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/vars', outputArtifacts: ['Src'] }] },
-        {
-          name: 'Build',
-          actions: [
-            {
-              name: 'Compile',
-              kind: 'build',
-              inputArtifacts: ['Src'],
-              parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
-              secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
-            },
-          ],
-        },
-      ],
+  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables and its inline buildspec’s, and nothing else of SSM or Secrets Manager', async () => {
+    const pipeline = buildPipeline('vars', {
+      name: 'Compile',
+      // An inline buildspec (as an imported project's BuildSpec) is known at deploy time: its env is granted too.
+      buildspec:
+        'version: 0.2\nenv:\n  parameter-store: { API_KEY: /prod/api-key }\n  secrets-manager: { PASS: "db-pass:password" }\nphases: { build: { commands: [make] } }\n',
+      parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
+      secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
     });
     const withVars = planFor([pipeline]);
     const project = withVars.projects.find((p) => p.pipeline === 'vars' && p.action === 'Compile');
@@ -104,11 +105,82 @@ describe('planned policies, simulated', () => {
       action: 'secretsmanager:GetSecretValue',
       resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}`,
     });
-    expect(describeDenials(await checkRequests(of, [ssm('/prod/db-url'), ssm('/plain-name'), secret('gh-token-Xy12Zw'), secret('deploy-key-AbC123')]))).toBe(
-      '',
-    );
+    const allowed = [
+      ssm('/prod/db-url'),
+      ssm('/plain-name'),
+      ssm('/prod/api-key'),
+      secret('gh-token-Xy12Zw'),
+      secret('deploy-key-AbC123'),
+      secret('db-pass-Q1w2E3'),
+    ];
+    expect(describeDenials(await checkRequests(of, allowed))).toBe('');
     const denied = await checkRequests(of, [ssm('/prod/other'), secret('other-Xy12Zw')]);
     expect(denied).toHaveLength(2);
+  });
+
+  it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {
+    const pipeline = buildPipeline('batch', { name: 'Matrix', batchEnabled: true, combineArtifacts: true, outputArtifacts: ['All'] });
+    const batchPlan = planFor([pipeline]);
+    const project = batchPlan.projects.find((p) => p.action === 'Matrix');
+    const machine = batchPlan.stateMachines.find((m) => m.pipeline.name === 'batch');
+    if (!project?.batch || !machine) throw new Error('no batch project or state machine');
+    expect(project.batch.combineArtifacts).toBe(true);
+    const projectArn = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${project.name}`;
+    const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventForCodeBuildStartBuildBatchRule`;
+    const machineRequests: IamRequest[] = [
+      ...['codebuild:StartBuildBatch', 'codebuild:BatchGetBuildBatches', 'codebuild:StopBuildBatch'].map((action) => ({
+        principal: 'machine',
+        action,
+        resource: projectArn,
+      })),
+      ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({ principal: 'machine', action, resource: rule })),
+    ];
+    expect(describeDenials(await checkRequests(() => machine.statements, machineRequests))).toBe('');
+    const batchRequests = ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:RetryBuild'].map((action) => ({
+      principal: 'batch',
+      action,
+      resource: projectArn,
+    }));
+    expect(describeDenials(await checkRequests(() => project.batch?.statements ?? [], batchRequests))).toBe('');
+    // The builds themselves may not start builds, nor may the batch role start another project's.
+    expect(await checkRequests(() => project.statements, [{ principal: project.name, action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+    const other = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/other`;
+    expect(await checkRequests(() => project.batch?.statements ?? [], [{ principal: 'batch', action: 'codebuild:StartBuild', resource: other }])).toHaveLength(
+      1,
+    );
+    expect(await checkRequests(() => machine.statements, [{ principal: 'machine', action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+  });
+
+  it('a CloudFormation action: its function reads its inputs and writes its outputs file, its machine deploys the stack from the template', async () => {
+    const infra = parsePipelineText(
+      pipelineYaml(
+        'infra',
+        `  - name: Deploy
+    actions: [{ name: Stack, kind: cloudformation, actionMode: CREATE_UPDATE, stackName: web, templatePath: "Src::stack.yml", inputArtifacts: [Src], outputArtifacts: [Out], outputFileName: outputs.json }]`,
+      ),
+    );
+    const planned = planFor([infra]);
+    const machine = planned.stateMachines[0];
+    if (!machine) throw new Error('no state machine');
+    const of = (principal: string) => (principal === machine.name ? machine.statements : planned.functions.cloudformation.statements);
+    const bucket = `arn:aws:s3:::${planned.names.bucket}`;
+    const fn = 'cloudformation';
+    const requests: IamRequest[] = [
+      { principal: fn, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/manifest.json`, mayBeMissing: true },
+      { principal: fn, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/config/prod.json`, mayBeMissing: true },
+      { principal: fn, action: 's3:PutObject', resource: `${bucket}/infra/e1/Out/outputs.json` },
+      // CloudFormation reads the TemplateURL with the caller's (the machine's) permissions.
+      { principal: machine.name, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/stack.yml` },
+      { principal: machine.name, action: 'lambda:InvokeFunction', resource: planned.functions.cloudformation.arn },
+      ...['CreateStack', 'UpdateStack', 'DescribeStacks', 'CreateChangeSet', 'ExecuteChangeSet'].map((a) => ({
+        principal: machine.name,
+        action: `cloudformation:${a}`,
+        resource: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/web/1a2b`,
+      })),
+    ];
+    expect(describeDenials(await checkRequests(of, requests))).toBe('');
+    const denied = await checkRequests(of, [{ principal: fn, action: 's3:GetObject', resource: `${bucket}/web/e1/Src/stack.yml` }]);
+    expect(denied).toHaveLength(1);
   });
 
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {

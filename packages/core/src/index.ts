@@ -3,6 +3,7 @@ export * from './artifacts';
 export * from './buildspec/index';
 export * from './codedeploy/index';
 export * from './compiler/index';
+export * from './deploy/cloudformation-input';
 export * from './deploy/deployment-configs';
 export * from './deploy/index';
 export * from './deploy/plan';

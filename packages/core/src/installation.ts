@@ -30,7 +30,18 @@ export const lastGoodRevisionKey = (pipeline: string, stage: string, action: str
 export const pipelineManifestKey = (pipeline: string) => `${ControlPrefix.pipelines}${pipeline}.json`;
 
 /** The functions of an installation, by their handler file in packages/functions/src/handlers. */
-export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy', 'code-deploy'] as const;
+export const FUNCTION_KEYS = [
+  'gate',
+  'webhook',
+  'source',
+  'approval-request',
+  'approval-response',
+  'notify',
+  'canary',
+  's3-deploy',
+  'cloudformation',
+  'code-deploy',
+] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 /** Environment variables the stacks set and the functions read. */
@@ -178,6 +189,7 @@ export function installationCompileOptions(location: InstallationLocation): Comp
       gate: fn('gate'),
       canary: fn('canary'),
       s3Deploy: fn('s3-deploy'),
+      cloudFormation: fn('cloudformation'),
       codeDeploy: fn('code-deploy'),
     },
   };

@@ -47,6 +47,9 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'test':
     case 'invoke':
       return action.outputVariables;
+    case 'commands':
+      // Only what it declares is exported.
+      return action.outputVariables ?? [];
     case 'deploy':
     case 'codedeploy':
     case 's3deploy':
@@ -137,6 +140,7 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (action.primarySource !== undefined && !action.inputArtifacts.includes(action.primarySource)) {
           add(`${p.path}.primarySource`, `"${action.primarySource}" is not one of this action's input artifacts`);
         }
+        validateBatch(p, add);
         break;
       case 'approval':
         if (inputs + outputs > 0) add(p.path, 'an approval action takes no artifacts');
@@ -149,9 +153,17 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'a codedeploy action takes exactly one input artifact: the revision, with its appspec.yml');
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a codedeploy action produces no artifacts');
         break;
+      case 'commands':
+        if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a commands action needs at least one input artifact: the commands run in the first');
+        if (inputs > 10) add(`${p.path}.inputArtifacts`, `a commands action takes at most 10 input artifacts, got ${inputs}`);
+        if (outputs > 1) add(`${p.path}.outputArtifacts`, `a commands action produces at most one artifact, got ${outputs}`);
+        if (action.outputFiles !== undefined && outputs === 0)
+          add(`${p.path}.outputFiles`, 'names the files of an output artifact, but the action declares none');
+        break;
       case 'invoke':
         break;
       case 'cloudformation':
+        if (outputs > 1) add(`${p.path}.outputArtifacts`, 'a cloudformation action writes at most one output artifact: the one its outputFileName goes in');
         break;
       case 's3deploy':
         if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');
@@ -159,6 +171,33 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         break;
     }
   }
+}
+
+/**
+ * A batch action's outputs: with `combineArtifacts`, one artifact holding every build's; without it,
+ * CodePipeline names each output after a build (`build1`, `build1_artifact1`), which stepline does not
+ * carry, so it is refused rather than left empty. A batch exports no variables.
+ */
+function validateBatch(p: ActionPosition, add: Add): void {
+  const { action } = p;
+  if (action.kind !== 'build' && action.kind !== 'test') return;
+  if (!action.batchEnabled) {
+    if (action.combineArtifacts) add(`${p.path}.combineArtifacts`, 'combines the artifacts of a batch: set batchEnabled: true');
+    return;
+  }
+  const outputs = action.outputArtifacts.length;
+  if (action.combineArtifacts && outputs !== 1)
+    add(
+      `${p.path}.outputArtifacts`,
+      `a batch with combineArtifacts produces exactly one artifact (every build's in a folder named by its identifier), got ${outputs}`,
+    );
+  if (!action.combineArtifacts && outputs > 0)
+    add(`${p.path}.outputArtifacts`, "a batch's builds write their artifacts only with combineArtifacts: true (one artifact, a folder per build)");
+  if (action.outputVariables !== undefined && action.outputVariables.length > 0)
+    add(
+      `${p.path}.outputVariables`,
+      'a batch build exports no variables: each of its builds has its own; run the build that exports them as an action of its own',
+    );
 }
 
 function validateNamespaces(pipeline: Pipeline, positions: ActionPosition[], variableNames: Set<string>, add: Add): void {
