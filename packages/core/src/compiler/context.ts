@@ -32,6 +32,10 @@ export interface FunctionArns {
   canary: string;
   /** Writes S3 deploy actions' artifacts into their buckets. */
   s3Deploy: string;
+  /** Reads a CloudFormation action's template configuration and parameter files, and writes its outputs file. */
+  cloudFormation: string;
+  /** Runs codedeploy actions' in-place deployments on their instances. */
+  codeDeploy: string;
   /** Evaluates the rules of stage conditions. */
   conditions: string;
 }
@@ -58,6 +62,8 @@ export function resolveOptions(o: CompileOptions = {}): ResolvedCompileOptions {
       gate: fn('gate'),
       canary: fn('canary'),
       s3Deploy: fn('s3-deploy'),
+      cloudFormation: fn('cloudformation'),
+      codeDeploy: fn('code-deploy'),
       conditions: fn('conditions'),
       ...o.functions,
     },

@@ -41,6 +41,7 @@ import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
 import { buildBatchHandler } from './handlers/build-batch';
 import { cloudFormationHandler } from './handlers/cloudformation';
+import { codeDeployHandler } from './handlers/codedeploy';
 import { conditionsHandler } from './handlers/conditions';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
@@ -484,11 +485,14 @@ export class LocalRuntime {
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
           break;
+        case 'codedeploy':
+          handlers[state] = codeDeployHandler(ctx, action, stage.name);
+          break;
         case 's3deploy':
           handlers[state] = s3DeployHandler(ctx, action, stage.name);
           break;
         case 'cloudformation':
-          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name, state);
           break;
         case 'commands':
           // The same runner as a build: the compiled Task carries the buildspec made from the commands.

@@ -1,7 +1,8 @@
+import { createWriteStream } from 'node:fs';
 import { type ConditionCheckPayload, ErrorName, evaluateCondition, type RuleEffects, SteplineError } from '@stepline/core';
+import { runLogged } from '../../process/run-logged';
 import { actionDirs, type ExecutionContext } from '../context';
 import { logTail } from './build';
-import { runShellCommand } from './shell-command';
 
 interface ConditionTask {
   Payload: ConditionCheckPayload & { variables?: Record<string, string> };
@@ -19,12 +20,15 @@ export function conditionsHandler(ctx: ExecutionContext) {
     const { Payload } = input as ConditionTask;
     const run = async (rule: string, script: string) => {
       const { logFile } = await actionDirs(ctx, Payload.stage, `${Payload.condition}.${rule}`);
-      const exitCode = await runShellCommand(ctx, {
-        script,
+      const log = createWriteStream(logFile);
+      const { exitCode } = await runLogged('/bin/sh', ['-c', script], {
         cwd: ctx.repo,
         env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId },
-        logFile,
+        log,
+        signal: ctx.signal,
+        ...(ctx.output && { output: ctx.output }),
       });
+      await new Promise((r) => log.end(r));
       if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `rule ${rule} was stopped`);
       const tail = exitCode === 0 ? [] : await logTail(logFile, 3);
       return { exitCode, reason: `exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} (log: ${logFile})` };

@@ -1,9 +1,10 @@
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorName, type InvokeAction, SteplineError } from '@stepline/core';
+import { runLogged } from '../../process/run-logged';
 import { actionDirs, type ExecutionContext, needsLocalSetting, throwIfStopped } from '../context';
 import { logTail } from './build';
-import { runShellCommand } from './shell-command';
 
 interface InvokePayload {
   Payload: { command?: string; userParameters?: string; variables?: Record<string, string> };
@@ -30,8 +31,8 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     await mkdir(work, { recursive: true });
     const outputFile = join(work, 'output.env');
     throwIfStopped(ctx, action.name);
-    const exitCode = await runShellCommand(ctx, {
-      script: Payload.command,
+    const log = createWriteStream(logFile);
+    const { exitCode } = await runLogged('/bin/sh', ['-c', Payload.command ?? ''], {
       cwd,
       env: {
         ...process.env,
@@ -41,8 +42,11 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
         STEPLINE_PIPELINE: ctx.pipeline.name,
         STEPLINE_EXECUTION_ID: ctx.executionId,
       },
-      logFile,
+      log,
+      signal: ctx.signal,
+      ...(ctx.output && { output: ctx.output }),
     });
+    await new Promise((r) => log.end(r));
     if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped`);
     if (exitCode !== 0) {
       const tail = await logTail(logFile, 3);
