@@ -1,20 +1,21 @@
 /** What an installation gives the code-deploy function: the revisions of its pipelines, and commands only to the instances their actions name. */
 import { parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
+import { pipelineYaml } from '../test/helpers/project';
 import { planFor } from './plan-fixture';
 
-const pipeline = parsePipelineText(`
-name: shop
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/shop, outputArtifacts: [Src] }]
-  - name: Deploy
+const pipeline = parsePipelineText(
+  pipelineYaml(
+    'shop',
+    `  - name: Deploy
     actions:
       - name: Servers
         kind: codedeploy
         inputArtifacts: [Src]
         ec2: { tagFilters: [{ key: App, value: shop }, { key: App, value: shop-canary }], instanceIds: [mi-0123456789abcdef0] }
-`);
+`,
+  ),
+);
 const plan = (pipelines = [pipeline]) => planFor(pipelines);
 const withoutLogs = (statements: ReturnType<typeof plan>['functions']['code-deploy']['statements']) =>
   statements.filter((s) => !s.Action.some((a) => a.startsWith('logs:')));

@@ -8,14 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { pipelineYaml } from '../test/helpers/project';
 import { planFor } from './plan-fixture';
 
-const pipeline = parsePipelineText(`
-name: site
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/site, outputArtifacts: [Src] }]
-  - name: Deploy
+const pipeline = parsePipelineText(
+  pipelineYaml(
+    'site',
+    `  - name: Deploy
     actions: [{ name: Publish, kind: s3deploy, inputArtifacts: [Src], bucket: www.example.com, kmsEncryptionKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k" }]
-`);
+`,
+  ),
+);
 const plan = (pipelines = [pipeline]) => planFor(pipelines);
 
 describe('the s3-deploy function', () => {
