@@ -9,12 +9,14 @@ import { choice, type JsonObject, map, pass, task, wait } from '../states';
 import { actionIdentity, addState, artifactLocationExpression, catchAll, grantInvoke } from './common';
 
 const AWS_REQUIRED = ['cluster', 'service', 'containerName', 'containerPort', 'listenerArn', 'targetGroups', 'subnets', 'securityGroups'] as const;
+const LAMBDA_REQUIRED = ['functionName', 'alias'] as const;
 
 /** Where the plan of the deploy being run sits in the state data; one deploy runs at a time per branch. */
 const PLAN_PATH = '$.deployPlan';
 
 /**
- * A deploy action is CodeDeploy's ECS blue/green, driven step by step from the state machine:
+ * A deploy action is CodeDeploy's ECS blue/green (or its Lambda traffic shifting, with the same steps
+ * against an alias's routing weights), driven step by step from the state machine:
  *
  *   plan (Pass) → steps (Map, one at a time: a canary operation or a bake Wait)
  *     → wait for termination → cleanup (blue deleted)
@@ -27,9 +29,15 @@ const PLAN_PATH = '$.deployPlan';
 export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
   const target = ctx.options.target;
   if (target === 'aws') {
-    const missing = AWS_REQUIRED.filter((k) => action.ecs?.[k] === undefined);
-    if (!action.ecs) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: 'a deploy action needs an ecs target to run on AWS' });
-    else if (missing.length > 0) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: `to deploy on AWS, set ${missing.join(', ')}` });
+    if (action.lambda) {
+      const missing = LAMBDA_REQUIRED.filter((k) => action.lambda?.[k] === undefined);
+      if (missing.length > 0)
+        ctx.warnings.push({ path: `${ctx.position.path}.lambda`, message: `to deploy on AWS, set ${missing.map((k) => `lambda.${k}`).join(', ')}` });
+    } else {
+      const missing = AWS_REQUIRED.filter((k) => action.ecs?.[k] === undefined);
+      if (!action.ecs) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: 'a deploy action needs an ecs or lambda target to run on AWS' });
+      else if (missing.length > 0) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: `to deploy on AWS, set ${missing.join(', ')}` });
+    }
   }
   if (target === 'local' && !action.local)
     ctx.warnings.push({ path: `${ctx.position.path}.local`, message: 'a deploy action needs a local target (local.command) to run on one machine' });
@@ -46,6 +54,7 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
       hooks: action.hooks,
       terminationWaitMinutes: action.terminationWaitMinutes,
       ...(action.ecs && { ecs: action.ecs }),
+      ...(action.lambda && { lambda: action.lambda }),
       ...(action.local && { local: action.local }),
     }),
   );
