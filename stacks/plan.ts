@@ -299,7 +299,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: [allow(['sns:Publish'], [notificationTopicArn]), ...(executionsOf.length > 0 ? [allow(['states:DescribeExecution'], executionsOf)] : [])],
     }),
     canary: fn('canary', {
-      description: 'stepline: ECS blue/green deployments (task sets, ALB weights, alarms, hooks)',
+      description: 'stepline: ECS blue/green and Lambda alias deployments (weights, alarms, hooks)',
       // Prepare waits for green's tasks and targets to be healthy.
       timeoutSeconds: 900,
       memoryMb: 512,
@@ -474,7 +474,7 @@ export function connectionStatement(connection: string): PolicyStatement {
 
 const nameOf = (nameOrArn: string) => nameOrArn.split(/[:/]/).at(-1) ?? nameOrArn;
 
-/** What the canary function does to the ECS services, listeners and alarms the deploy actions name. */
+/** What the canary function does to the ECS services, listeners, Lambda aliases and alarms the deploy actions name. */
 function canaryStatements(options: {
   region: string;
   accountId: string;
@@ -532,6 +532,24 @@ function canaryStatements(options: {
       ),
     );
   }
+
+  // A Lambda deployment publishes a version and moves its alias; alias and version actions authorize on
+  // the function, and a qualified ARN (function:name:alias) covers calls that name a version or alias.
+  const lambdaFunctions = [
+    ...new Set(
+      deploys.flatMap(({ action }) => {
+        const fnName = action.lambda?.functionName;
+        return fnName === undefined ? [] : [fnName.startsWith('arn:') ? fnName.split(':').slice(0, 7).join(':') : lambdaArn(region, accountId, fnName)];
+      }),
+    ),
+  ];
+  if (lambdaFunctions.length > 0)
+    statements.push(
+      allow(
+        ['lambda:GetAlias', 'lambda:CreateAlias', 'lambda:UpdateAlias', 'lambda:DeleteAlias', 'lambda:PublishVersion', 'lambda:GetFunctionConfiguration'],
+        lambdaFunctions.flatMap((arn) => [arn, `${arn}:*`]),
+      ),
+    );
 
   const alarms = [...new Set(deploys.flatMap(({ action }) => action.alarms))];
   if (alarms.length > 0) statements.push(awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*'])));
