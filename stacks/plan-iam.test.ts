@@ -116,6 +116,50 @@ describe('planned policies, simulated', () => {
     expect(denied).toHaveLength(2);
   });
 
+  it('the canary may publish versions of, and move the alias of, exactly the functions Lambda deploy actions name', async () => {
+    const pipeline = parsePipeline({
+      name: 'orders',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/orders', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Deploy',
+          actions: [
+            {
+              name: 'Shift',
+              kind: 'deploy',
+              inputArtifacts: ['Src'],
+              strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+              lambda: { functionName: 'orders', alias: 'live' },
+              hooks: { AfterAllowTraffic: 'orders-smoke' },
+            },
+          ],
+        },
+      ],
+    });
+    const withLambda = planInstallation({
+      stage: 'team',
+      region: REGION,
+      accountId: ACCOUNT,
+      pipelines: [pipeline],
+      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
+    });
+    const of = () => withLambda.functions.canary.statements;
+    const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    // What LambdaAliasEnvironment, LambdaAliasRouter and LambdaHooks call, on the resources they name.
+    const calls = (name: string): IamRequest[] => [
+      ...['GetAlias', 'CreateAlias', 'UpdateAlias', 'DeleteAlias', 'PublishVersion'].map((a) => ({
+        principal: 'canary',
+        action: `lambda:${a}`,
+        resource: fn(name),
+      })),
+      { principal: 'canary', action: 'lambda:GetFunctionConfiguration', resource: `${fn(name)}:7` },
+    ];
+    expect(
+      describeDenials(await checkRequests(of, [...calls('orders'), { principal: 'canary', action: 'lambda:InvokeFunction', resource: fn('orders-smoke') }])),
+    ).toBe('');
+    expect(await checkRequests(of, calls('billing'))).toHaveLength(6);
+  });
+
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {
     const pipeline = parsePipeline({
       ...pipelines.find((p) => p.name === 'web'),
