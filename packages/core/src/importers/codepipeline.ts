@@ -574,6 +574,19 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
         ecs: { ...group?.ecs, taskDefinitionFile: taskdefPath ?? 'taskdef.json' },
       } as ActionDefinition);
     }
+    case 'CodeDeploy': {
+      if (category !== 'Deploy') return refuse();
+      // A Lambda deployment group shifts an alias's traffic; EC2 and on-premises groups deploy in place.
+      const group = ctx && isLambdaGroup(ctx, config, cfg) ? deploymentGroupFromTemplate(ctx, config, cfg, t) : undefined;
+      if (!group) return refuse();
+      const deploy = { ...group.deploy };
+      if (deploy.strategy === 'CodeDeployDefault.ECSAllAtOnce') deploy.strategy = 'CodeDeployDefault.LambdaAllAtOnce';
+      t.note(
+        at,
+        'a Lambda deployment: set lambda.functionName and lambda.alias (CodeDeploy reads them from the appspec in the input artifact), and BeforeAllowTraffic/AfterAllowTraffic hooks from its Hooks',
+      );
+      return done({ ...base, kind: 'deploy', ...deploy, lambda: {} } as ActionDefinition);
+    }
     case 'CloudFormation': {
       if (category !== 'Deploy') return refuse();
       return done(cloudFormation(base, config, cfg, t, at));
@@ -805,6 +818,30 @@ function projectFromTemplate(ctx: TemplateContext, rawProjectName: unknown, proj
           }
         : undefined,
   };
+}
+
+/** Whether the action's deployment group (of the same template) deploys to Lambda: its application's ComputePlatform, or a Lambda configuration. */
+function isLambdaGroup(ctx: TemplateContext, config: Obj, cfg: string): boolean {
+  const groupId = referencedId(
+    ctx,
+    rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
+    config.DeploymentGroupName,
+    'AWS::CodeDeploy::DeploymentGroup',
+    'DeploymentGroupName',
+  );
+  const group = groupId ? ctx.template.Resources?.[groupId]?.Properties : undefined;
+  if (!group) return false;
+  const configName = ctx.resolver.resolve(group.DeploymentConfigName, `Resources.${groupId}.Properties.DeploymentConfigName`);
+  if (typeof configName === 'string' && configName.startsWith('CodeDeployDefault.Lambda')) return true;
+  const appId = referencedId(
+    ctx,
+    group.ApplicationName,
+    ctx.resolver.resolve(group.ApplicationName, `Resources.${groupId}.Properties.ApplicationName`),
+    'AWS::CodeDeploy::Application',
+    'ApplicationName',
+  );
+  const platform = appId ? ctx.template.Resources?.[appId]?.Properties?.ComputePlatform : undefined;
+  return platform === 'Lambda';
 }
 
 /** Strategy, alarms and ECS target from an `AWS::CodeDeploy::DeploymentGroup` of the same template. */

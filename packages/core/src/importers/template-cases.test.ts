@@ -199,6 +199,53 @@ ${pipeline(`
   });
 });
 
+describe('CodeDeploy to Lambda, with the deployment group in the same template', () => {
+  const template = (platform: string, configName: string) => `
+Resources:
+  App:
+    Type: AWS::CodeDeploy::Application
+    Properties: { ApplicationName: orders, ComputePlatform: ${platform} }
+  Group:
+    Type: AWS::CodeDeploy::DeploymentGroup
+    Properties:
+      ApplicationName: !Ref App
+      DeploymentGroupName: orders-dg
+      DeploymentConfigName: ${configName}
+      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+      DeploymentStyle: { DeploymentType: BLUE_GREEN, DeploymentOption: WITH_TRAFFIC_CONTROL }
+      AlarmConfiguration: { Enabled: true, Alarms: [{ Name: orders-errors }] }
+      AutoRollbackConfiguration: { Enabled: true, Events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM] }
+${pipeline(`
+        - Name: Release
+          Actions:
+            - Name: Shift
+              ActionTypeId: { Category: Deploy, Owner: AWS, Provider: CodeDeploy, Version: '1' }
+              Configuration: { ApplicationName: !Ref App, DeploymentGroupName: !Ref Group }
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+
+  it('becomes a deploy action with a lambda target, the group’s configuration and alarms', () => {
+    const [imported] = importCodePipeline(template('Lambda', 'CodeDeployDefault.LambdaCanary10Percent10Minutes'), 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Shift',
+      inputArtifacts: ['Code'],
+      kind: 'deploy',
+      strategy: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
+      alarms: ['orders-errors'],
+      lambda: {},
+    });
+    expect(imported?.notes).toContain(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: set lambda.functionName and lambda.alias (CodeDeploy reads them from the appspec in the input artifact), and BeforeAllowTraffic/AfterAllowTraffic hooks from its Hooks',
+    );
+  });
+
+  it('shifts all at once when the group names no configuration of its own, and keeps an EC2 group refused', () => {
+    const [allAtOnce] = importCodePipeline(template('Lambda', 'none').replace(/\n {6}DeploymentConfigName: none/, ''), 't.yml');
+    expect(allAtOnce?.definition.stages[1]?.actions[0]).toMatchObject({ strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {} });
+    expect(() => importCodePipeline(template('Server', 'CodeDeployDefault.OneAtATime'), 't.yml')).toThrow(/CodeDeploy/);
+  });
+});
+
 describe('fields without a stepline equivalent', () => {
   it('notes V2 stage onFailure and conditions, and every other field, each with its path', () => {
     const declaration = {
