@@ -17,9 +17,13 @@ const ACCOUNT = '123456789012';
 let plan: InstallationPlan;
 let pipelines: Pipeline[];
 
+/** The installation of these pipelines, with the secrets every installation has. */
+const planFor = (of: Pipeline[]) =>
+  planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: of, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+
 beforeAll(() => {
   pipelines = loadPipelines(join(import.meta.dirname, 'fixtures/pipelines')).map((p) => p.pipeline);
-  plan = planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+  plan = planFor(pipelines);
 });
 
 const statementsOf = (principal: string) => {
@@ -93,13 +97,7 @@ describe('planned policies, simulated', () => {
         },
       ],
     });
-    const withVars = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const withVars = planFor([pipeline]);
     const project = withVars.projects.find((p) => p.pipeline === 'vars' && p.action === 'Compile');
     if (!project) throw new Error('no Compile project');
     const of = () => project.statements;
@@ -180,13 +178,7 @@ describe('planned policies, simulated', () => {
         { name: 'Build', actions: [{ name: 'Compile', kind: 'build', inputArtifacts: ['Src'] }] },
       ],
     });
-    const old = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const old = planFor([pipeline]);
     expect(old.projects[0]?.statements.flatMap((s) => s.Action)).toEqual(
       expect.arrayContaining(['codestar-connections:GetConnection', 'codestar-connections:GetConnectionToken', 'codestar-connections:UseConnection']),
     );
@@ -222,9 +214,7 @@ describe('planned policies, simulated', () => {
       name: 'big',
       stages: [web.stages[0], { name: 'Deploy', actions: deploys }],
     });
-    expect(() =>
-      planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: [big], secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) }),
-    ).toThrow(
+    expect(() => planFor([big])).toThrow(
       /the role of the canary function \(stepline-team-canary\) needs \d+ characters of inline policy; IAM allows 10240: install the pipelines that deploy to different ECS services as separate installations/,
     );
   });

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError } from '../errors';
+import { refusalOf } from '../testing';
 import { parseBuildspecText } from './parse';
 
 /** The problems a buildspec is refused with, as `path: message` lines. */
-function problems(yaml: string): string[] {
-  try {
-    parseBuildspecText(yaml, 'buildspec.yml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(DefinitionError);
-    return (error as DefinitionError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('expected the buildspec to be refused');
-}
+const problems = (yaml: string) => refusalOf(() => parseBuildspecText(yaml, 'buildspec.yml'));
 
 const notesOf = (yaml: string) => parseBuildspecText(yaml).notes.map((n) => `${n.path}: ${n.message}`);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type BuildAction, BuildFailedError, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
 import type { ArtifactFile } from '../../build/artifacts';
 import { runBuild } from '../../build/index';
-import { actionDirs, type ExecutionContext, fileSafe } from '../context';
+import { actionDirs, type ExecutionContext, fileSafe, throwIfStopped } from '../context';
 
 /** The CodeBuild StartBuild parameters the compiled Task sends (the ones the local build reads). */
 interface StartBuildParameters {
@@ -62,7 +62,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
     const overrides = params.EnvironmentVariablesOverride ?? [];
     const ofType = (type: string) => Object.fromEntries(overrides.filter((v) => (v.Type ?? 'PLAINTEXT') === type).map((v) => [v.Name, v.Value]));
     const environment = ofType('PLAINTEXT');
-    if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `build of ${action.name} was stopped before it started`);
+    throwIfStopped(ctx, `build of ${action.name}`);
     // CodeBuild ends a build that outlives its timeout: so does the local build.
     // Recorded while it runs, so the console can stream its log; replaced when it ends.
     ctx.store.saveBuild({
