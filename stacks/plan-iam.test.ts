@@ -134,13 +134,7 @@ describe('planned policies, simulated', () => {
         },
       ],
     });
-    const withLambda = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const withLambda = planFor([pipeline]);
     const of = () => withLambda.functions.canary.statements;
     const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
     // What LambdaAliasEnvironment, LambdaAliasRouter and LambdaHooks call, on the resources they name.

@@ -116,6 +116,21 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
     await admin.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: code('v2') }));
   }
 
+  /** The function's errors alarm, as a team would watch a deployment with (it starts in OK). */
+  const errorsAlarm = (AlarmName: string) =>
+    admin.cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName,
+        MetricName: 'Errors',
+        Namespace: 'AWS/Lambda',
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+
   const alias = async (name: string) => {
     const a = await admin.lambda.send(new GetAliasCommand({ FunctionName: name, Name: 'live' }));
     return { version: a.FunctionVersion, weights: a.RoutingConfig?.AdditionalVersionWeights ?? {}, description: a.Description };
@@ -151,18 +166,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
 
   it('publishes the new version and shifts 10%, then the rest, reading the alias back after each shift', async () => {
     await liveFunction('orders-canary');
-    await admin.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: 'orders-errors',
-        MetricName: 'Errors',
-        Namespace: 'AWS/Lambda',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      }),
-    );
+    await errorsAlarm('orders-errors');
     const seen: Array<Awaited<ReturnType<typeof alias>>> = [];
 
     const outcome = await run(PIPELINES.canary, 'exec-1', async (operation) => {
@@ -206,18 +210,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
 
   it('rolls back at the first check when an alarm fires, the new version never above its first 10%', async () => {
     await liveFunction('orders-alarm');
-    await admin.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: 'orders-alarm-errors',
-        MetricName: 'Errors',
-        Namespace: 'AWS/Lambda',
-        Statistic: 'Sum',
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      }),
-    );
+    await errorsAlarm('orders-alarm-errors');
     const seen: Array<Awaited<ReturnType<typeof alias>>> = [];
     const outcome = await run(PIPELINES.alarm, 'exec-3', async (operation) => {
       if (operation !== 'setWeight') return;

@@ -3,7 +3,8 @@
  * (docs/import.md) say the same thing; a test keeps them in step.
  */
 export const REFUSED_PROVIDERS = {
-  CodeDeploy: 'CodeDeploy to EC2 or on-premises instances needs the CodeDeploy agent on each host; stepline imports CodeDeploy only with a Lambda deployment group defined in the same template',
+  CodeDeploy:
+    'CodeDeploy to EC2 or on-premises instances needs the CodeDeploy agent on each host; stepline imports CodeDeploy only with a Lambda deployment group defined in the same template',
   ElasticBeanstalk: 'Elastic Beanstalk manages its own deployments; stepline has no Beanstalk action',
   ServiceCatalog: 'Service Catalog products are not a stepline action',
   InspectorScan: 'Amazon Inspector scans are not a stepline action; run the scan in a build action',

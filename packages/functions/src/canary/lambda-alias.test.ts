@@ -14,7 +14,7 @@ import {
 import { type CanaryRequest, ErrorName, parseCanaryRequest } from '@stepline/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deploymentId } from './ecs';
+import { deploymentId } from './deployment';
 import { LambdaHooks } from './hooks';
 import { LambdaAliasEnvironment, LambdaAliasRouter } from './lambda-alias';
 

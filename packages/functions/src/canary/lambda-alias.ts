@@ -35,8 +35,8 @@ import {
   type VersionInfo,
   type WeightCheck,
 } from '@stepline/core';
-import { deploymentId } from './ecs';
-import { type RetryOptions, retryTransient } from './retry';
+import { AwsDeployment } from './deployment';
+import type { RetryOptions } from './retry';
 
 /** The function and alias a Lambda deployment on AWS needs, with the optional versions (appspec `Resources`). */
 export interface LambdaTarget {
@@ -99,19 +99,9 @@ export interface LambdaAliasOptions {
 const isNotFound = (error: unknown) => error instanceof Error && error.name === 'ResourceNotFoundException';
 const version = (id: string, target: LambdaTarget): VersionInfo => ({ id, description: `${target.functionName} version ${id}` });
 
-export class LambdaAliasEnvironment implements DeploymentEnvironment {
-  readonly target: LambdaTarget;
-  readonly id: string;
-  private readonly sleep: (ms: number) => Promise<void>;
-
+export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implements DeploymentEnvironment {
   constructor(private readonly options: LambdaAliasOptions) {
-    this.target = lambdaTarget(options.request);
-    this.id = deploymentId(options.request);
-    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-  }
-
-  call<T>(what: string, call: () => Promise<T>): Promise<T> {
-    return retryTransient(what, call, { ...this.options.retry, sleep: this.sleep });
+    super(lambdaTarget(options.request), options);
   }
 
   async view(): Promise<AliasView> {
