@@ -13,8 +13,13 @@ export function deploymentId(key: DeploymentKey): string {
 
 export interface AwsDeploymentOptions {
   request: CanaryRequest;
+  /** When a wait for green must give up (epoch ms): before the Lambda's own timeout. */
+  deadline(): number;
+  /** How often green is polled while it gets ready. */
+  healthPollMs?: number;
   sleep?: (ms: number) => Promise<void>;
   retry?: RetryOptions;
+  log?: (message: string) => void;
 }
 
 export abstract class AwsDeployment<Target> {

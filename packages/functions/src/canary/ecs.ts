@@ -30,8 +30,7 @@ import {
 } from '@stepline/core';
 import * as z from 'zod';
 import type { ArtifactReader } from './artifact';
-import { AwsDeployment } from './deployment';
-import type { RetryOptions } from './retry';
+import { AwsDeployment, type AwsDeploymentOptions } from './deployment';
 
 const RequiredEcsSchema = z.object({
   cluster: z.string(),
@@ -85,18 +84,11 @@ export interface EcsView {
   greenTargetGroup: string;
 }
 
-export interface EcsBlueGreenOptions {
+/** `healthPollMs`: how often green's targets are read. @default 10000 */
+export interface EcsBlueGreenOptions extends AwsDeploymentOptions {
   ecs: ECSClient;
   elb: ElasticLoadBalancingV2Client;
-  request: CanaryRequest;
   artifact: ArtifactReader;
-  /** When health waits must give up (epoch ms): before the Lambda's own timeout. */
-  deadline(): number;
-  /** @default 10000 */
-  healthPollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  retry?: RetryOptions;
-  log?: (message: string) => void;
 }
 
 export class EcsBlueGreen extends AwsDeployment<EcsTarget> implements DeploymentEnvironment {

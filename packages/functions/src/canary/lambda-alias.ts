@@ -35,8 +35,7 @@ import {
   type VersionInfo,
   type WeightCheck,
 } from '@stepline/core';
-import { AwsDeployment } from './deployment';
-import type { RetryOptions } from './retry';
+import { AwsDeployment, type AwsDeploymentOptions } from './deployment';
 
 /** The function and alias a Lambda deployment on AWS needs, with the optional versions (appspec `Resources`). */
 export interface LambdaTarget {
@@ -84,16 +83,9 @@ export interface AliasView {
   marker: DeploymentMarker | undefined;
 }
 
-export interface LambdaAliasOptions {
+/** `healthPollMs`: how often a Pending version is read. @default 2000 */
+export interface LambdaAliasOptions extends AwsDeploymentOptions {
   lambda: LambdaClient;
-  request: CanaryRequest;
-  /** When the wait for green to become Active must give up (epoch ms): before the Lambda's own timeout. */
-  deadline(): number;
-  /** @default 2000 */
-  healthPollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  retry?: RetryOptions;
-  log?: (message: string) => void;
 }
 
 const isNotFound = (error: unknown) => error instanceof Error && error.name === 'ResourceNotFoundException';
