@@ -150,6 +150,16 @@ describe('planned policies, simulated', () => {
       describeDenials(await checkRequests(of, [...calls('orders'), { principal: 'canary', action: 'lambda:InvokeFunction', resource: fn('orders-smoke') }])),
     ).toBe('');
     expect(await checkRequests(of, calls('billing'))).toHaveLength(6);
+
+    // Without a function name, the appspec names it at deploy time: any function of the account and region, with the reason.
+    const fromAppSpec = parsePipeline({
+      ...pipeline,
+      name: 'appspec',
+      stages: pipeline.stages.map((st) => ({ ...st, actions: st.actions.map((a) => (a.kind === 'deploy' ? { ...a, lambda: {} } : a)) })),
+    });
+    const statements = planFor([fromAppSpec]).functions.canary.statements;
+    expect(statements.find((st) => st.Action.includes('lambda:UpdateAlias'))).toMatchObject({ Sid: 'LambdaFromAppSpec', Resource: [fn('*'), `${fn('*')}:*`] });
+    expect(describeDenials(await checkRequests(() => statements, calls('billing')))).toBe('');
   });
 
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {

@@ -543,13 +543,25 @@ function canaryStatements(options: {
       }),
     ),
   ];
+  const aliasActions = [
+    'lambda:GetAlias',
+    'lambda:CreateAlias',
+    'lambda:UpdateAlias',
+    'lambda:DeleteAlias',
+    'lambda:PublishVersion',
+    'lambda:GetFunctionConfiguration',
+  ];
   if (lambdaFunctions.length > 0)
     statements.push(
       allow(
-        ['lambda:GetAlias', 'lambda:CreateAlias', 'lambda:UpdateAlias', 'lambda:DeleteAlias', 'lambda:PublishVersion', 'lambda:GetFunctionConfiguration'],
+        aliasActions,
         lambdaFunctions.flatMap((arn) => [arn, `${arn}:*`]),
       ),
     );
+  if (deploys.some(({ action }) => action.lambda && action.lambda.functionName === undefined)) {
+    const anyFunction = lambdaArn(region, accountId, '*');
+    statements.push(awsRequiresWildcard('LambdaFromAppSpec', allow(aliasActions, [anyFunction, `${anyFunction}:*`])));
+  }
 
   const alarms = [...new Set(deploys.flatMap(({ action }) => action.alarms))];
   if (alarms.length > 0) statements.push(awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*'])));

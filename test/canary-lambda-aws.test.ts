@@ -18,7 +18,7 @@ import {
   PublishVersionCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type DeployAction, ErrorName, type Pipeline, parsePipeline, zipStored } from '@stepline/core';
 import { execute, taskStateNames } from '@stepline/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,8 @@ const PIPELINES = {
   }),
   hookFails: lambdaPipeline('orders-hook', { strategy: 'CodeDeployDefault.LambdaAllAtOnce', hooks: { AfterAllowTraffic: 'orders-post' } }),
   alarm: lambdaPipeline('orders-alarm', { strategy: 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute', alarms: ['orders-alarm-errors'] }),
+  // As imported from CodePipeline: the function, alias and versions come from the appspec in the artifact.
+  appSpec: lambdaPipeline('orders-appspec', { strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {}, hooks: { BeforeAllowTraffic: 'orders-pre' } }),
 };
 
 describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias weights, alarms), IAM enforced', () => {
@@ -206,6 +208,28 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
       cause: expect.stringMatching(/rolled back after Stepline\.HookFailed: .*AfterAllowTraffic hook failed: orders-post answered \{"status":"Failed"\}/),
     });
     expect(await alias('orders-hook')).toStrictEqual({ version: '1', weights: {}, description: '' });
+  });
+
+  it('takes the function, alias and versions from the appspec in the input artifact, as CodeDeploy does', async () => {
+    await liveFunction('orders-appspec');
+    const v2 = await admin.lambda.send(new PublishVersionCommand({ FunctionName: 'orders-appspec' }));
+    const appspec = `version: 0.0
+Resources:
+  - orders:
+      Type: AWS::Lambda::Function
+      Properties: { Name: orders-appspec, Alias: live, CurrentVersion: '1', TargetVersion: '${v2.Version}' }
+Hooks:
+  - BeforeAllowTraffic: orders-pre
+`;
+    // Where the source action put its artifact: the canary reads it with its own role.
+    await new S3Client(iam.config(iam.admin)).send(
+      new PutObjectCommand({ Bucket: plan.names.bucket, Key: 'orders-appspec/exec-4/Src/appspec.yaml', Body: appspec }),
+    );
+
+    const outcome = await run(PIPELINES.appSpec, 'exec-4');
+
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await alias('orders-appspec')).toMatchObject({ version: '2', weights: {} });
   });
 
   it('rolls back at the first check when an alarm fires, the new version never above its first 10%', async () => {

@@ -583,7 +583,7 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
       if (deploy.strategy === 'CodeDeployDefault.ECSAllAtOnce') deploy.strategy = 'CodeDeployDefault.LambdaAllAtOnce';
       t.note(
         at,
-        'a Lambda deployment: set lambda.functionName and lambda.alias (CodeDeploy reads them from the appspec in the input artifact), and BeforeAllowTraffic/AfterAllowTraffic hooks from its Hooks',
+        'a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
       );
       return done({ ...base, kind: 'deploy', ...deploy, lambda: {} } as ActionDefinition);
     }

@@ -235,7 +235,7 @@ ${pipeline(`
       lambda: {},
     });
     expect(imported?.notes).toContain(
-      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: set lambda.functionName and lambda.alias (CodeDeploy reads them from the appspec in the input artifact), and BeforeAllowTraffic/AfterAllowTraffic hooks from its Hooks',
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
     );
   });
 

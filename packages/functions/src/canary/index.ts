@@ -28,7 +28,7 @@ import { ArtifactSet, S3Artifact, splitLocation } from './artifact';
 import { CloudWatchAlarms } from './cloudwatch';
 import { EcsBlueGreen } from './ecs';
 import { LambdaHooks } from './hooks';
-import { LambdaAliasEnvironment, LambdaAliasRouter } from './lambda-alias';
+import { LambdaAliasEnvironment, LambdaAliasRouter, withLambdaAppSpec } from './lambda-alias';
 import type { RetryOptions } from './retry';
 import { S3DeploymentRecords } from './s3-records';
 
@@ -37,7 +37,16 @@ export { S3Artifact, splitLocation } from './artifact';
 export { CloudWatchAlarms } from './cloudwatch';
 export { deploymentId, EcsBlueGreen, type EcsTarget, type EcsView, ecsTarget, Tag } from './ecs';
 export { type HookEvent, hookExecutionId, LambdaHooks } from './hooks';
-export { type AliasView, aliasShare, LambdaAliasEnvironment, LambdaAliasRouter, type LambdaTarget, lambdaTarget, parseMarker } from './lambda-alias';
+export {
+  type AliasView,
+  aliasShare,
+  LambdaAliasEnvironment,
+  LambdaAliasRouter,
+  type LambdaTarget,
+  lambdaTarget,
+  parseMarker,
+  withLambdaAppSpec,
+} from './lambda-alias';
 export { isTransientAwsError, type RetryOptions, retryTransient } from './retry';
 export { DEPLOYMENTS_PREFIX, S3DeploymentRecords } from './s3-records';
 
@@ -61,6 +70,10 @@ export interface AwsCanaryOptions {
   retry?: RetryOptions;
   now?: () => Date;
 }
+
+/** The deploy action's input artifacts, searched in its order for each file. */
+const inputArtifacts = (request: CanaryRequest, s3: S3Client, retry: RetryOptions) =>
+  new ArtifactSet([request.inputArtifact, ...(request.otherInputArtifacts ?? [])].map((a) => new S3Artifact(s3, a.name, a.location, retry)));
 
 /** The canary ports for one request, on AWS: an ECS service behind an ALB, or a Lambda alias. */
 export function createAwsCanaryPorts(request: CanaryRequest, clients: AwsCanaryClients, options: AwsCanaryOptions): CanaryPorts {
@@ -90,9 +103,7 @@ export function createAwsCanaryPorts(request: CanaryRequest, clients: AwsCanaryC
     ecs: clients.ecs,
     elb: clients.elb,
     request,
-    artifact: new ArtifactSet(
-      [request.inputArtifact, ...(request.otherInputArtifacts ?? [])].map((a) => new S3Artifact(clients.s3, a.name, a.location, retry)),
-    ),
+    artifact: inputArtifacts(request, clients.s3, retry),
     deadline: options.deadline,
     sleep,
     retry,
@@ -144,17 +155,24 @@ export async function dispatchCanaryEvent(event: unknown, options: DispatchOptio
   }
   if (event && typeof event === 'object' && 'operation' in event && event.operation === ABORT_EXECUTION_OPERATION)
     return abort(parseAbortRequest(event), options);
-  const request = parseCanaryRequest(event);
+  const request = await resolve(parseCanaryRequest(event), options);
   return runCanaryOperation(request, createAwsCanaryPorts(request, options.clients, options), options.canary);
+}
+
+/** A request with what its input artifact says filled in: a Lambda deployment's appspec. */
+function resolve(request: CanaryRequest, options: DispatchOptions): Promise<CanaryRequest> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  return withLambdaAppSpec(request, inputArtifacts(request, options.clients.s3, { sleep, ...options.retry }));
 }
 
 async function abort(request: AbortRequest, options: DispatchOptions): Promise<CanaryEventResult> {
   const bucket = request.bucket ?? options.bucket;
   if (!bucket) throw new TypeError('abortExecution needs the bucket of the deployment records (ARTIFACT_BUCKET)');
   const records = new S3DeploymentRecords(options.clients.s3, bucket, { ...(options.sleep && { sleep: options.sleep }), ...options.retry });
-  const aborted = await abortExecution(request, records, (rollback) =>
-    runCanaryOperation(rollback, createAwsCanaryPorts(rollback, options.clients, { ...options, bucket }), options.canary),
-  );
+  const aborted = await abortExecution(request, records, async (rollback) => {
+    const resolved = await resolve(rollback, options);
+    return runCanaryOperation(resolved, createAwsCanaryPorts(resolved, options.clients, { ...options, bucket }), options.canary);
+  });
   for (const r of aborted) options.log(`execution ${request.executionId} ended: ${r.message}`);
   return { aborted };
 }

@@ -16,7 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deploymentId } from './deployment';
 import { LambdaHooks } from './hooks';
-import { LambdaAliasEnvironment, LambdaAliasRouter } from './lambda-alias';
+import { LambdaAliasEnvironment, LambdaAliasRouter, withLambdaAppSpec } from './lambda-alias';
 
 const lambda = mockClient(LambdaClient);
 afterEach(() => lambda.reset());
@@ -127,6 +127,35 @@ describe('a Lambda deployment’s hooks', () => {
       LifecycleEventHookExecutionId: `${ID}-AfterAllowTraffic`,
       hook: 'AfterAllowTraffic',
       lambda: { functionName: 'orders', alias: 'live', currentVersion: '3', targetVersion: '4' },
+    });
+  });
+});
+
+describe('a Lambda deployment’s appspec', () => {
+  const artifact = (files: Record<string, string>) => ({
+    name: 'Src',
+    has: async (path: string) => path in files,
+    read: async (path: string) => files[path] ?? '',
+  });
+  const appspec = (hooks: string) =>
+    `version: 0.0\nResources:\n  - fn: { Type: AWS::Lambda::Function, Properties: { Name: orders, Alias: live, TargetVersion: 4 } }\n${hooks}`;
+  const withoutTarget = () => {
+    const r = request();
+    return { ...r, deployment: { ...r.deployment, lambda: {} } };
+  };
+
+  it('fills in what the definition leaves out', async () => {
+    const resolved = await withLambdaAppSpec(withoutTarget(), artifact({ 'appspec.yml': appspec('Hooks: [{ AfterAllowTraffic: orders-smoke }]') }));
+    expect(resolved.deployment.lambda).toStrictEqual({ functionName: 'orders', alias: 'live', targetVersion: '4' });
+  });
+
+  it('is refused when it names a hook the action does not run, or is missing', async () => {
+    await expect(withLambdaAppSpec(withoutTarget(), artifact({ 'appspec.yaml': appspec('Hooks: [{ BeforeAllowTraffic: orders-pre }]') }))).rejects.toThrow(
+      'appspec.yaml names orders-pre as the BeforeAllowTraffic hook, which the deploy action does not run (it has none): set hooks.BeforeAllowTraffic to orders-pre',
+    );
+    await expect(withLambdaAppSpec(withoutTarget(), artifact({}))).rejects.toMatchObject({
+      name: ErrorName.ArtifactInvalid,
+      message: 'set lambda.functionName and lambda.alias, or put appspec.yaml, appspec.yml, appspec.json in the input artifact (searched Src)',
     });
   });
 });

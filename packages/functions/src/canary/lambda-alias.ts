@@ -24,17 +24,21 @@ import {
   type UpdateAliasCommandInput,
 } from '@aws-sdk/client-lambda';
 import {
+  APPSPEC_FILES,
+  ArtifactInvalidError,
   type CanaryRequest,
   type DeploymentEnvironment,
   type DeploymentSnapshot,
   ErrorName,
   type HealthReport,
+  parseLambdaAppSpec,
   type Route,
   SteplineError,
   type TrafficRouter,
   type VersionInfo,
   type WeightCheck,
 } from '@stepline/core';
+import type { ArtifactReader } from './artifact';
 import { AwsDeployment, type AwsDeploymentOptions } from './deployment';
 
 /** The function and alias a Lambda deployment on AWS needs, with the optional versions (appspec `Resources`). */
@@ -56,6 +60,45 @@ export function lambdaTarget(request: CanaryRequest): LambdaTarget {
     ...(lambda.currentVersion !== undefined && { currentVersion: lambda.currentVersion }),
     ...(lambda.targetVersion !== undefined && { targetVersion: lambda.targetVersion }),
   };
+}
+
+/**
+ * A Lambda deployment whose definition leaves the function or alias out takes them (and the versions)
+ * from the AppSpec file in its input artifacts, as CodeDeploy does. Hooks the file names must be the
+ * action's hooks: the plan was compiled from the definition, and a hook must not be skipped unseen.
+ */
+export async function withLambdaAppSpec(request: CanaryRequest, artifacts: ArtifactReader): Promise<CanaryRequest> {
+  const lambda = request.deployment.lambda;
+  if (!lambda || (lambda.functionName !== undefined && lambda.alias !== undefined)) return request;
+  let file: string | undefined;
+  for (const name of APPSPEC_FILES) {
+    if (await artifacts.has(name)) {
+      file = name;
+      break;
+    }
+  }
+  if (file === undefined)
+    throw new ArtifactInvalidError(
+      `set lambda.functionName and lambda.alias, or put ${APPSPEC_FILES.join(', ')} in the input artifact (searched ${artifacts.name})`,
+    );
+  const spec = parseLambdaAppSpec(await artifacts.read(file), file);
+  for (const [hook, fn] of Object.entries(spec.hooks)) {
+    const given = request.deployment.hooks[hook as keyof typeof spec.hooks];
+    const givenFn = typeof given === 'string' ? given : given?.function;
+    if (givenFn !== fn)
+      throw new ArtifactInvalidError(
+        `${file} names ${fn} as the ${hook} hook, which the deploy action does not run (${givenFn === undefined ? 'it has none' : `it runs ${givenFn}`}): set hooks.${hook} to ${fn}`,
+      );
+  }
+  const currentVersion = lambda.currentVersion ?? spec.currentVersion;
+  const resolved = {
+    ...lambda,
+    functionName: lambda.functionName ?? spec.functionName,
+    alias: lambda.alias ?? spec.alias,
+    targetVersion: lambda.targetVersion ?? spec.targetVersion,
+    ...(currentVersion !== undefined && { currentVersion }),
+  };
+  return { ...request, deployment: { ...request.deployment, lambda: resolved } };
 }
 
 const MARKER = /^stepline:([0-9a-f]{32}) blue=(\S+) green=(\S+)$/;

@@ -9,7 +9,6 @@ import { choice, type JsonObject, map, pass, task, wait } from '../states';
 import { actionIdentity, addState, artifactLocationExpression, catchAll, grantInvoke } from './common';
 
 const AWS_REQUIRED = ['cluster', 'service', 'containerName', 'containerPort', 'listenerArn', 'targetGroups', 'subnets', 'securityGroups'] as const;
-const LAMBDA_REQUIRED = ['functionName', 'alias'] as const;
 
 /** Where the plan of the deploy being run sits in the state data; one deploy runs at a time per branch. */
 const PLAN_PATH = '$.deployPlan';
@@ -29,11 +28,8 @@ const PLAN_PATH = '$.deployPlan';
 export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
   const target = ctx.options.target;
   if (target === 'aws') {
-    if (action.lambda) {
-      const missing = LAMBDA_REQUIRED.filter((k) => action.lambda?.[k] === undefined);
-      if (missing.length > 0)
-        ctx.warnings.push({ path: `${ctx.position.path}.lambda`, message: `to deploy on AWS, set ${missing.map((k) => `lambda.${k}`).join(', ')}` });
-    } else {
+    // A Lambda target needs nothing more here: what the definition leaves out, the appspec in the input artifact gives at deploy time.
+    if (!action.lambda) {
       const missing = AWS_REQUIRED.filter((k) => action.ecs?.[k] === undefined);
       if (!action.ecs) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: 'a deploy action needs an ecs or lambda target to run on AWS' });
       else if (missing.length > 0) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: `to deploy on AWS, set ${missing.join(', ')}` });
