@@ -60,6 +60,7 @@ const PIPELINES = {
   }),
   hookFails: lambdaPipeline('orders-hook', { strategy: 'CodeDeployDefault.LambdaAllAtOnce', hooks: { AfterAllowTraffic: 'orders-post' } }),
   alarm: lambdaPipeline('orders-alarm', { strategy: 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute', alarms: ['orders-alarm-errors'] }),
+  firstDeployment: lambdaPipeline('orders-first', { hooks: { AfterAllowTraffic: 'orders-post' } }),
   // As imported from CodePipeline: the function, alias and versions come from the appspec in the artifact.
   appSpec: lambdaPipeline('orders-appspec', { strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {}, hooks: { BeforeAllowTraffic: 'orders-pre' } }),
 };
@@ -133,6 +134,15 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
       }),
     );
 
+  /** What the next hook invocation answers (moto's Lambda without Docker). */
+  async function queueHookAnswer(answer: unknown) {
+    const queued = await fetch(`${moto.endpoint}/moto-api/static/lambda-simple/response`, {
+      method: 'POST',
+      body: JSON.stringify({ results: [JSON.stringify(answer)], region: 'us-east-1', account_id: ACCOUNT }),
+    });
+    expect(queued.ok).toBe(true);
+  }
+
   const alias = async (name: string) => {
     const a = await admin.lambda.send(new GetAliasCommand({ FunctionName: name, Name: 'live' }));
     return { version: a.FunctionVersion, weights: a.RoutingConfig?.AdditionalVersionWeights ?? {}, description: a.Description };
@@ -190,11 +200,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
 
   it('rolls back to 100% on the old version when the AfterAllowTraffic hook reports Failed', async () => {
     await liveFunction('orders-hook');
-    const queued = await fetch(`${moto.endpoint}/moto-api/static/lambda-simple/response`, {
-      method: 'POST',
-      body: JSON.stringify({ results: [JSON.stringify({ status: 'Failed' })], region: 'us-east-1', account_id: ACCOUNT }),
-    });
-    expect(queued.ok).toBe(true);
+    await queueHookAnswer({ status: 'Failed' });
     const seen: Array<Awaited<ReturnType<typeof alias>>> = [];
 
     const outcome = await run(PIPELINES.hookFails, 'exec-2', async (operation) => {
@@ -208,6 +214,20 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
       cause: expect.stringMatching(/rolled back after Stepline\.HookFailed: .*AfterAllowTraffic hook failed: orders-post answered \{"status":"Failed"\}/),
     });
     expect(await alias('orders-hook')).toStrictEqual({ version: '1', weights: {}, description: '' });
+  });
+
+  it('creates the alias on a first deployment, and deletes it again when that deployment rolls back', async () => {
+    await createFunction('orders-first', 'v1');
+    await queueHookAnswer({ status: 'Failed' });
+    const seen: Array<Awaited<ReturnType<typeof alias>>> = [];
+
+    const outcome = await run(PIPELINES.firstDeployment, 'exec-5', async (operation) => {
+      if (operation === 'prepare') seen.push(await alias('orders-first'));
+    });
+
+    expect(seen).toMatchObject([{ version: '1', weights: {} }]);
+    expect(outcome).toMatchObject({ status: 'FAILED', error: ErrorName.DeploymentRolledBack });
+    await expect(alias('orders-first')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
   it('takes the function, alias and versions from the appspec in the input artifact, as CodeDeploy does', async () => {
