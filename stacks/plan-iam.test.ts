@@ -21,6 +21,17 @@ let pipelines: Pipeline[];
 const planFor = (of: Pipeline[]) =>
   planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: of, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
 
+/** The web fixture as the pipeline `name`: its source `acme/<name>` as `Src`, then a Build stage of one build action reading it. */
+const buildPipeline = (name: string, build: Record<string, unknown>) =>
+  parsePipeline({
+    ...pipelines.find((p) => p.name === 'web'),
+    name,
+    stages: [
+      { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: `acme/${name}`, outputArtifacts: ['Src'] }] },
+      { name: 'Build', actions: [{ kind: 'build', inputArtifacts: ['Src'], ...build }] },
+    ],
+  });
+
 beforeAll(() => {
   pipelines = loadPipelines(join(import.meta.dirname, 'fixtures/pipelines')).map((p) => p.pipeline);
   plan = planFor(pipelines);
@@ -78,24 +89,10 @@ describe('planned policies, simulated', () => {
   });
 
   it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables, and nothing else of SSM or Secrets Manager', async () => {
-    const pipeline = parsePipeline({
-      ...pipelines.find((p) => p.name === 'web'),
-      name: 'vars',
-      stages: [
-        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/vars', outputArtifacts: ['Src'] }] },
-        {
-          name: 'Build',
-          actions: [
-            {
-              name: 'Compile',
-              kind: 'build',
-              inputArtifacts: ['Src'],
-              parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
-              secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
-            },
-          ],
-        },
-      ],
+    const pipeline = buildPipeline('vars', {
+      name: 'Compile',
+      parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
+      secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
     });
     const withVars = planFor([pipeline]);
     const project = withVars.projects.find((p) => p.pipeline === 'vars' && p.action === 'Compile');
@@ -160,6 +157,39 @@ describe('planned policies, simulated', () => {
     const statements = planFor([fromAppSpec]).functions.canary.statements;
     expect(statements.find((st) => st.Action.includes('lambda:UpdateAlias'))).toMatchObject({ Sid: 'LambdaFromAppSpec', Resource: [fn('*'), `${fn('*')}:*`] });
     expect(describeDenials(await checkRequests(() => statements, calls('billing')))).toBe('');
+  });
+
+  it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {
+    const pipeline = buildPipeline('batch', { name: 'Matrix', batchEnabled: true, combineArtifacts: true, outputArtifacts: ['All'] });
+    const batchPlan = planFor([pipeline]);
+    const project = batchPlan.projects.find((p) => p.action === 'Matrix');
+    const machine = batchPlan.stateMachines.find((m) => m.pipeline.name === 'batch');
+    if (!project?.batch || !machine) throw new Error('no batch project or state machine');
+    expect(project.batch.combineArtifacts).toBe(true);
+    const projectArn = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${project.name}`;
+    const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventForCodeBuildStartBuildBatchRule`;
+    const machineRequests: IamRequest[] = [
+      ...['codebuild:StartBuildBatch', 'codebuild:BatchGetBuildBatches', 'codebuild:StopBuildBatch'].map((action) => ({
+        principal: 'machine',
+        action,
+        resource: projectArn,
+      })),
+      ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({ principal: 'machine', action, resource: rule })),
+    ];
+    expect(describeDenials(await checkRequests(() => machine.statements, machineRequests))).toBe('');
+    const batchRequests = ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:RetryBuild'].map((action) => ({
+      principal: 'batch',
+      action,
+      resource: projectArn,
+    }));
+    expect(describeDenials(await checkRequests(() => project.batch?.statements ?? [], batchRequests))).toBe('');
+    // The builds themselves may not start builds, nor may the batch role start another project's.
+    expect(await checkRequests(() => project.statements, [{ principal: project.name, action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+    const other = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/other`;
+    expect(await checkRequests(() => project.batch?.statements ?? [], [{ principal: 'batch', action: 'codebuild:StartBuild', resource: other }])).toHaveLength(
+      1,
+    );
+    expect(await checkRequests(() => machine.statements, [{ principal: 'machine', action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
   });
 
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {

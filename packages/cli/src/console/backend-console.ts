@@ -109,7 +109,7 @@ export class BackendConsole implements web.ConsoleSource {
         stage: key.slice(0, dot),
         action: key.slice(dot + 1),
         ...(b.buildId !== undefined && { buildId: b.buildId }),
-        status: b.phases.some((p) => p.status === 'FAILED') ? 'FAILED' : b.phases.length > 0 ? 'SUCCEEDED' : 'IN_PROGRESS',
+        status: b.status ?? (b.phases.some((p) => p.status === 'FAILED') ? 'FAILED' : b.phases.length > 0 ? 'SUCCEEDED' : 'IN_PROGRESS'),
         phases: b.phases,
         reports: b.reports ?? [],
         ...(b.logLocation !== undefined && { logLocation: b.logLocation }),
