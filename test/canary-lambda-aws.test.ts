@@ -115,7 +115,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
   async function liveFunction(name: string) {
     await createFunction(name, 'v1');
     const v1 = await admin.lambda.send(new PublishVersionCommand({ FunctionName: name }));
-    await admin.lambda.send(new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: v1.Version }));
+    await admin.lambda.send(new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: v1.Version, Description: 'what customers call' }));
     await admin.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: code('v2') }));
   }
 
@@ -194,7 +194,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
     expect(await alias('orders-canary')).toMatchObject({
       version: '2',
       weights: {},
-      description: expect.stringMatching(/^stepline:[0-9a-f]{32} blue=none green=2$/),
+      description: expect.stringMatching(/^what customers call stepline:[0-9a-f]{32} blue=none green=2$/),
     });
   });
 
@@ -213,7 +213,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
       error: ErrorName.DeploymentRolledBack,
       cause: expect.stringMatching(/rolled back after Stepline\.HookFailed: .*AfterAllowTraffic hook failed: orders-post answered \{"status":"Failed"\}/),
     });
-    expect(await alias('orders-hook')).toStrictEqual({ version: '1', weights: {}, description: '' });
+    expect(await alias('orders-hook')).toStrictEqual({ version: '1', weights: {}, description: 'what customers call' });
   });
 
   it('creates the alias on a first deployment, and deletes it again when that deployment rolls back', async () => {
@@ -264,6 +264,6 @@ Hooks:
 
     expect(seen.map((s) => s.weights)).toStrictEqual([{ '2': 0.1 }]);
     expect(outcome).toMatchObject({ status: 'FAILED', cause: expect.stringMatching(/Stepline\.CanaryAlarm: alarm orders-alarm-errors: errors on version 2/) });
-    expect(await alias('orders-alarm')).toStrictEqual({ version: '1', weights: {}, description: '' });
+    expect(await alias('orders-alarm')).toStrictEqual({ version: '1', weights: {}, description: 'what customers call' });
   });
 });

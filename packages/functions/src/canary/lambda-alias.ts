@@ -3,8 +3,9 @@
  * weights, as CodeDeploy's Lambda deployments shift it: the alias points to blue and sends green a
  * share through `RoutingConfig.AdditionalVersionWeights`; at 100% it points to green alone.
  *
- * Nothing is kept between calls. The alias's description says which deployment shifts it and between
- * which versions (`stepline:<deployment id> blue=<version> green=<version>`), written with the alias's
+ * Nothing is kept between calls. The alias's description ends with which deployment shifts it and
+ * between which versions (`stepline:<deployment id> blue=<version> green=<version>`, after the team's
+ * own text, which is kept), written with the alias's
  * RevisionId so two deployments never take it unseen; once the alias points to green it is the only
  * place that still names blue, which a rollback after the shift needs.
  * Versions are never deleted (CodeDeploy leaves them too): removing green clears the marker, removing
@@ -101,8 +102,11 @@ export async function withLambdaAppSpec(request: CanaryRequest, artifacts: Artif
   return { ...request, deployment: { ...request.deployment, lambda: resolved } };
 }
 
-const MARKER = /^stepline:([0-9a-f]{32}) blue=(\S+) green=(\S+)$/;
+/** The marker ends the alias's description; whatever the team wrote before it is kept. */
+const MARKER = /(?:^|\s)stepline:([0-9a-f]{32}) blue=(\S+) green=(\S+)$/;
 const NONE = 'none';
+/** Lambda's limit on an alias's description. */
+const MAX_DESCRIPTION = 256;
 
 export interface DeploymentMarker {
   deploymentId: string;
@@ -110,7 +114,21 @@ export interface DeploymentMarker {
   green: string;
 }
 
-export const formatMarker = (m: DeploymentMarker) => `stepline:${m.deploymentId} blue=${m.blue ?? NONE} green=${m.green}`;
+/** The description with the marker after the team's own text. */
+export function withMarker(description: string | undefined, m: DeploymentMarker | undefined): string {
+  const own = withoutMarker(description);
+  if (!m) return own;
+  const marker = `stepline:${m.deploymentId} blue=${m.blue ?? NONE} green=${m.green}`;
+  const text = own === '' ? marker : `${own} ${marker}`;
+  if (text.length > MAX_DESCRIPTION)
+    throw new SteplineError(
+      ErrorName.ActionFailed,
+      `the alias's description leaves no room for the deployment marker (${marker.length} characters): shorten it to ${MAX_DESCRIPTION - marker.length - 1}`,
+    );
+  return text;
+}
+
+const withoutMarker = (description: string | undefined) => (description ?? '').replace(MARKER, '').trimEnd();
 
 export function parseMarker(description: string | undefined): DeploymentMarker | undefined {
   const match = MARKER.exec(description ?? '');
@@ -187,7 +205,7 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
         ErrorName.ActionFailed,
         `alias ${Name} points to version ${green} already: nothing to shift (update the function's code first, or name another lambda.targetVersion)`,
       );
-    const Description = formatMarker({ deploymentId: this.id, blue, green });
+    const Description = withMarker(v.alias?.Description, { deploymentId: this.id, blue, green });
     if (!v.alias) {
       // The first deployment: nothing was live, so green starts with all traffic, as on ECS.
       await this.call('CreateAlias', () => this.options.lambda.send(new CreateAliasCommand({ FunctionName, Name, FunctionVersion: green, Description })));
@@ -239,9 +257,9 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
     if (which === 'green') {
       if (v.alias?.FunctionVersion === green || (v.weights[green] ?? 0) > 0)
         throw new SteplineError(ErrorName.ActionFailed, `refusing to drop green: alias ${this.target.alias} still sends it traffic`);
-      await this.update({ Description: '' });
+      await this.update({ Description: withMarker(v.alias?.Description, undefined) });
     } else if (blue !== undefined) {
-      await this.update({ Description: formatMarker({ deploymentId: this.id, blue: undefined, green }) });
+      await this.update({ Description: withMarker(v.alias?.Description, { deploymentId: this.id, blue: undefined, green }) });
     }
   }
 
