@@ -3,9 +3,10 @@
  * bound to a stub; a condition's check is answered by core's real evaluation of the rules the machine
  * resolved, with the alarm, function and command effects stubbed.
  */
-import { compilePipeline, DefinitionError, parsePipelineText, rollbackInput, validateStateMachine } from '@stepline/core';
+import { compilePipeline, parsePipelineText, rollbackInput, validateStateMachine } from '@stepline/core';
 import { type EngineEvent, execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
+import { refusalOf } from '../packages/core/src/testing';
 import { conditionStub, noWaits, type Override, type StubCall, stubHandlers } from './helpers/stub-handlers';
 
 const SOURCE = `
@@ -226,15 +227,7 @@ describe('onFailure RETRY', () => {
 });
 
 describe('bad conditions are refused with their path', () => {
-  const problems = (stages: string, head?: string) => {
-    try {
-      compile(stages, head);
-    } catch (error) {
-      if (error instanceof DefinitionError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-      throw error;
-    }
-    return [];
-  };
+  const problems = (stages: string, head?: string) => refusalOf(() => compile(stages, head));
   const stageWith = (condition: string) => `
   - name: Deploy
     ${condition}

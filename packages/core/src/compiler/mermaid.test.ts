@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineText } from '../model/parse';
+import { SOURCE_STAGE } from '../testing';
 import { pipelineToMermaid } from './mermaid';
 
 describe('pipelineToMermaid', () => {
@@ -8,8 +9,7 @@ describe('pipelineToMermaid', () => {
 name: web
 variables: [{ name: ENV, default: staging }]
 stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
+${SOURCE_STAGE}
   - name: Test
     onFailure: { result: RETRY, retryMode: ALL_ACTIONS }
     actions: [{ name: Unit, kind: test, inputArtifacts: [Src] }]
