@@ -38,6 +38,8 @@ export { ControlPrefix, FUNCTION_KEYS, type FunctionKey } from '@stepline/core';
 /** The secrets an installation uses: SST secret name, SSM parameter, and who reads it as which variable. */
 export const SECRETS = {
   GithubWebhookSecret: { parameter: 'github-webhook-secret', required: true, readBy: { webhook: EnvVar.GithubWebhookSecret } },
+  GitlabWebhookSecret: { parameter: 'gitlab-webhook-secret', required: false, readBy: { webhook: EnvVar.GitlabWebhookSecret } },
+  BitbucketWebhookSecret: { parameter: 'bitbucket-webhook-secret', required: false, readBy: { webhook: EnvVar.BitbucketWebhookSecret } },
   LinkSigningKey: {
     parameter: 'link-signing-key',
     required: true,

@@ -53,22 +53,62 @@ const actionBase = {
 export const SourceProvider = {
   GitHub: 'GitHub',
   CodeStarSourceConnection: 'CodeStarSourceConnection',
+  GitLab: 'GitLab',
+  Bitbucket: 'Bitbucket',
   CodeCommit: 'CodeCommit',
   S3: 'S3',
+  ECR: 'ECR',
 } as const;
 
-export const SourceActionSchema = z.strictObject({
-  ...actionBase,
-  kind: z.literal('source'),
-  /** Where the source comes from on AWS. Locally every source is a git repository on disk. @default GitHub */
-  provider: z.enum(Object.values(SourceProvider), { error: `expected one of ${Object.values(SourceProvider).join(', ')}` }).default('GitHub'),
-  /** `owner/repo` for GitHub, the repository name for CodeCommit, `bucket/key` for S3. */
-  repository: text('a repository such as owner/repo').min(1, { error: 'expected a repository such as owner/repo' }),
-  /** The branch a manual start builds. @default main */
-  branch: text('a branch name').default('main'),
-  /** CodeConnections (CodeStar) connection used to read the repository on AWS. */
-  connectionArn: text('a connection ARN').optional(),
-});
+/** ECR's repository names: lower-case path segments of letters and digits joined by `.`, `_`, `-`. */
+const ECR_REPOSITORY = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+export const SourceActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('source'),
+    /**
+     * Where the source comes from on AWS. GitLab and Bitbucket (Cloud) repositories are read through a
+     * CodeConnections connection (`connectionArn`), as CodePipeline's CodeStarSourceConnection. Locally
+     * every git source is a git repository on disk. @default GitHub
+     */
+    provider: z.enum(Object.values(SourceProvider), { error: `expected one of ${Object.values(SourceProvider).join(', ')}` }).default('GitHub'),
+    /** `owner/repo` for GitHub and Bitbucket, `group/project` for GitLab, the repository name for CodeCommit and ECR, `bucket/key` for S3. */
+    repository: text('a repository such as owner/repo').min(1, { error: 'expected a repository such as owner/repo' }),
+    /** The branch a manual start builds. @default main */
+    branch: text('a branch name').default('main'),
+    /** CodeConnections (CodeStar) connection used to read the repository on AWS. */
+    connectionArn: text('a connection ARN').optional(),
+    /** ECR only: the image tag whose pushes start the pipeline and whose image is the source. @default latest */
+    imageTag: text('an image tag')
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: 'expected an image tag: letters, digits, _ . -, at most 128 characters' })
+      .optional(),
+    /**
+     * ECR only, on one machine: a command that prints the image's digest (`sha256:…`), such as
+     * `docker inspect --format '{{index .RepoDigests 0}}' app:latest`; the source's variables and
+     * imageDetail.json are made from it.
+     */
+    local: z.strictObject({ command: text('a shell command').min(1, { error: 'expected a shell command' }) }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.provider === 'ECR') {
+      if (!ECR_REPOSITORY.test(a.repository) || a.repository.length > 256)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['repository'],
+          message: `expected an ECR repository name (lower-case letters, digits, . _ - and /), got ${a.repository}`,
+        });
+      return;
+    }
+    for (const key of ['imageTag', 'local'] as const)
+      if (a[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only an ECR source takes ${key} (this one is ${a.provider})` });
+    if ((a.provider === 'GitLab' || a.provider === 'Bitbucket') && !a.repository.includes('/'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repository'],
+        message: `expected ${a.provider === 'GitLab' ? 'group/project' : 'workspace/repo'} for a ${a.provider} source`,
+      });
+  });
 
 /** Environment variables passed to a build, values may hold `#{Namespace.Variable}` references. */
 const EnvironmentVariablesSchema = z.record(EnvNameSchema, text('a string value'), { error: 'expected a map of NAME: value' });

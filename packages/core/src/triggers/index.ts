@@ -1,1 +1,1 @@
-export { type GitEvent, matchTriggers, PullRequestAction, passesFilterCriteria, type TriggerMatch } from './match';
+export { type GitEvent, GitHost, gitHostOf, matchTriggers, PullRequestAction, passesFilterCriteria, type TriggerMatch } from './match';
