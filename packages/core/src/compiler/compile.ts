@@ -20,6 +20,7 @@ import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
 import { compileS3Deploy } from './actions/s3deploy';
 import { compileSource } from './actions/source';
+import { compileStepFunctions } from './actions/stepfunctions';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
 import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from './integrations';
@@ -237,6 +238,8 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
     case 'cloudformation':
       compileCloudFormation(ctx, action);
       return name;
+    case 'stepfunctions':
+      return compileStepFunctions(ctx, action);
   }
 }
 

@@ -11,6 +11,9 @@ export const Resource = {
   CodeBuildSync: 'arn:aws:states:::codebuild:startBuild.sync',
   LambdaInvoke: 'arn:aws:states:::lambda:invoke',
   LambdaWaitForToken: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+  /** Starts a state machine and waits for its end; `:2` answers its output as JSON, not a string. */
+  StepFunctionsStartSync: 'arn:aws:states:::states:startExecution.sync:2',
+  S3GetObject: 'arn:aws:states:::aws-sdk:s3:getObject',
 } as const;
 
 /** Errors of the Lambda integration that say nothing about the function's own work. */
@@ -31,6 +34,9 @@ export const Timeout = {
   /** Time a build may wait in CodeBuild's queue on top of its own timeout. */
   buildQueueMinutes: 60,
   invokeMinutes: 15,
+  /** A state machine an action starts: CodePipeline's limit for an invoke action (one hour) when the action sets none. */
+  stepFunctionsMinutes: 60,
+  readInputMinutes: 5,
   /** CodePipeline's manual approval timeout: 7 days. */
   approvalMinutes: 7 * 24 * 60,
   /** A disabled transition may hold an execution this long before it times out. */

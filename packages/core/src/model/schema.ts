@@ -288,6 +288,53 @@ export const InvokeActionSchema = z
   })
   .refine((a) => a.function !== undefined || a.command !== undefined, { error: 'expected a function, a command or both' });
 
+/** How a Step Functions action's `input` is read, as CodePipeline's `InputType`. */
+export const StepFunctionsInputType = { Literal: 'Literal', FilePath: 'FilePath' } as const;
+
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * Starts a Step Functions state machine and waits for it to end, as CodePipeline's StepFunctions
+ * invoke action (`states:startExecution.sync:2` on AWS). Its variables are `ExecutionArn`,
+ * `StateMachineArn` and each top-level field of the execution's output. On one machine, the ASL file
+ * `local.definition` runs in the local engine instead.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StepFunctions.html
+ */
+export const StepFunctionsActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('stepfunctions'),
+    /** The state machine started on AWS. */
+    stateMachineArn: text('a state machine ARN')
+      .regex(STATE_MACHINE_ARN, { error: 'expected arn:aws:states:<region>:<account>:stateMachine:<name>' })
+      .optional(),
+    /** Execution names are `<prefix>-<uuid>`; a uuid alone without it. */
+    executionNamePrefix: text('a prefix')
+      .regex(/^[A-Za-z0-9_-]{1,43}$/, { error: 'expected at most 43 letters, digits, _ and - (the name is <prefix>-<uuid>, at most 80)' })
+      .optional(),
+    /** Literal: `input` is the execution's input (JSON). FilePath: `input` is a JSON file's path in the input artifact. @default Literal */
+    inputType: z.enum(Object.values(StepFunctionsInputType), { error: 'expected Literal or FilePath' }).default('Literal'),
+    /** The execution's input (Literal, may hold `#{Namespace.Variable}`), or a path in the input artifact (FilePath). @default {} */
+    input: text('a JSON value or a file path').optional(),
+    /** Fields of the execution's output that later actions reference, so references can be checked before running. */
+    outputVariables: list(VariableNameSchema, 'variable names').optional(),
+    /** The same on one machine: an ASL file (JSON) in the repository, run in the local engine. */
+    local: z.strictObject({ definition: text('a path to an ASL JSON file').min(1, { error: 'expected a path to an ASL JSON file' }) }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.stateMachineArn === undefined && a.local === undefined)
+      ctx.addIssue({ code: 'custom', path: ['stateMachineArn'], message: 'expected a stateMachineArn, a local definition or both' });
+    if (a.inputType === 'FilePath' && (a.input === undefined || a.input.trim() === ''))
+      ctx.addIssue({ code: 'custom', path: ['input'], message: 'expected the path of a JSON file in the input artifact (inputType FilePath)' });
+    if (a.inputType === 'Literal' && a.input !== undefined && !a.input.includes('#{')) {
+      try {
+        JSON.parse(a.input);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['input'], message: `expected JSON (inputType Literal): ${(error as Error).message}` });
+      }
+    }
+  });
+
 /** S3's canned ACLs, as CodePipeline's S3 deploy action takes them. */
 export const CANNED_ACLS = [
   'private',
@@ -376,7 +423,7 @@ export const CloudFormationActionSchema = z
       ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
   });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation'] as const;
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation', 'stepfunctions'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
@@ -389,6 +436,7 @@ export const ActionSchema = z.discriminatedUnion(
     InvokeActionSchema,
     S3DeployActionSchema,
     CloudFormationActionSchema,
+    StepFunctionsActionSchema,
   ],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
@@ -460,6 +508,7 @@ export type DeployAction = z.output<typeof DeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
+export type StepFunctionsAction = z.output<typeof StepFunctionsActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
 export type CanaryStep = z.output<typeof CanaryStepSchema>;

@@ -6,6 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import {
+  actionStateName,
   type CompiledPipeline,
   checkVariableOverrides,
   compilePipeline,
@@ -36,6 +37,7 @@ import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
+import { stepFunctionsHandler } from './handlers/stepfunctions';
 import { markOrphans } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
 
@@ -375,6 +377,9 @@ export class LocalRuntime {
           break;
         case 'cloudformation':
           handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          break;
+        case 'stepfunctions':
+          handlers[state] = stepFunctionsHandler(ctx, action, state, actionStateName(stage.name, action.name));
           break;
       }
     }
