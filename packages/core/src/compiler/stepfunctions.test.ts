@@ -106,6 +106,8 @@ describe('compiling a stepfunctions action', () => {
       'stages[1].actions[0].inputArtifacts: a stepfunctions action with inputType FilePath reads its input file from exactly one input artifact',
     ]);
     expect(problems({ stateMachineArn: MACHINE, executionNamePrefix: 'has space' })[0]).toMatch(/executionNamePrefix: expected at most 43 letters/);
-    expect(problems({ stateMachineArn: MACHINE, inputType: 'Json' })).toStrictEqual(['stages[1].actions[0].inputType: expected Literal or FilePath']);
+    expect(problems({ stateMachineArn: MACHINE, inputType: 'Json' })).toStrictEqual([
+      'stages[1].actions[0].inputType: expected Literal or FilePath, got "Json"',
+    ]);
   });
 });

@@ -74,7 +74,7 @@ export function compileStepFunctions(ctx: ActionContext, action: StepFunctionsAc
       { role: 'action' },
     );
     parameters['Input.$'] = `States.StringToJson(${inputPath(ctx.key)}.Body)`;
-  } else if (action.input !== undefined && action.input.includes('#{')) {
+  } else if (action.input?.includes('#{')) {
     ctx.refs.assign(parameters, 'Input', action.input);
   } else {
     parameters.Input = JSON.parse(action.input ?? '{}');
