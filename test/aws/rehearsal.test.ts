@@ -52,7 +52,7 @@ import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
 import { createEcsFixture, type EcsFixture } from '../helpers/ecs-fixture';
-import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
+import { checkRequests, describeDenials, forMoto, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
@@ -259,23 +259,6 @@ describe.skipIf(skip)('rehearsal: an installation as planned, run end to end wit
     });
     return (await fetch(moto.endpoint, { method: 'POST', headers: signed.headers, body })).text();
   }
-
-  /**
-   * moto evaluates resources for S3 only: for its other services it matches the action against "*".
-   * The user holds the S3 statements as planned and the others' actions on "*"; what those others may
-   * touch is checked by the IAM simulator, from the requests recorded.
-   */
-  // moto also names an action by the signing name of its service: CloudWatch's is "monitoring".
-  const forMoto = (policy: IamStatementLike[]): IamStatementLike[] =>
-    policy.map((s) =>
-      s.Action.every((a) => a.startsWith('s3:'))
-        ? s
-        : {
-            Effect: s.Effect,
-            Action: s.Action.flatMap((a) => (a.startsWith('cloudwatch:') ? [a, a.replace('cloudwatch:', 'monitoring:')] : [a])),
-            Resource: ['*'],
-          },
-    );
 
   async function makeUser(name: string, policy: IamStatementLike[]): Promise<void> {
     await admin.iam.send(new CreateUserCommand({ UserName: name }));

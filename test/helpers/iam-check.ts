@@ -96,3 +96,20 @@ export async function checkRequests(statementsOf: (principal: string) => readonl
 }
 
 export const describeDenials = (denials: readonly IamDenial[]) => denials.map((d) => `${d.principal}: ${d.action} on ${d.resource} (${d.why})`).join('\n');
+
+/**
+ * A policy as moto can enforce it. moto evaluates resources for S3 only: for its other services it
+ * matches the action against "*". The user holds the S3 statements as planned and the others' actions
+ * on "*"; what those others may touch is checked by the IAM simulator (`checkRequests`).
+ */
+export const forMoto = (policy: IamStatementLike[]): IamStatementLike[] =>
+  policy.map((s) =>
+    s.Action.every((a) => a.startsWith('s3:'))
+      ? s
+      : {
+          Effect: s.Effect,
+          // moto also names an action by the signing name of its service: CloudWatch's is "monitoring".
+          Action: s.Action.flatMap((a) => (a.startsWith('cloudwatch:') ? [a, a.replace('cloudwatch:', 'monitoring:')] : [a])),
+          Resource: ['*'],
+        },
+  );

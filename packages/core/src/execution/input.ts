@@ -6,7 +6,13 @@ import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import type { Pipeline } from '../model/schema';
 
-export const TriggerType = { Webhook: 'Webhook', Manual: 'StartPipelineExecution', Retry: 'RetryStageExecution' } as const;
+export const TriggerType = {
+  Webhook: 'Webhook',
+  Manual: 'StartPipelineExecution',
+  Retry: 'RetryStageExecution',
+  /** An EventBridge rule (an ECR image push), as CodePipeline names this trigger. */
+  Event: 'CloudWatchEvent',
+} as const;
 
 /** What the starter knows about the commit; the source action completes it. */
 export const SourceRevisionSchema = z.object({
@@ -18,6 +24,9 @@ export const SourceRevisionSchema = z.object({
   authorName: z.string().optional(),
   authorDate: z.string().optional(),
   pullRequest: z.number().int().optional(),
+  /** The pushed image's digest, when an ECR push event started the execution. */
+  imageDigest: z.string().optional(),
+  imageTag: z.string().optional(),
 });
 export type SourceRevision = z.infer<typeof SourceRevisionSchema>;
 
