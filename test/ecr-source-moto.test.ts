@@ -18,7 +18,7 @@ import {
   PutTargetsCommand,
   RemoveTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionInputSchema, parsePipeline } from '@stepline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,7 @@ import { createSourceHandler } from '../packages/functions/src/handlers/source';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { planInstallation } from '../stacks/plan';
 import { checkRequest, forMoto } from './helpers/iam-check';
+import { type MotoCredentials, motoAdministrator, motoUser } from './helpers/moto-iam';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 
 const skip = motoSkipReason();
@@ -91,33 +92,10 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
 
   beforeAll(async () => {
     moto = await startMoto({ freeRequests: 3 });
-    const config = (credentials: { accessKeyId: string; secretAccessKey: string }) => ({ ...motoClientConfig(moto), credentials });
-    const bootstrap = new IAMClient(config({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' }));
-    // The three free requests make the administrator; everything after is signed and evaluated.
-    await bootstrap.send(new CreateUserCommand({ UserName: 'admin' }));
-    await bootstrap.send(
-      new PutUserPolicyCommand({
-        UserName: 'admin',
-        PolicyName: 'all',
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
-      }),
-    );
-    const adminKey = (await bootstrap.send(new CreateAccessKeyCommand({ UserName: 'admin' }))).AccessKey;
-    const a = config({ accessKeyId: adminKey?.AccessKeyId ?? '', secretAccessKey: adminKey?.SecretAccessKey ?? '' });
-    const asAdmin = new IAMClient(a);
+    const config = (credentials: MotoCredentials) => ({ ...motoClientConfig(moto), credentials });
+    const a = config(await motoAdministrator(config));
     admin = { ecr: new ECRClient(a), s3: new S3Client(a), events: new EventBridgeClient(a), logs: new CloudWatchLogsClient(a) };
-    const fn = await (async () => {
-      await asAdmin.send(new CreateUserCommand({ UserName: 'source' }));
-      await asAdmin.send(
-        new PutUserPolicyCommand({
-          UserName: 'source',
-          PolicyName: 'role',
-          PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: forMoto(plan.functions.source.statements) }),
-        }),
-      );
-      const key = (await asAdmin.send(new CreateAccessKeyCommand({ UserName: 'source' }))).AccessKey;
-      return config({ accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' });
-    })();
+    const fn = config(await motoUser(new IAMClient(a), 'source', forMoto(plan.functions.source.statements)));
     await admin.s3.send(new CreateBucketCommand({ Bucket: plan.names.bucket }));
     await admin.ecr.send(new CreateRepositoryCommand({ repositoryName: 'team/web' }));
     source = createSourceHandler({

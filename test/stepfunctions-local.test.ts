@@ -47,6 +47,14 @@ stages:
 let project: Project | undefined;
 afterEach(() => project?.remove());
 
+/** A project whose pipeline releases `size`, with its flows committed. */
+function flowProject(size: string): Project {
+  const created = createProject({ 'flows/release.asl.json': RELEASE_ASL, 'flows/input.json': JSON.stringify({ commit: 'from-file', size: 5 }) });
+  created.write('stepline.yml', definition(size));
+  created.commitAll('flow');
+  return created;
+}
+
 describe('stepfunctions action with stepline run', () => {
   beforeAll(async () => {
     // The CLI runs from its bundle.
@@ -54,12 +62,7 @@ describe('stepfunctions action with stepline run', () => {
   });
 
   it('runs the local state machine, with Literal and FilePath input, and passes its output on as variables', async () => {
-    project = createProject({
-      'flows/release.asl.json': RELEASE_ASL,
-      'flows/input.json': JSON.stringify({ commit: 'from-file', size: 5 }),
-    });
-    project.write('stepline.yml', definition('3'));
-    project.commitAll('flow');
+    project = flowProject('3');
     const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -69,12 +72,7 @@ describe('stepfunctions action with stepline run', () => {
   }, 90_000);
 
   it("fails the action with the state machine's error when its execution fails", async () => {
-    project = createProject({
-      'flows/release.asl.json': RELEASE_ASL,
-      'flows/input.json': JSON.stringify({ commit: 'from-file', size: 5 }),
-    });
-    project.write('stepline.yml', definition('1'));
-    project.commitAll('flow');
+    project = flowProject('1');
     const run = await runCli(['run', 'stepline.yml', '--json'], { cwd: project.dir, timeoutMs: 60_000 });
     expect(run.code).not.toBe(0);
     const result = JSON.parse(run.stdout) as { status: string; cause?: string };

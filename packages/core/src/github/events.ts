@@ -5,20 +5,10 @@
  */
 import * as z from 'zod';
 import { PullRequestAction } from '../triggers/match';
-import { filesOfCommits, type ParsedPayload, parsePayload as parse, splitRef } from '../webhooks/payload';
+import { PushedCommit as Commit, filesOfCommits, type ParsedPayload, parsePayload as parse, splitRef } from '../webhooks/payload';
 
 const Repository = z.object({ full_name: z.string().regex(/^[^/\s]+\/[^/\s]+$/, { error: 'expected owner/repo' }) });
 const Account = z.object({ login: z.string() });
-const Commit = z.object({
-  id: z.string().min(1),
-  message: z.string().optional(),
-  timestamp: z.string().optional(),
-  author: z.object({ name: z.string().optional(), username: z.string().optional() }).optional(),
-  added: z.array(z.string()).optional(),
-  modified: z.array(z.string()).optional(),
-  removed: z.array(z.string()).optional(),
-});
-
 const PushPayload = z.object({
   ref: z.string().min(1),
   after: z.string().min(1),

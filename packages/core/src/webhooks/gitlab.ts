@@ -12,22 +12,12 @@
  */
 import * as z from 'zod';
 import { GitHost, PullRequestAction } from '../triggers/match';
-import { filesOfCommits, type ParsedPayload, parsePayload, splitRef } from './payload';
+import { PushedCommit as Commit, filesOfCommits, type ParsedPayload, parsePayload, splitRef } from './payload';
 import { constantTimeEqual, type WebhookProvider } from './provider';
 
 export const GitLabEvent = { Push: 'Push Hook', TagPush: 'Tag Push Hook', MergeRequest: 'Merge Request Hook' } as const;
 
 const Project = z.object({ path_with_namespace: z.string().min(1) });
-const Commit = z.object({
-  id: z.string().min(1),
-  message: z.string().optional(),
-  timestamp: z.string().optional(),
-  author: z.object({ name: z.string().optional() }).optional(),
-  added: z.array(z.string()).optional(),
-  modified: z.array(z.string()).optional(),
-  removed: z.array(z.string()).optional(),
-});
-
 const PushPayload = z.object({
   ref: z.string().min(1),
   after: z.string().min(1),

@@ -2,7 +2,7 @@
  * What every git host's webhook parser shares: the error a malformed delivery raises, zod parsing that
  * names the field at fault, and the result a parser hands to `decideWebhook`.
  */
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { SourceRevision } from '../execution/input';
 import type { GitEvent } from '../triggers/match';
 
@@ -32,14 +32,19 @@ export function parsePayload<T>(schema: z.ZodType<T>, payload: unknown, event: s
   throw new WebhookPayloadError(`not a ${event} payload: ${where}: ${issue?.message ?? 'invalid'}`);
 }
 
-interface CommitFiles {
-  added?: string[] | undefined;
-  modified?: string[] | undefined;
-  removed?: string[] | undefined;
-}
+/** A commit as GitHub's and GitLab's push payloads list it (the same fields, for what stepline reads). */
+export const PushedCommit = z.object({
+  id: z.string().min(1),
+  message: z.string().optional(),
+  timestamp: z.string().optional(),
+  author: z.object({ name: z.string().optional(), username: z.string().optional() }).optional(),
+  added: z.array(z.string()).optional(),
+  modified: z.array(z.string()).optional(),
+  removed: z.array(z.string()).optional(),
+});
 
-/** Every file the commits of a push added, modified or removed (GitHub and GitLab list them the same way). */
-export function filesOfCommits(commits: readonly CommitFiles[]): string[] {
+/** Every file the commits of a push added, modified or removed. */
+export function filesOfCommits(commits: readonly z.infer<typeof PushedCommit>[]): string[] {
   const files = new Set<string>();
   for (const c of commits) for (const f of [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])]) files.add(f);
   return [...files];
