@@ -7,9 +7,12 @@
 import {
   type Action,
   actionPositions,
+  type BuildAction,
+  type CodeBuildRun,
   type CompiledPipeline,
   type CompileOptions,
   ControlPrefix,
+  commandsBuild,
   type DeployAction,
   type EcrPushRule,
   EnvVar,
@@ -112,6 +115,13 @@ export interface ProjectPlan {
   timeoutMinutes: number;
   logGroup: string;
   statements: PolicyStatement[];
+  /**
+   * For a batch action (`batchEnabled`): the project's batch configuration. CodeBuild starts, stops
+   * and retries the batch's builds with a role of its own, apart from the builds' role, so that a
+   * build cannot start more builds.
+   * @see https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html#batch_security_role
+   */
+  batch?: { combineArtifacts: boolean; statements: PolicyStatement[] };
 }
 
 export interface LifecycleRule {
@@ -353,8 +363,8 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
-    const action = position.action;
-    if ((action.kind !== 'build' && action.kind !== 'test') || action.project !== undefined) return [];
+    const action = createdProjectBuild(position.action);
+    if (action === undefined) return [];
     const name = projectName({ pipeline, position, options: resolvedForProjectName(compileOptions) }, action);
     const logGroup = `/aws/codebuild/${name}`;
     const primary = action.primarySource ?? action.inputArtifacts[0];
@@ -402,6 +412,14 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
           ...(connection ? [connectionStatement(connection)] : []),
           ...variableSourceStatements(action, region, accountId),
         ],
+        ...(action.batchEnabled && {
+          batch: {
+            combineArtifacts: action.combineArtifacts ?? false,
+            statements: [
+              allow(['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:RetryBuild'], [`arn:aws:codebuild:${region}:${accountId}:project/${name}`]),
+            ],
+          },
+        }),
       },
     ];
   });
@@ -609,6 +627,16 @@ function canaryStatements(options: {
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
   return statements;
+}
+
+/**
+ * The builds the installation creates a CodeBuild project for: build and test actions that name none,
+ * and every commands action (CodePipeline runs those on compute it manages).
+ */
+function createdProjectBuild(action: Action): (CodeBuildRun & Pick<BuildAction, 'environment'>) | undefined {
+  if (action.kind === 'commands') return commandsBuild(action);
+  if ((action.kind === 'build' || action.kind === 'test') && action.project === undefined) return action;
+  return undefined;
 }
 
 /** Actions of a pipeline, for tests and summaries. */

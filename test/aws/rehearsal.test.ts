@@ -27,14 +27,14 @@ import { DescribeTaskDefinitionCommand, DescribeTaskSetsCommand, ECSClient } fro
 import { DescribeListenersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { sign } from '@octokit/webhooks-methods';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { ControlPrefix, type FunctionKey, type Pipeline, parsePipeline, Resource } from '@stepline/core';
+import { ControlPrefix, type ExecutionInput, type FunctionKey, type Pipeline, parsePipeline, Resource } from '@stepline/core';
 import { execute, type TaskHandler, taskStateNames } from '@stepline/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ApprovalStore } from '../../packages/functions/src/approvals/store';
@@ -51,12 +51,13 @@ import { SecretCache } from '../../packages/functions/src/secrets';
 import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
-import { createEcsFixture, type EcsFixture } from '../helpers/ecs-fixture';
+import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ecs-fixture';
 import { checkRequests, describeDenials, forMoto, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { motoAdministrator, motoUser } from '../helpers/moto-iam';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
+import { until } from '../helpers/until';
 import { gitHubStandIn, handleSfn, type StandInProject, startBuildSync } from './stand-ins';
 
 const skip = motoSkipReason();
@@ -646,9 +647,24 @@ phases:
           actions: [
             { name: 'Compile', kind: 'build', inputArtifacts: ['Src'], outputArtifacts: ['App', 'Build-Report'], namespace: 'BuildVariables' },
             { name: 'Test', kind: 'test', project: TEAM_PROJECT, buildspec: 'testspec.yml', inputArtifacts: ['Src', 'Build-Report'], runOrder: 2 },
+            // A commands action: the project the installation creates for it, the build's artifact as its input.
+            {
+              name: 'Stamp',
+              kind: 'commands',
+              inputArtifacts: ['App'],
+              outputArtifacts: ['Stamp'],
+              outputFiles: ['stamp/*'],
+              namespace: 'StampVars',
+              outputVariables: ['TAG'],
+              runOrder: 2,
+              commands: [
+                'TAG="$(sed \'s/.*:\\([0-9a-f]*\\)".*/\\1/\' imageDetail.json)"',
+                'mkdir stamp && echo "$TAG" > stamp/tag.txt && echo x > scratch.txt',
+              ],
+            },
           ],
         },
-        { name: 'Approve', actions: [{ name: 'Release', kind: 'approval', customData: 'Ship #{BuildVariables.IMAGE}?' }] },
+        { name: 'Approve', actions: [{ name: 'Release', kind: 'approval', customData: 'Ship #{BuildVariables.IMAGE} (#{StampVars.TAG})?' }] },
         {
           name: 'Deploy',
           actions: [
@@ -661,16 +677,7 @@ phases:
               checkIntervalSeconds: 150,
               terminationWaitMinutes: 1,
               alarms: ['web-5xx'],
-              ecs: {
-                cluster: 'prod',
-                service: 'web',
-                containerName: 'web',
-                containerPort: 8080,
-                listenerArn: fx.listenerArn,
-                targetGroups: { blue: fx.blueTg, green: fx.greenTg },
-                subnets: fx.subnets,
-                securityGroups: [fx.securityGroup],
-              },
+              ecs: ecsSettingsFor(fx),
             },
           ],
         },
@@ -765,26 +772,20 @@ phases:
     return { answer, deliveryId };
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   /** The approver opens the link from the SNS message, and confirms. */
   async function approve(index: number, execution?: Execution) {
     let ended: unknown;
     void execution?.done.then((o) => {
       ended = o;
     });
-    const message = await until('the approval message', () => {
-      if (ended) throw new Error(`the execution ended before its approval: ${JSON.stringify(ended)} after ${execution?.states.join(' → ')}`);
-      return inbox[index];
-    });
+    const message = await until(
+      'the approval message',
+      () => {
+        if (ended) throw new Error(`the execution ended before its approval: ${JSON.stringify(ended)} after ${execution?.states.join(' → ')}`);
+        return inbox[index];
+      },
+      60_000,
+    );
     const page = await (await fetch(message.approval.approveUrl)).text();
     const action = /<form method="post" action="([^"]+)">/.exec(page)?.[1]?.replace(/&amp;/g, '&') ?? '';
     const token = /name="token" value="([^"]+)"/.exec(page)?.[1] ?? '';
@@ -809,7 +810,7 @@ phases:
     const sha = git('rev-parse', 'HEAD');
     const { answer, deliveryId } = await push(sha);
     expect(answer.statusCode, answer.body).toBeLessThan(300);
-    const execution = await until('the execution', () => executionOf(deliveryId));
+    const execution = await until('the execution', () => executionOf(deliveryId), 60_000);
     await approve(0, execution);
     const outcome = await execution.done;
     expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'SUCCEEDED' });
@@ -823,6 +824,13 @@ phases:
       expect.arrayContaining(['Src/manifest.json', 'Src/app.txt', 'Src/taskdef.json', 'App/imageDetail.json', 'Build-Report/report.txt']),
     );
     expect(keysListed).not.toContain('App/manifest.json');
+    // The commands action ran in its own project on the build's artifact; only the files it names were uploaded.
+    expect(keysListed).toContain('Stamp/stamp/tag.txt');
+    expect(keysListed.filter((k) => k.startsWith('Stamp/'))).toStrictEqual(['Stamp/stamp/tag.txt']);
+    const tag = await admin.s3.send(new GetObjectCommand({ Bucket: plan.names.bucket, Key: `web/${execution.name}/Stamp/stamp/tag.txt` }));
+    expect(await tag.Body?.transformToString()).toBe(`${sha}\n`);
+    // Its output variable reached the next stage: the approval request names the tag.
+    expect(JSON.stringify(inbox[0])).toContain(`(${sha})?`);
     // The canary deployed the build's image; blue is gone; all traffic on green.
     const taskSets = (await admin.ecs.send(new DescribeTaskSetsCommand({ cluster: 'prod', service: 'web' }))).taskSets ?? [];
     expect(taskSets).toHaveLength(1);
@@ -859,7 +867,7 @@ phases:
   it('a failing build fails the run naming its stage', async () => {
     const sha = commit({ 'app.txt': 'failing\n' }, 'Break the tests');
     const { deliveryId } = await push(sha);
-    const execution = await until('the execution', () => executionOf(deliveryId));
+    const execution = await until('the execution', () => executionOf(deliveryId), 60_000);
     const outcome = await Promise.race([
       execution.done,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running after ${execution.states.join(' → ')}`)), 60_000)),
@@ -883,7 +891,7 @@ phases:
     try {
       const message = inbox.length;
       const { deliveryId } = await push(sha);
-      const execution = await until('the execution', () => executionOf(deliveryId));
+      const execution = await until('the execution', () => executionOf(deliveryId), 60_000);
       await approve(message, execution);
       const outcome = await execution.done;
       expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'FAILED', error: 'Stepline.DeploymentRolledBack' });
@@ -909,5 +917,28 @@ phases:
     await admin.s3.send(new HeadObjectCommand({ Bucket: plan.names.bucket, Key: 'web/console-start/Src/manifest.json' }));
     expect(github.requests).toContain('/repos/acme/web/commits/main');
     expect(github.requests).toContain(`/repos/acme/web/tarball/${head}`);
+  }, 180_000);
+
+  it('an execution started with a source revision (start-pipeline-execution --source-revision) builds that commit', async () => {
+    const machine = plan.stateMachines[0];
+    if (!machine) throw new Error('no state machine');
+    const first = git('rev-list', '--max-parents=0', 'HEAD');
+    expect(first).not.toBe(git('rev-parse', 'HEAD'));
+    const message = inbox.length;
+    // The input the AWS backend sends (its unit test checks that it does).
+    const input: ExecutionInput = {
+      pipeline: 'web',
+      trigger: { type: 'StartPipelineExecution', actor: 'ana' },
+      source: {},
+      variables: {},
+      sourceRevisions: [{ actionName: 'Checkout', revisionType: 'COMMIT_ID', revisionValue: first }],
+    };
+    const { executionArn } = await startExecution(machine.arn, 'pinned-start', JSON.stringify(input));
+    await approve(message, executions.get(executionArn));
+    expect((await (executions.get(executionArn) as Execution).done).status).toBe('SUCCEEDED');
+    expect(github.requests).toContain(`/repos/acme/web/tarball/${first}`);
+    // CodeBuild checked that commit out (SourceVersion), and the build after it saw it.
+    const tag = await admin.s3.send(new GetObjectCommand({ Bucket: plan.names.bucket, Key: 'web/pinned-start/Stamp/stamp/tag.txt' }));
+    expect(await tag.Body?.transformToString()).toBe(`${first}\n`);
   }, 180_000);
 });

@@ -9,6 +9,7 @@ import type { RetryRule } from './states';
 
 export const Resource = {
   CodeBuildSync: 'arn:aws:states:::codebuild:startBuild.sync',
+  CodeBuildBatchSync: 'arn:aws:states:::codebuild:startBuildBatch.sync',
   LambdaInvoke: 'arn:aws:states:::lambda:invoke',
   LambdaWaitForToken: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
   /** Starts a state machine and waits for its end; `:2` answers its output as JSON, not a string. */

@@ -42,6 +42,7 @@ export const SUPPORTED_PROVIDERS = [
   'Lambda',
   'ECR',
   'StepFunctions',
+  'Commands',
 ] as const;
 
 /** Values the document itself cannot give: template parameters, pseudo parameters, exports, `%Name%` placeholders. */
@@ -539,8 +540,10 @@ function convertAction(
       const variables = codeBuildVariables(t.value(config, 'EnvironmentVariables', cfg), `${cfg}.EnvironmentVariables`, t.issues);
       const project = ctx && projectFromTemplate(ctx, rawConfigValue(ctx, cfg, 'ProjectName'), config.ProjectName, `${cfg}.ProjectName`, t);
       const primarySource = c('PrimarySource');
-      if (config.BatchEnabled !== undefined) t.mark(`${cfg}.BatchEnabled`);
-      if (str(config.BatchEnabled) === 'true') t.note(`${cfg}.BatchEnabled`, 'batch builds are not carried over: stepline runs one build per action');
+      // CodePipeline writes these as the text "true" or "false".
+      for (const key of ['BatchEnabled', 'CombineArtifacts']) if (config[key] !== undefined) t.mark(`${cfg}.${key}`);
+      const batchEnabled = str(config.BatchEnabled) === 'true';
+      const combineArtifacts = batchEnabled && str(config.CombineArtifacts) === 'true';
       // The action's variables override the project's, as StartBuild's EnvironmentVariablesOverride does.
       const merged = mergeVariables(project?.variables, variables);
       return done({
@@ -554,6 +557,8 @@ function convertAction(
         ...(Object.keys(merged.PARAMETER_STORE).length > 0 && { parameterStore: merged.PARAMETER_STORE }),
         ...(Object.keys(merged.SECRETS_MANAGER).length > 0 && { secretsManager: merged.SECRETS_MANAGER }),
         ...(primarySource !== undefined && { primarySource }),
+        ...(batchEnabled && { batchEnabled }),
+        ...(combineArtifacts && { combineArtifacts }),
       } as ActionDefinition);
     }
     case 'Manual': {
@@ -653,6 +658,10 @@ function convertAction(
         ...(input !== undefined && { input }),
       } as ActionDefinition);
     }
+    case 'Commands': {
+      if (category !== 'Compute') return refuse();
+      return done(commandsAction(base, a, at, t));
+    }
     case 'Lambda': {
       if (category !== 'Invoke') return refuse();
       const userParameters = c('UserParameters');
@@ -661,6 +670,31 @@ function convertAction(
     default:
       return refuse();
   }
+}
+
+/**
+ * CodePipeline's Commands action (V2) as a stepline commands action: its commands, output variables,
+ * environment variables and the files of its output artifact.
+ */
+function commandsAction(base: Obj, action: Obj, at: string, t: Tracker): ActionDefinition {
+  const strings = (value: unknown) => (Array.isArray(value) ? value.map((v) => str(v) ?? '') : undefined);
+  const commands = strings(t.value(action, 'commands', at)) ?? [];
+  const outputVariables = strings(t.value(action, 'outputVariables', at));
+  const variables = codeBuildVariables(t.value(action, 'environmentVariables', at), `${at}.environmentVariables`, t.issues);
+  for (const name of Object.keys(variables.PARAMETER_STORE))
+    t.issues.push({ path: `${at}.environmentVariables`, message: `${name}: a Commands action's variables are PLAINTEXT or SECRETS_MANAGER` });
+  const outputs = action.outputArtifacts;
+  const first = Array.isArray(outputs) && isObj(outputs[0]) ? outputs[0] : undefined;
+  const outputFiles = strings(first?.files);
+  return {
+    ...base,
+    kind: 'commands',
+    commands,
+    ...(outputVariables !== undefined && { outputVariables }),
+    ...(Object.keys(variables.PLAINTEXT).length > 0 && { environmentVariables: variables.PLAINTEXT }),
+    ...(Object.keys(variables.SECRETS_MANAGER).length > 0 && { secretsManager: variables.SECRETS_MANAGER }),
+    ...(outputFiles !== undefined && { outputFiles }),
+  } as ActionDefinition;
 }
 
 /** CodePipeline's CloudFormation action as a stepline cloudformation action. */

@@ -132,6 +132,20 @@ const buildLike = {
   primarySource: ArtifactNameSchema.optional(),
   /** Variables the buildspec exports, so references to them can be checked before running. */
   outputVariables: list(VariableNameSchema, 'variable names').optional(),
+  /**
+   * Runs the buildspec's `batch` (its build-list, build-matrix or build-graph) as one CodeBuild batch
+   * build instead of one build, as CodePipeline's `BatchEnabled`. On one machine its builds run in
+   * parallel within the cores.
+   * @default false
+   * @see https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html
+   */
+  batchEnabled: z.boolean({ error: 'expected true or false' }).optional(),
+  /**
+   * With `batchEnabled`: the primary artifacts of every build of the batch go into the action's one
+   * output artifact, each in a folder named by the build's identifier, as CodePipeline's `CombineArtifacts`.
+   * @default false
+   */
+  combineArtifacts: z.boolean({ error: 'expected true or false' }).optional(),
   /** Build environment of the project `sst deploy` creates. */
   environment: z
     .strictObject({
@@ -373,6 +387,47 @@ export const S3DeployActionSchema = z
   .refine((a) => a.bucket !== undefined || a.local !== undefined, { error: 'expected a bucket, a local directory or both' })
   .refine((a) => a.extract || a.objectKey !== undefined, { error: 'expected objectKey: without extract the artifact goes to one object' });
 
+/** How long a Commands action's build may run: CodePipeline's limit, and the default. */
+export const COMMANDS_TIMEOUT_MINUTES = 55;
+
+/**
+ * Shell commands run in one shell session with the input artifacts, as CodePipeline's Commands action
+ * (category Compute): on AWS in a CodeBuild project that `sst deploy` creates (CodePipeline's managed
+ * compute), on one machine with the buildspec runner. Each command is one line.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-Commands.html
+ */
+export const CommandsActionSchema = z.strictObject({
+  ...actionBase,
+  kind: z.literal('commands'),
+  /** A Commands action's build may run 55 minutes, as CodePipeline's managed compute allows. @default 55 */
+  timeoutMinutes: minutes(COMMANDS_TIMEOUT_MINUTES).optional(),
+  commands: list(
+    text('a shell command')
+      .min(1, { error: 'expected a shell command, got an empty string' })
+      .max(1000, { error: 'expected a command of at most 1000 characters' })
+      .refine((c) => !/[\r\n]/.test(c), { error: 'expected one line: the Commands action takes no multi-line commands, write one command per entry' }),
+    'shell commands',
+  )
+    .min(1, { error: 'expected at least one command' })
+    .max(50, { error: 'expected at most 50 commands' }),
+  /** Environment variables of the commands exported as the action's variables (`#{Namespace.NAME}`). */
+  outputVariables: list(VariableNameSchema, 'variable names').optional(),
+  environmentVariables: EnvironmentVariablesSchema.default({}),
+  /** Variables read from Secrets Manager when the commands start, as the action's SECRETS_MANAGER environment variables. */
+  secretsManager: z.record(EnvNameSchema, text('a secret reference'), { error: 'expected a map of NAME: secret reference' }).optional(),
+  /**
+   * The files of the output artifact, as CodePipeline's OutputArtifact `files`: paths or globs relative
+   * to the primary input's directory. @default every file of that directory
+   */
+  outputFiles: list(
+    text('a path or glob').min(1, { error: 'expected a path or glob' }).max(128, { error: 'expected a path or glob of at most 128 characters' }),
+    'paths or globs',
+  )
+    .min(1, { error: 'expected at least one path or glob' })
+    .max(10, { error: 'expected at most 10 paths or globs' })
+    .optional(),
+});
+
 /** CodePipeline's CloudFormation action modes. */
 export const CloudFormationActionMode = {
   CreateUpdate: 'CREATE_UPDATE',
@@ -423,7 +478,7 @@ export const CloudFormationActionSchema = z
       ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
   });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation', 'stepfunctions'] as const;
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation', 'stepfunctions', 'commands'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
@@ -437,6 +492,7 @@ export const ActionSchema = z.discriminatedUnion(
     S3DeployActionSchema,
     CloudFormationActionSchema,
     StepFunctionsActionSchema,
+    CommandsActionSchema,
   ],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
@@ -509,6 +565,7 @@ export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
 export type StepFunctionsAction = z.output<typeof StepFunctionsActionSchema>;
+export type CommandsAction = z.output<typeof CommandsActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
 export type CanaryStep = z.output<typeof CanaryStepSchema>;

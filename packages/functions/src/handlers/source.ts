@@ -5,6 +5,7 @@
  *
  * - started by a webhook for this action's repository: the trigger's commit (the webhook's `after` or
  *   the pull request head), with details GitHub's payload lacked read from the GitHub API;
+ * - started with a revision for this action (`--source-revision Action=COMMIT_ID:<sha>`): that commit;
  * - started by hand, or by a trigger on another source action: the head of the branch (the trigger's,
  *   else the action's `branch`), read from the GitHub API.
  *
@@ -30,7 +31,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { EnvVar, ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
+import { EnvVar, ErrorName, SourceRevisionOverrideSchema, SourceRevisionSchema, SteplineError, sourceRevisionFor } from '@stepline/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { ecrClient, s3Client, secretCache } from '../aws';
@@ -55,6 +56,7 @@ const SourceTaskSchema = z.object({
   outputArtifact: z.string().optional(),
   artifactBucket: z.string().optional(),
   trigger: SourceRevisionSchema.nullish(),
+  sourceRevisions: z.array(SourceRevisionOverrideSchema).nullish(),
 });
 
 /** The source action's output variables, every one a string. */
@@ -123,8 +125,9 @@ export function createSourceHandler(deps: SourceDependencies) {
 
   /** The image of an ECR source, and `imageDetail.json` as its output artifact. */
   async function image(task: z.infer<typeof SourceTaskSchema>, context: Context | undefined): Promise<{ variables: EcrImage['variables'] }> {
-    const trigger = task.trigger ?? {};
-    const ours = trigger.repository === task.repository && trigger.imageDigest !== undefined;
+    // A digest named at start (IMAGE_DIGEST) or by the push event; an event of another repository is not ours.
+    const trigger = sourceRevisionFor(task.action, task.trigger ?? {}, task.sourceRevisions ?? undefined);
+    const ours = trigger.imageDigest !== undefined && (trigger.repository === undefined || trigger.repository === task.repository);
     const region = context?.invokedFunctionArn?.split(':')[3] ?? optionalEnv(env, 'AWS_REGION') ?? 'us-east-1';
     const found = await resolveEcrImage(await deps.ecr(), {
       repository: task.repository,
@@ -160,7 +163,8 @@ export function createSourceHandler(deps: SourceDependencies) {
     const task = parsed.data;
     logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
     if (task.provider === 'ECR') return image(task, context);
-    const trigger = task.trigger ?? {};
+    // A revision named at start (StartPipelineExecution's sourceRevisions) wins over the trigger.
+    const trigger = sourceRevisionFor(task.action, task.trigger ?? {}, task.sourceRevisions ?? undefined);
     // Every source action receives the execution's trigger; only the action whose repository it names builds its commit.
     const ours = trigger.repository === undefined || trigger.repository.toLowerCase() === task.repository.toLowerCase();
     const onGitHub = GITHUB_PROVIDERS.has(task.provider);

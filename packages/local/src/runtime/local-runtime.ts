@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import {
   actionStateName,
   type CompiledPipeline,
+  checkSourceRevisionOverrides,
   checkVariableOverrides,
+  commandsBuild,
   compilePipeline,
   DefinitionError,
   ErrorName,
@@ -22,6 +24,7 @@ import {
   pipelineExecutionStatus,
   type ResumeInput,
   type SourceRevision,
+  type SourceRevisionOverride,
   stageToRetry,
 } from '@stepline/core';
 import { type ApprovalMode, LocalApprovals, loadSigningKey, type WaitOptions } from '../approvals/local-approvals';
@@ -32,6 +35,7 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { buildBatchHandler } from './handlers/build-batch';
 import { cloudFormationHandler } from './handlers/cloudformation';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
@@ -63,6 +67,8 @@ export interface StartRequest {
   variables?: Record<string, string>;
   trigger?: ExecutionInput['trigger'];
   source?: SourceRevision;
+  /** Revisions named for source actions (`--source-revision`), checked against the pipeline. */
+  sourceRevisions?: SourceRevisionOverride[];
   executionId?: string;
 }
 
@@ -121,12 +127,14 @@ export class LocalRuntime {
     const { pipeline } = request;
     const compiled = this.compile(pipeline);
     const variables = checkVariableOverrides(pipeline, request.variables ?? {});
+    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? []);
     const executionId = request.executionId ?? newExecutionId(new Date(), Math.random);
     const input: ExecutionInput = {
       pipeline: pipeline.name,
       trigger: request.trigger ?? { type: 'StartPipelineExecution', actor: process.env.USER },
       source: request.source ?? {},
       variables,
+      ...(sourceRevisions.length > 0 && { sourceRevisions }),
     };
     this.store.rememberPipeline(pipeline.name, request.file, new Date().toISOString());
     const created = this.store.createExecution({
@@ -361,7 +369,7 @@ export class LocalRuntime {
           break;
         case 'build':
         case 'test':
-          handlers[state] = buildHandler(ctx, action, stage.name);
+          handlers[state] = action.batchEnabled ? buildBatchHandler(ctx, action, stage.name) : buildHandler(ctx, action, stage.name);
           break;
         case 'approval':
           handlers[state] = approvalHandler(ctx);
@@ -380,6 +388,10 @@ export class LocalRuntime {
           break;
         case 'stepfunctions':
           handlers[state] = stepFunctionsHandler(ctx, action, state, actionStateName(stage.name, action.name));
+          break;
+        case 'commands':
+          // The same runner as a build: the compiled Task carries the buildspec made from the commands.
+          handlers[state] = buildHandler(ctx, commandsBuild(action), stage.name);
           break;
       }
     }

@@ -2,7 +2,7 @@
  * An ECR source on one machine, where there is no registry: the image is the one the action's
  * `local.command` names (it prints a digest, `sha256:…`, or a reference `registry/repo@sha256:…`, as
  * `docker inspect --format '{{index .RepoDigests 0}}' app:latest` does), or the digest the start input
- * carries. The variables and `imageDetail.json` are CodePipeline's ECR source's.
+ * carries (`--source-revision Image=IMAGE_DIGEST:sha256:…`). The variables and `imageDetail.json` are CodePipeline's ECR source's.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -21,7 +21,7 @@ export interface LocalEcrImage {
 export async function resolveLocalEcrImage(action: SourceAction, revision: SourceRevision, cwd: string): Promise<LocalEcrImage> {
   const tag = action.imageTag ?? 'latest';
   let reference: string;
-  if (revision.imageDigest !== undefined && revision.repository === action.repository) reference = revision.imageDigest;
+  if (revision.imageDigest !== undefined && (revision.repository === undefined || revision.repository === action.repository)) reference = revision.imageDigest;
   else if (action.local !== undefined) {
     try {
       reference = (await run('/bin/sh', ['-c', action.local.command], { cwd, timeout: 60_000, maxBuffer: 1024 * 1024 })).stdout.trim();
