@@ -516,15 +516,11 @@ function convertAction(
         if (host !== undefined && CONNECTION_HOSTS[host] === undefined)
           t.issues.push({ path: `${cfg}.ConnectionArn`, message: `a ${host} connection: stepline reads GitHub, GitLab and Bitbucket through connections` });
         sourceProvider = host !== undefined ? (CONNECTION_HOSTS[host] ?? provider) : provider;
-        // GitHub and Bitbucket repositories are owner/repo; only GitLab nests groups.
+        // GitHub and Bitbucket repositories are owner/repo; only GitLab nests groups. Otherwise GitHub, by far the most common (docs/import.md).
         if (host === undefined && (repository ?? '').split('/').length > 2) {
           sourceProvider = 'GitLab';
           t.note(`${cfg}.FullRepositoryId`, `${repository} has subgroups: only GitLab nests them, so this source reads GitLab`);
-        } else if (host === undefined)
-          t.note(
-            `${cfg}.ConnectionArn`,
-            'a connection ARN does not say which host it reaches: imported as GitHub; for GitLab or Bitbucket, import again with --connection-host <arn>=GitLab (or Bitbucket), or set provider',
-          );
+        }
       }
       return done({
         ...base,
