@@ -297,6 +297,8 @@ export function installStepline(args: SteplineArgs): Stepline {
             functions.gate,
             functions.canary,
             functions['s3-deploy'],
+            functions.cloudformation,
+            functions['code-deploy'],
             ...objects,
             ...own.filter(isDefined),
           ],

@@ -20,7 +20,9 @@ import {
   type FunctionKey,
   InstallationTag,
   installationCompileOptions,
+  isInlineBuildspec,
   type Pipeline,
+  parseBuildspecText,
   pipelineManifestKey,
   projectName,
   type SourceAction,
@@ -227,6 +229,12 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
+  const codeDeploys = positions.flatMap(({ pipeline, position }) =>
+    position.action.kind === 'codedeploy' && position.action.ec2 ? [{ pipeline: pipeline.name, ec2: position.action.ec2 }] : [],
+  );
+  const cloudFormationPipelines = [
+    ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
+  ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -360,6 +368,30 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 : []),
             ],
     }),
+    'code-deploy': fn('code-deploy', {
+      description: 'stepline: codedeploy actions (in-place deployments to EC2 and on-premises instances through SSM Run Command)',
+      timeoutSeconds: 300,
+      memoryMb: 512,
+      environment: { [EnvVar.ArtifactBucket]: bucket },
+      statements: codeDeployStatements({ region, accountId, bucketArn, codeDeploys }),
+    }),
+    cloudformation: fn('cloudformation', {
+      description: 'stepline: CloudFormation actions (template configuration and parameter files in, outputs file out)',
+      timeoutSeconds: 60,
+      memoryMb: 256,
+      // Only the artifacts of pipelines with CloudFormation actions: read their inputs, write their outputs file.
+      statements:
+        cloudFormationPipelines.length === 0
+          ? []
+          : [
+              allow(
+                ['s3:GetObject', 's3:PutObject'],
+                cloudFormationPipelines.map((p) => `${bucketArn}/${p}/*`),
+              ),
+              // A build's output has no stepline manifest: reading one that is absent must answer 404, not 403.
+              listBucket(bucketArn),
+            ],
+    }),
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
@@ -410,7 +442,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
             [`arn:aws:codebuild:${region}:${accountId}:report-group/${name}-*`],
           ),
           ...(connection ? [connectionStatement(connection)] : []),
-          ...variableSourceStatements(action, region, accountId),
+          ...variableSourceStatements(buildVariableSources(action, `${pipeline.name}: ${position.path}.buildspec`), region, accountId),
         ],
         ...(action.batchEnabled && {
           batch: {
@@ -502,7 +534,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', cloudFormation: '', codeDeploy: '', ...options.functions },
   };
 }
 
@@ -630,6 +662,59 @@ function canaryStatements(options: {
 }
 
 /**
+ * What the code-deploy function does: read the revisions (and their appspec) of the pipelines that
+ * deploy in place, keep each action's last good revision, find the instances by tag, and run the
+ * lifecycle on them with AWS-RunShellScript: only on instances carrying a tag an action names, or whose
+ * id it names. The instances read the revision themselves, with their instance profile.
+ * @see https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cmdsec.html
+ */
+function codeDeployStatements(options: {
+  region: string;
+  accountId: string;
+  bucketArn: string;
+  codeDeploys: Array<{ pipeline: string; ec2: { tagFilters: Array<{ key: string; value: string }>; instanceIds: string[] } }>;
+}): PolicyStatement[] {
+  const { region, accountId, bucketArn, codeDeploys } = options;
+  if (codeDeploys.length === 0) return [];
+  const pipelines = [...new Set(codeDeploys.map((d) => d.pipeline))];
+  const statements: PolicyStatement[] = [
+    allow(
+      ['s3:GetObject'],
+      pipelines.map((p) => `${bucketArn}/${p}/*`),
+    ),
+    // The last good revision is read before the first one is written.
+    allow(
+      ['s3:GetObject', 's3:PutObject'],
+      pipelines.map((p) => `${bucketArn}/${ControlPrefix.revisions}${p}/*`),
+    ),
+    listBucket(bucketArn),
+    awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
+    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
+    awsRequiresWildcard('AwsOwnedDocument', allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}:*:document/AWS-RunShellScript`])),
+  ];
+  const tags = new Map<string, Set<string>>();
+  for (const { ec2 } of codeDeploys) for (const t of ec2.tagFilters) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
+  for (const [key, values] of tags)
+    statements.push(
+      awsRequiresWildcard('TaggedInstances', {
+        ...allow(['ssm:SendCommand'], [`arn:aws:ec2:${region}:${accountId}:instance/*`, `arn:aws:ssm:${region}:${accountId}:managed-instance/*`]),
+        Condition: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values].sort() } },
+      }),
+    );
+  const ids = [...new Set(codeDeploys.flatMap(({ ec2 }) => ec2.instanceIds))].sort();
+  if (ids.length > 0)
+    statements.push(
+      allow(
+        ['ssm:SendCommand'],
+        ids.map((id) =>
+          id.startsWith('mi-') ? `arn:aws:ssm:${region}:${accountId}:managed-instance/${id}` : `arn:aws:ec2:${region}:${accountId}:instance/${id}`,
+        ),
+      ),
+    );
+  return statements;
+}
+
+/**
  * The builds the installation creates a CodeBuild project for: build and test actions that name none,
  * and every commands action (CodePipeline runs those on compute it manages).
  */
@@ -641,6 +726,25 @@ function createdProjectBuild(action: Action): (CodeBuildRun & Pick<BuildAction, 
 
 /** Actions of a pipeline, for tests and summaries. */
 export const actionsOf = (pipeline: Pipeline): Action[] => pipeline.stages.flatMap((s) => s.actions);
+
+/**
+ * What a build project reads from SSM and Secrets Manager: the action's `parameterStore` and
+ * `secretsManager` (the build's overrides, which win by name, as in CodeBuild), and an inline
+ * buildspec's `env.parameter-store` and `env.secrets-manager` (an imported CodeBuild project's BuildSpec
+ * is inline). A buildspec file is read by CodeBuild from the commit it builds, which `sst deploy` does not
+ * have and which may change after it: its `env` cannot be granted here and is declared on the action
+ * (docs/install-aws.md).
+ */
+export function buildVariableSources(
+  action: { buildspec: string; parameterStore?: Record<string, string>; secretsManager?: Record<string, string> },
+  source: string,
+): { parameterStore: Record<string, string>; secretsManager: Record<string, string> } {
+  const env = isInlineBuildspec(action.buildspec) ? parseBuildspecText(action.buildspec, source).buildspec.env : undefined;
+  return {
+    parameterStore: { ...env?.parameterStore, ...action.parameterStore },
+    secretsManager: { ...env?.secretsManager, ...action.secretsManager },
+  };
+}
 
 /**
  * CodeBuild reads a project's PARAMETER_STORE and SECRETS_MANAGER variables with the project's role

@@ -24,13 +24,12 @@ import { ExecutionInputSchema, parsePipeline } from '@stepline/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSourceHandler } from '../packages/functions/src/handlers/source';
 import { functionLogger } from '../packages/functions/src/runtime';
-import { planInstallation } from '../stacks/plan';
-import { checkRequest, forMoto } from './helpers/iam-check';
-import { type MotoCredentials, motoAdministrator, motoUser } from './helpers/moto-iam';
+import { planFor, TEST_ACCOUNT, TEST_REGION } from '../stacks/plan-fixture';
+import { type AccessKeys, checkRequest, motoAdmin, motoUser } from './helpers/iam-check';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 
 const skip = motoSkipReason();
-const ACCOUNT = '123456789012';
+const ACCOUNT = TEST_ACCOUNT;
 const pipeline = parsePipeline({
   name: 'images',
   stages: [
@@ -38,13 +37,7 @@ const pipeline = parsePipeline({
     { name: 'Check', actions: [{ name: 'Look', kind: 'invoke', function: 'look', inputArtifacts: ['Img'] }] },
   ],
 });
-const plan = planInstallation({
-  stage: 'ci',
-  region: 'us-east-1',
-  accountId: ACCOUNT,
-  pipelines: [pipeline],
-  secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-});
+const plan = planFor([pipeline]);
 const manifest = (layer: string) =>
   JSON.stringify({
     schemaVersion: 2,
@@ -92,10 +85,10 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
 
   beforeAll(async () => {
     moto = await startMoto({ freeRequests: 3 });
-    const config = (credentials: MotoCredentials) => ({ ...motoClientConfig(moto), credentials });
-    const a = config(await motoAdministrator(config));
+    const config = (credentials: AccessKeys) => ({ ...motoClientConfig(moto), credentials });
+    const a = config(await motoAdmin((k) => new IAMClient(config(k))));
     admin = { ecr: new ECRClient(a), s3: new S3Client(a), events: new EventBridgeClient(a), logs: new CloudWatchLogsClient(a) };
-    const fn = config(await motoUser(new IAMClient(a), 'source', forMoto(plan.functions.source.statements)));
+    const fn = config(await motoUser(new IAMClient(a), 'source', plan.functions.source.statements));
     await admin.s3.send(new CreateBucketCommand({ Bucket: plan.names.bucket }));
     await admin.ecr.send(new CreateRepositoryCommand({ repositoryName: 'team/web' }));
     source = createSourceHandler({
@@ -138,14 +131,14 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
       await checkRequest(plan.functions.source.statements, {
         principal: 'source',
         action: 'ecr:DescribeImages',
-        resource: `arn:aws:ecr:us-east-1:${ACCOUNT}:repository/team/web`,
+        resource: `arn:aws:ecr:${TEST_REGION}:${ACCOUNT}:repository/team/web`,
       }),
     ).toStrictEqual([]);
     expect(
       await checkRequest(plan.functions.source.statements, {
         principal: 'source',
         action: 'ecr:DescribeImages',
-        resource: `arn:aws:ecr:us-east-1:${ACCOUNT}:repository/other`,
+        resource: `arn:aws:ecr:${TEST_REGION}:${ACCOUNT}:repository/other`,
       }),
     ).toHaveLength(1);
   });

@@ -52,9 +52,8 @@ import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
 import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ecs-fixture';
-import { checkRequests, describeDenials, forMoto, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
+import { checkRequests, describeDenials, type IamRequest, type IamStatementLike, motoAdmin, motoUser } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
-import { motoAdministrator, motoUser } from '../helpers/moto-iam';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
 import { until } from '../helpers/until';
@@ -263,7 +262,7 @@ describe.skipIf(skip)('rehearsal: an installation as planned, run end to end wit
   }
 
   async function makeUser(name: string, policy: IamStatementLike[]): Promise<void> {
-    const key = await motoUser(admin.iam, name, forMoto(policy));
+    const key = await motoUser(admin.iam, name, policy);
     keys.set(name, key);
     principals.set(key.accessKeyId, name);
     statements.set(name, policy);
@@ -613,7 +612,7 @@ phases:
 
     // The first three requests are free: they make the administrator who sets up the account.
     moto = await startMoto({ freeRequests: 3 });
-    keys.set('admin', await motoAdministrator(config));
+    keys.set('admin', await motoAdmin((k) => new IAMClient(config(k))));
     const a = config(keysOf('admin'));
     admin = {
       s3: new S3Client(a),

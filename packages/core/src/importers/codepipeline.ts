@@ -10,6 +10,7 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html
  */
 import { stringify } from 'yaml';
+import { SERVER_DEPLOYMENT_CONFIG_NAMES } from '../codedeploy/host-batches';
 import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
 import { DefinitionError, type DefinitionIssue } from '../errors';
 import { guessFormat, parseDocumentText } from '../model/issues';
@@ -38,6 +39,7 @@ export const SUPPORTED_PROVIDERS = [
   'Manual',
   'ECS',
   'CodeDeployToECS',
+  'CodeDeploy',
   'CloudFormation',
   'Lambda',
   'ECR',
@@ -630,6 +632,33 @@ function convertAction(
         ecs: { ...group?.ecs, taskDefinitionFile: taskdefPath ?? 'taskdef.json' },
       } as ActionDefinition);
     }
+    case 'CodeDeploy': {
+      if (category !== 'Deploy') return refuse();
+      const applicationName = c('ApplicationName');
+      const deploymentGroupName = c('DeploymentGroupName');
+      const platform = computePlatformOf(ctx, config, cfg);
+      if (platform !== undefined && platform !== 'Server') {
+        t.issues.push({
+          path: `${cfg}.ApplicationName`,
+          message: `${applicationName ?? 'the application'} deploys to ${platform}: the CodeDeploy provider is imported for EC2/on-premises (Server) applications only`,
+        });
+        return undefined;
+      }
+      const group = serverGroupFromTemplate(ctx, config, cfg, t);
+      if (!group)
+        t.note(
+          `${cfg}.DeploymentGroupName`,
+          `${deploymentGroupName ?? ''} is not in this document: set ec2.tagFilters (or ec2.instanceIds) and deploymentConfig (OneAtATime until then) before deploying on AWS, local.root to deploy on one machine`,
+        );
+      return done({
+        ...base,
+        kind: 'codedeploy',
+        ...(applicationName !== undefined && { applicationName }),
+        ...(deploymentGroupName !== undefined && { deploymentGroupName }),
+        ...group,
+        ec2: group?.ec2 ?? {},
+      } as ActionDefinition);
+    }
     case 'CloudFormation': {
       if (category !== 'Deploy') return refuse();
       return done(cloudFormation(base, config, cfg, t, at));
@@ -718,16 +747,12 @@ function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: str
     if (isObj(parsed)) {
       parameterOverrides = {};
       for (const [name, value] of Object.entries(parsed)) {
+        // Fn::GetParam and Fn::GetArtifactAtt stay as their JSON text; the action resolves them when it runs.
         parameterOverrides[name] = typeof value === 'string' ? value : JSON.stringify(value);
-        if (!(typeof value === 'string'))
-          t.note(
-            `${cfg}.ParameterOverrides.${name}`,
-            `${JSON.stringify(value)} (Fn::GetParam, Fn::GetArtifactAtt) is kept as text: stepline does not resolve it yet`,
-          );
       }
     }
   }
-  t.note(at, 'a CloudFormation action deploys to AWS; add local.command to run something in its place on one machine');
+  t.note(at, 'a CloudFormation action deploys to AWS, on one machine with your own AWS credentials; add local.command to run something in its place');
   return {
     ...base,
     kind: 'cloudformation',
@@ -1006,6 +1031,97 @@ function deploymentGroupFromTemplate(ctx: TemplateContext | undefined, config: O
       ...(tgs[0] && tgs[1] && { targetGroups: { blue: tgs[0], green: tgs[1] } }),
     },
   };
+}
+
+/** The compute platform of the action's `AWS::CodeDeploy::Application`, when the template defines it. */
+function computePlatformOf(ctx: TemplateContext | undefined, config: Obj, cfg: string): string | undefined {
+  if (!ctx) return undefined;
+  const id = referencedId(ctx, rawConfigValue(ctx, cfg, 'ApplicationName'), config.ApplicationName, 'AWS::CodeDeploy::Application', 'ApplicationName');
+  const platform = id ? ctx.template.Resources?.[id]?.Properties?.ComputePlatform : undefined;
+  return typeof platform === 'string' ? platform : undefined;
+}
+
+/**
+ * An EC2/on-premises deployment group of the same template: its EC2 tag filters (KEY_AND_VALUE), its
+ * deployment configuration (predefined, or an `AWS::CodeDeploy::DeploymentConfig` with
+ * MinimumHealthyHosts) and whether it rolls back. What stepline cannot target (Auto Scaling groups,
+ * on-premises tag filters, tag sets, load balancers) is an issue or a note.
+ * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codedeploy-deploymentgroup.html
+ */
+function serverGroupFromTemplate(ctx: TemplateContext | undefined, config: Obj, cfg: string, t: Tracker): Obj | undefined {
+  if (!ctx) return undefined;
+  const logicalId = referencedId(
+    ctx,
+    rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
+    config.DeploymentGroupName,
+    'AWS::CodeDeploy::DeploymentGroup',
+    'DeploymentGroupName',
+  );
+  const entry = logicalId ? templateResource(ctx, logicalId, 'AWS::CodeDeploy::DeploymentGroup', t) : undefined;
+  if (!entry || !logicalId) return undefined;
+  t.mark(`${cfg}.DeploymentGroupName`);
+  t.mark(`${cfg}.ApplicationName`);
+  const { props, tracker: r, path } = entry;
+  for (const key of ['DeploymentGroupName', 'ApplicationName', 'DeploymentStyle']) r.mark(`${path}.${key}`);
+  const group: Obj = {};
+
+  const filters = r.container(props, 'Ec2TagFilters', path);
+  const tagFilters = (Array.isArray(filters) ? filters : []).flatMap((f, i) => {
+    const at = `${path}.Ec2TagFilters[${i}]`;
+    const o = isObj(f) ? f : {};
+    const type = r.text(o, 'Type', at) ?? 'KEY_AND_VALUE';
+    const key = r.text(o, 'Key', at);
+    const value = r.text(o, 'Value', at);
+    if (type !== 'KEY_AND_VALUE' || key === undefined || value === undefined) {
+      t.issues.push({ path: at, message: `a ${type} tag filter is not imported: stepline finds instances by a tag's key and value` });
+      return [];
+    }
+    return [{ key, value }];
+  });
+  group.ec2 = { tagFilters };
+  for (const unsupported of ['Ec2TagSet', 'OnPremisesInstanceTagFilters', 'OnPremisesTagSet', 'AutoScalingGroups'] as const) {
+    if (props[unsupported] === undefined) continue;
+    r.mark(`${path}.${unsupported}`);
+    t.note(
+      `${path}.${unsupported}`,
+      'not carried over: stepline finds instances by EC2 tag filters; list on-premises (mi-…) and other instances in ec2.instanceIds',
+    );
+  }
+  if (props.LoadBalancerInfo !== undefined) {
+    r.mark(`${path}.LoadBalancerInfo`);
+    t.note(
+      `${path}.LoadBalancerInfo`,
+      'not carried over: an in-place deployment does not take instances out of a load balancer; do it in the BeforeBlockTraffic and AfterAllowTraffic hooks',
+    );
+  }
+
+  r.mark(`${path}.DeploymentConfigName`);
+  const configName = props.DeploymentConfigName;
+  if (typeof configName === 'string' && (SERVER_DEPLOYMENT_CONFIG_NAMES as readonly string[]).includes(configName)) group.deploymentConfig = configName;
+  else if (configName !== undefined) {
+    const raw = rawConfigValueOf(ctx, logicalId, 'DeploymentConfigName');
+    const customId = referencedId(ctx, raw, configName, 'AWS::CodeDeploy::DeploymentConfig', 'DeploymentConfigName');
+    const custom = customId ? templateResource(ctx, customId, 'AWS::CodeDeploy::DeploymentConfig', r) : undefined;
+    const minimum = custom && isObj(custom.props.MinimumHealthyHosts) ? custom.props.MinimumHealthyHosts : undefined;
+    if (custom && minimum) {
+      custom.tracker.mark(custom.path);
+      group.deploymentConfig = { minimumHealthyHosts: { type: str(minimum.Type), value: Number(minimum.Value) } };
+    } else if (configName instanceof Unresolved)
+      r.issues.push({ path: `${path}.DeploymentConfigName`, message: `cannot be known here: ${configName.describe()}` });
+    else
+      t.note(
+        `${path}.DeploymentConfigName`,
+        `${String(configName)} is neither a CodeDeployDefault.* EC2 configuration nor defined in this template: the deployment goes OneAtATime until you set deploymentConfig`,
+      );
+  }
+  const rollback = isObj(props.AutoRollbackConfiguration) ? props.AutoRollbackConfiguration : undefined;
+  if (rollback) {
+    r.mark(`${path}.AutoRollbackConfiguration`);
+    const enabled = rollback.Enabled === true || rollback.Enabled === 'true';
+    const events = Array.isArray(rollback.Events) ? rollback.Events.map(String) : [];
+    group.autoRollback = enabled && events.includes('DEPLOYMENT_FAILURE');
+  } else group.autoRollback = false;
+  return group;
 }
 
 /** A group's deployment configuration: a predefined name, or a custom `AWS::CodeDeploy::DeploymentConfig` of the template. */

@@ -85,6 +85,7 @@ export function referenceFields(action: Action): Array<{ path: string; value: st
       return action.inputType === 'Literal' && action.input !== undefined ? [{ path: 'input', value: action.input }] : [];
     case 'source':
     case 'deploy':
+    case 'codedeploy':
       return [];
   }
 }

@@ -7,6 +7,7 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html
  */
 import * as z from 'zod';
+import { SERVER_DEPLOYMENT_CONFIG_NAMES } from '../codedeploy/host-batches';
 import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
 
 const named = (what: string, pattern: RegExp, max: number, allowed: string) =>
@@ -288,6 +289,60 @@ export const DeployActionSchema = z
   })
   .refine((a) => a.ecs !== undefined || a.local !== undefined, { error: 'expected an ecs target, a local target or both' });
 
+/**
+ * CodeDeploy's in-place deployment to EC2 or on-premises instances (CodePipeline's `CodeDeploy`
+ * provider with a server deployment group): the revision (the input artifact) with its appspec.yml
+ * `files` and `hooks` goes to each instance, batch by batch, as the deployment configuration allows;
+ * a failure rolls back to the last good revision. On AWS the instances run it through SSM Run Command;
+ * on one machine it installs under `local.root` as the CodeDeploy agent would.
+ * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-server.html
+ */
+export const CodeDeployActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('codedeploy'),
+    /** CodeDeploy's application name: passed to hooks as $APPLICATION_NAME. @default the pipeline's name */
+    applicationName: text('an application name').min(1).max(100).optional(),
+    /** The deployment group: passed to hooks as $DEPLOYMENT_GROUP_NAME. @default the action's name */
+    deploymentGroupName: text('a deployment group name').min(1).max(100).optional(),
+    /** Path of the AppSpec file in the revision. @default appspec.yml */
+    appspec: text('a path in the revision').min(1).default('appspec.yml'),
+    /** How many instances at a time, and how many must succeed. @default CodeDeployDefault.OneAtATime */
+    deploymentConfig: z
+      .union(
+        [
+          z.enum(SERVER_DEPLOYMENT_CONFIG_NAMES, { error: `expected one of ${SERVER_DEPLOYMENT_CONFIG_NAMES.join(', ')}` }),
+          z.strictObject({
+            minimumHealthyHosts: z.strictObject({
+              type: z.enum(['HOST_COUNT', 'FLEET_PERCENT'], { error: 'expected HOST_COUNT or FLEET_PERCENT' }),
+              value: z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(0, { error: 'expected 0 or more' }),
+            }),
+          }),
+        ],
+        { error: `expected one of ${SERVER_DEPLOYMENT_CONFIG_NAMES.join(', ')}, or { minimumHealthyHosts: { type, value } }` },
+      )
+      .default('CodeDeployDefault.OneAtATime')
+      .refine((c) => typeof c === 'string' || c.minimumHealthyHosts.type !== 'FLEET_PERCENT' || c.minimumHealthyHosts.value <= 99, {
+        error: 'expected a FLEET_PERCENT from 0 to 99',
+      }),
+    /** Redeploy the last good revision when the deployment fails. @default true */
+    autoRollback: z.boolean({ error: 'expected true or false' }).default(true),
+    /** The instances on AWS: EC2 instances (running) with any of these tags, and managed instances by id (on-premises). */
+    ec2: z
+      .strictObject({
+        tagFilters: list(z.strictObject({ key: text('a tag key').min(1), value: text('a tag value') }), 'tag filters').default([]),
+        /** SSM managed instances (`i-…` or on-premises `mi-…`), deployed besides the tagged ones. */
+        instanceIds: list(
+          text('an instance id').regex(/^m?i-[0-9a-f]+$/, { error: 'expected an instance id such as i-0abc or mi-0abc' }),
+          'instance ids',
+        ).default([]),
+      })
+      .optional(),
+    /** The same deployment on one machine: an instance whose file system root is this directory. */
+    local: z.strictObject({ root: text('a directory').min(1, { error: 'expected a directory' }) }).optional(),
+  })
+  .refine((a) => a.ec2 !== undefined || a.local !== undefined, { error: 'expected ec2 instances, a local root or both' });
+
 export const InvokeActionSchema = z
   .strictObject({
     ...actionBase,
@@ -455,7 +510,7 @@ export const CloudFormationActionSchema = z
     templatePath: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
     /** `Artifact::path/to/config.json`: Parameters, Tags, StackPolicy. */
     templateConfiguration: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
-    /** Template parameters, overriding the template configuration's. */
+    /** Template parameters, overriding the template configuration's; a value may be `{"Fn::GetParam": [...]}` or `{"Fn::GetArtifactAtt": [...]}` as JSON text (see cloudformation-input.ts). */
     parameterOverrides: z.record(text(), text('a string value'), { error: 'expected a map of Name: value' }).optional(),
     capabilities: list(
       z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'], {
@@ -467,7 +522,7 @@ export const CloudFormationActionSchema = z
     roleArn: text('a role ARN').optional(),
     /** A JSON file of the stack's outputs, in the action's output artifact. */
     outputFileName: text('a file name').optional(),
-    /** On one machine without AWS credentials, this command runs instead (like a deploy action's local command). */
+    /** On one machine this command runs instead of the deploy, credentials or not (like a deploy action's local command); without it the stack is deployed with the user's own AWS credentials. */
     local: z.strictObject({ command: text('a shell command') }).optional(),
   })
   .superRefine((a, ctx) => {
@@ -478,7 +533,19 @@ export const CloudFormationActionSchema = z
       ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
   });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation', 'stepfunctions', 'commands'] as const;
+export const ACTION_KINDS = [
+  'source',
+  'build',
+  'test',
+  'approval',
+  'deploy',
+  'codedeploy',
+  'invoke',
+  's3deploy',
+  'cloudformation',
+  'stepfunctions',
+  'commands',
+] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
@@ -488,6 +555,7 @@ export const ActionSchema = z.discriminatedUnion(
     TestActionSchema,
     ApprovalActionSchema,
     DeployActionSchema,
+    CodeDeployActionSchema,
     InvokeActionSchema,
     S3DeployActionSchema,
     CloudFormationActionSchema,
@@ -561,6 +629,7 @@ export type SourceAction = z.output<typeof SourceActionSchema>;
 export type BuildAction = z.output<typeof BuildActionSchema> | z.output<typeof TestActionSchema>;
 export type ApprovalAction = z.output<typeof ApprovalActionSchema>;
 export type DeployAction = z.output<typeof DeployActionSchema>;
+export type CodeDeployAction = z.output<typeof CodeDeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
