@@ -33,6 +33,9 @@ export const WILDCARD_EXCEPTIONS = {
   // The task and execution roles are named in the task definition the artifact carries; the grant is
   // limited to this account's roles, and only when passed to ECS tasks.
   PassTaskRoles: 'iam:PassRole for the roles a deployed task definition names (known only at deploy time)',
+  // A Lambda deploy action that leaves lambda.functionName out takes it from the appspec in its input
+  // artifact, which exists only at deploy time. Limited to this account's functions in this region.
+  LambdaFromAppSpec: 'lambda alias and version calls on the function the deployed appspec names (known only at deploy time)',
   // DescribeAlarms answers with composite alarms only when it is allowed on "*": allowed on the alarms'
   // ARNs, a composite alarm reads as missing (and a missing alarm counts as firing).
   CompositeAlarms: 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *',

@@ -118,6 +118,54 @@ describe('planned policies, simulated', () => {
     expect(denied).toHaveLength(2);
   });
 
+  it('the canary may publish versions of, and move the alias of, exactly the functions Lambda deploy actions name', async () => {
+    const pipeline = parsePipeline({
+      name: 'orders',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/orders', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Deploy',
+          actions: [
+            {
+              name: 'Shift',
+              kind: 'deploy',
+              inputArtifacts: ['Src'],
+              strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+              lambda: { functionName: 'orders', alias: 'live' },
+              hooks: { AfterAllowTraffic: 'orders-smoke' },
+            },
+          ],
+        },
+      ],
+    });
+    const withLambda = planFor([pipeline]);
+    const of = () => withLambda.functions.canary.statements;
+    const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    // What LambdaAliasEnvironment, LambdaAliasRouter and LambdaHooks call, on the resources they name.
+    const calls = (name: string): IamRequest[] => [
+      ...['GetAlias', 'CreateAlias', 'UpdateAlias', 'DeleteAlias', 'PublishVersion'].map((a) => ({
+        principal: 'canary',
+        action: `lambda:${a}`,
+        resource: fn(name),
+      })),
+      { principal: 'canary', action: 'lambda:GetFunctionConfiguration', resource: `${fn(name)}:7` },
+    ];
+    expect(
+      describeDenials(await checkRequests(of, [...calls('orders'), { principal: 'canary', action: 'lambda:InvokeFunction', resource: fn('orders-smoke') }])),
+    ).toBe('');
+    expect(await checkRequests(of, calls('billing'))).toHaveLength(6);
+
+    // Without a function name, the appspec names it at deploy time: any function of the account and region, with the reason.
+    const fromAppSpec = parsePipeline({
+      ...pipeline,
+      name: 'appspec',
+      stages: pipeline.stages.map((st) => ({ ...st, actions: st.actions.map((a) => (a.kind === 'deploy' ? { ...a, lambda: {} } : a)) })),
+    });
+    const statements = planFor([fromAppSpec]).functions.canary.statements;
+    expect(statements.find((st) => st.Action.includes('lambda:UpdateAlias'))).toMatchObject({ Sid: 'LambdaFromAppSpec', Resource: [fn('*'), `${fn('*')}:*`] });
+    expect(describeDenials(await checkRequests(() => statements, calls('billing')))).toBe('');
+  });
+
   it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {
     const pipeline = buildPipeline('batch', { name: 'Matrix', batchEnabled: true, combineArtifacts: true, outputArtifacts: ['All'] });
     const batchPlan = planFor([pipeline]);

@@ -343,7 +343,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: [allow(['sns:Publish'], [notificationTopicArn]), ...(executionsOf.length > 0 ? [allow(['states:DescribeExecution'], executionsOf)] : [])],
     }),
     canary: fn('canary', {
-      description: 'stepline: ECS blue/green deployments (task sets, ALB weights, alarms, hooks)',
+      description: 'stepline: ECS blue/green and Lambda alias deployments (weights, alarms, hooks)',
       // Prepare waits for green's tasks and targets to be healthy.
       timeoutSeconds: 900,
       memoryMb: 512,
@@ -585,7 +585,7 @@ export function connectionStatement(connection: string): PolicyStatement {
 
 const nameOf = (nameOrArn: string) => nameOrArn.split(/[:/]/).at(-1) ?? nameOrArn;
 
-/** What the canary function does to the ECS services, listeners and alarms the deploy actions name. */
+/** What the canary function does to the ECS services, listeners, Lambda aliases and alarms the deploy actions name. */
 function canaryStatements(options: {
   region: string;
   accountId: string;
@@ -642,6 +642,36 @@ function canaryStatements(options: {
         allow(['elasticloadbalancing:DescribeListeners', 'elasticloadbalancing:DescribeRules', 'elasticloadbalancing:DescribeTargetHealth'], ['*']),
       ),
     );
+  }
+
+  // A Lambda deployment publishes a version and moves its alias; alias and version actions authorize on
+  // the function, and a qualified ARN (function:name:alias) covers calls that name a version or alias.
+  const lambdaFunctions = [
+    ...new Set(
+      deploys.flatMap(({ action }) => {
+        const fnName = action.lambda?.functionName;
+        return fnName === undefined ? [] : [fnName.startsWith('arn:') ? fnName.split(':').slice(0, 7).join(':') : lambdaArn(region, accountId, fnName)];
+      }),
+    ),
+  ];
+  const aliasActions = [
+    'lambda:GetAlias',
+    'lambda:CreateAlias',
+    'lambda:UpdateAlias',
+    'lambda:DeleteAlias',
+    'lambda:PublishVersion',
+    'lambda:GetFunctionConfiguration',
+  ];
+  if (lambdaFunctions.length > 0)
+    statements.push(
+      allow(
+        aliasActions,
+        lambdaFunctions.flatMap((arn) => [arn, `${arn}:*`]),
+      ),
+    );
+  if (deploys.some(({ action }) => action.lambda && action.lambda.functionName === undefined)) {
+    const anyFunction = lambdaArn(region, accountId, '*');
+    statements.push(awsRequiresWildcard('LambdaFromAppSpec', allow(aliasActions, [anyFunction, `${anyFunction}:*`])));
   }
 
   const alarms = [...new Set(deploys.flatMap(({ action }) => action.alarms))];

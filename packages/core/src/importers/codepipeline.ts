@@ -634,13 +634,25 @@ function convertAction(
     }
     case 'CodeDeploy': {
       if (category !== 'Deploy') return refuse();
+      // A Lambda deployment group shifts an alias's traffic; EC2 and on-premises groups deploy in place.
+      if (ctx && isLambdaGroup(ctx, config, cfg)) {
+        const lambdaGroup = deploymentGroupFromTemplate(ctx, config, cfg, t);
+        if (!lambdaGroup) return refuse();
+        const deploy = { ...lambdaGroup.deploy };
+        if (deploy.strategy === 'CodeDeployDefault.ECSAllAtOnce') deploy.strategy = 'CodeDeployDefault.LambdaAllAtOnce';
+        t.note(
+          at,
+          'a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
+        );
+        return done({ ...base, kind: 'deploy', ...deploy, lambda: {} } as ActionDefinition);
+      }
       const applicationName = c('ApplicationName');
       const deploymentGroupName = c('DeploymentGroupName');
       const platform = computePlatformOf(ctx, config, cfg);
       if (platform !== undefined && platform !== 'Server') {
         t.issues.push({
           path: `${cfg}.ApplicationName`,
-          message: `${applicationName ?? 'the application'} deploys to ${platform}: the CodeDeploy provider is imported for EC2/on-premises (Server) applications only`,
+          message: `${applicationName ?? 'the application'} deploys to ${platform}: the CodeDeploy provider is imported for Server (EC2/on-premises) and Lambda applications; ECS blue/green is the CodeDeployToECS provider`,
         });
         return undefined;
       }
@@ -935,6 +947,30 @@ function projectFromTemplate(ctx: TemplateContext, rawProjectName: unknown, proj
           }
         : undefined,
   };
+}
+
+/** Whether the action's deployment group (of the same template) deploys to Lambda: its application's ComputePlatform, or a Lambda configuration. */
+function isLambdaGroup(ctx: TemplateContext, config: Obj, cfg: string): boolean {
+  const groupId = referencedId(
+    ctx,
+    rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
+    config.DeploymentGroupName,
+    'AWS::CodeDeploy::DeploymentGroup',
+    'DeploymentGroupName',
+  );
+  const group = groupId ? ctx.template.Resources?.[groupId]?.Properties : undefined;
+  if (!group) return false;
+  const configName = ctx.resolver.resolve(group.DeploymentConfigName, `Resources.${groupId}.Properties.DeploymentConfigName`);
+  if (typeof configName === 'string' && configName.startsWith('CodeDeployDefault.Lambda')) return true;
+  const appId = referencedId(
+    ctx,
+    group.ApplicationName,
+    ctx.resolver.resolve(group.ApplicationName, `Resources.${groupId}.Properties.ApplicationName`),
+    'AWS::CodeDeploy::Application',
+    'ApplicationName',
+  );
+  const platform = appId ? ctx.template.Resources?.[appId]?.Properties?.ComputePlatform : undefined;
+  return platform === 'Lambda';
 }
 
 /** Strategy, alarms and ECS target from an `AWS::CodeDeploy::DeploymentGroup` of the same template. */

@@ -158,8 +158,8 @@ ${pipeline(`
   });
 
   it('refuses an application on another compute platform, naming it', () => {
-    expect(() => importCodePipeline(template('CodeDeployDefault.OneAtATime').replace('ComputePlatform: Server', 'ComputePlatform: Lambda'), 't.yml')).toThrow(
-      'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.ApplicationName: web deploys to Lambda: the CodeDeploy provider is imported for EC2/on-premises (Server) applications only',
+    expect(() => importCodePipeline(template('CodeDeployDefault.OneAtATime').replace('ComputePlatform: Server', 'ComputePlatform: ECS'), 't.yml')).toThrow(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.ApplicationName: web deploys to ECS: the CodeDeploy provider is imported for Server (EC2/on-premises) and Lambda applications; ECS blue/green is the CodeDeployToECS provider',
     );
   });
 
@@ -269,6 +269,55 @@ ${pipeline(`
     expect(imported?.notes).toContain(
       'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.Image1ContainerName: APP_IMAGE is the placeholder in the task definition that CodeDeploy fills with the image of Code; stepline fills only <IMAGE1_NAME>, from imageDetail.json in Code: rename the placeholder or write the image into the task definition',
     );
+  });
+});
+
+describe('CodeDeploy to Lambda, with the deployment group in the same template', () => {
+  const template = (platform: string, configName: string) => `
+Resources:
+  App:
+    Type: AWS::CodeDeploy::Application
+    Properties: { ApplicationName: orders, ComputePlatform: ${platform} }
+  Group:
+    Type: AWS::CodeDeploy::DeploymentGroup
+    Properties:
+      ApplicationName: !Ref App
+      DeploymentGroupName: orders-dg
+      DeploymentConfigName: ${configName}
+      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+      DeploymentStyle: { DeploymentType: BLUE_GREEN, DeploymentOption: WITH_TRAFFIC_CONTROL }
+      AlarmConfiguration: { Enabled: true, Alarms: [{ Name: orders-errors }] }
+      AutoRollbackConfiguration: { Enabled: true, Events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM] }
+${pipeline(`
+        - Name: Release
+          Actions:
+            - Name: Shift
+              ActionTypeId: { Category: Deploy, Owner: AWS, Provider: CodeDeploy, Version: '1' }
+              Configuration: { ApplicationName: !Ref App, DeploymentGroupName: !Ref Group }
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+
+  it('becomes a deploy action with a lambda target, the group’s configuration and alarms', () => {
+    const [imported] = importCodePipeline(template('Lambda', 'CodeDeployDefault.LambdaCanary10Percent10Minutes'), 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Shift',
+      inputArtifacts: ['Code'],
+      kind: 'deploy',
+      strategy: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
+      alarms: ['orders-errors'],
+      lambda: {},
+    });
+    expect(imported?.notes).toContain(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
+    );
+  });
+
+  it('shifts all at once when the group names no configuration of its own, and deploys an EC2 group in place', () => {
+    const [allAtOnce] = importCodePipeline(template('Lambda', 'none').replace(/\n {6}DeploymentConfigName: none/, ''), 't.yml');
+    expect(allAtOnce?.definition.stages[1]?.actions[0]).toMatchObject({ strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {} });
+    expect(importCodePipeline(template('Server', 'CodeDeployDefault.OneAtATime'), 't.yml')[0]?.definition.stages[1]?.actions[0]).toMatchObject({
+      kind: 'codedeploy',
+    });
   });
 });
 

@@ -8,7 +8,7 @@
  */
 import * as z from 'zod';
 import { SERVER_DEPLOYMENT_CONFIG_NAMES } from '../codedeploy/host-batches';
-import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
+import { DEPLOYMENT_CONFIG_NAMES, type PredefinedConfigName, platformOfConfig } from '../deploy/deployment-configs';
 
 const named = (what: string, pattern: RegExp, max: number, allowed: string) =>
   z
@@ -198,6 +198,9 @@ export const LifecycleHook = {
 } as const;
 export type LifecycleHook = (typeof LifecycleHook)[keyof typeof LifecycleHook];
 
+/** The hooks of CodeDeploy's Lambda deployments: the others concern installing a task set. */
+export const LAMBDA_LIFECYCLE_HOOKS: readonly LifecycleHook[] = [LifecycleHook.BeforeAllowTraffic, LifecycleHook.AfterAllowTraffic];
+
 const percent = z
   .number({ error: 'expected a percentage' })
   .int({ error: 'expected a whole percentage' })
@@ -234,15 +237,18 @@ export const DeploymentStrategySchema = z.union(
     z.strictObject({ linear: z.strictObject({ percentage: percent, intervalMinutes: minutes(2880) }) }),
     z.strictObject({ steps: list(CanaryStepSchema, 'steps').min(1, { error: 'expected at least one step' }) }),
   ],
-  { error: 'expected a CodeDeployDefault.ECS* name, { canary }, { linear } or { steps }' },
+  { error: 'expected a CodeDeployDefault.ECS* or CodeDeployDefault.Lambda* name, { canary }, { linear } or { steps }' },
 );
 
 export const DeployActionSchema = z
   .strictObject({
     ...actionBase,
     kind: z.literal('deploy'),
-    /** Traffic shifting, as CodeDeploy's deployment configuration. @default CodeDeployDefault.ECSAllAtOnce */
-    strategy: DeploymentStrategySchema.default('CodeDeployDefault.ECSAllAtOnce'),
+    /**
+     * Traffic shifting, as CodeDeploy's deployment configuration: an ECS name for an ECS target, a
+     * Lambda name for a Lambda target. @default all at once (ECSAllAtOnce, LambdaAllAtOnce)
+     */
+    strategy: DeploymentStrategySchema.optional(),
     /** CloudWatch alarms checked during every bake; any in ALARM rolls back. */
     alarms: list(text('an alarm name'), 'alarm names').default([]),
     hooks: z.partialRecord(z.enum(Object.values(LifecycleHook)), FunctionOrCommandSchema).default({}),
@@ -274,6 +280,28 @@ export const DeployActionSchema = z
         assignPublicIp: z.boolean().default(false),
       })
       .optional(),
+    /**
+     * A Lambda function's alias, whose traffic moves from the version it points to (blue) to a new
+     * version (green) by its routing weights, as CodeDeploy's Lambda deployments (appspec `Resources`:
+     * Name, Alias, CurrentVersion, TargetVersion).
+     * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-resources.html
+     */
+    lambda: z
+      .strictObject({
+        functionName: text('a function name or ARN').min(1, { error: 'expected a function name or ARN' }).optional(),
+        alias: text('an alias name')
+          .regex(/^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$/, { error: 'expected an alias name: letters, digits, - and _, not only digits' })
+          .optional(),
+        /** The version the alias must point to when the deployment starts. @default whatever it points to */
+        currentVersion: text('a version number')
+          .regex(/^[0-9]+$/, { error: 'expected a published version number such as 3' })
+          .optional(),
+        /** An already published version to shift to. @default a version published from $LATEST */
+        targetVersion: text('a version number')
+          .regex(/^[0-9]+$/, { error: 'expected a published version number such as 4' })
+          .optional(),
+      })
+      .optional(),
     /** The same deployment on one machine: blue and green as local processes behind a weighted proxy. */
     local: z
       .strictObject({
@@ -287,7 +315,31 @@ export const DeployActionSchema = z
       })
       .optional(),
   })
-  .refine((a) => a.ecs !== undefined || a.local !== undefined, { error: 'expected an ecs target, a local target or both' });
+  .superRefine((a, ctx) => {
+    if (a.ecs === undefined && a.lambda === undefined && a.local === undefined)
+      ctx.addIssue({ code: 'custom', message: 'expected an ecs or lambda target, a local target, or both' });
+    if (a.ecs !== undefined && a.lambda !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lambda'],
+        message: 'expected an ecs target or a lambda target, not both: one deployment shifts one kind of traffic',
+      });
+    const platform = a.lambda !== undefined ? 'Lambda' : a.ecs !== undefined ? 'ECS' : undefined;
+    if (typeof a.strategy === 'string' && platform !== undefined && platformOfConfig(a.strategy as PredefinedConfigName) !== platform) {
+      const other = platform === 'Lambda' ? 'ECS' : 'Lambda';
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy'],
+        message: `${a.strategy} is for ${other}; ${platform === 'ECS' ? 'an' : 'a'} ${platform} target takes a CodeDeployDefault.${platform}* configuration`,
+      });
+    }
+    if (a.lambda !== undefined) {
+      for (const hook of Object.keys(a.hooks) as LifecycleHook[]) {
+        if (!LAMBDA_LIFECYCLE_HOOKS.includes(hook))
+          ctx.addIssue({ code: 'custom', path: ['hooks', hook], message: `a Lambda deployment runs only ${LAMBDA_LIFECYCLE_HOOKS.join(' and ')} hooks` });
+      }
+    }
+  });
 
 /**
  * CodeDeploy's in-place deployment to EC2 or on-premises instances (CodePipeline's `CodeDeploy`
