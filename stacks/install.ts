@@ -339,6 +339,30 @@ export function installStepline(args: SteplineArgs): Stepline {
     }
   }
 
+  // ECR image pushes start the pipelines whose ECR source watches that repository and tag.
+  if (plan.imagePushes.rules.length > 0) {
+    const { role: pushRole } = role('ImagePush', 'events.amazonaws.com', plan.imagePushes.statements);
+    for (const push of plan.imagePushes.rules) {
+      const id = `ImagePush${pascal(push.pipeline)}${pascal(push.action)}`;
+      const rule = track(
+        new aws.cloudwatch.EventRule(id, {
+          name: push.name,
+          description: `stepline ${args.stage}: a push of ${push.repository}:${push.imageTag} starts ${push.pipeline}`,
+          eventPattern: JSON.stringify(push.eventPattern),
+          tags,
+        }),
+      );
+      track(
+        new aws.cloudwatch.EventTarget(`${id}Target`, {
+          rule: rule.name,
+          arn: push.stateMachineArn,
+          roleArn: pushRole.arn,
+          inputTransformer: { inputPaths: push.inputPaths, inputTemplate: push.inputTemplate },
+        }),
+      );
+    }
+  }
+
   function target(rule: aws.cloudwatch.EventRule, ruleId: string, key: FunctionKey): void {
     const fn = functions[key];
     const id = `${ruleId}To${pascal(key)}`;

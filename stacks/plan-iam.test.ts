@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { ControlPrefix, type Pipeline, parsePipeline, parsePipelineText } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
+import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../test/helpers/iam-check';
 import { pipelineYaml } from '../test/helpers/project';
 import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
 import { loadPipelines } from './pipelines';
@@ -295,6 +295,47 @@ describe('planned policies, simulated', () => {
   it('the fixture installation fits IAM’s inline policy limit, with room', () => {
     for (const fn of Object.values(plan.functions)) expect(inlinePolicySize(fn.statements)).toBeLessThan(MAX_INLINE_POLICY_CHARS / 2);
     for (const machine of plan.stateMachines) expect(inlinePolicySize(machine.compiled.iam)).toBeLessThan(MAX_INLINE_POLICY_CHARS / 2);
+  });
+
+  it('an ECR source, a Step Functions action and an image push rule may do what they do, and no more', async () => {
+    const target = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:release`;
+    const images = parsePipeline({
+      name: 'images',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Image', kind: 'source', provider: 'ECR', repository: 'team/web', outputArtifacts: ['Img'] }] },
+        {
+          name: 'Run',
+          actions: [{ name: 'Flow', kind: 'stepfunctions', stateMachineArn: target, inputType: 'FilePath', input: 'in.json', inputArtifacts: ['Img'] }],
+        },
+      ],
+    });
+    const installed = planFor([images]);
+    const machine = installed.stateMachines[0];
+    const principals: Record<string, readonly IamStatementLike[]> = {
+      source: installed.functions.source.statements,
+      machine: machine?.statements ?? [],
+      'image-push': installed.imagePushes.statements,
+    };
+    const allowed: IamRequest[] = [
+      { principal: 'source', action: 'ecr:DescribeImages', resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/team/web` },
+      { principal: 'machine', action: 'states:StartExecution', resource: target },
+      { principal: 'machine', action: 'states:DescribeExecution', resource: `arn:aws:states:${REGION}:${ACCOUNT}:execution:release:rel-1` },
+      { principal: 'machine', action: 'states:StopExecution', resource: `arn:aws:states:${REGION}:${ACCOUNT}:execution:release:rel-1` },
+      {
+        principal: 'machine',
+        action: 'events:PutRule',
+        resource: `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`,
+      },
+      { principal: 'machine', action: 's3:GetObject', resource: `arn:aws:s3:::${installed.names.bucket}/images/e1/Img/in.json` },
+      { principal: 'image-push', action: 'states:StartExecution', resource: machine?.arn ?? '' },
+    ];
+    expect(describeDenials(await checkRequests((p) => principals[p] ?? [], allowed))).toBe('');
+    const refused: IamRequest[] = [
+      { principal: 'source', action: 'ecr:DescribeImages', resource: `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/other` },
+      { principal: 'machine', action: 'states:StartExecution', resource: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:other` },
+      { principal: 'image-push', action: 'states:StartExecution', resource: target },
+    ];
+    expect(await checkRequests((p) => principals[p] ?? [], refused)).toHaveLength(refused.length);
   });
 });
 

@@ -14,7 +14,9 @@ import {
   ControlPrefix,
   commandsBuild,
   type DeployAction,
+  type EcrPushRule,
   EnvVar,
+  ecrPushRules,
   type FunctionKey,
   InstallationTag,
   installationCompileOptions,
@@ -43,6 +45,8 @@ export { ControlPrefix, FUNCTION_KEYS, type FunctionKey } from '@stepline/core';
 /** The secrets an installation uses: SST secret name, SSM parameter, and who reads it as which variable. */
 export const SECRETS = {
   GithubWebhookSecret: { parameter: 'github-webhook-secret', required: true, readBy: { webhook: EnvVar.GithubWebhookSecret } },
+  GitlabWebhookSecret: { parameter: 'gitlab-webhook-secret', required: false, readBy: { webhook: EnvVar.GitlabWebhookSecret } },
+  BitbucketWebhookSecret: { parameter: 'bitbucket-webhook-secret', required: false, readBy: { webhook: EnvVar.BitbucketWebhookSecret } },
   LinkSigningKey: {
     parameter: 'link-signing-key',
     required: true,
@@ -143,6 +147,15 @@ export interface InstallationPlan {
   lifecycle: LifecycleRule[];
   /** Parameter names of the secrets that have a value. */
   parameters: Partial<Record<SecretName, string>>;
+  /** EventBridge rules that start pipelines on an ECR image push, and the role they start executions with. */
+  imagePushes: { rules: ImagePushRulePlan[]; statements: PolicyStatement[] };
+}
+
+export interface ImagePushRulePlan extends EcrPushRule {
+  /** Rule name: `<prefix>-<pipeline>-<action>`, within EventBridge's 64 characters. */
+  name: string;
+  pipeline: string;
+  stateMachineArn: string;
 }
 
 export function planInstallation(options: PlanOptions): InstallationPlan {
@@ -207,6 +220,11 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ...positions.flatMap(({ position }) => (position.action.kind === 'approval' && position.action.notificationArn ? [position.action.notificationArn] : [])),
   ];
   const deploys = positions.flatMap(({ pipeline, position }) => (position.action.kind === 'deploy' ? [{ pipeline, action: position.action }] : []));
+  const ecrRepositories = [
+    ...new Set(
+      positions.flatMap(({ position }) => (position.action.kind === 'source' && position.action.provider === 'ECR' ? [position.action.repository] : [])),
+    ),
+  ];
   const sourcePipelines = [...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'source' ? [pipeline.name] : [])))];
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
@@ -299,6 +317,14 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 sourcePipelines.map((p) => `${bucketArn}/${p}/*`),
               ),
               listBucket(bucketArn),
+              ...(ecrRepositories.length > 0
+                ? [
+                    allow(
+                      ['ecr:DescribeImages'],
+                      ecrRepositories.map((r) => `arn:aws:ecr:${region}:${accountId}:repository/${r}`),
+                    ),
+                  ]
+                : []),
             ]
           : [],
     }),
@@ -462,7 +488,32 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     { id: 'old-versions', noncurrentDays: 7, expiredObjectDeleteMarker: true, abortMultipartDays: 1 },
   ];
 
-  const plan = { names, compileOptions, bucketArn, approvalTopicArn, notificationTopicArn, functions, stateMachines, projects, lifecycle, parameters };
+  // CodePipeline's console makes the same rule for an ECR source; here the state machine is its target.
+  const imagePushRules = stateMachines.flatMap((m) =>
+    ecrPushRules(m.pipeline).map((rule) => ({
+      ...rule,
+      name: `${names.prefix}-${m.pipeline.name}-${rule.action}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
+      pipeline: m.pipeline.name,
+      stateMachineArn: m.arn,
+    })),
+  );
+  const imagePushes = {
+    rules: imagePushRules,
+    statements: imagePushRules.length > 0 ? [allow(['states:StartExecution'], [...new Set(imagePushRules.map((r) => r.stateMachineArn))])] : [],
+  };
+  const plan = {
+    names,
+    compileOptions,
+    bucketArn,
+    approvalTopicArn,
+    notificationTopicArn,
+    functions,
+    stateMachines,
+    projects,
+    lifecycle,
+    parameters,
+    imagePushes,
+  };
   checkInlinePolicies(plan);
   return plan;
 }
@@ -521,6 +572,16 @@ function projectSource(producer: SourceAction | undefined, bucket: string, pipel
     return {
       type: 'GITHUB',
       location: `https://github.com/${producer.repository}.git`,
+      ...spec,
+      ...(producer.connectionArn && { auth: { type: 'CODECONNECTIONS', resource: producer.connectionArn } }),
+    };
+  }
+  // CodeBuild reads GitLab and Bitbucket Cloud through the action's CodeConnections connection, as GitHub.
+  if (producer?.provider === 'GitLab' || producer?.provider === 'Bitbucket') {
+    const host = producer.provider === 'GitLab' ? 'gitlab.com' : 'bitbucket.org';
+    return {
+      type: producer.provider.toUpperCase(),
+      location: `https://${host}/${producer.repository}.git`,
       ...spec,
       ...(producer.connectionArn && { auth: { type: 'CODECONNECTIONS', resource: producer.connectionArn } }),
     };

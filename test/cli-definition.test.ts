@@ -68,9 +68,18 @@ describe('stepline definition verbs', () => {
     expect(existsSync(out)).toBe(true);
     expect(readFileSync(out, 'utf8')).toContain('name: web-app-pipeline');
     expect(await runCli(['validate', out, '--target', 'aws'], { cwd: dir })).toMatchObject({ code: 0 });
-    const refused = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'Abynahisblue__aws-infra-iac__codepipeline.yaml')], { cwd: dir });
+    // The corpus' ECR source imports (the template leaves other values open); a Jenkins build is refused, with the reason.
+    const ecr = await runCli(['import-codepipeline', join(CORPUS_DIR, 'pipelines', 'Abynahisblue__aws-infra-iac__codepipeline.yaml')], { cwd: dir });
+    expect(ecr.stderr).toContain('give it with --parameter');
+    expect(ecr.stderr).not.toContain('provider ECR');
+    const jenkins = join(dir, 'jenkins.json');
+    const seed = JSON.parse(readFileSync(join(CORPUS_DIR, 'seed', 'pipeline.json'), 'utf8'));
+    const stages = seed.pipeline?.stages ?? seed.stages;
+    stages[1].actions[0].actionTypeId = { category: 'Build', owner: 'Custom', provider: 'Jenkins', version: '1' };
+    writeFileSync(jenkins, JSON.stringify(seed));
+    const refused = await runCli(['import-codepipeline', jenkins], { cwd: dir });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('provider ECR (category Source) is not supported: stepline sources are git repositories');
+    expect(refused.stderr).toContain('provider Jenkins (category Build) is not supported: stepline builds with CodeBuild');
   });
 
   it('import-codepipeline takes --parameter, --region and --account, and writes one file per pipeline with --out dir', async () => {

@@ -31,4 +31,5 @@ export * from './model/references';
 export * from './model/schema';
 export { type ActionPosition, actionPositions, outputVariablesOf, runsBefore } from './model/validate';
 export * from './triggers/index';
+export * from './webhooks/index';
 export { crc32, type ZipEntry, zipStored } from './zip';

@@ -5,6 +5,7 @@
  */
 import type { CompileOptions, StateMap } from './compiler/context';
 import type { Pipeline } from './model/schema';
+import type { GitHost } from './triggers/match';
 
 /** Keys under which an installation keeps its own data in the artifact bucket, beside the `<pipeline>/` prefixes. */
 export const ControlPrefix = {
@@ -64,11 +65,22 @@ export const EnvVar = {
   GithubApiUrl: 'GITHUB_API_URL',
   GithubToken: 'GITHUB_TOKEN',
   GithubWebhookSecret: 'GITHUB_WEBHOOK_SECRET',
+  /** GitLab's webhook secret token; without it the webhook takes no GitLab deliveries. */
+  GitlabWebhookSecret: 'GITLAB_WEBHOOK_SECRET',
+  /** Bitbucket Cloud's webhook secret; without it the webhook takes no Bitbucket deliveries. */
+  BitbucketWebhookSecret: 'BITBUCKET_WEBHOOK_SECRET',
   LinkSigningKey: 'LINK_SIGNING_KEY',
   SlackWebhookUrl: 'SLACK_WEBHOOK_URL',
   SlackSigningSecret: 'SLACK_SIGNING_SECRET',
 } as const;
 export type EnvVar = (typeof EnvVar)[keyof typeof EnvVar];
+
+/** The variable holding (a reference to) each git host's webhook secret, as the webhook function reads it. */
+export const WEBHOOK_SECRET_ENV = {
+  GitHub: EnvVar.GithubWebhookSecret,
+  GitLab: EnvVar.GitlabWebhookSecret,
+  Bitbucket: EnvVar.BitbucketWebhookSecret,
+} as const satisfies Record<GitHost, EnvVar>;
 
 /** Tags on every state machine of an installation: how the CLI finds them and their manifests. */
 export const InstallationTag = {

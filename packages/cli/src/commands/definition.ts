@@ -112,7 +112,13 @@ export function register(program: Command): void {
     )
     .option('--region <region>', 'the region the stack would be created in (AWS::Region)')
     .option('--account <id>', 'the account the stack would be created in (AWS::AccountId)')
-    .action((file: string, opts: { out?: string; parameter: string[]; region?: string; account?: string }) => {
+    .option(
+      '--connection-host <arn=host>',
+      "the host a CodeConnections connection reaches: GitHub, GitLab or Bitbucket (its ARN doesn't say; repeatable)",
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .action((file: string, opts: { out?: string; parameter: string[]; region?: string; account?: string; connectionHost: string[] }) => {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -125,8 +131,17 @@ export function register(program: Command): void {
         if (eq <= 0) throw new UsageError(`--parameter: expected Name=Value, got ${JSON.stringify(pair)}`);
         parameters[pair.slice(0, eq)] = pair.slice(eq + 1);
       }
+      const connectionHosts: Record<string, string> = {};
+      for (const pair of opts.connectionHost) {
+        const eq = pair.lastIndexOf('=');
+        const host = pair.slice(eq + 1);
+        if (eq <= 0 || !['GitHub', 'GitLab', 'Bitbucket'].includes(host))
+          throw new UsageError(`--connection-host: expected <connection ARN>=GitHub, GitLab or Bitbucket, got ${JSON.stringify(pair)}`);
+        connectionHosts[pair.slice(0, eq)] = host;
+      }
       const imported = importCodePipeline(text, file, {
         parameters,
+        connectionHosts,
         ...(opts.region !== undefined && { region: opts.region }),
         ...(opts.account !== undefined && { accountId: opts.account }),
       });

@@ -22,6 +22,7 @@ import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
 import { compileS3Deploy } from './actions/s3deploy';
 import { compileSource } from './actions/source';
+import { compileStepFunctions } from './actions/stepfunctions';
 import { type ConditionContext, compileConditionCheck, compileOnFailure, compileRollback, conditionFailure, rollbackEnds, skipStage } from './conditions';
 import { type ActionContext, type CompileOptions, type ResolvedCompileOptions, resolveOptions, type StateMap } from './context';
 import { type IamStatement, mergeStatements } from './iam';
@@ -275,6 +276,7 @@ const ACTION_COMPILERS: { [K in Action['kind']]: (ctx: ActionContext, action: Ex
   codedeploy: compileCodeDeploy,
   s3deploy: compileS3Deploy,
   cloudformation: compileCloudFormation,
+  stepfunctions: compileStepFunctions,
   commands: compileCommands,
 };
 

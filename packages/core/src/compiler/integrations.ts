@@ -12,6 +12,9 @@ export const Resource = {
   CodeBuildBatchSync: 'arn:aws:states:::codebuild:startBuildBatch.sync',
   LambdaInvoke: 'arn:aws:states:::lambda:invoke',
   LambdaWaitForToken: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+  /** Starts a state machine and waits for its end; `:2` answers its output as JSON, not a string. */
+  StepFunctionsStartSync: 'arn:aws:states:::states:startExecution.sync:2',
+  S3GetObject: 'arn:aws:states:::aws-sdk:s3:getObject',
 } as const;
 
 /** Errors of the Lambda integration that say nothing about the function's own work. */
@@ -34,6 +37,9 @@ export const Timeout = {
   invokeMinutes: 15,
   /** One check of a stage condition's rules (a LambdaInvoke rule's function, a Commands rule's shell). */
   conditionMinutes: 15,
+  /** A state machine an action starts: CodePipeline's limit for an invoke action (one hour) when the action sets none. */
+  stepFunctionsMinutes: 60,
+  readInputMinutes: 5,
   /** CodePipeline's manual approval timeout: 7 days. */
   approvalMinutes: 7 * 24 * 60,
   /** A disabled transition may hold an execution this long before it times out. */

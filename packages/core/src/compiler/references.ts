@@ -2,7 +2,14 @@
  * Compiles `#{Namespace.Variable}` references into JSONPath and `States.Format`, so that values reach
  * AWS integrations (CodeBuild's EnvironmentVariablesOverride, Lambda payloads) already resolved.
  */
-import { EXECUTION_NAMESPACE, PIPELINE_VARIABLES_NAMESPACE, parseTemplate, type TemplatePart, type VariableReference } from '../model/references';
+import {
+  EXECUTION_NAMESPACE,
+  PIPELINE_VARIABLES_NAMESPACE,
+  parseTemplate,
+  STEP_FUNCTIONS_VARIABLES,
+  type TemplatePart,
+  type VariableReference,
+} from '../model/references';
 import type { Pipeline } from '../model/schema';
 import type { ActionPosition } from '../model/validate';
 import { pathKey } from './names';
@@ -38,6 +45,10 @@ export class ReferenceResolver {
         return `States.ArrayGetItem(${base}.exportedVariables[?(@.Name=='${ref.variable}')].Value, 0)`;
       case 'invoke':
         return `${base}.output.outputVariables${pathKey(ref.variable)}`;
+      case 'stepfunctions':
+        return (STEP_FUNCTIONS_VARIABLES as readonly string[]).includes(ref.variable)
+          ? `${base}.variables${pathKey(ref.variable)}`
+          : `${base}.output${pathKey(ref.variable)}`;
       case 'cloudformation':
         return `States.ArrayGetItem(${base}.stack.stack.Outputs[?(@.OutputKey=='${ref.variable}')].OutputValue, 0)`;
       default:

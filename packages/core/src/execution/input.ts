@@ -15,6 +15,8 @@ export const TriggerType = {
   ManualRollback: 'ManualRollback',
   /** A stage's onFailure or onSuccess ROLLBACK. */
   AutomatedRollback: 'AutomatedRollback',
+  /** An EventBridge rule (an ECR image push), as CodePipeline names this trigger. */
+  Event: 'CloudWatchEvent',
 } as const;
 
 /** What the starter knows about the commit; the source action completes it. */
@@ -27,6 +29,9 @@ export const SourceRevisionSchema = z.object({
   authorName: z.string().optional(),
   authorDate: z.string().optional(),
   pullRequest: z.number().int().optional(),
+  /** The pushed image's digest, when an ECR push event started the execution. */
+  imageDigest: z.string().optional(),
+  imageTag: z.string().optional(),
 });
 export type SourceRevision = z.infer<typeof SourceRevisionSchema>;
 

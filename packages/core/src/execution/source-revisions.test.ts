@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePipelineText } from '../model/parse';
+import { parsePipeline, parsePipelineText } from '../model/parse';
 import { refusalOf } from '../testing';
 import { checkSourceRevisionOverrides, parseSourceRevisionFlag, type SourceRevisionOverride, sourceRevisionFor } from './source-revisions';
 
@@ -57,11 +57,27 @@ describe('source revision overrides', () => {
       'sourceRevisions[0]: Nope=COMMIT_ID: no source action is named Nope in pipeline two (its source actions: App, Infra, Assets)',
       'sourceRevisions[1]: Make=COMMIT_ID: Make is a commands action; only source actions take a revision',
       'sourceRevisions[2]: App=COMMIT_ID: expected a full commit id (40 hexadecimal characters, or 64 in a SHA-256 repository), got "abc123"',
-      'sourceRevisions[3]: App=IMAGE_DIGEST: applies to an ECR image source, which stepline does not have (its sources are repositories); App is a source of provider GitHub: use COMMIT_ID',
+      'sourceRevisions[3]: App=IMAGE_DIGEST: applies to an image of an ECR source; App is a source of provider GitHub: use COMMIT_ID',
       'sourceRevisions[4]: Assets=S3_OBJECT_VERSION_ID: applies to an S3 source, whose objects stepline does not fetch by key or version: start it on a commit instead; Assets is a source of provider S3',
-      'sourceRevisions[5]: Assets=COMMIT_ID: applies to a commit of a repository source (GitHub, CodeStarSourceConnection, CodeCommit); Assets is a source of provider S3',
+      'sourceRevisions[5]: Assets=COMMIT_ID: applies to a commit of a repository source (GitHub, CodeStarSourceConnection, GitLab, Bitbucket, CodeCommit); Assets is a source of provider S3',
       'sourceRevisions[7]: Infra=COMMIT_ID: given twice: one revision of each type per action',
     ]);
+  });
+
+  it('takes an image digest for an ECR source, and builds that image', () => {
+    const withImage = parsePipeline({
+      name: 'img',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Image', kind: 'source', provider: 'ECR', repository: 'team/web', outputArtifacts: ['I'] }] },
+        { name: 'Use', actions: [{ name: 'Run', kind: 'invoke', command: 'true', inputArtifacts: ['I'] }] },
+      ],
+    });
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const overrides = checkSourceRevisionOverrides(withImage, [parseSourceRevisionFlag(`Image=IMAGE_DIGEST:${digest}`)]);
+    expect(sourceRevisionFor('Image', {}, overrides)).toStrictEqual({ imageDigest: digest });
+    expect(() => checkSourceRevisionOverrides(withImage, [parseSourceRevisionFlag('Image=IMAGE_DIGEST:latest')])).toThrow(
+      'sourceRevisions[0]: Image=IMAGE_DIGEST: expected an image digest (sha256: and 64 hexadecimal characters), got "latest"',
+    );
   });
 
   it("gives each source action its own override, else the trigger's revision", () => {

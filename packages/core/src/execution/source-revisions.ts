@@ -33,10 +33,10 @@ export const MAX_SOURCE_REVISIONS = 50;
 /** What each revision type overrides, and the source providers stepline builds it for. */
 const APPLIES: Record<SourceRevisionType, { providers: readonly SourceAction['provider'][]; why: string }> = {
   COMMIT_ID: {
-    providers: ['GitHub', 'CodeStarSourceConnection', 'CodeCommit'],
-    why: 'a commit of a repository source (GitHub, CodeStarSourceConnection, CodeCommit)',
+    providers: ['GitHub', 'CodeStarSourceConnection', 'GitLab', 'Bitbucket', 'CodeCommit'],
+    why: 'a commit of a repository source (GitHub, CodeStarSourceConnection, GitLab, Bitbucket, CodeCommit)',
   },
-  IMAGE_DIGEST: { providers: [], why: 'an ECR image source, which stepline does not have (its sources are repositories)' },
+  IMAGE_DIGEST: { providers: ['ECR'], why: 'an image of an ECR source' },
   // stepline's source function reads commits; it does not fetch S3 objects by key or version.
   S3_OBJECT_VERSION_ID: { providers: [], why: 'an S3 source, whose objects stepline does not fetch by key or version: start it on a commit instead' },
   S3_OBJECT_KEY: { providers: [], why: 'an S3 source, whose objects stepline does not fetch by key or version: start it on a commit instead' },
@@ -44,6 +44,9 @@ const APPLIES: Record<SourceRevisionType, { providers: readonly SourceAction['pr
 
 /** A full git object id: SHA-1 (40) or SHA-256 (64) hexadecimal characters. */
 const COMMIT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
+
+/** An image digest as ECR gives it. */
+const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** `Checkout=COMMIT_ID:0f3c…` → an override; `where` names the option in the error. */
 export function parseSourceRevisionFlag(text: string, where = '--source-revision'): SourceRevisionOverride {
@@ -89,6 +92,8 @@ export function checkSourceRevisionOverrides(pipeline: Pipeline, overrides: read
       add(`applies to ${applies.why}; ${o.actionName} is a source of provider ${action.provider}${action.provider === 'S3' ? '' : ': use COMMIT_ID'}`);
       return;
     }
+    if (o.revisionType === SourceRevisionType.ImageDigest && !IMAGE_DIGEST.test(o.revisionValue))
+      add(`expected an image digest (sha256: and 64 hexadecimal characters), got "${o.revisionValue}"`);
     if (o.revisionType === SourceRevisionType.CommitId && !COMMIT_ID.test(o.revisionValue))
       add(`expected a full commit id (40 hexadecimal characters, or 64 in a SHA-256 repository), got "${o.revisionValue}"`);
     const key = `${o.actionName}\u0000${o.revisionType}`;
@@ -104,6 +109,9 @@ export function checkSourceRevisionOverrides(pipeline: Pipeline, overrides: read
  * override replaces the trigger's commit and what GitHub said about it; the branch stays the action's.
  */
 export function sourceRevisionFor(action: string, trigger: SourceRevision, overrides: readonly SourceRevisionOverride[] | undefined): SourceRevision {
-  const commit = overrides?.find((o) => o.actionName === action && o.revisionType === SourceRevisionType.CommitId);
-  return commit ? { commitId: commit.revisionValue } : trigger;
+  const named = overrides?.find(
+    (o) => o.actionName === action && (o.revisionType === SourceRevisionType.CommitId || o.revisionType === SourceRevisionType.ImageDigest),
+  );
+  if (!named) return trigger;
+  return named.revisionType === SourceRevisionType.ImageDigest ? { imageDigest: named.revisionValue } : { commitId: named.revisionValue };
 }

@@ -4,29 +4,11 @@
  * @see https://docs.github.com/en/webhooks/webhook-events-and-payloads
  */
 import * as z from 'zod';
-import type { SourceRevision } from '../execution/input';
-import { type GitEvent, PullRequestAction } from '../triggers/match';
-
-/** A payload that is not what its `X-GitHub-Event` says: the caller answers 400. */
-export class WebhookPayloadError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebhookPayloadError';
-  }
-}
+import { PullRequestAction } from '../triggers/match';
+import { PushedCommit as Commit, filesOfCommits, type ParsedPayload, parsePayload as parse, splitRef } from '../webhooks/payload';
 
 const Repository = z.object({ full_name: z.string().regex(/^[^/\s]+\/[^/\s]+$/, { error: 'expected owner/repo' }) });
 const Account = z.object({ login: z.string() });
-const Commit = z.object({
-  id: z.string().min(1),
-  message: z.string().optional(),
-  timestamp: z.string().optional(),
-  author: z.object({ name: z.string().optional(), username: z.string().optional() }).optional(),
-  added: z.array(z.string()).optional(),
-  modified: z.array(z.string()).optional(),
-  removed: z.array(z.string()).optional(),
-});
-
 const PushPayload = z.object({
   ref: z.string().min(1),
   after: z.string().min(1),
@@ -53,38 +35,18 @@ const PullRequestPayload = z.object({
 /** GitHub lists at most this many commits in a push; past it the file list may be incomplete. */
 const MAX_LISTED_COMMITS = 2048;
 
-/** What one push or pull request event means to stepline: the event to match, and the revision to build. */
-export interface ParsedGitEvent {
-  event: GitEvent;
-  revision: SourceRevision;
-  actor: string | undefined;
-}
-
-export type ParsedPayload = { kind: 'event'; parsed: ParsedGitEvent } | { kind: 'ignored'; reason: string };
-
-function parse<T>(schema: z.ZodType<T>, payload: unknown, event: string): T {
-  const result = schema.safeParse(payload);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'payload';
-  throw new WebhookPayloadError(`not a ${event} payload: ${where}: ${issue?.message ?? 'invalid'}`);
-}
-
 /** Changed files of a push: the commits' added, modified and removed lists (the head commit's when none is listed). */
 function changedFiles(payload: z.infer<typeof PushPayload>): string[] | undefined {
   if (payload.commits === undefined) return undefined;
   if (payload.commits.length >= MAX_LISTED_COMMITS) return undefined;
   const commits = payload.commits.length > 0 ? payload.commits : payload.head_commit ? [payload.head_commit] : [];
-  const files = new Set<string>();
-  for (const c of commits) for (const f of [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])]) files.add(f);
-  return [...files];
+  return filesOfCommits(commits);
 }
 
 export function parsePushPayload(payload: unknown): ParsedPayload {
   const push = parse(PushPayload, payload, 'push');
   const repository = push.repository.full_name;
-  const branch = push.ref.startsWith('refs/heads/') ? push.ref.slice('refs/heads/'.length) : undefined;
-  const tag = push.ref.startsWith('refs/tags/') ? push.ref.slice('refs/tags/'.length) : undefined;
+  const { branch, tag } = splitRef(push.ref);
   if (branch === undefined && tag === undefined) return { kind: 'ignored', reason: `ref ${push.ref} is neither a branch nor a tag` };
   if (push.deleted === true) return { kind: 'ignored', reason: `${branch !== undefined ? `branch ${branch}` : `tag ${tag}`} was deleted` };
   const head = push.head_commit ?? undefined;
@@ -94,6 +56,7 @@ export function parsePushPayload(payload: unknown): ParsedPayload {
     parsed: {
       event: {
         kind: 'push',
+        provider: 'GitHub',
         repository,
         ...(branch !== undefined && { branch }),
         ...(tag !== undefined && { tag }),
@@ -136,6 +99,7 @@ export function parsePullRequestPayload(payload: unknown, files?: readonly strin
     parsed: {
       event: {
         kind: 'pull_request',
+        provider: 'GitHub',
         repository,
         branch: pr.head.ref,
         baseBranch: pr.base.ref,

@@ -1,7 +1,8 @@
 import { sign } from '@octokit/webhooks-methods';
 import { describe, expect, it } from 'vitest';
 import { parsePipeline } from '../model/parse';
-import { decideGitHubWebhook, WebhookPayloadError } from './index';
+import { WebhookPayloadError } from '../webhooks/payload';
+import { decideGitHubWebhook } from './index';
 import { verifyGitHubSignature } from './signature';
 
 const web = parsePipeline({

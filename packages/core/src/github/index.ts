@@ -1,3 +1,3 @@
-export { type DecideGitHubWebhookArgs, decideGitHubWebhook, GitHubEvent, type WebhookDecision, type WebhookStart } from './decide';
-export { type ParsedGitEvent, type ParsedPayload, parsePullRequestPayload, parsePushPayload, WebhookPayloadError } from './events';
+export { parsePullRequestPayload, parsePushPayload } from './events';
+export { decideGitHubWebhook, GitHubEvent, gitHubWebhook } from './provider';
 export { verifyGitHubSignature } from './signature';

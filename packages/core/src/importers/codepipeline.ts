@@ -42,11 +42,41 @@ export const SUPPORTED_PROVIDERS = [
   'CodeDeploy',
   'CloudFormation',
   'Lambda',
+  'ECR',
+  'StepFunctions',
   'Commands',
 ] as const;
 
 /** Values the document itself cannot give: template parameters, pseudo parameters, exports, `%Name%` placeholders. */
-export type ImportOptions = ResolveOptions;
+export interface ImportOptions extends ResolveOptions {
+  /**
+   * The host of each CodeConnections connection (by ARN): a connection's ARN does not say whether it
+   * reaches GitHub, GitLab or Bitbucket. A template that defines the connection says it itself.
+   */
+  connectionHosts?: Record<string, string>;
+}
+
+/** The connection types CodeStarSourceConnection reaches, as stepline source providers. */
+const CONNECTION_HOSTS: Record<string, 'GitLab' | 'Bitbucket' | 'CodeStarSourceConnection'> = {
+  GitHub: 'CodeStarSourceConnection',
+  GitHubEnterpriseServer: 'CodeStarSourceConnection',
+  GitLab: 'GitLab',
+  GitLabSelfManaged: 'GitLab',
+  Bitbucket: 'Bitbucket',
+};
+
+/** Connection ARN → host, from the options and from the template's own connections (their ARN given as a parameter named after them). */
+function connectionHosts(document: unknown, options: ImportOptions): Map<string, string> {
+  const hosts = new Map(Object.entries(options.connectionHosts ?? {}));
+  const resources = isObj(document) && isObj(document.Resources) ? document.Resources : {};
+  for (const [logicalId, r] of Object.entries(resources)) {
+    if (!isObj(r) || (r.Type !== 'AWS::CodeStarConnections::Connection' && r.Type !== 'AWS::CodeConnections::Connection')) continue;
+    const type = isObj(r.Properties) ? str(r.Properties.ProviderType) : undefined;
+    const arn = options.parameters?.[logicalId] ?? options.parameters?.[`${logicalId}.ConnectionArn`];
+    if (type !== undefined && arn !== undefined) hosts.set(arn, type);
+  }
+  return hosts;
+}
 
 export interface ImportedPipeline {
   definition: PipelineDefinition;
@@ -89,7 +119,7 @@ export function importCodePipeline(text: string, source?: string, options: Impor
       }
       const raw = (resource as Obj).Properties;
       const declaration = camelCaseKeys(resolver.resolve(raw, at), new Set(['configuration']));
-      const context: TemplateContext = { template: document, resolver, resources: new Map() };
+      const context: TemplateContext = { template: document, resolver, resources: new Map(), connectionHosts: connectionHosts(document, options) };
       const converted = convert(declaration, at, notes, context, logicalId);
       for (const n of placeholderNotes) notes.push(splitNote(n));
       const cased = (p: string) => templateCasing(p);
@@ -112,7 +142,7 @@ export function importCodePipeline(text: string, source?: string, options: Impor
   }
   const notes: Note[] = [];
   const at = isObj(substituted) && isObj(substituted.pipeline) ? 'pipeline' : '';
-  const converted = convert(declaration, at, notes, undefined, undefined);
+  const converted = convert(declaration, at, notes, undefined, undefined, connectionHosts(undefined, options));
   if (isObj(substituted) && isObj(substituted.metadata))
     notes.push({ path: 'metadata', message: 'not carried over: get-pipeline metadata (ARN, dates) describes the AWS pipeline, not its definition' });
   if (converted.issues.length > 0 || !converted.definition) throw new DefinitionError(converted.issues, source);
@@ -171,6 +201,7 @@ function templateCasing(path: string): string {
 
 interface TemplateContext {
   template: Template;
+  connectionHosts: ReadonlyMap<string, string>;
   resolver: IntrinsicResolver;
   /** Resources the pipeline uses (projects, deployment groups), resolved once, with what was read of them. */
   resources: Map<string, { props: Obj; tracker: Tracker; path: string }>;
@@ -265,6 +296,7 @@ function convert(
   notes: Note[],
   ctx: TemplateContext | undefined,
   logicalId: string | undefined,
+  hosts: ReadonlyMap<string, string> = ctx?.connectionHosts ?? new Map(),
 ): { definition?: PipelineDefinition; issues: DefinitionIssue[] } {
   const issues: DefinitionIssue[] = [];
   if (!isObj(decl)) return { issues: [{ path: at, message: 'expected a pipeline declaration' }] };
@@ -297,7 +329,7 @@ function convert(
     const stageName = t.text(s, 'name', stagePath) ?? '';
     const rawActions = t.container(s, 'actions', stagePath);
     const actions = (Array.isArray(rawActions) ? rawActions : []).flatMap((action, j) => {
-      const mapped = convertAction(action, `${stagePath}.actions[${j}]`, stageName, t, ctx);
+      const mapped = convertAction(action, `${stagePath}.actions[${j}]`, stageName, t, ctx, hosts);
       return mapped ? [mapped] : [];
     });
     return { name: stageName, actions, ...convertStageConditions(s, stagePath, t) };
@@ -461,7 +493,14 @@ const CONFIG_READ: Record<string, readonly string[]> = {
   S3: ['S3Bucket', 'S3ObjectKey'],
 };
 
-function convertAction(action: unknown, at: string, stage: string, t: Tracker, ctx: TemplateContext | undefined): ActionDefinition | undefined {
+function convertAction(
+  action: unknown,
+  at: string,
+  stage: string,
+  t: Tracker,
+  ctx: TemplateContext | undefined,
+  hosts: ReadonlyMap<string, string>,
+): ActionDefinition | undefined {
   if (action instanceof Unresolved) {
     t.issues.push({ path: at, message: `cannot be known here: ${action.describe()}` });
     return undefined;
@@ -536,10 +575,22 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
             'CODEBUILD_CLONE_REF: stepline builds check out the repository at the commit (a full clone), so git metadata is there as with CodeBuild',
           );
       }
+      let sourceProvider = provider as NonNullable<Extract<ActionDefinition, { kind: 'source' }>['provider']>;
+      if (provider === 'CodeStarSourceConnection') {
+        const host = connectionArn !== undefined ? hosts.get(connectionArn) : undefined;
+        if (host !== undefined && CONNECTION_HOSTS[host] === undefined)
+          t.issues.push({ path: `${cfg}.ConnectionArn`, message: `a ${host} connection: stepline reads GitHub, GitLab and Bitbucket through connections` });
+        sourceProvider = host !== undefined ? (CONNECTION_HOSTS[host] ?? provider) : provider;
+        // GitHub and Bitbucket repositories are owner/repo; only GitLab nests groups. Otherwise GitHub, by far the most common (docs/import.md).
+        if (host === undefined && (repository ?? '').split('/').length > 2) {
+          sourceProvider = 'GitLab';
+          t.note(`${cfg}.FullRepositoryId`, `${repository} has subgroups: only GitLab nests them, so this source reads GitLab`);
+        }
+      }
       return done({
         ...base,
         kind: 'source',
-        provider,
+        provider: sourceProvider,
         repository: repository ?? '',
         ...(branch !== undefined && { branch }),
         ...(connectionArn !== undefined && { connectionArn }),
@@ -686,6 +737,26 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
     case 'CloudFormation': {
       if (category !== 'Deploy') return refuse();
       return done(cloudFormation(base, config, cfg, t, at));
+    }
+    case 'ECR': {
+      if (category !== 'Source') return refuse();
+      const imageTag = c('ImageTag');
+      return done({ ...base, kind: 'source', provider: 'ECR', repository: c('RepositoryName') ?? '', ...(imageTag !== undefined && { imageTag }) });
+    }
+    case 'StepFunctions': {
+      if (category !== 'Invoke') return refuse();
+      const prefix = c('ExecutionNamePrefix');
+      const inputType = c('InputType');
+      const input = c('Input');
+      t.note(at, 'runs on AWS; to run it on one machine too, give it local.definition (an ASL file in the repository)');
+      return done({
+        ...base,
+        kind: 'stepfunctions',
+        stateMachineArn: c('StateMachineArn') ?? '',
+        ...(prefix !== undefined && { executionNamePrefix: prefix }),
+        ...(inputType !== undefined && { inputType }),
+        ...(input !== undefined && { input }),
+      } as ActionDefinition);
     }
     case 'Commands': {
       if (category !== 'Compute') return refuse();

@@ -8,8 +8,6 @@ export const REFUSED_PROVIDERS = {
   InspectorScan: 'Amazon Inspector scans are not a stepline action; run the scan in a build action',
   DeviceFarm: 'Device Farm test runs are not a stepline action; start them from a build action',
   Jenkins: 'stepline builds with CodeBuild (or its local runner), not with a Jenkins server',
-  ECR: 'stepline sources are git repositories (and S3 objects); an image push does not start a pipeline',
-  StepFunctions: 'invoking a state machine is not a stepline action; use a Lambda invoke action',
   AppConfig: 'AppConfig deployments are not a stepline action',
   Snyk: 'third-party actions are not imported; run the tool in a build action',
 } as const satisfies Record<string, string>;
@@ -27,6 +25,8 @@ const IMPORTED_CATEGORIES: Record<string, readonly string[]> = {
   CodeDeploy: ['Deploy'],
   CloudFormation: ['Deploy'],
   Lambda: ['Invoke'],
+  ECR: ['Source'],
+  StepFunctions: ['Invoke'],
   Commands: ['Compute'],
 };
 

@@ -27,6 +27,13 @@ export const EXECUTION_VARIABLES = ['PipelineExecutionId', 'PipelineName'] as co
 export const SOURCE_VARIABLES = ['CommitId', 'BranchName', 'CommitMessage', 'AuthorName', 'AuthorDate', 'FullRepositoryName', 'ProviderType'] as const;
 export type SourceVariables = Record<(typeof SOURCE_VARIABLES)[number], string>;
 
+/** Output variables of an ECR source action, as CodePipeline's. */
+export const ECR_SOURCE_VARIABLES = ['RegistryId', 'RepositoryName', 'ImageTag', 'ImageDigest', 'ImageURI'] as const;
+export type EcrSourceVariables = Record<(typeof ECR_SOURCE_VARIABLES)[number], string>;
+
+/** Output variables every Step Functions action has, as CodePipeline's; the output's fields come beside them. */
+export const STEP_FUNCTIONS_VARIABLES = ['ExecutionArn', 'StateMachineArn'] as const;
+
 /** Output variables of an approval action. */
 export const APPROVAL_VARIABLES = ['ApprovedBy', 'Comment'] as const;
 
@@ -74,6 +81,8 @@ export function referenceFields(action: Action): Array<{ path: string; value: st
       return Object.entries(action.parameterOverrides ?? {}).map(([name, value]) => ({ path: `parameterOverrides.${name}`, value }));
     case 's3deploy':
       return action.objectKey === undefined ? [] : [{ path: 'objectKey', value: action.objectKey }];
+    case 'stepfunctions':
+      return action.inputType === 'Literal' && action.input !== undefined ? [{ path: 'input', value: action.input }] : [];
     case 'source':
     case 'deploy':
     case 'codedeploy':

@@ -55,22 +55,62 @@ const actionBase = {
 export const SourceProvider = {
   GitHub: 'GitHub',
   CodeStarSourceConnection: 'CodeStarSourceConnection',
+  GitLab: 'GitLab',
+  Bitbucket: 'Bitbucket',
   CodeCommit: 'CodeCommit',
   S3: 'S3',
+  ECR: 'ECR',
 } as const;
 
-export const SourceActionSchema = z.strictObject({
-  ...actionBase,
-  kind: z.literal('source'),
-  /** Where the source comes from on AWS. Locally every source is a git repository on disk. @default GitHub */
-  provider: z.enum(Object.values(SourceProvider), { error: `expected one of ${Object.values(SourceProvider).join(', ')}` }).default('GitHub'),
-  /** `owner/repo` for GitHub, the repository name for CodeCommit, `bucket/key` for S3. */
-  repository: text('a repository such as owner/repo').min(1, { error: 'expected a repository such as owner/repo' }),
-  /** The branch a manual start builds. @default main */
-  branch: text('a branch name').default('main'),
-  /** CodeConnections (CodeStar) connection used to read the repository on AWS. */
-  connectionArn: text('a connection ARN').optional(),
-});
+/** ECR's repository names: lower-case path segments of letters and digits joined by `.`, `_`, `-`. */
+const ECR_REPOSITORY = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+export const SourceActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('source'),
+    /**
+     * Where the source comes from on AWS. GitLab and Bitbucket (Cloud) repositories are read through a
+     * CodeConnections connection (`connectionArn`), as CodePipeline's CodeStarSourceConnection. Locally
+     * every git source is a git repository on disk. @default GitHub
+     */
+    provider: z.enum(Object.values(SourceProvider), { error: `expected one of ${Object.values(SourceProvider).join(', ')}` }).default('GitHub'),
+    /** `owner/repo` for GitHub and Bitbucket, `group/project` for GitLab, the repository name for CodeCommit and ECR, `bucket/key` for S3. */
+    repository: text('a repository such as owner/repo').min(1, { error: 'expected a repository such as owner/repo' }),
+    /** The branch a manual start builds. @default main */
+    branch: text('a branch name').default('main'),
+    /** CodeConnections (CodeStar) connection used to read the repository on AWS. */
+    connectionArn: text('a connection ARN').optional(),
+    /** ECR only: the image tag whose pushes start the pipeline and whose image is the source. @default latest */
+    imageTag: text('an image tag')
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: 'expected an image tag: letters, digits, _ . -, at most 128 characters' })
+      .optional(),
+    /**
+     * ECR only, on one machine: a command that prints the image's digest (`sha256:…`), such as
+     * `docker inspect --format '{{index .RepoDigests 0}}' app:latest`; the source's variables and
+     * imageDetail.json are made from it.
+     */
+    local: z.strictObject({ command: text('a shell command').min(1, { error: 'expected a shell command' }) }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.provider === 'ECR') {
+      if (!ECR_REPOSITORY.test(a.repository) || a.repository.length > 256)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['repository'],
+          message: `expected an ECR repository name (lower-case letters, digits, . _ - and /), got ${a.repository}`,
+        });
+      return;
+    }
+    for (const key of ['imageTag', 'local'] as const)
+      if (a[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only an ECR source takes ${key} (this one is ${a.provider})` });
+    if ((a.provider === 'GitLab' || a.provider === 'Bitbucket') && !a.repository.includes('/'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repository'],
+        message: `expected ${a.provider === 'GitLab' ? 'group/project' : 'workspace/repo'} for a ${a.provider} source`,
+      });
+  });
 
 /** Environment variables passed to a build, values may hold `#{Namespace.Variable}` references. */
 const EnvironmentVariablesSchema = z.record(EnvNameSchema, text('a string value'), { error: 'expected a map of NAME: value' });
@@ -370,6 +410,53 @@ export const InvokeActionSchema = z
   })
   .refine((a) => a.function !== undefined || a.command !== undefined, { error: 'expected a function, a command or both' });
 
+/** How a Step Functions action's `input` is read, as CodePipeline's `InputType`. */
+export const StepFunctionsInputType = { Literal: 'Literal', FilePath: 'FilePath' } as const;
+
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * Starts a Step Functions state machine and waits for it to end, as CodePipeline's StepFunctions
+ * invoke action (`states:startExecution.sync:2` on AWS). Its variables are `ExecutionArn`,
+ * `StateMachineArn` and each top-level field of the execution's output. On one machine, the ASL file
+ * `local.definition` runs in the local engine instead.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StepFunctions.html
+ */
+export const StepFunctionsActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('stepfunctions'),
+    /** The state machine started on AWS. */
+    stateMachineArn: text('a state machine ARN')
+      .regex(STATE_MACHINE_ARN, { error: 'expected arn:aws:states:<region>:<account>:stateMachine:<name>' })
+      .optional(),
+    /** Execution names are `<prefix>-<uuid>`; a uuid alone without it. */
+    executionNamePrefix: text('a prefix')
+      .regex(/^[A-Za-z0-9_-]{1,43}$/, { error: 'expected at most 43 letters, digits, _ and - (the name is <prefix>-<uuid>, at most 80)' })
+      .optional(),
+    /** Literal: `input` is the execution's input (JSON). FilePath: `input` is a JSON file's path in the input artifact. @default Literal */
+    inputType: z.enum(Object.values(StepFunctionsInputType), { error: 'expected Literal or FilePath' }).default('Literal'),
+    /** The execution's input (Literal, may hold `#{Namespace.Variable}`), or a path in the input artifact (FilePath). @default {} */
+    input: text('a JSON value or a file path').optional(),
+    /** Fields of the execution's output that later actions reference, so references can be checked before running. */
+    outputVariables: list(VariableNameSchema, 'variable names').optional(),
+    /** The same on one machine: an ASL file (JSON) in the repository, run in the local engine. */
+    local: z.strictObject({ definition: text('a path to an ASL JSON file').min(1, { error: 'expected a path to an ASL JSON file' }) }).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.stateMachineArn === undefined && a.local === undefined)
+      ctx.addIssue({ code: 'custom', path: ['stateMachineArn'], message: 'expected a stateMachineArn, a local definition or both' });
+    if (a.inputType === 'FilePath' && (a.input === undefined || a.input.trim() === ''))
+      ctx.addIssue({ code: 'custom', path: ['input'], message: 'expected the path of a JSON file in the input artifact (inputType FilePath)' });
+    if (a.inputType === 'Literal' && a.input !== undefined && !a.input.includes('#{')) {
+      try {
+        JSON.parse(a.input);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['input'], message: `expected JSON (inputType Literal): ${(error as Error).message}` });
+      }
+    }
+  });
+
 /** S3's canned ACLs, as CodePipeline's S3 deploy action takes them. */
 export const CANNED_ACLS = [
   'private',
@@ -499,7 +586,19 @@ export const CloudFormationActionSchema = z
       ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
   });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'codedeploy', 'invoke', 's3deploy', 'cloudformation', 'commands'] as const;
+export const ACTION_KINDS = [
+  'source',
+  'build',
+  'test',
+  'approval',
+  'deploy',
+  'codedeploy',
+  'invoke',
+  's3deploy',
+  'cloudformation',
+  'stepfunctions',
+  'commands',
+] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
@@ -513,6 +612,7 @@ export const ActionSchema = z.discriminatedUnion(
     InvokeActionSchema,
     S3DeployActionSchema,
     CloudFormationActionSchema,
+    StepFunctionsActionSchema,
     CommandsActionSchema,
   ],
   {
@@ -592,6 +692,7 @@ export type CodeDeployAction = z.output<typeof CodeDeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
+export type StepFunctionsAction = z.output<typeof StepFunctionsActionSchema>;
 export type CommandsAction = z.output<typeof CommandsActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;

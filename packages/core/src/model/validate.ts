@@ -6,6 +6,7 @@
 import type { DefinitionIssue } from '../errors';
 import {
   APPROVAL_VARIABLES,
+  ECR_SOURCE_VARIABLES,
   EXECUTION_NAMESPACE,
   EXECUTION_VARIABLES,
   isWellFormed,
@@ -13,6 +14,7 @@ import {
   referenceFields,
   referencesIn,
   SOURCE_VARIABLES,
+  STEP_FUNCTIONS_VARIABLES,
 } from './references';
 import type { Action, Pipeline } from './schema';
 
@@ -40,7 +42,7 @@ export function runsBefore(a: ActionPosition, b: ActionPosition): boolean {
 export function outputVariablesOf(action: Action): readonly string[] | undefined {
   switch (action.kind) {
     case 'source':
-      return SOURCE_VARIABLES;
+      return action.provider === 'ECR' ? ECR_SOURCE_VARIABLES : SOURCE_VARIABLES;
     case 'approval':
       return APPROVAL_VARIABLES;
     case 'build':
@@ -57,6 +59,9 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'cloudformation':
       // The stack's outputs: known once it is deployed.
       return undefined;
+    case 'stepfunctions':
+      // The output's fields are known only when declared.
+      return action.outputVariables === undefined ? undefined : [...STEP_FUNCTIONS_VARIABLES, ...action.outputVariables];
   }
 }
 
@@ -165,6 +170,10 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         break;
       case 'cloudformation':
         if (outputs > 1) add(`${p.path}.outputArtifacts`, 'a cloudformation action writes at most one output artifact: the one its outputFileName goes in');
+        break;
+      case 'stepfunctions':
+        if (action.inputType === 'FilePath' && inputs !== 1)
+          add(`${p.path}.inputArtifacts`, 'a stepfunctions action with inputType FilePath reads its input file from exactly one input artifact');
         break;
       case 's3deploy':
         if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');

@@ -1,1 +1,2 @@
-export { type GitEvent, matchTriggers, PullRequestAction, passesFilterCriteria, type TriggerMatch } from './match';
+export { type EcrPushRule, ecrPushRules } from './ecr-push';
+export { type GitEvent, GitHost, gitHostOf, matchTriggers, PullRequestAction, passesFilterCriteria, type TriggerMatch } from './match';

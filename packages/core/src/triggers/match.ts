@@ -15,7 +15,8 @@
  *   builds the head commit.
  * - A pipeline without triggers starts on a push to one of its source actions' `branch`.
  * - The event's repository must be the trigger's source action's `repository` (compared without case, as
- *   GitHub does).
+ *   GitHub does), and come from the host the action reads from: a GitLab event never starts a pipeline
+ *   whose source is on GitHub with the same name.
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-filter.html
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/syntax-glob.html
  */
@@ -25,10 +26,31 @@ import type { Pipeline, SourceAction, Trigger } from '../model/schema';
 export const PullRequestAction = { Open: 'OPEN', Updated: 'UPDATED', Closed: 'CLOSED' } as const;
 export type PullRequestAction = (typeof PullRequestAction)[keyof typeof PullRequestAction];
 
+/** The git hosts whose webhooks start pipelines. */
+export const GitHost = { GitHub: 'GitHub', GitLab: 'GitLab', Bitbucket: 'Bitbucket' } as const;
+export type GitHost = (typeof GitHost)[keyof typeof GitHost];
+
+/** The host a source action's repository lives on; none for sources that are not git hosts (S3, ECR, CodeCommit). */
+export function gitHostOf(action: Pick<SourceAction, 'provider'>): GitHost | undefined {
+  switch (action.provider) {
+    case 'GitHub':
+    case 'CodeStarSourceConnection':
+      return GitHost.GitHub;
+    case 'GitLab':
+      return GitHost.GitLab;
+    case 'Bitbucket':
+      return GitHost.Bitbucket;
+    default:
+      return undefined;
+  }
+}
+
 /** A git event, whichever provider or runtime saw it. */
 export interface GitEvent {
   kind: 'push' | 'pull_request';
-  /** `owner/repo`. */
+  /** Where the event comes from; any source action's host matches when absent. */
+  provider?: GitHost;
+  /** `owner/repo` (GitLab: `group/subgroup/project`). */
   repository: string;
   /** The pushed branch, or the pull request's head (source) branch. */
   branch?: string;
@@ -102,9 +124,18 @@ function pullRequestMismatch(filter: NonNullable<Trigger['pullRequest']>[number]
   return filePathsMismatch(filter.filePaths, event);
 }
 
+/** `undefined` when the event comes from the action's repository, on its host; otherwise why not. */
+function repositoryMismatch(action: SourceAction, event: GitEvent): string | undefined {
+  if (event.provider !== undefined && gitHostOf(action) !== event.provider)
+    return `source action ${action.name} reads from ${action.provider}, not ${event.provider}`;
+  if (!sameRepository(action.repository, event.repository)) return `source action ${action.name} watches ${action.repository}, not ${event.repository}`;
+  return undefined;
+}
+
 /** `undefined` when the trigger matches, otherwise why not. */
 function triggerMismatch(trigger: Trigger, action: SourceAction, event: GitEvent): string | undefined {
-  if (!sameRepository(action.repository, event.repository)) return `source action ${action.name} watches ${action.repository}, not ${event.repository}`;
+  const elsewhere = repositoryMismatch(action, event);
+  if (elsewhere !== undefined) return elsewhere;
   // A trigger with no filters at all starts on pushes to the source action's branch, as CodePipeline's "no filter".
   if (trigger.push === undefined && trigger.pullRequest === undefined) return defaultBranchMismatch(action, event);
   const reasons =
@@ -135,9 +166,7 @@ export function matchTriggers(pipeline: Pick<Pipeline, 'stages' | 'triggers'>, e
   if (pipeline.triggers.length === 0) {
     const reasons: string[] = [];
     for (const action of sources) {
-      const reason = sameRepository(action.repository, event.repository)
-        ? defaultBranchMismatch(action, event)
-        : `source action ${action.name} watches ${action.repository}, not ${event.repository}`;
+      const reason = repositoryMismatch(action, event) ?? defaultBranchMismatch(action, event);
       if (reason === undefined) return { matched: true, sourceAction: action.name };
       reasons.push(reason);
     }

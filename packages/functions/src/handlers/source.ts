@@ -9,6 +9,10 @@
  * - started by hand, or by a trigger on another source action: the head of the branch (the trigger's,
  *   else the action's `branch`), read from the GitHub API.
  *
+ * An ECR source (`provider: ECR`) gives the image instead: the digest the push event carried, else the
+ * image its tag names now (ecr:DescribeImages), as CodePipeline's ECR variables and `imageDetail.json`
+ * in the output artifact (see ../source/ecr.ts).
+ *
  * The commit's tree is stored as the action's output artifact (`<pipeline>/<execution>/<artifact>/` with
  * a manifest, see ../source/store.ts), as CodePipeline stores every source: builds read it as an S3
  * source, deploys and invokes read its files. A build whose project is this repository's checks the
@@ -24,16 +28,19 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import { EnvVar, ErrorName, SourceRevisionOverrideSchema, SourceRevisionSchema, SteplineError, sourceRevisionFor } from '@stepline/core';
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
-import { s3Client, secretCache } from '../aws';
+import { ecrClient, s3Client, secretCache } from '../aws';
 import { type GitHubApiOptions, getCommit } from '../github-api';
 import { type Env, functionLogger, optionalEnv } from '../runtime';
 import type { SecretSource } from '../secrets';
 import type { Fetch } from '../slack';
-import { storeSourceArtifact } from '../source/store';
+import { type EcrImage, resolveEcrImage } from '../source/ecr';
+import { storeArtifact, storeSourceArtifact } from '../source/store';
 
 /** What the compiled source Task sends (see `compileSource`). */
 const SourceTaskSchema = z.object({
@@ -45,6 +52,7 @@ const SourceTaskSchema = z.object({
   repository: z.string().min(1),
   branch: z.string().min(1),
   connectionArn: z.string().optional(),
+  imageTag: z.string().optional(),
   outputArtifact: z.string().optional(),
   artifactBucket: z.string().optional(),
   trigger: SourceRevisionSchema.nullish(),
@@ -70,6 +78,7 @@ export interface SourceDependencies {
   fetch: Fetch;
   logger: Logger;
   s3: () => Promise<S3Client>;
+  ecr: () => Promise<ECRClient>;
 }
 
 export function sourceDependencies(env: Env = process.env): SourceDependencies {
@@ -79,6 +88,7 @@ export function sourceDependencies(env: Env = process.env): SourceDependencies {
     fetch: (...args) => fetch(...args),
     logger: functionLogger('source'),
     s3: s3Client(),
+    ecr: ecrClient(),
   };
 }
 
@@ -113,7 +123,38 @@ export function createSourceHandler(deps: SourceDependencies) {
     });
   }
 
-  return async (event: unknown): Promise<{ variables: SourceVariables }> => {
+  /** The image of an ECR source, and `imageDetail.json` as its output artifact. */
+  async function image(task: z.infer<typeof SourceTaskSchema>, context: Context | undefined): Promise<{ variables: EcrImage['variables'] }> {
+    // A digest named at start (IMAGE_DIGEST) or by the push event; an event of another repository is not ours.
+    const trigger = sourceRevisionFor(task.action, task.trigger ?? {}, task.sourceRevisions ?? undefined);
+    const ours = trigger.imageDigest !== undefined && (trigger.repository === undefined || trigger.repository === task.repository);
+    const region = context?.invokedFunctionArn?.split(':')[3] ?? optionalEnv(env, 'AWS_REGION') ?? 'us-east-1';
+    const found = await resolveEcrImage(await deps.ecr(), {
+      repository: task.repository,
+      imageTag: task.imageTag ?? 'latest',
+      ...(ours && trigger.imageDigest !== undefined && { imageDigest: trigger.imageDigest }),
+      region,
+    });
+    logger.info('image resolved', { imageUri: found.variables.ImageURI, fromEvent: ours });
+    const bucket = task.artifactBucket ?? optionalEnv(env, EnvVar.ArtifactBucket);
+    if (task.outputArtifact && bucket) {
+      const data = new TextEncoder().encode(`${JSON.stringify(found.imageDetail, null, 2)}\n`);
+      await storeArtifact(
+        {
+          s3: await deps.s3(),
+          bucket,
+          pipeline: task.pipeline,
+          executionId: task.executionId,
+          artifact: task.outputArtifact,
+          log: (m, f) => logger.info(m, f ?? {}),
+        },
+        async () => [{ path: 'imageDetail.json', data }],
+      );
+    }
+    return { variables: found.variables };
+  }
+
+  return async (event: unknown, context?: Context): Promise<{ variables: SourceVariables | EcrImage['variables'] }> => {
     const parsed = SourceTaskSchema.safeParse(event);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -121,6 +162,7 @@ export function createSourceHandler(deps: SourceDependencies) {
     }
     const task = parsed.data;
     logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
+    if (task.provider === 'ECR') return image(task, context);
     // A revision named at start (StartPipelineExecution's sourceRevisions) wins over the trigger.
     const trigger = sourceRevisionFor(task.action, task.trigger ?? {}, task.sourceRevisions ?? undefined);
     // Every source action receives the execution's trigger; only the action whose repository it names builds its commit.

@@ -1,9 +1,13 @@
 /**
- * The GitHub webhook: a Lambda Function URL (or API Gateway HTTP API) that GitHub posts deliveries to.
- * It checks `X-Hub-Signature-256`, answers `ping`, matches push and pull request events against every
- * pipeline's triggers (core's `decideGitHubWebhook`) and starts the matching pipelines' state machines.
+ * The webhook: a Lambda Function URL (or API Gateway HTTP API) that GitHub, GitLab and Bitbucket Cloud
+ * post deliveries to. The host is told by its event header (`X-GitHub-Event`, `X-Gitlab-Event`,
+ * `X-Event-Key`); each delivery is authenticated as its host documents (`X-Hub-Signature-256`,
+ * `X-Gitlab-Token`, `X-Hub-Signature`) against that host's secret, push and pull/merge request events
+ * are matched against every pipeline's triggers (core's `decideWebhook`), and the matching pipelines'
+ * state machines are started.
  *
- * - Each execution is named from `X-GitHub-Delivery`, so a redelivery never starts a second run
+ * - Each execution is named from the delivery id (`X-GitHub-Delivery`, GitLab's `Idempotency-Key`,
+ *   Bitbucket's `X-Request-UUID`), so a redelivery never starts a second run
  *   (see ../webhook/starter.ts); a tag starts from its `push` event only, never from `create`.
  * - Execution modes are the state machines' business: each begins with a gate Task that applies
  *   PARALLEL, QUEUED or SUPERSEDED, so this function only ever starts executions.
@@ -13,7 +17,9 @@
  * 400 malformed; 401 bad signature; 405 not POST; 503 Step Functions unavailable (redeliver: safe).
  *
  * Environment:
- * - `GITHUB_WEBHOOK_SECRET` — reference to the webhook secret (Secrets Manager or SSM, see ../secrets.ts)
+ * - `GITHUB_WEBHOOK_SECRET` — reference to the webhook secret (Secrets Manager or SSM, see ../secrets.ts);
+ *   `GITLAB_WEBHOOK_SECRET`, `BITBUCKET_WEBHOOK_SECRET` the same for those hosts (a host without one
+ *   is refused with 404)
  * - `PIPELINES` — the pipeline definitions: a JSON array, or `s3://bucket/key` of one
  * - `STATE_MACHINE_ARNS` — JSON map of pipeline name → state machine ARN, and/or
  *   `STATE_MACHINE_PREFIX` — state machines are named `<prefix><pipeline>` in this account and region
@@ -25,7 +31,16 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
-import { decideGitHubWebhook, EnvVar, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
+import {
+  decideWebhook,
+  EnvVar,
+  gitHubWebhook,
+  readWebhookHeaders,
+  WEBHOOK_PROVIDERS,
+  WEBHOOK_SECRET_ENV,
+  WebhookPayloadError,
+  type WebhookProvider,
+} from '@stepline/core';
 import type { Context } from 'aws-lambda';
 import { s3Client, secretCache, sfnClient } from '../aws';
 import { HttpError } from '../errors';
@@ -71,27 +86,31 @@ export function createWebhookHandler(deps: WebhookDependencies) {
   const { env, logger } = deps;
   let machines: StateMachines | undefined;
 
-  async function verified(body: string, signature: string | undefined): Promise<boolean> {
-    const reference = requiredEnv(env, EnvVar.GithubWebhookSecret, 'a reference to the GitHub webhook secret');
-    if (await verifyGitHubSignature(await deps.secrets.get(reference), body, signature)) return true;
+  async function verified(provider: WebhookProvider, body: string, signature: string | undefined): Promise<boolean> {
+    const variable = WEBHOOK_SECRET_ENV[provider.host];
+    const reference = provider === gitHubWebhook ? requiredEnv(env, variable, 'a reference to the GitHub webhook secret') : optionalEnv(env, variable);
+    if (reference === undefined) throw new HttpError(404, `this installation takes no ${provider.host} webhooks (${variable} is not set)`);
+    if (await provider.verify(await deps.secrets.get(reference), body, signature)) return true;
     const rotated = await deps.secrets.refresh(reference, SECRET_RECHECK_MS);
-    return rotated !== undefined && (await verifyGitHubSignature(rotated, body, signature));
+    return rotated !== undefined && (await provider.verify(rotated, body, signature));
   }
 
   return async (event: unknown, context: Context): Promise<HttpResponse> => {
     const request = parseHttpEvent(event, MAX_BODY_BYTES);
-    if (request.method !== 'POST') throw new HttpError(405, 'GitHub webhooks are POSTed');
-    const githubEvent = request.headers['x-github-event'];
-    const deliveryId = request.headers['x-github-delivery'];
-    logger.appendKeys({ githubEvent, deliveryId });
+    if (request.method !== 'POST') throw new HttpError(405, 'webhooks are POSTed');
+    // The host is told by its own event header; GitHub when none is (GitHub's errors name its headers).
+    const provider = WEBHOOK_PROVIDERS.find((p) => request.headers[p.eventHeader.toLowerCase()] !== undefined) ?? gitHubWebhook;
+    const headers = readWebhookHeaders(provider, (name) => request.headers[name]);
+    const deliveryId = headers.deliveryId;
+    logger.appendKeys({ provider: provider.host, webhookEvent: headers.event, deliveryId });
 
-    if (!(await verified(request.body, request.headers['x-hub-signature-256']))) throw new HttpError(401, 'X-Hub-Signature-256 does not match the body');
+    if (!(await verified(provider, request.body, headers.signature))) throw new HttpError(401, `${provider.signatureHeader} does not match the body`);
 
     const payload = parsePayload(request.body, request.headers['content-type']);
     const pipelines = await deps.pipelines().load();
-    let decision: ReturnType<typeof decideGitHubWebhook>;
+    let decision: ReturnType<typeof decideWebhook>;
     try {
-      decision = decideGitHubWebhook({ event: githubEvent, deliveryId, payload, pipelines });
+      decision = decideWebhook(provider, { event: headers.event, deliveryId, payload, pipelines });
     } catch (error) {
       if (error instanceof WebhookPayloadError) throw new HttpError(400, error.message, { cause: error });
       throw error;
@@ -139,7 +158,9 @@ export function createWebhookHandler(deps: WebhookDependencies) {
       }
     });
     if (failed.length > 0)
-      throw new HttpError(503, `could not start ${failed.join(', ')}; redeliver from GitHub (a redelivery never starts a run twice)`, { expose: true });
+      throw new HttpError(503, `could not start ${failed.join(', ')}; redeliver from ${provider.host} (a redelivery never starts a run twice)`, {
+        expose: true,
+      });
     return json(202, { executions: outcomes, skipped });
   };
 }

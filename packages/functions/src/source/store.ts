@@ -15,11 +15,9 @@ import { artifactPrefix, ErrorName, MANIFEST_FILE, type Manifest, SteplineError 
 import { type GitHubApiOptions, gitHubHeaders, gitHubRepoUrl } from '../github-api';
 import { readTar } from './tar';
 
-export interface StoreSourceOptions {
+/** Where an artifact goes. */
+export interface ArtifactTarget {
   s3: S3Client;
-  github: GitHubApiOptions;
-  repository: string;
-  commitId: string;
   bucket: string;
   pipeline: string;
   executionId: string;
@@ -27,6 +25,12 @@ export interface StoreSourceOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Objects written at once. @default 8 */
   concurrency?: number;
+}
+
+export interface StoreSourceOptions extends ArtifactTarget {
+  github: GitHubApiOptions;
+  repository: string;
+  commitId: string;
 }
 
 export interface StoredSource {
@@ -38,7 +42,19 @@ export interface StoredSource {
 
 const status = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
-export async function storeSourceArtifact(options: StoreSourceOptions): Promise<StoredSource> {
+export function storeSourceArtifact(options: StoreSourceOptions): Promise<StoredSource> {
+  return storeArtifact(options, async () => {
+    const { files, skipped } = readTar(await downloadTarball(options.github, options.repository, options.commitId));
+    if (skipped.length > 0) options.log?.('links and special files are not stored', { skipped: skipped.slice(0, 20), count: skipped.length });
+    return files;
+  });
+}
+
+/**
+ * Writes an artifact's files, then its manifest, unless an earlier attempt completed it; `files` is
+ * only read when the artifact is not there yet.
+ */
+export async function storeArtifact(options: ArtifactTarget, files: () => Promise<Array<{ path: string; data: Uint8Array }>>): Promise<StoredSource> {
   const { s3, bucket } = options;
   const prefix = artifactPrefix(options.pipeline, options.executionId, options.artifact);
   const location = `${bucket}/${prefix}`;
@@ -52,10 +68,8 @@ export async function storeSourceArtifact(options: StoreSourceOptions): Promise<
     if (status(error) !== 404 && (error as Error).name !== 'NoSuchKey') throw transient(error, `reading s3://${bucket}/${manifestKey}`);
   }
 
-  const { files, skipped } = readTar(await downloadTarball(options.github, options.repository, options.commitId));
-  if (skipped.length > 0) options.log?.('links and special files are not stored', { skipped: skipped.slice(0, 20), count: skipped.length });
   const entries: Manifest['files'] = [];
-  const queue = [...files];
+  const queue = [...(await files())];
   const put = async (key: string, body: Uint8Array | string, contentType?: string) => {
     try {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, IfNoneMatch: '*', ...(contentType && { ContentType: contentType }) }));
@@ -80,7 +94,7 @@ export async function storeSourceArtifact(options: StoreSourceOptions): Promise<
     files: entries,
   };
   await put(manifestKey, JSON.stringify(manifest), 'application/json');
-  options.log?.('source artifact stored', { location, files: entries.length });
+  options.log?.('artifact stored', { location, files: entries.length });
   return { location, files: entries.length, existing: false };
 }
 

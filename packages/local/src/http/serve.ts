@@ -1,13 +1,15 @@
 /**
- * `stepline serve`: one process that makes a machine a small CI. It receives GitHub webhooks
- * (signature checked, deliveries deduplicated, triggers applied by core's `decideGitHubWebhook`), runs
+ * `stepline serve`: one process that makes a machine a small CI. It receives GitHub, GitLab and
+ * Bitbucket webhooks at `/webhooks/github`, `/webhooks/gitlab` and `/webhooks/bitbucket` (each
+ * authenticated as its host documents, deliveries deduplicated, triggers applied by core's
+ * `decideWebhook`; one secret for all three), runs
  * the pipelines they start in the embedded runtime (the compiled gates apply QUEUED and SUPERSEDED),
  * serves the approval pages and the live console (`/`), and answers `/api/executions` with JSON.
  * `stepline dashboard` is the same server without webhooks.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decideGitHubWebhook, executionName, type Pipeline, verifyGitHubSignature, WebhookPayloadError } from '@stepline/core';
+import { decideWebhook, executionName, type Pipeline, readWebhookHeaders, WEBHOOK_PROVIDERS, WebhookPayloadError, type WebhookProvider } from '@stepline/core';
 import { LocalConsole } from '../console/local-console';
 import { executionDetail, executionSummary, localPipelineState } from '../queries';
 import { LocalRuntime } from '../runtime/local-runtime';
@@ -101,10 +103,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const auth = new ConsoleAuth(runtime.approvals.key, !isLoopback(options.host));
   const consoleRoutes = new ConsoleRoutes({ source: consoleSource, auth });
 
-  async function webhook(req: IncomingMessage, res: ServerResponse, secret: string): Promise<void> {
+  async function webhook(req: IncomingMessage, res: ServerResponse, secret: string, provider: WebhookProvider): Promise<void> {
     const body = await readBody(req, MAX_WEBHOOK_BYTES);
-    if (!(await verifyGitHubSignature(secret, body, header(req, 'x-hub-signature-256')))) {
-      json(res, 401, { error: "X-Hub-Signature-256 does not match this server's webhook secret" });
+    const headers = readWebhookHeaders(provider, (name) => header(req, name));
+    if (!(await provider.verify(secret, body, headers.signature))) {
+      json(res, 401, { error: `${provider.signatureHeader} does not match this server's webhook secret` });
       return;
     }
     let payload: unknown;
@@ -114,8 +117,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       json(res, 400, { error: 'the body is not JSON (set the webhook content type to application/json)' });
       return;
     }
-    const deliveryId = header(req, 'x-github-delivery');
-    const decision = decideGitHubWebhook({ event: header(req, 'x-github-event'), deliveryId, payload, pipelines: [...byName.values()].map((p) => p.pipeline) });
+    const { event, deliveryId } = headers;
+    const decision = decideWebhook(provider, { event, deliveryId, payload, pipelines: [...byName.values()].map((p) => p.pipeline) });
     if (decision.kind === 'pong') {
       json(res, 200, { ok: true, pipelines: [...byName.keys()] });
       return;
@@ -201,10 +204,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     let path = '';
     const handle = async () => {
       path = requestUrl(req).pathname;
-      if (path === '/webhooks/github') {
+      const provider = WEBHOOK_PROVIDERS.find((p) => path === `/webhooks/${p.route}`);
+      if (provider) {
         if (webhookSecret === undefined) json(res, 404, { error: 'this server takes no webhooks (stepline dashboard); run stepline serve' });
         else if (req.method !== 'POST') json(res, 405, { error: 'POST only' });
-        else await webhook(req, res, webhookSecret);
+        else await webhook(req, res, webhookSecret, provider);
       } else if (path.startsWith('/api/')) api(req, res, path);
       else if (path === '/healthz') json(res, 200, { ok: true });
       else if (await consoleRoutes.handle(req, res)) return;

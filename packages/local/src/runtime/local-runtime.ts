@@ -6,6 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import {
+  actionStateName,
   type CompiledPipeline,
   checkSourceRevisionOverrides,
   checkVariableOverrides,
@@ -47,6 +48,7 @@ import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
+import { stepFunctionsHandler } from './handlers/stepfunctions';
 import { markOrphans } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
 
@@ -493,6 +495,9 @@ export class LocalRuntime {
           break;
         case 'cloudformation':
           handlers[state] = cloudFormationHandler(ctx, action, stage.name, state);
+          break;
+        case 'stepfunctions':
+          handlers[state] = stepFunctionsHandler(ctx, action, state, actionStateName(stage.name, action.name));
           break;
         case 'commands':
           // The same runner as a build: the compiled Task carries the buildspec made from the commands.

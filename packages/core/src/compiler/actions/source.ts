@@ -14,6 +14,11 @@ import { actionIdentity, addState, catchAll, grantInvoke } from './common';
 export function compileSource(ctx: ActionContext, action: SourceAction): void {
   const fn = ctx.options.functions.source;
   grantInvoke(ctx, fn);
+  if (action.provider === 'ECR' && action.local === undefined && ctx.options.target === 'local')
+    ctx.warnings.push({
+      path: `${ctx.position.path}.local.command`,
+      message: 'an ECR source needs a command that prints the image digest to run on one machine (there is no registry here)',
+    });
   const output = action.outputArtifacts[0] ?? '';
   addState(
     ctx,
@@ -28,6 +33,7 @@ export function compileSource(ctx: ActionContext, action: SourceAction): void {
           repository: action.repository,
           branch: action.branch,
           ...(action.connectionArn !== undefined && { connectionArn: action.connectionArn }),
+          ...(action.provider === 'ECR' && { imageTag: action.imageTag ?? 'latest' }),
           outputArtifact: output,
           artifactBucket: ctx.options.artifactBucket,
           'trigger.$': '$.input.source',

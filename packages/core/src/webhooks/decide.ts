@@ -1,25 +1,20 @@
 /**
- * What a GitHub webhook delivery means: answer a ping, ignore it (with a reason), or start some
- * pipelines, each with its execution name and input. Pure; the signature is checked before this runs.
+ * What a webhook delivery means, whichever git host sent it: answer a ping, ignore it (with a reason),
+ * or start some pipelines, each with its execution name and input. Pure; the signature is checked
+ * before this runs. The host is a parameter (`WebhookProvider`): GitHub, GitLab and Bitbucket differ
+ * only in headers, authentication and payloads.
  *
- * - Executions are named from `X-GitHub-Delivery` with `executionName`, so a redelivery asks for the
- *   same name and never starts a second run.
- * - A tag push reaches GitHub's webhook twice: as a `push` of `refs/tags/<tag>` and as a `create` event
- *   with `ref_type: tag`, under two delivery ids. Only the push starts a run (it carries the commit);
- *   `create` is always ignored, so one tag never starts two runs.
- * - `pull_request` payloads carry no file list: file path filters are not applied to them unless the
- *   caller passes the files it knows (`changedFiles`), for example from `git diff base...head`.
+ * - Executions are named from the delivery id (`executionName`), so a redelivery asks for the same
+ *   name and never starts a second run.
  * - Execution modes (QUEUED, SUPERSEDED) are not decided here: every compiled state machine begins with a
  *   gate Task that applies the pipeline's mode, so starting the execution is all a webhook does.
- * @see https://docs.github.com/en/webhooks/webhook-events-and-payloads
  */
 import { DefinitionError } from '../errors';
 import { checkVariableOverrides, type ExecutionInput, executionName, TriggerType } from '../execution/input';
 import type { Pipeline } from '../model/schema';
 import { matchTriggers } from '../triggers/match';
-import { type ParsedPayload, parsePullRequestPayload, parsePushPayload, WebhookPayloadError } from './events';
-
-export const GitHubEvent = { Ping: 'ping', Push: 'push', PullRequest: 'pull_request', Create: 'create' } as const;
+import { WebhookPayloadError } from './payload';
+import type { WebhookProvider } from './provider';
 
 export interface WebhookStart {
   pipeline: string;
@@ -32,10 +27,10 @@ export type WebhookDecision =
   | { kind: 'ignored'; reason: string }
   | { kind: 'start'; starts: WebhookStart[]; skipped: Array<{ pipeline: string; reason: string }> };
 
-export interface DecideGitHubWebhookArgs {
-  /** `X-GitHub-Event`. */
+export interface DecideWebhookArgs {
+  /** The provider's event header (`X-GitHub-Event`, `X-Gitlab-Event`, `X-Event-Key`). */
   event: string | undefined;
-  /** `X-GitHub-Delivery`: the seed of every execution name this delivery starts. */
+  /** The provider's delivery id: the seed of every execution name this delivery starts. */
   deliveryId: string | undefined;
   /** The parsed JSON body. */
   payload: unknown;
@@ -45,21 +40,16 @@ export interface DecideGitHubWebhookArgs {
 }
 
 /**
- * Decides what a (signature-checked) delivery does.
+ * Decides what a (signature-checked) delivery from `provider` does.
  * @throws WebhookPayloadError when a header is missing or the payload is not what its event says (answer 400)
  */
-export function decideGitHubWebhook(args: DecideGitHubWebhookArgs): WebhookDecision {
+export function decideWebhook(provider: WebhookProvider, args: DecideWebhookArgs): WebhookDecision {
   const { event, deliveryId, payload, pipelines } = args;
-  if (event === undefined || event === '') throw new WebhookPayloadError('X-GitHub-Event is missing');
-  if (event === GitHubEvent.Ping) return { kind: 'pong' };
-  if (event === GitHubEvent.Create)
-    return { kind: 'ignored', reason: 'create events start nothing: a pushed tag also arrives as a push event, which starts the run' };
-  if (event !== GitHubEvent.Push && event !== GitHubEvent.PullRequest) return { kind: 'ignored', reason: `${event} events start nothing` };
-  if (deliveryId === undefined || deliveryId.trim() === '') throw new WebhookPayloadError('X-GitHub-Delivery is missing');
-
-  const parsed: ParsedPayload = event === GitHubEvent.Push ? parsePushPayload(payload) : parsePullRequestPayload(payload, args.changedFiles);
-  if (parsed.kind === 'ignored') return parsed;
-  const { event: gitEvent, revision, actor } = parsed.parsed;
+  if (event === undefined || event === '') throw new WebhookPayloadError(`${provider.eventHeader} is missing`);
+  const interpretation = provider.interpret(event, payload, args.changedFiles);
+  if (interpretation.kind !== 'event') return interpretation;
+  if (deliveryId === undefined || deliveryId.trim() === '') throw new WebhookPayloadError(`${provider.deliveryHeaders.join(' or ')} is missing`);
+  const { event: gitEvent, revision, actor } = interpretation.parsed;
 
   const name = executionName(deliveryId);
   const starts: WebhookStart[] = [];
