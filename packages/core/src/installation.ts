@@ -3,7 +3,7 @@
  * the CLI read. S3 prefixes in the artifact bucket, the functions' keys, their environment variables,
  * the state machines' tags and the pipeline manifest are spelled here and nowhere else.
  */
-import type { CompileOptions, StateMap } from './compiler/context';
+import type { CompileOptions, FunctionArns, StateMap } from './compiler/context';
 import type { Pipeline } from './model/schema';
 import type { GitHost } from './triggers/match';
 
@@ -45,6 +45,23 @@ export const FUNCTION_KEYS = [
   'conditions',
 ] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
+
+/** The function each kind of compiled Task invokes, by the compiler's name for it. */
+export const TASK_FUNCTIONS = {
+  source: 'source',
+  approval: 'approval-request',
+  gate: 'gate',
+  canary: 'canary',
+  s3Deploy: 's3-deploy',
+  cloudFormation: 'cloudformation',
+  codeDeploy: 'code-deploy',
+  conditions: 'conditions',
+} as const satisfies Record<keyof FunctionArns, FunctionKey>;
+
+/** The compiler's function ARNs, each from its function's key. */
+export function taskFunctionArns(arnOf: (key: FunctionKey) => string): FunctionArns {
+  return Object.fromEntries(Object.entries(TASK_FUNCTIONS).map(([task, key]) => [task, arnOf(key)])) as unknown as FunctionArns;
+}
 
 /** Environment variables the stacks set and the functions read. */
 export const EnvVar = {
@@ -196,15 +213,6 @@ export function installationCompileOptions(location: InstallationLocation): Comp
     artifactBucket: names.bucket,
     approvalTopicArn: topicArn(region, accountId, names.approvalTopic),
     projectPrefix: names.prefix,
-    functions: {
-      source: fn('source'),
-      approval: fn('approval-request'),
-      gate: fn('gate'),
-      canary: fn('canary'),
-      s3Deploy: fn('s3-deploy'),
-      cloudFormation: fn('cloudformation'),
-      codeDeploy: fn('code-deploy'),
-      conditions: fn('conditions'),
-    },
+    functions: taskFunctionArns(fn),
   };
 }

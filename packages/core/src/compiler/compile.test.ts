@@ -245,7 +245,7 @@ stages:${SOURCE}
         Effect: 'Allow',
         Action: ['lambda:InvokeFunction'],
         Resource: [
-          'arn:aws:lambda:us-east-1:000000000000:function:stepline-approval',
+          'arn:aws:lambda:us-east-1:000000000000:function:stepline-approval-request',
           'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
           'arn:aws:lambda:us-east-1:000000000000:function:stepline-source',
         ],

@@ -1,4 +1,5 @@
 import type { DefinitionIssue } from '../errors';
+import { taskFunctionArns } from '../installation';
 import type { Pipeline } from '../model/schema';
 import type { ActionPosition } from '../model/validate';
 import type { IamStatement } from './iam';
@@ -56,17 +57,7 @@ export function resolveOptions(o: CompileOptions = {}): ResolvedCompileOptions {
     artifactBucket: o.artifactBucket ?? 'stepline-artifacts',
     projectPrefix: o.projectPrefix ?? 'stepline',
     approvalTopicArn: o.approvalTopicArn,
-    functions: {
-      source: fn('source'),
-      approval: fn('approval'),
-      gate: fn('gate'),
-      canary: fn('canary'),
-      s3Deploy: fn('s3-deploy'),
-      cloudFormation: fn('cloudformation'),
-      codeDeploy: fn('code-deploy'),
-      conditions: fn('conditions'),
-      ...o.functions,
-    },
+    functions: { ...taskFunctionArns(fn), ...o.functions },
   };
 }
 
