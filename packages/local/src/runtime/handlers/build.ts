@@ -103,7 +103,7 @@ export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: 
       if (ctx.artifacts.exists(pipeline, ctx.executionId, name)) continue;
       const dir = ctx.artifacts.dir(pipeline, ctx.executionId, name);
       const manifest = await ctx.artifacts.seal(pipeline, ctx.executionId, name, copied.get(dir));
-      ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files.length, new Date().toISOString());
+      ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files, new Date().toISOString());
     }
     ctx.store.saveBuild({
       executionId: ctx.executionId,

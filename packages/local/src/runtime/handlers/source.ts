@@ -18,7 +18,7 @@ export function sourceHandler(ctx: ExecutionContext, action: SourceAction) {
     const dir = await ctx.artifacts.prepare(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
     const files = await exportTree(ctx.repo, resolved.commitId, dir);
     const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact, files);
-    ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files.length, new Date().toISOString());
+    ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files, new Date().toISOString());
     ctx.store.setSource(ctx.executionId, resolved.commitId, resolved.variables.BranchName);
     return { Payload: { variables: resolved.variables } };
   };
