@@ -237,6 +237,8 @@ class ClientConnection {
   done(exchange: Exchange, keepAlive: boolean): void {
     if (this.queue[0] !== exchange) return;
     this.queue.shift();
+    // Paused while the exchange's backend was slow to take its body: the next request is read now.
+    this.socket.resume();
     if (!keepAlive) {
       this.socket.end();
       return;
@@ -324,7 +326,9 @@ class Exchange implements UpstreamListener {
     if (!ok) {
       const { socket } = this.client;
       socket.pause();
-      out.once('drain', () => socket.resume());
+      out.once('drain', () => {
+        if (!this.finished) socket.resume();
+      });
     }
   }
 
@@ -402,7 +406,10 @@ class Exchange implements UpstreamListener {
     if (!ok) {
       const upstream = (this.upstream as UpstreamConnection).socket;
       upstream.pause();
-      socket.once('drain', () => upstream.resume());
+      // Once the exchange is over its connection is parked, which resumes it: not ours to touch then.
+      socket.once('drain', () => {
+        if (!this.finished) upstream.resume();
+      });
     }
   }
 

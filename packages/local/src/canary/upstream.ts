@@ -117,6 +117,8 @@ export class UpstreamConnection {
   /** @internal the pool parks it */
   park(): void {
     this.reused = true;
+    // Paused for a slow client of the exchange just ended: the next exchange reads from the start.
+    this.socket.resume();
     this.socket.setTimeout(IDLE_MS);
   }
 }
