@@ -243,6 +243,7 @@ export function installStepline(args: SteplineArgs): Stepline {
     const id = `Project${pascal(project.pipeline)}${pascal(project.stage)}${pascal(project.action)}`;
     const { policy, role: created } = role(id, 'codebuild.amazonaws.com', project.statements);
     const logGroup = track(new aws.cloudwatch.LogGroup(`${id}Logs`, { name: project.logGroup, retentionInDays: logDays, tags }));
+    const batch = project.batch && role(`${id}Batch`, 'codebuild.amazonaws.com', project.batch.statements);
     projects[project.name] = track(
       new aws.codebuild.Project(
         id,
@@ -254,10 +255,11 @@ export function installStepline(args: SteplineArgs): Stepline {
           artifacts: project.artifacts,
           environment: project.environment,
           buildTimeout: project.timeoutMinutes,
+          ...(batch && project.batch && { buildBatchConfig: { serviceRole: batch.role.arn, combineArtifacts: project.batch.combineArtifacts } }),
           logsConfig: { cloudwatchLogs: { status: 'ENABLED', groupName: project.logGroup } },
           tags,
         },
-        { dependsOn: [policy, logGroup] },
+        { dependsOn: [policy, logGroup, ...(batch ? [batch.policy] : [])] },
       ),
     );
   }

@@ -17,9 +17,24 @@ const ACCOUNT = '123456789012';
 let plan: InstallationPlan;
 let pipelines: Pipeline[];
 
+/** The installation of these pipelines, with the secrets every installation has. */
+const planFor = (of: Pipeline[]) =>
+  planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: of, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+
+/** The web fixture as the pipeline `name`: its source `acme/<name>` as `Src`, then a Build stage of one build action reading it. */
+const buildPipeline = (name: string, build: Record<string, unknown>) =>
+  parsePipeline({
+    ...pipelines.find((p) => p.name === 'web'),
+    name,
+    stages: [
+      { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: `acme/${name}`, outputArtifacts: ['Src'] }] },
+      { name: 'Build', actions: [{ kind: 'build', inputArtifacts: ['Src'], ...build }] },
+    ],
+  });
+
 beforeAll(() => {
   pipelines = loadPipelines(join(import.meta.dirname, 'fixtures/pipelines')).map((p) => p.pipeline);
-  plan = planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
+  plan = planFor(pipelines);
 });
 
 const statementsOf = (principal: string) => {
@@ -74,32 +89,12 @@ describe('planned policies, simulated', () => {
   });
 
   it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables, and nothing else of SSM or Secrets Manager', async () => {
-    const pipeline = parsePipeline({
-      ...pipelines.find((p) => p.name === 'web'),
-      name: 'vars',
-      stages: [
-        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/vars', outputArtifacts: ['Src'] }] },
-        {
-          name: 'Build',
-          actions: [
-            {
-              name: 'Compile',
-              kind: 'build',
-              inputArtifacts: ['Src'],
-              parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
-              secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
-            },
-          ],
-        },
-      ],
+    const pipeline = buildPipeline('vars', {
+      name: 'Compile',
+      parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
+      secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
     });
-    const withVars = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const withVars = planFor([pipeline]);
     const project = withVars.projects.find((p) => p.pipeline === 'vars' && p.action === 'Compile');
     if (!project) throw new Error('no Compile project');
     const of = () => project.statements;
@@ -114,6 +109,39 @@ describe('planned policies, simulated', () => {
     );
     const denied = await checkRequests(of, [ssm('/prod/other'), secret('other-Xy12Zw')]);
     expect(denied).toHaveLength(2);
+  });
+
+  it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {
+    const pipeline = buildPipeline('batch', { name: 'Matrix', batchEnabled: true, combineArtifacts: true, outputArtifacts: ['All'] });
+    const batchPlan = planFor([pipeline]);
+    const project = batchPlan.projects.find((p) => p.action === 'Matrix');
+    const machine = batchPlan.stateMachines.find((m) => m.pipeline.name === 'batch');
+    if (!project?.batch || !machine) throw new Error('no batch project or state machine');
+    expect(project.batch.combineArtifacts).toBe(true);
+    const projectArn = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${project.name}`;
+    const rule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventForCodeBuildStartBuildBatchRule`;
+    const machineRequests: IamRequest[] = [
+      ...['codebuild:StartBuildBatch', 'codebuild:BatchGetBuildBatches', 'codebuild:StopBuildBatch'].map((action) => ({
+        principal: 'machine',
+        action,
+        resource: projectArn,
+      })),
+      ...['events:PutTargets', 'events:PutRule', 'events:DescribeRule'].map((action) => ({ principal: 'machine', action, resource: rule })),
+    ];
+    expect(describeDenials(await checkRequests(() => machine.statements, machineRequests))).toBe('');
+    const batchRequests = ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:RetryBuild'].map((action) => ({
+      principal: 'batch',
+      action,
+      resource: projectArn,
+    }));
+    expect(describeDenials(await checkRequests(() => project.batch?.statements ?? [], batchRequests))).toBe('');
+    // The builds themselves may not start builds, nor may the batch role start another project's.
+    expect(await checkRequests(() => project.statements, [{ principal: project.name, action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+    const other = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/other`;
+    expect(await checkRequests(() => project.batch?.statements ?? [], [{ principal: 'batch', action: 'codebuild:StartBuild', resource: other }])).toHaveLength(
+      1,
+    );
+    expect(await checkRequests(() => machine.statements, [{ principal: 'machine', action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
   });
 
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {
@@ -136,13 +164,7 @@ describe('planned policies, simulated', () => {
         { name: 'Build', actions: [{ name: 'Compile', kind: 'build', inputArtifacts: ['Src'] }] },
       ],
     });
-    const old = planInstallation({
-      stage: 'team',
-      region: REGION,
-      accountId: ACCOUNT,
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    const old = planFor([pipeline]);
     expect(old.projects[0]?.statements.flatMap((s) => s.Action)).toEqual(
       expect.arrayContaining(['codestar-connections:GetConnection', 'codestar-connections:GetConnectionToken', 'codestar-connections:UseConnection']),
     );
@@ -178,9 +200,7 @@ describe('planned policies, simulated', () => {
       name: 'big',
       stages: [web.stages[0], { name: 'Deploy', actions: deploys }],
     });
-    expect(() =>
-      planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: [big], secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) }),
-    ).toThrow(
+    expect(() => planFor([big])).toThrow(
       /the role of the canary function \(stepline-team-canary\) needs \d+ characters of inline policy; IAM allows 10240: install the pipelines that deploy to different ECS services as separate installations/,
     );
   });

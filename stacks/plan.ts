@@ -108,6 +108,13 @@ export interface ProjectPlan {
   timeoutMinutes: number;
   logGroup: string;
   statements: PolicyStatement[];
+  /**
+   * For a batch action (`batchEnabled`): the project's batch configuration. CodeBuild starts, stops
+   * and retries the batch's builds with a role of its own, apart from the builds' role, so that a
+   * build cannot start more builds.
+   * @see https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html#batch_security_role
+   */
+  batch?: { combineArtifacts: boolean; statements: PolicyStatement[] };
 }
 
 export interface LifecycleRule {
@@ -376,6 +383,14 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
           ...(connection ? [connectionStatement(connection)] : []),
           ...variableSourceStatements(action, region, accountId),
         ],
+        ...(action.batchEnabled && {
+          batch: {
+            combineArtifacts: action.combineArtifacts ?? false,
+            statements: [
+              allow(['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:RetryBuild'], [`arn:aws:codebuild:${region}:${accountId}:project/${name}`]),
+            ],
+          },
+        }),
       },
     ];
   });

@@ -110,21 +110,10 @@ describe.skipIf(skip)('approvals on moto_server', () => {
     const env = { LINK_SIGNING_KEY: 'stepline/link-key', APPROVAL_BUCKET: BUCKET, PUBLIC_URL: `${base}/approval`, APPROVAL_TOPIC_ARN: inbox.TopicArn ?? '' };
     const secrets = () => new SecretCache({ secretsManager: async () => clients.sm, ssm: async () => new SSMClient(motoClientConfig(moto)) });
     const store = () => new S3ApprovalStore({ s3: async () => clients.s3, bucket: BUCKET });
+    const shared = () => ({ secrets: secrets(), store, logger: recordingLogger().logger });
     handlers = {
-      request: makeApprovalRequestHandler({
-        ...approvalRequestDependencies(env),
-        secrets: secrets(),
-        store,
-        sns: async () => clients.sns,
-        logger: recordingLogger().logger,
-      }),
-      response: makeApprovalResponseHandler({
-        ...approvalResponseDependencies(env),
-        secrets: secrets(),
-        store,
-        sfn: async () => clients.sfn,
-        logger: recordingLogger().logger,
-      }),
+      request: makeApprovalRequestHandler({ ...approvalRequestDependencies(env), ...shared(), sns: async () => clients.sns }),
+      response: makeApprovalResponseHandler({ ...approvalResponseDependencies(env), ...shared(), sfn: async () => clients.sfn }),
     };
   });
 

@@ -192,11 +192,39 @@ describe('stepline build on particular corpus files', () => {
     expect(report.artifacts[0]?.files.map((f) => f.path)).toContain('env_vars.props');
   });
 
-  it('refuses a batch-only buildspec naming the batch key', async () => {
+  it('refuses to run a batch-only buildspec as one build, naming the batch key', async () => {
     const run = await build('amplify-cli__codebuild_specs_pr_workflow');
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toContain(': batch: batch builds are not supported locally');
+    expect(run.stderr).toContain(': batch: this file declares only a batch of builds, no phases: run it from a build action with batchEnabled: true');
+  });
+
+  it('reads the batch of every real buildspec that declares one', () => {
+    const batches = files
+      .filter((file) => /^batch:/m.test(file.text))
+      .map((file) => {
+        const batch = parseBuildspecText(file.text, file.name).buildspec.batch;
+        return [file.name.replace(/\.ya?ml$/, ''), batch?.type, batch?.builds.length, batch?.fastFail];
+      });
+    expect(batches).toStrictEqual([
+      ['aws-amplify__amplify-cli__codebuild_specs_pr_workflow', 'build-graph', expect.any(Number), false],
+      ['aws__aws-encryption-sdk-java__codebuild_release_release', 'build-graph', 1, true],
+      ['aws__aws-encryption-sdk-javascript__buildspec', 'build-list', 2, false],
+      ['aws__aws-encryption-sdk-javascript__codebuild_release_prod-release', 'build-graph', 4, true],
+      ['aws__copilot-cli__buildspec-e2e', 'build-matrix', 9, false],
+      ['aws__s2n-tls__codebuild_spec_buildspec_fuzz_batch', 'build-list', expect.any(Number), false],
+      // 1 image × 3 libcryptos × 3 compilers × 2 corked-io settings.
+      ['aws__s2n-tls__codebuild_spec_buildspec_integ_matrix', 'build-matrix', 18, false],
+      ['aws__s2n-tls__codebuild_spec_buildspec_integrationv2_matrix', 'build-matrix', 12, false],
+    ]);
+    const prodRelease = files.find((f) => f.name.includes('prod-release'));
+    const graph = parseBuildspecText(prodRelease?.text ?? '', 'prod-release').buildspec.batch?.builds;
+    expect(graph?.map((b) => [b.identifier, b.dependOn])).toStrictEqual([
+      ['nodejs10', []],
+      ['nodejs12', []],
+      ['version', ['nodejs10', 'nodejs12']],
+      ['publish', ['version']],
+    ]);
   });
 
   it('runs a buildspec with secrets past its first command when they have values, and masks them', async () => {

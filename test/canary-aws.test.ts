@@ -15,7 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AwsCanaryClients, deploymentId } from '../packages/functions/src/canary/index';
 import { createCanaryHandler } from '../packages/functions/src/handlers/canary';
-import { createEcsFixture } from './helpers/ecs-fixture';
+import { createEcsFixture, ecsSettingsFor } from './helpers/ecs-fixture';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 
 const skip = motoSkipReason();
@@ -117,14 +117,7 @@ describe.skipIf(skip)('the canary function against moto_server (ECS, ELBv2, Clou
         hooks: HOOKS,
         terminationWaitMinutes: 5,
         ecs: {
-          cluster: 'prod',
-          service: 'web',
-          containerName: 'web',
-          containerPort: 8080,
-          listenerArn: fx.listenerArn,
-          targetGroups: { blue: fx.blueTg, green: fx.greenTg },
-          subnets: fx.subnets,
-          securityGroups: [fx.securityGroup],
+          ...ecsSettingsFor(fx),
           assignPublicIp: false,
           taskDefinitionFile: 'taskdef.json',
         },

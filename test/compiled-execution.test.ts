@@ -6,7 +6,8 @@ import { compilePipeline, type ExecutionInput, importCodePipeline, parsePipeline
 import { type EngineEvent, execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
 import { seedFile } from './helpers/corpus';
-import { noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { pipelineYaml } from './helpers/project';
+import { failWith, noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
 
 const input: ExecutionInput = { pipeline: 'p', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
 
@@ -47,9 +48,7 @@ describe("the seed's CodePipeline, imported, compiled and executed", () => {
 
   it('fails, naming the Build stage, when the build handler throws', async () => {
     const { outcome, stages } = await run(compiled, {
-      'Build · CodeBuild': () => {
-        throw Object.assign(new Error('npm test exited with 1'), { name: 'Stepline.BuildFailed' });
-      },
+      'Build · CodeBuild': failWith('Stepline.BuildFailed', 'npm test exited with 1'),
     });
     expect(outcome).toStrictEqual({ status: 'FAILED', error: 'Stepline.BuildFailed', cause: 'Stage Build, action CodeBuild failed: npm test exited with 1' });
     expect(stages).toStrictEqual(['Source', 'Build']);
@@ -110,9 +109,7 @@ stages:
   it('fails with the failing parallel action named, and stops before later stages', async () => {
     const { outcome, calls } = await run(compiled, {
       'Build · Compile': withImage,
-      'Build · Unit': () => {
-        throw Object.assign(new Error('3 tests failed'), { name: 'Stepline.BuildFailed' });
-      },
+      'Build · Unit': failWith('Stepline.BuildFailed', '3 tests failed'),
     });
     expect(outcome).toStrictEqual({ status: 'FAILED', error: 'Stepline.BuildFailed', cause: 'Stage Build, action Unit failed: 3 tests failed' });
     expect(calls.some((c) => c.state.startsWith('Release'))).toBe(false);
@@ -121,9 +118,7 @@ stages:
   it('fails with Stepline.ApprovalRejected when the approval is rejected', async () => {
     const { outcome } = await run(compiled, {
       'Build · Compile': withImage,
-      'Release · Approve': () => {
-        throw Object.assign(new Error('rejected by ana@example.com: not today'), { name: 'Stepline.ApprovalRejected' });
-      },
+      'Release · Approve': failWith('Stepline.ApprovalRejected', 'rejected by ana@example.com: not today'),
     });
     expect(outcome).toMatchObject({
       status: 'FAILED',
@@ -174,5 +169,42 @@ stages:
     expect(stages).toStrictEqual(['Release']);
     expect(calls.some((c) => c.state.startsWith('Build') || c.state.startsWith('Source'))).toBe(false);
     expect((inputOf(calls, 'Release · Approve') as { Payload: { customData: string } }).Payload.customData).toBe('Ship web:7 to prod?');
+  });
+});
+
+describe('a batch build action, compiled and executed', () => {
+  const compiled = compilePipeline(
+    parsePipelineText(
+      pipelineYaml(
+        'batch',
+        `  - name: Build
+    actions: [{ name: Matrix, kind: build, inputArtifacts: [Src], batchEnabled: true, combineArtifacts: true, outputArtifacts: [All], timeoutMinutes: 30 }]
+  - name: Deploy
+    actions: [{ name: Ship, kind: invoke, command: ./ship, inputArtifacts: [All] }]
+`,
+      ),
+    ),
+    { target: 'aws' },
+  );
+
+  it('passes asl-validator, starts the batch with StartBuildBatch parameters and goes on when it succeeds', async () => {
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+    const { outcome, calls, stages } = await run(compiled);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(stages).toStrictEqual(['Source', 'Build', 'Deploy']);
+    const started = calls.find((c) => c.state === 'Build · Matrix')?.input as Record<string, unknown>;
+    expect(started).toMatchObject({ ProjectName: 'stepline-batch-Build-Matrix', SourceVersion: 'c0ffee', BuildTimeoutInMinutesOverride: 30 });
+  });
+
+  it('fails naming the Build stage when the batch fails, and deploys nothing', async () => {
+    const { outcome, calls } = await run(compiled, {
+      'Build · Matrix': failWith('Stepline.BuildFailed', 'the batch failed: build2 FAILED'),
+    });
+    expect(outcome).toStrictEqual({
+      status: 'FAILED',
+      error: 'Stepline.BuildFailed',
+      cause: 'Stage Build, action Matrix failed: the batch failed: build2 FAILED',
+    });
+    expect(calls.some((c) => c.state.startsWith('Deploy'))).toBe(false);
   });
 });

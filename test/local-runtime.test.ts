@@ -85,12 +85,21 @@ describe('approvals over HTTP', () => {
   });
 });
 
+/** A source and a Deploy stage whose entry is disabled, in a fresh project and runtime. */
+function withDeployDisabled(name: string, reason: string) {
+  const created = createProject({
+    'stepline.yml': `name: ${name}\nstages:${SOURCE}\n  - name: Deploy\n    actions: [{ name: Go, kind: invoke, command: "true" }]\n`,
+  });
+  const local = new LocalRuntime({ project: created.dir });
+  local.store.applyGate(name, { type: 'disable', stage: 'Deploy', reason, at: new Date().toISOString() });
+  project = created;
+  runtime = local;
+  return { pipeline: parsePipelineText(readFileSync(join(created.dir, 'stepline.yml'), 'utf8')), project: created, runtime: local };
+}
+
 describe('stage transitions on one machine', () => {
   it('holds an execution at a disabled stage entry, shows why, and lets it in when enabled', async () => {
-    project = createProject({ 'stepline.yml': `name: hold\nstages:${SOURCE}\n  - name: Deploy\n    actions: [{ name: Go, kind: invoke, command: "true" }]\n` });
-    runtime = new LocalRuntime({ project: project.dir });
-    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
-    runtime.store.applyGate('hold', { type: 'disable', stage: 'Deploy', reason: 'change freeze', at: new Date().toISOString() });
+    const { pipeline, project, runtime } = withDeployDisabled('hold', 'change freeze');
     let done: RunResult | undefined;
     const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir }).then((r) => {
       done = r;
@@ -116,10 +125,7 @@ describe('stage transitions on one machine', () => {
 
 describe('stopping', () => {
   it('stops at once an execution held at a stage entry, even without --abandon', async () => {
-    project = createProject({ 'stepline.yml': `name: held\nstages:${SOURCE}\n  - name: Deploy\n    actions: [{ name: Go, kind: invoke, command: "true" }]\n` });
-    runtime = new LocalRuntime({ project: project.dir });
-    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
-    runtime.store.applyGate('held', { type: 'disable', stage: 'Deploy', reason: 'freeze', at: new Date().toISOString() });
+    const { pipeline, project, runtime } = withDeployDisabled('held', 'freeze');
     const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
     const state = await until(() => (localPipelineState((runtime as LocalRuntime).store, pipeline).stages[1]?.status === 'Waiting' ? true : undefined));
     expect(state).toBe(true);

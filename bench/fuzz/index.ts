@@ -7,17 +7,7 @@
  */
 import { loadavg } from 'node:os';
 import fc from 'fast-check';
-import {
-  approvalCases,
-  badAnswer,
-  buildspecProperty,
-  definitionProperty,
-  FUZZ_WEBHOOK_SECRET,
-  fuzzedServer,
-  type HttpCase,
-  importerProperty,
-  webhookCases,
-} from '../../test/reliability/fuzz-properties';
+import * as fuzz from '../../test/reliability/fuzz-properties';
 
 const RUNS = Number(process.argv[2] ?? 10_000);
 interface Outcome {
@@ -47,9 +37,9 @@ async function measure(surface: string, run: (seed: number) => Promise<Checked> 
   return outcome;
 }
 
-const http = (url: string, cases: fc.Arbitrary<HttpCase>) =>
+const http = (url: string, cases: fc.Arbitrary<fuzz.HttpCase>) =>
   fc.asyncProperty(cases, async (c) => {
-    const why = await badAnswer(url, c);
+    const why = await fuzz.badAnswer(url, c);
     if (why) throw new Error(why);
   });
 
@@ -58,14 +48,14 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-const { server, close } = await fuzzedServer();
+const { server, close } = await fuzz.fuzzedServer();
 const outcomes: Outcome[] = [];
 try {
-  outcomes.push(await measure('definitions', (seed) => fc.check(definitionProperty(), { numRuns: RUNS, seed })));
-  outcomes.push(await measure('buildspecs', (seed) => fc.check(buildspecProperty(), { numRuns: RUNS, seed })));
-  outcomes.push(await measure('codepipeline import', (seed) => fc.check(importerProperty(), { numRuns: RUNS, seed })));
-  outcomes.push(await measure('serve: webhooks', (seed) => fc.check(http(server.url, webhookCases(FUZZ_WEBHOOK_SECRET)), { numRuns: RUNS, seed })));
-  outcomes.push(await measure('serve: approval links', (seed) => fc.check(http(server.url, approvalCases()), { numRuns: RUNS, seed })));
+  outcomes.push(await measure('definitions', (seed) => fc.check(fuzz.definitionProperty(), { numRuns: RUNS, seed })));
+  outcomes.push(await measure('buildspecs', (seed) => fc.check(fuzz.buildspecProperty(), { numRuns: RUNS, seed })));
+  outcomes.push(await measure('codepipeline import', (seed) => fc.check(fuzz.importerProperty(), { numRuns: RUNS, seed })));
+  outcomes.push(await measure('serve: webhooks', (seed) => fc.check(http(server.url, fuzz.webhookCases(fuzz.FUZZ_WEBHOOK_SECRET)), { numRuns: RUNS, seed })));
+  outcomes.push(await measure('serve: approval links', (seed) => fc.check(http(server.url, fuzz.approvalCases()), { numRuns: RUNS, seed })));
   const started = server.runtime.store.listExecutions().length;
   console.log(`executions started by the fuzzed webhooks: ${started} (expected 0)`);
 } finally {

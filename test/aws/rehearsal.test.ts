@@ -51,11 +51,12 @@ import { SecretCache } from '../../packages/functions/src/secrets';
 import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
-import { createEcsFixture, type EcsFixture } from '../helpers/ecs-fixture';
+import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ecs-fixture';
 import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
+import { until } from '../helpers/until';
 import { gitHubStandIn, handleSfn, type StandInProject, startBuildSync } from './stand-ins';
 
 const skip = motoSkipReason();
@@ -691,16 +692,7 @@ phases:
               checkIntervalSeconds: 150,
               terminationWaitMinutes: 1,
               alarms: ['web-5xx'],
-              ecs: {
-                cluster: 'prod',
-                service: 'web',
-                containerName: 'web',
-                containerPort: 8080,
-                listenerArn: fx.listenerArn,
-                targetGroups: { blue: fx.blueTg, green: fx.greenTg },
-                subnets: fx.subnets,
-                securityGroups: [fx.securityGroup],
-              },
+              ecs: ecsSettingsFor(fx),
             },
           ],
         },
@@ -795,26 +787,20 @@ phases:
     return { answer, deliveryId };
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   /** The approver opens the link from the SNS message, and confirms. */
   async function approve(index: number, execution?: Execution) {
     let ended: unknown;
     void execution?.done.then((o) => {
       ended = o;
     });
-    const message = await until('the approval message', () => {
-      if (ended) throw new Error(`the execution ended before its approval: ${JSON.stringify(ended)} after ${execution?.states.join(' → ')}`);
-      return inbox[index];
-    });
+    const message = await until(
+      'the approval message',
+      () => {
+        if (ended) throw new Error(`the execution ended before its approval: ${JSON.stringify(ended)} after ${execution?.states.join(' → ')}`);
+        return inbox[index];
+      },
+      60_000,
+    );
     const page = await (await fetch(message.approval.approveUrl)).text();
     const action = /<form method="post" action="([^"]+)">/.exec(page)?.[1]?.replace(/&amp;/g, '&') ?? '';
     const token = /name="token" value="([^"]+)"/.exec(page)?.[1] ?? '';
@@ -839,7 +825,7 @@ phases:
     const sha = git('rev-parse', 'HEAD');
     const { answer, deliveryId } = await push(sha);
     expect(answer.statusCode, answer.body).toBeLessThan(300);
-    const execution = await until('the execution', () => executionOf(deliveryId));
+    const execution = await until('the execution', () => executionOf(deliveryId), 60_000);
     await approve(0, execution);
     const outcome = await execution.done;
     expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'SUCCEEDED' });
@@ -889,7 +875,7 @@ phases:
   it('a failing build fails the run naming its stage', async () => {
     const sha = commit({ 'app.txt': 'failing\n' }, 'Break the tests');
     const { deliveryId } = await push(sha);
-    const execution = await until('the execution', () => executionOf(deliveryId));
+    const execution = await until('the execution', () => executionOf(deliveryId), 60_000);
     const outcome = await Promise.race([
       execution.done,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running after ${execution.states.join(' → ')}`)), 60_000)),
@@ -913,7 +899,7 @@ phases:
     try {
       const message = inbox.length;
       const { deliveryId } = await push(sha);
-      const execution = await until('the execution', () => executionOf(deliveryId));
+      const execution = await until('the execution', () => executionOf(deliveryId), 60_000);
       await approve(message, execution);
       const outcome = await execution.done;
       expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'FAILED', error: 'Stepline.DeploymentRolledBack' });

@@ -29,6 +29,20 @@ export interface EcsFixture {
   securityGroup: string;
 }
 
+/** A deploy action's `ecs` settings for the fixture's service, as a definition names them. */
+export function ecsSettingsFor(fx: EcsFixture) {
+  return {
+    cluster: 'prod',
+    service: 'web',
+    containerName: 'web',
+    containerPort: 8080,
+    listenerArn: fx.listenerArn,
+    targetGroups: { blue: fx.blueTg, green: fx.greenTg },
+    subnets: fx.subnets,
+    securityGroups: [fx.securityGroup],
+  };
+}
+
 export interface EcsFixtureOptions {
   /** An EC2 query API call (moto's default VPC and its subnets; the JS SDK's EC2 client is not needed). */
   ec2: (params: Record<string, string>) => Promise<string>;

@@ -1,6 +1,6 @@
 /**
  * Binds every Task of a compiled machine to a stub that answers the way its AWS integration would
- * (CodeBuild's `{Build}`, Lambda's `{Payload}`, a task-token decision), recording each call.
+ * (CodeBuild's `{Build}` or `{BuildBatch}`, Lambda's `{Payload}`, a task-token decision), recording each call.
  */
 import type { CompiledPipeline } from '@stepline/core';
 import { type TaskHandler, taskStateNames } from '@stepline/local';
@@ -12,8 +12,26 @@ export interface StubCall {
 
 export type Override = (input: unknown) => unknown;
 
+/** A Task that fails with the error `name` (a `Stepline.*` name, as the real handler throws it) and `message`. */
+export const failWith =
+  (name: string, message: string): Override =>
+  () => {
+    throw Object.assign(new Error(message), { name });
+  };
+
+/** Each Task state's `Resource`, nested states included. */
+function resources(machine: { States: Record<string, unknown> }, into = new Map<string, string>()): Map<string, string> {
+  for (const [name, state] of Object.entries(machine.States) as Array<[string, { Type: string; Resource?: string; Branches?: []; ItemProcessor?: never }]>) {
+    if (state.Type === 'Task' && state.Resource) into.set(name, state.Resource);
+    for (const branch of state.Branches ?? []) resources(branch, into);
+    if (state.ItemProcessor) resources(state.ItemProcessor, into);
+  }
+  return into;
+}
+
 export function stubHandlers(compiled: CompiledPipeline, overrides: Record<string, Override> = {}, calls: StubCall[] = []): Record<string, TaskHandler> {
   const handlers: Record<string, TaskHandler> = {};
+  const resourceOf = resources(compiled.definition);
   for (const state of taskStateNames(compiled.definition)) {
     const info = compiled.stateMap[state];
     handlers[state] = async (input: unknown) => {
@@ -38,6 +56,10 @@ export function stubHandlers(compiled: CompiledPipeline, overrides: Record<strin
           };
         case 'build':
         case 'test':
+          if (resourceOf.get(state)?.endsWith(':startBuildBatch.sync'))
+            return {
+              BuildBatch: { Id: `${state}:batch`, BuildBatchStatus: 'SUCCEEDED', BuildGroups: [{ Identifier: 'build1', DependsOn: [], IgnoreFailure: false }] },
+            };
           return { Build: { Id: `${state}:1`, BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [] } };
         case 'approval':
           return { approvedBy: 'tester', comment: '', decidedAt: '2026-11-26T00:00:00Z' };

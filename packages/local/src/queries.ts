@@ -3,6 +3,7 @@
  * verbs and for `stepline serve`'s API.
  */
 import {
+  buildKey,
   compilePipeline,
   DefinitionError,
   type ExecutionDetail,
@@ -60,7 +61,14 @@ export function executionDetail(store: HistoryStore, current: Pipeline | undefin
   Object.assign(variables, e.input.variables);
   const builds: ExecutionDetail['builds'] = {};
   for (const b of store.builds(e.id)) {
-    builds[`${b.stage}.${b.action}`] = { buildId: b.buildId, ...(b.logFile !== undefined && { logLocation: b.logFile }), phases: b.phases, reports: b.reports };
+    builds[buildKey(b.stage, b.action, b.batch?.identifier)] = {
+      buildId: b.buildId,
+      status: b.status,
+      ...(b.batch !== undefined && { batch: b.batch }),
+      ...(b.logFile !== undefined && { logLocation: b.logFile }),
+      phases: b.phases,
+      reports: b.reports,
+    };
   }
   return {
     ...executionSummary(e),

@@ -6,7 +6,7 @@
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
-import { ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
+import { buildKey, ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
 import type { ApprovalRecord, BuildPhaseRecord, ExecutionDetail } from '../backend';
 
 /** Reads events by id and finds, for any event, the state it happened in. */
@@ -68,7 +68,11 @@ export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEve
   return out;
 }
 
-/** CodeBuild builds run by the execution, `Stage.Action` → build id, logs and phases. */
+/**
+ * CodeBuild builds run by the execution, `Stage.Action` → build id, logs and phases; a batch's builds
+ * (`startBuildBatch.sync` answers with `{BuildBatch}`) each as `Stage.Action/identifier`, from its build
+ * groups: the build's id and status, and the builds it waited for.
+ */
 export function buildsFrom(events: readonly SfnHistoryEvent[], stateMap: StateMap): ExecutionDetail['builds'] {
   const index = new HistoryIndex(events);
   const builds: ExecutionDetail['builds'] = {};
@@ -86,6 +90,11 @@ export function buildsFrom(events: readonly SfnHistoryEvent[], stateMap: StateMa
     const info = state === undefined ? undefined : stateMap[state];
     if (info?.stage === undefined || info.action === undefined) continue;
     const parsed = record(parseJson(body));
+    const batch = record(parsed?.BuildBatch) ?? (parsed?.BuildGroups !== undefined ? parsed : undefined);
+    if (batch) {
+      Object.assign(builds, batchBuilds(batch, info.stage, info.action));
+      continue;
+    }
     const build = record(parsed?.Build) ?? parsed;
     if (!build) continue;
     const phases: BuildPhaseRecord[] = (Array.isArray(build.Phases) ? build.Phases : []).flatMap((p: unknown) => {
@@ -96,15 +105,38 @@ export function buildsFrom(events: readonly SfnHistoryEvent[], stateMap: StateMa
       return [{ name, status: text(phase.PhaseStatus) ?? 'IN_PROGRESS', ...(seconds !== undefined && { durationMs: seconds * 1000 }) }];
     });
     const buildId = text(build.Id);
+    const status = text(build.BuildStatus);
     const logs = record(build.Logs);
     const logLocation = text(logs?.DeepLink);
     const groupName = text(logs?.GroupName);
     const streamName = text(logs?.StreamName);
-    builds[`${info.stage}.${info.action}`] = {
+    builds[buildKey(info.stage, info.action)] = {
       ...(buildId !== undefined && { buildId }),
+      ...(status !== undefined && { status }),
       ...(logLocation !== undefined && { logLocation }),
       ...(groupName !== undefined && streamName !== undefined && { cloudWatchLogs: { groupName, streamName } }),
       phases,
+    };
+  }
+  return builds;
+}
+
+/** A batch's build groups: each build's identifier, dependencies and its current build's id and status. */
+function batchBuilds(batch: Record<string, unknown>, stage: string, action: string): ExecutionDetail['builds'] {
+  const builds: ExecutionDetail['builds'] = {};
+  for (const item of Array.isArray(batch.BuildGroups) ? batch.BuildGroups : []) {
+    const group = record(item);
+    const identifier = text(group?.Identifier);
+    if (!group || identifier === undefined) continue;
+    const current = record(group.CurrentBuildSummary);
+    const buildId = text(current?.Arn);
+    const status = text(current?.BuildStatus);
+    const dependsOn = (Array.isArray(group.DependsOn) ? group.DependsOn : []).flatMap((d: unknown) => (typeof d === 'string' ? [d] : []));
+    builds[buildKey(stage, action, identifier)] = {
+      ...(buildId !== undefined && { buildId }),
+      ...(status !== undefined && { status }),
+      batch: { identifier, dependsOn, ...(typeof group.IgnoreFailure === 'boolean' && { ignoreFailure: group.IgnoreFailure }) },
+      phases: [],
     };
   }
   return builds;

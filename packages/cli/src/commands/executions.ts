@@ -87,10 +87,16 @@ function executionText(d: ExecutionDetail): string {
       formatTable(
         ['BUILD', 'PHASE', 'STATUS', 'SECONDS'],
         builds.flatMap(([action, b]) =>
-          b.phases.map((p, i) => [i === 0 ? action : '', p.name, p.status, p.durationMs === undefined ? '' : (p.durationMs / 1000).toFixed(1)]),
+          // A build known only by its status (a batch's build on AWS) gets one line.
+          b.phases.length === 0
+            ? [[action, '', b.status ?? '', '']]
+            : b.phases.map((p, i) => [i === 0 ? action : '', p.name, p.status, p.durationMs === undefined ? '' : (p.durationMs / 1000).toFixed(1)]),
         ),
       ),
     );
+    for (const [action, b] of builds) {
+      if (b.batch && b.batch.dependsOn.length > 0) lines.push(`  ${action} ran after ${b.batch.dependsOn.join(', ')}`);
+    }
     for (const [action, b] of builds) if (b.logLocation) lines.push(`  log of ${action}: ${b.logLocation}`);
     lines.push('');
   }

@@ -5,16 +5,7 @@
  * every page action is the CLI verb of the same name, made with the user's own credentials.
  */
 import { actionTimeline, type HistoryEvent, type Pipeline, type StateMap, stageToRetry, trafficFrom, withRollbackReason } from '@stepline/core';
-import {
-  type BuildView,
-  ConsoleActionError,
-  type ConsoleActions,
-  type ConsoleSource,
-  type ExecutionData,
-  type LogChunk,
-  type PipelineData,
-  type PipelinesData,
-} from '@stepline/web';
+import * as web from '@stepline/web';
 import type { ExecutionDetail, PipelineBackend } from '../backend';
 import { UsageError } from '../errors';
 import type { LogText } from './cloudwatch-logs';
@@ -41,13 +32,13 @@ async function refusedAs<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof UsageError) throw new ConsoleActionError(error.message);
+    if (error instanceof UsageError) throw new web.ConsoleActionError(error.message);
     throw error;
   }
 }
 
-export class BackendConsole implements ConsoleSource {
-  readonly actions: ConsoleActions | undefined;
+export class BackendConsole implements web.ConsoleSource {
+  readonly actions: web.ConsoleActions | undefined;
   private readonly logText: LogText | undefined;
   /** Where each build's log is, from the last time its execution was read: `execution\0Stage.Action`. */
   private readonly logStreams = new Map<string, { groupName: string; streamName: string }>();
@@ -62,7 +53,7 @@ export class BackendConsole implements ConsoleSource {
     this.logText = options.logText;
   }
 
-  async pipelines(): Promise<PipelinesData> {
+  async pipelines(): Promise<web.PipelinesData> {
     const list = await this.backend.listPipelines();
     const recent = await this.backend.listExecutions();
     const pipelines = await Promise.all(
@@ -74,7 +65,7 @@ export class BackendConsole implements ConsoleSource {
     return { pipelines, recent: recent.slice(0, 15) };
   }
 
-  async pipeline(name: string): Promise<PipelineData | undefined> {
+  async pipeline(name: string): Promise<web.PipelineData | undefined> {
     const definition = await orMissing(() => this.backend.getPipelineDefinition(name));
     if (!definition) return undefined;
     const [state, executions, listed] = await Promise.all([
@@ -99,14 +90,14 @@ export class BackendConsole implements ConsoleSource {
     };
   }
 
-  async execution(executionId: string): Promise<ExecutionData | undefined> {
+  async execution(executionId: string): Promise<web.ExecutionData | undefined> {
     const read = await orMissing(() => this.backend.getExecutionHistory(executionId));
     if (!read) return undefined;
     const { detail, pipeline, stateMap, events } = read;
-    const builds: BuildView[] = [];
+    const builds: web.BuildView[] = [];
     for (const [key, b] of Object.entries(detail.builds)) {
       const dot = key.indexOf('.');
-      let log: BuildView['log'];
+      let log: web.BuildView['log'];
       if (b.cloudWatchLogs && this.logText) {
         this.logStreams.set(`${executionId}\u0000${key}`, b.cloudWatchLogs);
         const text = await this.logText(b.cloudWatchLogs.groupName, b.cloudWatchLogs.streamName);
@@ -118,7 +109,7 @@ export class BackendConsole implements ConsoleSource {
         stage: key.slice(0, dot),
         action: key.slice(dot + 1),
         ...(b.buildId !== undefined && { buildId: b.buildId }),
-        status: b.phases.some((p) => p.status === 'FAILED') ? 'FAILED' : b.phases.length > 0 ? 'SUCCEEDED' : 'IN_PROGRESS',
+        status: b.status ?? (b.phases.some((p) => p.status === 'FAILED') ? 'FAILED' : b.phases.length > 0 ? 'SUCCEEDED' : 'IN_PROGRESS'),
         phases: b.phases,
         reports: b.reports ?? [],
         ...(b.logLocation !== undefined && { logLocation: b.logLocation }),
@@ -138,14 +129,14 @@ export class BackendConsole implements ConsoleSource {
   }
 
   /** A build's log from CloudWatch Logs, from a character offset on. */
-  async log(executionId: string, stage: string, action: string, from: number): Promise<LogChunk | undefined> {
+  async log(executionId: string, stage: string, action: string, from: number): Promise<web.LogChunk | undefined> {
     const where = this.logStreams.get(`${executionId}\u0000${stage}.${action}`);
     if (!where || !this.logText) return undefined;
     const text = await this.logText(where.groupName, where.streamName);
     return { text: text.slice(from), size: text.length };
   }
 
-  private makeActions(): ConsoleActions {
+  private makeActions(): web.ConsoleActions {
     const b = this.backend;
     return {
       start: (pipeline, variables) => refusedAs(() => b.startExecution(pipeline, { variables })),

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError } from '../errors';
+import { refusalOf } from '../testing';
 import { parseBuildspecText } from './parse';
 
 /** The problems a buildspec is refused with, as `path: message` lines. */
-function problems(yaml: string): string[] {
-  try {
-    parseBuildspecText(yaml, 'buildspec.yml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(DefinitionError);
-    return (error as DefinitionError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('expected the buildspec to be refused');
-}
+const problems = (yaml: string) => refusalOf(() => parseBuildspecText(yaml, 'buildspec.yml'));
 
 const notesOf = (yaml: string) => parseBuildspecText(yaml).notes.map((n) => `${n.path}: ${n.message}`);
 
@@ -77,6 +69,7 @@ reports:
         secondary: { logs: { files: ['logs/*'], discardPaths: false, excludePaths: [] } },
       },
       cache: { paths: ['node_modules/**/*'] },
+      hasPhases: true,
       reports: { unit: { files: ['junit.xml'], discardPaths: false, fileFormat: 'JUNITXML' } },
     });
   });
@@ -176,24 +169,9 @@ reports:
     expect(parsed.notes).toStrictEqual([{ path: 'env.compute-type', message: 'unknown key, ignored' }]);
   });
 
-  it('refuses a batch-only buildspec by naming the batch key and one of its builds', () => {
-    expect(
-      problems(`
-version: 0.2
-batch:
-  fast-fail: false
-  build-list:
-    - identifier: node20
-      buildspec: ci/node20.yml
-`),
-    ).toStrictEqual([
-      'batch: batch builds are not supported locally and this file declares no phases; run one of its builds on its own, e.g. stepline build --buildspec ci/node20.yml',
-    ]);
-  });
-
-  it('runs the phases of a buildspec that also declares a batch, and says the batch is ignored', () => {
+  it('reads a batch beside the phases, and says when it declares no builds', () => {
     expect(notesOf('version: 0.2\nbatch:\n  build-matrix: {}\nphases:\n  build:\n    commands: [a]\n')).toStrictEqual([
-      "batch: ignored locally: the buildspec's own phases run as one build",
+      'batch.build-matrix: declares no builds: a batch action running this file fails',
     ]);
   });
 

@@ -4,11 +4,13 @@
  *
  * Problems are reported all at once, each with its key path (`phases.build.on-failure: expected ABORT
  * or CONTINUE, got "STOP"`). Keys stepline does not act on locally (`runtime-versions`,
- * `git-credential-helper`, unknown keys outside `phases`) are accepted and come back as notes.
+ * `git-credential-helper`, unknown keys outside `phases`) are accepted and come back as notes. A
+ * `batch` is expanded into its builds (see `batch.ts`).
  */
 import { parseDocument } from 'yaml';
 import { DefinitionError, type DefinitionIssue } from '../errors';
 import { formatPath, parseDocumentText, yamlToJS, zodIssues } from '../model/issues';
+import { type BuildBatch, expandBatch } from './batch';
 import { type ArtifactSpec, type Buildspec, type BuildspecPhase, PHASE_KEYS, type RawBuildspec, RawBuildspecSchema, ReportFileFormat } from './schema';
 
 export interface ParsedBuildspec {
@@ -48,7 +50,7 @@ function readScalarsAsText(text: string, source?: string): unknown {
 export function parseBuildspec(value: unknown, source?: string): ParsedBuildspec {
   const errors: DefinitionIssue[] = [];
   const notes: DefinitionIssue[] = [];
-  const structural = checkPhasesAndBatch(value, notes);
+  const structural = checkPhasesAndBatch(value);
   if (structural) errors.push(structural);
 
   let input = value;
@@ -56,9 +58,10 @@ export function parseBuildspec(value: unknown, source?: string): ParsedBuildspec
   if (!result.success) {
     const unknownKeys: Array<{ path: PropertyKey[]; key: string }> = [];
     const problems = result.error.issues.filter((issue) => {
-      // A misspelt phase or phase key changes what runs: refuse it. Elsewhere an unknown key is
-      // ignored, as CodeBuild ignores keys it does not know (`env.compute-type` in real files).
-      if (issue.code !== 'unrecognized_keys' || issue.path[0] === 'phases') return true;
+      // A misspelt phase or phase key changes what runs, and so does a misspelt batch key
+      // (`depends-on` would drop an order): refuse them. Elsewhere an unknown key is ignored, as
+      // CodeBuild ignores keys it does not know (`env.compute-type` in real files).
+      if (issue.code !== 'unrecognized_keys' || issue.path[0] === 'phases' || issue.path[0] === 'batch') return true;
       for (const key of issue.keys) unknownKeys.push({ path: issue.path, key });
       return false;
     });
@@ -74,33 +77,39 @@ export function parseBuildspec(value: unknown, source?: string): ParsedBuildspec
 
   const raw = result.data;
   errors.push(...checkArtifacts(raw));
+  const batch = readBatch(raw, errors, notes);
   if (errors.length > 0) throw new DefinitionError(errors, source);
   notes.push(...localNotes(raw));
-  return { buildspec: normalize(raw), notes };
+  const buildspec = normalize(raw);
+  if (batch) buildspec.batch = batch;
+  return { buildspec, notes };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** `phases` is required, unless the file only declares a batch, which is refused by name. */
-function checkPhasesAndBatch(value: unknown, notes: DefinitionIssue[]): DefinitionIssue | undefined {
+/** `phases` is required, unless the file declares a batch whose builds each name a buildspec of their own. */
+function checkPhasesAndBatch(value: unknown): DefinitionIssue | undefined {
   if (!isRecord(value)) return undefined;
   const hasPhases = value.phases !== undefined && value.phases !== null;
-  if (value.batch === undefined)
-    return hasPhases ? undefined : { path: 'phases', message: 'missing: expected the phases to run (install, pre_build, build, post_build)' };
-  if (hasPhases) {
-    notes.push({ path: 'batch', message: "ignored locally: the buildspec's own phases run as one build" });
-    return undefined;
-  }
-  const example = batchBuildspecs(value.batch)[0];
-  const hint = example ? `; run one of its builds on its own, e.g. stepline build --buildspec ${example}` : '';
-  return { path: 'batch', message: `batch builds are not supported locally and this file declares no phases${hint}` };
+  if (hasPhases || (value.batch !== undefined && value.batch !== null)) return undefined;
+  return { path: 'phases', message: 'missing: expected the phases to run (install, pre_build, build, post_build)' };
 }
 
-/** The buildspec files a batch's builds name, for a hint. */
-function batchBuildspecs(batch: unknown): string[] {
-  if (!isRecord(batch)) return [];
-  const builds = [batch['build-list'], batch['build-graph']].flatMap((list) => (Array.isArray(list) ? list : []));
-  return builds.flatMap((build) => (isRecord(build) && typeof build.buildspec === 'string' ? [build.buildspec] : []));
+/** The batch expanded, and a build that would run this file's phases refused when it has none. */
+function readBatch(raw: RawBuildspec, errors: DefinitionIssue[], notes: DefinitionIssue[]): BuildBatch | undefined {
+  if (raw.batch === undefined || raw.batch === null) return undefined;
+  const { batch, issues, notes: batchNotes } = expandBatch(raw.batch);
+  errors.push(...issues);
+  notes.push(...batchNotes);
+  if (!batch || raw.phases) return batch;
+  batch.builds.forEach((build, i) => {
+    if (build.buildspec === undefined)
+      errors.push({
+        path: formatPath(['batch', batch.type, i, 'buildspec']),
+        message: 'missing: this build would run the phases of this file, which declares none; name its buildspec',
+      });
+  });
+  return batch;
 }
 
 function withoutKeys(value: unknown, keys: ReadonlyArray<{ path: PropertyKey[]; key: string }>): unknown {
@@ -227,6 +236,7 @@ function normalize(raw: RawBuildspec): Buildspec {
       post_build: normalizePhase(raw.phases?.post_build),
     },
     cache: { paths: raw.cache?.paths ?? [] },
+    hasPhases: raw.phases !== undefined && raw.phases !== null,
     reports: Object.fromEntries(
       Object.entries(raw.reports ?? {}).map(([group, report]) => {
         const spec = { files: report.files, discardPaths: report['discard-paths'] ?? false, fileFormat: report['file-format'] ?? ReportFileFormat.JUnitXml };

@@ -7,46 +7,8 @@
  * @see https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html
  */
 import * as z from 'zod';
-
-/** YAML 1.1 booleans, the ones CodeBuild's decoder accepts for `discard-paths: yes` and the like. */
-const YAML_TRUE = /^(?:y|Y|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
-const YAML_FALSE = /^(?:n|N|no|No|NO|false|False|FALSE|off|Off|OFF)$/;
-
-/** A scalar read as text; numbers and booleans only arrive from JSON-like input, never from YAML. */
-const text = (what = 'text') => z.preprocess((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v), z.string({ error: `expected ${what}` }));
-
-/** Empty values (`key:` with nothing after it) read as empty text, as CodeBuild reads them. */
-const optionalText = (what = 'text') => z.preprocess((v) => (v === null ? '' : v), text(what));
-
-const flag = z.union([z.boolean(), z.string()], { error: 'expected yes or no' }).transform((value, ctx) => {
-  if (typeof value === 'boolean') return value;
-  if (YAML_TRUE.test(value)) return true;
-  if (YAML_FALSE.test(value)) return false;
-  ctx.issues.push({ code: 'custom', message: 'expected yes or no', input: value });
-  return z.NEVER;
-});
-
-/**
- * A list of text as real files write it: a list, a single scalar (`files: imagedefinitions.json`),
- * a null (`commands:` with nothing under it) or a list with empty `-` items, which are dropped.
- */
-const textList = (what: string, item: string) =>
-  z
-    .preprocess(
-      (value) => (value === null ? [] : typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [value] : value),
-      z.array(text(item).nullable(), { error: `expected a list of ${what}` }),
-    )
-    .transform((items) => items.filter((item): item is string => item !== null && item.trim() !== ''));
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ENV_NAME_EXPECTED = 'expected an environment variable name (letters, digits and _, not starting with a digit)';
-const envName = z.string().regex(ENV_NAME, { error: ENV_NAME_EXPECTED });
-const envMap = (what: string) =>
-  z
-    .record(envName, what === 'value' ? optionalText() : text(what), {
-      error: (issue) => (issue.code === 'invalid_key' ? ENV_NAME_EXPECTED : `expected a map of NAME: ${what}`),
-    })
-    .nullable();
+import { BatchSchema, type BuildBatch } from './batch';
+import { envMap, envName, flag, optionalText, text, textList } from './scalars';
 
 export const OnFailure = { Abort: 'ABORT', Continue: 'CONTINUE' } as const;
 export type OnFailure = (typeof OnFailure)[keyof typeof OnFailure];
@@ -174,7 +136,7 @@ export const RawBuildspecSchema = z.strictObject(
     'run-as': text('a user name').optional(),
     env: EnvSchema.optional(),
     proxy: z.unknown().optional(),
-    batch: z.unknown().optional(),
+    batch: BatchSchema.nullable().optional(),
     phases: PhasesSchema.nullable().optional(),
     artifacts: ArtifactsSchema.nullable().optional(),
     cache: CacheSchema.optional(),
@@ -228,4 +190,8 @@ export interface Buildspec {
   artifacts?: ArtifactSpec & { secondary: Record<string, ArtifactSpec> };
   cache: { paths: string[] };
   reports: Record<string, ReportGroupSpec>;
+  /** The builds a batch action runs (`batch`), expanded; absent when the file declares no batch. */
+  batch?: BuildBatch;
+  /** Whether the file declares phases: a batch-only file runs only as a batch. */
+  hasPhases: boolean;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DefinitionError } from '../errors';
 import { parsePipelineText } from '../model/parse';
+import { refusalOf } from '../testing';
 import { compilePipeline } from './compile';
 import { type State, type StateMachineDefinition, validateGraph, validateStateMachine } from './states';
 
@@ -607,5 +608,63 @@ stages:${SOURCE}
       'SourceLocationOverride.$': "States.Format('bkt/web/{}/Src/', $$.Execution.Name)",
     });
     expect(states['Build · Lint']?.Parameters).not.toHaveProperty('SourceVersion.$');
+  });
+});
+
+describe('a batch build', () => {
+  const batchYaml = (action: string) => `
+name: web
+stages:${SOURCE}
+  - name: Build
+    actions: [${action}]
+`;
+
+  it('compiles to startBuildBatch.sync with the per-build timeout, keeps the batch id, status and build groups, and grants the batch calls', () => {
+    const { definition, iam } = compileYaml(
+      batchYaml('{ name: Matrix, kind: build, inputArtifacts: [Src], outputArtifacts: [All], batchEnabled: true, combineArtifacts: true, timeoutMinutes: 20 }'),
+    );
+    const task = allStates(definition)['Build · Matrix'] as {
+      Resource: string;
+      Parameters: Record<string, unknown>;
+      ResultSelector: unknown;
+      TimeoutSeconds: number;
+    };
+    expect(task.Resource).toBe('arn:aws:states:::codebuild:startBuildBatch.sync');
+    expect(task.Parameters).toMatchObject({ ProjectName: 'stepline-web-Build-Matrix', BuildTimeoutInMinutesOverride: 20, ArtifactsOverride: { Name: 'All' } });
+    expect(task.Parameters).not.toHaveProperty('TimeoutInMinutesOverride');
+    expect(task.ResultSelector).toStrictEqual({
+      'buildBatchId.$': '$.BuildBatch.Id',
+      'status.$': '$.BuildBatch.BuildBatchStatus',
+      'builds.$': '$.BuildBatch.BuildGroups',
+    });
+    expect(task.TimeoutSeconds).toBe((20 + 60) * 60);
+    expect(iam).toContainEqual({
+      Effect: 'Allow',
+      Action: ['codebuild:BatchGetBuildBatches', 'codebuild:StartBuildBatch', 'codebuild:StopBuildBatch'],
+      Resource: ['arn:aws:codebuild:us-east-1:000000000000:project/stepline-web-Build-Matrix'],
+    });
+    expect(iam).toContainEqual({
+      Effect: 'Allow',
+      Action: ['events:DescribeRule', 'events:PutRule', 'events:PutTargets'],
+      Resource: ['arn:aws:events:us-east-1:000000000000:rule/StepFunctionsGetEventForCodeBuildStartBuildBatchRule'],
+    });
+    expect(iam.flatMap((s) => s.Action)).not.toContain('codebuild:StartBuild');
+    expect(validateStateMachine(definition)).toStrictEqual([]);
+  });
+
+  it('refuses what a batch cannot do, with the path', () => {
+    const problems = (action: string) => refusalOf(() => compileYaml(batchYaml(action)));
+    expect(problems('{ name: M, kind: build, inputArtifacts: [Src], combineArtifacts: true }')).toStrictEqual([
+      'stages[1].actions[0].combineArtifacts: combines the artifacts of a batch: set batchEnabled: true',
+    ]);
+    expect(problems('{ name: M, kind: build, inputArtifacts: [Src], batchEnabled: true, outputArtifacts: [A] }')).toStrictEqual([
+      "stages[1].actions[0].outputArtifacts: a batch's builds write their artifacts only with combineArtifacts: true (one artifact, a folder per build)",
+    ]);
+    expect(problems('{ name: M, kind: build, inputArtifacts: [Src], batchEnabled: true, combineArtifacts: true, outputArtifacts: [A, B] }')).toStrictEqual([
+      "stages[1].actions[0].outputArtifacts: a batch with combineArtifacts produces exactly one artifact (every build's in a folder named by its identifier), got 2",
+    ]);
+    expect(problems('{ name: M, kind: build, inputArtifacts: [Src], batchEnabled: true, namespace: B, outputVariables: [V] }')).toStrictEqual([
+      'stages[1].actions[0].outputVariables: a batch build exports no variables: each of its builds has its own; run the build that exports them as an action of its own',
+    ]);
   });
 });

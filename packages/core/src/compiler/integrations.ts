@@ -9,6 +9,7 @@ import type { RetryRule } from './states';
 
 export const Resource = {
   CodeBuildSync: 'arn:aws:states:::codebuild:startBuild.sync',
+  CodeBuildBatchSync: 'arn:aws:states:::codebuild:startBuildBatch.sync',
   LambdaInvoke: 'arn:aws:states:::lambda:invoke',
   LambdaWaitForToken: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
 } as const;

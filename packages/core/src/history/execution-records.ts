@@ -44,11 +44,15 @@ export interface ExecutionDetail extends ExecutionSummary {
   error?: string;
   cause?: string;
   state: PipelineState;
-  /** Build phases per action, `Stage.Action` → phases. */
+  /** Build phases per action, `Stage.Action` → phases; each build of a batch as `Stage.Action/identifier`. */
   builds: Record<
     string,
     {
       buildId?: string;
+      /** SUCCEEDED, FAILED, STOPPED, IN_PROGRESS… as CodeBuild says; a batch's build that never started has none. */
+      status?: string;
+      /** The build's identifier in its batch, and the builds it waited for. */
+      batch?: { identifier: string; dependsOn: string[]; ignoreFailure?: boolean };
       logLocation?: string;
       /** Where CodeBuild writes the build's log on AWS. */
       cloudWatchLogs?: { groupName: string; streamName: string };
@@ -60,3 +64,9 @@ export interface ExecutionDetail extends ExecutionSummary {
   artifacts: Array<{ name: string; location: string; files?: number }>;
   variables: Record<string, string>;
 }
+
+/** A build's name beside its stage: the action, and `Action/identifier` for a build of a batch. */
+export const buildName = (action: string, identifier?: string) => (identifier === undefined ? action : `${action}/${identifier}`);
+
+/** The key of a build in {@link ExecutionDetail.builds}: `Stage.Action`, and `Stage.Action/identifier` for a build of a batch. */
+export const buildKey = (stage: string, action: string, identifier?: string) => `${stage}.${buildName(action, identifier)}`;

@@ -7,35 +7,24 @@
  */
 import { ErrorName } from '../errors';
 
+/** `{ A: 'A', B: 'B' }`: CodePipeline's statuses are spelled as their own names. */
+function named<const T extends string>(...names: T[]): { readonly [K in T]: K } {
+  return Object.fromEntries(names.map((name) => [name, name])) as { readonly [K in T]: K };
+}
+
 /** CodePipeline's pipeline execution statuses, plus what stepline's runtimes report. */
-export const ExecutionStatus = {
-  InProgress: 'InProgress',
-  Succeeded: 'Succeeded',
-  Failed: 'Failed',
-  Stopped: 'Stopped',
-  Stopping: 'Stopping',
-  Superseded: 'Superseded',
-} as const;
+export const ExecutionStatus = named('InProgress', 'Succeeded', 'Failed', 'Stopped', 'Stopping', 'Superseded');
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
 
 /** An action's status in a pipeline's state, as `get-pipeline-state` shows it. */
-export const ActionStatus = {
-  InProgress: 'InProgress',
-  Succeeded: 'Succeeded',
-  Failed: 'Failed',
-  Abandoned: 'Abandoned',
-} as const;
+export const ActionStatus = named('InProgress', 'Succeeded', 'Failed', 'Abandoned');
 export type ActionStatus = (typeof ActionStatus)[keyof typeof ActionStatus];
 
-/** A stage's status in a pipeline's state. */
-export const StageStatus = {
-  InProgress: 'InProgress',
-  Succeeded: 'Succeeded',
-  Failed: 'Failed',
-  Stopped: 'Stopped',
-  /** Held at its entry: a disabled transition, a queue, or an older execution in the stage. */
-  Waiting: 'Waiting',
-} as const;
+/**
+ * A stage's status in a pipeline's state. `Waiting`: held at its entry (a disabled transition, a queue,
+ * or an older execution in the stage).
+ */
+export const StageStatus = named('InProgress', 'Succeeded', 'Failed', 'Stopped', 'Waiting');
 export type StageStatus = (typeof StageStatus)[keyof typeof StageStatus];
 
 /** Step Functions' execution statuses (DescribeExecution, the status-change event, the local engine's outcome). */

@@ -17,6 +17,20 @@ const source = {
   ],
 };
 
+/** A Build stage of one CodeBuild action `B` with this configuration, reading the source's artifact. */
+const codeBuildStage = (configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  name: 'Build',
+  actions: [
+    {
+      name: 'B',
+      actionTypeId: { category: 'Build', owner: 'AWS', provider: 'CodeBuild', version: '1' },
+      configuration,
+      inputArtifacts: [{ name: 'SourceArtifact' }],
+      ...extra,
+    },
+  ],
+});
+
 describe('importCodePipeline', () => {
   it('maps a V2 pipeline with triggers, variables and execution mode', () => {
     const [imported] = importCodePipeline(
@@ -120,24 +134,14 @@ describe('importCodePipeline', () => {
   });
 
   it('carries PARAMETER_STORE and SECRETS_MANAGER variables as references, beside the plain ones', () => {
-    const build = {
-      name: 'Build',
-      actions: [
-        {
-          name: 'B',
-          actionTypeId: { category: 'Build', owner: 'AWS', provider: 'CodeBuild', version: '1' },
-          configuration: {
-            ProjectName: 'app-build',
-            EnvironmentVariables: JSON.stringify([
-              { name: 'STAGE', value: 'prod', type: 'PLAINTEXT' },
-              { name: 'TOKEN', value: '/prod/token', type: 'PARAMETER_STORE' },
-              { name: 'DB', value: 'prod/db:password', type: 'SECRETS_MANAGER' },
-            ]),
-          },
-          inputArtifacts: [{ name: 'SourceArtifact' }],
-        },
-      ],
-    };
+    const build = codeBuildStage({
+      ProjectName: 'app-build',
+      EnvironmentVariables: JSON.stringify([
+        { name: 'STAGE', value: 'prod', type: 'PLAINTEXT' },
+        { name: 'TOKEN', value: '/prod/token', type: 'PARAMETER_STORE' },
+        { name: 'DB', value: 'prod/db:password', type: 'SECRETS_MANAGER' },
+      ]),
+    });
     const [imported] = importCodePipeline(declaration([source, build]));
     expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
       name: 'B',
@@ -148,6 +152,22 @@ describe('importCodePipeline', () => {
       parameterStore: { TOKEN: '/prod/token' },
       secretsManager: { DB: 'prod/db:password' },
     });
+  });
+
+  it("carries CodePipeline's BatchEnabled and CombineArtifacts (the sample with combined artifacts)", () => {
+    const build = codeBuildStage(
+      { ProjectName: 'my-build-project-name', PrimarySource: 'SourceArtifact', BatchEnabled: 'true', CombineArtifacts: 'true' },
+      { outputArtifacts: [{ name: 'output1' }] },
+    );
+    const [imported] = importCodePipeline(declaration([source, build]));
+    expect(imported?.definition.stages[1]?.actions[0]).toMatchObject({
+      kind: 'build',
+      batchEnabled: true,
+      combineArtifacts: true,
+      outputArtifacts: ['output1'],
+    });
+    expect(imported?.notes ?? []).toStrictEqual([]);
+    expect(parsePipeline(imported?.definition).stages[1]?.actions[0]).toMatchObject({ batchEnabled: true, combineArtifacts: true });
   });
 
   it('reads CloudFormation YAML with short intrinsic tags, resolving what the template defines', () => {

@@ -484,8 +484,10 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
       const variables = codeBuildVariables(t.value(config, 'EnvironmentVariables', cfg), `${cfg}.EnvironmentVariables`, t.issues);
       const project = ctx && projectFromTemplate(ctx, rawConfigValue(ctx, cfg, 'ProjectName'), config.ProjectName, `${cfg}.ProjectName`, t);
       const primarySource = c('PrimarySource');
-      if (config.BatchEnabled !== undefined) t.mark(`${cfg}.BatchEnabled`);
-      if (str(config.BatchEnabled) === 'true') t.note(`${cfg}.BatchEnabled`, 'batch builds are not carried over: stepline runs one build per action');
+      // CodePipeline writes these as the text "true" or "false".
+      for (const key of ['BatchEnabled', 'CombineArtifacts']) if (config[key] !== undefined) t.mark(`${cfg}.${key}`);
+      const batchEnabled = str(config.BatchEnabled) === 'true';
+      const combineArtifacts = batchEnabled && str(config.CombineArtifacts) === 'true';
       // The action's variables override the project's, as StartBuild's EnvironmentVariablesOverride does.
       const merged = mergeVariables(project?.variables, variables);
       return done({
@@ -499,6 +501,8 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
         ...(Object.keys(merged.PARAMETER_STORE).length > 0 && { parameterStore: merged.PARAMETER_STORE }),
         ...(Object.keys(merged.SECRETS_MANAGER).length > 0 && { secretsManager: merged.SECRETS_MANAGER }),
         ...(primarySource !== undefined && { primarySource }),
+        ...(batchEnabled && { batchEnabled }),
+        ...(combineArtifacts && { combineArtifacts }),
       } as ActionDefinition);
     }
     case 'Manual': {

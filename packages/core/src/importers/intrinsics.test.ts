@@ -5,7 +5,7 @@
  * or refused with the path and the `--parameter` that settles it.
  */
 import { describe, expect, it } from 'vitest';
-import { DefinitionError } from '../errors';
+import { refusalOf } from '../testing';
 import { type ImportOptions, importCodePipeline } from './codepipeline';
 
 type Obj = Record<string, unknown>;
@@ -63,15 +63,7 @@ const actionOf = (text: string, options: ImportOptions | undefined, stage: numbe
   imported(text, options).definition.stages[stage]?.actions[0] as Record<string, unknown>;
 const repositoryOf = (text: string, options?: ImportOptions) => actionOf(text, options, 0).repository;
 const variableOf = (text: string, options?: ImportOptions) => (actionOf(text, options, 1).environmentVariables as Record<string, string>).VALUE;
-const problems = (text: string, options?: ImportOptions): string[] => {
-  try {
-    importCodePipeline(text, 'template.json', options);
-  } catch (error) {
-    if (error instanceof DefinitionError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error('expected the import to fail');
-};
+const problems = (text: string, options?: ImportOptions) => refusalOf(() => importCodePipeline(text, 'template.json', options));
 const SOURCE = 'Resources.Pipeline.Properties.Stages[0].Actions[0].Configuration.RepositoryName';
 
 describe('Ref', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DefinitionError } from '../errors';
+import { refusalOf } from '../testing';
 import { definePipeline, parsePipeline, parsePipelineText } from './parse';
 
 const SOURCE_STAGE = `
@@ -12,15 +12,7 @@ const SOURCE_STAGE = `
         outputArtifacts: [Src]`;
 
 /** The issues a definition is refused with, as `path: message` lines. */
-function problems(yaml: string): string[] {
-  try {
-    parsePipelineText(yaml, 'stepline.yml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(DefinitionError);
-    return (error as DefinitionError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('expected the definition to be refused');
-}
+const problems = (yaml: string) => refusalOf(() => parsePipelineText(yaml, 'stepline.yml'));
 
 describe('parsePipelineText', () => {
   it('parses a pipeline and fills the defaults a CodePipeline user expects', () => {

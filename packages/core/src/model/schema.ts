@@ -92,6 +92,20 @@ const buildLike = {
   primarySource: ArtifactNameSchema.optional(),
   /** Variables the buildspec exports, so references to them can be checked before running. */
   outputVariables: list(VariableNameSchema, 'variable names').optional(),
+  /**
+   * Runs the buildspec's `batch` (its build-list, build-matrix or build-graph) as one CodeBuild batch
+   * build instead of one build, as CodePipeline's `BatchEnabled`. On one machine its builds run in
+   * parallel within the cores.
+   * @default false
+   * @see https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build-buildspec.html
+   */
+  batchEnabled: z.boolean({ error: 'expected true or false' }).optional(),
+  /**
+   * With `batchEnabled`: the primary artifacts of every build of the batch go into the action's one
+   * output artifact, each in a folder named by the build's identifier, as CodePipeline's `CombineArtifacts`.
+   * @default false
+   */
+  combineArtifacts: z.boolean({ error: 'expected true or false' }).optional(),
   /** Build environment of the project `sst deploy` creates. */
   environment: z
     .strictObject({

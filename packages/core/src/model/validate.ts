@@ -136,6 +136,7 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (action.primarySource !== undefined && !action.inputArtifacts.includes(action.primarySource)) {
           add(`${p.path}.primarySource`, `"${action.primarySource}" is not one of this action's input artifacts`);
         }
+        validateBatch(p, add);
         break;
       case 'approval':
         if (inputs + outputs > 0) add(p.path, 'an approval action takes no artifacts');
@@ -154,6 +155,33 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         break;
     }
   }
+}
+
+/**
+ * A batch action's outputs: with `combineArtifacts`, one artifact holding every build's; without it,
+ * CodePipeline names each output after a build (`build1`, `build1_artifact1`), which stepline does not
+ * carry, so it is refused rather than left empty. A batch exports no variables.
+ */
+function validateBatch(p: ActionPosition, add: Add): void {
+  const { action } = p;
+  if (action.kind !== 'build' && action.kind !== 'test') return;
+  if (!action.batchEnabled) {
+    if (action.combineArtifacts) add(`${p.path}.combineArtifacts`, 'combines the artifacts of a batch: set batchEnabled: true');
+    return;
+  }
+  const outputs = action.outputArtifacts.length;
+  if (action.combineArtifacts && outputs !== 1)
+    add(
+      `${p.path}.outputArtifacts`,
+      `a batch with combineArtifacts produces exactly one artifact (every build's in a folder named by its identifier), got ${outputs}`,
+    );
+  if (!action.combineArtifacts && outputs > 0)
+    add(`${p.path}.outputArtifacts`, "a batch's builds write their artifacts only with combineArtifacts: true (one artifact, a folder per build)");
+  if (action.outputVariables !== undefined && action.outputVariables.length > 0)
+    add(
+      `${p.path}.outputVariables`,
+      'a batch build exports no variables: each of its builds has its own; run the build that exports them as an action of its own',
+    );
 }
 
 function validateNamespaces(pipeline: Pipeline, positions: ActionPosition[], variableNames: Set<string>, add: Add): void {

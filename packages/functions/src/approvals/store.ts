@@ -95,9 +95,7 @@ export class MemoryApprovalStore implements ApprovalStore {
   readonly decisions = new Map<string, ApprovalDecisionRecord>();
 
   async putRequest(record: ApprovalRecord): Promise<'created' | 'exists'> {
-    if (this.requests.has(record.approvalId)) return 'exists';
-    this.requests.set(record.approvalId, structuredClone(record));
-    return 'created';
+    return createOnce(this.requests, record.approvalId, record);
   }
 
   async getRequest(approvalId: string): Promise<ApprovalRecord | undefined> {
@@ -105,14 +103,19 @@ export class MemoryApprovalStore implements ApprovalStore {
   }
 
   async putDecision(decision: ApprovalDecisionRecord): Promise<'created' | 'exists'> {
-    if (this.decisions.has(decision.approvalId)) return 'exists';
-    this.decisions.set(decision.approvalId, structuredClone(decision));
-    return 'created';
+    return createOnce(this.decisions, decision.approvalId, decision);
   }
 
   async getDecision(approvalId: string): Promise<ApprovalDecisionRecord | undefined> {
     return this.decisions.get(approvalId);
   }
+}
+
+/** `If-None-Match: *` in memory: the first write under a key wins. */
+function createOnce<T>(records: Map<string, T>, key: string, value: T): 'created' | 'exists' {
+  if (records.has(key)) return 'exists';
+  records.set(key, structuredClone(value));
+  return 'created';
 }
 
 export function httpStatus(error: unknown): number | undefined {

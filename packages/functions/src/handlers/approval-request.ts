@@ -19,7 +19,6 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
  */
 
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
@@ -34,41 +33,19 @@ import {
   SteplineError,
   slackApprovalMessage,
 } from '@stepline/core';
+import { type ApprovalFunctionDependencies, approvalFunctionDependencies } from '../approvals/dependencies';
 import { approvalLinks } from '../approvals/links';
 import { publishNotification } from '../approvals/sns';
-import { type ApprovalStore, S3ApprovalStore } from '../approvals/store';
-import { s3Client, secretCache, snsClient } from '../aws';
-import { type Env, functionLogger, lazy, optionalEnv, requiredEnv } from '../runtime';
-import type { SecretSource } from '../secrets';
-import { type Fetch, postToSlack } from '../slack';
+import { snsClient } from '../aws';
+import { type Env, optionalEnv, requiredEnv } from '../runtime';
+import { postToSlack } from '../slack';
 
-export interface ApprovalRequestDependencies {
-  env: Env;
-  store: () => ApprovalStore;
+export interface ApprovalRequestDependencies extends ApprovalFunctionDependencies {
   sns: () => Promise<SNSClient>;
-  secrets: SecretSource;
-  fetch: Fetch;
-  now: () => Date;
-  logger: Logger;
 }
 
 export function approvalRequestDependencies(env: Env = process.env): ApprovalRequestDependencies {
-  const s3 = s3Client();
-  return {
-    env,
-    store: lazy(
-      () =>
-        new S3ApprovalStore({
-          s3,
-          bucket: optionalEnv(env, EnvVar.ApprovalBucket) ?? requiredEnv(env, EnvVar.ArtifactBucket, 'the bucket approvals are kept in'),
-        }),
-    ),
-    sns: snsClient(),
-    secrets: secretCache(),
-    fetch: (...args) => fetch(...args),
-    now: () => new Date(),
-    logger: functionLogger('approval-request'),
-  };
+  return { ...approvalFunctionDependencies(env, 'approval-request'), sns: snsClient() };
 }
 
 export interface ApprovalRequestResult {

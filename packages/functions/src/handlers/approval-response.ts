@@ -24,7 +24,6 @@
  * @see https://api.slack.com/interactivity/handling
  */
 
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
@@ -40,45 +39,23 @@ import {
   slackDecisionMessage,
   verifySlackSignature,
 } from '@stepline/core';
+import { type ApprovalFunctionDependencies, approvalFunctionDependencies } from '../approvals/dependencies';
 import { ApprovalDesk, formPage } from '../approvals/desk';
-import { type ApprovalStore, S3ApprovalStore } from '../approvals/store';
-import { s3Client, secretCache, sfnClient } from '../aws';
+import { sfnClient } from '../aws';
 import { HttpError } from '../errors';
 import { type HttpRequest, type HttpResponse, html, httpErrors, json, parseHttpEvent } from '../http';
-import { type Env, functionLogger, lazy, optionalEnv, requiredEnv } from '../runtime';
-import type { SecretSource } from '../secrets';
-import { type Fetch, postToSlack } from '../slack';
+import { type Env, optionalEnv, requiredEnv } from '../runtime';
+import { postToSlack } from '../slack';
 
 /** Forms and Slack payloads are small; anything bigger is not ours. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-export interface ApprovalResponseDependencies {
-  env: Env;
-  store: () => ApprovalStore;
+export interface ApprovalResponseDependencies extends ApprovalFunctionDependencies {
   sfn: () => Promise<SFNClient>;
-  secrets: SecretSource;
-  fetch: Fetch;
-  now: () => Date;
-  logger: Logger;
 }
 
 export function approvalResponseDependencies(env: Env = process.env): ApprovalResponseDependencies {
-  const s3 = s3Client();
-  return {
-    env,
-    store: lazy(
-      () =>
-        new S3ApprovalStore({
-          s3,
-          bucket: optionalEnv(env, EnvVar.ApprovalBucket) ?? requiredEnv(env, EnvVar.ArtifactBucket, 'the bucket approvals are kept in'),
-        }),
-    ),
-    sfn: sfnClient(),
-    secrets: secretCache(),
-    fetch: (...args) => fetch(...args),
-    now: () => new Date(),
-    logger: functionLogger('approval-response'),
-  };
+  return { ...approvalFunctionDependencies(env, 'approval-response'), sfn: sfnClient() };
 }
 
 const page = (p: ApprovalPage, status?: number): HttpResponse => {

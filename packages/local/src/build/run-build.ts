@@ -124,6 +124,14 @@ function readBuildspec(options: RunBuildOptions, sourceDir: string, log: BuildLo
     if (path !== undefined && !existsSync(path)) throw new DefinitionError([{ path: '', message: 'no such buildspec file' }], path);
     const parsed = parseBuildspecText(path === undefined ? given : readFileSync(path, 'utf8'), path ?? 'inline buildspec');
     for (const note of parsed.notes) log.line(`Warning: ${note.path}: ${note.message}`);
+    if (!parsed.buildspec.hasPhases)
+      throw new DefinitionError(
+        [{ path: 'batch', message: 'this file declares only a batch of builds, no phases: run it from a build action with batchEnabled: true' }],
+        path ?? 'inline buildspec',
+      );
+    // A build of a batch knows it is one; any other build of a file with a batch runs its phases alone.
+    if (parsed.buildspec.batch && options.environment?.CODEBUILD_BATCH_BUILD_IDENTIFIER === undefined)
+      log.line('Note: batch: this build runs the phases; the batch runs from a build action with batchEnabled: true', { fileOnly: true });
     return parsed.buildspec;
   } catch (error) {
     // The caller shows the error itself; the log keeps it with the build.

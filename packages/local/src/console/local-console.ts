@@ -8,6 +8,8 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   actionTimeline,
+  buildKey,
+  buildName,
   type CompiledPipeline,
   checkVariableOverrides,
   compilePipeline,
@@ -189,13 +191,14 @@ export class LocalConsole implements ConsoleSource {
     // The latest build of each action (a retried stage builds again).
     const latest = new Map<string, (typeof builds)[number]>();
     const builds = this.store.builds(executionId);
-    for (const b of builds) latest.set(`${b.stage}.${b.action}`, b);
+    for (const b of builds) latest.set(buildKey(b.stage, b.action, b.batch?.identifier), b);
     const buildViews: BuildView[] = [];
     for (const b of latest.values()) {
       const log = b.logFile ? await this.tail(b.logFile) : undefined;
       buildViews.push({
         stage: b.stage,
-        action: b.action,
+        // Each build of a batch is shown, and its log read, as `Action/identifier`.
+        action: buildName(b.action, b.batch?.identifier),
         buildId: b.buildId,
         status: b.status,
         startedAt: b.startedAt,
@@ -255,7 +258,7 @@ export class LocalConsole implements ConsoleSource {
   async log(executionId: string, stage: string, action: string, from: number): Promise<LogChunk | undefined> {
     const build = this.store
       .builds(executionId)
-      .filter((b) => b.stage === stage && b.action === action)
+      .filter((b) => b.stage === stage && buildName(b.action, b.batch?.identifier) === action)
       .at(-1);
     if (!build?.logFile) return undefined;
     const range = await readRange(build.logFile, from, LOG_CHUNK_BYTES);

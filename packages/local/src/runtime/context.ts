@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CompiledPipeline, Pipeline } from '@stepline/core';
+import { type CompiledPipeline, ErrorName, type Pipeline, SteplineError } from '@stepline/core';
 import type { LocalApprovals, WaitOptions } from '../approvals/local-approvals';
 import type { LocalArtifactStore } from '../artifacts/store';
 import type { LocalCanary } from '../canary/index';
@@ -63,4 +63,14 @@ export async function actionDirs(
   await rm(work, { recursive: true, force: true });
   await mkdir(logs, { recursive: true });
   return { work, logFile: join(logs, `${name}.log`) };
+}
+
+/** A stop may come while an action's inputs are copied: then nothing starts. */
+export function throwIfStopped(ctx: Pick<ExecutionContext, 'signal'>, what: string): void {
+  if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${what} was stopped before it started`);
+}
+
+/** An action whose definition says what it does on AWS but not what stands in for that on one machine. */
+export function needsLocalSetting(action: { name: string }, onAws: string, needs: string): SteplineError {
+  return new SteplineError(ErrorName.ActionFailed, `action ${action.name} ${onAws}; on one machine it needs ${needs}`);
 }

@@ -31,6 +31,7 @@ import { HistoryStore } from '../store/history-store';
 import type { ExecutionContext, LocalPaths } from './context';
 import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
+import { buildBatchHandler } from './handlers/build-batch';
 import { cloudFormationHandler } from './handlers/cloudformation';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
@@ -366,7 +367,7 @@ export class LocalRuntime {
           break;
         case 'build':
         case 'test':
-          handlers[state] = buildHandler(ctx, action, stage.name);
+          handlers[state] = action.batchEnabled ? buildBatchHandler(ctx, action, stage.name) : buildHandler(ctx, action, stage.name);
           break;
         case 'approval':
           handlers[state] = approvalHandler(ctx);

@@ -1,5 +1,6 @@
 /**
- * Builds: each run of a build action with its phases, reports and log file, and build numbers per project.
+ * Builds: each run of a build action (each build of a batch) with its phases, reports and log file, and
+ * build numbers per project.
  */
 import type Database from 'better-sqlite3';
 import { opt, type Row } from './database';
@@ -16,6 +17,7 @@ CREATE TABLE IF NOT EXISTS builds (
   reports TEXT NOT NULL DEFAULT '[]',
   started_at TEXT NOT NULL,
   ended_at TEXT,
+  batch TEXT,
   PRIMARY KEY (execution_id, stage, action, build_id)
 );
 CREATE TABLE IF NOT EXISTS build_numbers (project TEXT PRIMARY KEY, last INTEGER NOT NULL);
@@ -32,6 +34,8 @@ export interface BuildRow {
   reports: Array<{ name: string; passed: number; failed: number; skipped: number; failures?: Array<{ name: string; suite?: string; message?: string }> }>;
   startedAt: string;
   endedAt?: string;
+  /** Which build of its batch this is (`batchEnabled` actions run several builds). */
+  batch?: { identifier: string; dependsOn: string[]; ignoreFailure: boolean };
 }
 
 export class BuildRecords {
@@ -47,8 +51,8 @@ export class BuildRecords {
   saveBuild(b: BuildRow): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO builds (execution_id, stage, action, build_id, status, log_file, phases, reports, started_at, ended_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO builds (execution_id, stage, action, build_id, status, log_file, phases, reports, started_at, ended_at, batch)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         b.executionId,
@@ -61,6 +65,7 @@ export class BuildRecords {
         JSON.stringify(b.reports),
         b.startedAt,
         b.endedAt ?? null,
+        b.batch ? JSON.stringify(b.batch) : null,
       );
   }
 
@@ -77,6 +82,7 @@ export class BuildRecords {
       reports: JSON.parse(String(r.reports)),
       startedAt: String(r.started_at),
       endedAt: opt(r.ended_at),
+      ...(r.batch !== null && r.batch !== undefined && { batch: JSON.parse(String(r.batch)) }),
     }));
   }
 }

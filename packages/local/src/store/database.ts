@@ -10,7 +10,10 @@ export type Row = Record<string, unknown>;
 export const opt = <T>(v: unknown): T | undefined => (v === null || v === undefined ? undefined : (v as T));
 
 /** Columns added after a table was first created: a database written by an older stepline gains them. */
-const ADDED_COLUMNS: Array<{ table: string; column: string; type: string }> = [{ table: 'executions', column: 'machine', type: 'TEXT' }];
+const ADDED_COLUMNS: Array<{ table: string; column: string; type: string }> = [
+  { table: 'executions', column: 'machine', type: 'TEXT' },
+  { table: 'builds', column: 'batch', type: 'TEXT' },
+];
 
 function migrate(db: Database.Database): void {
   for (const { table, column, type } of ADDED_COLUMNS) {

@@ -1,6 +1,7 @@
 import { DefinitionError } from '../../errors';
 import type { BuildAction } from '../../model/schema';
 import type { ActionContext } from '../context';
+import type { IamStatement } from '../iam';
 import { CODEBUILD_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
 import { actionResultPath } from '../references';
 import { type JsonObject, task } from '../states';
@@ -84,7 +85,8 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
     parameters['SourceLocationOverride.$'] = artifactLocationExpression(ctx, primary);
   }
   parameters.BuildspecOverride = action.buildspec;
-  parameters.TimeoutInMinutesOverride = action.timeoutMinutes ?? Timeout.buildMinutes;
+  // StartBuildBatch names the per-build timeout differently; each build of a batch gets the action's.
+  parameters[action.batchEnabled ? 'BuildTimeoutInMinutesOverride' : 'TimeoutInMinutesOverride'] = action.timeoutMinutes ?? Timeout.buildMinutes;
   parameters.EnvironmentVariablesOverride = env;
 
   const secondary = action.inputArtifacts.filter((a) => a !== primary);
@@ -113,29 +115,23 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
     parameters.SecondaryArtifactsOverride = moreOutputs.map((a) => ({ ArtifactIdentifier: artifactIds.get(a) ?? a, ...artifactOverride(a) }));
   }
 
-  // ExportedEnvironmentVariables is absent from a build that exports nothing, and reading a missing
-  // path fails the Task on AWS: it is read only when the action declares its variables, or when some
-  // action refers to them (and then the build must export them).
-  const resultSelector: JsonObject = { 'buildId.$': '$.Build.Id', 'buildNumber.$': '$.Build.BuildNumber', 'status.$': '$.Build.BuildStatus' };
-  const wanted = action.namespace !== undefined && ((action.outputVariables?.length ?? 0) > 0 || ctx.referencedNamespaces.has(action.namespace));
-  if (wanted) resultSelector['exportedVariables.$'] = '$.Build.ExportedEnvironmentVariables';
-
   const projectArn = `arn:aws:codebuild:${ctx.options.region}:${ctx.options.accountId}:project/${project}`;
-  ctx.iam.push({ Effect: 'Allow', Action: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], Resource: [projectArn] });
-  // startBuild.sync watches the build through this managed EventBridge rule.
+  const call = action.batchEnabled ? batchCall(projectArn) : buildCall(ctx, action, projectArn);
+  ctx.iam.push(call.statement);
+  // The .sync integration watches the build (or the batch) through this managed EventBridge rule.
   ctx.iam.push({
     Effect: 'Allow',
     Action: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
-    Resource: [`arn:aws:events:${ctx.options.region}:${ctx.options.accountId}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule`],
+    Resource: [`arn:aws:events:${ctx.options.region}:${ctx.options.accountId}:rule/${call.rule}`],
   });
 
   addState(
     ctx,
     ctx.name,
     task({
-      resource: Resource.CodeBuildSync,
+      resource: call.resource,
       parameters,
-      resultSelector,
+      resultSelector: call.resultSelector,
       resultPath: actionResultPath(ctx.key),
       timeoutSeconds: ((action.timeoutMinutes ?? Timeout.buildMinutes) + Timeout.buildQueueMinutes) * 60,
       retry: retryTransient(CODEBUILD_TRANSIENT_ERRORS),
@@ -144,4 +140,43 @@ export function compileBuild(ctx: ActionContext, action: BuildAction): void {
     }),
     { role: 'action', final: true },
   );
+}
+
+interface CodeBuildCall {
+  resource: string;
+  resultSelector: JsonObject;
+  statement: IamStatement;
+  /** The EventBridge rule Step Functions manages to learn that the build ended. */
+  rule: string;
+}
+
+/** One build: `startBuild.sync`, answered with `{Build}` as BatchGetBuilds describes it. */
+function buildCall(ctx: ActionContext, action: BuildAction, projectArn: string): CodeBuildCall {
+  // ExportedEnvironmentVariables is absent from a build that exports nothing, and reading a missing
+  // path fails the Task on AWS: it is read only when the action declares its variables, or when some
+  // action refers to them (and then the build must export them).
+  const resultSelector: JsonObject = { 'buildId.$': '$.Build.Id', 'buildNumber.$': '$.Build.BuildNumber', 'status.$': '$.Build.BuildStatus' };
+  const wanted = action.namespace !== undefined && ((action.outputVariables?.length ?? 0) > 0 || ctx.referencedNamespaces.has(action.namespace));
+  if (wanted) resultSelector['exportedVariables.$'] = '$.Build.ExportedEnvironmentVariables';
+  return {
+    resource: Resource.CodeBuildSync,
+    resultSelector,
+    statement: { Effect: 'Allow', Action: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'], Resource: [projectArn] },
+    rule: 'StepFunctionsGetEventForCodeBuildStartBuildRule',
+  };
+}
+
+/**
+ * A batch (`batchEnabled`): `startBuildBatch.sync`, answered with `{BuildBatch}` as BatchGetBuildBatches
+ * describes it; its build groups (one per build of the batch) are kept for the execution's history.
+ * A batch exports no variables (validation refuses `outputVariables`).
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
+ */
+function batchCall(projectArn: string): CodeBuildCall {
+  return {
+    resource: Resource.CodeBuildBatchSync,
+    resultSelector: { 'buildBatchId.$': '$.BuildBatch.Id', 'status.$': '$.BuildBatch.BuildBatchStatus', 'builds.$': '$.BuildBatch.BuildGroups' },
+    statement: { Effect: 'Allow', Action: ['codebuild:StartBuildBatch', 'codebuild:StopBuildBatch', 'codebuild:BatchGetBuildBatches'], Resource: [projectArn] },
+    rule: 'StepFunctionsGetEventForCodeBuildStartBuildBatchRule',
+  };
 }

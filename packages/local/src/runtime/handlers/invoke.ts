@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorName, type InvokeAction, SteplineError } from '@stepline/core';
 import { releaseProcessGroup, spawnOwnedGroup } from '../../process/process-groups';
-import { actionDirs, type ExecutionContext } from '../context';
+import { actionDirs, type ExecutionContext, needsLocalSetting, throwIfStopped } from '../context';
 import { logTail } from './build';
 
 interface InvokePayload {
@@ -19,10 +19,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
   return async (input: unknown) => {
     const { Payload } = input as InvokePayload;
     if (Payload.command === undefined) {
-      throw new SteplineError(
-        ErrorName.ActionFailed,
-        `action ${action.name} names only a Lambda function (${action.function}); on one machine it needs a command`,
-      );
+      throw needsLocalSetting(action, `names only a Lambda function (${action.function})`, 'a command');
     }
     const { work, logFile } = await actionDirs(ctx, stage, action.name);
     let cwd = ctx.repo;
@@ -33,8 +30,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     }
     await mkdir(work, { recursive: true });
     const outputFile = join(work, 'output.env');
-    // A stop may have come while the input was copied: then nothing starts.
-    if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped before it started`);
+    throwIfStopped(ctx, action.name);
     const log = createWriteStream(logFile);
     const exitCode = await new Promise<number>((resolve, reject) => {
       const child = spawnOwnedGroup('/bin/sh', ['-c', Payload.command ?? ''], {

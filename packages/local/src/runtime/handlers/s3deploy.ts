@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorName, type S3DeployAction, SteplineError, zipStored } from '@stepline/core';
-import { actionDirs, type ExecutionContext } from '../context';
+import { actionDirs, type ExecutionContext, needsLocalSetting, throwIfStopped } from '../context';
 
 interface S3DeployPayload {
   Payload: { objectKey?: string; extract: boolean };
@@ -16,16 +16,13 @@ export function s3DeployHandler(ctx: ExecutionContext, action: S3DeployAction, s
   return async (input: unknown) => {
     const { Payload } = input as S3DeployPayload;
     if (action.local === undefined) {
-      throw new SteplineError(
-        ErrorName.ActionFailed,
-        `action ${action.name} deploys to the S3 bucket ${action.bucket}; on one machine it needs local.directory to deploy into`,
-      );
+      throw needsLocalSetting(action, `deploys to the S3 bucket ${action.bucket}`, 'local.directory to deploy into');
     }
     const target = resolve(action.local.directory);
     const artifact = action.inputArtifacts[0] ?? '';
     const key = Payload.objectKey ?? '';
     if (key.split('/').includes('..')) throw new SteplineError(ErrorName.ActionFailed, `objectKey ${key} leaves ${target}`);
-    if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped before it started`);
+    throwIfStopped(ctx, action.name);
     if (Payload.extract) {
       const into = join(target, key);
       const copied = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, into);
