@@ -4,14 +4,12 @@
  * routes never fails a request: a request keeps the backend it was given, and a backend leaves only
  * after its in-flight requests finish (`drain`).
  *
- * Why raw sockets: Node's HTTP server and client cost about four times nginx's CPU per proxied
- * request (request and response objects, streams, events); parsing on the sockets themselves and
- * writing each answer in one write costs about what nginx does. Messages are re-framed, never passed
- * through as received (see `http1.ts`).
+ * Why raw sockets: Node's HTTP server and an HTTP client cost about four times nginx's CPU per
+ * proxied request (request and response objects, streams, events); parsing on the sockets themselves
+ * and writing each answer in one write costs about 60% of that (BENCHMARKS.md, bench/proxy). Messages
+ * are re-framed, never passed through as received (see `http1.ts`).
  */
-
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { CHUNK_END, chunkHead, type HeadInfo, HTTPParser, LAST_CHUNK, methodName, plainAnswer, splitHead } from './http1';
 import { SmoothWeightedScheduler } from './scheduler';
 import { type UpstreamConnection, type UpstreamListener, UpstreamPool } from './upstream';
