@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseManifest } from '@stepline/cli/manifest';
-import { compilePipeline, machineHash, type Pipeline } from '@stepline/core';
+import { type CommandsAction, commandsBuildspec, compilePipeline, machineHash, type Pipeline } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type PolicyStatement, stateMachineObservability, WILDCARD_EXCEPTIONS } from './iam';
 import { installStepline, type Stepline, statusPattern } from './install';
@@ -262,7 +262,9 @@ describe('functions, projects and events', () => {
   it('bundles every handler for Node.js 22, public URLs only for the webhook and approval links', () => {
     const functions = ofType('aws:lambda/function:Function');
     expect(functions.map((f) => f.inputs.name).sort()).toStrictEqual(
-      ['approval-request', 'approval-response', 'canary', 'gate', 'notify', 's3-deploy', 'source', 'webhook'].map((n) => `stepline-team-${n}`),
+      ['approval-request', 'approval-response', 'canary', 'cloudformation', 'gate', 'notify', 's3-deploy', 'source', 'webhook'].map(
+        (n) => `stepline-team-${n}`,
+      ),
     );
     for (const fn of functions) expect(fn.inputs).toMatchObject({ runtime: 'nodejs22.x', handler: 'index.handler', architectures: ['arm64'] });
     expect(
@@ -278,9 +280,22 @@ describe('functions, projects and events', () => {
     });
   });
 
-  it('creates CodeBuild projects for build and test actions that name none', () => {
+  it('creates CodeBuild projects for build and test actions that name none, and for commands actions', () => {
     const projects = ofType('aws:codebuild/project:Project');
-    expect(projects.map((p) => p.inputs.name).sort()).toStrictEqual(['stepline-team-api-Build-Test', 'stepline-team-web-Build-Compile']);
+    expect(projects.map((p) => p.inputs.name).sort()).toStrictEqual([
+      'stepline-team-api-Build-Bundle',
+      'stepline-team-api-Build-Test',
+      'stepline-team-web-Build-Compile',
+    ]);
+    // A commands action's project runs the buildspec made from its commands, as its Task sends it.
+    const bundle = named('aws:codebuild/project:Project', 'ProjectApiBuildBundle').inputs;
+    const api = pipelines.find((p) => p.name === 'api') as Pipeline;
+    expect(bundle.source).toMatchObject({
+      type: 'GITHUB',
+      location: 'https://github.com/acme/api.git',
+      buildspec: commandsBuildspec(api.stages[1]?.actions[1] as CommandsAction),
+    });
+    expect(bundle.artifacts).toMatchObject({ type: 'S3', packaging: 'NONE' });
     expect(named('aws:codebuild/project:Project', 'ProjectWebBuildCompile').inputs.source).toStrictEqual({
       type: 'GITHUB',
       location: 'https://github.com/acme/web.git',

@@ -297,6 +297,7 @@ export function installStepline(args: SteplineArgs): Stepline {
             functions.gate,
             functions.canary,
             functions['s3-deploy'],
+            functions.cloudformation,
             ...objects,
             ...own.filter(isDefined),
           ],

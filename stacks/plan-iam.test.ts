@@ -5,9 +5,10 @@
  * on a role's inline policies.
  */
 import { join } from 'node:path';
-import { ControlPrefix, type Pipeline, parsePipeline } from '@stepline/core';
+import { ControlPrefix, type Pipeline, parsePipeline, parsePipelineText } from '@stepline/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
+import { pipelineYaml } from '../test/helpers/project';
 import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
 import { loadPipelines } from './pipelines';
 import { type InstallationPlan, planInstallation } from './plan';
@@ -88,9 +89,12 @@ describe('planned policies, simulated', () => {
     expect(describeDenials(await checkRequests(statementsOf, requests))).toBe('');
   });
 
-  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables, and nothing else of SSM or Secrets Manager', async () => {
+  it('a project may read its PARAMETER_STORE and SECRETS_MANAGER variables and its inline buildspec’s, and nothing else of SSM or Secrets Manager', async () => {
     const pipeline = buildPipeline('vars', {
       name: 'Compile',
+      // An inline buildspec (as an imported project's BuildSpec) is known at deploy time: its env is granted too.
+      buildspec:
+        'version: 0.2\nenv:\n  parameter-store: { API_KEY: /prod/api-key }\n  secrets-manager: { PASS: "db-pass:password" }\nphases: { build: { commands: [make] } }\n',
       parameterStore: { DB_URL: '/prod/db-url', REGION_NAME: 'plain-name' },
       secretsManager: { TOKEN: 'gh-token:token::', KEY: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:deploy-key-AbC123:key::` },
     });
@@ -104,9 +108,15 @@ describe('planned policies, simulated', () => {
       action: 'secretsmanager:GetSecretValue',
       resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}`,
     });
-    expect(describeDenials(await checkRequests(of, [ssm('/prod/db-url'), ssm('/plain-name'), secret('gh-token-Xy12Zw'), secret('deploy-key-AbC123')]))).toBe(
-      '',
-    );
+    const allowed = [
+      ssm('/prod/db-url'),
+      ssm('/plain-name'),
+      ssm('/prod/api-key'),
+      secret('gh-token-Xy12Zw'),
+      secret('deploy-key-AbC123'),
+      secret('db-pass-Q1w2E3'),
+    ];
+    expect(describeDenials(await checkRequests(of, allowed))).toBe('');
     const denied = await checkRequests(of, [ssm('/prod/other'), secret('other-Xy12Zw')]);
     expect(denied).toHaveLength(2);
   });
@@ -142,6 +152,38 @@ describe('planned policies, simulated', () => {
       1,
     );
     expect(await checkRequests(() => machine.statements, [{ principal: 'machine', action: 'codebuild:StartBuild', resource: projectArn }])).toHaveLength(1);
+  });
+
+  it('a CloudFormation action: its function reads its inputs and writes its outputs file, its machine deploys the stack from the template', async () => {
+    const infra = parsePipelineText(
+      pipelineYaml(
+        'infra',
+        `  - name: Deploy
+    actions: [{ name: Stack, kind: cloudformation, actionMode: CREATE_UPDATE, stackName: web, templatePath: "Src::stack.yml", inputArtifacts: [Src], outputArtifacts: [Out], outputFileName: outputs.json }]`,
+      ),
+    );
+    const planned = planFor([infra]);
+    const machine = planned.stateMachines[0];
+    if (!machine) throw new Error('no state machine');
+    const of = (principal: string) => (principal === machine.name ? machine.statements : planned.functions.cloudformation.statements);
+    const bucket = `arn:aws:s3:::${planned.names.bucket}`;
+    const fn = 'cloudformation';
+    const requests: IamRequest[] = [
+      { principal: fn, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/manifest.json`, mayBeMissing: true },
+      { principal: fn, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/config/prod.json`, mayBeMissing: true },
+      { principal: fn, action: 's3:PutObject', resource: `${bucket}/infra/e1/Out/outputs.json` },
+      // CloudFormation reads the TemplateURL with the caller's (the machine's) permissions.
+      { principal: machine.name, action: 's3:GetObject', resource: `${bucket}/infra/e1/Src/stack.yml` },
+      { principal: machine.name, action: 'lambda:InvokeFunction', resource: planned.functions.cloudformation.arn },
+      ...['CreateStack', 'UpdateStack', 'DescribeStacks', 'CreateChangeSet', 'ExecuteChangeSet'].map((a) => ({
+        principal: machine.name,
+        action: `cloudformation:${a}`,
+        resource: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/web/1a2b`,
+      })),
+    ];
+    expect(describeDenials(await checkRequests(of, requests))).toBe('');
+    const denied = await checkRequests(of, [{ principal: fn, action: 's3:GetObject', resource: `${bucket}/web/e1/Src/stack.yml` }]);
+    expect(denied).toHaveLength(1);
   });
 
   it('a connection with a codestar-connections ARN is granted under that prefix', () => {

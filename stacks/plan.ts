@@ -7,15 +7,20 @@
 import {
   type Action,
   actionPositions,
+  type BuildAction,
+  type CodeBuildRun,
   type CompiledPipeline,
   type CompileOptions,
   ControlPrefix,
+  commandsBuild,
   type DeployAction,
   EnvVar,
   type FunctionKey,
   InstallationTag,
   installationCompileOptions,
+  isInlineBuildspec,
   type Pipeline,
+  parseBuildspecText,
   pipelineManifestKey,
   projectName,
   type SourceAction,
@@ -206,6 +211,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
+  const cloudFormationPipelines = [
+    ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
+  ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -331,11 +339,28 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 : []),
             ],
     }),
+    cloudformation: fn('cloudformation', {
+      description: 'stepline: CloudFormation actions (template configuration and parameter files in, outputs file out)',
+      timeoutSeconds: 60,
+      memoryMb: 256,
+      // Only the artifacts of pipelines with CloudFormation actions: read their inputs, write their outputs file.
+      statements:
+        cloudFormationPipelines.length === 0
+          ? []
+          : [
+              allow(
+                ['s3:GetObject', 's3:PutObject'],
+                cloudFormationPipelines.map((p) => `${bucketArn}/${p}/*`),
+              ),
+              // A build's output has no stepline manifest: reading one that is absent must answer 404, not 403.
+              listBucket(bucketArn),
+            ],
+    }),
   };
 
   const projects = positions.flatMap(({ pipeline, position }): ProjectPlan[] => {
-    const action = position.action;
-    if ((action.kind !== 'build' && action.kind !== 'test') || action.project !== undefined) return [];
+    const action = createdProjectBuild(position.action);
+    if (action === undefined) return [];
     const name = projectName({ pipeline, position, options: resolvedForProjectName(compileOptions) }, action);
     const logGroup = `/aws/codebuild/${name}`;
     const primary = action.primarySource ?? action.inputArtifacts[0];
@@ -381,7 +406,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
             [`arn:aws:codebuild:${region}:${accountId}:report-group/${name}-*`],
           ),
           ...(connection ? [connectionStatement(connection)] : []),
-          ...variableSourceStatements(action, region, accountId),
+          ...variableSourceStatements(buildVariableSources(action, `${pipeline.name}: ${position.path}.buildspec`), region, accountId),
         ],
         ...(action.batchEnabled && {
           batch: {
@@ -448,7 +473,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', cloudFormation: '', ...options.functions },
   };
 }
 
@@ -565,8 +590,37 @@ function canaryStatements(options: {
   return statements;
 }
 
+/**
+ * The builds the installation creates a CodeBuild project for: build and test actions that name none,
+ * and every commands action (CodePipeline runs those on compute it manages).
+ */
+function createdProjectBuild(action: Action): (CodeBuildRun & Pick<BuildAction, 'environment'>) | undefined {
+  if (action.kind === 'commands') return commandsBuild(action);
+  if ((action.kind === 'build' || action.kind === 'test') && action.project === undefined) return action;
+  return undefined;
+}
+
 /** Actions of a pipeline, for tests and summaries. */
 export const actionsOf = (pipeline: Pipeline): Action[] => pipeline.stages.flatMap((s) => s.actions);
+
+/**
+ * What a build project reads from SSM and Secrets Manager: the action's `parameterStore` and
+ * `secretsManager` (the build's overrides, which win by name, as in CodeBuild), and an inline
+ * buildspec's `env.parameter-store` and `env.secrets-manager` (an imported CodeBuild project's BuildSpec
+ * is inline). A buildspec file is read by CodeBuild from the commit it builds, which `sst deploy` does not
+ * have and which may change after it: its `env` cannot be granted here and is declared on the action
+ * (docs/install-aws.md).
+ */
+export function buildVariableSources(
+  action: { buildspec: string; parameterStore?: Record<string, string>; secretsManager?: Record<string, string> },
+  source: string,
+): { parameterStore: Record<string, string>; secretsManager: Record<string, string> } {
+  const env = isInlineBuildspec(action.buildspec) ? parseBuildspecText(action.buildspec, source).buildspec.env : undefined;
+  return {
+    parameterStore: { ...env?.parameterStore, ...action.parameterStore },
+    secretsManager: { ...env?.secretsManager, ...action.secretsManager },
+  };
+}
 
 /**
  * CodeBuild reads a project's PARAMETER_STORE and SECRETS_MANAGER variables with the project's role

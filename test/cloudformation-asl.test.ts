@@ -33,7 +33,17 @@ const stack = (status: string, outputs?: Array<{ OutputKey: string; OutputValue:
   Stacks: [{ StackName: 'web', StackStatus: status, ...(outputs && { Outputs: outputs }) }],
 });
 
-async function run(deploy: string, overrides: Record<string, (input: unknown) => unknown>, after = false) {
+/** What the cloudformation function answers to prepare (its own tests: cloudformation-moto.test.ts, core's cloudformation-input). */
+const PREPARED = {
+  StackName: 'web',
+  TemplateURL: 'https://stepline-artifacts.s3.us-east-1.amazonaws.com/infra/exec-1/Src/stack.yml',
+  Parameters: [{ ParameterKey: 'Env', ParameterValue: 'prod' }],
+  Capabilities: ['CAPABILITY_IAM'],
+};
+const prepared = () => ({ Payload: { stack: PREPARED, changeSet: { ...PREPARED, ChangeSetName: 'web-cs' } } });
+
+async function run(deploy: string, stubs: Record<string, (input: unknown) => unknown>, after = false) {
+  const overrides = { 'Deploy · Stack · prepare': prepared, ...stubs };
   const compiled = compilePipeline(parsePipelineText(definition(deploy, after)), { target: 'aws' });
   expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
   const calls: StubCall[] = [];
@@ -49,7 +59,7 @@ async function run(deploy: string, overrides: Record<string, (input: unknown) =>
     waitTimeOverrides: waits,
   });
   const outcome = await running.outcome;
-  return { outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack')), inputs: calls };
+  return { outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack') && s !== 'Deploy · Stack · prepare'), inputs: calls };
 }
 
 const CREATE_UPDATE = 'actionMode: CREATE_UPDATE, templatePath: "Src::stack.yml", parameterOverrides: { Env: prod }, capabilities: [CAPABILITY_IAM]';
@@ -76,12 +86,21 @@ describe('CloudFormation action, CREATE_UPDATE', () => {
       'Deploy · Stack · stack status',
       'Deploy · Stack · stack status',
     ]);
-    expect(inputs.find((c) => c.state === 'Deploy · Stack · create')?.input).toStrictEqual({
-      StackName: 'web',
-      TemplateURL: 'https://stepline-artifacts.s3.us-east-1.amazonaws.com/infra/exec-1/Src/stack.yml',
-      Parameters: [{ ParameterKey: 'Env', ParameterValue: 'prod' }],
-      Capabilities: ['CAPABILITY_IAM'],
+    // The function gets the action's fields and the artifacts' locations; the stack is created with exactly what it answered.
+    expect(inputs.find((c) => c.state === 'Deploy · Stack · prepare')?.input).toMatchObject({
+      Payload: {
+        operation: 'prepare',
+        deploy: {
+          stackName: 'web',
+          templatePath: 'Src::stack.yml',
+          parameterOverrides: { Env: 'prod' },
+          capabilities: ['CAPABILITY_IAM'],
+          inputArtifacts: ['Src'],
+        },
+        inputArtifacts: [{ name: 'Src', location: 'stepline-artifacts/infra/exec-1/Src/' }],
+      },
     });
+    expect(inputs.find((c) => c.state === 'Deploy · Stack · create')?.input).toStrictEqual(PREPARED);
     expect(inputs.map((c) => c.state)).toContain('After · Use');
     expect(inputs.find((c) => c.state === 'After · Use')?.input).toMatchObject({ Payload: { userParameters: 'https://web' } });
   });
@@ -166,7 +185,11 @@ describe('CloudFormation action, other modes', () => {
       ),
     });
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(inputs.find((c) => c.state === 'Deploy · Stack · create change set')?.input).toMatchObject({ ChangeSetName: 'web-cs', ChangeSetType: 'UPDATE' });
+    expect(inputs.find((c) => c.state === 'Deploy · Stack · create change set')?.input).toStrictEqual({
+      ...PREPARED,
+      ChangeSetName: 'web-cs',
+      ChangeSetType: 'UPDATE',
+    });
   });
 
   it('CHANGE_SET_REPLACE fails on a change set CloudFormation could not create', async () => {

@@ -1,15 +1,18 @@
 /**
  * The CloudFormation action's compiled machine, run in aws-local-stepfunctions with each
  * `aws-sdk:cloudformation:*` Task answered by moto_server's CloudFormation (its Query API, as the SDK
- * integration calls it) and the template read from moto's S3: the calls, their parameters, the outputs
+ * integration calls it), the prepare and outputs Tasks by the real cloudformation function reading and
+ * writing moto's S3, and the template read from moto's S3: the calls, their parameters, the outputs
  * and change sets as a real API model takes them. What moto does not model (statuses in progress,
  * failures, "no updates") is in cloudformation-asl.test.ts; see docs/testing.md.
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { compilePipeline, type ExecutionInput, parsePipelineText } from '@stepline/core';
 import { execute, taskStateNames } from '@stepline/local';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createCloudFormationHandler } from '../packages/functions/src/handlers/cloudformation';
+import { functionLogger } from '../packages/functions/src/runtime';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 import { type StubCall, stubHandlers } from './helpers/stub-handlers';
 
@@ -64,15 +67,23 @@ describe.skipIf(skip)('CloudFormation action against moto_server', () => {
     return unwrap(parsed[`${body.get('Action')}Response`]?.[`${body.get('Action')}Result`] ?? {});
   };
 
-  async function run(deploy: string) {
+  let s3: S3Client;
+  const cloudFormationFunction = () => {
+    const handler = createCloudFormationHandler({ s3: () => s3, region: 'us-east-1', logger: functionLogger('cloudformation-test') });
+    return async (input: unknown) => ({ Payload: await handler((input as { Payload: unknown }).Payload) });
+  };
+
+  async function run(deploy: string, artifacts = '[Src]') {
     const compiled = compilePipeline(
       parsePipelineText(`
 name: infra
 stages:
   - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/infra, outputArtifacts: [Src] }]
+    actions:
+      - { name: Checkout, kind: source, repository: acme/infra, outputArtifacts: [Src] }
+      - { name: Images, kind: source, repository: acme/images, outputArtifacts: [Built] }
   - name: Deploy
-    actions: [{ name: Stack, kind: cloudformation, namespace: Out, inputArtifacts: [Src], stackName: web, ${deploy} }]
+    actions: [{ name: Stack, kind: cloudformation, namespace: Out, inputArtifacts: ${artifacts}, stackName: web, ${deploy} }]
 `),
       { target: 'aws', region: 'us-east-1', accountId: '123456789012' },
     );
@@ -81,6 +92,7 @@ stages:
       const state = compiled.definition.States[name] as { Resource?: string } | undefined;
       const api = state?.Resource?.match(/^arn:aws:states:::aws-sdk:cloudformation:(\w+)$/)?.[1];
       if (api) overrides[name] = cloudFormation(api);
+      if (name === 'Deploy · Stack · prepare' || name === 'Deploy · Stack · outputs file') overrides[name] = cloudFormationFunction();
     }
     const calls: StubCall[] = [];
     const waits = Object.fromEntries(
@@ -104,7 +116,7 @@ stages:
   afterAll(() => moto?.stop());
   beforeEach(async () => {
     await moto.reset();
-    const s3 = new S3Client(motoClientConfig(moto));
+    s3 = new S3Client(motoClientConfig(moto));
     await s3.send(new CreateBucketCommand({ Bucket: 'stepline-artifacts' }));
     await s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key: 'infra/exec-1/Src/stack.json', Body: TEMPLATE }));
   });
@@ -112,11 +124,48 @@ stages:
   it('CREATE_UPDATE creates the stack from the artifact’s template with the parameters, and keeps its outputs', async () => {
     const { outcome, calls } = await run('actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: prod }');
     expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
-    expect(calls).toStrictEqual(['Deploy · Stack · look', 'Deploy · Stack · create', 'Deploy · Stack · stack status']);
+    expect(calls).toStrictEqual(['Deploy · Stack · prepare', 'Deploy · Stack · look', 'Deploy · Stack · create', 'Deploy · Stack · stack status']);
     const [stack] = (await describeStack()).Stacks;
     expect(stack).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'QueueName', OutputValue: 'web-prod' }] });
     const output = (outcome as { output: { actions: Record<string, { stack: { stack: { Outputs: unknown } } }> } }).output;
     expect(output.actions.Deploy_Stack?.stack.stack.Outputs).toStrictEqual([{ OutputKey: 'QueueName', OutputValue: 'web-prod' }]);
+  });
+
+  it('reads the template configuration and Fn::GetParam from the artifacts, resolves Fn::GetArtifactAtt, and writes the outputs file', async () => {
+    const put = (Key: string, Body: string) => s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key, Body, ChecksumAlgorithm: 'SHA256' }));
+    await put(
+      'infra/exec-1/Src/config.json',
+      JSON.stringify({ Parameters: { Env: 'beta', Code: 'x' }, Tags: { team: 'web' }, StackPolicy: { Statement: [] } }),
+    );
+    await put('infra/exec-1/Built/image.json', JSON.stringify({ env: 'prod' }));
+    const template = JSON.parse(TEMPLATE) as { Parameters: Record<string, unknown> };
+    template.Parameters.Code = { Type: 'String' };
+    await put('infra/exec-1/Src/code-stack.json', JSON.stringify(template));
+    const { outcome } = await run(
+      `actionMode: CREATE_UPDATE, templatePath: "Src::code-stack.json", templateConfiguration: "Src::config.json", outputArtifacts: [StackOut], outputFileName: out/outputs.json,
+       parameterOverrides: { Env: '{"Fn::GetParam": ["Built", "image.json", "env"]}', Code: '{"Fn::GetArtifactAtt": ["Built", "ObjectKey"]}' }`,
+      '[Src, Built]',
+    );
+    expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
+    const [stack] = (await describeStack()).Stacks;
+    expect(stack).toMatchObject({
+      StackStatus: 'CREATE_COMPLETE',
+      Parameters: expect.arrayContaining([
+        { ParameterKey: 'Env', ParameterValue: 'prod' },
+        { ParameterKey: 'Code', ParameterValue: 'infra/exec-1/Built/' },
+      ]),
+      Tags: [{ Key: 'team', Value: 'web' }],
+    });
+    const file = await s3.send(new GetObjectCommand({ Bucket: 'stepline-artifacts', Key: 'infra/exec-1/StackOut/out/outputs.json' }));
+    expect(JSON.parse(await (file.Body?.transformToString() ?? ''))).toStrictEqual({ QueueName: 'web-prod' });
+  });
+
+  it('fails naming the file when a Fn::GetParam key is missing', async () => {
+    const { outcome } = await run(
+      'actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: \'{"Fn::GetParam": ["Src", "stack.json", "Nope"]}\' }',
+    );
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'Stepline.ArtifactInvalid' });
+    expect((outcome as { cause: string }).cause).toContain('parameterOverrides.Env: Src::stack.json has no key Nope (Fn::GetParam)');
   });
 
   it('CHANGE_SET_REPLACE then CHANGE_SET_EXECUTE: a CREATE change set, executed', async () => {

@@ -208,3 +208,58 @@ describe('a batch build action, compiled and executed', () => {
     expect(calls.some((c) => c.state.startsWith('Deploy'))).toBe(false);
   });
 });
+
+describe('commands actions and source revisions in the compiled machine', () => {
+  const compiled = compilePipeline(
+    parsePipelineText(`
+name: web
+stages:
+  - name: Source
+    actions:
+      - { name: App, kind: source, repository: acme/web, outputArtifacts: [Src] }
+      - { name: Lib, kind: source, repository: acme/lib, outputArtifacts: [LibSrc] }
+  - name: Package
+    actions:
+      - { name: Stamp, kind: commands, namespace: StampVars, outputVariables: [TAG], inputArtifacts: [Src, LibSrc], commands: ["export TAG=v1"] }
+      - { name: Announce, kind: invoke, command: ./announce, runOrder: 2, userParameters: "#{StampVars.TAG}" }
+`),
+    { target: 'aws' },
+  );
+  const stamp = {
+    'Package · Stamp': () => ({ Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'TAG', Value: 'v1' }] } }),
+  };
+  const payloadOf = (calls: StubCall[], state: string) =>
+    (calls.find((c) => c.state === state)?.input as { Payload?: Record<string, unknown> } | undefined)?.Payload ?? {};
+
+  it('hands every source action the revisions named at start, and none when a webhook started it', async () => {
+    const sourceRevisions = [{ actionName: 'Lib', revisionType: 'COMMIT_ID' as const, revisionValue: 'a'.repeat(40) }];
+    const pinned = await run(compiled, stamp, { ...input, sourceRevisions });
+    expect(pinned.outcome, JSON.stringify(pinned.outcome)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(payloadOf(pinned.calls, 'Source · App').sourceRevisions).toStrictEqual(sourceRevisions);
+    expect(payloadOf(pinned.calls, 'Source · Lib').sourceRevisions).toStrictEqual(sourceRevisions);
+
+    const webhook: ExecutionInput = {
+      pipeline: 'web',
+      trigger: { type: 'Webhook', deliveryId: 'd-1' },
+      source: { repository: 'acme/web', commitId: 'b'.repeat(40) },
+      variables: {},
+    };
+    const pushed = await run(compiled, stamp, webhook);
+    expect(pushed.outcome, JSON.stringify(pushed.outcome)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(payloadOf(pushed.calls, 'Source · App')).toMatchObject({ trigger: webhook.source, sourceRevisions: [] });
+  });
+
+  it('runs a commands action as a build and passes its exported variable to a later action', async () => {
+    const { outcome, calls } = await run(compiled, {
+      'Package · Stamp': () => ({
+        Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [{ Name: 'TAG', Value: 'v1' }] },
+      }),
+    });
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(calls.find((c) => c.state === 'Package · Stamp')?.input).toMatchObject({
+      ProjectName: 'stepline-web-Package-Stamp',
+      BuildspecOverride: expect.stringContaining('export TAG=v1'),
+    });
+    expect(payloadOf(calls, 'Package · Announce').userParameters).toBe('v1');
+  });
+});

@@ -27,14 +27,14 @@ import { DescribeTaskDefinitionCommand, DescribeTaskSetsCommand, ECSClient } fro
 import { DescribeListenersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { sign } from '@octokit/webhooks-methods';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { ControlPrefix, type FunctionKey, type Pipeline, parsePipeline, Resource } from '@stepline/core';
+import { ControlPrefix, type ExecutionInput, type FunctionKey, type Pipeline, parsePipeline, Resource } from '@stepline/core';
 import { execute, type TaskHandler, taskStateNames } from '@stepline/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ApprovalStore } from '../../packages/functions/src/approvals/store';
@@ -677,9 +677,24 @@ phases:
           actions: [
             { name: 'Compile', kind: 'build', inputArtifacts: ['Src'], outputArtifacts: ['App', 'Build-Report'], namespace: 'BuildVariables' },
             { name: 'Test', kind: 'test', project: TEAM_PROJECT, buildspec: 'testspec.yml', inputArtifacts: ['Src', 'Build-Report'], runOrder: 2 },
+            // A commands action: the project the installation creates for it, the build's artifact as its input.
+            {
+              name: 'Stamp',
+              kind: 'commands',
+              inputArtifacts: ['App'],
+              outputArtifacts: ['Stamp'],
+              outputFiles: ['stamp/*'],
+              namespace: 'StampVars',
+              outputVariables: ['TAG'],
+              runOrder: 2,
+              commands: [
+                'TAG="$(sed \'s/.*:\\([0-9a-f]*\\)".*/\\1/\' imageDetail.json)"',
+                'mkdir stamp && echo "$TAG" > stamp/tag.txt && echo x > scratch.txt',
+              ],
+            },
           ],
         },
-        { name: 'Approve', actions: [{ name: 'Release', kind: 'approval', customData: 'Ship #{BuildVariables.IMAGE}?' }] },
+        { name: 'Approve', actions: [{ name: 'Release', kind: 'approval', customData: 'Ship #{BuildVariables.IMAGE} (#{StampVars.TAG})?' }] },
         {
           name: 'Deploy',
           actions: [
@@ -839,6 +854,13 @@ phases:
       expect.arrayContaining(['Src/manifest.json', 'Src/app.txt', 'Src/taskdef.json', 'App/imageDetail.json', 'Build-Report/report.txt']),
     );
     expect(keysListed).not.toContain('App/manifest.json');
+    // The commands action ran in its own project on the build's artifact; only the files it names were uploaded.
+    expect(keysListed).toContain('Stamp/stamp/tag.txt');
+    expect(keysListed.filter((k) => k.startsWith('Stamp/'))).toStrictEqual(['Stamp/stamp/tag.txt']);
+    const tag = await admin.s3.send(new GetObjectCommand({ Bucket: plan.names.bucket, Key: `web/${execution.name}/Stamp/stamp/tag.txt` }));
+    expect(await tag.Body?.transformToString()).toBe(`${sha}\n`);
+    // Its output variable reached the next stage: the approval request names the tag.
+    expect(JSON.stringify(inbox[0])).toContain(`(${sha})?`);
     // The canary deployed the build's image; blue is gone; all traffic on green.
     const taskSets = (await admin.ecs.send(new DescribeTaskSetsCommand({ cluster: 'prod', service: 'web' }))).taskSets ?? [];
     expect(taskSets).toHaveLength(1);
@@ -925,5 +947,28 @@ phases:
     await admin.s3.send(new HeadObjectCommand({ Bucket: plan.names.bucket, Key: 'web/console-start/Src/manifest.json' }));
     expect(github.requests).toContain('/repos/acme/web/commits/main');
     expect(github.requests).toContain(`/repos/acme/web/tarball/${head}`);
+  }, 180_000);
+
+  it('an execution started with a source revision (start-pipeline-execution --source-revision) builds that commit', async () => {
+    const machine = plan.stateMachines[0];
+    if (!machine) throw new Error('no state machine');
+    const first = git('rev-list', '--max-parents=0', 'HEAD');
+    expect(first).not.toBe(git('rev-parse', 'HEAD'));
+    const message = inbox.length;
+    // The input the AWS backend sends (its unit test checks that it does).
+    const input: ExecutionInput = {
+      pipeline: 'web',
+      trigger: { type: 'StartPipelineExecution', actor: 'ana' },
+      source: {},
+      variables: {},
+      sourceRevisions: [{ actionName: 'Checkout', revisionType: 'COMMIT_ID', revisionValue: first }],
+    };
+    const { executionArn } = await startExecution(machine.arn, 'pinned-start', JSON.stringify(input));
+    await approve(message, executions.get(executionArn));
+    expect((await (executions.get(executionArn) as Execution).done).status).toBe('SUCCEEDED');
+    expect(github.requests).toContain(`/repos/acme/web/tarball/${first}`);
+    // CodeBuild checked that commit out (SourceVersion), and the build after it saw it.
+    const tag = await admin.s3.send(new GetObjectCommand({ Bucket: plan.names.bucket, Key: 'web/pinned-start/Stamp/stamp/tag.txt' }));
+    expect(await tag.Body?.transformToString()).toBe(`${first}\n`);
   }, 180_000);
 });

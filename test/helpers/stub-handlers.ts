@@ -56,6 +56,7 @@ export function stubHandlers(compiled: CompiledPipeline, overrides: Record<strin
           };
         case 'build':
         case 'test':
+        case 'commands':
           if (resourceOf.get(state)?.endsWith(':startBuildBatch.sync'))
             return {
               BuildBatch: { Id: `${state}:batch`, BuildBatchStatus: 'SUCCEEDED', BuildGroups: [{ Identifier: 'build1', DependsOn: [], IgnoreFailure: false }] },

@@ -3,12 +3,14 @@
  * local engine), one against an AWS installation (Step Functions, S3); each verb is written once,
  * against this interface, and `--target` picks the implementation.
  */
-import type { ExecutionDetail, ExecutionSummary, PipelineState, PipelineSummary } from '@stepline/core';
+import type { ExecutionDetail, ExecutionSummary, PipelineState, PipelineSummary, SourceRevisionOverride } from '@stepline/core';
 
 export type { ApprovalOutcome as ApprovalRecord, BuildPhaseRecord, ExecutionDetail, ExecutionSummary, PipelineSummary } from '@stepline/core';
 
 export interface StartOptions {
   variables: Record<string, string>;
+  /** Revisions for source actions instead of their branch heads, as StartPipelineExecution's sourceRevisions. */
+  sourceRevisions?: SourceRevisionOverride[];
   /** Names the execution; the same id twice starts one execution. */
   clientRequestToken?: string;
 }

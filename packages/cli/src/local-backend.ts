@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
+import { checkSourceRevisionOverrides, checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
 import {
   ControlRefusedError,
   compileForThisMachine,
@@ -100,6 +100,7 @@ export class LocalBackend implements PipelineBackend {
     const { pipeline, file } = await this.pipeline(name);
     // Refused here, not in a log nobody reads: unknown variables, actions this machine cannot run.
     checkVariableOverrides(pipeline, options.variables);
+    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? []);
     compileForThisMachine(pipeline);
     const executionId = options.clientRequestToken ?? newExecutionId(new Date(), Math.random);
     if (this.store.getExecution(executionId)) return { executionId };
@@ -109,6 +110,7 @@ export class LocalBackend implements PipelineBackend {
     const out = openSync(logFile, 'a');
     const args = [process.argv[1] ?? 'stepline', 'run', file, '--approve', 'link', '--execution-id', executionId];
     for (const [k, v] of Object.entries(options.variables)) args.push('--var', `${k}=${v}`);
+    for (const r of revisions) args.push('--source-revision', `${r.actionName}=${r.revisionType}:${r.revisionValue}`);
     const child = spawn(process.execPath, args, { cwd: this.project, detached: true, stdio: ['ignore', out, out] });
     let exited: number | null | undefined;
     child.once('exit', (code) => {

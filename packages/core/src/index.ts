@@ -2,6 +2,7 @@ export * from './approvals/index';
 export * from './artifacts';
 export * from './buildspec/index';
 export * from './compiler/index';
+export * from './deploy/cloudformation-input';
 export * from './deploy/deployment-configs';
 export * from './deploy/index';
 export * from './deploy/plan';

@@ -25,7 +25,7 @@ export const ControlPrefix = {
 export const pipelineManifestKey = (pipeline: string) => `${ControlPrefix.pipelines}${pipeline}.json`;
 
 /** The functions of an installation, by their handler file in packages/functions/src/handlers. */
-export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy'] as const;
+export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy', 'cloudformation'] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 /** Environment variables the stacks set and the functions read. */
@@ -167,6 +167,13 @@ export function installationCompileOptions(location: InstallationLocation): Comp
     artifactBucket: names.bucket,
     approvalTopicArn: topicArn(region, accountId, names.approvalTopic),
     projectPrefix: names.prefix,
-    functions: { source: fn('source'), approval: fn('approval-request'), gate: fn('gate'), canary: fn('canary'), s3Deploy: fn('s3-deploy') },
+    functions: {
+      source: fn('source'),
+      approval: fn('approval-request'),
+      gate: fn('gate'),
+      canary: fn('canary'),
+      s3Deploy: fn('s3-deploy'),
+      cloudFormation: fn('cloudformation'),
+    },
   };
 }

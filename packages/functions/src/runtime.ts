@@ -3,6 +3,8 @@
  * environment and only when first used (a cold start pays for the clients a request needs).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DefinitionError } from '@stepline/core';
+import type * as z from 'zod';
 import { ConfigurationError } from './errors';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -47,4 +49,26 @@ export function canonicalJson(value: unknown): string {
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : v,
   );
+}
+
+/**
+ * The payload a compiled Task sent, parsed with its schema, its action's identity added to the log's
+ * keys. A payload the schema refuses is a definition error naming each path: the state machine and the
+ * function disagree, and no retry mends that.
+ */
+export function actionTask<S extends z.ZodType<{ pipeline: string; stage: string; action: string; executionId: string }>>(
+  schema: S,
+  event: unknown,
+  what: string,
+  logger: Logger,
+): z.infer<S> {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success)
+    throw new DefinitionError(
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      what,
+    );
+  const { pipeline, stage, action, executionId } = parsed.data;
+  logger.appendKeys({ pipeline, stage, action, executionId });
+  return parsed.data;
 }

@@ -319,6 +319,34 @@ describe('AwsBackend: changes', () => {
     await expect(backend().startExecution('web', { variables: { NOPE: '1' } })).rejects.toBeInstanceOf(DefinitionError);
   });
 
+  it('start-pipeline-execution: carries checked source revision overrides in the input, and refuses a bad one before starting', async () => {
+    fakeS3();
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn('web', 'req-2'), startDate: new Date() });
+    const sha = 'ab'.repeat(20);
+
+    await backend().startExecution('web', {
+      variables: {},
+      sourceRevisions: [{ actionName: 'Checkout', revisionType: 'COMMIT_ID', revisionValue: sha }],
+      clientRequestToken: 'req-2',
+    });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      name: 'req-2',
+      input: JSON.stringify({
+        pipeline: 'web',
+        trigger: { type: 'StartPipelineExecution', actor: 'ana' },
+        source: {},
+        variables: {},
+        sourceRevisions: [{ actionName: 'Checkout', revisionType: 'COMMIT_ID', revisionValue: sha }],
+      }),
+    });
+
+    sfn.resetHistory();
+    await expect(
+      backend().startExecution('web', { variables: {}, sourceRevisions: [{ actionName: 'Compile', revisionType: 'COMMIT_ID', revisionValue: sha }] }),
+    ).rejects.toThrow('sourceRevisions[0]: Compile=COMMIT_ID: Compile is a build action; only source actions take a revision');
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
   it('stop-pipeline-execution: stops with Stepline.Stopped and the reason; refuses one that is not running', async () => {
     fakeS3();
     sfn

@@ -25,6 +25,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import {
+  checkSourceRevisionOverrides,
   checkVariableOverrides,
   decisionResult,
   ErrorName,
@@ -209,8 +210,15 @@ export class AwsBackend implements PipelineBackend {
     return this.guard('start-pipeline-execution', async () => {
       const installed = await this.pipeline(pipeline);
       const variables = checkVariableOverrides(installed.manifest.pipeline, options.variables);
+      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? []);
       const name = options.clientRequestToken !== undefined ? executionName(options.clientRequestToken) : newExecutionId(this.now(), this.random);
-      const input: ExecutionInput = { pipeline: installed.name, trigger: { type: TriggerType.Manual, actor: this.actor }, source: {}, variables };
+      const input: ExecutionInput = {
+        pipeline: installed.name,
+        trigger: { type: TriggerType.Manual, actor: this.actor },
+        source: {},
+        variables,
+        ...(sourceRevisions.length > 0 && { sourceRevisions }),
+      };
       try {
         await this.sfn.send(new StartExecutionCommand({ stateMachineArn: installed.stateMachineArn, name, input: JSON.stringify(input) }));
       } catch (error) {

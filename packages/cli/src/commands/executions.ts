@@ -10,7 +10,7 @@ import { addTargetOptions, type TargetOptions, withBackend } from '../backends';
 import { UsageError } from '../errors';
 import { loadPipeline } from '../load-pipeline';
 import { formatTable, printJson } from '../output';
-import { parseVariables } from './variables';
+import { collect, parseSourceRevisions, parseVariables, SOURCE_REVISION_HELP } from './variables';
 
 interface OutputOptions extends Omit<TargetOptions, 'stage'> {
   json?: boolean;
@@ -173,11 +173,13 @@ export function register(program: Command): void {
       .argument('[pipeline]', 'pipeline name (default: the one here)'),
   )
     .option('--var <name=value>', 'set a pipeline variable for this execution (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--source-revision <action=TYPE:value>', SOURCE_REVISION_HELP, collect, [])
     .option('--client-request-token <id>', 'names the execution: the same token twice starts one execution')
-    .action((pipeline: string | undefined, o: OutputOptions & { var: string[]; clientRequestToken?: string }) =>
+    .action((pipeline: string | undefined, o: OutputOptions & { var: string[]; sourceRevision: string[]; clientRequestToken?: string }) =>
       withBackend(targetOptions(o), async (b) => {
         const started = await b.startExecution(await pipelineName(pipeline, b), {
           variables: parseVariables(o.var),
+          sourceRevisions: parseSourceRevisions(o.sourceRevision),
           ...(o.clientRequestToken && { clientRequestToken: o.clientRequestToken }),
         });
         if (asJson(o)) printJson({ pipelineExecutionId: started.executionId });

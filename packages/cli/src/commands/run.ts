@@ -8,11 +8,12 @@ import { addTargetOptions, targetOf, withBackend } from '../backends';
 import { UsageError } from '../errors';
 import { loadPipeline } from '../load-pipeline';
 import { formatDuration, formatTable, printJson } from '../output';
-import { parseVariables } from './variables';
+import { collect, parseSourceRevisions, parseVariables, SOURCE_REVISION_HELP } from './variables';
 
 interface RunOptions {
   repo: string;
   var: string[];
+  sourceRevision: string[];
   approve?: string;
   json?: boolean;
   verbose?: boolean;
@@ -207,6 +208,7 @@ export function register(program: Command): void {
     .argument('[file]', 'pipeline definition (default: stepline.yml)')
     .option('--repo <path>', 'git repository the source actions read', '.')
     .option('--var <name=value>', 'set a pipeline variable for this run (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--source-revision <action=TYPE:value>', SOURCE_REVISION_HELP, collect, [])
     .option('--approve <mode>', 'approvals: prompt (ask here), auto (approve at once) or link (print links and wait)')
     .option('--port <port>', 'port for approval links (0: any free port)', '0')
     .option('--json', 'print the outcome as JSON (progress goes to stderr)')
@@ -215,11 +217,12 @@ export function register(program: Command): void {
     .action(async (file: string | undefined, opts: RunOptions) => {
       const { pipeline, file: path } = await loadPipeline(file);
       const variables = parseVariables(opts.var);
+      const sourceRevisions = parseSourceRevisions(opts.sourceRevision);
       const { result, interrupted } = await withTerminalRuntime(opts, async (runtime, sink, setExecution) => {
         const executionId = opts.executionId ?? newExecutionId(new Date(), Math.random);
         setExecution(executionId);
         sink.line(`stepline run: pipeline ${pipeline.name} (${path}), execution ${executionId}`);
-        const result = await runtime.run({ pipeline, file: path, repo: opts.repo, variables, executionId });
+        const result = await runtime.run({ pipeline, file: path, repo: opts.repo, variables, sourceRevisions, executionId });
         report(runtime, pipeline, result, opts.json === true, sink);
         return result;
       });

@@ -1,5 +1,5 @@
 export { type BatchBuild, BatchType, type BuildBatch, expandBatch } from './batch';
-export { type ParsedBuildspec, parseBuildspec, parseBuildspecText } from './parse';
+export { isInlineBuildspec, type ParsedBuildspec, parseBuildspec, parseBuildspecText } from './parse';
 export { BUILD_PHASES, BuildPhase, nextPhase, PHASE_KEY_OF, PhaseStatus } from './phases';
 export {
   type ArtifactSpec,

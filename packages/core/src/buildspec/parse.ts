@@ -19,6 +19,9 @@ export interface ParsedBuildspec {
   notes: DefinitionIssue[];
 }
 
+/** Whether an action's `buildspec` is the buildspec itself (YAML text: it holds a newline) rather than a path to one. */
+export const isInlineBuildspec = (buildspec: string): boolean => buildspec.includes('\n');
+
 /**
  * Parses buildspec text (YAML, or JSON). Throws a `DefinitionError` listing every problem with its path.
  * @see https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html

@@ -351,7 +351,7 @@ const EXPECTED = {
         defaults: {
           ENV: 'dev',
         },
-        blank: { pipeline: 'tiny', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
+        blank: { pipeline: 'tiny', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {}, sourceRevisions: [] },
       },
       Next: 'Complete input',
     },
@@ -405,6 +405,7 @@ const EXPECTED = {
           outputArtifact: 'Src',
           artifactBucket: 'stepline-artifacts',
           'trigger.$': '$.input.source',
+          'sourceRevisions.$': '$.input.sourceRevisions',
         },
       },
       ResultSelector: {

@@ -15,6 +15,7 @@ import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
 import { compileBuild } from './actions/build';
 import { compileCloudFormation } from './actions/cloudformation';
+import { compileCommands } from './actions/commands';
 import { addState } from './actions/common';
 import { compileDeploy, deployEntryState } from './actions/deploy';
 import { compileInvoke } from './actions/invoke';
@@ -110,7 +111,7 @@ export function compilePipeline(pipeline: Pipeline, compileOptions?: CompileOpti
   // An execution started from outside stepline (the console's `{}`, start-execution without input, a
   // schedule) has no source or variables: it runs on the source's branch head with default variables,
   // as start-pipeline-execution does. What the input gives wins over this blank one.
-  const blank: JsonObject = { pipeline: pipeline.name, trigger: { type: TriggerType.Manual }, source: {}, variables: {} };
+  const blank: JsonObject = { pipeline: pipeline.name, trigger: { type: TriggerType.Manual }, source: {}, variables: {}, sourceRevisions: [] };
   record(FixedState.Initialize, pass({ parameters: { 'input.$': '$', defaults, blank }, next: FixedState.CompleteInput }), { role: 'pipeline' });
   record(
     FixedState.CompleteInput,
@@ -236,6 +237,9 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
       return name;
     case 'cloudformation':
       compileCloudFormation(ctx, action);
+      return name;
+    case 'commands':
+      compileCommands(ctx, action);
       return name;
   }
 }

@@ -32,6 +32,8 @@ export interface FunctionArns {
   canary: string;
   /** Writes S3 deploy actions' artifacts into their buckets. */
   s3Deploy: string;
+  /** Reads a CloudFormation action's template configuration and parameter files, and writes its outputs file. */
+  cloudFormation: string;
 }
 
 export type ResolvedCompileOptions = Required<Omit<CompileOptions, 'functions' | 'approvalTopicArn'>> & {
@@ -50,7 +52,15 @@ export function resolveOptions(o: CompileOptions = {}): ResolvedCompileOptions {
     artifactBucket: o.artifactBucket ?? 'stepline-artifacts',
     projectPrefix: o.projectPrefix ?? 'stepline',
     approvalTopicArn: o.approvalTopicArn,
-    functions: { source: fn('source'), approval: fn('approval'), gate: fn('gate'), canary: fn('canary'), s3Deploy: fn('s3-deploy'), ...o.functions },
+    functions: {
+      source: fn('source'),
+      approval: fn('approval'),
+      gate: fn('gate'),
+      canary: fn('canary'),
+      s3Deploy: fn('s3-deploy'),
+      cloudFormation: fn('cloudformation'),
+      ...o.functions,
+    },
   };
 }
 

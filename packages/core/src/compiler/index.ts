@@ -1,4 +1,5 @@
-export { codeBuildIdentifier, projectName } from './actions/build';
+export { type CodeBuildRun, codeBuildIdentifier, projectName } from './actions/build';
+export { commandsBuild, commandsBuildspec } from './actions/commands';
 export { LOCAL_COMMAND_FUNCTION } from './actions/invoke';
 export { type CompiledPipeline, compilePipeline, definitionBytes, MAX_DEFINITION_BYTES } from './compile';
 export { type CompileOptions, type CompileTarget, type FunctionArns, type StateInfo, type StateMap, StateRole } from './context';

@@ -33,6 +33,7 @@ export class ReferenceResolver {
     switch (owner.position.action.kind) {
       case 'build':
       case 'test':
+      case 'commands':
         // CodeBuild reports exported variables as [{Name, Value}]: pick the one by name.
         return `States.ArrayGetItem(${base}.exportedVariables[?(@.Name=='${ref.variable}')].Value, 0)`;
       case 'invoke':

@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import type { Pipeline } from '../model/schema';
+import { SourceRevisionOverrideSchema } from './source-revisions';
 
 export const TriggerType = { Webhook: 'Webhook', Manual: 'StartPipelineExecution', Retry: 'RetryStageExecution' } as const;
 
@@ -33,6 +34,8 @@ export const ExecutionInputSchema = z.object({
   source: SourceRevisionSchema,
   /** Pipeline variable overrides; defaults are merged in by the state machine. */
   variables: z.record(z.string(), z.string()),
+  /** Revisions the starter named for source actions (`--source-revision`); none for a webhook. */
+  sourceRevisions: z.array(SourceRevisionOverrideSchema).optional(),
 });
 
 /**

@@ -123,6 +123,41 @@ describe('importCodePipeline', () => {
     expect(parsePipeline(imported?.definition).stages[1]?.actions[0]?.kind).toBe('test');
   });
 
+  it('imports a V2 Commands action: commands, output variables, environment variables, the output artifact and its files', () => {
+    const commands = { name: 'Bundle', actionTypeId: { category: 'Compute', owner: 'AWS', provider: 'Commands', version: '1' }, namespace: 'BundleVars' };
+    const [imported] = importCodePipeline(
+      declaration([
+        source,
+        {
+          name: 'Package',
+          actions: [
+            {
+              ...commands,
+              commands: ['npm ci', 'export VERSION=$(cat VERSION)'],
+              outputVariables: ['VERSION'],
+              environmentVariables: [{ name: 'STAGE', value: 'beta' }],
+              inputArtifacts: [{ name: 'SourceArtifact' }],
+              outputArtifacts: [{ name: 'Site', files: ['public/**/*'] }],
+            },
+          ],
+        },
+      ]),
+      'pipeline.json',
+    );
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Bundle',
+      namespace: 'BundleVars',
+      inputArtifacts: ['SourceArtifact'],
+      outputArtifacts: ['Site'],
+      kind: 'commands',
+      commands: ['npm ci', 'export VERSION=$(cat VERSION)'],
+      outputVariables: ['VERSION'],
+      environmentVariables: { STAGE: 'beta' },
+      outputFiles: ['public/**/*'],
+    });
+    expect(imported?.notes).toStrictEqual([]);
+  });
+
   it('refuses an unsupported provider, naming the stage, the action and the provider', () => {
     const deploy = {
       name: 'Deploy',

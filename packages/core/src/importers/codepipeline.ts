@@ -40,6 +40,7 @@ export const SUPPORTED_PROVIDERS = [
   'CodeDeployToECS',
   'CloudFormation',
   'Lambda',
+  'Commands',
 ] as const;
 
 /** Values the document itself cannot give: template parameters, pseudo parameters, exports, `%Name%` placeholders. */
@@ -582,6 +583,10 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
       if (category !== 'Deploy') return refuse();
       return done(cloudFormation(base, config, cfg, t, at));
     }
+    case 'Commands': {
+      if (category !== 'Compute') return refuse();
+      return done(commandsAction(base, a, at, t));
+    }
     case 'Lambda': {
       if (category !== 'Invoke') return refuse();
       const userParameters = c('UserParameters');
@@ -590,6 +595,31 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
     default:
       return refuse();
   }
+}
+
+/**
+ * CodePipeline's Commands action (V2) as a stepline commands action: its commands, output variables,
+ * environment variables and the files of its output artifact.
+ */
+function commandsAction(base: Obj, action: Obj, at: string, t: Tracker): ActionDefinition {
+  const strings = (value: unknown) => (Array.isArray(value) ? value.map((v) => str(v) ?? '') : undefined);
+  const commands = strings(t.value(action, 'commands', at)) ?? [];
+  const outputVariables = strings(t.value(action, 'outputVariables', at));
+  const variables = codeBuildVariables(t.value(action, 'environmentVariables', at), `${at}.environmentVariables`, t.issues);
+  for (const name of Object.keys(variables.PARAMETER_STORE))
+    t.issues.push({ path: `${at}.environmentVariables`, message: `${name}: a Commands action's variables are PLAINTEXT or SECRETS_MANAGER` });
+  const outputs = action.outputArtifacts;
+  const first = Array.isArray(outputs) && isObj(outputs[0]) ? outputs[0] : undefined;
+  const outputFiles = strings(first?.files);
+  return {
+    ...base,
+    kind: 'commands',
+    commands,
+    ...(outputVariables !== undefined && { outputVariables }),
+    ...(Object.keys(variables.PLAINTEXT).length > 0 && { environmentVariables: variables.PLAINTEXT }),
+    ...(Object.keys(variables.SECRETS_MANAGER).length > 0 && { secretsManager: variables.SECRETS_MANAGER }),
+    ...(outputFiles !== undefined && { outputFiles }),
+  } as ActionDefinition;
 }
 
 /** CodePipeline's CloudFormation action as a stepline cloudformation action. */
@@ -617,16 +647,12 @@ function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: str
     if (isObj(parsed)) {
       parameterOverrides = {};
       for (const [name, value] of Object.entries(parsed)) {
+        // Fn::GetParam and Fn::GetArtifactAtt stay as their JSON text; the action resolves them when it runs.
         parameterOverrides[name] = typeof value === 'string' ? value : JSON.stringify(value);
-        if (!(typeof value === 'string'))
-          t.note(
-            `${cfg}.ParameterOverrides.${name}`,
-            `${JSON.stringify(value)} (Fn::GetParam, Fn::GetArtifactAtt) is kept as text: stepline does not resolve it yet`,
-          );
       }
     }
   }
-  t.note(at, 'a CloudFormation action deploys to AWS; add local.command to run something in its place on one machine');
+  t.note(at, 'a CloudFormation action deploys to AWS, on one machine with your own AWS credentials; add local.command to run something in its place');
   return {
     ...base,
     kind: 'cloudformation',

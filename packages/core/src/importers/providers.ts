@@ -27,6 +27,7 @@ const IMPORTED_CATEGORIES: Record<string, readonly string[]> = {
   CodeDeployToECS: ['Deploy'],
   CloudFormation: ['Deploy'],
   Lambda: ['Invoke'],
+  Commands: ['Compute'],
 };
 
 /** Why a provider (in its category) is refused, as the refusal and docs/import.md say it. */

@@ -44,7 +44,7 @@ stages:${SOURCE_STAGE}
 `),
     ).toStrictEqual([
       'stages[1].actions[0].runOrder: expected a positive integer, got "two"',
-      'stages[1].actions[1].kind: expected kind to be one of source, build, test, approval, deploy, invoke, s3deploy, cloudformation, got "buidl"',
+      'stages[1].actions[1].kind: expected kind to be one of source, build, test, approval, deploy, invoke, s3deploy, cloudformation, commands, got "buidl"',
       'stages[1].actions[2].buildSpec: unknown key',
     ]);
   });

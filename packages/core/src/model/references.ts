@@ -58,6 +58,7 @@ export function referenceFields(action: Action): Array<{ path: string; value: st
   switch (action.kind) {
     case 'build':
     case 'test':
+    case 'commands':
       return Object.entries(action.environmentVariables).map(([name, value]) => ({ path: `environmentVariables.${name}`, value }));
     case 'approval':
       return [

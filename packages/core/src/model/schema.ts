@@ -300,6 +300,47 @@ export const S3DeployActionSchema = z
   .refine((a) => a.bucket !== undefined || a.local !== undefined, { error: 'expected a bucket, a local directory or both' })
   .refine((a) => a.extract || a.objectKey !== undefined, { error: 'expected objectKey: without extract the artifact goes to one object' });
 
+/** How long a Commands action's build may run: CodePipeline's limit, and the default. */
+export const COMMANDS_TIMEOUT_MINUTES = 55;
+
+/**
+ * Shell commands run in one shell session with the input artifacts, as CodePipeline's Commands action
+ * (category Compute): on AWS in a CodeBuild project that `sst deploy` creates (CodePipeline's managed
+ * compute), on one machine with the buildspec runner. Each command is one line.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-Commands.html
+ */
+export const CommandsActionSchema = z.strictObject({
+  ...actionBase,
+  kind: z.literal('commands'),
+  /** A Commands action's build may run 55 minutes, as CodePipeline's managed compute allows. @default 55 */
+  timeoutMinutes: minutes(COMMANDS_TIMEOUT_MINUTES).optional(),
+  commands: list(
+    text('a shell command')
+      .min(1, { error: 'expected a shell command, got an empty string' })
+      .max(1000, { error: 'expected a command of at most 1000 characters' })
+      .refine((c) => !/[\r\n]/.test(c), { error: 'expected one line: the Commands action takes no multi-line commands, write one command per entry' }),
+    'shell commands',
+  )
+    .min(1, { error: 'expected at least one command' })
+    .max(50, { error: 'expected at most 50 commands' }),
+  /** Environment variables of the commands exported as the action's variables (`#{Namespace.NAME}`). */
+  outputVariables: list(VariableNameSchema, 'variable names').optional(),
+  environmentVariables: EnvironmentVariablesSchema.default({}),
+  /** Variables read from Secrets Manager when the commands start, as the action's SECRETS_MANAGER environment variables. */
+  secretsManager: z.record(EnvNameSchema, text('a secret reference'), { error: 'expected a map of NAME: secret reference' }).optional(),
+  /**
+   * The files of the output artifact, as CodePipeline's OutputArtifact `files`: paths or globs relative
+   * to the primary input's directory. @default every file of that directory
+   */
+  outputFiles: list(
+    text('a path or glob').min(1, { error: 'expected a path or glob' }).max(128, { error: 'expected a path or glob of at most 128 characters' }),
+    'paths or globs',
+  )
+    .min(1, { error: 'expected at least one path or glob' })
+    .max(10, { error: 'expected at most 10 paths or globs' })
+    .optional(),
+});
+
 /** CodePipeline's CloudFormation action modes. */
 export const CloudFormationActionMode = {
   CreateUpdate: 'CREATE_UPDATE',
@@ -327,7 +368,7 @@ export const CloudFormationActionSchema = z
     templatePath: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
     /** `Artifact::path/to/config.json`: Parameters, Tags, StackPolicy. */
     templateConfiguration: text().regex(ARTIFACT_FILE, { error: 'expected Artifact::path' }).optional(),
-    /** Template parameters, overriding the template configuration's. */
+    /** Template parameters, overriding the template configuration's; a value may be `{"Fn::GetParam": [...]}` or `{"Fn::GetArtifactAtt": [...]}` as JSON text (see cloudformation-input.ts). */
     parameterOverrides: z.record(text(), text('a string value'), { error: 'expected a map of Name: value' }).optional(),
     capabilities: list(
       z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'], {
@@ -339,7 +380,7 @@ export const CloudFormationActionSchema = z
     roleArn: text('a role ARN').optional(),
     /** A JSON file of the stack's outputs, in the action's output artifact. */
     outputFileName: text('a file name').optional(),
-    /** On one machine without AWS credentials, this command runs instead (like a deploy action's local command). */
+    /** On one machine this command runs instead of the deploy, credentials or not (like a deploy action's local command); without it the stack is deployed with the user's own AWS credentials. */
     local: z.strictObject({ command: text('a shell command') }).optional(),
   })
   .superRefine((a, ctx) => {
@@ -350,7 +391,7 @@ export const CloudFormationActionSchema = z
       ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
   });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation'] as const;
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation', 'commands'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
@@ -363,6 +404,7 @@ export const ActionSchema = z.discriminatedUnion(
     InvokeActionSchema,
     S3DeployActionSchema,
     CloudFormationActionSchema,
+    CommandsActionSchema,
   ],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `expected kind to be one of ${ACTION_KINDS.join(', ')}` : undefined),
@@ -434,6 +476,7 @@ export type DeployAction = z.output<typeof DeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;
+export type CommandsAction = z.output<typeof CommandsActionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type DeploymentStrategy = z.output<typeof DeploymentStrategySchema>;
 export type CanaryStep = z.output<typeof CanaryStepSchema>;

@@ -47,6 +47,9 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
     case 'test':
     case 'invoke':
       return action.outputVariables;
+    case 'commands':
+      // Only what it declares is exported.
+      return action.outputVariables ?? [];
     case 'deploy':
     case 's3deploy':
       return [];
@@ -145,9 +148,17 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
         if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a deploy action needs the artifact that holds its task definition or app');
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
         break;
+      case 'commands':
+        if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a commands action needs at least one input artifact: the commands run in the first');
+        if (inputs > 10) add(`${p.path}.inputArtifacts`, `a commands action takes at most 10 input artifacts, got ${inputs}`);
+        if (outputs > 1) add(`${p.path}.outputArtifacts`, `a commands action produces at most one artifact, got ${outputs}`);
+        if (action.outputFiles !== undefined && outputs === 0)
+          add(`${p.path}.outputFiles`, 'names the files of an output artifact, but the action declares none');
+        break;
       case 'invoke':
         break;
       case 'cloudformation':
+        if (outputs > 1) add(`${p.path}.outputArtifacts`, 'a cloudformation action writes at most one output artifact: the one its outputFileName goes in');
         break;
       case 's3deploy':
         if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'an s3deploy action takes exactly one input artifact: the files it deploys');

@@ -7,8 +7,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { DefinitionError } from '@stepline/core';
-import { functionLogger, lazy } from '../runtime';
+import { actionTask, functionLogger, lazy } from '../runtime';
 import { deployToS3, type S3DeployResult, S3DeployTaskSchema } from '../s3deploy/deploy';
 
 export interface S3DeployDependencies {
@@ -18,14 +17,7 @@ export interface S3DeployDependencies {
 
 export function createS3DeployHandler(deps: S3DeployDependencies) {
   return async (event: unknown): Promise<S3DeployResult> => {
-    const parsed = S3DeployTaskSchema.safeParse(event);
-    if (!parsed.success)
-      throw new DefinitionError(
-        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        's3deploy task',
-      );
-    const task = parsed.data;
-    deps.logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
+    const task = actionTask(S3DeployTaskSchema, event, 's3deploy task', deps.logger);
     const result = await deployToS3(deps.s3(), task);
     deps.logger.info('deployed', { bucket: result.bucket, objects: result.keys.length });
     return result;

@@ -131,6 +131,24 @@ describe('source handler', () => {
     expect(fetch.mock.calls.map((c) => String(c[0]))).toContain('https://api.github.com/repos/acme/web/commits/main');
   });
 
+  it('builds the commit a start named for this action (sourceRevisions) instead of the branch head', async () => {
+    const { handler, fetch } = setup();
+    const pinned = 'e'.repeat(40);
+    const sourceRevisions = [
+      { actionName: 'Other', revisionType: 'COMMIT_ID', revisionValue: 'd'.repeat(40) },
+      { actionName: 'App', revisionType: 'COMMIT_ID', revisionValue: pinned },
+    ];
+    const result = await handler(task({}, { sourceRevisions }), lambdaContext());
+    expect(result.variables).toMatchObject({ CommitId: pinned, BranchName: 'main', CommitMessage: 'Head commit', AuthorName: 'Ada' });
+    expect(fetch.mock.calls.map((c) => String(c[0]))).toStrictEqual([
+      `https://api.github.com/repos/acme/web/commits/${pinned}`,
+      `https://api.github.com/repos/acme/web/tarball/${pinned}`,
+    ]);
+    // Another action's override leaves this one on its branch head.
+    const other = await handler(task({}, { action: 'Lib', sourceRevisions }), lambdaContext());
+    expect(other.variables).toMatchObject({ CommitId: SHA });
+  });
+
   it('fails the action on a missing branch and asks for a retry on GitHub outages', async () => {
     await expect(setup(() => new Response('{}', { status: 404 })).handler(task({}), lambdaContext())).rejects.toMatchObject({
       name: 'Stepline.ActionFailed',

@@ -5,6 +5,7 @@
  *
  * - started by a webhook for this action's repository: the trigger's commit (the webhook's `after` or
  *   the pull request head), with details GitHub's payload lacked read from the GitHub API;
+ * - started with a revision for this action (`--source-revision Action=COMMIT_ID:<sha>`): that commit;
  * - started by hand, or by a trigger on another source action: the head of the branch (the trigger's,
  *   else the action's `branch`), read from the GitHub API.
  *
@@ -25,7 +26,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { EnvVar, ErrorName, SourceRevisionSchema, SteplineError } from '@stepline/core';
+import { EnvVar, ErrorName, SourceRevisionOverrideSchema, SourceRevisionSchema, SteplineError, sourceRevisionFor } from '@stepline/core';
 import * as z from 'zod';
 import { s3Client, secretCache } from '../aws';
 import { type GitHubApiOptions, getCommit } from '../github-api';
@@ -47,6 +48,7 @@ const SourceTaskSchema = z.object({
   outputArtifact: z.string().optional(),
   artifactBucket: z.string().optional(),
   trigger: SourceRevisionSchema.nullish(),
+  sourceRevisions: z.array(SourceRevisionOverrideSchema).nullish(),
 });
 
 /** The source action's output variables, every one a string. */
@@ -119,7 +121,8 @@ export function createSourceHandler(deps: SourceDependencies) {
     }
     const task = parsed.data;
     logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
-    const trigger = task.trigger ?? {};
+    // A revision named at start (StartPipelineExecution's sourceRevisions) wins over the trigger.
+    const trigger = sourceRevisionFor(task.action, task.trigger ?? {}, task.sourceRevisions ?? undefined);
     // Every source action receives the execution's trigger; only the action whose repository it names builds its commit.
     const ours = trigger.repository === undefined || trigger.repository.toLowerCase() === task.repository.toLowerCase();
     const onGitHub = GITHUB_PROVIDERS.has(task.provider);

@@ -15,6 +15,7 @@ import {
   DefinitionError,
   type DefinitionIssue,
   formatIssues,
+  isInlineBuildspec,
   nextPhase,
   PHASE_KEY_OF,
   PhaseStatus,
@@ -117,7 +118,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildReport> {
 
 function readBuildspec(options: RunBuildOptions, sourceDir: string, log: BuildLog): Buildspec {
   const given = options.buildspec ?? 'buildspec.yml';
-  const inline = given.includes('\n');
+  const inline = isInlineBuildspec(given);
   const path = inline ? undefined : isAbsolute(given) ? given : join(sourceDir, given);
   log.line(inline ? 'YAML location is the inline buildspec' : `YAML location is ${path}`);
   try {

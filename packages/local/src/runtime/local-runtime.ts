@@ -7,7 +7,9 @@
 import { join, resolve } from 'node:path';
 import {
   type CompiledPipeline,
+  checkSourceRevisionOverrides,
   checkVariableOverrides,
+  commandsBuild,
   compilePipeline,
   DefinitionError,
   ErrorName,
@@ -21,6 +23,7 @@ import {
   pipelineExecutionStatus,
   type ResumeInput,
   type SourceRevision,
+  type SourceRevisionOverride,
   stageToRetry,
 } from '@stepline/core';
 import { type ApprovalMode, LocalApprovals, loadSigningKey, type WaitOptions } from '../approvals/local-approvals';
@@ -62,6 +65,8 @@ export interface StartRequest {
   variables?: Record<string, string>;
   trigger?: ExecutionInput['trigger'];
   source?: SourceRevision;
+  /** Revisions named for source actions (`--source-revision`), checked against the pipeline. */
+  sourceRevisions?: SourceRevisionOverride[];
   executionId?: string;
 }
 
@@ -120,12 +125,14 @@ export class LocalRuntime {
     const { pipeline } = request;
     const compiled = this.compile(pipeline);
     const variables = checkVariableOverrides(pipeline, request.variables ?? {});
+    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? []);
     const executionId = request.executionId ?? newExecutionId(new Date(), Math.random);
     const input: ExecutionInput = {
       pipeline: pipeline.name,
       trigger: request.trigger ?? { type: 'StartPipelineExecution', actor: process.env.USER },
       source: request.source ?? {},
       variables,
+      ...(sourceRevisions.length > 0 && { sourceRevisions }),
     };
     this.store.rememberPipeline(pipeline.name, request.file, new Date().toISOString());
     const created = this.store.createExecution({
@@ -382,7 +389,11 @@ export class LocalRuntime {
           handlers[state] = s3DeployHandler(ctx, action, stage.name);
           break;
         case 'cloudformation':
-          handlers[state] = cloudFormationHandler(ctx, action, stage.name);
+          handlers[state] = cloudFormationHandler(ctx, action, stage.name, state);
+          break;
+        case 'commands':
+          // The same runner as a build: the compiled Task carries the buildspec made from the commands.
+          handlers[state] = buildHandler(ctx, commandsBuild(action), stage.name);
           break;
       }
     }

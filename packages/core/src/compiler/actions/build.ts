@@ -7,8 +7,30 @@ import { actionResultPath } from '../references';
 import { type JsonObject, task } from '../states';
 import { addState, artifactLocationExpression, catchAll } from './common';
 
+/**
+ * What one CodeBuild build of an action is made of: a build or test action as written, or a commands
+ * action with the buildspec made from its commands (see ./commands.ts).
+ */
+export type CodeBuildRun = Pick<
+  BuildAction,
+  | 'name'
+  | 'project'
+  | 'primarySource'
+  | 'inputArtifacts'
+  | 'outputArtifacts'
+  | 'environmentVariables'
+  | 'parameterStore'
+  | 'secretsManager'
+  | 'timeoutMinutes'
+  | 'namespace'
+  | 'outputVariables'
+  | 'buildspec'
+  | 'batchEnabled'
+  | 'combineArtifacts'
+>;
+
 /** The CodeBuild project an action uses: its own, or the one `sst deploy` creates for it. */
-export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | 'options'>, action: BuildAction): string {
+export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | 'options'>, action: Pick<CodeBuildRun, 'name' | 'project'>): string {
   if (action.project !== undefined) return action.project;
   const name = `${ctx.options.projectPrefix}-${ctx.pipeline.name}-${ctx.position.stage}-${action.name}`.replace(/[^A-Za-z0-9_-]/g, '-');
   return name.slice(0, 255);
@@ -50,7 +72,7 @@ function identifiers(ctx: ActionContext, field: 'inputArtifacts' | 'outputArtifa
  * reach the build already resolved.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
  */
-export function compileBuild(ctx: ActionContext, action: BuildAction): void {
+export function compileBuild(ctx: ActionContext, action: CodeBuildRun): void {
   const project = projectName(ctx, action);
   const primary = action.primarySource ?? action.inputArtifacts[0] ?? '';
   const sourceOf = (artifact: string) => ctx.sourceProducers.get(artifact);
@@ -151,7 +173,7 @@ interface CodeBuildCall {
 }
 
 /** One build: `startBuild.sync`, answered with `{Build}` as BatchGetBuilds describes it. */
-function buildCall(ctx: ActionContext, action: BuildAction, projectArn: string): CodeBuildCall {
+function buildCall(ctx: ActionContext, action: CodeBuildRun, projectArn: string): CodeBuildCall {
   // ExportedEnvironmentVariables is absent from a build that exports nothing, and reading a missing
   // path fails the Task on AWS: it is read only when the action declares its variables, or when some
   // action refers to them (and then the build must export them).

@@ -1,9 +1,11 @@
+import { checkParameterOverrides } from '../../deploy/cloudformation-input';
 import { ErrorName } from '../../errors';
 import type { CloudFormationAction } from '../../model/schema';
 import type { ActionContext } from '../context';
+import { FUNCTION_TRANSIENT_ERRORS, Resource, retryTransient } from '../integrations';
 import { actionResultPath } from '../references';
 import { type ChoiceRule, choice, type JsonObject, pass, task, wait } from '../states';
-import { actionIdentity, addFunctionActionState, addState, catchAll } from './common';
+import { actionIdentity, addFunctionActionState, addState, artifactLocationExpression, catchAll, grantInvoke } from './common';
 import { LOCAL_COMMAND_FUNCTION } from './invoke';
 
 /** How long between two looks at a stack or change set. */
@@ -34,8 +36,12 @@ const NO_CHANGE = ['*No updates are to be performed*', "*didn't contain changes*
 /**
  * A CloudFormation action runs on Step Functions' SDK integrations with a wait loop in the ASL (look,
  * wait 10 s, look again), rather than in a Lambda: the loop costs four transitions per look (a
- * 5-minute stack: ~125 transitions, $0.003) and no function to install, where a Lambda polling for the
- * stack would pay for its whole wait, and one started per look would cost more than the transitions. The stack's outputs become the
+ * 5-minute stack: 126 transitions, $0.003), where a Lambda polling for the stack would pay for its whole
+ * wait, and one started per look would cost more than the transitions. What the ASL cannot do, the
+ * installation's cloudformation function does once on each side of the loop: `prepare` reads the input
+ * artifacts (template configuration, `Fn::GetParam` files) and answers the calls' whole input, taken by
+ * `InputPath`; `outputs` writes the outputs file. On one machine the same machine runs, its Tasks bound to
+ * local handlers that call CloudFormation with the user's credentials. The stack's outputs become the
  * action's variables; a change set (or update) with no changes is a success, as in CodePipeline.
  *
  * State data: `$.actions.<key>` holds `{ polls, stack: { status, stack } }` (or `changeSet`), and
@@ -69,49 +75,59 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
     Resource: [stackArn],
   });
   if (action.roleArn) ctx.iam.push({ Effect: 'Allow', Action: ['iam:PassRole'], Resource: [action.roleArn] });
-  for (const [field, what] of [
-    ['templateConfiguration', 'a template configuration file'],
-    ['outputFileName', 'an output file'],
-  ] as const) {
-    if (action[field] !== undefined)
-      ctx.warnings.push({ path: `${ctx.position.path}.${field}`, message: `${what} is not read or written yet on AWS; the stack deploys without it` });
-  }
-  for (const [name, value] of Object.entries(action.parameterOverrides ?? {})) {
-    if (/Fn::Get(Param|ArtifactAtt)/.test(value))
-      ctx.warnings.push({
-        path: `${ctx.position.path}.parameterOverrides.${name}`,
-        message: 'Fn::GetParam and Fn::GetArtifactAtt are not resolved yet; the text goes as is',
-      });
-  }
+  for (const issue of checkParameterOverrides(action.parameterOverrides ?? {}, action.inputArtifacts, `${ctx.position.path}.parameterOverrides`))
+    ctx.warnings.push(issue);
+  if (action.outputFileName !== undefined && action.outputArtifacts.length === 0)
+    ctx.warnings.push({ path: `${ctx.position.path}.outputFileName`, message: 'expected an output artifact to write the outputs file into' });
 
-  // The template in the artifact store, as CloudFormation reads it (an S3 URL).
-  const template = (): JsonObject => {
-    const [artifact, ...file] = (action.templatePath ?? '').split('::');
-    const key = `${ctx.pipeline.name}/{}/${artifact}/${file.join('::')}`;
-    return {
-      'TemplateURL.$': `States.Format('https://${ctx.options.artifactBucket}.s3.${ctx.options.region}.amazonaws.com/${key.replaceAll("'", "\\'")}', $$.Execution.Name)`,
-    };
+  // The cloudformation function reads what the ASL cannot (the template configuration, Fn::GetParam's
+  // files) and answers the calls' whole input; it writes the outputs file into the output artifact.
+  const fn = ctx.options.functions.cloudFormation;
+  const needsTemplate = action.actionMode !== 'DELETE_ONLY' && action.actionMode !== 'CHANGE_SET_EXECUTE';
+  // CloudFormation reads the TemplateURL with the caller's permissions: the state machine's role.
+  if (needsTemplate)
+    ctx.iam.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${ctx.options.artifactBucket}/${ctx.pipeline.name}/*`] });
+  const writesOutputs = action.outputArtifacts.length > 0;
+  if (needsTemplate || writesOutputs) grantInvoke(ctx, fn);
+  const invoke = (payload: JsonObject, next: string | undefined, resultSelector?: JsonObject) =>
+    task({
+      resource: Resource.LambdaInvoke,
+      parameters: { FunctionName: fn, Payload: { ...actionIdentity(ctx), ...payload } },
+      ...(resultSelector && { resultSelector }),
+      resultPath: resultSelector ? `${base}.input` : null,
+      timeoutSeconds: CFN_CALL_SECONDS,
+      retry: retryTransient(FUNCTION_TRANSIENT_ERRORS),
+      catch: catchAll(ctx.catchTo),
+      next,
+    });
+  /** The overrides with their `#{Namespace.Variable}` references resolved by the state machine. */
+  const overrides = (given: Record<string, string>): JsonObject => {
+    const out: JsonObject = {};
+    for (const [name, value] of Object.entries(given)) ctx.refs.assign(out, name, value);
+    return out;
   };
-  ctx.iam.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${ctx.options.artifactBucket}/${ctx.pipeline.name}/*`] });
-  const stackInput = (): JsonObject => ({
-    StackName: stackName,
-    ...template(),
-    ...(action.parameterOverrides && {
-      Parameters: Object.entries(action.parameterOverrides).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
-    }),
-    ...(action.capabilities && { Capabilities: action.capabilities }),
-    ...(action.roleArn && { RoleARN: action.roleArn }),
-  });
+  const artifactRef = (name: string): JsonObject => ({ name, 'location.$': artifactLocationExpression(ctx, name) });
+  const deploy: JsonObject = {
+    stackName,
+    inputArtifacts: action.inputArtifacts,
+    ...(action.changeSetName !== undefined && { changeSetName: action.changeSetName }),
+    ...(action.templatePath !== undefined && { templatePath: action.templatePath }),
+    ...(action.templateConfiguration !== undefined && { templateConfiguration: action.templateConfiguration }),
+    ...(action.parameterOverrides && { parameterOverrides: overrides(action.parameterOverrides) }),
+    ...(action.capabilities && { capabilities: action.capabilities }),
+    ...(action.roleArn && { roleArn: action.roleArn }),
+  };
+
   const caught = (next: string) => [{ ErrorEquals: ['States.TaskFailed'], ResultPath: `${base}.error`, Next: next }, ...catchAll(ctx.catchTo)];
   const call = (
     api: string,
     parameters: JsonObject,
     next: string,
-    options: { resultSelector?: JsonObject; resultPath?: string | null; onRefused?: string } = {},
+    options: { resultSelector?: JsonObject; resultPath?: string | null; onRefused?: string; inputPath?: string } = {},
   ) =>
     task({
       resource: sdk(api),
-      parameters,
+      ...(options.inputPath ? { inputPath: options.inputPath } : { parameters }),
       ...(options.resultSelector && { resultSelector: options.resultSelector }),
       resultPath: options.resultPath === undefined ? null : options.resultPath,
       timeoutSeconds: CFN_CALL_SECONDS,
@@ -168,10 +184,26 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
   if (!action.actionMode.startsWith('CHANGE_SET'))
     step(refusedName, pass({ parameters: { 'Error.$': `${base}.error.Error`, 'Cause.$': `${base}.error.Cause` }, resultPath: '$.failure', next: ctx.catchTo }));
 
-  // Entry: poll counter at zero, then what the mode does first.
+  // Entry: poll counter at zero, the calls' input prepared, then what the mode does first.
   const first = n('look');
-  addState(ctx, ctx.name, pass({ result: { polls: { n: 0 } }, resultPath: base, next: first }), { role: 'action' });
-  addState(ctx, done, pass({ resultPath: null, ...(ctx.next !== undefined && { next: ctx.next }) }), { role: 'step', final: true });
+  const prepare = n('prepare');
+  addState(ctx, ctx.name, pass({ result: { polls: { n: 0 } }, resultPath: base, next: needsTemplate ? prepare : first }), { role: 'action' });
+  if (needsTemplate) {
+    const selector: JsonObject = { 'stack.$': '$.Payload.stack', ...(action.actionMode === 'CHANGE_SET_REPLACE' && { 'changeSet.$': '$.Payload.changeSet' }) };
+    step(prepare, invoke({ operation: 'prepare', deploy, inputArtifacts: action.inputArtifacts.map(artifactRef) }, first, selector));
+  }
+  if (writesOutputs) {
+    const outputs = n('outputs file');
+    addState(ctx, done, pass({ resultPath: null, next: outputs }), { role: 'step' });
+    const payload: JsonObject = {
+      operation: 'outputs',
+      mode: action.actionMode,
+      'result.$': base,
+      outputArtifact: artifactRef(action.outputArtifacts[0] ?? ''),
+      ...(action.outputFileName !== undefined && { outputFileName: action.outputFileName }),
+    };
+    addState(ctx, outputs, invoke(payload, ctx.next), { role: 'step', final: true });
+  } else addState(ctx, done, pass({ resultPath: null, ...(ctx.next !== undefined && { next: ctx.next }) }), { role: 'step', final: true });
   if (action.actionMode !== 'CHANGE_SET_REPLACE')
     step(
       failed,
@@ -210,8 +242,8 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
         ),
       );
       const loop = stackLoop('stack', done, { successStatuses: STACK_DONE });
-      step(n('create'), call('createStack', stackInput(), loop));
-      step(n('update'), call('updateStack', stackInput(), loop, { onRefused: n('no change?') }));
+      step(n('create'), call('createStack', {}, loop, { inputPath: `${base}.input.stack` }));
+      step(n('update'), call('updateStack', {}, loop, { onRefused: n('no change?'), inputPath: `${base}.input.stack` }));
       step(n('no change?'), choice(ifRefusedWith(NO_CHANGE, done), refusedName));
       if (replace) {
         const deleted = stackLoop('delete', n('create'), { successStatuses: ['DELETE_COMPLETE'], goneIs: n('create') });
@@ -230,20 +262,25 @@ export function compileCloudFormation(ctx: ActionContext, action: CloudFormation
       const changeSet = action.changeSetName ?? '';
       // A stack that does not exist yet (or only as a change set's REVIEW_IN_PROGRESS) gets a CREATE change set.
       step(first, describeStack(n('update type'), n('create type')));
-      step(n('create type'), pass({ result: 'CREATE', resultPath: `${base}.type`, next: n('drop old') }));
+      step(n('create type'), pass({ result: { ChangeSetType: 'CREATE' }, resultPath: `${base}.type`, next: n('drop old') }));
       step(n('update type'), choice(statusIs(['REVIEW_IN_PROGRESS'], n('create type')), n('update type set')));
-      step(n('update type set'), pass({ result: 'UPDATE', resultPath: `${base}.type`, next: n('drop old') }));
+      step(n('update type set'), pass({ result: { ChangeSetType: 'UPDATE' }, resultPath: `${base}.type`, next: n('drop old') }));
       // CodePipeline replaces a change set of the same name.
       step(
         n('drop old'),
-        call('deleteChangeSet', { StackName: stackName, ChangeSetName: changeSet }, n('create change set'), { onRefused: n('create change set') }),
+        call('deleteChangeSet', { StackName: stackName, ChangeSetName: changeSet }, n('change set input'), { onRefused: n('change set input') }),
       );
-      const { StackName: _, ...rest } = stackInput();
-      const csWait = n('change set wait');
+      // The prepared input with the type decided above: the call takes one object, so the two are merged.
       step(
-        n('create change set'),
-        call('createChangeSet', { StackName: stackName, ChangeSetName: changeSet, 'ChangeSetType.$': `${base}.type`, ...rest }, csWait),
+        n('change set input'),
+        pass({
+          parameters: { 'call.$': `States.JsonMerge(${base}.input.changeSet, ${base}.type, false)` },
+          resultPath: `${base}.changeSetCall`,
+          next: n('create change set'),
+        }),
       );
+      const csWait = n('change set wait');
+      step(n('create change set'), call('createChangeSet', {}, csWait, { inputPath: `${base}.changeSetCall.call` }));
       step(csWait, wait({ seconds: CFN_POLL_SECONDS, next: n('change set count') }));
       step(
         n('change set count'),

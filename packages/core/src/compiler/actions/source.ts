@@ -31,6 +31,8 @@ export function compileSource(ctx: ActionContext, action: SourceAction): void {
           outputArtifact: output,
           artifactBucket: ctx.options.artifactBucket,
           'trigger.$': '$.input.source',
+          // Revisions named at start (`--source-revision`); the action picks its own.
+          'sourceRevisions.$': '$.input.sourceRevisions',
         },
       },
       resultSelector: { 'variables.$': '$.Payload.variables' },

@@ -45,6 +45,8 @@ export function pass(o: PassOptions): PassState {
 export interface TaskOptions {
   comment?: string;
   resource: string;
+  /** The part of the state data the Task takes as its whole input (its API call's request when it has no Parameters). */
+  inputPath?: string;
   parameters?: JsonObject;
   resultSelector?: JsonObject;
   resultPath?: string | null;
@@ -59,6 +61,7 @@ export function task(o: TaskOptions): TaskState {
     Type: 'Task',
     ...(o.comment && { Comment: o.comment }),
     Resource: o.resource,
+    ...(o.inputPath && { InputPath: o.inputPath }),
     ...(o.parameters && { Parameters: o.parameters }),
     ...(o.resultSelector && { ResultSelector: o.resultSelector }),
     ...(o.resultPath !== undefined && { ResultPath: o.resultPath }),

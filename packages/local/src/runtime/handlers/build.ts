@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildAction, BuildFailedError, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
+import { BuildFailedError, type CodeBuildRun, codeBuildIdentifier, ErrorName, SteplineError } from '@stepline/core';
 import type { ArtifactFile } from '../../build/artifacts';
 import { type BuildReport, runBuild } from '../../build/index';
 import { actionDirs, type ExecutionContext, fileSafe, throwIfStopped } from '../context';
@@ -57,7 +57,7 @@ export interface ActionBuildResult {
  * Runs one build of an action in a fresh copy of its primary input artifact (verified against its
  * manifest), secondary inputs beside it, and records it in the history while it runs and when it ends.
  */
-export async function runActionBuild(ctx: ExecutionContext, action: BuildAction, stage: string, o: ActionBuildOptions): Promise<ActionBuildResult> {
+export async function runActionBuild(ctx: ExecutionContext, action: CodeBuildRun, stage: string, o: ActionBuildOptions): Promise<ActionBuildResult> {
   const { params } = o;
   const pipeline = ctx.pipeline.name;
   const primary = action.primarySource ?? action.inputArtifacts[0] ?? '';
@@ -144,10 +144,11 @@ export async function sealOutputs(ctx: ExecutionContext, names: readonly string[
 }
 
 /**
- * A build or test action on one machine: the CodeBuild-compatible runner, outputs sealed as
- * artifacts. Answers as `startBuild.sync` does: `{Build: {...}}`, or fails the Task.
+ * A build, test or commands action on one machine: the CodeBuild-compatible runner in a fresh copy of the
+ * primary input artifact (verified against its manifest), secondary inputs beside it, outputs
+ * sealed as artifacts. Answers as `startBuild.sync` does: `{Build: {...}}`, or fails the Task.
  */
-export function buildHandler(ctx: ExecutionContext, action: BuildAction, stage: string) {
+export function buildHandler(ctx: ExecutionContext, action: CodeBuildRun, stage: string) {
   return async (input: unknown) => {
     const params = input as StartBuildParameters;
     const pipeline = ctx.pipeline.name;

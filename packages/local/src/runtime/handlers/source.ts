@@ -1,19 +1,19 @@
-import { type SourceAction, SourceRevisionSchema } from '@stepline/core';
+import { type SourceAction, type SourceRevisionOverride, SourceRevisionSchema, sourceRevisionFor } from '@stepline/core';
 import { exportTree, resolveSource } from '../../source/git';
 import type { ExecutionContext } from '../context';
 
 interface SourcePayload {
-  Payload: { repository: string; branch: string; outputArtifact: string; trigger?: unknown };
+  Payload: { repository: string; branch: string; outputArtifact: string; trigger?: unknown; sourceRevisions?: SourceRevisionOverride[] };
 }
 
 /**
- * The source action on one machine: the commit of the local repository (the trigger's, else the
- * branch's head), exported into the source artifact. Answers as the source Lambda would.
+ * The source action on one machine: the commit of the local repository (the one named at start, else
+ * the trigger's, else the branch's head), exported into the source artifact. Answers as the source Lambda would.
  */
 export function sourceHandler(ctx: ExecutionContext, action: SourceAction) {
   return async (input: unknown) => {
     const { Payload } = input as SourcePayload;
-    const revision = SourceRevisionSchema.parse(Payload.trigger ?? {});
+    const revision = sourceRevisionFor(action.name, SourceRevisionSchema.parse(Payload.trigger ?? {}), Payload.sourceRevisions);
     const resolved = await resolveSource(ctx.repo, revision, action.branch, action.repository);
     const dir = await ctx.artifacts.prepare(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
     const files = await exportTree(ctx.repo, resolved.commitId, dir);
