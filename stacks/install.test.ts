@@ -262,7 +262,7 @@ describe('functions, projects and events', () => {
   it('bundles every handler for Node.js 22, public URLs only for the webhook and approval links', () => {
     const functions = ofType('aws:lambda/function:Function');
     expect(functions.map((f) => f.inputs.name).sort()).toStrictEqual(
-      ['approval-request', 'approval-response', 'canary', 'cloudformation', 'gate', 'notify', 's3-deploy', 'source', 'webhook'].map(
+      ['approval-request', 'approval-response', 'canary', 'cloudformation', 'code-deploy', 'gate', 'notify', 's3-deploy', 'source', 'webhook'].map(
         (n) => `stepline-team-${n}`,
       ),
     );

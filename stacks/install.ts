@@ -298,6 +298,7 @@ export function installStepline(args: SteplineArgs): Stepline {
             functions.canary,
             functions['s3-deploy'],
             functions.cloudformation,
+            functions['code-deploy'],
             ...objects,
             ...own.filter(isDefined),
           ],

@@ -11,16 +11,13 @@ import { checkRequests, describeDenials, type IamRequest } from '../test/helpers
 import { pipelineYaml } from '../test/helpers/project';
 import { inlinePolicySize, MAX_INLINE_POLICY_CHARS } from './iam';
 import { loadPipelines } from './pipelines';
-import { type InstallationPlan, planInstallation } from './plan';
+import type { InstallationPlan } from './plan';
+import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
 
-const REGION = 'eu-west-1';
-const ACCOUNT = '123456789012';
+const REGION = TEST_REGION;
+const ACCOUNT = TEST_ACCOUNT;
 let plan: InstallationPlan;
 let pipelines: Pipeline[];
-
-/** The installation of these pipelines, with the secrets every installation has. */
-const planFor = (of: Pipeline[]) =>
-  planInstallation({ stage: 'team', region: REGION, accountId: ACCOUNT, pipelines: of, secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']) });
 
 /** The web fixture as the pipeline `name`: its source `acme/<name>` as `Src`, then a Build stage of one build action reading it. */
 const buildPipeline = (name: string, build: Record<string, unknown>) =>
@@ -119,6 +116,54 @@ describe('planned policies, simulated', () => {
     expect(describeDenials(await checkRequests(of, allowed))).toBe('');
     const denied = await checkRequests(of, [ssm('/prod/other'), secret('other-Xy12Zw')]);
     expect(denied).toHaveLength(2);
+  });
+
+  it('the canary may publish versions of, and move the alias of, exactly the functions Lambda deploy actions name', async () => {
+    const pipeline = parsePipeline({
+      name: 'orders',
+      stages: [
+        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/orders', outputArtifacts: ['Src'] }] },
+        {
+          name: 'Deploy',
+          actions: [
+            {
+              name: 'Shift',
+              kind: 'deploy',
+              inputArtifacts: ['Src'],
+              strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+              lambda: { functionName: 'orders', alias: 'live' },
+              hooks: { AfterAllowTraffic: 'orders-smoke' },
+            },
+          ],
+        },
+      ],
+    });
+    const withLambda = planFor([pipeline]);
+    const of = () => withLambda.functions.canary.statements;
+    const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    // What LambdaAliasEnvironment, LambdaAliasRouter and LambdaHooks call, on the resources they name.
+    const calls = (name: string): IamRequest[] => [
+      ...['GetAlias', 'CreateAlias', 'UpdateAlias', 'DeleteAlias', 'PublishVersion'].map((a) => ({
+        principal: 'canary',
+        action: `lambda:${a}`,
+        resource: fn(name),
+      })),
+      { principal: 'canary', action: 'lambda:GetFunctionConfiguration', resource: `${fn(name)}:7` },
+    ];
+    expect(
+      describeDenials(await checkRequests(of, [...calls('orders'), { principal: 'canary', action: 'lambda:InvokeFunction', resource: fn('orders-smoke') }])),
+    ).toBe('');
+    expect(await checkRequests(of, calls('billing'))).toHaveLength(6);
+
+    // Without a function name, the appspec names it at deploy time: any function of the account and region, with the reason.
+    const fromAppSpec = parsePipeline({
+      ...pipeline,
+      name: 'appspec',
+      stages: pipeline.stages.map((st) => ({ ...st, actions: st.actions.map((a) => (a.kind === 'deploy' ? { ...a, lambda: {} } : a)) })),
+    });
+    const statements = planFor([fromAppSpec]).functions.canary.statements;
+    expect(statements.find((st) => st.Action.includes('lambda:UpdateAlias'))).toMatchObject({ Sid: 'LambdaFromAppSpec', Resource: [fn('*'), `${fn('*')}:*`] });
+    expect(describeDenials(await checkRequests(() => statements, calls('billing')))).toBe('');
   });
 
   it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {

@@ -211,6 +211,9 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
+  const codeDeploys = positions.flatMap(({ pipeline, position }) =>
+    position.action.kind === 'codedeploy' && position.action.ec2 ? [{ pipeline: pipeline.name, ec2: position.action.ec2 }] : [],
+  );
   const cloudFormationPipelines = [
     ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
   ];
@@ -314,7 +317,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: [allow(['sns:Publish'], [notificationTopicArn]), ...(executionsOf.length > 0 ? [allow(['states:DescribeExecution'], executionsOf)] : [])],
     }),
     canary: fn('canary', {
-      description: 'stepline: ECS blue/green deployments (task sets, ALB weights, alarms, hooks)',
+      description: 'stepline: ECS blue/green and Lambda alias deployments (weights, alarms, hooks)',
       // Prepare waits for green's tasks and targets to be healthy.
       timeoutSeconds: 900,
       memoryMb: 512,
@@ -338,6 +341,13 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 ? [allow(['kms:GenerateDataKey'], [...new Set(s3Deploys.flatMap((a) => (a.kmsEncryptionKeyArn ? [a.kmsEncryptionKeyArn] : [])))])]
                 : []),
             ],
+    }),
+    'code-deploy': fn('code-deploy', {
+      description: 'stepline: codedeploy actions (in-place deployments to EC2 and on-premises instances through SSM Run Command)',
+      timeoutSeconds: 300,
+      memoryMb: 512,
+      environment: { [EnvVar.ArtifactBucket]: bucket },
+      statements: codeDeployStatements({ region, accountId, bucketArn, codeDeploys }),
     }),
     cloudformation: fn('cloudformation', {
       description: 'stepline: CloudFormation actions (template configuration and parameter files in, outputs file out)',
@@ -473,7 +483,7 @@ function resolvedForProjectName(options: CompileOptions) {
     artifactBucket: options.artifactBucket ?? '',
     projectPrefix: options.projectPrefix ?? 'stepline',
     approvalTopicArn: options.approvalTopicArn,
-    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', cloudFormation: '', ...options.functions },
+    functions: { source: '', approval: '', gate: '', canary: '', s3Deploy: '', cloudFormation: '', codeDeploy: '', ...options.functions },
   };
 }
 
@@ -514,7 +524,7 @@ export function connectionStatement(connection: string): PolicyStatement {
 
 const nameOf = (nameOrArn: string) => nameOrArn.split(/[:/]/).at(-1) ?? nameOrArn;
 
-/** What the canary function does to the ECS services, listeners and alarms the deploy actions name. */
+/** What the canary function does to the ECS services, listeners, Lambda aliases and alarms the deploy actions name. */
 function canaryStatements(options: {
   region: string;
   accountId: string;
@@ -573,6 +583,36 @@ function canaryStatements(options: {
     );
   }
 
+  // A Lambda deployment publishes a version and moves its alias; alias and version actions authorize on
+  // the function, and a qualified ARN (function:name:alias) covers calls that name a version or alias.
+  const lambdaFunctions = [
+    ...new Set(
+      deploys.flatMap(({ action }) => {
+        const fnName = action.lambda?.functionName;
+        return fnName === undefined ? [] : [fnName.startsWith('arn:') ? fnName.split(':').slice(0, 7).join(':') : lambdaArn(region, accountId, fnName)];
+      }),
+    ),
+  ];
+  const aliasActions = [
+    'lambda:GetAlias',
+    'lambda:CreateAlias',
+    'lambda:UpdateAlias',
+    'lambda:DeleteAlias',
+    'lambda:PublishVersion',
+    'lambda:GetFunctionConfiguration',
+  ];
+  if (lambdaFunctions.length > 0)
+    statements.push(
+      allow(
+        aliasActions,
+        lambdaFunctions.flatMap((arn) => [arn, `${arn}:*`]),
+      ),
+    );
+  if (deploys.some(({ action }) => action.lambda && action.lambda.functionName === undefined)) {
+    const anyFunction = lambdaArn(region, accountId, '*');
+    statements.push(awsRequiresWildcard('LambdaFromAppSpec', allow(aliasActions, [anyFunction, `${anyFunction}:*`])));
+  }
+
   const alarms = [...new Set(deploys.flatMap(({ action }) => action.alarms))];
   if (alarms.length > 0) statements.push(awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*'])));
 
@@ -587,6 +627,59 @@ function canaryStatements(options: {
     ),
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
+  return statements;
+}
+
+/**
+ * What the code-deploy function does: read the revisions (and their appspec) of the pipelines that
+ * deploy in place, keep each action's last good revision, find the instances by tag, and run the
+ * lifecycle on them with AWS-RunShellScript: only on instances carrying a tag an action names, or whose
+ * id it names. The instances read the revision themselves, with their instance profile.
+ * @see https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cmdsec.html
+ */
+function codeDeployStatements(options: {
+  region: string;
+  accountId: string;
+  bucketArn: string;
+  codeDeploys: Array<{ pipeline: string; ec2: { tagFilters: Array<{ key: string; value: string }>; instanceIds: string[] } }>;
+}): PolicyStatement[] {
+  const { region, accountId, bucketArn, codeDeploys } = options;
+  if (codeDeploys.length === 0) return [];
+  const pipelines = [...new Set(codeDeploys.map((d) => d.pipeline))];
+  const statements: PolicyStatement[] = [
+    allow(
+      ['s3:GetObject'],
+      pipelines.map((p) => `${bucketArn}/${p}/*`),
+    ),
+    // The last good revision is read before the first one is written.
+    allow(
+      ['s3:GetObject', 's3:PutObject'],
+      pipelines.map((p) => `${bucketArn}/${ControlPrefix.revisions}${p}/*`),
+    ),
+    listBucket(bucketArn),
+    awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
+    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
+    awsRequiresWildcard('AwsOwnedDocument', allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}:*:document/AWS-RunShellScript`])),
+  ];
+  const tags = new Map<string, Set<string>>();
+  for (const { ec2 } of codeDeploys) for (const t of ec2.tagFilters) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
+  for (const [key, values] of tags)
+    statements.push(
+      awsRequiresWildcard('TaggedInstances', {
+        ...allow(['ssm:SendCommand'], [`arn:aws:ec2:${region}:${accountId}:instance/*`, `arn:aws:ssm:${region}:${accountId}:managed-instance/*`]),
+        Condition: { StringEquals: { [`ssm:resourceTag/${key}`]: [...values].sort() } },
+      }),
+    );
+  const ids = [...new Set(codeDeploys.flatMap(({ ec2 }) => ec2.instanceIds))].sort();
+  if (ids.length > 0)
+    statements.push(
+      allow(
+        ['ssm:SendCommand'],
+        ids.map((id) =>
+          id.startsWith('mi-') ? `arn:aws:ssm:${region}:${accountId}:managed-instance/${id}` : `arn:aws:ec2:${region}:${accountId}:instance/${id}`,
+        ),
+      ),
+    );
   return statements;
 }
 

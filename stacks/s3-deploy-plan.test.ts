@@ -6,24 +6,17 @@
 import { parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { pipelineYaml } from '../test/helpers/project';
-import { planInstallation } from './plan';
+import { planFor } from './plan-fixture';
 
-const pipeline = parsePipelineText(`
-name: site
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/site, outputArtifacts: [Src] }]
-  - name: Deploy
+const pipeline = parsePipelineText(
+  pipelineYaml(
+    'site',
+    `  - name: Deploy
     actions: [{ name: Publish, kind: s3deploy, inputArtifacts: [Src], bucket: www.example.com, kmsEncryptionKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k" }]
-`);
-const plan = (pipelines = [pipeline]) =>
-  planInstallation({
-    stage: 'team',
-    region: 'eu-west-1',
-    accountId: '123456789012',
-    pipelines,
-    secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey'] as const),
-  });
+`,
+  ),
+);
+const plan = (pipelines = [pipeline]) => planFor(pipelines);
 
 describe('the s3-deploy function', () => {
   it('may read only the artifacts of pipelines that deploy to S3 and write only the buckets they name', () => {

@@ -145,6 +145,23 @@ describe('the local canary', () => {
     expect(record('exec-2')).toMatchObject({ status: 'RolledBack' });
   });
 
+  it('after all traffic moved, a failing AfterAllowTraffic hook sends every request back to the old version', async () => {
+    ws.build('web', 'exec-1', 'v1');
+    ws.build('web', 'exec-2', 'v2');
+    await deployAllAtOnce('exec-1');
+    const hooks = { AfterAllowTraffic: { function: 'smoke', command: 'exit 4' } };
+    await op('exec-2', 'prepare', { hooks });
+    await setWeight('exec-2', 100);
+    await op('exec-2', 'finalize', { hooks });
+    expect((await Promise.all(Array.from({ length: 20 }, () => answerOnce()))).map((a) => a.body)).toStrictEqual(Array(20).fill('v2'));
+
+    await expect(op('exec-2', 'hook', { hooks, step: { type: 'hook', hook: 'AfterAllowTraffic' } })).rejects.toMatchObject({ name: ErrorName.HookFailed });
+    await op('exec-2', 'rollback', { hooks, reason: 'AfterAllowTraffic hook failed' });
+
+    expect((await Promise.all(Array.from({ length: 50 }, () => answerOnce()))).map((a) => a.body)).toStrictEqual(Array(50).fill('v1'));
+    expect(live()).toMatchObject({ executionId: 'exec-1' });
+  });
+
   it('leaves the same state when an operation is called twice', async () => {
     ws.build('web', 'exec-1', 'v1');
     ws.build('web', 'exec-2', 'v2');

@@ -187,7 +187,7 @@ stages:
     const run = await runCli(['run'], { cwd: project.dir });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      'error: stepline.yml: stages[0].actions[0].kind: expected kind to be one of source, build, test, approval, deploy, invoke, s3deploy, cloudformation, commands, got "sauce"\n',
+      'error: stepline.yml: stages[0].actions[0].kind: expected kind to be one of source, build, test, approval, deploy, codedeploy, invoke, s3deploy, cloudformation, commands, got "sauce"\n',
     );
   });
 });

@@ -25,7 +25,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeTaskDefinitionCommand, DescribeTaskSetsCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeListenersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -52,7 +52,7 @@ import { PipelineSource } from '../../packages/functions/src/webhook/pipelines';
 import { pipelineList, pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
 import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ecs-fixture';
-import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
+import { checkRequests, describeDenials, type IamRequest, type IamStatementLike, motoAdmin, motoUser } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
@@ -261,31 +261,10 @@ describe.skipIf(skip)('rehearsal: an installation as planned, run end to end wit
     return (await fetch(moto.endpoint, { method: 'POST', headers: signed.headers, body })).text();
   }
 
-  /**
-   * moto evaluates resources for S3 only: for its other services it matches the action against "*".
-   * The user holds the S3 statements as planned and the others' actions on "*"; what those others may
-   * touch is checked by the IAM simulator, from the requests recorded.
-   */
-  // moto also names an action by the signing name of its service: CloudWatch's is "monitoring".
-  const forMoto = (policy: IamStatementLike[]): IamStatementLike[] =>
-    policy.map((s) =>
-      s.Action.every((a) => a.startsWith('s3:'))
-        ? s
-        : {
-            Effect: s.Effect,
-            Action: s.Action.flatMap((a) => (a.startsWith('cloudwatch:') ? [a, a.replace('cloudwatch:', 'monitoring:')] : [a])),
-            Resource: ['*'],
-          },
-    );
-
   async function makeUser(name: string, policy: IamStatementLike[]): Promise<void> {
-    await admin.iam.send(new CreateUserCommand({ UserName: name }));
-    await admin.iam.send(
-      new PutUserPolicyCommand({ UserName: name, PolicyName: 'role', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: forMoto(policy) }) }),
-    );
-    const key = (await admin.iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
-    keys.set(name, { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' });
-    principals.set(key?.AccessKeyId ?? '', name);
+    const key = await motoUser(admin.iam, name, policy);
+    keys.set(name, key);
+    principals.set(key.accessKeyId, name);
     statements.set(name, policy);
   }
 
@@ -633,17 +612,7 @@ phases:
 
     // The first three requests are free: they make the administrator who sets up the account.
     moto = await startMoto({ freeRequests: 3 });
-    const bootstrap = new IAMClient(config({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' }));
-    await bootstrap.send(new CreateUserCommand({ UserName: 'admin' }));
-    await bootstrap.send(
-      new PutUserPolicyCommand({
-        UserName: 'admin',
-        PolicyName: 'all',
-        PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
-      }),
-    );
-    const adminKey = (await bootstrap.send(new CreateAccessKeyCommand({ UserName: 'admin' }))).AccessKey;
-    keys.set('admin', { accessKeyId: adminKey?.AccessKeyId ?? '', secretAccessKey: adminKey?.SecretAccessKey ?? '' });
+    keys.set('admin', await motoAdmin((k) => new IAMClient(config(k))));
     const a = config(keysOf('admin'));
     admin = {
       s3: new S3Client(a),

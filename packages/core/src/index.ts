@@ -1,6 +1,7 @@
 export * from './approvals/index';
 export * from './artifacts';
 export * from './buildspec/index';
+export * from './codedeploy/index';
 export * from './compiler/index';
 export * from './deploy/cloudformation-input';
 export * from './deploy/deployment-configs';

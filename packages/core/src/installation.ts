@@ -15,17 +15,33 @@ export const ControlPrefix = {
   approvals: '_stepline/approvals/',
   /** Deployment records: `<prefix><pipeline>/<execution>/<stage>/<action>.json`. */
   deployments: '_stepline/deployments/',
+  /** The last revision each codedeploy action deployed successfully: `<prefix><pipeline>/<stage>/<action>.json`. */
+  revisions: '_stepline/revisions/',
   /** Pipeline manifests: `<prefix><pipeline>.json` (see `PipelineManifest`). */
   pipelines: '_stepline/pipelines/',
   /** Every pipeline definition in one JSON array, for the webhook (`PIPELINES=s3://…`). */
   pipelineList: '_stepline/pipelines.json',
 } as const;
 
+/** Where a codedeploy action's last good revision is recorded (the rollback's target). */
+export const lastGoodRevisionKey = (pipeline: string, stage: string, action: string) => `${ControlPrefix.revisions}${pipeline}/${stage}/${action}.json`;
+
 /** Where a pipeline's manifest is kept in the artifact bucket. */
 export const pipelineManifestKey = (pipeline: string) => `${ControlPrefix.pipelines}${pipeline}.json`;
 
 /** The functions of an installation, by their handler file in packages/functions/src/handlers. */
-export const FUNCTION_KEYS = ['gate', 'webhook', 'source', 'approval-request', 'approval-response', 'notify', 'canary', 's3-deploy', 'cloudformation'] as const;
+export const FUNCTION_KEYS = [
+  'gate',
+  'webhook',
+  'source',
+  'approval-request',
+  'approval-response',
+  'notify',
+  'canary',
+  's3-deploy',
+  'cloudformation',
+  'code-deploy',
+] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 /** Environment variables the stacks set and the functions read. */
@@ -174,6 +190,7 @@ export function installationCompileOptions(location: InstallationLocation): Comp
       canary: fn('canary'),
       s3Deploy: fn('s3-deploy'),
       cloudFormation: fn('cloudformation'),
+      codeDeploy: fn('code-deploy'),
     },
   };
 }

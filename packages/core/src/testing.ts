@@ -11,3 +11,10 @@ export function refusalOf(refuse: () => unknown): string[] {
   }
   throw new Error('expected a DefinitionError, and nothing was refused');
 }
+
+/** The stage most test pipelines start with: the project's repository checked out as the artifact `Src`. */
+export const SOURCE_STAGE = `  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]`;
+
+/** A pipeline definition named `name`: the source stage, then `stages` (YAML list items, as in a file). */
+export const pipelineYaml = (name: string, stages: string): string => `name: ${name}\nstages:\n${SOURCE_STAGE}\n${stages}`;

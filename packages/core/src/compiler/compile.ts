@@ -15,6 +15,7 @@ import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
 import { compileBuild } from './actions/build';
 import { compileCloudFormation } from './actions/cloudformation';
+import { compileCodeDeploy } from './actions/codedeploy';
 import { compileCommands } from './actions/commands';
 import { addState } from './actions/common';
 import { compileDeploy, deployEntryState } from './actions/deploy';
@@ -232,6 +233,9 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
     case 'deploy':
       compileDeploy(ctx, action);
       return deployEntryState(ctx);
+    case 'codedeploy':
+      compileCodeDeploy(ctx, action);
+      return name;
     case 's3deploy':
       compileS3Deploy(ctx, action);
       return name;

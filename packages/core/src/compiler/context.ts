@@ -34,6 +34,8 @@ export interface FunctionArns {
   s3Deploy: string;
   /** Reads a CloudFormation action's template configuration and parameter files, and writes its outputs file. */
   cloudFormation: string;
+  /** Runs codedeploy actions' in-place deployments on their instances. */
+  codeDeploy: string;
 }
 
 export type ResolvedCompileOptions = Required<Omit<CompileOptions, 'functions' | 'approvalTopicArn'>> & {
@@ -59,6 +61,7 @@ export function resolveOptions(o: CompileOptions = {}): ResolvedCompileOptions {
       canary: fn('canary'),
       s3Deploy: fn('s3-deploy'),
       cloudFormation: fn('cloudformation'),
+      codeDeploy: fn('code-deploy'),
       ...o.functions,
     },
   };

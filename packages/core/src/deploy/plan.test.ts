@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeploymentStrategy, LifecycleHook } from '../model/schema';
-import { DEPLOYMENT_CONFIG_NAMES, PREDEFINED_ECS_CONFIGS } from './deployment-configs';
+import { DEPLOYMENT_CONFIG_NAMES, PREDEFINED_CONFIGS, PREDEFINED_ECS_CONFIGS, PREDEFINED_LAMBDA_CONFIGS } from './deployment-configs';
 import { deploymentPlan, type PlanStep, strategySteps } from './plan';
 
 const options = { checkIntervalSeconds: 60, testTraffic: false };
@@ -17,7 +17,7 @@ const shift = (steps: PlanStep[]) =>
 
 describe('predefined ECS deployment configurations', () => {
   it('are CodeDeploy’s five, by their exact names', () => {
-    expect(DEPLOYMENT_CONFIG_NAMES).toStrictEqual([
+    expect(Object.keys(PREDEFINED_ECS_CONFIGS)).toStrictEqual([
       'CodeDeployDefault.ECSAllAtOnce',
       'CodeDeployDefault.ECSLinear10PercentEvery1Minutes',
       'CodeDeployDefault.ECSLinear10PercentEvery3Minutes',
@@ -90,8 +90,62 @@ describe('predefined ECS deployment configurations', () => {
       const steps = plan(name);
       expect(steps.at(-2), name).toStrictEqual({ type: 'setWeight', weight: 100 });
       expect(steps.at(-1), name).toStrictEqual({ type: 'finalize' });
-      expect(PREDEFINED_ECS_CONFIGS[name].type, name).toMatch(/AllAtOnce|TimeBasedCanary|TimeBasedLinear/);
+      expect(PREDEFINED_CONFIGS[name].type, name).toMatch(/AllAtOnce|TimeBasedCanary|TimeBasedLinear/);
     }
+  });
+});
+
+describe('predefined Lambda deployment configurations', () => {
+  it('are CodeDeploy’s nine, by their exact names', () => {
+    expect(Object.keys(PREDEFINED_LAMBDA_CONFIGS)).toStrictEqual([
+      'CodeDeployDefault.LambdaAllAtOnce',
+      'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+      'CodeDeployDefault.LambdaCanary10Percent10Minutes',
+      'CodeDeployDefault.LambdaCanary10Percent15Minutes',
+      'CodeDeployDefault.LambdaCanary10Percent30Minutes',
+      'CodeDeployDefault.LambdaLinear10PercentEvery1Minute',
+      'CodeDeployDefault.LambdaLinear10PercentEvery2Minutes',
+      'CodeDeployDefault.LambdaLinear10PercentEvery3Minutes',
+      'CodeDeployDefault.LambdaLinear10PercentEvery10Minutes',
+    ]);
+    expect(DEPLOYMENT_CONFIG_NAMES).toStrictEqual([...Object.keys(PREDEFINED_ECS_CONFIGS), ...Object.keys(PREDEFINED_LAMBDA_CONFIGS)]);
+  });
+
+  it.each([
+    ['CodeDeployDefault.LambdaAllAtOnce', [100]],
+    ['CodeDeployDefault.LambdaCanary10Percent5Minutes', [10, ...Array(5).fill(['w60', 'c']).flat(), 100]],
+    ['CodeDeployDefault.LambdaCanary10Percent10Minutes', [10, ...Array(10).fill(['w60', 'c']).flat(), 100]],
+    ['CodeDeployDefault.LambdaCanary10Percent15Minutes', [10, ...Array(15).fill(['w60', 'c']).flat(), 100]],
+    ['CodeDeployDefault.LambdaCanary10Percent30Minutes', [10, ...Array(30).fill(['w60', 'c']).flat(), 100]],
+  ] as const)('%s shifts %j', (name, expected) => {
+    expect(shift(plan(name))).toStrictEqual(expected);
+  });
+
+  it.each([
+    ['CodeDeployDefault.LambdaLinear10PercentEvery1Minute', 1],
+    ['CodeDeployDefault.LambdaLinear10PercentEvery2Minutes', 2],
+    ['CodeDeployDefault.LambdaLinear10PercentEvery3Minutes', 3],
+    ['CodeDeployDefault.LambdaLinear10PercentEvery10Minutes', 10],
+  ] as const)('%s adds 10%% every %i minute(s), alarms checked every interval', (name, minutes) => {
+    const steps = shift(plan(name));
+    expect(steps.filter((s) => typeof s === 'number')).toStrictEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(steps.filter((s) => s === 'w60')).toHaveLength(9 * minutes);
+    expect(steps.filter((s) => s === 'c')).toHaveLength(9 * minutes);
+  });
+
+  it('runs a Lambda deployment’s two hooks around the shift, as CodeDeploy does', () => {
+    const steps = plan('CodeDeployDefault.LambdaAllAtOnce', options, { BeforeAllowTraffic: 'pre', AfterAllowTraffic: 'post' });
+    expect(steps).toStrictEqual([
+      { type: 'prepare' },
+      { type: 'hook', hook: 'BeforeAllowTraffic' },
+      { type: 'setWeight', weight: 100 },
+      { type: 'finalize' },
+      { type: 'hook', hook: 'AfterAllowTraffic' },
+    ]);
+  });
+
+  it('shifts all at once when no strategy is given', () => {
+    expect(plan(undefined as unknown as DeploymentStrategy)).toStrictEqual([{ type: 'prepare' }, { type: 'setWeight', weight: 100 }, { type: 'finalize' }]);
   });
 });
 

@@ -3,10 +3,13 @@
  * idempotent canary operation (or one wait) per step, in CodeDeploy's ECS blue/green order:
  * BeforeInstall → install green → AfterInstall → test traffic → AfterAllowTestTraffic →
  * BeforeAllowTraffic → shift production traffic (with bakes) → AfterAllowTraffic.
+ * A Lambda deployment walks the same plan: its hooks are only BeforeAllowTraffic and AfterAllowTraffic,
+ * it has no test traffic, and `prepare` publishes (or takes) the target version.
  * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-ecs
+ * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-lambda
  */
 import type { CanaryStep, DeployAction, DeploymentStrategy, LifecycleHook } from '../model/schema';
-import { PREDEFINED_ECS_CONFIGS, type TrafficRouting } from './deployment-configs';
+import { PREDEFINED_CONFIGS, type TrafficRouting } from './deployment-configs';
 
 export type PlanStep =
   | { type: 'hook'; hook: LifecycleHook }
@@ -38,8 +41,9 @@ export interface PlanOptions {
 }
 
 /** The explicit steps a strategy stands for (Argo Rollouts style), before bakes are split into checks. */
-export function strategySteps(strategy: DeploymentStrategy): CanaryStep[] {
-  if (typeof strategy === 'string') return routingSteps(PREDEFINED_ECS_CONFIGS[strategy]);
+export function strategySteps(strategy: DeploymentStrategy | undefined): CanaryStep[] {
+  if (strategy === undefined) return routingSteps({ type: 'AllAtOnce' });
+  if (typeof strategy === 'string') return routingSteps(PREDEFINED_CONFIGS[strategy]);
   if ('canary' in strategy) return routingSteps({ type: 'TimeBasedCanary', ...strategy.canary });
   if ('linear' in strategy) return routingSteps({ type: 'TimeBasedLinear', ...strategy.linear });
   return strategy.steps;

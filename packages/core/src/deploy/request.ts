@@ -26,6 +26,7 @@ export const DeploymentSpecSchema = z.object({
   hooks: shape.hooks,
   terminationWaitMinutes: shape.terminationWaitMinutes,
   ecs: shape.ecs,
+  lambda: shape.lambda,
   local: shape.local,
 });
 export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;

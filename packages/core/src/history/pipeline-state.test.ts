@@ -2,18 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { compilePipeline } from '../compiler/compile';
 import { applyGateEvent, emptyGateState } from '../gates/gates';
 import { parsePipelineText } from '../model/parse';
+import { pipelineYaml } from '../testing';
 import { type HistoryEvent, pipelineStateFrom, stageToRetry } from './pipeline-state';
 
-const pipeline = parsePipelineText(`
-name: web
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
-  - name: Build
+const pipeline = parsePipelineText(
+  pipelineYaml(
+    'web',
+    `  - name: Build
     actions: [{ name: Compile, kind: build, inputArtifacts: [Src] }]
   - name: Deploy
     actions: [{ name: Ship, kind: invoke, command: ./ship }]
-`);
+`,
+  ),
+);
 const { stateMap } = compilePipeline(pipeline);
 let clock = 0;
 const at = () => new Date(Date.UTC(2026, 10, 26, 0, 0, clock++)).toISOString();

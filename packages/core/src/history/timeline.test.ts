@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { compilePipeline } from '../compiler/compile';
 import { parsePipelineText } from '../model/parse';
+import { pipelineYaml } from '../testing';
 import type { HistoryEvent } from './pipeline-state';
 import { actionTimeline, trafficFrom } from './timeline';
 
-const pipeline = parsePipelineText(`
-name: web
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
-  - name: Deploy
+const pipeline = parsePipelineText(
+  pipelineYaml(
+    'web',
+    `  - name: Deploy
     actions:
       - name: Canary
         kind: deploy
@@ -17,7 +16,9 @@ stages:
         strategy: { steps: [{ setWeight: 20 }, { pause: { minutes: 0.05 } }] }
         checkIntervalSeconds: 3
         local: { command: node server.js, port: 18000 }
-`);
+`,
+  ),
+);
 const { stateMap } = compilePipeline(pipeline);
 let clock = 0;
 const at = () => new Date(Date.UTC(2026, 11, 1, 0, 0, clock++)).toISOString();

@@ -10,6 +10,7 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html
  */
 import { stringify } from 'yaml';
+import { SERVER_DEPLOYMENT_CONFIG_NAMES } from '../codedeploy/host-batches';
 import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
 import { DefinitionError, type DefinitionIssue } from '../errors';
 import { guessFormat, parseDocumentText } from '../model/issues';
@@ -38,6 +39,7 @@ export const SUPPORTED_PROVIDERS = [
   'Manual',
   'ECS',
   'CodeDeployToECS',
+  'CodeDeploy',
   'CloudFormation',
   'Lambda',
   'Commands',
@@ -579,6 +581,45 @@ function convertAction(action: unknown, at: string, stage: string, t: Tracker, c
         ecs: { ...group?.ecs, taskDefinitionFile: taskdefPath ?? 'taskdef.json' },
       } as ActionDefinition);
     }
+    case 'CodeDeploy': {
+      if (category !== 'Deploy') return refuse();
+      // A Lambda deployment group shifts an alias's traffic; EC2 and on-premises groups deploy in place.
+      if (ctx && isLambdaGroup(ctx, config, cfg)) {
+        const lambdaGroup = deploymentGroupFromTemplate(ctx, config, cfg, t);
+        if (!lambdaGroup) return refuse();
+        const deploy = { ...lambdaGroup.deploy };
+        if (deploy.strategy === 'CodeDeployDefault.ECSAllAtOnce') deploy.strategy = 'CodeDeployDefault.LambdaAllAtOnce';
+        t.note(
+          at,
+          'a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
+        );
+        return done({ ...base, kind: 'deploy', ...deploy, lambda: {} } as ActionDefinition);
+      }
+      const applicationName = c('ApplicationName');
+      const deploymentGroupName = c('DeploymentGroupName');
+      const platform = computePlatformOf(ctx, config, cfg);
+      if (platform !== undefined && platform !== 'Server') {
+        t.issues.push({
+          path: `${cfg}.ApplicationName`,
+          message: `${applicationName ?? 'the application'} deploys to ${platform}: the CodeDeploy provider is imported for Server (EC2/on-premises) and Lambda applications; ECS blue/green is the CodeDeployToECS provider`,
+        });
+        return undefined;
+      }
+      const group = serverGroupFromTemplate(ctx, config, cfg, t);
+      if (!group)
+        t.note(
+          `${cfg}.DeploymentGroupName`,
+          `${deploymentGroupName ?? ''} is not in this document: set ec2.tagFilters (or ec2.instanceIds) and deploymentConfig (OneAtATime until then) before deploying on AWS, local.root to deploy on one machine`,
+        );
+      return done({
+        ...base,
+        kind: 'codedeploy',
+        ...(applicationName !== undefined && { applicationName }),
+        ...(deploymentGroupName !== undefined && { deploymentGroupName }),
+        ...group,
+        ec2: group?.ec2 ?? {},
+      } as ActionDefinition);
+    }
     case 'CloudFormation': {
       if (category !== 'Deploy') return refuse();
       return done(cloudFormation(base, config, cfg, t, at));
@@ -837,6 +878,30 @@ function projectFromTemplate(ctx: TemplateContext, rawProjectName: unknown, proj
   };
 }
 
+/** Whether the action's deployment group (of the same template) deploys to Lambda: its application's ComputePlatform, or a Lambda configuration. */
+function isLambdaGroup(ctx: TemplateContext, config: Obj, cfg: string): boolean {
+  const groupId = referencedId(
+    ctx,
+    rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
+    config.DeploymentGroupName,
+    'AWS::CodeDeploy::DeploymentGroup',
+    'DeploymentGroupName',
+  );
+  const group = groupId ? ctx.template.Resources?.[groupId]?.Properties : undefined;
+  if (!group) return false;
+  const configName = ctx.resolver.resolve(group.DeploymentConfigName, `Resources.${groupId}.Properties.DeploymentConfigName`);
+  if (typeof configName === 'string' && configName.startsWith('CodeDeployDefault.Lambda')) return true;
+  const appId = referencedId(
+    ctx,
+    group.ApplicationName,
+    ctx.resolver.resolve(group.ApplicationName, `Resources.${groupId}.Properties.ApplicationName`),
+    'AWS::CodeDeploy::Application',
+    'ApplicationName',
+  );
+  const platform = appId ? ctx.template.Resources?.[appId]?.Properties?.ComputePlatform : undefined;
+  return platform === 'Lambda';
+}
+
 /** Strategy, alarms and ECS target from an `AWS::CodeDeploy::DeploymentGroup` of the same template. */
 function deploymentGroupFromTemplate(ctx: TemplateContext | undefined, config: Obj, cfg: string, t: Tracker) {
   if (!ctx) return undefined;
@@ -931,6 +996,97 @@ function deploymentGroupFromTemplate(ctx: TemplateContext | undefined, config: O
       ...(tgs[0] && tgs[1] && { targetGroups: { blue: tgs[0], green: tgs[1] } }),
     },
   };
+}
+
+/** The compute platform of the action's `AWS::CodeDeploy::Application`, when the template defines it. */
+function computePlatformOf(ctx: TemplateContext | undefined, config: Obj, cfg: string): string | undefined {
+  if (!ctx) return undefined;
+  const id = referencedId(ctx, rawConfigValue(ctx, cfg, 'ApplicationName'), config.ApplicationName, 'AWS::CodeDeploy::Application', 'ApplicationName');
+  const platform = id ? ctx.template.Resources?.[id]?.Properties?.ComputePlatform : undefined;
+  return typeof platform === 'string' ? platform : undefined;
+}
+
+/**
+ * An EC2/on-premises deployment group of the same template: its EC2 tag filters (KEY_AND_VALUE), its
+ * deployment configuration (predefined, or an `AWS::CodeDeploy::DeploymentConfig` with
+ * MinimumHealthyHosts) and whether it rolls back. What stepline cannot target (Auto Scaling groups,
+ * on-premises tag filters, tag sets, load balancers) is an issue or a note.
+ * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codedeploy-deploymentgroup.html
+ */
+function serverGroupFromTemplate(ctx: TemplateContext | undefined, config: Obj, cfg: string, t: Tracker): Obj | undefined {
+  if (!ctx) return undefined;
+  const logicalId = referencedId(
+    ctx,
+    rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
+    config.DeploymentGroupName,
+    'AWS::CodeDeploy::DeploymentGroup',
+    'DeploymentGroupName',
+  );
+  const entry = logicalId ? templateResource(ctx, logicalId, 'AWS::CodeDeploy::DeploymentGroup', t) : undefined;
+  if (!entry || !logicalId) return undefined;
+  t.mark(`${cfg}.DeploymentGroupName`);
+  t.mark(`${cfg}.ApplicationName`);
+  const { props, tracker: r, path } = entry;
+  for (const key of ['DeploymentGroupName', 'ApplicationName', 'DeploymentStyle']) r.mark(`${path}.${key}`);
+  const group: Obj = {};
+
+  const filters = r.container(props, 'Ec2TagFilters', path);
+  const tagFilters = (Array.isArray(filters) ? filters : []).flatMap((f, i) => {
+    const at = `${path}.Ec2TagFilters[${i}]`;
+    const o = isObj(f) ? f : {};
+    const type = r.text(o, 'Type', at) ?? 'KEY_AND_VALUE';
+    const key = r.text(o, 'Key', at);
+    const value = r.text(o, 'Value', at);
+    if (type !== 'KEY_AND_VALUE' || key === undefined || value === undefined) {
+      t.issues.push({ path: at, message: `a ${type} tag filter is not imported: stepline finds instances by a tag's key and value` });
+      return [];
+    }
+    return [{ key, value }];
+  });
+  group.ec2 = { tagFilters };
+  for (const unsupported of ['Ec2TagSet', 'OnPremisesInstanceTagFilters', 'OnPremisesTagSet', 'AutoScalingGroups'] as const) {
+    if (props[unsupported] === undefined) continue;
+    r.mark(`${path}.${unsupported}`);
+    t.note(
+      `${path}.${unsupported}`,
+      'not carried over: stepline finds instances by EC2 tag filters; list on-premises (mi-…) and other instances in ec2.instanceIds',
+    );
+  }
+  if (props.LoadBalancerInfo !== undefined) {
+    r.mark(`${path}.LoadBalancerInfo`);
+    t.note(
+      `${path}.LoadBalancerInfo`,
+      'not carried over: an in-place deployment does not take instances out of a load balancer; do it in the BeforeBlockTraffic and AfterAllowTraffic hooks',
+    );
+  }
+
+  r.mark(`${path}.DeploymentConfigName`);
+  const configName = props.DeploymentConfigName;
+  if (typeof configName === 'string' && (SERVER_DEPLOYMENT_CONFIG_NAMES as readonly string[]).includes(configName)) group.deploymentConfig = configName;
+  else if (configName !== undefined) {
+    const raw = rawConfigValueOf(ctx, logicalId, 'DeploymentConfigName');
+    const customId = referencedId(ctx, raw, configName, 'AWS::CodeDeploy::DeploymentConfig', 'DeploymentConfigName');
+    const custom = customId ? templateResource(ctx, customId, 'AWS::CodeDeploy::DeploymentConfig', r) : undefined;
+    const minimum = custom && isObj(custom.props.MinimumHealthyHosts) ? custom.props.MinimumHealthyHosts : undefined;
+    if (custom && minimum) {
+      custom.tracker.mark(custom.path);
+      group.deploymentConfig = { minimumHealthyHosts: { type: str(minimum.Type), value: Number(minimum.Value) } };
+    } else if (configName instanceof Unresolved)
+      r.issues.push({ path: `${path}.DeploymentConfigName`, message: `cannot be known here: ${configName.describe()}` });
+    else
+      t.note(
+        `${path}.DeploymentConfigName`,
+        `${String(configName)} is neither a CodeDeployDefault.* EC2 configuration nor defined in this template: the deployment goes OneAtATime until you set deploymentConfig`,
+      );
+  }
+  const rollback = isObj(props.AutoRollbackConfiguration) ? props.AutoRollbackConfiguration : undefined;
+  if (rollback) {
+    r.mark(`${path}.AutoRollbackConfiguration`);
+    const enabled = rollback.Enabled === true || rollback.Enabled === 'true';
+    const events = Array.isArray(rollback.Events) ? rollback.Events.map(String) : [];
+    group.autoRollback = enabled && events.includes('DEPLOYMENT_FAILURE');
+  } else group.autoRollback = false;
+  return group;
 }
 
 /** A group's deployment configuration: a predefined name, or a custom `AWS::CodeDeploy::DeploymentConfig` of the template. */

@@ -3,7 +3,6 @@
  * (docs/import.md) say the same thing; a test keeps them in step.
  */
 export const REFUSED_PROVIDERS = {
-  CodeDeploy: 'CodeDeploy to EC2 or on-premises instances needs the CodeDeploy agent on each host; stepline deploys to ECS (blue/green) only',
   ElasticBeanstalk: 'Elastic Beanstalk manages its own deployments; stepline has no Beanstalk action',
   ServiceCatalog: 'Service Catalog products are not a stepline action',
   InspectorScan: 'Amazon Inspector scans are not a stepline action; run the scan in a build action',
@@ -25,6 +24,7 @@ const IMPORTED_CATEGORIES: Record<string, readonly string[]> = {
   Manual: ['Approval'],
   ECS: ['Deploy'],
   CodeDeployToECS: ['Deploy'],
+  CodeDeploy: ['Deploy'],
   CloudFormation: ['Deploy'],
   Lambda: ['Invoke'],
   Commands: ['Compute'],

@@ -105,6 +105,71 @@ ${pipeline(`
   });
 });
 
+describe('CodeDeploy (EC2/on-premises) deployment groups of the same template', () => {
+  const template = (config: string, extra = '', filter = '{ Key: App, Value: web, Type: KEY_AND_VALUE }') => `
+Resources:
+  App:
+    Type: AWS::CodeDeploy::Application
+    Properties: { ApplicationName: web, ComputePlatform: Server }
+  Group:
+    Type: AWS::CodeDeploy::DeploymentGroup
+    Properties:
+      ApplicationName: !Ref App
+      DeploymentGroupName: web-servers
+      DeploymentConfigName: ${config}
+      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+      Ec2TagFilters: [${filter}]
+      AutoScalingGroups: [web-asg]
+      AutoRollbackConfiguration: { Enabled: true, Events: [DEPLOYMENT_FAILURE] }
+${extra}
+${pipeline(`
+        - Name: Release
+          Actions:
+            - Name: Servers
+              ActionTypeId: { Category: Deploy, Owner: AWS, Provider: CodeDeploy, Version: '1' }
+              Configuration: { ApplicationName: !Ref App, DeploymentGroupName: !Ref Group }
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+
+  it('takes the tag filters, deployment configuration and rollback from a group named by !Ref', () => {
+    const [imported] = importCodePipeline(template('CodeDeployDefault.HalfAtATime'), 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Servers',
+      inputArtifacts: ['Code'],
+      kind: 'codedeploy',
+      applicationName: 'web',
+      deploymentGroupName: 'web-servers',
+      ec2: { tagFilters: [{ key: 'App', value: 'web' }] },
+      deploymentConfig: 'CodeDeployDefault.HalfAtATime',
+      autoRollback: true,
+    });
+    expect(imported?.notes).toContain(
+      'Resources.Group.Properties.AutoScalingGroups: not carried over: stepline finds instances by EC2 tag filters; list on-premises (mi-…) and other instances in ec2.instanceIds',
+    );
+  });
+
+  it('turns a custom deployment configuration of the template into minimumHealthyHosts', () => {
+    const custom = `  Fleet:
+    Type: AWS::CodeDeploy::DeploymentConfig
+    Properties:
+      MinimumHealthyHosts: { Type: FLEET_PERCENT, Value: 75 }`;
+    const [imported] = importCodePipeline(template('!Ref Fleet', custom), 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toMatchObject({ deploymentConfig: { minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 75 } } });
+  });
+
+  it('refuses an application on another compute platform, naming it', () => {
+    expect(() => importCodePipeline(template('CodeDeployDefault.OneAtATime').replace('ComputePlatform: Server', 'ComputePlatform: ECS'), 't.yml')).toThrow(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.ApplicationName: web deploys to ECS: the CodeDeploy provider is imported for Server (EC2/on-premises) and Lambda applications; ECS blue/green is the CodeDeployToECS provider',
+    );
+  });
+
+  it('refuses a tag filter it cannot apply, with its path', () => {
+    expect(() => importCodePipeline(template('CodeDeployDefault.OneAtATime', '', '{ Key: App, Type: KEY_ONLY }'), 't.yml')).toThrow(
+      "Resources.Group.Properties.Ec2TagFilters[0]: a KEY_ONLY tag filter is not imported: stepline finds instances by a tag's key and value",
+    );
+  });
+});
+
 describe('CodeDeploy deployment groups of the same template', () => {
   const group = (config: string, extra = '') => `
 Resources:
@@ -204,6 +269,55 @@ ${pipeline(`
     expect(imported?.notes).toContain(
       'Resources.Pipeline.Properties.Stages[1].Actions[0].Configuration.Image1ContainerName: APP_IMAGE is the placeholder in the task definition that CodeDeploy fills with the image of Code; stepline fills only <IMAGE1_NAME>, from imageDetail.json in Code: rename the placeholder or write the image into the task definition',
     );
+  });
+});
+
+describe('CodeDeploy to Lambda, with the deployment group in the same template', () => {
+  const template = (platform: string, configName: string) => `
+Resources:
+  App:
+    Type: AWS::CodeDeploy::Application
+    Properties: { ApplicationName: orders, ComputePlatform: ${platform} }
+  Group:
+    Type: AWS::CodeDeploy::DeploymentGroup
+    Properties:
+      ApplicationName: !Ref App
+      DeploymentGroupName: orders-dg
+      DeploymentConfigName: ${configName}
+      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+      DeploymentStyle: { DeploymentType: BLUE_GREEN, DeploymentOption: WITH_TRAFFIC_CONTROL }
+      AlarmConfiguration: { Enabled: true, Alarms: [{ Name: orders-errors }] }
+      AutoRollbackConfiguration: { Enabled: true, Events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM] }
+${pipeline(`
+        - Name: Release
+          Actions:
+            - Name: Shift
+              ActionTypeId: { Category: Deploy, Owner: AWS, Provider: CodeDeploy, Version: '1' }
+              Configuration: { ApplicationName: !Ref App, DeploymentGroupName: !Ref Group }
+              InputArtifacts: [{ Name: Code }]`)}
+`;
+
+  it('becomes a deploy action with a lambda target, the group’s configuration and alarms', () => {
+    const [imported] = importCodePipeline(template('Lambda', 'CodeDeployDefault.LambdaCanary10Percent10Minutes'), 't.yml');
+    expect(imported?.definition.stages[1]?.actions[0]).toStrictEqual({
+      name: 'Shift',
+      inputArtifacts: ['Code'],
+      kind: 'deploy',
+      strategy: 'CodeDeployDefault.LambdaCanary10Percent10Minutes',
+      alarms: ['orders-errors'],
+      lambda: {},
+    });
+    expect(imported?.notes).toContain(
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
+    );
+  });
+
+  it('shifts all at once when the group names no configuration of its own, and deploys an EC2 group in place', () => {
+    const [allAtOnce] = importCodePipeline(template('Lambda', 'none').replace(/\n {6}DeploymentConfigName: none/, ''), 't.yml');
+    expect(allAtOnce?.definition.stages[1]?.actions[0]).toMatchObject({ strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {} });
+    expect(importCodePipeline(template('Server', 'CodeDeployDefault.OneAtATime'), 't.yml')[0]?.definition.stages[1]?.actions[0]).toMatchObject({
+      kind: 'codedeploy',
+    });
   });
 });
 

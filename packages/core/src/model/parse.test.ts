@@ -44,7 +44,7 @@ stages:${SOURCE_STAGE}
 `),
     ).toStrictEqual([
       'stages[1].actions[0].runOrder: expected a positive integer, got "two"',
-      'stages[1].actions[1].kind: expected kind to be one of source, build, test, approval, deploy, invoke, s3deploy, cloudformation, commands, got "buidl"',
+      'stages[1].actions[1].kind: expected kind to be one of source, build, test, approval, deploy, codedeploy, invoke, s3deploy, cloudformation, commands, got "buidl"',
       'stages[1].actions[2].buildSpec: unknown key',
     ]);
   });
@@ -159,6 +159,61 @@ stages:${SOURCE_STAGE}
       'stages[1].actions[0].strategy.steps[0]: expected exactly one of setWeight, pause, checkAlarms, got setWeight and pause',
       'stages[1].actions[0].strategy.steps[1]: expected exactly one of setWeight, pause, checkAlarms',
       'stages[1].actions[0].strategy.steps[2].setWeight: expected a weight from 0 to 100, got 150',
+    ]);
+  });
+});
+
+describe('Lambda deploy actions', () => {
+  const deploy = (body: string) => `
+name: fn
+stages:${SOURCE_STAGE}
+  - name: Deploy
+    actions:
+      - name: Shift
+        kind: deploy
+        inputArtifacts: [Src]
+${body}`;
+
+  it('take a Lambda configuration and the two Lambda hooks', () => {
+    const pipeline = parsePipelineText(
+      deploy(`        strategy: CodeDeployDefault.LambdaCanary10Percent5Minutes
+        lambda: { functionName: orders, alias: live, targetVersion: '7' }
+        hooks: { BeforeAllowTraffic: pre-check, AfterAllowTraffic: { function: smoke, command: ./smoke.sh } }`),
+    );
+    expect(pipeline.stages[1]?.actions[0]).toMatchObject({
+      strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+      lambda: { functionName: 'orders', alias: 'live', targetVersion: '7' },
+    });
+  });
+
+  it('are refused with the path of what does not fit a Lambda deployment', () => {
+    expect(
+      problems(
+        deploy(`        strategy: CodeDeployDefault.ECSCanary10Percent5Minutes
+        lambda: { functionName: orders, alias: '12', currentVersion: $LATEST }
+        hooks: { BeforeInstall: prep, AfterAllowTestTraffic: test }`),
+      ),
+    ).toStrictEqual([
+      'stages[1].actions[0].lambda.alias: expected an alias name: letters, digits, - and _, not only digits, got "12"',
+      'stages[1].actions[0].lambda.currentVersion: expected a published version number such as 3, got "$LATEST"',
+      'stages[1].actions[0].strategy: CodeDeployDefault.ECSCanary10Percent5Minutes is for ECS; a Lambda target takes a CodeDeployDefault.Lambda* configuration',
+      'stages[1].actions[0].hooks.BeforeInstall: a Lambda deployment runs only BeforeAllowTraffic and AfterAllowTraffic hooks',
+      'stages[1].actions[0].hooks.AfterAllowTestTraffic: a Lambda deployment runs only BeforeAllowTraffic and AfterAllowTraffic hooks',
+    ]);
+    expect(
+      problems(
+        deploy(`        strategy: CodeDeployDefault.LambdaLinear10PercentEvery1Minute
+        ecs: { cluster: prod, service: web }
+        lambda: { functionName: orders, alias: live }`),
+      ),
+    ).toStrictEqual(['stages[1].actions[0].lambda: expected an ecs target or a lambda target, not both: one deployment shifts one kind of traffic']);
+    expect(
+      problems(
+        deploy(`        strategy: CodeDeployDefault.LambdaAllAtOnce
+        ecs: { cluster: prod, service: web }`),
+      ),
+    ).toStrictEqual([
+      'stages[1].actions[0].strategy: CodeDeployDefault.LambdaAllAtOnce is for Lambda; an ECS target takes a CodeDeployDefault.ECS* configuration',
     ]);
   });
 });

@@ -76,6 +76,7 @@ export function referenceFields(action: Action): Array<{ path: string; value: st
       return action.objectKey === undefined ? [] : [{ path: 'objectKey', value: action.objectKey }];
     case 'source':
     case 'deploy':
+    case 'codedeploy':
       return [];
   }
 }

@@ -7,7 +7,8 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-pipeline-structure.html
  */
 import * as z from 'zod';
-import { DEPLOYMENT_CONFIG_NAMES } from '../deploy/deployment-configs';
+import { SERVER_DEPLOYMENT_CONFIG_NAMES } from '../codedeploy/host-batches';
+import { DEPLOYMENT_CONFIG_NAMES, type PredefinedConfigName, platformOfConfig } from '../deploy/deployment-configs';
 
 const named = (what: string, pattern: RegExp, max: number, allowed: string) =>
   z
@@ -157,6 +158,9 @@ export const LifecycleHook = {
 } as const;
 export type LifecycleHook = (typeof LifecycleHook)[keyof typeof LifecycleHook];
 
+/** The hooks of CodeDeploy's Lambda deployments: the others concern installing a task set. */
+export const LAMBDA_LIFECYCLE_HOOKS: readonly LifecycleHook[] = [LifecycleHook.BeforeAllowTraffic, LifecycleHook.AfterAllowTraffic];
+
 const percent = z
   .number({ error: 'expected a percentage' })
   .int({ error: 'expected a whole percentage' })
@@ -193,15 +197,18 @@ export const DeploymentStrategySchema = z.union(
     z.strictObject({ linear: z.strictObject({ percentage: percent, intervalMinutes: minutes(2880) }) }),
     z.strictObject({ steps: list(CanaryStepSchema, 'steps').min(1, { error: 'expected at least one step' }) }),
   ],
-  { error: 'expected a CodeDeployDefault.ECS* name, { canary }, { linear } or { steps }' },
+  { error: 'expected a CodeDeployDefault.ECS* or CodeDeployDefault.Lambda* name, { canary }, { linear } or { steps }' },
 );
 
 export const DeployActionSchema = z
   .strictObject({
     ...actionBase,
     kind: z.literal('deploy'),
-    /** Traffic shifting, as CodeDeploy's deployment configuration. @default CodeDeployDefault.ECSAllAtOnce */
-    strategy: DeploymentStrategySchema.default('CodeDeployDefault.ECSAllAtOnce'),
+    /**
+     * Traffic shifting, as CodeDeploy's deployment configuration: an ECS name for an ECS target, a
+     * Lambda name for a Lambda target. @default all at once (ECSAllAtOnce, LambdaAllAtOnce)
+     */
+    strategy: DeploymentStrategySchema.optional(),
     /** CloudWatch alarms checked during every bake; any in ALARM rolls back. */
     alarms: list(text('an alarm name'), 'alarm names').default([]),
     hooks: z.partialRecord(z.enum(Object.values(LifecycleHook)), FunctionOrCommandSchema).default({}),
@@ -233,6 +240,28 @@ export const DeployActionSchema = z
         assignPublicIp: z.boolean().default(false),
       })
       .optional(),
+    /**
+     * A Lambda function's alias, whose traffic moves from the version it points to (blue) to a new
+     * version (green) by its routing weights, as CodeDeploy's Lambda deployments (appspec `Resources`:
+     * Name, Alias, CurrentVersion, TargetVersion).
+     * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-resources.html
+     */
+    lambda: z
+      .strictObject({
+        functionName: text('a function name or ARN').min(1, { error: 'expected a function name or ARN' }).optional(),
+        alias: text('an alias name')
+          .regex(/^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$/, { error: 'expected an alias name: letters, digits, - and _, not only digits' })
+          .optional(),
+        /** The version the alias must point to when the deployment starts. @default whatever it points to */
+        currentVersion: text('a version number')
+          .regex(/^[0-9]+$/, { error: 'expected a published version number such as 3' })
+          .optional(),
+        /** An already published version to shift to. @default a version published from $LATEST */
+        targetVersion: text('a version number')
+          .regex(/^[0-9]+$/, { error: 'expected a published version number such as 4' })
+          .optional(),
+      })
+      .optional(),
     /** The same deployment on one machine: blue and green as local processes behind a weighted proxy. */
     local: z
       .strictObject({
@@ -246,7 +275,85 @@ export const DeployActionSchema = z
       })
       .optional(),
   })
-  .refine((a) => a.ecs !== undefined || a.local !== undefined, { error: 'expected an ecs target, a local target or both' });
+  .superRefine((a, ctx) => {
+    if (a.ecs === undefined && a.lambda === undefined && a.local === undefined)
+      ctx.addIssue({ code: 'custom', message: 'expected an ecs or lambda target, a local target, or both' });
+    if (a.ecs !== undefined && a.lambda !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lambda'],
+        message: 'expected an ecs target or a lambda target, not both: one deployment shifts one kind of traffic',
+      });
+    const platform = a.lambda !== undefined ? 'Lambda' : a.ecs !== undefined ? 'ECS' : undefined;
+    if (typeof a.strategy === 'string' && platform !== undefined && platformOfConfig(a.strategy as PredefinedConfigName) !== platform) {
+      const other = platform === 'Lambda' ? 'ECS' : 'Lambda';
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy'],
+        message: `${a.strategy} is for ${other}; ${platform === 'ECS' ? 'an' : 'a'} ${platform} target takes a CodeDeployDefault.${platform}* configuration`,
+      });
+    }
+    if (a.lambda !== undefined) {
+      for (const hook of Object.keys(a.hooks) as LifecycleHook[]) {
+        if (!LAMBDA_LIFECYCLE_HOOKS.includes(hook))
+          ctx.addIssue({ code: 'custom', path: ['hooks', hook], message: `a Lambda deployment runs only ${LAMBDA_LIFECYCLE_HOOKS.join(' and ')} hooks` });
+      }
+    }
+  });
+
+/**
+ * CodeDeploy's in-place deployment to EC2 or on-premises instances (CodePipeline's `CodeDeploy`
+ * provider with a server deployment group): the revision (the input artifact) with its appspec.yml
+ * `files` and `hooks` goes to each instance, batch by batch, as the deployment configuration allows;
+ * a failure rolls back to the last good revision. On AWS the instances run it through SSM Run Command;
+ * on one machine it installs under `local.root` as the CodeDeploy agent would.
+ * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-server.html
+ */
+export const CodeDeployActionSchema = z
+  .strictObject({
+    ...actionBase,
+    kind: z.literal('codedeploy'),
+    /** CodeDeploy's application name: passed to hooks as $APPLICATION_NAME. @default the pipeline's name */
+    applicationName: text('an application name').min(1).max(100).optional(),
+    /** The deployment group: passed to hooks as $DEPLOYMENT_GROUP_NAME. @default the action's name */
+    deploymentGroupName: text('a deployment group name').min(1).max(100).optional(),
+    /** Path of the AppSpec file in the revision. @default appspec.yml */
+    appspec: text('a path in the revision').min(1).default('appspec.yml'),
+    /** How many instances at a time, and how many must succeed. @default CodeDeployDefault.OneAtATime */
+    deploymentConfig: z
+      .union(
+        [
+          z.enum(SERVER_DEPLOYMENT_CONFIG_NAMES, { error: `expected one of ${SERVER_DEPLOYMENT_CONFIG_NAMES.join(', ')}` }),
+          z.strictObject({
+            minimumHealthyHosts: z.strictObject({
+              type: z.enum(['HOST_COUNT', 'FLEET_PERCENT'], { error: 'expected HOST_COUNT or FLEET_PERCENT' }),
+              value: z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(0, { error: 'expected 0 or more' }),
+            }),
+          }),
+        ],
+        { error: `expected one of ${SERVER_DEPLOYMENT_CONFIG_NAMES.join(', ')}, or { minimumHealthyHosts: { type, value } }` },
+      )
+      .default('CodeDeployDefault.OneAtATime')
+      .refine((c) => typeof c === 'string' || c.minimumHealthyHosts.type !== 'FLEET_PERCENT' || c.minimumHealthyHosts.value <= 99, {
+        error: 'expected a FLEET_PERCENT from 0 to 99',
+      }),
+    /** Redeploy the last good revision when the deployment fails. @default true */
+    autoRollback: z.boolean({ error: 'expected true or false' }).default(true),
+    /** The instances on AWS: EC2 instances (running) with any of these tags, and managed instances by id (on-premises). */
+    ec2: z
+      .strictObject({
+        tagFilters: list(z.strictObject({ key: text('a tag key').min(1), value: text('a tag value') }), 'tag filters').default([]),
+        /** SSM managed instances (`i-…` or on-premises `mi-…`), deployed besides the tagged ones. */
+        instanceIds: list(
+          text('an instance id').regex(/^m?i-[0-9a-f]+$/, { error: 'expected an instance id such as i-0abc or mi-0abc' }),
+          'instance ids',
+        ).default([]),
+      })
+      .optional(),
+    /** The same deployment on one machine: an instance whose file system root is this directory. */
+    local: z.strictObject({ root: text('a directory').min(1, { error: 'expected a directory' }) }).optional(),
+  })
+  .refine((a) => a.ec2 !== undefined || a.local !== undefined, { error: 'expected ec2 instances, a local root or both' });
 
 export const InvokeActionSchema = z
   .strictObject({
@@ -391,7 +498,7 @@ export const CloudFormationActionSchema = z
       ctx.addIssue({ code: 'custom', path: ['changeSetName'], message: `expected a change set name for ${a.actionMode}` });
   });
 
-export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'invoke', 's3deploy', 'cloudformation', 'commands'] as const;
+export const ACTION_KINDS = ['source', 'build', 'test', 'approval', 'deploy', 'codedeploy', 'invoke', 's3deploy', 'cloudformation', 'commands'] as const;
 
 export const ActionSchema = z.discriminatedUnion(
   'kind',
@@ -401,6 +508,7 @@ export const ActionSchema = z.discriminatedUnion(
     TestActionSchema,
     ApprovalActionSchema,
     DeployActionSchema,
+    CodeDeployActionSchema,
     InvokeActionSchema,
     S3DeployActionSchema,
     CloudFormationActionSchema,
@@ -473,6 +581,7 @@ export type SourceAction = z.output<typeof SourceActionSchema>;
 export type BuildAction = z.output<typeof BuildActionSchema> | z.output<typeof TestActionSchema>;
 export type ApprovalAction = z.output<typeof ApprovalActionSchema>;
 export type DeployAction = z.output<typeof DeployActionSchema>;
+export type CodeDeployAction = z.output<typeof CodeDeployActionSchema>;
 export type InvokeAction = z.output<typeof InvokeActionSchema>;
 export type S3DeployAction = z.output<typeof S3DeployActionSchema>;
 export type CloudFormationAction = z.output<typeof CloudFormationActionSchema>;

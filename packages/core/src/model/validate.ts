@@ -51,6 +51,7 @@ export function outputVariablesOf(action: Action): readonly string[] | undefined
       // Only what it declares is exported.
       return action.outputVariables ?? [];
     case 'deploy':
+    case 'codedeploy':
     case 's3deploy':
       return [];
     case 'cloudformation':
@@ -147,6 +148,10 @@ function validateArtifacts(positions: ActionPosition[], add: Add): void {
       case 'deploy':
         if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a deploy action needs the artifact that holds its task definition or app');
         if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a deploy action produces no artifacts');
+        break;
+      case 'codedeploy':
+        if (inputs !== 1) add(`${p.path}.inputArtifacts`, 'a codedeploy action takes exactly one input artifact: the revision, with its appspec.yml');
+        if (outputs > 0) add(`${p.path}.outputArtifacts`, 'a codedeploy action produces no artifacts');
         break;
       case 'commands':
         if (inputs === 0) add(`${p.path}.inputArtifacts`, 'a commands action needs at least one input artifact: the commands run in the first');

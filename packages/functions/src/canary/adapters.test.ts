@@ -219,6 +219,8 @@ describe('Lambda hooks', () => {
     const sent = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
     expect(sent).toMatchObject({ FunctionName: 'validate-health', InvocationType: 'RequestResponse' });
     expect(JSON.parse(new TextDecoder().decode(sent?.Payload as Uint8Array))).toStrictEqual({
+      DeploymentId: 'dep-1',
+      LifecycleEventHookExecutionId: 'dep-1-BeforeAllowTraffic',
       hook: 'BeforeAllowTraffic',
       pipeline: 'web',
       stage: 'Deploy',

@@ -6,7 +6,6 @@
  * green goes on whichever one the primary task set is not using.
  * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-external.html
  */
-import { createHash } from 'node:crypto';
 import {
   CreateTaskSetCommand,
   DeleteTaskSetCommand,
@@ -23,7 +22,6 @@ import {
   ArtifactInvalidError,
   type CanaryRequest,
   type DeploymentEnvironment,
-  type DeploymentKey,
   type DeploymentSnapshot,
   ErrorName,
   type HealthReport,
@@ -32,7 +30,7 @@ import {
 } from '@stepline/core';
 import * as z from 'zod';
 import type { ArtifactReader } from './artifact';
-import { type RetryOptions, retryTransient } from './retry';
+import { AwsDeployment, type AwsDeploymentOptions } from './deployment';
 
 const RequiredEcsSchema = z.object({
   cluster: z.string(),
@@ -59,10 +57,8 @@ export function ecsTarget(request: CanaryRequest): EcsTarget {
   throw new SteplineError(ErrorName.ActionFailed, `to deploy on AWS, set ${missing.join(', ')}`);
 }
 
-/** A stable id for one deployment (the green task set's `externalId` and client token): 32 hex digits. */
-export function deploymentId(key: DeploymentKey): string {
-  return createHash('sha256').update([key.pipeline, key.stage, key.action, key.executionId].join('\u0000')).digest('hex').slice(0, 32);
-}
+/** The green task set's `externalId` and client token. */
+export { deploymentId } from './deployment';
 
 export const Tag = {
   Pipeline: 'stepline:pipeline',
@@ -88,33 +84,16 @@ export interface EcsView {
   greenTargetGroup: string;
 }
 
-export interface EcsBlueGreenOptions {
+/** `healthPollMs`: how often green's targets are read. @default 10000 */
+export interface EcsBlueGreenOptions extends AwsDeploymentOptions {
   ecs: ECSClient;
   elb: ElasticLoadBalancingV2Client;
-  request: CanaryRequest;
   artifact: ArtifactReader;
-  /** When health waits must give up (epoch ms): before the Lambda's own timeout. */
-  deadline(): number;
-  /** @default 10000 */
-  healthPollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  retry?: RetryOptions;
-  log?: (message: string) => void;
 }
 
-export class EcsBlueGreen implements DeploymentEnvironment {
-  readonly target: EcsTarget;
-  readonly id: string;
-  private readonly sleep: (ms: number) => Promise<void>;
-
+export class EcsBlueGreen extends AwsDeployment<EcsTarget> implements DeploymentEnvironment {
   constructor(private readonly options: EcsBlueGreenOptions) {
-    this.target = ecsTarget(options.request);
-    this.id = deploymentId(options.request);
-    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-  }
-
-  private call<T>(what: string, call: () => Promise<T>): Promise<T> {
-    return retryTransient(what, call, { ...this.options.retry, sleep: this.sleep });
+    super(ecsTarget(options.request), options);
   }
 
   /**

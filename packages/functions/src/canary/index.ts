@@ -1,6 +1,6 @@
 /**
- * The canary on AWS: core's step logic (`runCanaryOperation`) behind ECS task sets, ALB weights,
- * CloudWatch alarms, Lambda hooks and S3 deployment records. `dispatchCanaryEvent` is what the Lambda
+ * The canary on AWS: core's step logic (`runCanaryOperation`) behind ECS task sets and ALB weights (or
+ * a Lambda alias's versions and routing weights), CloudWatch alarms, Lambda hooks and S3 deployment records. `dispatchCanaryEvent` is what the Lambda
  * runs for each event: a canary Task's payload, an explicit abort, or EventBridge's "Step Functions
  * Execution Status Change" for an execution that ended without running its Catch (stopped, timed out).
  */
@@ -28,6 +28,7 @@ import { ArtifactSet, S3Artifact, splitLocation } from './artifact';
 import { CloudWatchAlarms } from './cloudwatch';
 import { EcsBlueGreen } from './ecs';
 import { LambdaHooks } from './hooks';
+import { LambdaAliasEnvironment, LambdaAliasRouter, withLambdaAppSpec } from './lambda-alias';
 import type { RetryOptions } from './retry';
 import { S3DeploymentRecords } from './s3-records';
 
@@ -35,7 +36,17 @@ export { AlbRouter, greenShare, type TargetGroupRoles, withWeights } from './alb
 export { S3Artifact, splitLocation } from './artifact';
 export { CloudWatchAlarms } from './cloudwatch';
 export { deploymentId, EcsBlueGreen, type EcsTarget, type EcsView, ecsTarget, Tag } from './ecs';
-export { type HookEvent, LambdaHooks } from './hooks';
+export { type HookEvent, hookExecutionId, LambdaHooks } from './hooks';
+export {
+  type AliasView,
+  aliasShare,
+  LambdaAliasEnvironment,
+  LambdaAliasRouter,
+  type LambdaTarget,
+  lambdaTarget,
+  parseMarker,
+  withLambdaAppSpec,
+} from './lambda-alias';
 export { isTransientAwsError, type RetryOptions, retryTransient } from './retry';
 export { DEPLOYMENTS_PREFIX, S3DeploymentRecords } from './s3-records';
 
@@ -60,18 +71,39 @@ export interface AwsCanaryOptions {
   now?: () => Date;
 }
 
-/** The canary ports for one request, on AWS. */
+/** The deploy action's input artifacts, searched in its order for each file. */
+const inputArtifacts = (request: CanaryRequest, s3: S3Client, retry: RetryOptions) =>
+  new ArtifactSet([request.inputArtifact, ...(request.otherInputArtifacts ?? [])].map((a) => new S3Artifact(s3, a.name, a.location, retry)));
+
+/** The canary ports for one request, on AWS: an ECS service behind an ALB, or a Lambda alias. */
 export function createAwsCanaryPorts(request: CanaryRequest, clients: AwsCanaryClients, options: AwsCanaryOptions): CanaryPorts {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const retry: RetryOptions = { sleep, ...options.retry };
   const bucket = options.bucket ?? splitLocation(request.inputArtifact.location).bucket;
+  const shared = {
+    alarms: new CloudWatchAlarms(clients.cloudwatch, request.deployment.alarms, retry),
+    records: new S3DeploymentRecords(clients.s3, bucket, retry),
+    now: options.now ?? (() => new Date()),
+    sleep,
+    log: options.log,
+  };
+  if (request.deployment.lambda) {
+    const environment = new LambdaAliasEnvironment({
+      lambda: clients.lambda,
+      request,
+      deadline: options.deadline,
+      sleep,
+      retry,
+      log: (m) => options.log(m),
+      ...(options.healthPollMs !== undefined && { healthPollMs: options.healthPollMs }),
+    });
+    return { ...shared, environment, router: new LambdaAliasRouter(environment), hooks: new LambdaHooks(clients.lambda, request, environment.id, retry) };
+  }
   const environment = new EcsBlueGreen({
     ecs: clients.ecs,
     elb: clients.elb,
     request,
-    artifact: new ArtifactSet(
-      [request.inputArtifact, ...(request.otherInputArtifacts ?? [])].map((a) => new S3Artifact(clients.s3, a.name, a.location, retry)),
-    ),
+    artifact: inputArtifacts(request, clients.s3, retry),
     deadline: options.deadline,
     sleep,
     retry,
@@ -89,12 +121,8 @@ export function createAwsCanaryPorts(request: CanaryRequest, clients: AwsCanaryC
       },
       retry,
     }),
-    alarms: new CloudWatchAlarms(clients.cloudwatch, request.deployment.alarms, retry),
     hooks: new LambdaHooks(clients.lambda, request, environment.id, retry),
-    records: new S3DeploymentRecords(clients.s3, bucket, retry),
-    now: options.now ?? (() => new Date()),
-    sleep,
-    log: options.log,
+    ...shared,
   };
 }
 
@@ -127,17 +155,24 @@ export async function dispatchCanaryEvent(event: unknown, options: DispatchOptio
   }
   if (event && typeof event === 'object' && 'operation' in event && event.operation === ABORT_EXECUTION_OPERATION)
     return abort(parseAbortRequest(event), options);
-  const request = parseCanaryRequest(event);
+  const request = await resolve(parseCanaryRequest(event), options);
   return runCanaryOperation(request, createAwsCanaryPorts(request, options.clients, options), options.canary);
+}
+
+/** A request with what its input artifact says filled in: a Lambda deployment's appspec. */
+function resolve(request: CanaryRequest, options: DispatchOptions): Promise<CanaryRequest> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  return withLambdaAppSpec(request, inputArtifacts(request, options.clients.s3, { sleep, ...options.retry }));
 }
 
 async function abort(request: AbortRequest, options: DispatchOptions): Promise<CanaryEventResult> {
   const bucket = request.bucket ?? options.bucket;
   if (!bucket) throw new TypeError('abortExecution needs the bucket of the deployment records (ARTIFACT_BUCKET)');
   const records = new S3DeploymentRecords(options.clients.s3, bucket, { ...(options.sleep && { sleep: options.sleep }), ...options.retry });
-  const aborted = await abortExecution(request, records, (rollback) =>
-    runCanaryOperation(rollback, createAwsCanaryPorts(rollback, options.clients, { ...options, bucket }), options.canary),
-  );
+  const aborted = await abortExecution(request, records, async (rollback) => {
+    const resolved = await resolve(rollback, options);
+    return runCanaryOperation(resolved, createAwsCanaryPorts(resolved, options.clients, { ...options, bucket }), options.canary);
+  });
   for (const r of aborted) options.log(`execution ${request.executionId} ended: ${r.message}`);
   return { aborted };
 }

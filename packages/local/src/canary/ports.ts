@@ -158,7 +158,10 @@ export class LocalAlarms implements AlarmMonitor {
   }
 }
 
-/** Lifecycle hooks as shell commands in the artifact, told where green, blue and the proxy answer (Lambda hooks on AWS). */
+/**
+ * Lifecycle hooks as shell commands in the artifact, told where green, blue and the proxy answer (Lambda
+ * hooks on AWS). A hook reports by its exit status: 0 is Succeeded, anything else Failed.
+ */
 export class CommandHooks implements HookRunner {
   constructor(private readonly deployment: SiteDeployment) {}
 
@@ -174,6 +177,7 @@ export class CommandHooks implements HookRunner {
     const green = this.deployment.green();
     const blue = this.deployment.blue();
     const url = (port: number) => `http://127.0.0.1:${port}`;
+    const deploymentId = [request.pipeline, request.stage, request.action, request.executionId].join('/');
     const result = await runCommand(command, {
       signal: site.signal(request.executionId),
       name: `${hook} hook`,
@@ -186,6 +190,9 @@ export class CommandHooks implements HookRunner {
         STEPLINE_STAGE: request.stage,
         STEPLINE_ACTION: request.action,
         STEPLINE_EXECUTION_ID: request.executionId,
+        // CodeDeploy's ids for the hook; the exit status is the report PutLifecycleEventHookExecutionStatus makes on AWS.
+        STEPLINE_DEPLOYMENT_ID: deploymentId,
+        STEPLINE_HOOK_EXECUTION_ID: `${deploymentId}-${hook}`,
         PROXY_URL: url(local.port),
         ...(green && { GREEN_URL: url(green.process.port) }),
         ...(blue && { BLUE_URL: url(blue.process.port) }),

@@ -36,6 +36,7 @@ import { approvalHandler } from './handlers/approval';
 import { buildHandler, logTail } from './handlers/build';
 import { buildBatchHandler } from './handlers/build-batch';
 import { cloudFormationHandler } from './handlers/cloudformation';
+import { codeDeployHandler } from './handlers/codedeploy';
 import { gateHandler } from './handlers/gate';
 import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
@@ -384,6 +385,9 @@ export class LocalRuntime {
           break;
         case 'deploy':
           handlers[state] = (input) => ctx.canary.handle(input);
+          break;
+        case 'codedeploy':
+          handlers[state] = codeDeployHandler(ctx, action, stage.name);
           break;
         case 's3deploy':
           handlers[state] = s3DeployHandler(ctx, action, stage.name);

@@ -14,7 +14,8 @@ const AWS_REQUIRED = ['cluster', 'service', 'containerName', 'containerPort', 'l
 const PLAN_PATH = '$.deployPlan';
 
 /**
- * A deploy action is CodeDeploy's ECS blue/green, driven step by step from the state machine:
+ * A deploy action is CodeDeploy's ECS blue/green (or its Lambda traffic shifting, with the same steps
+ * against an alias's routing weights), driven step by step from the state machine:
  *
  *   plan (Pass) → steps (Map, one at a time: a canary operation or a bake Wait)
  *     → wait for termination → cleanup (blue deleted)
@@ -27,9 +28,12 @@ const PLAN_PATH = '$.deployPlan';
 export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
   const target = ctx.options.target;
   if (target === 'aws') {
-    const missing = AWS_REQUIRED.filter((k) => action.ecs?.[k] === undefined);
-    if (!action.ecs) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: 'a deploy action needs an ecs target to run on AWS' });
-    else if (missing.length > 0) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: `to deploy on AWS, set ${missing.join(', ')}` });
+    // A Lambda target needs nothing more here: what the definition leaves out, the appspec in the input artifact gives at deploy time.
+    if (!action.lambda) {
+      const missing = AWS_REQUIRED.filter((k) => action.ecs?.[k] === undefined);
+      if (!action.ecs) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: 'a deploy action needs an ecs or lambda target to run on AWS' });
+      else if (missing.length > 0) ctx.warnings.push({ path: `${ctx.position.path}.ecs`, message: `to deploy on AWS, set ${missing.join(', ')}` });
+    }
   }
   if (target === 'local' && !action.local)
     ctx.warnings.push({ path: `${ctx.position.path}.local`, message: 'a deploy action needs a local target (local.command) to run on one machine' });
@@ -46,6 +50,7 @@ export function compileDeploy(ctx: ActionContext, action: DeployAction): void {
       hooks: action.hooks,
       terminationWaitMinutes: action.terminationWaitMinutes,
       ...(action.ecs && { ecs: action.ecs }),
+      ...(action.lambda && { lambda: action.lambda }),
       ...(action.local && { local: action.local }),
     }),
   );

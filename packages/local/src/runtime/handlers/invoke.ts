@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorName, type InvokeAction, SteplineError } from '@stepline/core';
-import { releaseProcessGroup, spawnOwnedGroup } from '../../process/process-groups';
+import { runLogged } from '../../process/run-logged';
 import { actionDirs, type ExecutionContext, needsLocalSetting, throwIfStopped } from '../context';
 import { logTail } from './build';
 
@@ -32,42 +32,19 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     const outputFile = join(work, 'output.env');
     throwIfStopped(ctx, action.name);
     const log = createWriteStream(logFile);
-    const exitCode = await new Promise<number>((resolve, reject) => {
-      const child = spawnOwnedGroup('/bin/sh', ['-c', Payload.command ?? ''], {
-        cwd,
-        env: {
-          ...process.env,
-          ...Payload.variables,
-          USER_PARAMETERS: Payload.userParameters ?? '',
-          STEPLINE_OUTPUT: outputFile,
-          STEPLINE_PIPELINE: ctx.pipeline.name,
-          STEPLINE_EXECUTION_ID: ctx.executionId,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const kill = () => {
-        if (child.pid !== undefined) {
-          try {
-            process.kill(-child.pid, 'SIGTERM');
-          } catch {
-            // already gone
-          }
-        }
-      };
-      ctx.signal.addEventListener('abort', kill, { once: true });
-      const group = child.pid;
-      for (const stream of [child.stdout, child.stderr]) {
-        stream?.on('data', (d: Buffer) => {
-          log.write(d);
-          ctx.output?.(d.toString());
-        });
-      }
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        ctx.signal.removeEventListener('abort', kill);
-        if (group !== undefined) releaseProcessGroup(group);
-        resolve(code ?? (signal ? 128 : 1));
-      });
+    const { exitCode } = await runLogged('/bin/sh', ['-c', Payload.command ?? ''], {
+      cwd,
+      env: {
+        ...process.env,
+        ...Payload.variables,
+        USER_PARAMETERS: Payload.userParameters ?? '',
+        STEPLINE_OUTPUT: outputFile,
+        STEPLINE_PIPELINE: ctx.pipeline.name,
+        STEPLINE_EXECUTION_ID: ctx.executionId,
+      },
+      log,
+      signal: ctx.signal,
+      ...(ctx.output && { output: ctx.output }),
     });
     await new Promise((r) => log.end(r));
     if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped`);

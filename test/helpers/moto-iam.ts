@@ -1,0 +1,59 @@
+/**
+ * IAM enforced in moto_server (`startMoto({ freeRequests: 3 })`): the three free requests make an
+ * administrator, who then makes one user per function holding exactly its planned statements.
+ */
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import type { IamStatementLike } from './iam-check';
+import type { MotoServer } from './moto-server';
+
+export interface Keys {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** The requests `enforceIam` spends before any user exists: pass it as `startMoto({ freeRequests })`. */
+export const BOOTSTRAP_REQUESTS = 3;
+
+/** Actions moto names after its own handler rather than as IAM does: Lambda's Invoke is `lambda:InvokeFunction` to IAM. */
+const MOTO_ACTION_NAMES: Record<string, string[]> = { 'lambda:InvokeFunction': ['lambda:InvokeFunction', 'lambda:Invoke'] };
+
+/**
+ * moto evaluates resources for S3 only: for its other services it matches the action against "*". The
+ * user holds the S3 statements as planned and the others' actions on "*"; what those may touch is the
+ * IAM simulator's to check (iam-check.ts). moto also names CloudWatch's actions by its signing name.
+ */
+export const forMoto = (policy: readonly IamStatementLike[]): IamStatementLike[] =>
+  policy.map((s) =>
+    s.Action.every((a) => a.startsWith('s3:'))
+      ? s
+      : {
+          Effect: s.Effect,
+          Action: s.Action.flatMap((a) => MOTO_ACTION_NAMES[a] ?? (a.startsWith('cloudwatch:') ? [a, a.replace('cloudwatch:', 'monitoring:')] : [a])),
+          Resource: ['*'],
+        },
+  );
+
+export interface EnforcedIam {
+  admin: Keys;
+  /** SDK settings signing as `keys`, one attempt. */
+  config(keys: Keys): { endpoint: string; region: string; credentials: Keys; maxAttempts: number; forcePathStyle: boolean };
+  /** A user holding `statements` (as moto evaluates them), and its keys. */
+  makeUser(name: string, statements: readonly IamStatementLike[]): Promise<Keys>;
+}
+
+export async function enforceIam(moto: Pick<MotoServer, 'endpoint'>, region = 'us-east-1'): Promise<EnforcedIam> {
+  const config = (credentials: Keys) => ({ endpoint: moto.endpoint, region, credentials, maxAttempts: 1, forcePathStyle: true });
+  const keysOf = async (iam: IAMClient, UserName: string, statements: readonly IamStatementLike[]): Promise<Keys> => {
+    await iam.send(new CreateUserCommand({ UserName }));
+    await iam.send(
+      new PutUserPolicyCommand({ UserName, PolicyName: 'role', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }),
+    );
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName }))).AccessKey;
+    return { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
+  };
+  const admin = await keysOf(new IAMClient(config({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' })), 'admin', [
+    { Effect: 'Allow', Action: ['*'], Resource: ['*'] },
+  ]);
+  const iam = new IAMClient(config(admin));
+  return { admin, config, makeUser: (name, statements) => keysOf(iam, name, forMoto(statements)) };
+}
