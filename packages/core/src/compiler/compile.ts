@@ -10,7 +10,7 @@
 import { DefinitionError, type DefinitionIssue, ErrorName } from '../errors';
 import { TriggerType } from '../execution/input';
 import { referenceFields, referencesIn } from '../model/references';
-import type { Pipeline, Stage } from '../model/schema';
+import type { Action, Pipeline, Stage } from '../model/schema';
 import { type ActionPosition, actionPositions } from '../model/validate';
 import { compileApproval } from './actions/approval';
 import { compileBuild } from './actions/build';
@@ -215,38 +215,31 @@ function compileAction(shared: Shared, states: Record<string, State>, position: 
   const catchTo = failureStateName(name);
   const ctx: ActionContext = { ...shared, position, name, key: shared.keys.get(position) ?? '', next, catchTo, failTo, states };
   addState(ctx, catchTo, failurePass(`Stage ${position.stage}, action ${position.action.name} failed`, failTo), { role: 'failure' });
-  const action = position.action;
-  switch (action.kind) {
-    case 'source':
-      compileSource(ctx, action);
-      return name;
-    case 'build':
-    case 'test':
-      compileBuild(ctx, action);
-      return name;
-    case 'approval':
-      compileApproval(ctx, action);
-      return name;
-    case 'invoke':
-      compileInvoke(ctx, action);
-      return name;
-    case 'deploy':
-      compileDeploy(ctx, action);
-      return deployEntryState(ctx);
-    case 'codedeploy':
-      compileCodeDeploy(ctx, action);
-      return name;
-    case 's3deploy':
-      compileS3Deploy(ctx, action);
-      return name;
-    case 'cloudformation':
-      compileCloudFormation(ctx, action);
-      return name;
-    case 'commands':
-      compileCommands(ctx, action);
-      return name;
-  }
+  const compile = ACTION_COMPILERS[position.action.kind] as (ctx: ActionContext, action: Action) => unknown;
+  const entry = compile(ctx, position.action);
+  return typeof entry === 'string' ? entry : name;
 }
+
+/**
+ * How each kind of action compiles: its states go into the context's. A compiler that answers a state
+ * name names the action's entry, when that is not the state named after the action (a deploy starts
+ * with its plan).
+ */
+const ACTION_COMPILERS: { [K in Action['kind']]: (ctx: ActionContext, action: Extract<Action, { kind: K }>) => unknown } = {
+  source: compileSource,
+  build: compileBuild,
+  test: compileBuild,
+  approval: compileApproval,
+  invoke: compileInvoke,
+  deploy: (ctx, action) => {
+    compileDeploy(ctx, action);
+    return deployEntryState(ctx);
+  },
+  codedeploy: compileCodeDeploy,
+  s3deploy: compileS3Deploy,
+  cloudformation: compileCloudFormation,
+  commands: compileCommands,
+};
 
 function compileGroup(shared: Shared, states: Record<string, State>, group: ActionPosition[], next: string): string {
   const [only] = group;
