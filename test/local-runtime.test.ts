@@ -2,10 +2,11 @@
  * The embedded runtime through its API: approvals decided over real HTTP, stage transitions held and
  * released, retry from the failed stage, artifacts checked against their manifests.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePipelineText } from '@stepline/core';
+import { machineHash, parsePipelineText } from '@stepline/core';
 import { LocalRuntime, localPipelineState, type RunResult } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../packages/cli/src/local-backend';
@@ -161,6 +162,37 @@ describe('retry-stage-execution', () => {
     delete process.env.COUNTER;
     delete process.env.FIXED;
   });
+  it('runs from its start an execution whose runner was killed before it entered its first stage', async () => {
+    // Prepare: the execution as `run` records it before its first state, by a runner that has ended.
+    project = createProject({
+      'app.txt': 'hello\n',
+      'stepline.yml': `name: early\nstages:${SOURCE}\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat app.txt", inputArtifacts: [Src] }]\n`,
+    });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const first = new LocalRuntime({ project: project.dir });
+    const compiled = first.compile(pipeline);
+    const deadPid = spawnSync('true').pid;
+    first.store.createExecution({
+      id: 'killed-early',
+      pipeline: 'early',
+      triggerType: 'StartPipelineExecution',
+      startedAt: new Date().toISOString(),
+      input: { pipeline: 'early', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} },
+      pid: deadPid,
+      machine: { pipeline, stateMap: compiled.stateMap, machineHash: machineHash(compiled.definition) },
+    });
+    await first.close();
+
+    // Act: the next runtime marks it; retry-stage-execution resumes it.
+    runtime = new LocalRuntime({ project: project.dir });
+    expect(runtime.store.getExecution('killed-early')).toMatchObject({ status: 'Failed', error: 'Stepline.ProcessEnded' });
+    const retried = await runtime.retry('killed-early', project.dir);
+
+    // Assess
+    expect(retried).toMatchObject({ executionId: 'killed-early', status: 'Succeeded' });
+    expect(runtime.store.getExecution('killed-early')?.attempt).toBe(2);
+    expect(runtime.artifacts.exists('early', 'killed-early', 'Src')).toBe(true);
+  });
 });
 
 describe('history keeps the pipeline each execution ran', () => {
@@ -227,9 +259,11 @@ describe('artifacts', () => {
     const dir = await runtime.artifacts.prepare('p', 'e', 'Many');
     for (let i = 0; i < 3000; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
     symlinkSync('does/not/exist', join(dir, 'dangling'));
-    const manifest = await runtime.artifacts.seal('p', 'e', 'Many');
-    expect(manifest.files).toHaveLength(3001);
-    await expect(runtime.artifacts.verify('p', 'e', 'Many')).resolves.toMatchObject({ artifact: 'Many' });
+    const sealed = await runtime.artifacts.seal('p', 'e', 'Many');
+    expect(sealed.files).toBe(3001);
+    const verified = await runtime.artifacts.verify('p', 'e', 'Many');
+    expect(verified.paths).toHaveLength(3001);
+    expect(verified.paths[0]).toBe('dangling');
     await expect(runtime.artifacts.seal('p', 'e', 'Many')).rejects.toThrow('already written');
   });
 

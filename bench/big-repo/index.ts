@@ -12,7 +12,7 @@
  * State left by a round (`.stepline/`, the shell's directory) is removed between rounds, outside the timing;
  * which of the two goes first alternates from round to round.
  *
- *   npx tsx bench/big-repo/index.ts [--scale 1] [--rounds 3] [--keep-repo DIR] [--cli OTHER/packages/cli/bin/stepline.js]
+ *   npx tsx bench/big-repo/index.ts [--scale 1] [--mib 240×scale] [--rounds 3] [--keep-repo DIR] [--cli OTHER/packages/cli/bin/stepline.js]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +24,8 @@ import { parseArgs } from 'node:util';
 const { values: args } = parseArgs({
   options: {
     scale: { type: 'string', default: '1' },
+    /** Total size in MiB, for a repository of many small files (the file count alone drives memory). */
+    mib: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     'keep-repo': { type: 'string' },
     /** Another build of the CLI (`packages/cli/bin/stepline.js` of another checkout), for a before/after. */
@@ -33,7 +35,7 @@ const { values: args } = parseArgs({
 const scale = Number(args.scale);
 const rounds = Number(args.rounds);
 const FILES = 20_000 * scale;
-const BYTES = 240 * 1024 * 1024 * scale;
+const BYTES = (args.mib === undefined ? 240 * scale : Number(args.mib)) * 1024 * 1024;
 
 const cli = args.cli ?? join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'stepline.js');
 const env = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.com' };

@@ -11,12 +11,20 @@ export function artifactPrefix(pipeline: string, executionId: string, artifact: 
   return `${pipeline}/${executionId}/${artifact}/`;
 }
 
+export const ManifestFileSchema = z.strictObject({
+  path: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+});
+export type ManifestFile = z.infer<typeof ManifestFileSchema>;
+
 export const ManifestSchema = z.strictObject({
   artifact: z.string(),
   pipeline: z.string(),
   executionId: z.string(),
   createdAt: z.string(),
-  files: z.array(z.strictObject({ path: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative() })),
+  /** Sorted by path (code unit order), each once. */
+  files: z.array(ManifestFileSchema),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -25,19 +33,50 @@ export interface ManifestProblem {
   problem: 'missing' | 'changed' | 'unexpected';
 }
 
+/** Problems shown by name; the rest are counted (a wholly wrong artifact of 200,000 files lists five). */
+const SHOWN = 5;
+
 /**
- * Compares a manifest with what is actually there (path → sha256). Extra files count as problems too:
- * an artifact is exactly what its producer wrote.
+ * Compares a manifest's files with what is actually there, as a merge of two lists sorted by path: the
+ * manifest's entries come one at a time (read as they stream), the present files as a sorted list with
+ * their digests by index. Extra files count as problems too: an artifact is exactly what its producer
+ * wrote. Memory stays flat in the number of files beyond the present list itself.
  */
-export function compareManifest(manifest: Manifest, actual: ReadonlyMap<string, string>): ManifestProblem[] {
-  const problems: ManifestProblem[] = [];
-  const listed = new Set<string>();
-  for (const file of manifest.files) {
-    listed.add(file.path);
-    const sha = actual.get(file.path);
-    if (sha === undefined) problems.push({ path: file.path, problem: 'missing' });
-    else if (sha !== file.sha256) problems.push({ path: file.path, problem: 'changed' });
+export class ManifestCheck {
+  /** The first problems, in path order. */
+  readonly problems: ManifestProblem[] = [];
+  /** Every problem, shown or not. */
+  count = 0;
+  private next = 0;
+  private last: string | undefined;
+
+  constructor(
+    private readonly present: readonly string[],
+    private readonly sha256Of: (index: number) => string,
+  ) {}
+
+  /** One manifest entry; throws when entries are not in path order (the merge would be wrong). */
+  entry(path: string, sha256: string): void {
+    if (this.last !== undefined && !(this.last < path)) throw new Error(`manifest entries are not sorted by path at ${path}`);
+    this.last = path;
+    const { present } = this;
+    while (this.next < present.length && (present[this.next] as string) < path) this.problem(present[this.next++] as string, 'unexpected');
+    if (present[this.next] !== path) {
+      this.problem(path, 'missing');
+      return;
+    }
+    if (this.sha256Of(this.next) !== sha256) this.problem(path, 'changed');
+    this.next++;
   }
-  for (const path of actual.keys()) if (!listed.has(path)) problems.push({ path, problem: 'unexpected' });
-  return problems;
+
+  /** After the last entry: what is left of the present files was never listed. */
+  finish(): ManifestProblem[] {
+    while (this.next < this.present.length) this.problem(this.present[this.next++] as string, 'unexpected');
+    return this.problems;
+  }
+
+  private problem(path: string, problem: ManifestProblem['problem']): void {
+    this.count++;
+    if (this.problems.length < SHOWN) this.problems.push({ path, problem });
+  }
 }

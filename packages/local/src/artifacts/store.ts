@@ -4,15 +4,21 @@
  * verifies the manifest first, so a file changed or removed after the producer finished is caught.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { ArtifactInvalidError, artifactPrefix, compareManifest, MANIFEST_FILE, type Manifest, ManifestSchema } from '@stepline/core';
+import { ArtifactInvalidError, artifactPrefix, MANIFEST_FILE, ManifestCheck } from '@stepline/core';
 import { type FileDigest, filePool } from './file-pool';
+import { readManifest, writeManifest } from './manifest-file';
 
 export interface ArtifactFile {
   path: string;
   sha256: string;
   size: number;
+}
+
+/** An artifact checked against its manifest: its files' paths, sorted (the manifest's order). */
+export interface CheckedArtifact {
+  paths: readonly string[];
 }
 
 /** SHA-256 (hex) of a file's content. */
@@ -67,29 +73,30 @@ export class LocalArtifactStore {
     return dir;
   }
 
-  /** Writes the manifest of what the directory holds (hashing it unless the producer already did). */
-  async seal(pipeline: string, executionId: string, artifact: string, files?: readonly ArtifactFile[], now = new Date()): Promise<Manifest> {
+  /**
+   * Writes the manifest of what the directory holds (hashing it unless the producer already did), and
+   * answers how many files it lists. `files` must be sorted by path, as {@link hashFiles} gives them.
+   */
+  async seal(pipeline: string, executionId: string, artifact: string, files?: readonly ArtifactFile[], now = new Date()): Promise<{ files: number }> {
     const dir = this.dir(pipeline, executionId, artifact);
     if (this.exists(pipeline, executionId, artifact)) throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} is already written`);
     const listed = files ?? (await hashFiles(dir));
-    const manifest: Manifest = {
-      artifact,
-      pipeline,
-      executionId,
-      createdAt: now.toISOString(),
-      files: listed.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
-    };
-    await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx' });
-    return manifest;
+    await writeManifest(
+      join(dir, MANIFEST_FILE),
+      { artifact, pipeline, executionId, createdAt: now.toISOString() },
+      listed.length,
+      (i) => listed[i] as ArtifactFile,
+    );
+    return { files: listed.length };
   }
 
   /** Reads and checks an artifact: every listed file present and unchanged, nothing added. */
-  async verify(pipeline: string, executionId: string, artifact: string): Promise<Manifest> {
-    const { dir, manifest } = await this.readManifest(pipeline, executionId, artifact);
+  async verify(pipeline: string, executionId: string, artifact: string): Promise<CheckedArtifact> {
+    const dir = this.written(pipeline, executionId, artifact);
     const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
     const digests = await filePool().hashEach(present.length, (i) => join(dir, present[i] ?? ''), 'keep');
-    this.check(manifest, artifact, executionId, present, digests);
-    return manifest;
+    await this.check(dir, artifact, executionId, present, digests);
+    return { paths: present };
   }
 
   /**
@@ -97,8 +104,8 @@ export class LocalArtifactStore {
    * file is read once, and what is checked against the manifest is what `dest` receives. Reflinks where
    * the filesystem has them, never hard links: whoever works in `dest` may change the files.
    */
-  async copyTo(pipeline: string, executionId: string, artifact: string, dest: string): Promise<Manifest> {
-    const { dir, manifest } = await this.readManifest(pipeline, executionId, artifact);
+  async copyTo(pipeline: string, executionId: string, artifact: string, dest: string): Promise<CheckedArtifact> {
+    const dir = this.written(pipeline, executionId, artifact);
     const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
     await mkdir(dest, { recursive: true });
     const digests = await filePool()
@@ -106,32 +113,34 @@ export class LocalArtifactStore {
       .catch((error: unknown) => {
         throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} could not be copied: ${(error as Error).message}`, { cause: error });
       });
-    this.check(manifest, artifact, executionId, present, digests);
-    return manifest;
+    await this.check(dir, artifact, executionId, present, digests);
+    return { paths: present };
   }
 
-  private async readManifest(pipeline: string, executionId: string, artifact: string): Promise<{ dir: string; manifest: Manifest }> {
+  /** The artifact's directory, once its manifest exists. */
+  private written(pipeline: string, executionId: string, artifact: string): string {
     const dir = this.dir(pipeline, executionId, artifact);
-    try {
-      return { dir, manifest: ManifestSchema.parse(JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'))) };
-    } catch (error) {
-      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new ArtifactInvalidError(
-        missing
-          ? `artifact ${artifact} of execution ${executionId} was never written (no ${MANIFEST_FILE} in ${dir})`
-          : `artifact ${artifact}: ${MANIFEST_FILE} is unreadable`,
-        { cause: error },
-      );
+    if (!existsSync(join(dir, MANIFEST_FILE))) {
+      throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} was never written (no ${MANIFEST_FILE} in ${dir})`);
     }
+    return dir;
   }
 
-  private check(manifest: Manifest, artifact: string, executionId: string, present: readonly string[], digests: readonly FileDigest[]): void {
-    const actual = new Map(present.map((path, i) => [path, digests[i]?.sha256 ?? '']));
-    const problems = compareManifest(manifest, actual);
-    if (problems.length > 0) {
-      const shown = problems.slice(0, 5).map((p) => `${p.path} (${p.problem})`);
+  /** The manifest, read as it streams, against the files present (sorted) and their digests. */
+  private async check(dir: string, artifact: string, executionId: string, present: readonly string[], digests: readonly FileDigest[]): Promise<void> {
+    const check = new ManifestCheck(present, (i) => digests[i]?.sha256 ?? '');
+    try {
+      await readManifest(join(dir, MANIFEST_FILE), (file) => check.entry(file.path, file.sha256));
+    } catch (error) {
+      throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId}: ${MANIFEST_FILE} is unreadable (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    const problems = check.finish();
+    if (check.count > 0) {
+      const shown = problems.map((p) => `${p.path} (${p.problem})`);
       throw new ArtifactInvalidError(
-        `artifact ${artifact} of execution ${executionId} does not match its manifest: ${shown.join(', ')}${problems.length > 5 ? ` and ${problems.length - 5} more` : ''}`,
+        `artifact ${artifact} of execution ${executionId} does not match its manifest: ${shown.join(', ')}${check.count > shown.length ? ` and ${check.count - shown.length} more` : ''}`,
       );
     }
   }

@@ -7,7 +7,7 @@
  */
 import { join, posix, resolve } from 'node:path';
 import { type FileDigest, filePool } from '../artifacts/file-pool';
-import { matchFiles } from './files';
+import { type MatchedFile, matchFiles } from './files';
 
 /** An artifact section with `$VAR`s already expanded. */
 export interface ArtifactRequest {
@@ -43,26 +43,32 @@ export async function assembleArtifact(
 ): Promise<AssembledArtifact> {
   const base = resolve(sourceDir, request.baseDirectory ?? '.');
   const matched = matchFiles(base, request.files, { exclude: request.excludePaths, skipDirs });
-  const byPath = new Map<string, string>();
   const collisions: string[] = [];
-  for (const file of matched) {
-    const path = request.discardPaths ? posix.basename(file.relative) : file.relative;
-    if (byPath.has(path)) collisions.push(path);
-    byPath.set(path, file.absolute);
+  // Paths relative to the base are unique and already sorted; only bare names can collide.
+  let chosen: readonly MatchedFile[] = matched;
+  if (request.discardPaths) {
+    const byPath = new Map<string, string>();
+    for (const file of matched) {
+      const path = posix.basename(file.relative);
+      if (byPath.has(path)) collisions.push(path);
+      byPath.set(path, file.absolute);
+    }
+    chosen = [...byPath]
+      .map(([relative, absolute]) => ({ relative, absolute }))
+      .sort((a, b) => (a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0));
   }
-  const chosen = [...byPath].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   // Each file read once: copied and hashed as it streams (a link is copied as the file it points to).
   const digests =
     destination === undefined
-      ? await filePool().hashEach(chosen.length, (i) => chosen[i]?.[1] ?? '', 'follow')
+      ? await filePool().hashEach(chosen.length, (i) => chosen[i]?.absolute ?? '', 'follow')
       : await filePool().copyEach(
           chosen.length,
           (i) => {
-            const [path = '', absolute = ''] = chosen[i] ?? [];
-            return { from: absolute, to: join(destination, path) };
+            const { relative = '', absolute = '' } = chosen[i] ?? {};
+            return { from: absolute, to: join(destination, relative) };
           },
           'follow',
         );
-  const files = chosen.map(([path], i): ArtifactFile => ({ path, ...(digests[i] as FileDigest) }));
+  const files = chosen.map(({ relative }, i): ArtifactFile => ({ path: relative, ...(digests[i] as FileDigest) }));
   return { files, collisions };
 }

@@ -1,5 +1,5 @@
 import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WeightedProxy } from './proxy';
@@ -113,7 +113,7 @@ describe('the weighted proxy', () => {
   });
 
   it('fails no request while weights change under load, and reuses its connections to each backend', async () => {
-    // Prepare: two backends that keep connections 2 s (a margin undici's default would close at once).
+    // Prepare: two backends that keep connections 2 s (the proxy must not hold an idle one longer).
     let connections = 0;
     const port = async (version: string) => {
       const p = await backend((_q, s) => s.writeHead(200, { 'content-type': 'text/plain' }).end(version));
@@ -168,5 +168,122 @@ describe('the weighted proxy', () => {
     expect(step).toBeGreaterThan(3);
     // Connections kept alive: a handful per backend, not one per request.
     expect(connections).toBeLessThanOrEqual(2 * 8 * 2);
+  });
+
+  /** Sends raw bytes on one connection and resolves with all the proxy wrote back once it has `until`. */
+  function raw(port: number, bytes: string, until: (text: string) => boolean): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (until(text)) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(bytes);
+    });
+  }
+  const count = (text: string, what: string) => text.split(what).length - 1;
+
+  it('forwards bodies either way (sized and chunked) with its own framing, and keeps repeated headers', async () => {
+    // Prepare: a backend that echoes the request's method, body and framing, in pieces, with two cookies.
+    const port = await backend((q, s) => {
+      const chunks: Buffer[] = [];
+      q.on('data', (c: Buffer) => chunks.push(c));
+      q.on('end', () => {
+        s.writeHead(201, { 'set-cookie': ['a=1', 'b=2'], connection: 'keep-alive, x-private', 'x-private': 'hop' });
+        s.write(
+          `${q.method} ${q.headers['content-length'] ?? '-'} ${q.headers['transfer-encoding'] ?? '-'} ${q.headers.connection ?? '-'} ${q.headers['x-private'] ?? '-'}|`,
+        );
+        setTimeout(() => s.end(Buffer.concat(chunks)), 5);
+      });
+    });
+    proxy = await WeightedProxy.start({ port: 0 });
+    proxy.setRoutes([{ backend: { id: 'echo', port }, weight: 100 }]);
+    const send = (headers: Record<string, string | number>, body: string[]) =>
+      new Promise<{ status: number; body: string; cookies: string[] | undefined; private: unknown; version: unknown }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: proxy?.port, method: 'POST', path: '/', agent: false, headers }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d;
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              cookies: res.headers['set-cookie'],
+              private: res.headers['x-private'],
+              version: res.headers['x-stepline-version'],
+            }),
+          );
+        });
+        req.on('error', reject);
+        for (const part of body) req.write(part);
+        req.end();
+      });
+
+    // Act
+    const sized = await send({ 'content-length': 11 }, ['hello', ' world']);
+    const chunked = await send({ 'transfer-encoding': 'chunked', 'x-private': 'from the client', connection: 'x-private' }, ['a'.repeat(70_000), 'b']);
+
+    // Assess
+    expect(sized).toStrictEqual({ status: 201, body: 'POST 11 - - -|hello world', cookies: ['a=1', 'b=2'], private: undefined, version: 'echo' });
+    expect(chunked.body).toBe(`POST - chunked - -|${'a'.repeat(70_000)}b`);
+    expect(chunked.status).toBe(201);
+  });
+
+  it('answers pipelined requests in order, HEAD without a body, and refuses what it cannot read or forward', async () => {
+    const port = await backend((q, s) => s.writeHead(200, { 'content-type': 'text/plain' }).end(`answer to ${q.url}`));
+    proxy = await WeightedProxy.start({ port: 0 });
+    proxy.setRoutes([{ backend: { id: 'v1', port }, weight: 100 }]);
+
+    const pipelined = await raw(
+      proxy.port,
+      'GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      (t) => t.includes('answer to /3'),
+    );
+    const answers = pipelined.split('HTTP/1.1 200 OK').slice(1);
+    expect(answers).toHaveLength(3);
+    expect(answers[0]).toContain('answer to /1');
+    expect(answers[1]).not.toContain('answer to');
+    expect(answers[2]).toContain('connection: close');
+    expect(answers[2]).toContain('answer to /3');
+
+    const garbage = await raw(proxy.port, 'HELLO\r\n\r\n', (t) => t.includes('\r\n\r\n') && t.includes('\n', t.indexOf('\r\n\r\n') + 4));
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(garbage).toContain('stepline: the request could not be read');
+    const upgrade = await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n', (t) => t.endsWith('\n'));
+    expect(upgrade).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(upgrade).toContain('does not forward protocol upgrades');
+    expect(proxy.stats('v1')).toStrictEqual({ requests: 3, serverErrors: 0 });
+  });
+
+  it('answers an HTTP/1.0 client and a backend that frames its answer by closing, and says 100 Continue itself', async () => {
+    const port = await backend((q, s) => {
+      if (q.url === '/close') {
+        // No length and no chunks: the answer ends when the backend closes the connection.
+        s.socket?.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end');
+        return;
+      }
+      q.resume();
+      q.on('end', () => s.end('ok'));
+    });
+    proxy = await WeightedProxy.start({ port: 0 });
+    proxy.setRoutes([{ backend: { id: 'v1', port }, weight: 100 }]);
+
+    const chunkedToClient = await raw(proxy.port, 'GET /close HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.endsWith('0\r\n\r\n'));
+    expect(chunkedToClient).toContain('transfer-encoding: chunked');
+    expect(chunkedToClient).toContain('d\r\nuntil the end\r\n0\r\n\r\n');
+    const http10 = await raw(proxy.port, 'GET /close HTTP/1.0\r\n\r\n', () => false);
+    expect(http10).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(http10).toContain('connection: close');
+    expect(http10.endsWith('\r\n\r\nuntil the end')).toBe(true);
+    const continued = await raw(proxy.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi', (t) => t.endsWith('ok'));
+    expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(count(continued, 'HTTP/1.1')).toBe(2);
   });
 });

@@ -1,13 +1,18 @@
 /**
- * The local ALB: a weighted HTTP reverse proxy in plain Node `http`. Each request is sent to one
+ * The local ALB: a weighted HTTP/1.1 reverse proxy on raw sockets. Each request is sent to one
  * backend picked by smooth weighted round robin, so shares are exact over many requests. Changing
  * routes never fails a request: a request keeps the backend it was given, and a backend leaves only
  * after its in-flight requests finish (`drain`).
+ *
+ * Why raw sockets: Node's HTTP server and an HTTP client cost about four times nginx's CPU per
+ * proxied request (request and response objects, streams, events); parsing on the sockets themselves
+ * and writing each answer in one write costs about 60% of that (BENCHMARKS.md, bench/proxy). Messages
+ * are re-framed, never passed through as received (see `http1.ts`).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { type Dispatcher, Pool } from 'undici';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { CHUNK_END, chunkHead, type HeadInfo, HTTPParser, LAST_CHUNK, methodName, plainAnswer, splitHead } from './http1';
 import { SmoothWeightedScheduler } from './scheduler';
+import { type UpstreamConnection, type UpstreamListener, UpstreamPool } from './upstream';
 
 export interface Backend {
   /** Stable id (the version's), which stats and the `x-stepline-version` header use. */
@@ -36,46 +41,11 @@ export interface WeightedProxyOptions {
   versionHeader?: string;
 }
 
-// Hop-by-hop headers belong to one connection and are not forwarded (RFC 9110 §7.6.1); nor is
-// `expect`: this server answers `100-continue` itself, before the body is read.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-]);
 const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/**
- * Raw headers (`[name, value, name, value, …]`) without the hop-by-hop ones, nor those the `connection`
- * header names. Raw lists keep repeated headers (`set-cookie`) as they came, and cost no object per request.
- */
-function forwardable(raw: ReadonlyArray<string | Buffer>): string[] {
-  let named: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i]);
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      named = String(raw[i + 1])
-        .split(',')
-        .map((t) => t.trim().toLowerCase());
-    }
-  }
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = typeof raw[i] === 'string' ? (raw[i] as string) : (raw[i] as Buffer).toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.includes(lower)) continue;
-    const value = raw[i + 1] ?? '';
-    out.push(name, typeof value === 'string' ? value : value.toString('latin1'));
-  }
-  return out;
-}
+/** How long a client's connection may stay open with no request in it (Node's server default). */
+const CLIENT_IDLE_MS = 5_000;
+// Header values are kept as the bytes they were (latin1 in, latin1 out), not folded to 7 bits.
+HTTPParser.encoding = 'latin1';
 
 export class WeightedProxy {
   private current: ProxyRoute[] = [];
@@ -83,21 +53,21 @@ export class WeightedProxy {
   private readonly counters = new Map<string, BackendStats>();
   private readonly inFlight = new Map<string, number>();
   private readonly idle = new Map<string, Array<() => void>>();
-  private readonly pools = new Map<Readonly<Backend>, Pool>();
-  private readonly sockets = new Set<Socket>();
-  private readonly versionHeader: string;
+  private readonly pools: UpstreamPool[] = [];
+  private readonly clients = new Set<Socket>();
+  /** `\r\nname: ` before the backend's id in each answer's head. */
+  readonly versionLine: string;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
     versionHeader: string,
   ) {
-    this.versionHeader = versionHeader;
+    this.versionLine = `${versionHeader}: `;
   }
 
   static async start(options: WeightedProxyOptions): Promise<WeightedProxy> {
-    const server = createServer();
-    server.keepAliveTimeout = 5_000;
+    const server = createServer({ noDelay: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host ?? '127.0.0.1', () => {
@@ -106,10 +76,10 @@ export class WeightedProxy {
       });
     });
     const proxy = new WeightedProxy(server, (server.address() as AddressInfo).port, options.versionHeader ?? 'x-stepline-version');
-    server.on('request', (req, res) => proxy.handle(req, res));
     server.on('connection', (socket) => {
-      proxy.sockets.add(socket);
-      socket.once('close', () => proxy.sockets.delete(socket));
+      proxy.clients.add(socket);
+      socket.once('close', () => proxy.clients.delete(socket));
+      new ClientConnection(proxy, socket);
     });
     return proxy;
   }
@@ -145,53 +115,45 @@ export class WeightedProxy {
 
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
-    for (const { id } of [...this.pools.keys()]) this.dropPool(id);
+    for (const socket of this.clients) socket.destroy();
+    for (const pool of this.pools.splice(0)) pool.close();
     await closed;
   }
 
   /** Ends the connections to every port the backend had. */
   private dropPool(id: string): void {
-    for (const [key, pool] of this.pools) {
-      if (key.id !== id) continue;
-      void pool.destroy();
-      this.pools.delete(key);
+    for (let i = this.pools.length - 1; i >= 0; i--) {
+      const pool = this.pools[i] as UpstreamPool;
+      if (pool.id !== id) continue;
+      pool.close();
+      this.pools.splice(i, 1);
     }
   }
 
-  /** Kept-alive connections to one backend, shared by all requests to it (a backend may move to another port). */
-  private poolFor(backend: Backend): Pool {
-    for (const [key, pool] of this.pools) if (key.id === backend.id && key.port === backend.port) return pool;
-    // undici keeps a connection only when the backend's own keep-alive timeout (`Keep-Alive: timeout=2`)
-    // is more than this margin: with the default margin (2 s), every connection to a backend that keeps
-    // them 2 s or less would be closed after one request.
-    const pool = new Pool(`http://127.0.0.1:${backend.port}`, { connections: 256, pipelining: 1, keepAliveTimeoutThreshold: 500 });
-    this.pools.set({ id: backend.id, port: backend.port }, pool);
-    return pool;
-  }
-
-  private count(id: string, status: number): void {
-    const stats = this.counters.get(id) ?? { requests: 0, serverErrors: 0 };
-    stats.requests++;
-    if (status >= 500) stats.serverErrors++;
-    this.counters.set(id, stats);
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  /** @internal the backend for the next request (undefined: no route), counted in flight */
+  pick(): Backend | undefined {
     const backend = this.scheduler.pick();
-    if (!backend) {
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('stepline: no version is live behind this proxy\n');
-      return;
-    }
-    this.inFlight.set(backend.id, (this.inFlight.get(backend.id) ?? 0) + 1);
-    const exchange = new Exchange(this, req, res, backend, SAFE_TO_RETRY.has(req.method ?? '') ? 1 : 0);
-    res.once('close', () => exchange.closed());
-    exchange.send();
+    if (backend) this.inFlight.set(backend.id, (this.inFlight.get(backend.id) ?? 0) + 1);
+    return backend;
+  }
+
+  /** @internal kept-alive connections to one backend, shared by all requests to it (a backend may move to another port) */
+  poolFor(backend: Backend): UpstreamPool {
+    for (const pool of this.pools) if (pool.id === backend.id && pool.port === backend.port) return pool;
+    const pool = new UpstreamPool(backend.id, backend.port);
+    this.pools.push(pool);
+    return pool;
   }
 
   /** @internal an exchange's answer from the backend (or a 502 when there was none) */
   answered(backend: Backend, status: number): void {
-    this.count(backend.id, status);
+    let stats = this.counters.get(backend.id);
+    if (!stats) {
+      stats = { requests: 0, serverErrors: 0 };
+      this.counters.set(backend.id, stats);
+    }
+    stats.requests++;
+    if (status >= 500) stats.serverErrors++;
   }
 
   /** @internal an exchange is over, whichever way */
@@ -200,112 +162,290 @@ export class WeightedProxy {
     this.inFlight.set(backend.id, left);
     if (left === 0) for (const wake of this.idle.get(backend.id)?.splice(0) ?? []) wake();
   }
-
-  /** @internal */
-  dispatch(backend: Backend, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandlers): void {
-    this.poolFor(backend).dispatch(options, handler);
-  }
-
-  /** @internal */
-  get header(): string {
-    return this.versionHeader;
-  }
 }
 
 /**
- * One request through the proxy, as undici's dispatch handler: the answer's head and body go to the
- * client as they come, with the backend's flow control. One object per request, no stream in between.
+ * One client's connection: its requests are parsed as they come and answered in order (a client may
+ * send the next request before the answer to the last one: HTTP/1.1 pipelining).
  */
-class Exchange implements Dispatcher.DispatchHandlers {
-  private abort: ((error?: Error) => void) | undefined;
-  private done = false;
-  private headersSent = false;
-  private held: Buffer | undefined;
+class ClientConnection {
+  private readonly parser = new HTTPParser(HTTPParser.REQUEST);
+  /** Requests in order; the first is the one being answered, the last the one being read. */
+  private readonly queue: Exchange[] = [];
+  /** The request whose body is being read (it may have been answered already). */
+  private reading: Exchange | undefined;
+  private ended = false;
 
   constructor(
-    private readonly proxy: WeightedProxy,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly backend: Backend,
-    private retries: number,
-  ) {}
-
-  send(): void {
-    const { req } = this;
-    const safe = SAFE_TO_RETRY.has(req.method ?? '');
-    // Safe methods carry no body worth sending, which also lets them be sent twice.
-    if (safe && !req.readableEnded) req.resume();
-    this.proxy.dispatch(
-      this.backend,
-      {
-        origin: `http://127.0.0.1:${this.backend.port}`,
-        path: req.url ?? '/',
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: forwardable(req.rawHeaders),
-        ...(safe ? {} : { body: req }),
-      },
-      this,
-    );
+    readonly proxy: WeightedProxy,
+    readonly socket: Socket,
+  ) {
+    this.parser[HTTPParser.kOnHeadersComplete] = (info) => this.head(info as unknown as HeadInfo);
+    this.parser[HTTPParser.kOnBody] = (chunk) => this.reading?.requestBody(chunk);
+    this.parser[HTTPParser.kOnMessageComplete] = () => {
+      this.reading?.requestComplete();
+      this.reading = undefined;
+    };
+    socket.setTimeout(CLIENT_IDLE_MS);
+    socket.on('timeout', () => {
+      if (this.queue.length === 0) socket.destroy();
+    });
+    socket.on('data', (data: Buffer) => {
+      const parsed = this.parser.execute(data);
+      if (parsed instanceof Error) this.refuse(`stepline: the request could not be read: ${parsed.message}\n`);
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      if (this.queue.length === 0) socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      for (const exchange of this.queue.splice(0)) exchange.clientGone();
+    });
   }
 
-  /** The client's connection closed: over if answered, else the backend's work is cut short. */
-  closed(): void {
-    if (!this.res.writableFinished) {
-      this.done = true;
-      this.abort?.();
+  private head(info: HeadInfo): number {
+    const split = splitHead(info.headers);
+    if (info.upgrade || (split.transferEncoding !== undefined && split.transferEncoding !== 'chunked')) {
+      this.refuse(
+        info.upgrade
+          ? 'stepline: this proxy does not forward protocol upgrades (WebSocket) or CONNECT\n'
+          : `stepline: transfer-encoding "${split.transferEncoding}" is not supported (only chunked)\n`,
+      );
+      return 1;
     }
-    this.proxy.ended(this.backend);
+    if (split.expectContinue && info.versionMinor >= 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const exchange = new Exchange(this, methodName(info.method), info.url, split, info.shouldKeepAlive, info.versionMinor === 0);
+    this.reading = exchange;
+    this.queue.push(exchange);
+    if (this.queue.length === 1) exchange.start();
+    return 0;
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.abort = abort;
-    if (this.done) abort();
+  /** A request that cannot be read: answered 400 and the connection closed (its framing is unknown). */
+  private refuse(message: string): void {
+    if (this.socket.destroyed) return;
+    this.parser[HTTPParser.kOnHeadersComplete] = () => 1;
+    this.socket.pause();
+    if (this.queue.length > 0) this.socket.destroy();
+    else this.socket.end(plainAnswer(400, 'Bad Request', message, '', false), 'latin1');
   }
 
-  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.done) return false;
-    this.proxy.answered(this.backend, status);
-    const headers = forwardable(raw);
-    headers.push(this.proxy.header, this.backend.id);
-    this.headersSent = true;
-    this.res.writeHead(status, statusText, headers);
-    this.res.on('drain', resume);
-    return true;
+  /** @internal the first exchange is answered */
+  done(exchange: Exchange, keepAlive: boolean): void {
+    if (this.queue[0] !== exchange) return;
+    this.queue.shift();
+    // Paused while the exchange's backend was slow to take its body: the next request is read now.
+    this.socket.resume();
+    if (!keepAlive) {
+      this.socket.end();
+      return;
+    }
+    const next = this.queue[0];
+    if (next) next.start();
+    else if (this.ended) this.socket.end();
+  }
+}
+
+/** One request through the proxy: the request to the backend it was given, the answer back to the client. */
+class Exchange implements UpstreamListener {
+  private backend: Backend | undefined;
+  private upstream: UpstreamConnection | undefined;
+  /** Request body read before the exchange started (a pipelined request's). */
+  private pending: Buffer[] | undefined;
+  private requestEnded = false;
+  private retries: number;
+  /** The answer's head, held until its first body bytes so both leave in one write. */
+  private heldHead: string | undefined;
+  private headSent = false;
+  private chunked = false;
+  private keepAlive: boolean;
+  private status = 0;
+  private finished = false;
+  private corked = false;
+
+  constructor(
+    private readonly client: ClientConnection,
+    private readonly method: string,
+    private readonly url: string,
+    private readonly head: ReturnType<typeof splitHead>,
+    keepAlive: boolean,
+    private readonly http10: boolean,
+  ) {
+    this.keepAlive = keepAlive;
+    // Safe methods without a body can be sent again if a kept-alive connection was closed under them.
+    this.retries = SAFE_TO_RETRY.has(method) && !this.hasBody ? 1 : 0;
   }
 
-  onData(chunk: Buffer): boolean {
-    // Each chunk is held until the next arrives, so the last one goes out with the end of the answer:
-    // a small answer leaves in one write, not a body and then an empty end the client waits for.
-    const held = this.held;
-    this.held = chunk;
-    return held === undefined || this.res.write(held);
+  private get hasBody(): boolean {
+    return this.head.transferEncoding === 'chunked' || (this.head.contentLength ?? 0) > 0;
   }
 
-  onComplete(): void {
-    const held = this.held;
-    this.held = undefined;
-    if (held === undefined) this.res.end();
-    else this.res.end(held);
+  start(): void {
+    const { proxy, socket } = this.client;
+    const backend = proxy.pick();
+    if (!backend) {
+      this.finished = true;
+      const body = 'stepline: no version is live behind this proxy\n';
+      socket.write(plainAnswer(503, 'Service Unavailable', body, '', this.keepAlive), 'latin1');
+      this.client.done(this, this.keepAlive);
+      return;
+    }
+    this.backend = backend;
+    this.send(false);
   }
 
-  onError(error: Error): void {
-    // The client left first (and this request was cut because of it): nobody to answer, nothing to count.
-    if (this.done) return;
-    const { res } = this;
+  private send(fresh: boolean): void {
+    const backend = this.backend as Backend;
+    const upstream = this.client.proxy.poolFor(backend).acquire(fresh);
+    this.upstream = upstream;
+    upstream.attach(this);
+    const { head } = this;
+    const framing =
+      head.transferEncoding === 'chunked'
+        ? 'transfer-encoding: chunked\r\n'
+        : head.contentLength !== undefined
+          ? `content-length: ${head.contentLength}\r\n`
+          : '';
+    // HTTP/1.1 needs a host; an HTTP/1.0 client may not have sent one.
+    const host = head.hasHost ? '' : `host: 127.0.0.1:${backend.port}\r\n`;
+    upstream.socket.write(`${this.method} ${this.url} HTTP/1.1\r\n${head.lines}${host}${framing}\r\n`, 'latin1');
+    if (this.pending) for (const chunk of this.pending) this.writeBody(chunk);
+    this.pending = undefined;
+    if (this.requestEnded && head.transferEncoding === 'chunked') upstream.socket.write(LAST_CHUNK);
+  }
+
+  private writeBody(chunk: Buffer): void {
+    const out = (this.upstream as UpstreamConnection).socket;
+    const chunked = this.head.transferEncoding === 'chunked';
+    if (chunked) out.write(chunkHead(chunk.length));
+    const ok = out.write(chunk);
+    if (chunked) out.write(CHUNK_END);
+    if (!ok) {
+      const { socket } = this.client;
+      socket.pause();
+      out.once('drain', () => {
+        if (!this.finished) socket.resume();
+      });
+    }
+  }
+
+  requestBody(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.upstream) this.writeBody(chunk);
+    else if (this.pending) this.pending.push(chunk);
+    else this.pending = [chunk];
+    // Only a request without a body can go twice.
+    this.retries = 0;
+  }
+
+  requestComplete(): void {
+    this.requestEnded = true;
+    if (this.upstream && this.head.transferEncoding === 'chunked') this.upstream.socket.write(LAST_CHUNK);
+  }
+
+  /** The client's connection closed: the backend's work is cut short, and nothing is counted. */
+  clientGone(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.upstream?.abort();
+    if (this.backend) this.client.proxy.ended(this.backend);
+  }
+
+  cork(): void {
+    this.corked = true;
+    this.client.socket.cork();
+  }
+
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.client.socket.uncork();
+  }
+
+  onHead(info: HeadInfo): boolean {
+    const backend = this.backend as Backend;
+    this.status = info.statusCode;
+    this.client.proxy.answered(backend, info.statusCode);
+    const split = splitHead(info.headers);
+    const bodiless = this.method === 'HEAD' || info.statusCode === 204 || info.statusCode === 304;
+    let framing = '';
+    if (bodiless) {
+      if (split.contentLength !== undefined) framing = `content-length: ${split.contentLength}\r\n`;
+    } else if (split.transferEncoding === undefined && split.contentLength !== undefined) {
+      framing = `content-length: ${split.contentLength}\r\n`;
+    } else if (!this.http10) {
+      // Chunked, or framed by the backend closing: chunked to the client keeps its connection.
+      this.chunked = true;
+      framing = 'transfer-encoding: chunked\r\n';
+    } else {
+      this.keepAlive = false;
+    }
+    const connection = !this.keepAlive ? 'connection: close\r\n' : this.http10 ? 'connection: keep-alive\r\n' : '';
+    const { proxy } = this.client;
+    this.heldHead = `HTTP/1.1 ${info.statusCode} ${info.statusMessage}\r\n${split.lines}${proxy.versionLine}${backend.id}\r\n${framing}${connection}\r\n`;
+    return this.method === 'HEAD';
+  }
+
+  private flushHead(): void {
+    if (this.heldHead === undefined) return;
+    this.client.socket.write(this.heldHead, 'latin1');
+    this.heldHead = undefined;
+    this.headSent = true;
+  }
+
+  onBody(chunk: Buffer): void {
+    if (this.finished) return;
+    this.flushHead();
+    const { socket } = this.client;
+    if (this.chunked) socket.write(chunkHead(chunk.length));
+    const ok = socket.write(chunk);
+    if (this.chunked) socket.write(CHUNK_END);
+    if (!ok) {
+      const upstream = (this.upstream as UpstreamConnection).socket;
+      upstream.pause();
+      // Once the exchange is over its connection is parked, which resumes it: not ours to touch then.
+      socket.once('drain', () => {
+        if (!this.finished) upstream.resume();
+      });
+    }
+  }
+
+  onComplete(): boolean {
+    if (this.finished) return false;
+    this.flushHead();
+    if (this.chunked) this.client.socket.write(LAST_CHUNK);
+    this.finished = true;
+    const backend = this.backend as Backend;
+    this.client.proxy.ended(backend);
+    // Answered before the whole request was read (a 413, say): the rest of it cannot be told from the
+    // next request, so the client's connection closes after this answer, as Node's server does.
+    this.client.done(this, this.keepAlive && this.requestEnded);
+    return this.requestEnded;
+  }
+
+  onFailure(error: Error, answered: boolean): void {
+    if (this.finished) return;
+    const upstream = this.upstream as UpstreamConnection;
     // A kept-alive connection the backend closed meanwhile: a safe request goes again on a fresh one.
-    if (this.retries > 0 && !this.headersSent && (error as { code?: string }).code === 'UND_ERR_SOCKET') {
+    if (!answered && this.retries > 0 && upstream.reused) {
       this.retries--;
-      this.abort = undefined;
-      this.send();
+      this.send(true);
       return;
     }
-    if (this.headersSent) {
-      res.destroy();
+    this.finished = true;
+    const backend = this.backend as Backend;
+    const { socket, proxy } = this.client;
+    if (this.headSent || this.status !== 0) {
+      // Part of the answer is out (or its head was read): the client cannot be told otherwise.
+      proxy.ended(backend);
+      socket.destroy();
       return;
     }
-    this.proxy.answered(this.backend, 502);
-    res
-      .writeHead(502, { 'content-type': 'text/plain', [this.proxy.header]: this.backend.id })
-      .end(`stepline: ${this.backend.id} did not answer: ${error.message}\n`);
+    proxy.answered(backend, 502);
+    proxy.ended(backend);
+    const body = `stepline: ${backend.id} did not answer: ${error.message}\n`;
+    socket.write(plainAnswer(502, 'Bad Gateway', body, `${proxy.versionLine}${backend.id}\r\n`, this.keepAlive && this.requestEnded), 'latin1');
+    this.client.done(this, this.keepAlive && this.requestEnded);
   }
 }

@@ -49,7 +49,7 @@ import { invokeHandler } from './handlers/invoke';
 import { s3DeployHandler } from './handlers/s3deploy';
 import { sourceHandler } from './handlers/source';
 import { stepFunctionsHandler } from './handlers/stepfunctions';
-import { markOrphans } from './orphans';
+import { markOrphans, RUNNER_ENDED } from './orphans';
 import { type ActionTiming, ProgressReporter, type ProgressSink } from './progress';
 
 export interface LocalRuntimeOptions {
@@ -237,9 +237,9 @@ export class LocalRuntime {
     for (const name of pipeline.stages.slice(0, from).flatMap((s) => s.actions.flatMap((a) => a.outputArtifacts))) {
       if (!this.artifacts.exists(pipeline.name, targetExecution, name)) continue;
       const dir = await this.artifacts.prepare(pipeline.name, executionId, name);
-      const manifest = await this.artifacts.copyTo(pipeline.name, targetExecution, name, dir);
-      await this.artifacts.seal(pipeline.name, executionId, name);
-      this.store.recordArtifact(executionId, name, dir, manifest.files.length, new Date().toISOString());
+      await this.artifacts.copyTo(pipeline.name, targetExecution, name, dir);
+      const sealed = await this.artifacts.seal(pipeline.name, executionId, name);
+      this.store.recordArtifact(executionId, name, dir, sealed.files, new Date().toISOString());
     }
     (this.options.sink ?? quietSink).line(`rolling back stage ${request.stage} to execution ${targetExecution} in execution ${executionId}`);
     const done = this.track(this.drive(pipeline, compiled, executionId, input, request.repo, resume.resume));
@@ -267,16 +267,23 @@ export class LocalRuntime {
     const pipeline = execution.machine?.pipeline ?? recordedBefore;
     if (!pipeline) throw new DefinitionError([{ path: '', message: `execution ${executionId} does not record the pipeline it ran` }]);
     const compiled = this.compile(pipeline);
-    const failedStage = stageToRetry(compiled.stateMap, this.store.events(executionId));
+    const events = this.store.events(executionId);
+    const failedStage = stageToRetry(compiled.stateMap, events);
     const entry = failedStage ? this.store.stageEntry(executionId, failedStage) : undefined;
-    if (!failedStage || !entry) throw new DefinitionError([{ path: '', message: `execution ${executionId} has no failed stage to retry from` }]);
-    const from = pipeline.stages.findIndex((s) => s.name === failedStage);
+    const resume = failedStage && entry ? { stage: failedStage, state: entry.data } : undefined;
+    // A runner killed after it recorded the execution but before its first state: nothing ran, so the
+    // whole execution runs, from its own input.
+    const neverStarted = !resume && events.length === 0 && execution.error === RUNNER_ENDED;
+    if (!resume && !neverStarted) throw new DefinitionError([{ path: '', message: `execution ${executionId} has no failed stage to retry from` }]);
+    const from = resume ? pipeline.stages.findIndex((s) => s.name === resume.stage) : 0;
     const rewritten = pipeline.stages.slice(from).flatMap((s) => s.actions.flatMap((a) => a.outputArtifacts));
     for (const name of rewritten) await this.artifacts.remove(pipeline.name, executionId, name);
     this.store.forgetArtifacts(executionId, rewritten);
     this.store.restartExecution(executionId, process.pid);
-    (this.options.sink ?? quietSink).line(`retrying ${executionId} from stage ${failedStage}`);
-    return this.track(this.drive(pipeline, compiled, executionId, execution.input, repo, { stage: failedStage, state: entry.data }));
+    (this.options.sink ?? quietSink).line(
+      resume ? `retrying ${executionId} from stage ${resume.stage}` : `retrying ${executionId} from its start: its runner ended before it entered a stage`,
+    );
+    return this.track(this.drive(pipeline, compiled, executionId, execution.input, repo, resume));
   }
 
   /** Stops an execution this process runs: `abandon` at once, `stop` once running actions finish. */

@@ -139,7 +139,7 @@ export async function sealOutputs(ctx: ExecutionContext, names: readonly string[
     if (ctx.artifacts.exists(pipeline, ctx.executionId, name)) continue;
     const dir = ctx.artifacts.dir(pipeline, ctx.executionId, name);
     const manifest = await ctx.artifacts.seal(pipeline, ctx.executionId, name, copied.get(dir));
-    ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files.length, new Date().toISOString());
+    ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files, new Date().toISOString());
   }
 }
 

@@ -155,8 +155,8 @@ export function cloudFormationHandler(ctx: ExecutionContext, action: CloudFormat
       await writeFile(join(dir, file), stackOutputsFile(outputs));
     }
     const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, name);
-    ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files.length, new Date().toISOString());
-    return { Payload: { artifact: name, files: manifest.files.length } };
+    ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files, new Date().toISOString());
+    return { Payload: { artifact: name, files: manifest.files } };
   };
 }
 

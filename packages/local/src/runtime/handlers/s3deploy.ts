@@ -25,16 +25,16 @@ export function s3DeployHandler(ctx: ExecutionContext, action: S3DeployAction, s
     throwIfStopped(ctx, action.name);
     if (Payload.extract) {
       const into = join(target, key);
-      const manifest = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, into);
-      return { Payload: { directory: into, files: manifest.files.length } };
+      const copied = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, into);
+      return { Payload: { directory: into, files: copied.paths.length } };
     }
     const { work } = await actionDirs(ctx, stage, action.name);
     const staged = join(work, 'artifact');
-    const manifest = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, staged);
-    const entries = await Promise.all(manifest.files.map(async (f) => ({ path: f.path, data: new Uint8Array(await readFile(join(staged, f.path))) })));
+    const copied = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, staged);
+    const entries = await Promise.all(copied.paths.map(async (path) => ({ path, data: new Uint8Array(await readFile(join(staged, path))) })));
     const file = join(target, key);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, zipStored(entries));
-    return { Payload: { file, files: manifest.files.length } };
+    return { Payload: { file, files: copied.paths.length } };
   };
 }

@@ -22,14 +22,14 @@ export function sourceHandler(ctx: ExecutionContext, action: SourceAction) {
       const dir = await ctx.artifacts.prepare(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
       await writeFile(join(dir, 'imageDetail.json'), `${JSON.stringify(image.imageDetail, null, 2)}\n`);
       const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
-      ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files.length, new Date().toISOString());
+      ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files, new Date().toISOString());
       return { Payload: { variables: image.variables } };
     }
     const resolved = await resolveSource(ctx.repo, revision, action.branch, action.repository);
     const dir = await ctx.artifacts.prepare(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact);
     const files = await exportTree(ctx.repo, resolved.commitId, dir);
     const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact, files);
-    ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files.length, new Date().toISOString());
+    ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files, new Date().toISOString());
     ctx.store.setSource(ctx.executionId, resolved.commitId, resolved.variables.BranchName);
     return { Payload: { variables: resolved.variables } };
   };

@@ -52,7 +52,7 @@ export function stepFunctionsHandler(ctx: ExecutionContext, action: StepFunction
       const artifact = action.inputArtifacts[0] ?? '';
       const path = (action.input ?? '').replace(/^\/+/, '');
       const manifest = await ctx.artifacts.verify(ctx.pipeline.name, ctx.executionId, artifact);
-      if (!manifest.files.some((f) => f.path === path)) throw failed(`action ${action.name}: input file ${path} is not in artifact ${artifact}`);
+      if (!manifest.paths.includes(path)) throw failed(`action ${action.name}: input file ${path} is not in artifact ${artifact}`);
       return { Body: await readFile(join(ctx.artifacts.dir(ctx.pipeline.name, ctx.executionId, artifact), path), 'utf8') };
     };
   }
