@@ -250,6 +250,16 @@ class Tracker {
     return str(this.value(obj, key, at));
   }
 
+  /** The given texts under stepline's names (`{ stackName: 'StackName' }`), each only where it is set. */
+  texts<K extends string>(obj: Obj, at: string, keys: Record<K, string>): Partial<Record<K, string>> {
+    const found: Partial<Record<K, string>> = {};
+    for (const [name, key] of Object.entries(keys) as Array<[K, string]>) {
+      const value = this.text(obj, key, at);
+      if (value !== undefined) found[name] = value;
+    }
+    return found;
+  }
+
   note(path: string, message: string): void {
     this.notes.push({ path, message });
   }
@@ -624,15 +634,10 @@ function convertAction(
     }
     case 'Manual': {
       if (category !== 'Approval') return refuse();
-      const customData = c('CustomData');
-      const link = c('ExternalEntityLink');
-      const topic = c('NotificationArn');
       return done({
         ...base,
         kind: 'approval',
-        ...(customData !== undefined && { customData }),
-        ...(link !== undefined && { externalEntityLink: link }),
-        ...(topic !== undefined && { notificationArn: topic }),
+        ...t.texts(config, cfg, { customData: 'CustomData', externalEntityLink: 'ExternalEntityLink', notificationArn: 'NotificationArn' }),
       });
     }
     case 'ECS': {
@@ -745,17 +750,12 @@ function convertAction(
     }
     case 'StepFunctions': {
       if (category !== 'Invoke') return refuse();
-      const prefix = c('ExecutionNamePrefix');
-      const inputType = c('InputType');
-      const input = c('Input');
       t.note(at, 'runs on AWS; to run it on one machine too, give it local.definition (an ASL file in the repository)');
       return done({
         ...base,
         kind: 'stepfunctions',
         stateMachineArn: c('StateMachineArn') ?? '',
-        ...(prefix !== undefined && { executionNamePrefix: prefix }),
-        ...(inputType !== undefined && { inputType }),
-        ...(input !== undefined && { input }),
+        ...t.texts(config, cfg, { executionNamePrefix: 'ExecutionNamePrefix', inputType: 'InputType', input: 'Input' }),
       } as ActionDefinition);
     }
     case 'Commands': {
@@ -802,11 +802,6 @@ function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: str
   const c = (key: string) => t.text(config, key, cfg);
   const actionMode = c('ActionMode');
   const stackName = c('StackName');
-  const changeSetName = c('ChangeSetName');
-  const templatePath = c('TemplatePath');
-  const templateConfiguration = c('TemplateConfiguration');
-  const roleArn = c('RoleArn');
-  const outputFileName = c('OutputFileName');
   const capabilities = c('Capabilities');
   const overridesText = t.value(config, 'ParameterOverrides', cfg);
   let parameterOverrides: Record<string, string> | undefined;
@@ -833,9 +828,13 @@ function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: str
     kind: 'cloudformation',
     actionMode: actionMode ?? '',
     stackName: stackName ?? '',
-    ...(changeSetName !== undefined && { changeSetName }),
-    ...(templatePath !== undefined && { templatePath }),
-    ...(templateConfiguration !== undefined && { templateConfiguration }),
+    ...t.texts(config, cfg, {
+      changeSetName: 'ChangeSetName',
+      templatePath: 'TemplatePath',
+      templateConfiguration: 'TemplateConfiguration',
+      roleArn: 'RoleArn',
+      outputFileName: 'OutputFileName',
+    }),
     ...(parameterOverrides && { parameterOverrides }),
     ...(capabilities !== undefined && {
       capabilities: capabilities
@@ -843,30 +842,25 @@ function cloudFormation(base: Obj, config: Obj, cfg: string, t: Tracker, at: str
         .map((x) => x.trim())
         .filter(Boolean),
     }),
-    ...(roleArn !== undefined && { roleArn }),
-    ...(outputFileName !== undefined && { outputFileName }),
   } as ActionDefinition;
 }
 
 /** CodePipeline's S3 deploy action as a stepline s3deploy action. */
 function s3Deploy(base: Obj, config: Obj, cfg: string, t: Tracker, at: string): ActionDefinition {
   const c = (key: string) => t.text(config, key, cfg);
-  const bucket = c('BucketName');
   const extract = c('Extract');
-  const objectKey = c('ObjectKey');
-  const kms = c('KMSEncryptionKeyARN');
-  const acl = c('CannedACL');
-  const cacheControl = c('CacheControl');
   t.note(at, 'an S3 deploy runs on AWS as is; add local.directory to run it on one machine');
   return {
     ...base,
     kind: 's3deploy',
-    ...(bucket !== undefined && { bucket }),
+    ...t.texts(config, cfg, {
+      bucket: 'BucketName',
+      objectKey: 'ObjectKey',
+      kmsEncryptionKeyArn: 'KMSEncryptionKeyARN',
+      cannedAcl: 'CannedACL',
+      cacheControl: 'CacheControl',
+    }),
     ...(extract !== undefined && { extract: extract.toLowerCase() === 'true' }),
-    ...(objectKey !== undefined && { objectKey }),
-    ...(kms !== undefined && { kmsEncryptionKeyArn: kms }),
-    ...(acl !== undefined && { cannedAcl: acl }),
-    ...(cacheControl !== undefined && { cacheControl }),
   } as ActionDefinition;
 }
 
