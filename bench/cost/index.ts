@@ -10,6 +10,8 @@
  *
  *   npx tsx bench/cost/index.ts
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { compilePipeline, parsePipelineText } from '@stepline/core';
 import { type EngineEvent, execute } from '@stepline/local';
 import { conditionStub, noWaits, type Override, type StubCall, stubHandlers } from '../../test/helpers/stub-handlers';
@@ -24,38 +26,8 @@ const PRICES = {
   codePipelineV2PerActionMinute: 0.002,
 };
 
-/** The reference pipeline: source, a 10-minute build, two 5-minute tests in parallel, an approval, an ECS canary 10% for 5 minutes. */
-const DEFINITION = `
-name: reference
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src] }]
-  - name: Build
-    actions: [{ name: Compile, kind: build, inputArtifacts: [Src], outputArtifacts: [App] }]
-  - name: Test
-    actions:
-      - { name: Unit, kind: test, inputArtifacts: [Src] }
-      - { name: Integration, kind: test, inputArtifacts: [Src] }
-  - name: Approve
-    actions: [{ name: Release, kind: approval }]
-  - name: Deploy
-    actions:
-      - name: Canary
-        kind: deploy
-        inputArtifacts: [App]
-        strategy: CodeDeployDefault.ECSCanary10Percent5Minutes
-        ecs:
-          cluster: prod
-          service: web
-          containerName: web
-          containerPort: 8080
-          listenerArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/1/2
-          targetGroups:
-            blue: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/1
-            green: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/2
-          subnets: [subnet-1]
-          securityGroups: [sg-1]
-`;
+/** The reference pipeline (reference.yml): source, a 10-minute build, two 5-minute tests in parallel, an approval, an ECS canary 10% for 5 minutes. */
+const DEFINITION = readFileSync(join(import.meta.dirname, 'reference.yml'), 'utf8');
 /** Minutes each action runs (the canary: its bake plus about 2 minutes to start and drain task sets). */
 const MINUTES = { source: 1, build: 10, test: 5, deploy: 7 };
 /** Lambda invocations outside the machine: the webhook that starts it and the approval link's answer. */

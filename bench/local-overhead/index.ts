@@ -6,7 +6,7 @@
  *   npx tsx bench/local-overhead/index.ts [runs=7]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,23 +17,7 @@ const env = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example
 
 const files: Record<string, string> = {
   'buildspec.yml': 'version: 0.2\nphases:\n  build:\n    commands:\n      - "true"\n',
-  'stepline.yml': `
-name: overhead
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: bench/overhead, outputArtifacts: [Src] }]
-  - name: Build
-    actions:
-      - { name: Compile, kind: build, inputArtifacts: [Src] }
-      - { name: Lint, kind: build, inputArtifacts: [Src] }
-  - name: Test
-    actions:
-      - { name: Unit, kind: invoke, command: "true" }
-      - { name: Integration, kind: invoke, command: "true" }
-  - name: Deploy
-    actions:
-      - { name: Ship, kind: invoke, command: "true" }
-`,
+  'stepline.yml': readFileSync(join(import.meta.dirname, 'stepline.yml'), 'utf8'),
   '.gitignore': '.stepline/\n',
 };
 for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
