@@ -6,7 +6,7 @@
 import { compilePipeline, type ExecutionInput, parsePipelineText, validateStateMachine } from '@stepline/core';
 import { execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
-import { type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
 
 const input: ExecutionInput = { pipeline: 'infra', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
 
@@ -47,16 +47,11 @@ async function run(deploy: string, stubs: Record<string, (input: unknown) => unk
   const compiled = compilePipeline(parsePipelineText(definition(deploy, after)), { target: 'aws' });
   expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
   const calls: StubCall[] = [];
-  const waits = Object.fromEntries(
-    Object.keys(compiled.stateMap)
-      .filter((n) => n.endsWith(' wait'))
-      .map((n) => [n, 0]),
-  );
   const running = execute(compiled.definition, {
     input,
     executionName: 'exec-1',
     handlers: stubHandlers(compiled, overrides, calls),
-    waitTimeOverrides: waits,
+    waitTimeOverrides: noWaits(compiled),
   });
   const outcome = await running.outcome;
   return { outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack') && s !== 'Deploy · Stack · prepare'), inputs: calls };

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFormationHandler } from '../packages/functions/src/handlers/cloudformation';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
-import { type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
 
 const skip = motoSkipReason();
 const input: ExecutionInput = { pipeline: 'infra', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
@@ -95,16 +95,11 @@ stages:
       if (name === 'Deploy · Stack · prepare' || name === 'Deploy · Stack · outputs file') overrides[name] = cloudFormationFunction();
     }
     const calls: StubCall[] = [];
-    const waits = Object.fromEntries(
-      Object.keys(compiled.stateMap)
-        .filter((n) => n.endsWith(' wait'))
-        .map((n) => [n, 0]),
-    );
     const running = execute(compiled.definition, {
       input,
       executionName: 'exec-1',
       handlers: stubHandlers(compiled, overrides, calls),
-      waitTimeOverrides: waits,
+      waitTimeOverrides: noWaits(compiled),
     });
     return { outcome: await running.outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack ·')) };
   }

@@ -91,7 +91,7 @@ export const conditionStub =
 export function noWaits(compiled: CompiledPipeline): Record<string, number> {
   return Object.fromEntries(
     Object.keys(compiled.stateMap)
-      .filter((n) => n.endsWith(' · bake') || n.endsWith(' · wait for termination') || compiled.stateMap[n]?.role === 'condition')
+      .filter((n) => n.endsWith(' · bake') || n.endsWith(' wait') || n.endsWith(' · wait for termination') || compiled.stateMap[n]?.role === 'condition')
       .map((n) => [n, 1]),
   );
 }
