@@ -4,9 +4,8 @@
  * answers (statuses in progress, complete, failed, rolled back, and "no updates").
  */
 import { compilePipeline, type ExecutionInput, parsePipelineText, validateStateMachine } from '@stepline/core';
-import { execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
-import { noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { runStubbed } from './helpers/stub-handlers';
 
 const input: ExecutionInput = { pipeline: 'infra', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
 
@@ -46,14 +45,7 @@ async function run(deploy: string, stubs: Record<string, (input: unknown) => unk
   const overrides = { 'Deploy · Stack · prepare': prepared, ...stubs };
   const compiled = compilePipeline(parsePipelineText(definition(deploy, after)), { target: 'aws' });
   expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
-  const calls: StubCall[] = [];
-  const running = execute(compiled.definition, {
-    input,
-    executionName: 'exec-1',
-    handlers: stubHandlers(compiled, overrides, calls),
-    waitTimeOverrides: noWaits(compiled),
-  });
-  const outcome = await running.outcome;
+  const { outcome, calls } = await runStubbed(compiled, overrides, input);
   return { outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack') && s !== 'Deploy · Stack · prepare'), inputs: calls };
 }
 

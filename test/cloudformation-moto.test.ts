@@ -8,13 +8,13 @@
  */
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { compilePipeline, type ExecutionInput, parsePipelineText } from '@stepline/core';
-import { execute, taskStateNames } from '@stepline/local';
+import { taskStateNames } from '@stepline/local';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFormationHandler } from '../packages/functions/src/handlers/cloudformation';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
-import { noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { runStubbed } from './helpers/stub-handlers';
 
 const skip = motoSkipReason();
 const input: ExecutionInput = { pipeline: 'infra', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
@@ -94,14 +94,8 @@ stages:
       if (api) overrides[name] = cloudFormation(api);
       if (name === 'Deploy · Stack · prepare' || name === 'Deploy · Stack · outputs file') overrides[name] = cloudFormationFunction();
     }
-    const calls: StubCall[] = [];
-    const running = execute(compiled.definition, {
-      input,
-      executionName: 'exec-1',
-      handlers: stubHandlers(compiled, overrides, calls),
-      waitTimeOverrides: noWaits(compiled),
-    });
-    return { outcome: await running.outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack ·')) };
+    const { outcome, calls } = await runStubbed(compiled, overrides, input);
+    return { outcome, calls: calls.map((c) => c.state).filter((s) => s.startsWith('Deploy · Stack ·')) };
   }
   const describeStack = async () => (await cloudFormation('describeStacks')({ StackName: 'web' })) as { Stacks: Array<Record<string, unknown>> };
 

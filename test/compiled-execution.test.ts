@@ -3,25 +3,15 @@
  * every Task bound to a stub. Orchestration (order, parallelism, failures, references) is tested here.
  */
 import { compilePipeline, type ExecutionInput, importCodePipeline, parsePipeline, parsePipelineText, validateStateMachine } from '@stepline/core';
-import { type EngineEvent, execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
 import { seedFile } from './helpers/corpus';
 import { pipelineYaml } from './helpers/project';
-import { failWith, noWaits, type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { failWith, runStubbed, type StubCall, stubHandlers } from './helpers/stub-handlers';
 
 const input: ExecutionInput = { pipeline: 'p', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
 
 async function run(compiled: ReturnType<typeof compilePipeline>, overrides: Parameters<typeof stubHandlers>[1] = {}, startInput: ExecutionInput = input) {
-  const calls: StubCall[] = [];
-  const events: EngineEvent[] = [];
-  const running = execute(compiled.definition, {
-    input: startInput,
-    executionName: 'exec-1',
-    handlers: stubHandlers(compiled, overrides, calls),
-    waitTimeOverrides: noWaits(compiled),
-    onEvent: (e) => events.push(e),
-  });
-  const outcome = await running.outcome;
+  const { outcome, calls, events } = await runStubbed(compiled, overrides, startInput);
   /** Stages in the order their actions were first entered. */
   const stages: string[] = [];
   for (const e of events) {

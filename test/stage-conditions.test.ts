@@ -4,10 +4,10 @@
  * resolved, with the alarm, function and command effects stubbed.
  */
 import { compilePipeline, parsePipelineText, rollbackInput, validateStateMachine } from '@stepline/core';
-import { type EngineEvent, execute } from '@stepline/local';
+import { execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
 import { refusalOf } from '../packages/core/src/testing';
-import { conditionStub, noWaits, type Override, type StubCall, stubHandlers } from './helpers/stub-handlers';
+import { conditionStub, MANUAL_START, noWaits, type Override, runStubbed, type StubCall, stubHandlers } from './helpers/stub-handlers';
 
 const SOURCE = `
   - name: Source
@@ -17,16 +17,7 @@ const compile = (stages: string, head = 'name: web\nvariables: [{ name: ENV, def
   compilePipeline(parsePipelineText(`${head}\nstages:${SOURCE}\n${stages}`), { target: 'aws' });
 
 async function run(compiled: ReturnType<typeof compilePipeline>, overrides: Record<string, Override> = {}, variables: Record<string, string> = {}) {
-  const calls: StubCall[] = [];
-  const events: EngineEvent[] = [];
-  const running = execute(compiled.definition, {
-    input: { pipeline: 'web', trigger: { type: 'StartPipelineExecution' }, source: {}, variables },
-    executionName: 'exec-1',
-    handlers: stubHandlers(compiled, overrides, calls),
-    waitTimeOverrides: noWaits(compiled),
-    onEvent: (e) => events.push(e),
-  });
-  const outcome = await running.outcome;
+  const { outcome, calls, events } = await runStubbed(compiled, overrides, { ...MANUAL_START, pipeline: 'web', variables });
   const entered = events.filter((e) => e.type === 'StateEntered').map((e) => (e as { state: { name: string } }).state.name);
   const count = (state: string) => calls.filter((c) => c.state === state).length;
   return { outcome, calls, entered, count };

@@ -2,8 +2,8 @@
  * Binds every Task of a compiled machine to a stub that answers the way its AWS integration would
  * (CodeBuild's `{Build}` or `{BuildBatch}`, Lambda's `{Payload}`, a task-token decision), recording each call.
  */
-import { type CompiledPipeline, type ConditionCheckPayload, evaluateCondition, type RuleEffects } from '@stepline/core';
-import { type TaskHandler, taskStateNames } from '@stepline/local';
+import { type CompiledPipeline, type ConditionCheckPayload, type ExecutionInput, evaluateCondition, type RuleEffects } from '@stepline/core';
+import { type EngineEvent, execute, type TaskHandler, taskStateNames } from '@stepline/local';
 
 export interface StubCall {
   state: string;
@@ -94,4 +94,24 @@ export function noWaits(compiled: CompiledPipeline): Record<string, number> {
       .filter((n) => n.endsWith(' · bake') || n.endsWith(' wait') || n.endsWith(' · wait for termination') || compiled.stateMap[n]?.role === 'condition')
       .map((n) => [n, 1]),
   );
+}
+
+/** A manual start of pipeline `p` with nothing else: what most stubbed runs start from. */
+export const MANUAL_START: ExecutionInput = { pipeline: 'p', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
+
+/**
+ * Runs a compiled machine in the local engine with every Task stubbed (`overrides` first) and its
+ * waits shortened: the outcome, each Task call, and every engine event in order.
+ */
+export async function runStubbed(compiled: CompiledPipeline, overrides: Record<string, Override> = {}, input: ExecutionInput = MANUAL_START) {
+  const calls: StubCall[] = [];
+  const events: EngineEvent[] = [];
+  const running = execute(compiled.definition, {
+    input,
+    executionName: 'exec-1',
+    handlers: stubHandlers(compiled, overrides, calls),
+    waitTimeOverrides: noWaits(compiled),
+    onEvent: (e) => events.push(e),
+  });
+  return { outcome: await running.outcome, calls, events };
 }
