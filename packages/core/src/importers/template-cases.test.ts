@@ -17,6 +17,20 @@ const pipeline = (stages: string, extra = '') => `
       Name: web${extra}
       Stages:${SOURCE_STAGE}${stages}`;
 
+/** A CodeDeploy application on `platform` and the head of its deployment group, whose other properties follow. */
+const codeDeployGroup = (app: string, platform: string, group: string, config: string) => `
+Resources:
+  App:
+    Type: AWS::CodeDeploy::Application
+    Properties: { ApplicationName: ${app}, ComputePlatform: ${platform} }
+  Group:
+    Type: AWS::CodeDeploy::DeploymentGroup
+    Properties:
+      ApplicationName: !Ref App
+      DeploymentGroupName: ${group}
+      DeploymentConfigName: ${config}
+      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy`;
+
 /** A template whose pipeline has a second stage, `stage`, with one action (its YAML, indented as a list item's). */
 const withAction = (stage: string, action: string) => `
 Resources:${pipeline(`
@@ -106,18 +120,11 @@ ${pipeline(`
 });
 
 describe('CodeDeploy (EC2/on-premises) deployment groups of the same template', () => {
-  const template = (config: string, extra = '', filter = '{ Key: App, Value: web, Type: KEY_AND_VALUE }') => `
-Resources:
-  App:
-    Type: AWS::CodeDeploy::Application
-    Properties: { ApplicationName: web, ComputePlatform: Server }
-  Group:
-    Type: AWS::CodeDeploy::DeploymentGroup
-    Properties:
-      ApplicationName: !Ref App
-      DeploymentGroupName: web-servers
-      DeploymentConfigName: ${config}
-      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+  const template = (
+    config: string,
+    extra = '',
+    filter = '{ Key: App, Value: web, Type: KEY_AND_VALUE }',
+  ) => `${codeDeployGroup('web', 'Server', 'web-servers', config)}
       Ec2TagFilters: [${filter}]
       AutoScalingGroups: [web-asg]
       AutoRollbackConfiguration: { Enabled: true, Events: [DEPLOYMENT_FAILURE] }
@@ -171,18 +178,7 @@ ${pipeline(`
 });
 
 describe('CodeDeploy deployment groups of the same template', () => {
-  const group = (config: string, extra = '') => `
-Resources:
-  App:
-    Type: AWS::CodeDeploy::Application
-    Properties: { ApplicationName: web, ComputePlatform: ECS }
-  Group:
-    Type: AWS::CodeDeploy::DeploymentGroup
-    Properties:
-      ApplicationName: !Ref App
-      DeploymentGroupName: web-dg
-      DeploymentConfigName: ${config}
-      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+  const group = (config: string, extra = '') => `${codeDeployGroup('web', 'ECS', 'web-dg', config)}
       DeploymentStyle: { DeploymentType: BLUE_GREEN, DeploymentOption: WITH_TRAFFIC_CONTROL }
       AlarmConfiguration:
         Enabled: true
@@ -273,18 +269,7 @@ ${pipeline(`
 });
 
 describe('CodeDeploy to Lambda, with the deployment group in the same template', () => {
-  const template = (platform: string, configName: string) => `
-Resources:
-  App:
-    Type: AWS::CodeDeploy::Application
-    Properties: { ApplicationName: orders, ComputePlatform: ${platform} }
-  Group:
-    Type: AWS::CodeDeploy::DeploymentGroup
-    Properties:
-      ApplicationName: !Ref App
-      DeploymentGroupName: orders-dg
-      DeploymentConfigName: ${configName}
-      ServiceRoleArn: arn:aws:iam::111122223333:role/codedeploy
+  const template = (platform: string, configName: string) => `${codeDeployGroup('orders', platform, 'orders-dg', configName)}
       DeploymentStyle: { DeploymentType: BLUE_GREEN, DeploymentOption: WITH_TRAFFIC_CONTROL }
       AlarmConfiguration: { Enabled: true, Alarms: [{ Name: orders-errors }] }
       AutoRollbackConfiguration: { Enabled: true, Events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM] }
