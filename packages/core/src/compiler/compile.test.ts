@@ -15,6 +15,27 @@ const functionRetry = [
 ];
 const codeBuildRetry = [{ ErrorEquals: ['CodeBuild.AccountLimitExceededException', 'CodeBuild.ThrottlingException'], ...backoff }];
 const catchTo = (next: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: next }];
+/** The gate Task at a stage's entry of the `tiny` pipeline, as the AWS target compiles it. */
+const gateOf = (stage: string, next: string) => ({
+  Type: 'Task',
+  Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+  Parameters: {
+    FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
+    Payload: {
+      'taskToken.$': '$$.Task.Token',
+      pipeline: 'tiny',
+      stage,
+      'executionId.$': '$$.Execution.Name',
+      executionMode: 'SUPERSEDED',
+      firstStage: stage === 'Source',
+    },
+  },
+  ResultPath: null,
+  TimeoutSeconds: 2592000,
+  Retry: functionRetry,
+  Catch: catchTo(`${stage} · enter stage · failed`),
+  Next: next,
+});
 
 const SOURCE = `
   - name: Source
@@ -369,26 +390,7 @@ const EXPECTED = {
       },
       Next: 'Source · enter stage',
     },
-    'Source · enter stage': {
-      Type: 'Task',
-      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
-      Parameters: {
-        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
-        Payload: {
-          'taskToken.$': '$$.Task.Token',
-          pipeline: 'tiny',
-          stage: 'Source',
-          'executionId.$': '$$.Execution.Name',
-          executionMode: 'SUPERSEDED',
-          firstStage: true,
-        },
-      },
-      ResultPath: null,
-      TimeoutSeconds: 2592000,
-      Retry: functionRetry,
-      Catch: catchTo('Source · enter stage · failed'),
-      Next: 'Source · Checkout',
-    },
+    'Source · enter stage': gateOf('Source', 'Source · Checkout'),
     'Source · Checkout': {
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
@@ -417,26 +419,7 @@ const EXPECTED = {
       Catch: catchTo('Source · Checkout · failed'),
       Next: 'Build · enter stage',
     },
-    'Build · enter stage': {
-      Type: 'Task',
-      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
-      Parameters: {
-        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:stepline-gate',
-        Payload: {
-          'taskToken.$': '$$.Task.Token',
-          pipeline: 'tiny',
-          stage: 'Build',
-          'executionId.$': '$$.Execution.Name',
-          executionMode: 'SUPERSEDED',
-          firstStage: false,
-        },
-      },
-      ResultPath: null,
-      TimeoutSeconds: 2592000,
-      Retry: functionRetry,
-      Catch: catchTo('Build · enter stage · failed'),
-      Next: 'Build · Make',
-    },
+    'Build · enter stage': gateOf('Build', 'Build · Make'),
     'Build · Make': {
       Type: 'Task',
       Resource: 'arn:aws:states:::codebuild:startBuild.sync',

@@ -11,6 +11,9 @@ const SOURCE_STAGE = `
         namespace: SourceVariables
         outputArtifacts: [Src]`;
 
+/** The `web` pipeline: its source stage, then `stages` (YAML list items). */
+const web = (stages: string) => `name: web\nstages:${SOURCE_STAGE}\n${stages}`;
+
 /** The issues a definition is refused with, as `path: message` lines. */
 const problems = (yaml: string) => refusalOf(() => parsePipelineText(yaml, 'stepline.yml'));
 
@@ -33,15 +36,15 @@ stages:${SOURCE_STAGE}
 
   it('reports every schema problem of a file at once, each with its path and what was given', () => {
     expect(
-      problems(`
-name: web
-stages:${SOURCE_STAGE}
+      problems(
+        web(`
   - name: Build
     actions:
       - { name: Build, kind: build, inputArtifacts: [Src], runOrder: two }
       - { name: Lint, kind: buidl }
       - { name: Test, kind: test, inputArtifacts: [Src], buildSpec: x.yml }
 `),
+      ),
     ).toStrictEqual([
       'stages[1].actions[0].runOrder: expected a positive integer, got "two"',
       'stages[1].actions[1].kind: expected kind to be one of source, build, test, approval, deploy, codedeploy, invoke, s3deploy, cloudformation, stepfunctions, commands, got "buidl"',
@@ -55,9 +58,8 @@ stages:${SOURCE_STAGE}
 
   it('refuses duplicate stage and action names', () => {
     expect(
-      problems(`
-name: web
-stages:${SOURCE_STAGE}
+      problems(
+        web(`
   - name: Build
     actions:
       - { name: Unit, kind: test, inputArtifacts: [Src] }
@@ -66,6 +68,7 @@ stages:${SOURCE_STAGE}
     actions:
       - { name: Ok, kind: approval }
 `),
+      ),
     ).toStrictEqual([
       'stages[1].actions[1].name: duplicate action name "Unit" in stage Build (also actions[0])',
       'stages[2].name: duplicate stage name "Build" (also stages[1])',
@@ -74,15 +77,15 @@ stages:${SOURCE_STAGE}
 
   it('refuses an artifact consumed before it is produced, or never produced', () => {
     expect(
-      problems(`
-name: web
-stages:${SOURCE_STAGE}
+      problems(
+        web(`
   - name: Build
     actions:
       - { name: Test, kind: test, inputArtifacts: [Bin] }
       - { name: Build, kind: build, inputArtifacts: [Src], outputArtifacts: [Bin] }
       - { name: Ship, kind: invoke, command: ./ship, inputArtifacts: [Nope], runOrder: 2 }
 `),
+      ),
     ).toStrictEqual([
       'stages[1].actions[0].inputArtifacts[0]: artifact "Bin" is consumed before it is produced (by Build.Build (stages[1].actions[1]))',
       'stages[1].actions[2].inputArtifacts[0]: artifact "Nope" is not produced by any action',
@@ -140,9 +143,8 @@ stages:
 
   it('validates canary steps: exactly one of setWeight, pause, checkAlarms', () => {
     expect(
-      problems(`
-name: web
-stages:${SOURCE_STAGE}
+      problems(
+        web(`
   - name: Deploy
     actions:
       - name: Canary
@@ -155,6 +157,7 @@ stages:${SOURCE_STAGE}
             - {}
             - { setWeight: 150 }
 `),
+      ),
     ).toStrictEqual([
       'stages[1].actions[0].strategy.steps[0]: expected exactly one of setWeight, pause, checkAlarms, got setWeight and pause',
       'stages[1].actions[0].strategy.steps[1]: expected exactly one of setWeight, pause, checkAlarms',
