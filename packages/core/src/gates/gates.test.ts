@@ -5,12 +5,20 @@ import { applyGateEvent, emptyGateState, type GateEvent, type GateState, heldExe
 const at = '2026-11-26T00:00:00Z';
 
 /** Applies events in order and returns the final state; `delivered` is sent after each step, as a runtime does. */
-type Step = { executionId: string; stage: string } | GateEvent;
+type Step = { executionId: string; stage: string } | GateEvent | string;
+
+/** `'a Build'`: execution a arrives at Build's entry; `'finish a'`: execution a ends. */
+function stepOf(step: Step): Exclude<Step, string> {
+  if (typeof step !== 'string') return step;
+  const [first = '', second = ''] = step.split(' ');
+  return first === 'finish' ? { type: 'finish', executionId: second } : { executionId: first, stage: second };
+}
 
 function run(mode: ExecutionMode, events: Step[]) {
   let state: GateState = emptyGateState();
   const answered: string[] = [];
-  for (const raw of events) {
+  for (const step of events) {
+    const raw = stepOf(step);
     const event: GateEvent =
       'type' in raw
         ? raw
@@ -32,46 +40,23 @@ function run(mode: ExecutionMode, events: Step[]) {
 
 describe('gates', () => {
   it('PARALLEL lets every execution through at once', () => {
-    const { answered } = run('PARALLEL', [
-      { executionId: 'a', stage: 'Source' },
-      { executionId: 'b', stage: 'Source' },
-      { executionId: 'a', stage: 'Build' },
-    ]);
+    const { answered } = run('PARALLEL', ['a Source', 'b Source', 'a Build']);
     expect(answered).toStrictEqual(['proceed a Source', 'proceed b Source', 'proceed a Build']);
   });
 
   it('QUEUED runs one execution at a time, in arrival order', () => {
-    const { answered, state } = run('QUEUED', [
-      { executionId: 'a', stage: 'Source' },
-      { executionId: 'b', stage: 'Source' },
-      { executionId: 'c', stage: 'Source' },
-      { executionId: 'a', stage: 'Build' },
-      { type: 'finish', executionId: 'a' },
-      { type: 'finish', executionId: 'b' },
-    ]);
+    const { answered, state } = run('QUEUED', ['a Source', 'b Source', 'c Source', 'a Build', 'finish a', 'finish b']);
     expect(answered).toStrictEqual(['proceed a Source', 'proceed a Build', 'proceed b Source', 'proceed c Source']);
     expect(state.running).toStrictEqual(['c']);
   });
 
   it('QUEUED gives a retried execution the running slot only when it is free', () => {
-    const { answered } = run('QUEUED', [
-      { executionId: 'b', stage: 'Source' },
-      { executionId: 'a-retry', stage: 'Deploy' },
-      { type: 'finish', executionId: 'b' },
-    ]);
+    const { answered } = run('QUEUED', ['b Source', 'a-retry Deploy', 'finish b']);
     expect(answered).toStrictEqual(['proceed b Source', 'proceed a-retry Deploy']);
   });
 
   it('SUPERSEDED replaces an older execution waiting at a stage entry with the newer one', () => {
-    const { answered, state } = run('SUPERSEDED', [
-      { executionId: 'a', stage: 'Source' },
-      { executionId: 'a', stage: 'Build' },
-      { executionId: 'b', stage: 'Source' },
-      { executionId: 'b', stage: 'Build' },
-      { executionId: 'c', stage: 'Source' },
-      { executionId: 'c', stage: 'Build' },
-      { executionId: 'a', stage: 'Deploy' },
-    ]);
+    const { answered, state } = run('SUPERSEDED', ['a Source', 'a Build', 'b Source', 'b Build', 'c Source', 'c Build', 'a Deploy']);
     expect(answered).toStrictEqual([
       'proceed a Source',
       'proceed a Build',
@@ -86,11 +71,7 @@ describe('gates', () => {
   });
 
   it('a disabled transition holds executions at the stage entry until it is enabled', () => {
-    const { answered, state } = run('PARALLEL', [
-      { type: 'disable', stage: 'Deploy', reason: 'maintenance window', at },
-      { executionId: 'a', stage: 'Source' },
-      { executionId: 'a', stage: 'Deploy' },
-    ]);
+    const { answered, state } = run('PARALLEL', [{ type: 'disable', stage: 'Deploy', reason: 'maintenance window', at }, 'a Source', 'a Deploy']);
     expect(answered).toStrictEqual(['proceed a Source']);
     expect(heldExecutions(state)).toStrictEqual([{ stage: 'Deploy', executionId: 'a', since: at, reason: 'transition disabled: maintenance window' }]);
     const released = applyGateEvent(state, { type: 'enable', stage: 'Deploy' }, 'PARALLEL');
