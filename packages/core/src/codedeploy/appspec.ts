@@ -7,6 +7,7 @@ import picomatch from 'picomatch';
 import * as z from 'zod';
 import { DefinitionError } from '../errors';
 import { parseDocumentText, zodIssues } from '../model/issues';
+import { named } from '../named';
 
 /**
  * The lifecycle events of an in-place deployment, in the order the CodeDeploy agent runs them on each
@@ -14,19 +15,19 @@ import { parseDocumentText, zodIssues } from '../model/issues';
  * events run their scripts in place with no load balancer to block or allow.
  * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-server
  */
-export const LifecycleEvent = {
-  BeforeBlockTraffic: 'BeforeBlockTraffic',
-  AfterBlockTraffic: 'AfterBlockTraffic',
-  ApplicationStop: 'ApplicationStop',
-  DownloadBundle: 'DownloadBundle',
-  BeforeInstall: 'BeforeInstall',
-  Install: 'Install',
-  AfterInstall: 'AfterInstall',
-  ApplicationStart: 'ApplicationStart',
-  ValidateService: 'ValidateService',
-  BeforeAllowTraffic: 'BeforeAllowTraffic',
-  AfterAllowTraffic: 'AfterAllowTraffic',
-} as const;
+export const LifecycleEvent = named(
+  'BeforeBlockTraffic',
+  'AfterBlockTraffic',
+  'ApplicationStop',
+  'DownloadBundle',
+  'BeforeInstall',
+  'Install',
+  'AfterInstall',
+  'ApplicationStart',
+  'ValidateService',
+  'BeforeAllowTraffic',
+  'AfterAllowTraffic',
+);
 export type LifecycleEvent = (typeof LifecycleEvent)[keyof typeof LifecycleEvent];
 
 export const LIFECYCLE_ORDER: readonly LifecycleEvent[] = Object.values(LifecycleEvent);

@@ -6,11 +6,7 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineExecution.html
  */
 import { ErrorName } from '../errors';
-
-/** `{ A: 'A', B: 'B' }`: CodePipeline's statuses are spelled as their own names. */
-function named<const T extends string>(...names: T[]): { readonly [K in T]: K } {
-  return Object.fromEntries(names.map((name) => [name, name])) as { readonly [K in T]: K };
-}
+import { named } from '../named';
 
 /** CodePipeline's pipeline execution statuses, plus what stepline's runtimes report. */
 export const ExecutionStatus = named('InProgress', 'Succeeded', 'Failed', 'Stopped', 'Stopping', 'Superseded');
