@@ -8,11 +8,11 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { type CompiledPipeline, compilePipeline, type HistoryEvent, type Pipeline, parsePipeline, pipelineStateFrom } from '@stepline/core';
 import { type EngineEvent, execute, type TaskHandler } from '@stepline/local';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dispatchGateEvent } from '../../packages/functions/src/gates/events';
 import { GateConflictError, GateService, type GateStore, MemoryGateStore, S3GateStore, type TaskResponder } from '../../packages/functions/src/gates/index';
 import { expectHeldAtDeploy } from '../helpers/held';
-import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from '../helpers/moto-server';
+import { motoClientConfig, motoForSuite, motoSkipReason } from '../helpers/moto-server';
 
 const pipeline: Pipeline = parsePipeline({
   name: 'web',
@@ -129,20 +129,16 @@ describe('a disabled transition on the AWS path (compiled machine run locally)',
 
   const skip = motoSkipReason();
   describe.skipIf(skip)('with the gate state in S3 (moto_server)', () => {
-    let moto: MotoServer;
-    beforeAll(async () => {
-      moto = await startMoto();
-    });
-    afterAll(() => moto?.stop());
+    const moto = motoForSuite();
 
     it('holds the execution at the stage entry and releases it on enable', async () => {
-      const s3 = new S3Client(motoClientConfig(moto));
+      const s3 = new S3Client(motoClientConfig(moto()));
       await s3.send(new CreateBucketCommand({ Bucket: 'artifacts' }));
       await holdAndRelease(new S3GateStore({ s3, bucket: 'artifacts' }));
     });
 
     it('refuses a write based on a stale read, and a second create (S3 conditional writes)', async () => {
-      const s3 = new S3Client(motoClientConfig(moto));
+      const s3 = new S3Client(motoClientConfig(moto()));
       await s3.send(new CreateBucketCommand({ Bucket: 'gates' }));
       const store = new S3GateStore({ s3, bucket: 'gates' });
       const fresh = await store.load('api');

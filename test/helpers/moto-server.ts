@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { freePort } from '@stepline/local';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface MotoServer {
   endpoint: string;
@@ -109,5 +110,21 @@ export function motoClientConfig(moto: Pick<MotoServer, 'endpoint'>) {
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     maxAttempts: 1,
     forcePathStyle: true,
+  };
+}
+
+/**
+ * moto_server for the tests of the `describe` it is called in: started before them, stopped after.
+ * The answer gives the running server to a test.
+ */
+export function motoForSuite(options: StartMotoOptions = {}): () => MotoServer {
+  let moto: MotoServer | undefined;
+  beforeAll(async () => {
+    moto = await startMoto(options);
+  });
+  afterAll(() => moto?.stop());
+  return () => {
+    if (!moto) throw new Error('moto_server did not start');
+    return moto;
   };
 }
