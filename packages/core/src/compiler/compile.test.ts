@@ -42,6 +42,8 @@ const SOURCE = `
     actions: [{ name: Checkout, kind: source, repository: acme/web, outputArtifacts: [Src], namespace: SourceVariables }]`;
 
 const compileYaml = (yaml: string) => compilePipeline(parsePipelineText(yaml));
+/** Compiles the pipeline `name`: the source stage, then `stages` (YAML list items). */
+const compileStages = (name: string, stages: string) => compileYaml(`name: ${name}\nstages:${SOURCE}\n${stages}`);
 
 /** Every state of a machine, nested ones included, by name. */
 function allStates(machine: { States: Record<string, State> }): Record<string, State> {
@@ -67,12 +69,12 @@ stages:${SOURCE}
   });
 
   it('passes PARAMETER_STORE and SECRETS_MANAGER variables to CodeBuild as references of their type', () => {
-    const { definition } = compileYaml(`
-name: refs
-stages:${SOURCE}
-  - name: Build
+    const { definition } = compileStages(
+      'refs',
+      `  - name: Build
     actions: [{ name: Make, kind: build, inputArtifacts: [Src], parameterStore: { TOKEN: /ci/token }, secretsManager: { DB: "ci/db:password" } }]
-`);
+`,
+    );
     const state = definition.States['Build · Make'];
     const env = state?.Type === 'Task' ? (state.Parameters as { EnvironmentVariablesOverride: unknown[] }).EnvironmentVariablesOverride : [];
     expect(env.slice(-2)).toStrictEqual([
@@ -127,33 +129,33 @@ stages:${SOURCE}
 
   it('refuses an s3deploy without exactly one input, and without objectKey when it does not extract', () => {
     expect(() =>
-      compileYaml(`
-name: site
-stages:${SOURCE}
-  - name: Deploy
+      compileStages(
+        'site',
+        `  - name: Deploy
     actions: [{ name: Publish, kind: s3deploy, bucket: b-site, extract: false }]
-`),
+`,
+      ),
     ).toThrow(/stages\[1\]\.actions\[0\]: expected objectKey: without extract the artifact goes to one object/);
     expect(() =>
-      compileYaml(`
-name: site
-stages:${SOURCE}
-  - name: Deploy
+      compileStages(
+        'site',
+        `  - name: Deploy
     actions: [{ name: Publish, kind: s3deploy, bucket: b-site }]
-`),
+`,
+      ),
     ).toThrow('stages[1].actions[0].inputArtifacts: an s3deploy action takes exactly one input artifact: the files it deploys');
   });
 
   it('runs actions that share a runOrder in one Parallel state, then merges their results', () => {
-    const { definition, stateMap } = compileYaml(`
-name: par
-stages:${SOURCE}
-  - name: Build
+    const { definition, stateMap } = compileStages(
+      'par',
+      `  - name: Build
     actions:
       - { name: Compile, kind: build, inputArtifacts: [Src] }
       - { name: Unit, kind: test, inputArtifacts: [Src] }
       - { name: Package, kind: build, inputArtifacts: [Src], runOrder: 2 }
-`);
+`,
+    );
     const group = definition.States['Build · run order 1'];
     expect(group?.Type).toBe('Parallel');
     if (group?.Type !== 'Parallel') return;
@@ -209,14 +211,14 @@ stages:${SOURCE}
   });
 
   it("reads a build's exported variables only when they are declared or referred to", () => {
-    const { definition } = compileYaml(`
-name: vars
-stages:${SOURCE}
-  - name: Build
+    const { definition } = compileStages(
+      'vars',
+      `  - name: Build
     actions:
       - { name: Quiet, kind: build, inputArtifacts: [Src], namespace: QuietVars }
       - { name: Declared, kind: build, inputArtifacts: [Src], namespace: DeclaredVars, outputVariables: [TAG] }
-`);
+`,
+    );
     const selector = (name: string) => {
       const group = definition.States['Build · run order 1'];
       const state = group?.Type === 'Parallel' ? group.Branches.flatMap((b) => Object.entries(b.States)).find(([n]) => n === name)?.[1] : undefined;
@@ -227,15 +229,15 @@ stages:${SOURCE}
   });
 
   it('bounds every Task with a timeout: approvals 7 days unless told, builds their own plus queue time', () => {
-    const { definition } = compileYaml(`
-name: times
-stages:${SOURCE}
-  - name: Gate
+    const { definition } = compileStages(
+      'times',
+      `  - name: Gate
     actions:
       - { name: Default, kind: approval }
       - { name: Quick, kind: approval, timeoutMinutes: 30 }
       - { name: Long, kind: build, inputArtifacts: [Src], timeoutMinutes: 120 }
-`);
+`,
+    );
     const states = allStates(definition);
     for (const [name, state] of Object.entries(states)) if (state.Type === 'Task') expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
     const seconds = (name: string) => {
@@ -248,14 +250,14 @@ stages:${SOURCE}
   });
 
   it('targets the real integrations and grants exactly what they use', () => {
-    const { definition, iam } = compileYaml(`
-name: real
-stages:${SOURCE}
-  - name: Build
+    const { definition, iam } = compileStages(
+      'real',
+      `  - name: Build
     actions: [{ name: Make, kind: build, inputArtifacts: [Src], project: existing-project }]
   - name: Approve
     actions: [{ name: Ok, kind: approval }]
-`);
+`,
+    );
     const states = allStates(definition);
     const resources = Object.values(states).flatMap((s) => (s.Type === 'Task' ? [s.Resource] : []));
     expect(new Set(resources)).toStrictEqual(
