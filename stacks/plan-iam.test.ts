@@ -19,6 +19,13 @@ const ACCOUNT = TEST_ACCOUNT;
 let plan: InstallationPlan;
 let pipelines: Pipeline[];
 
+/** The pipeline `name`: its source `acme/<name>` as `Src`, then `stage`. */
+const afterSource = (name: string, stage: Record<string, unknown>) =>
+  parsePipeline({
+    name,
+    stages: [{ name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: `acme/${name}`, outputArtifacts: ['Src'] }] }, stage],
+  });
+
 /** The web fixture as the pipeline `name`: its source `acme/<name>` as `Src`, then a Build stage of one build action reading it. */
 const buildPipeline = (name: string, build: Record<string, unknown>) =>
   parsePipeline({
@@ -119,22 +126,16 @@ describe('planned policies, simulated', () => {
   });
 
   it('the canary may publish versions of, and move the alias of, exactly the functions Lambda deploy actions name', async () => {
-    const pipeline = parsePipeline({
-      name: 'orders',
-      stages: [
-        { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/orders', outputArtifacts: ['Src'] }] },
+    const pipeline = afterSource('orders', {
+      name: 'Deploy',
+      actions: [
         {
-          name: 'Deploy',
-          actions: [
-            {
-              name: 'Shift',
-              kind: 'deploy',
-              inputArtifacts: ['Src'],
-              strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
-              lambda: { functionName: 'orders', alias: 'live' },
-              hooks: { AfterAllowTraffic: 'orders-smoke' },
-            },
-          ],
+          name: 'Shift',
+          kind: 'deploy',
+          inputArtifacts: ['Src'],
+          strategy: 'CodeDeployDefault.LambdaCanary10Percent5Minutes',
+          lambda: { functionName: 'orders', alias: 'live' },
+          hooks: { AfterAllowTraffic: 'orders-smoke' },
         },
       ],
     });
@@ -341,17 +342,11 @@ describe('planned policies, simulated', () => {
 
 describe('the conditions function', () => {
   it("reads the alarms and invokes the functions that its pipelines' rules name, and nothing else", async () => {
-    const gated = parsePipeline({
-      name: 'gated',
-      stages: [
-        { name: 'Source', actions: [{ name: 'Src', kind: 'source', repository: 'acme/web', outputArtifacts: ['Src'] }] },
-        {
-          name: 'Deploy',
-          beforeEntry: { result: 'FAIL', rules: [{ name: 'Check', provider: 'LambdaInvoke', functionName: 'preflight' }] },
-          onSuccess: { result: 'FAIL', rules: [{ name: 'Errors', provider: 'CloudWatchAlarm', alarmName: 'web-5xx' }] },
-          actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }],
-        },
-      ],
+    const gated = afterSource('gated', {
+      name: 'Deploy',
+      beforeEntry: { result: 'FAIL', rules: [{ name: 'Check', provider: 'LambdaInvoke', functionName: 'preflight' }] },
+      onSuccess: { result: 'FAIL', rules: [{ name: 'Errors', provider: 'CloudWatchAlarm', alarmName: 'web-5xx' }] },
+      actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }],
     });
     const gatedPlan = planFor([gated]);
     const of = (principal: string) => Object.values(gatedPlan.functions).find((f) => f.key === principal)?.statements ?? [];
