@@ -3,6 +3,7 @@
  * headers carry the event, the delivery id and the signature, how a delivery is authenticated, and
  * what an event means. GitHub, GitLab and Bitbucket each are one of these; nothing else differs.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { GitHost } from '../triggers/match';
 import type { ParsedPayload } from './payload';
 
@@ -38,9 +39,7 @@ export function readWebhookHeaders(provider: WebhookProvider, header: (name: str
 
 /** Compares two strings in time that depends only on their lengths, so a secret token is not guessed byte by byte. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
