@@ -115,7 +115,7 @@ export function compileConditionCheck(ctx: ConditionContext, stage: Stage, kind:
     ),
     info,
   );
-  ctx.record(names.wait, wait({ secondsPath: `${RESULT}.waitSeconds`, next: names.again }), info);
+  ctx.record(names.wait, wait({ secondsPath: `${RESULT}.waitSeconds`, next: names.again }), { ...info, waiting: true });
   // A check that could not run (the function failed) fails the stage like an unmet rule.
   ctx.record(
     names.failed,

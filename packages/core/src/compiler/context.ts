@@ -93,6 +93,8 @@ export interface StateInfo {
   kind?: ActionPosition['action']['kind'];
   /** The state whose successful exit completes the action. */
   final?: boolean;
+  /** A condition's Wait state: while in it, the stage waits for its rules (a window to open, an alarm watched). */
+  waiting?: boolean;
 }
 
 export type StateMap = Record<string, StateInfo>;

@@ -106,7 +106,7 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
       continue;
     }
     if (info.role === 'condition') {
-      if (event.type === 'entered' && event.state.includes(' · wait for ')) conditionWait.set(stage.name, { since: event.at, state: event.state });
+      if (event.type === 'entered' && info.waiting) conditionWait.set(stage.name, { since: event.at, state: event.state });
       else conditionWait.delete(stage.name);
       continue;
     }
