@@ -281,24 +281,22 @@ class Tracker {
 }
 
 /** Why a field of a pipeline declaration is not carried over, in the user's terms. */
-function pipelineFieldReason(key: string): string | undefined {
-  const reasons: Record<string, string> = {
-    roleArn: "not carried over: stepline's installation brings its own roles",
-    RoleArn: "not carried over: stepline's installation brings its own roles",
-    artifactStore: "not carried over: artifacts live in the installation's bucket",
-    artifactStores: "not carried over: artifacts live in the installation's bucket",
-    restartExecutionOnUpdate: 'not carried over: a changed definition applies to the next execution',
-    disableInboundStageTransitions: 'not carried over: stepline has no stage transitions to disable',
-    tags: 'not carried over: tag the installation instead (sst deploy)',
-    region: 'not carried over: every action runs in the installation’s region',
-    version: 'not carried over: CodePipeline keeps this number itself',
-    PollForSourceChanges: 'not carried over: stepline learns of pushes from its webhook (or triggers), it never polls',
-    DetectChanges: 'not carried over: stepline learns of pushes from its webhook (or triggers)',
-    OAuthToken: 'not carried over: GitHub (version 1) tokens stay out of definitions; stepline learns of pushes from its webhook',
-    WebhookFilters: 'not carried over: write the filters as triggers',
-  };
-  return reasons[key];
-}
+const PIPELINE_FIELD_REASONS: Readonly<Record<string, string>> = {
+  roleArn: "not carried over: stepline's installation brings its own roles",
+  RoleArn: "not carried over: stepline's installation brings its own roles",
+  artifactStore: "not carried over: artifacts live in the installation's bucket",
+  artifactStores: "not carried over: artifacts live in the installation's bucket",
+  restartExecutionOnUpdate: 'not carried over: a changed definition applies to the next execution',
+  disableInboundStageTransitions: 'not carried over: stepline has no stage transitions to disable',
+  tags: 'not carried over: tag the installation instead (sst deploy)',
+  region: 'not carried over: every action runs in the installation’s region',
+  version: 'not carried over: CodePipeline keeps this number itself',
+  PollForSourceChanges: 'not carried over: stepline learns of pushes from its webhook (or triggers), it never polls',
+  DetectChanges: 'not carried over: stepline learns of pushes from its webhook (or triggers)',
+  OAuthToken: 'not carried over: GitHub (version 1) tokens stay out of definitions; stepline learns of pushes from its webhook',
+  WebhookFilters: 'not carried over: write the filters as triggers',
+};
+const pipelineFieldReason = (key: string): string | undefined => (Object.hasOwn(PIPELINE_FIELD_REASONS, key) ? PIPELINE_FIELD_REASONS[key] : undefined);
 
 function convert(
   decl: unknown,
@@ -946,19 +944,17 @@ function referencedId(ctx: TemplateContext, raw: unknown, resolved: unknown, typ
 }
 
 /** Why a field of a CodeBuild project or deployment group is not carried over. */
-function resourceFieldReason(key: string): string | undefined {
-  const reasons: Record<string, string> = {
-    ServiceRole: "not carried over: the project stepline creates has the installation's build role",
-    ServiceRoleArn: "not carried over: stepline's canary function holds the deployment's permissions",
-    Artifacts: 'not carried over: the action’s outputArtifacts say where the build’s artifacts go',
-    Cache: 'not carried over: use the buildspec’s cache.paths',
-    LogsConfig: "not carried over: build logs go to the installation's log group",
-    VpcConfig: 'not carried over: the project stepline creates runs outside a VPC',
-    Tags: 'not carried over: tag the installation instead (sst deploy)',
-    Description: 'not carried over',
-  };
-  return reasons[key];
-}
+const RESOURCE_FIELD_REASONS: Readonly<Record<string, string>> = {
+  ServiceRole: "not carried over: the project stepline creates has the installation's build role",
+  ServiceRoleArn: "not carried over: stepline's canary function holds the deployment's permissions",
+  Artifacts: 'not carried over: the action’s outputArtifacts say where the build’s artifacts go',
+  Cache: 'not carried over: use the buildspec’s cache.paths',
+  LogsConfig: "not carried over: build logs go to the installation's log group",
+  VpcConfig: 'not carried over: the project stepline creates runs outside a VPC',
+  Tags: 'not carried over: tag the installation instead (sst deploy)',
+  Description: 'not carried over',
+};
+const resourceFieldReason = (key: string): string | undefined => (Object.hasOwn(RESOURCE_FIELD_REASONS, key) ? RESOURCE_FIELD_REASONS[key] : undefined);
 
 /**
  * The CodeBuild project an action names, when the template defines it (by `!Ref` or by its Name):
