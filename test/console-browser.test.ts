@@ -173,6 +173,9 @@ describe.skipIf(skip)('the console in a browser', () => {
   it('streams a running build log with its secret masked, lists failed tests, survives a restart and retries the failed stage', async () => {
     project = Object.assign(createProject({ 'README.md': 'flaky\n' }), { definition: 'stepline.yml' });
     const flag = join(project.dir, '.stepline', 'fixed');
+    // The build holds between its two lines until the test has seen the first one: a fixed sleep
+    // raced a slow page under CI's load (the build had failed before the page showed 'first line').
+    const gate = join(project.dir, '.stepline', 'first-line-seen');
     mkdirSync(join(project.dir, '.stepline'), { recursive: true });
     writeFileSync(join(project.dir, '.stepline', 'secrets.json'), JSON.stringify({ 'prod/api-token': 'hunter2-console-secret' }));
     const definition = pipelineYaml(
@@ -192,7 +195,7 @@ describe.skipIf(skip)('the console in a browser', () => {
               commands:
                 - echo "token is $API_TOKEN"
                 - echo first line
-                - sleep 3
+                - for i in $(seq 1200); do [ -f "${gate}" ] && break; sleep 0.1; done
                 - echo second line
                 - if [ -f "${flag}" ]; then echo '<testsuite name="math"><testcase name="adds"/><testcase name="divides"/></testsuite>' > junit.xml; else echo '<testsuite name="math"><testcase name="adds"/><testcase name="divides"><failure message="expected 2, got 3"/></testcase></testsuite>' > junit.xml; fi
                 - test -f "${flag}"
@@ -216,6 +219,7 @@ describe.skipIf(skip)('the console in a browser', () => {
     expect(await status(page)).toBe('InProgress');
     expect(await log.textContent()).not.toContain('second line');
     await mark(page);
+    writeFileSync(gate, 'yes\n');
     await expect.poll(() => log.textContent(), { timeout: 30_000, interval: 100 }).toContain('second line');
     const text = (await log.textContent()) ?? '';
     expect(text).toContain('token is ***');
