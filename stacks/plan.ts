@@ -53,6 +53,8 @@ export const SECRETS = {
     readBy: { 'approval-request': EnvVar.LinkSigningKey, 'approval-response': EnvVar.LinkSigningKey },
   },
   GithubToken: { parameter: 'github-token', required: false, readBy: { source: EnvVar.GithubToken } },
+  GitlabToken: { parameter: 'gitlab-token', required: false, readBy: { source: EnvVar.GitlabToken } },
+  BitbucketToken: { parameter: 'bitbucket-token', required: false, readBy: { source: EnvVar.BitbucketToken } },
   SlackWebhookUrl: { parameter: 'slack-webhook-url', required: false, readBy: { 'approval-request': EnvVar.SlackWebhookUrl, notify: EnvVar.SlackWebhookUrl } },
   SlackSigningSecret: { parameter: 'slack-signing-secret', required: false, readBy: { 'approval-response': EnvVar.SlackSigningSecret } },
 } as const satisfies Record<string, { parameter: string; required: boolean; readBy: Partial<Record<FunctionKey, string>> }>;
