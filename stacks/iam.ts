@@ -36,6 +36,7 @@ export const WILDCARD_EXCEPTIONS = {
   // A Lambda deploy action that leaves lambda.functionName out takes it from the appspec in its input
   // artifact, which exists only at deploy time. Limited to this account's functions in this region.
   LambdaFromAppSpec: 'lambda alias and version calls on the function the deployed appspec names (known only at deploy time)',
+  LambdaHooksFromAppSpec: 'lambda:InvokeFunction on the hook functions the deployed appspec names (known only at deploy time)',
   // DescribeAlarms answers with composite alarms only when it is allowed on "*": allowed on the alarms'
   // ARNs, a composite alarm reads as missing (and a missing alarm counts as firing).
   CompositeAlarms: 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *',

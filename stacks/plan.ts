@@ -25,6 +25,7 @@ import {
   parseBuildspecText,
   pipelineManifestKey,
   projectName,
+  readsLambdaAppSpec,
   type SourceAction,
 } from '@stepline/core';
 import {
@@ -713,6 +714,11 @@ function canaryStatements(options: {
     ),
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
+  // An appspec read at deploy time names its hook functions then: any function of the account and region.
+  if (deploys.some(({ action }) => readsLambdaAppSpec(action))) {
+    const anyFunction = lambdaArn(region, accountId, '*');
+    statements.push(awsRequiresWildcard('LambdaHooksFromAppSpec', allow(['lambda:InvokeFunction'], [anyFunction, `${anyFunction}:*`])));
+  }
   return statements;
 }
 

@@ -85,4 +85,37 @@ describe('stepline run: a Lambda traffic shift', () => {
       reason: expect.stringContaining('AfterAllowTraffic hook failed'),
     });
   }, 150_000);
+
+  it('runs a deployment whose hooks only its appspec names, skipping those Lambda functions with a line naming each', async () => {
+    const port = await freePort();
+    project = createProject({
+      'stepline.yml': pipelineYaml(
+        'orders',
+        `  - name: Deploy
+    actions:
+      - name: Shift
+        kind: deploy
+        inputArtifacts: [Src]
+        strategy: CodeDeployDefault.LambdaAllAtOnce
+        terminationWaitMinutes: 0
+        lambda: {}
+        local: { command: node serve.mjs, port: ${port} }
+`,
+      ),
+      'appspec.yml': `version: 0.0
+Resources:
+  - orders: { Type: AWS::Lambda::Function, Properties: { Name: orders, Alias: live, TargetVersion: 2 } }
+Hooks:
+  - AfterAllowTraffic: orders-smoke
+`,
+      'handler.mjs': handler('ok v1'),
+      'serve.mjs': SERVE,
+    });
+
+    const run = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000 });
+
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/✔ Deploy · Shift succeeded in/);
+    expect(run.stdout).toContain('AfterAllowTraffic: the appspec names orders-smoke, a Lambda function, which runs on AWS; skipped here');
+  }, 90_000);
 });
