@@ -43,7 +43,7 @@ export const WILDCARD_EXCEPTIONS = {
   // An in-place deployment finds its instances by tag and reads the results of the commands it sent;
   // neither call takes a resource.
   InstanceLookup: 'ec2:DescribeInstances supports no resource-level permissions',
-  CommandResults: 'ssm:GetCommandInvocation supports no resource-level permissions',
+  CommandResults: 'ssm:GetCommandInvocation, ListCommands and CancelCommand support no resource-level permissions',
   // AWS-RunShellScript is owned by AWS, not by the account: its ARN's account is not ours to name.
   AwsOwnedDocument: 'ssm:SendCommand with the AWS-owned AWS-RunShellScript document (no account of ours in its ARN)',
   // The instances are found by tag at deploy time: the grant holds only for instances carrying a tag a

@@ -398,7 +398,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       description: 'stepline: codedeploy actions (in-place deployments to EC2 and on-premises instances through SSM Run Command)',
       timeoutSeconds: 300,
       memoryMb: 512,
-      environment: { [EnvVar.ArtifactBucket]: bucket },
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
       statements: codeDeployStatements({ region, accountId, bucketArn, codeDeploys }),
     }),
     cloudformation: fn('cloudformation', {
@@ -750,7 +750,8 @@ function codeDeployStatements(options: {
     ),
     listBucket(bucketArn),
     awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
-    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
+    // ListCommands finds a batch already sent (idempotent sends) and the commands a stopped execution left running; CancelCommand stops those.
+    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:CancelCommand'], ['*'])),
     awsRequiresWildcard('AwsOwnedDocument', allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}:*:document/AWS-RunShellScript`])),
   ];
   const tags = new Map<string, Set<string>>();
