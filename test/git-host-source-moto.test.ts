@@ -108,8 +108,17 @@ async function fakeGitHosts(project: Project): Promise<FakeHost> {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       return res.end(archive(sha, `web-${sha}-${sha}`));
     }
+    if (raw === '/bitbucket/account/signin/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end('<!DOCTYPE html><html><body>Log in to continue</body></html>');
+    }
     if (bitbucket) {
       const [, workspace, repo, sha = ''] = bitbucket;
+      // Without credentials the site sends the browser to its sign-in page, as bitbucket.org does.
+      if (req.headers.authorization === undefined) {
+        res.writeHead(302, { location: '/bitbucket/account/signin/' });
+        return res.end();
+      }
       if (req.headers.authorization !== `Basic ${Buffer.from(BITBUCKET_CREDENTIALS).toString('base64')}`) return json(401, { type: 'error' });
       if (`${workspace}/${repo}` !== 'acme/web' || !known(sha)) return json(404, { type: 'error', error: { message: 'Resource not found' } });
       res.writeHead(200, { 'content-type': 'application/x-tar' });
@@ -171,9 +180,16 @@ describe.skipIf(skip)('GitLab and Bitbucket sources on AWS store the tree (moto_
   }
 
   /** The source function as installed: the planned environment (hosts pointed at the stand-in) and role. */
-  function sourceHandler() {
+  /** The source function as installed; `without` leaves variables out, as an installation without that secret has them. */
+  function sourceHandler(without: string[] = []) {
+    const env: Record<string, string> = {
+      ...plan.functions.source.environment,
+      GITLAB_API_URL: `${hosts.url}/gitlab/api/v4`,
+      BITBUCKET_URL: `${hosts.url}/bitbucket`,
+    };
+    for (const variable of without) delete env[variable];
     return createSourceHandler({
-      env: { ...plan.functions.source.environment, GITLAB_API_URL: `${hosts.url}/gitlab/api/v4`, BITBUCKET_URL: `${hosts.url}/bitbucket` },
+      env,
       // A fresh cache per run: a token changed between tests is read again.
       secrets: new SecretCache({ ssm: async () => new SSMClient(users.source), secretsManager: async () => new SecretsManagerClient(users.source) }),
       fetch: (...args) => fetch(...args),
@@ -249,6 +265,14 @@ describe.skipIf(skip)('GitLab and Bitbucket sources on AWS store the tree (moto_
     });
     for (const host of ['GitLab', 'Bitbucket'] as const)
       expect(await keysUnder(plan.names.bucket, `${PIPELINES[host].name}/${host}-refused/`)).toStrictEqual([]);
+  });
+
+  it('Bitbucket without credentials answers with its sign-in page: refused as not a tree, saying no token is set', async () => {
+    await expect(sourceHandler(['BITBUCKET_TOKEN'])(sourceTask('Bitbucket', 'Bitbucket-anonymous', project.commit))).rejects.toMatchObject({
+      name: 'Stepline.ActionFailed',
+      message: `Bitbucket answered the tree of acme/web@${project.commit} with text/html; charset=utf-8 that is not a tar: no token is set (BITBUCKET_TOKEN)`,
+    });
+    expect(await keysUnder(plan.names.bucket, `${PIPELINES.Bitbucket.name}/Bitbucket-anonymous/`)).toStrictEqual([]);
   });
 
   it('a commit the host does not have fails the source action with 404 and what it means', async () => {
