@@ -20,19 +20,15 @@ import { type GitHubApiOptions, gitHubHeaders, gitHubRepoUrl } from '../github-a
 /** How to reach a git host: `apiUrl` is GitHub's or GitLab's API, or Bitbucket's site. */
 export type GitHostApiOptions = GitHubApiOptions;
 
-/** Each host's default base URL (GitHub Enterprise and self-managed GitLab set their own). */
-export const DEFAULT_HOST_URL: Record<GitHost, string> = {
-  GitHub: 'https://api.github.com',
-  GitLab: 'https://gitlab.com/api/v4',
-  Bitbucket: 'https://bitbucket.org',
-};
+/** GitLab's and Bitbucket's default base URLs (self-managed GitLab sets its own; GitHub's is in ../github-api.ts). */
+const DEFAULT_HOST_URL = { GitLab: 'https://gitlab.com/api/v4', Bitbucket: 'https://bitbucket.org' } as const;
 
 export interface ArchiveRequest {
   url: string;
   headers: Record<string, string>;
 }
 
-const base = (host: GitHost, options: GitHostApiOptions) => (options.apiUrl ?? DEFAULT_HOST_URL[host]).replace(/\/+$/, '');
+const base = (host: keyof typeof DEFAULT_HOST_URL, options: GitHostApiOptions) => (options.apiUrl ?? DEFAULT_HOST_URL[host]).replace(/\/+$/, '');
 
 /** `user:secret` (an app password or API token with its user) is Basic; anything else is a bearer token. */
 function bitbucketAuthorization(token: string): string {
