@@ -151,7 +151,7 @@ describe('an in-place deployment, batch by batch', () => {
   it('goes through the batches and succeeds', () => {
     const d = start();
     expect(d.batches).toStrictEqual([['i-a', 'i-b']]);
-    const second = afterBatch({ ...d, command: 'c1' }, [
+    const second = afterBatch({ ...d, commands: ['c1'] }, [
       { host: 'i-a', ok: true },
       { host: 'i-b', ok: true },
     ]);
@@ -165,7 +165,7 @@ describe('an in-place deployment, batch by batch', () => {
         succeeded: ['i-a', 'i-b'],
       },
     });
-    expect(second.kind === 'send' && second.deployment.command).toBeUndefined();
+    expect(second.kind === 'send' && second.deployment.commands).toBeUndefined();
     const end = afterBatch((second as { deployment: InPlaceDeployment }).deployment, [
       { host: 'i-c', ok: false, reason: 'ValidateService: x exited with 1' },
       { host: 'i-d', ok: true },

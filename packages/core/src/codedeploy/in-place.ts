@@ -4,46 +4,58 @@
  * the functions that send commands to hosts (SSM on AWS) only report what each host did, and
  * `afterBatch` decides what comes next.
  */
+import * as z from 'zod';
 import { type FleetRule, fleetRule, type MinimumHealthyHosts, nextStep } from './host-batches';
 
-/** A revision: an input artifact of one execution. */
-export interface RevisionRef {
+const text = z.string().min(1);
+const RevisionRefSchema = z.object({
   /** The artifact's location (`bucket/pipeline/<execution>/<artifact>/` on AWS). */
-  location: string;
-  executionId: string;
-}
+  location: text,
+  executionId: text,
+});
+/** A revision: an input artifact of one execution. */
+export type RevisionRef = z.output<typeof RevisionRefSchema>;
 
 export const InPlaceStatus = { InProgress: 'InProgress', Succeeded: 'Succeeded' } as const;
 export type InPlaceStatus = (typeof InPlaceStatus)[keyof typeof InPlaceStatus];
 
-export interface HostFailure {
-  host: string;
-  reason: string;
-}
+const HostFailureSchema = z.object({ host: text, reason: z.string() });
+export type HostFailure = z.output<typeof HostFailureSchema>;
 
-export interface InPlaceDeployment {
-  deploymentId: string;
+const count = z.number().int().min(0);
+
+/**
+ * The deployment in flight, as the state machine hands it back to each advance: parsed there, so a
+ * malformed one is refused with the path of what is wrong.
+ */
+export const InPlaceDeploymentSchema = z.object({
+  deploymentId: text,
   /** `deploy` the new revision, or `rollback` to the last good one after the deploy failed. */
-  phase: 'deploy' | 'rollback';
+  phase: z.enum(['deploy', 'rollback']),
   /** The revision this phase installs. */
-  revision: RevisionRef;
+  revision: RevisionRefSchema,
   /** The last revision that deployed successfully, the rollback's target. */
-  lastGood?: RevisionRef;
-  autoRollback: boolean;
-  hosts: string[];
-  rule: FleetRule;
+  lastGood: RevisionRefSchema.optional(),
+  autoRollback: z.boolean(),
+  hosts: z.array(text).min(1),
+  rule: z.object({ minimumHealthy: count, minimumSuccessful: count, onlyLastMayFail: z.boolean().optional() }) satisfies z.ZodType<FleetRule>,
   /** The batches sent so far; the last is in flight. */
-  batches: string[][];
-  /** What the runtime needs to find the batch in flight again (an SSM command id). */
-  command?: string;
-  succeeded: string[];
-  failed: HostFailure[];
+  batches: z.array(z.array(text)),
+  /** What the runtime needs to find the batch in flight again (SSM command ids, one per chunk of hosts). */
+  commands: z.array(text).optional(),
+  succeeded: z.array(text),
+  failed: z.array(HostFailureSchema),
   /** Why the deployment is rolling back. */
-  rollbackReason?: string;
-  status: InPlaceStatus;
+  rollbackReason: z.string().optional(),
+  status: z.enum([InPlaceStatus.InProgress, InPlaceStatus.Succeeded]),
   /** How long the state machine waits before asking about the batch again. */
-  pollSeconds: number;
-}
+  pollSeconds: z.number().int().positive(),
+  /** When the whole deployment (rollback included) must have ended: the action's `timeoutMinutes` after it started. */
+  deadline: z.iso.datetime().optional(),
+  /** The `timeoutMinutes` the deadline comes from, for the message that says it passed. */
+  timeoutMinutes: z.number().positive().optional(),
+});
+export type InPlaceDeployment = z.output<typeof InPlaceDeploymentSchema>;
 
 /** What follows a finished batch. */
 export type NextStep =
@@ -64,6 +76,8 @@ export interface StartOptions {
   hosts: readonly string[];
   minimumHealthyHosts: MinimumHealthyHosts;
   pollSeconds: number;
+  /** When the deployment started and how long it may take in all (the action's `timeoutMinutes`). */
+  limit?: { startedAt: number; timeoutMinutes: number };
 }
 
 /** A new deployment over `hosts` (sorted, so a retried start picks the same batches). */
@@ -84,7 +98,17 @@ export function startDeployment(o: StartOptions): InPlaceDeployment {
     failed: [],
     status: InPlaceStatus.InProgress,
     pollSeconds: o.pollSeconds,
+    ...(o.limit && {
+      deadline: new Date(o.limit.startedAt + o.limit.timeoutMinutes * 60_000).toISOString(),
+      timeoutMinutes: o.limit.timeoutMinutes,
+    }),
   };
+}
+
+/** Why a deployment past its deadline fails, or undefined while it has time left. */
+export function deadlinePassed(d: InPlaceDeployment, now: number): string | undefined {
+  if (d.deadline === undefined || now < Date.parse(d.deadline)) return undefined;
+  return `deployment exceeded timeoutMinutes ${d.timeoutMinutes} (it had until ${d.deadline})`;
 }
 
 /** The hosts of the batch in flight. */
@@ -105,7 +129,7 @@ export function afterBatch(d: InPlaceDeployment, results: ReadonlyArray<{ host: 
     d.hosts.filter((h) => !done.has(h)),
     { succeeded: succeeded.length, failed: failed.length },
   );
-  const { command: _sent, ...rest } = d;
+  const { commands: _sent, ...rest } = d;
   const next: InPlaceDeployment = { ...rest, succeeded, failed };
   if (step.verdict === 'continue') return { kind: 'send', deployment: { ...next, batches: [...d.batches, step.batch] } };
   if (step.verdict === 'succeeded') {

@@ -9,9 +9,11 @@ import {
   agentScript,
   currentBatch,
   DeploymentRolledBackError,
+  deadlinePassed,
   ErrorName,
   hostLifecycleSeconds,
   type InPlaceDeployment,
+  InPlaceDeploymentSchema,
   installPlan,
   LIFECYCLE_ORDER,
   lastGoodRevisionKey,
@@ -41,11 +43,13 @@ export const CodeDeployTaskSchema = z.object({
     ]),
     autoRollback: z.boolean(),
     pollSeconds: z.number().int().positive(),
+    /** The whole deployment's limit, rollback included (the action's `timeoutMinutes`). */
+    timeoutMinutes: z.number().positive(),
     ec2: z.object({ tagFilters: z.array(z.object({ key: text, value: z.string() })), instanceIds: z.array(text) }).optional(),
   }),
   revision: z.object({ name: z.string(), location: text }),
   /** The deployment in flight, for advance. */
-  deployment: z.custom<InPlaceDeployment & { command?: string }>((v) => typeof v === 'object' && v !== null).optional(),
+  deployment: InPlaceDeploymentSchema.optional(),
 });
 export type CodeDeployTask = z.output<typeof CodeDeployTaskSchema>;
 
@@ -55,6 +59,8 @@ export interface CodeDeployDependencies {
   /** Where last good revisions are kept: the installation's artifact bucket. */
   bucket: string;
   log(message: string, fields?: Record<string, unknown>): void;
+  /** The clock the deadline is read against. @default Date.now */
+  now?: () => number;
 }
 
 export async function runCodeDeployTask(task: CodeDeployTask, deps: CodeDeployDependencies): Promise<InPlaceDeployment> {
@@ -82,6 +88,7 @@ async function start(task: CodeDeployTask, deps: CodeDeployDependencies): Promis
       hosts,
       minimumHealthyHosts: task.spec.minimumHealthyHosts,
       pollSeconds: task.spec.pollSeconds,
+      limit: { startedAt: (deps.now ?? Date.now)(), timeoutMinutes: task.spec.timeoutMinutes },
     });
   } catch (error) {
     throw new SteplineError(ErrorName.ActionFailed, (error as Error).message, { cause: error });
@@ -91,8 +98,14 @@ async function start(task: CodeDeployTask, deps: CodeDeployDependencies): Promis
 }
 
 async function advance(task: CodeDeployTask, deployment: InPlaceDeployment, deps: CodeDeployDependencies): Promise<InPlaceDeployment> {
-  if (!deployment.command) throw new SteplineError(ErrorName.DefinitionInvalid, 'the deployment in flight has no command');
-  const results = await deps.fleet.results(deployment.command, currentBatch(deployment));
+  if (!deployment.commands) throw new SteplineError(ErrorName.DefinitionInvalid, 'the deployment in flight has no commands');
+  const late = deadlinePassed(deployment, (deps.now ?? Date.now)());
+  if (late) {
+    // As CodeDeploy stops a deployment that ran out of time: the lifecycle still running on the batch ends.
+    await deps.fleet.cancelCommands(deployment.commands);
+    throw new SteplineError(ErrorName.ActionFailed, `${late}; the commands still running on ${currentBatch(deployment).join(', ')} were cancelled`);
+  }
+  const results = await deps.fleet.results(deployment.commands, currentBatch(deployment));
   if (results.some((r) => r.state === 'running')) return deployment;
   const next = afterBatch(
     deployment,
@@ -143,15 +156,15 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
   const timeouts = LIFECYCLE_ORDER.flatMap((e) => [...(spec.hooks[e] ?? []), ...(previous?.hooks[e] ?? [])].map((s) => s.timeout));
   const hosts = currentBatch(deployment);
   const batch = deployment.batches.length;
-  const { commandId: command, resent } = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), {
+  const { commandIds: commands, resent } = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), {
     pipeline: task.pipeline,
     executionId: task.executionId,
     deploymentId,
     batch,
     label: `${task.pipeline} ${deploymentId} batch ${batch}`,
   });
-  deps.log(resent ? 'batch sent' : 'batch sent by an earlier attempt', { phase: deployment.phase, batch, hosts, command });
-  return { ...deployment, command };
+  deps.log(resent ? 'batch sent' : 'batch sent by an earlier attempt', { phase: deployment.phase, batch, hosts, commands });
+  return { ...deployment, commands };
 }
 
 async function readAppSpec(artifact: S3Artifact, path: string): Promise<AppSpec> {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { CancelCommandCommand, type Command, GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ErrorName, SteplineError } from '@stepline/core';
+import pMap from 'p-map';
 
 export interface InstanceTargets {
   tagFilters: Array<{ key: string; value: string }>;
@@ -38,9 +39,10 @@ export interface CommandBatch extends CommandExecution {
   label: string;
 }
 
-export interface SentCommand {
-  commandId: string;
-  /** False when an earlier attempt had sent it: nothing was sent now. */
+export interface SentCommands {
+  /** One command per chunk of the batch (`commandChunks`), in order. */
+  commandIds: string[];
+  /** False when earlier attempts had sent every chunk: nothing was sent now. */
   resent: boolean;
 }
 
@@ -51,14 +53,26 @@ const MAX_COMMENT = 100;
 const RESEND_WINDOW_MS = 60 * 60 * 1000;
 /** Statuses of a command that may still be cancelled. */
 const UNFINISHED = new Set(['Pending', 'InProgress', 'Cancelling']);
+/** SendCommand takes at most 50 InstanceIds. */
+export const MAX_INSTANCES_PER_COMMAND = 50;
+/** GetCommandInvocation calls in flight at once: SSM throttles a burst of one per host of a large batch. */
+const RESULT_CONCURRENCY = 8;
+
+/** A batch's hosts as SendCommand takes them: chunk `i` is the batch's command `i`. */
+export const commandChunks = (hosts: readonly string[]): string[][] =>
+  Array.from({ length: Math.ceil(hosts.length / MAX_INSTANCES_PER_COMMAND) }, (_, i) =>
+    hosts.slice(i * MAX_INSTANCES_PER_COMMAND, (i + 1) * MAX_INSTANCES_PER_COMMAND),
+  );
 
 const digest = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
 /** `stepline:<execution hash>`: the start of the comment of every command an execution sends. */
 export const executionMarker = (e: CommandExecution) => `stepline:${digest(`${e.pipeline}\n${e.executionId}`, 12)}`;
 
-/** `stepline:<execution hash>:<batch hash>`: the start of one batch's command's comment, whatever the label. */
-export const batchMarker = (b: CommandBatch) => `${executionMarker(b)}:${digest(`${b.deploymentId}\n${b.batch}`, 8)}`;
+/** `stepline:<execution hash>:<command hash>`: the start of the comment of a batch's command for one chunk, whatever the label. */
+export const batchMarker = (b: CommandBatch, chunk: number) => `${executionMarker(b)}:${digest(`${b.deploymentId}\n${b.batch}\n${chunk}`, 8)}`;
+
+const isThrottled = (error: unknown) => ['ThrottlingException', 'Throttling', 'TooManyUpdates'].includes((error as Error).name);
 
 export class SsmFleet {
   constructor(
@@ -90,32 +104,52 @@ export class SsmFleet {
   }
 
   /**
-   * Runs the script on the hosts with AWS-RunShellScript; SSM ends it after `timeoutSeconds`. Sending is
-   * idempotent per batch: SendCommand takes no client token, so the command's comment carries the batch's
-   * marker, and a command sent with that marker in the last hour (a retried Task, or a Lambda retry of
-   * one whose answer was lost) is answered instead of sending the batch again.
+   * Runs the script on the hosts with AWS-RunShellScript, one command per chunk of 50 hosts; SSM ends it
+   * after `timeoutSeconds`. Sending is idempotent per chunk: SendCommand takes no client token, so each
+   * command's comment carries the chunk's marker, and a command sent with that marker in the last hour
+   * (a retried Task, or a Lambda retry of one whose answer was lost) is answered instead of sending it again.
    */
-  async send(hosts: readonly string[], script: string, timeoutSeconds: number, batch: CommandBatch): Promise<SentCommand> {
-    const marker = batchMarker(batch);
+  async send(hosts: readonly string[], script: string, timeoutSeconds: number, batch: CommandBatch): Promise<SentCommands> {
     const since = new Date((this.now?.() ?? Date.now()) - RESEND_WINDOW_MS);
-    const earlier = (
-      await this.commands([
-        { key: 'DocumentName', value: DOCUMENT },
-        { key: 'InvokedAfter', value: since.toISOString() },
-      ])
-    ).find((c) => c.Comment?.startsWith(marker));
-    if (earlier?.CommandId) return { commandId: earlier.CommandId, resent: false };
-    const sent = await this.ssm.send(
-      new SendCommandCommand({
-        DocumentName: DOCUMENT,
-        InstanceIds: [...hosts],
-        Parameters: { commands: [script], executionTimeout: [String(timeoutSeconds)] },
-        Comment: `${marker} ${batch.label}`.slice(0, MAX_COMMENT),
-      }),
-    );
-    const id = sent.Command?.CommandId;
-    if (!id) throw new SteplineError(ErrorName.Transient, 'SendCommand answered without a command id');
-    return { commandId: id, resent: true };
+    const earlier = await this.commands([
+      { key: 'DocumentName', value: DOCUMENT },
+      { key: 'InvokedAfter', value: since.toISOString() },
+    ]);
+    const commandIds: string[] = [];
+    let resent = false;
+    for (const [chunk, instanceIds] of commandChunks(hosts).entries()) {
+      const marker = batchMarker(batch, chunk);
+      const found = earlier.find((c) => c.Comment?.startsWith(marker))?.CommandId;
+      if (found) {
+        commandIds.push(found);
+        continue;
+      }
+      const sent = await this.ssm.send(
+        new SendCommandCommand({
+          DocumentName: DOCUMENT,
+          InstanceIds: instanceIds,
+          Parameters: { commands: [script], executionTimeout: [String(timeoutSeconds)] },
+          Comment: `${marker} ${batch.label}`.slice(0, MAX_COMMENT),
+        }),
+      );
+      const id = sent.Command?.CommandId;
+      if (!id) throw new SteplineError(ErrorName.Transient, 'SendCommand answered without a command id');
+      commandIds.push(id);
+      resent = true;
+    }
+    return { commandIds, resent };
+  }
+
+  /** Cancels the batch's commands still pending or running (the deployment ran out of time). */
+  async cancelCommands(commandIds: readonly string[]): Promise<void> {
+    for (const id of commandIds) {
+      try {
+        await this.ssm.send(new CancelCommandCommand({ CommandId: id }));
+      } catch (error) {
+        // Finished before the cancel: nothing left to stop.
+        if ((error as Error).name !== 'InvalidCommandId') throw error;
+      }
+    }
   }
 
   /**
@@ -153,23 +187,35 @@ export class SsmFleet {
     return all;
   }
 
-  /** Each host's state for the command; one SSM has not registered yet is still running. */
-  async results(commandId: string, hosts: readonly string[]): Promise<HostResult[]> {
-    return Promise.all(
-      hosts.map(async (host): Promise<HostResult> => {
-        try {
-          const inv = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: host }));
-          const status = inv.Status ?? 'Pending';
-          if (!FINAL.has(status)) return { host, state: 'running' };
-          if (status === 'Success') return { host, state: 'done', ok: true };
-          const said = (inv.StandardErrorContent ?? '').trim().split('\n').at(-1) ?? '';
-          return { host, state: 'done', ok: false, reason: said || `${status}${inv.StatusDetails ? ` (${inv.StatusDetails})` : ''}` };
-        } catch (error) {
-          // Right after SendCommand, an invocation may not exist yet.
-          if ((error as Error).name === 'InvocationDoesNotExist') return { host, state: 'running' };
-          throw error;
-        }
-      }),
-    );
+  /**
+   * Each host's state for the batch's commands (chunk `i` of the hosts is command `i`); one SSM has not
+   * registered yet is still running (the deployment's deadline ends that wait). A few hosts are asked at
+   * a time, and SSM's throttling is Stepline.Transient, which the Task retries.
+   */
+  async results(commandIds: readonly string[], hosts: readonly string[]): Promise<HostResult[]> {
+    const chunks = commandChunks(hosts);
+    if (chunks.length !== commandIds.length)
+      throw new SteplineError(
+        ErrorName.DefinitionInvalid,
+        `the batch of ${hosts.length} hosts needs ${chunks.length} commands, the deployment has ${commandIds.length}`,
+      );
+    const asked = chunks.flatMap((chunk, i) => chunk.map((host) => ({ host, commandId: commandIds[i] ?? '' })));
+    return pMap(asked, ({ host, commandId }) => this.result(commandId, host), { concurrency: RESULT_CONCURRENCY });
+  }
+
+  private async result(commandId: string, host: string): Promise<HostResult> {
+    try {
+      const inv = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: host }));
+      const status = inv.Status ?? 'Pending';
+      if (!FINAL.has(status)) return { host, state: 'running' };
+      if (status === 'Success') return { host, state: 'done', ok: true };
+      const said = (inv.StandardErrorContent ?? '').trim().split('\n').at(-1) ?? '';
+      return { host, state: 'done', ok: false, reason: said || `${status}${inv.StatusDetails ? ` (${inv.StatusDetails})` : ''}` };
+    } catch (error) {
+      // Right after SendCommand, an invocation may not exist yet.
+      if ((error as Error).name === 'InvocationDoesNotExist') return { host, state: 'running' };
+      if (isThrottled(error)) throw new SteplineError(ErrorName.Transient, `SSM throttled GetCommandInvocation of ${commandId} on ${host}`, { cause: error });
+      throw error;
+    }
   }
 }

@@ -29,6 +29,8 @@ const payload = (operation: Record<string, unknown>) => ({
       minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 50 },
       autoRollback: true,
       pollSeconds: 15,
+      // The whole deployment's limit: the action sets none, so an hour.
+      timeoutMinutes: 60,
       ec2: { tagFilters: [{ key: 'App', value: 'shop' }], instanceIds: [] },
     },
     revision: { name: 'Src', 'location.$': "States.Format('stepline-artifacts/shop/{}/Src/', $$.Execution.Name)" },

@@ -9,7 +9,11 @@ import { actionIdentity, addState, artifactLocationExpression, catchAll, grantIn
 
 /** Where the deployment in flight sits in the state data between its Tasks. */
 const DEPLOYMENT_PATH = '$.inPlace';
-/** A whole in-place deployment on one machine runs in its first Task; on AWS that Task only sends the first batch. @default 60 */
+/**
+ * How long a whole in-place deployment may take when the action sets no `timeoutMinutes`. On one machine
+ * it runs in its first Task, which this bounds; on AWS that Task only sends the first batch, and the
+ * function holds the deployment to the same limit through the deadline it records at start.
+ */
 const START_MINUTES = 60;
 /** An advance asks SSM about one batch (or sends the next): seconds of work. */
 const ADVANCE_MINUTES = 5;
@@ -29,7 +33,7 @@ export function minimumHealthyHosts(action: Pick<CodeDeployAction, 'deploymentCo
  *   batch sent, or the rollback's) → done? … ─ yes → deployed
  *
  * A failed deployment ends in an error from start or advance (Stepline.DeploymentRolledBack once the
- * last good revision is back). Waits cost nothing on Step Functions and the loop keeps the definition
+ * last good revision is back, Stepline.ActionFailed once `timeoutMinutes` have passed since start). Waits cost nothing on Step Functions and the loop keeps the definition
  * the same size however many instances there are. On one machine start runs the whole deployment.
  */
 export function compileCodeDeploy(ctx: ActionContext, action: CodeDeployAction): void {
@@ -49,6 +53,7 @@ export function compileCodeDeploy(ctx: ActionContext, action: CodeDeployAction):
       minimumHealthyHosts: minimumHealthyHosts(action),
       autoRollback: action.autoRollback,
       pollSeconds: IN_PLACE_POLL_SECONDS,
+      timeoutMinutes: action.timeoutMinutes ?? START_MINUTES,
       ...(action.ec2 && { ec2: action.ec2 }),
     }),
   );
