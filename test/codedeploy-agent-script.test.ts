@@ -4,10 +4,11 @@
  * `aws s3 cp --recursive` answered from a directory standing for the bucket.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type AppSpec, agentScript, installPlan, parseAppSpec } from '@stepline/core';
+import { type AppSpec, agentScript, installPlan, type ManifestFile, parseAppSpec } from '@stepline/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { firstDeploymentJournal, revisionFiles, rolledBackJournal } from './helpers/appspec-revision';
 
@@ -28,14 +29,19 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
-/** Stores a revision in the fake bucket; returns its appspec and files. */
-function store(execution: string, files: Record<string, string>): { spec: AppSpec; files: string[]; uri: string } {
+/** Stores a revision in the fake bucket; returns its appspec, files and their digests as its manifest lists them. */
+function store(execution: string, files: Record<string, string>): { spec: AppSpec; files: string[]; uri: string; digests: ManifestFile[] } {
   for (const [path, text] of Object.entries(files)) {
     const file = join(work, 's3', 'bkt', 'p', execution, 'Src', path);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);
   }
-  return { spec: parseAppSpec(files['appspec.yml'] ?? ''), files: Object.keys(files).sort(), uri: `s3://bkt/p/${execution}/Src/` };
+  const digests = Object.entries(files).map(([path, text]) => ({
+    path,
+    sha256: createHash('sha256').update(text).digest('hex'),
+    size: Buffer.byteLength(text),
+  }));
+  return { spec: parseAppSpec(files['appspec.yml'] ?? ''), files: Object.keys(files).sort(), uri: `s3://bkt/p/${execution}/Src/`, digests };
 }
 
 function runOnInstance(deploymentId: string, revision: ReturnType<typeof store>, previous?: AppSpec) {
@@ -47,6 +53,7 @@ function runOnInstance(deploymentId: string, revision: ReturnType<typeof store>,
     spec: revision.spec,
     previous,
     files: installPlan(revision.spec, revision.files),
+    digests: revision.digests,
   });
   return spawnSync('bash', ['-c', script], {
     env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH}`, FAKE_S3: join(work, 's3'), STEPLINE_INSTANCE_ROOT: join(work, 'instance') },
@@ -104,5 +111,20 @@ describe('the in-place deployment script, in bash', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(timedOut.status).toBe(1);
     expect(timedOut.stderr.trim().split('\n').at(-1)).toBe('ApplicationStart: scripts/hook.sh timed out after 1 s');
+  }, 60_000);
+
+  it('fails DownloadBundle before placing anything when the files downloaded do not match the manifest', () => {
+    const v1 = store('exec-1', revisionFiles('v1', 'healthy', { 'app/read me.txt': 'hello\n' }));
+    const bucketFile = (path: string) => join(work, 's3', 'bkt', 'p', 'exec-1', 'Src', path);
+    writeFileSync(bucketFile('app/index.html'), '<h1>changed</h1>\n');
+    rmSync(bucketFile('app/read me.txt'));
+
+    const run = runOnInstance('d-exec-1', v1);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      'DownloadBundle: the revision downloaded from s3://bkt/p/exec-1/Src/ does not match its manifest (app/index.html: FAILED;app/read me.txt: FAILED open or read)',
+    );
+    expect(existsSync(join(work, 'instance', 'var', 'www', 'app'))).toBe(false);
+    expect(existsSync(join(work, 'instance', 'journal'))).toBe(false);
   }, 60_000);
 });

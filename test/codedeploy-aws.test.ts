@@ -7,10 +7,9 @@
  * aws-sdk-client-mock in place of SSM. What moto does not authorize (EC2, SSM resources) is checked
  * with the IAM simulator.
  */
-import { createHash } from 'node:crypto';
 import { EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
   compilePipeline,
@@ -26,6 +25,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCodeDeployHandler } from '../packages/functions/src/handlers/code-deploy';
 import { functionLogger } from '../packages/functions/src/runtime';
+import { storeArtifact } from '../packages/functions/src/source/store';
 import { planInstallation } from '../stacks/plan';
 import { checkRequests, describeDenials } from './helpers/iam-check';
 import { motoAdmin, motoUser } from './helpers/moto-iam';
@@ -128,22 +128,14 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
   afterAll(() => moto?.stop());
 
   /**
-   * A revision as the source function stores it for one execution (its own tests check it writes
-   * exactly this): the files, then the manifest. With the manifest the function lists no keys, which
-   * moto could not serve here: with IAM enforced, moto 5.2.1 refuses the signature of a ListObjectsV2
-   * whose prefix holds a `/` (docs/testing.md).
+   * A revision stored by the source function's own writer (files, then the manifest). With the manifest
+   * the function lists no keys, which moto could not serve here: with IAM enforced, moto 5.2.1 refuses
+   * the signature of a ListObjectsV2 whose prefix holds a `/` (docs/testing.md).
    */
   async function storeRevision(executionId: string, files: Record<string, string>) {
-    for (const [path, body] of Object.entries(files))
-      await admin.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `inplace/${executionId}/Src/${path}`, Body: body }));
-    const manifest = {
-      artifact: 'Src',
-      pipeline: 'inplace',
-      executionId,
-      createdAt: '2026-12-04T00:00:00.000Z',
-      files: Object.entries(files).map(([path, body]) => ({ path, sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body) })),
-    };
-    await admin.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `inplace/${executionId}/Src/manifest.json`, Body: JSON.stringify(manifest) }));
+    await storeArtifact({ s3: admin.s3, bucket, pipeline: 'inplace', executionId, artifact: 'Src' }, async () =>
+      Object.entries(files).map(([path, text]) => ({ path, data: new TextEncoder().encode(text) })),
+    );
   }
 
   /** Runs the compiled machine; with `answersLost`, each code-deploy Task runs twice, as a retry after a lost answer does. */
@@ -198,14 +190,28 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
     expect(commands[0]?.Parameters?.executionTimeout).toStrictEqual([String(60 + 300 + 30 + 600)]);
     expect(script).toContain(`aws s3 cp --recursive --only-show-errors 's3://${bucket}/inplace/exec-1/Src/' "$ARCHIVE"`);
     expect(script).toContain(`place 'index.html' '/var/www/app/index.html'`);
+    // The instance checks what it downloaded against the manifest the source function wrote.
+    const manifest = JSON.parse(
+      (await (await admin.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'inplace/exec-1/Src/manifest.json' }))).Body?.transformToString()) ?? '',
+    ) as { files: Array<{ path: string; sha256: string }> };
+    for (const f of manifest.files) expect(script).toContain(`\n${f.sha256}  ${f.path}\n`);
     expect(script).toContain(`hook AfterInstall "$ARCHIVE" 'scripts/migrate.sh' 300 'app'`);
     expect(script).toContain(`hook ValidateService "$ARCHIVE" 'scripts/validate.sh' 30 ''`);
     // The first deployment has no last good revision: no stop scripts to run.
     expect(script).not.toContain('hook ApplicationStop');
     expect(await lastGood()).toStrictEqual({ location: `${bucket}/inplace/exec-1/Src/`, executionId: 'exec-1' });
 
-    // What moto does not authorize, as IAM would: the lookup, the command on each tagged instance, the results.
+    // What moto does not authorize, as IAM would: the first reads of keys that may not exist yet (the
+    // last good revision, the artifact's manifest: a 403 without s3:ListBucket), the lookup, the command
+    // on each tagged instance, the results.
     const requests = [
+      {
+        principal: 'code-deploy',
+        action: 's3:GetObject',
+        resource: `arn:aws:s3:::${bucket}/${lastGoodRevisionKey('inplace', 'Deploy', 'Web')}`,
+        mayBeMissing: true,
+      },
+      { principal: 'code-deploy', action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/inplace/exec-1/Src/manifest.json`, mayBeMissing: true },
       { principal: 'code-deploy', action: 'ec2:DescribeInstances', resource: '*' },
       { principal: 'code-deploy', action: 'ssm:SendCommand', resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:document/AWS-RunShellScript` },
       ...instances.map((i) => ({

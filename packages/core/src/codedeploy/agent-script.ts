@@ -3,12 +3,15 @@
  * (AWS-RunShellScript) runs there: stop scripts of the last successful revision, the revision
  * downloaded from S3 (with the instance profile, as the agent does), the last install's files
  * removed, the new ones copied as appspec `files` says, `permissions` applied, and every other event's
- * scripts in order, each under `timeout` and as its `runas` user. The instance keeps its revisions
+ * scripts in order, each under `timeout` and as its `runas` user. The downloaded files are checked
+ * against the artifact's manifest (`sha256sum -c`) before anything is placed, as every other consumer
+ * of an artifact checks them. The instance keeps its revisions
  * under /opt/stepline/deployment-root, so the next deployment finds the last successful one.
  *
  * `STEPLINE_INSTANCE_ROOT` (unset on AWS) moves every instance path under a directory: how the
  * script itself is tested on one machine.
  */
+import type { ManifestFile } from '../artifacts';
 import { type AppSpec, eventScripts, type FileCopy, FileExistsBehavior, LIFECYCLE_ORDER, LifecycleEvent, permissionChanges } from './appspec';
 
 export interface AgentScriptOptions {
@@ -23,6 +26,8 @@ export interface AgentScriptOptions {
   previous?: AppSpec | undefined;
   /** Where each file of the revision goes (`installPlan`). */
   files: readonly FileCopy[];
+  /** Every file of the revision and its SHA-256, as the artifact's manifest lists them. */
+  digests: ReadonlyArray<Pick<ManifestFile, 'path' | 'sha256'>>;
 }
 
 /** One word for bash, whatever it holds. */
@@ -72,6 +77,7 @@ export function agentScript(o: AgentScriptOptions): string {
         'echo "== DownloadBundle"',
         'rm -rf "$ARCHIVE" && mkdir -p "$ARCHIVE" || fail "DownloadBundle: cannot create $ARCHIVE"',
         `aws s3 cp --recursive --only-show-errors ${shellQuote(o.revisionUri)} "$ARCHIVE" || fail ${shellQuote(`DownloadBundle: could not download ${o.revisionUri} (the instance profile needs s3:GetObject and s3:ListBucket on it)`)}`,
+        ...digestCheck(o),
       );
       continue;
     }
@@ -85,6 +91,24 @@ export function agentScript(o: AgentScriptOptions): string {
   }
   lines.push(`printf '%s' ${shellQuote(segment(o.deploymentId))} > "$GROUP/last-successful"`, 'echo "== deployed"', '');
   return lines.join('\n');
+}
+
+const DIGESTS_END = 'STEPLINE_SHA256';
+
+/**
+ * `sha256sum -c` over the revision downloaded, in its own format: a name holding a backslash or a
+ * newline is escaped and its line starts with a backslash (GNU coreutils). A file that differs or is
+ * missing fails DownloadBundle naming it.
+ */
+function digestCheck(o: AgentScriptOptions): string[] {
+  const line = (d: Pick<ManifestFile, 'path' | 'sha256'>) =>
+    /[\\\n]/.test(d.path) ? `\\${d.sha256}  ${d.path.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}` : `${d.sha256}  ${d.path}`;
+  return [
+    `BAD=$(cd "$ARCHIVE" && sha256sum --quiet --strict -c - 2>/dev/null <<'${DIGESTS_END}'`,
+    ...o.digests.map(line),
+    DIGESTS_END,
+    `) || fail "DownloadBundle: the revision downloaded from ${o.revisionUri.replace(/["$`\\]/g, '\\$&')} does not match its manifest ($(printf '%s' "$BAD" | tr '\\n' ';'))"`,
+  ];
 }
 
 function installLines(o: AgentScriptOptions): string[] {

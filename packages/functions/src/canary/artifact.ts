@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { ArtifactInvalidError, MANIFEST_FILE, type Manifest, ManifestSchema } from '@stepline/core';
+import { ArtifactInvalidError, MANIFEST_FILE, type Manifest, type ManifestFile, ManifestSchema } from '@stepline/core';
+import pMap from 'p-map';
 import { type RetryOptions, retryTransient } from './retry';
 
 /** `bucket/prefix/` → its bucket and key prefix. */
@@ -80,6 +81,25 @@ export class S3Artifact {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return paths;
+  }
+
+  /**
+   * Every file and its SHA-256, for a consumer that checks the files elsewhere (an instance, after its
+   * download): the manifest's list, or, for a CodeBuild upload, each file read (S3's checksum checked) and hashed.
+   */
+  async digests(): Promise<Array<Pick<ManifestFile, 'path' | 'sha256'>>> {
+    const manifest = await this.readManifest();
+    if (manifest) return manifest.files.map(({ path, sha256 }) => ({ path, sha256 }));
+    return pMap(
+      await this.files(),
+      async (path) => ({
+        path,
+        sha256: createHash('sha256')
+          .update(await this.bytes(path))
+          .digest('hex'),
+      }),
+      { concurrency: 8 },
+    );
   }
 
   private readManifest(): Promise<Manifest | undefined> {

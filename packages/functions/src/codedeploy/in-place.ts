@@ -135,10 +135,13 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
   const previous = deployment.lastGood
     ? await readAppSpec(new S3Artifact(deps.s3, task.revision.name, deployment.lastGood.location), task.spec.appspec).catch(() => undefined)
     : undefined;
-  const revisionFiles = await artifact.files();
+  const digests = await artifact.digests();
   let files: ReturnType<typeof installPlan>;
   try {
-    files = installPlan(spec, revisionFiles);
+    files = installPlan(
+      spec,
+      digests.map((d) => d.path),
+    );
   } catch (error) {
     throw new SteplineError(ErrorName.ActionFailed, `${task.spec.appspec}: ${(error as Error).message}`, { cause: error });
   }
@@ -152,6 +155,7 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
     spec,
     previous,
     files,
+    digests,
   });
   const timeouts = LIFECYCLE_ORDER.flatMap((e) => [...(spec.hooks[e] ?? []), ...(previous?.hooks[e] ?? [])].map((s) => s.timeout));
   const hosts = currentBatch(deployment);

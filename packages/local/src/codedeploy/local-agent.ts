@@ -125,7 +125,10 @@ async function deployRevision(
     if (event === LifecycleEvent.DownloadBundle) {
       await rm(archive, { recursive: true, force: true });
       await mkdir(archive, { recursive: true });
-      await download(archive);
+      // The store checks every file against the artifact's manifest, as the instance's sha256sum does on AWS.
+      await download(archive).catch((error: unknown) => {
+        throw new SteplineError(ErrorName.ActionFailed, `DownloadBundle: ${(error as Error).message}`, { cause: error });
+      });
       spec = await readAppSpec(archive, o.appspec);
       continue;
     }
