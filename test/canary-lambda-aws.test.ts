@@ -18,12 +18,13 @@ import {
   PublishVersionCommand,
   UpdateFunctionCodeCommand,
 } from '@aws-sdk/client-lambda';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { type DeployAction, ErrorName, type Pipeline, parsePipeline, zipStored } from '@stepline/core';
 import { execute, taskStateNames } from '@stepline/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCanaryClients } from '../packages/functions/src/canary/index';
 import { createCanaryHandler } from '../packages/functions/src/handlers/canary';
+import { storeArtifact } from '../packages/functions/src/source/store';
 import { type InstallationPlan, planInstallation } from '../stacks/plan';
 import { lambdaContext } from './helpers/lambda-events';
 import { BOOTSTRAP_REQUESTS, type EnforcedIam, enforceIam } from './helpers/moto-iam';
@@ -242,9 +243,11 @@ Hooks:
   - BeforeAllowTraffic: orders-pre
   - AfterAllowTraffic: orders-post
 `;
-    // Where the source action put its artifact: the canary reads it with its own role.
-    await new S3Client(iam.config(iam.admin)).send(
-      new PutObjectCommand({ Bucket: plan.names.bucket, Key: 'orders-appspec/exec-4/Src/appspec.yaml', Body: appspec }),
+    // Stored as the source action stores its artifact (files, then the manifest), so the canary, with
+    // its own role, reads the appspec checked against the manifest.
+    await storeArtifact(
+      { s3: new S3Client(iam.config(iam.admin)), bucket: plan.names.bucket, pipeline: 'orders-appspec', executionId: 'exec-4', artifact: 'Src' },
+      async () => [{ path: 'appspec.yaml', data: new TextEncoder().encode(appspec) }],
     );
     // The definition names no hook: only the appspec's can answer, BeforeAllowTraffic first.
     await queueHookAnswer({ status: 'Succeeded' });
