@@ -1,7 +1,8 @@
 /** What an installation gives the code-deploy function: the revisions of its pipelines, and commands only to the instances their actions name. */
 import { join } from 'node:path';
-import { parsePipelineText } from '@stepline/core';
+import { lastGoodRevisionKey, parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
+import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
 import { pipelineYaml } from '../test/helpers/project';
 import { installStepline } from './install';
 import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
@@ -20,29 +21,44 @@ const pipeline = parsePipelineText(
   ),
 );
 const plan = (pipelines = [pipeline]) => planFor(pipelines);
-const withoutLogs = (statements: ReturnType<typeof plan>['functions']['code-deploy']['statements']) =>
-  statements.filter((s) => !s.Action.some((a) => a.startsWith('logs:')));
 
 describe('the code-deploy function', () => {
-  it('reads only the revisions of pipelines that deploy in place, and sends commands only to the instances their actions name', () => {
+  it('reads only the revisions of pipelines that deploy in place, and sends commands only to the instances their actions name', async () => {
     const { functions, names } = plan();
-    expect(withoutLogs(functions['code-deploy'].statements)).toStrictEqual([
-      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${names.bucket}/shop/*`] },
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`arn:aws:s3:::${names.bucket}/_stepline/revisions/shop/*`] },
-      { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [`arn:aws:s3:::${names.bucket}`] },
-      { Sid: 'InstanceLookup', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: ['*'] },
-      { Sid: 'CommandResults', Effect: 'Allow', Action: ['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:CancelCommand'], Resource: ['*'] },
-      { Sid: 'AwsOwnedDocument', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ['arn:aws:ssm:eu-west-1:*:document/AWS-RunShellScript'] },
-      {
-        Sid: 'TaggedInstances',
-        Effect: 'Allow',
-        Action: ['ssm:SendCommand'],
-        Resource: ['arn:aws:ec2:eu-west-1:123456789012:instance/*', 'arn:aws:ssm:eu-west-1:123456789012:managed-instance/*'],
-        Condition: { StringEquals: { 'ssm:resourceTag/App': ['shop', 'shop-canary'] } },
-      },
-      { Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ['arn:aws:ssm:eu-west-1:123456789012:managed-instance/mi-0123456789abcdef0'] },
-    ]);
-    expect(withoutLogs(plan([]).functions['code-deploy'].statements)).toStrictEqual([]);
+    const statements = () => functions['code-deploy'].statements;
+    const bucket = `arn:aws:s3:::${names.bucket}`;
+    const instance = (id: string) => `arn:aws:ec2:${TEST_REGION}:${TEST_ACCOUNT}:instance/${id}`;
+    const request = (action: string, resource: string, more: Partial<IamRequest> = {}): IamRequest => ({ principal: 'code-deploy', action, resource, ...more });
+    const lastGood = `${bucket}/${lastGoodRevisionKey('shop', 'Deploy', 'Servers')}`;
+    const allowed = [
+      request('s3:GetObject', `${bucket}/shop/e1/Src/manifest.json`, { mayBeMissing: true }),
+      request('s3:GetObject', `${bucket}/shop/e1/Src/appspec.yml`),
+      request('s3:GetObject', lastGood, { mayBeMissing: true }),
+      request('s3:PutObject', lastGood),
+      request('ec2:DescribeInstances', '*'),
+      ...['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:CancelCommand'].map((a) => request(a, '*')),
+      request('ssm:SendCommand', `arn:aws:ssm:${TEST_REGION}:${TEST_ACCOUNT}:document/AWS-RunShellScript`),
+      request('ssm:SendCommand', instance('i-0aaa'), { context: { 'ssm:resourceTag/App': 'shop' } }),
+      request('ssm:SendCommand', instance('i-0bbb'), { context: { 'ssm:resourceTag/App': 'shop-canary' } }),
+      request('ssm:SendCommand', `arn:aws:ssm:${TEST_REGION}:${TEST_ACCOUNT}:managed-instance/mi-0123456789abcdef0`),
+    ];
+    expect(describeDenials(await checkRequests(statements, allowed))).toBe('');
+
+    const denied = [
+      // Another pipeline's artifacts and records, and writing an artifact.
+      request('s3:GetObject', `${bucket}/web/e1/Src/appspec.yml`),
+      request('s3:PutObject', `${bucket}/${lastGoodRevisionKey('web', 'Deploy', 'Servers')}`),
+      request('s3:PutObject', `${bucket}/shop/e1/Src/appspec.yml`),
+      // Another document, an instance of another application, one with no tag, a managed instance not named.
+      request('ssm:SendCommand', `arn:aws:ssm:${TEST_REGION}:${TEST_ACCOUNT}:document/AWS-RunPowerShellScript`),
+      request('ssm:SendCommand', instance('i-0ccc'), { context: { 'ssm:resourceTag/App': 'api' } }),
+      request('ssm:SendCommand', instance('i-0ddd')),
+      request('ssm:SendCommand', `arn:aws:ssm:${TEST_REGION}:${TEST_ACCOUNT}:managed-instance/mi-0fedcba9876543210`),
+    ];
+    for (const r of denied) expect(await checkRequests(statements, [r]), `${r.action} ${r.resource}`).toHaveLength(1);
+    // An installation with no in-place deployment gives the function nothing of this.
+    const none = plan([]).functions['code-deploy'].statements;
+    for (const r of [...allowed, ...denied]) expect(await checkRequests(() => none, [r]), `${r.action} ${r.resource}`).not.toHaveLength(0);
   });
 
   it('is the function the compiled machine invokes, with the artifact bucket it keeps last good revisions in', () => {
