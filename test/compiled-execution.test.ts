@@ -2,7 +2,15 @@
  * The compiled state machine, executed: what AWS would run, run here by aws-local-stepfunctions with
  * every Task bound to a stub. Orchestration (order, parallelism, failures, references) is tested here.
  */
-import { compilePipeline, type ExecutionInput, importCodePipeline, parsePipeline, parsePipelineText, validateStateMachine } from '@stepline/core';
+import {
+  compilePipeline,
+  type ExecutionInput,
+  importCodePipeline,
+  parsePipeline,
+  parsePipelineText,
+  readableCause,
+  validateStateMachine,
+} from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { seedFile } from './helpers/corpus';
 import { pipelineYaml } from './helpers/project';
@@ -186,15 +194,23 @@ describe('a batch build action, compiled and executed', () => {
     expect(started).toMatchObject({ ProjectName: 'stepline-batch-Build-Matrix', SourceVersion: 'c0ffee', BuildTimeoutInMinutesOverride: 30 });
   });
 
-  it('fails naming the Build stage when the batch fails, and deploys nothing', async () => {
-    const { outcome, calls } = await run(compiled, {
-      'Build · Matrix': failWith('Stepline.BuildFailed', 'the batch failed: build2 FAILED'),
-    });
-    expect(outcome).toStrictEqual({
-      status: 'FAILED',
-      error: 'Stepline.BuildFailed',
-      cause: 'Stage Build, action Matrix failed: the batch failed: build2 FAILED',
-    });
+  it('fails naming the Build stage and the builds of the batch that failed, and deploys nothing', async () => {
+    // What startBuildBatch.sync fails with: States.TaskFailed, the batch as CodeBuild describes it for its cause.
+    const batch = {
+      BuildBatch: {
+        Id: 'stepline-batch-Build-Matrix:b1',
+        BuildBatchStatus: 'FAILED',
+        BuildGroups: [
+          { Identifier: 'build1', CurrentBuildSummary: { Arn: 'arn:aws:codebuild:us-east-1:1:build/p:1', BuildStatus: 'SUCCEEDED' } },
+          { Identifier: 'build2', CurrentBuildSummary: { Arn: 'arn:aws:codebuild:us-east-1:1:build/p:2', BuildStatus: 'FAILED' } },
+          { Identifier: 'lint', IgnoreFailure: true, CurrentBuildSummary: { Arn: 'arn:aws:codebuild:us-east-1:1:build/p:3', BuildStatus: 'FAILED' } },
+        ],
+      },
+    };
+    const { outcome, calls } = await run(compiled, { 'Build · Matrix': failWith('States.TaskFailed', JSON.stringify(batch)) });
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.TaskFailed' });
+    // Where the failure is shown (get-execution, the console), the batch's JSON reads as one machine says it.
+    expect(readableCause(String(outcome.cause))).toBe('Stage Build, action Matrix failed: the batch failed: build2 FAILED');
     expect(calls.some((c) => c.state.startsWith('Deploy'))).toBe(false);
   });
 });

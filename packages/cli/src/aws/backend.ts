@@ -42,6 +42,7 @@ import {
   pipelineExecutionStatus,
   pipelineStateFrom,
   type ResumeInput,
+  readableCause,
   type StateMap,
   stageToRetry,
   TriggerType,
@@ -196,7 +197,8 @@ export class AwsBackend implements PipelineBackend {
     const detail: ExecutionDetail = {
       ...summary,
       ...(description.error !== undefined && { error: description.error }),
-      ...(description.cause !== undefined && { cause: description.cause }),
+      // A CodeBuild Task's cause is the build's JSON: shown as the builds that failed.
+      ...(description.cause !== undefined && { cause: readableCause(description.cause) }),
       state,
       builds: buildsFrom(raw, stateMap),
       approvals: approvalsFrom(raw, stateMap).map(({ token: _token, ...approval }) => approval),

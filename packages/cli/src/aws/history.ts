@@ -6,7 +6,7 @@
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
-import { buildKey, ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
+import { buildKey, ErrorName, FixedState, failureFromStateInput, type HistoryEvent, readableCause, type StateMap } from '@stepline/core';
 import type { ApprovalRecord, BuildPhaseRecord, ExecutionDetail } from '../backend';
 
 /** Reads events by id and finds, for any event, the state it happened in. */
@@ -61,7 +61,7 @@ export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEve
           state,
           at: at(e),
           ...(details?.error !== undefined && { error: details.error }),
-          ...(details?.cause !== undefined && { cause: details.cause }),
+          ...(details?.cause !== undefined && { cause: readableCause(details.cause) }),
         });
     }
   }

@@ -1,5 +1,6 @@
 export * from './execution-records';
 export * from './execution-status';
+export * from './failure-cause';
 export * from './machine';
 export * from './pipeline-state';
 export * from './rollback';
