@@ -20,7 +20,13 @@ beforeEach(async () => {
   ws = workspace();
   port = await freePort();
   lines = [];
-  canary = createLocalCanary({ artifactDir: ws.artifactDir, stateDir: ws.stateDir, startTimeoutMs: 10_000, log: (l) => lines.push(l) });
+  canary = createLocalCanary({
+    artifactDir: ws.artifactDir,
+    copyArtifact: ws.copyArtifact,
+    stateDir: ws.stateDir,
+    startTimeoutMs: 10_000,
+    log: (l) => lines.push(l),
+  });
 });
 
 afterEach(async () => {
@@ -191,7 +197,13 @@ describe('the local canary', () => {
     await canary.close();
     expect((await answerOnce()).status).toBe(0);
 
-    canary = createLocalCanary({ artifactDir: ws.artifactDir, stateDir: ws.stateDir, startTimeoutMs: 10_000, log: (l) => lines.push(l) });
+    canary = createLocalCanary({
+      artifactDir: ws.artifactDir,
+      copyArtifact: ws.copyArtifact,
+      stateDir: ws.stateDir,
+      startTimeoutMs: 10_000,
+      log: (l) => lines.push(l),
+    });
     await expect(op('exec-2', 'prepare')).resolves.toMatchObject({ Payload: { blue: { id: 'exec-1' }, green: { id: 'exec-2' } } });
     await setWeight('exec-2', 50);
     const bodies = new Set((await Promise.all(Array.from({ length: 10 }, () => answerOnce()))).map((a) => a.body));

@@ -4,14 +4,19 @@
  * for the alias, and hooks are commands. A failing AfterAllowTraffic hook rolls traffic back to the old
  * version, which stays the live one.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { freePort } from '@stepline/local';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { freePort, LocalArtifactStore } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
 
 let project: Project | undefined;
-afterEach(() => project?.remove());
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  project?.remove();
+  for (const clean of cleanups.splice(0)) clean();
+});
 
 /** The function's handler, as it would be deployed to Lambda. */
 const handler = (answer: string) => `export const handler = async () => ({ statusCode: 200, body: ${JSON.stringify(answer)} });\n`;
@@ -26,11 +31,16 @@ createServer(async (req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-/** The AfterAllowTraffic check: ten requests through the proxy, all answered "ok"; what it saw is kept for the test. */
+/**
+ * The AfterAllowTraffic check: ten requests through the proxy, all answered "ok"; what it saw is kept
+ * for the test, in its working directory (the deployment's working copy) and where SMOKE_SEEN says.
+ */
 const SMOKE = `import { writeFileSync } from 'node:fs';
 const seen = [];
 for (let i = 0; i < 10; i++) seen.push(await (await fetch(process.env.PROXY_URL)).text());
-writeFileSync('smoke-seen.json', JSON.stringify({ seen, hookExecutionId: process.env.STEPLINE_HOOK_EXECUTION_ID }));
+const said = JSON.stringify({ seen, hookExecutionId: process.env.STEPLINE_HOOK_EXECUTION_ID });
+writeFileSync('smoke-seen.json', said);
+writeFileSync(process.env.SMOKE_SEEN, said);
 process.exit(seen.every((s) => s.startsWith('ok')) ? 0 : 1);
 `;
 
@@ -66,13 +76,17 @@ describe('stepline run: a Lambda traffic shift', () => {
       { 'smoke.mjs': SMOKE },
     );
 
-    const first = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000 });
+    // Outside the project: a file there would be committed into the next run's source.
+    const smokeSeen = join(mkdtempSync(join(tmpdir(), 'stepline-smoke-')), 'smoke-seen.json');
+    cleanups.push(() => rmSync(dirname(smokeSeen), { recursive: true, force: true }));
+    const env = { SMOKE_SEEN: smokeSeen };
+    const first = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000, env });
     expect(first.stdout, first.stdout).toMatch(/✔ Deploy · Shift succeeded in/);
     expect(first.code).toBe(0);
 
     project.write('handler.mjs', handler('broken v2'));
     project.commitAll('v2 answers wrongly');
-    const second = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000 });
+    const second = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000, env });
 
     expect(second.code, second.stdout).toBe(1);
     expect(second.stdout).toMatch(/rolled back after Stepline\.HookFailed: AfterAllowTraffic hook failed: `node smoke\.mjs` exited with 1/);
@@ -80,8 +94,7 @@ describe('stepline run: a Lambda traffic shift', () => {
     const [latest, earlier] = executions;
     expect(executions.map((e) => e.status)).toStrictEqual(['Failed', 'Succeeded']);
     // The hook ran with all traffic on the new version, then traffic went back to the old one, which stays live.
-    const artifact = (executionId: string) => join(project?.dir ?? '', '.stepline', 'artifacts', 'orders', executionId, 'Src');
-    const smoke = JSON.parse(readFileSync(join(artifact(latest?.executionId ?? ''), 'smoke-seen.json'), 'utf8'));
+    const smoke = JSON.parse(readFileSync(smokeSeen, 'utf8'));
     expect(smoke.seen).toStrictEqual(Array(10).fill('broken v2'));
     expect(smoke.hookExecutionId).toBe(`orders/Deploy/Shift/${latest?.executionId}-AfterAllowTraffic`);
     expect(second.stdout).toMatch(/traffic is back on blue \(execution \S+ on port \d+/);
@@ -91,6 +104,17 @@ describe('stepline run: a Lambda traffic shift', () => {
       status: 'RolledBack',
       reason: expect.stringContaining('AfterAllowTraffic hook failed'),
     });
+    // The hook wrote in its deployment's working copy: both sealed artifacts still match their manifests,
+    // so a rollback to either execution can deploy it again.
+    const artifacts = new LocalArtifactStore(join(project.dir, '.stepline', 'artifacts'));
+    for (const e of [earlier, latest]) {
+      await expect(artifacts.verify('orders', e?.executionId ?? '', 'Src')).resolves.toMatchObject({ paths: expect.arrayContaining(['smoke.mjs']) });
+      expect(existsSync(join(artifacts.dir('orders', e?.executionId ?? '', 'Src'), 'smoke-seen.json'))).toBe(false);
+    }
+    // The live version keeps its working copy, to be started again by the next run.
+    const liveWork = JSON.parse(readFileSync(join(state, 'live', 'orders', 'Deploy', 'Shift.json'), 'utf8')).workDir as string;
+    expect(readFileSync(join(liveWork, 'handler.mjs'), 'utf8')).toBe(handler('ok v1'));
+    expect(existsSync(join(liveWork, 'smoke-seen.json'))).toBe(true);
   }, 150_000);
 
   it('runs a deployment whose hooks only its appspec names, skipping those Lambda functions with a line naming each', async () => {

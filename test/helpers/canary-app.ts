@@ -7,6 +7,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PlanStep } from '@stepline/core';
+import { LocalArtifactStore } from '@stepline/local';
 
 export const APP_SOURCE = join(import.meta.dirname, '..', 'fixtures', 'canary-app', 'server.mjs');
 
@@ -14,17 +15,27 @@ export interface Workspace {
   root: string;
   stateDir: string;
   artifactDir(pipeline: string, executionId: string, artifact: string): string;
+  /**
+   * A deployment's working copy, checked against the manifest by the artifact store; an artifact `build`
+   * wrote is sealed by the store on its first use, as the build handler seals its output.
+   */
+  copyArtifact(pipeline: string, executionId: string, artifact: string, dest: string): Promise<unknown>;
   /** Writes the build artifact of one execution: the app and its version.json. */
   build(pipeline: string, executionId: string, version: string, mode?: 'fail' | 'unhealthy'): string;
 }
 
 export function workspace(): Workspace {
   const root = mkdtempSync(join(tmpdir(), 'stepline-canary-'));
-  const artifactDir = (pipeline: string, executionId: string, artifact: string) => join(root, 'artifacts', pipeline, executionId, artifact);
+  const store = new LocalArtifactStore(join(root, 'artifacts'));
+  const artifactDir = (pipeline: string, executionId: string, artifact: string) => store.dir(pipeline, executionId, artifact);
   return {
     root,
     stateDir: join(root, 'state'),
     artifactDir,
+    async copyArtifact(pipeline, executionId, artifact, dest) {
+      if (!store.exists(pipeline, executionId, artifact)) await store.seal(pipeline, executionId, artifact);
+      return store.copyTo(pipeline, executionId, artifact, dest);
+    },
     build(pipeline, executionId, version, mode) {
       const dir = artifactDir(pipeline, executionId, 'Build');
       mkdirSync(dir, { recursive: true });

@@ -4,6 +4,8 @@
  * app's versions as processes, the weighted proxy as the ALB, health and the proxy's 5xx rate as the
  * alarm, hook commands as the hooks.
  */
+
+import { join } from 'node:path';
 import { abortExecution as abortDeployments, type CanaryRequest, type CanaryResult, parseCanaryRequest, runCanaryOperation } from '@stepline/core';
 import { FileRecordStore, LiveRecords } from './records';
 import { LocalSite } from './site';
@@ -16,6 +18,8 @@ export { SmoothWeightedScheduler, type WeightedEntry } from './scheduler';
 export interface LocalCanaryOptions {
   /** Maps an artifact to its directory on disk: .stepline/artifacts/<pipeline>/<executionId>/<artifact>/ */
   artifactDir(pipeline: string, executionId: string, artifact: string): string;
+  /** Copies a sealed artifact into `dest`, checked against its manifest (a deployment's working copy). */
+  copyArtifact(pipeline: string, executionId: string, artifact: string, dest: string): Promise<unknown>;
   /** Where deployment records live (e.g. which artifact is live per pipeline/stage/action), under .stepline/. */
   stateDir: string;
   log?(line: string): void;
@@ -50,6 +54,8 @@ export function createLocalCanary(options: LocalCanaryOptions): LocalCanary {
       site = new LocalSite({
         key: { pipeline: r.pipeline, stage: r.stage, action: r.action },
         artifactDir: (p, e, a) => options.artifactDir(p, e, a),
+        copyArtifact: (p, e, a, dest) => options.copyArtifact(p, e, a, dest),
+        workRoot: join(options.stateDir, 'work'),
         live,
         log,
         startTimeoutMs: options.startTimeoutMs ?? 60_000,

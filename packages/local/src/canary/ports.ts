@@ -34,7 +34,7 @@ import type { LocalSite, LocalSpec, LocalVersion } from './site';
  */
 export const MIN_REQUESTS_FOR_ERROR_RATE = 20;
 
-const info = (v: LocalVersion): VersionInfo => ({ id: v.id, description: `execution ${v.id} on port ${v.process.port} (${v.artifactDir})` });
+const info = (v: LocalVersion): VersionInfo => ({ id: v.id, description: `execution ${v.id} on port ${v.process.port} (${v.workDir})` });
 
 /** One deployment on a site: the execution's green, and the blue it replaces. */
 export class SiteDeployment {
@@ -85,7 +85,7 @@ export class LocalEnvironment implements DeploymentEnvironment {
     if (!existsSync(dir)) throw new SteplineError(ErrorName.ArtifactInvalid, `input artifact ${request.inputArtifact.name} is not on disk at ${dir}`);
     const version = await site.startVersion(`green ${request.executionId}`, {
       id: request.executionId,
-      artifactDir: dir,
+      workDir: await site.workDir(request),
       command: local.command,
       healthPath: local.healthPath,
     });
@@ -199,7 +199,8 @@ export class CommandHooks implements HookRunner {
     const result = await runCommand(command, {
       signal: site.signal(request.executionId),
       name: `${hook} hook`,
-      cwd: site.artifactDir(request),
+      // A hook may write files: it runs in the deployment's working copy, never in the sealed artifact.
+      cwd: await site.workDir(request),
       timeoutMs: site.hookTimeoutMs,
       log: (line) => site.output(line),
       env: {

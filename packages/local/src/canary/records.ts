@@ -91,7 +91,11 @@ export class FileRecordStore implements DeploymentRecordStore {
 /** The version that serves an action's traffic, as the next run needs it to start blue again. */
 export interface LiveRecord {
   executionId: string;
-  artifactDir: string;
+  /**
+   * The version's working copy of its artifact (under `.stepline/deployments/work/`), where it runs.
+   * Absent from a record written before versions had working copies: that live version is not restarted.
+   */
+  workDir?: string;
   command: string;
   healthPath: string;
   updatedAt: string;

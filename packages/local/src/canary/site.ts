@@ -4,6 +4,8 @@
  * core's canary ports as classes (ports.ts), so the step logic is the same as on AWS.
  */
 import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type CanaryPorts,
   type CanaryRequest,
@@ -13,6 +15,7 @@ import {
   ErrorName,
   SteplineError,
 } from '@stepline/core';
+import { fileSafe } from '../runtime/context';
 import { CommandHooks, LocalAlarms, LocalEnvironment, ProxyRouter, SiteDeployment } from './ports';
 import { AppProcess, freePort } from './processes';
 import { type BackendStats, type ProxyRoute, WeightedProxy } from './proxy';
@@ -23,6 +26,10 @@ export type LocalSpec = NonNullable<DeploymentSpec['local']>;
 export interface SiteOptions {
   key: Omit<DeploymentKey, 'executionId'>;
   artifactDir(pipeline: string, executionId: string, artifact: string): string;
+  /** Copies a sealed artifact into `dest`, checked against its manifest. */
+  copyArtifact(pipeline: string, executionId: string, artifact: string, dest: string): Promise<unknown>;
+  /** Where each deployment's working copy of its artifact is kept (a version runs and its hooks write there). */
+  workRoot: string;
   live: LiveRecords;
   log(line: string): void;
   /** How long a version may take to answer its health path after it starts. */
@@ -33,7 +40,8 @@ export interface SiteOptions {
 export interface LocalVersion {
   /** The execution that deployed it. */
   id: string;
-  artifactDir: string;
+  /** Its working copy of the artifact: the process's cwd, kept while the version may run. */
+  workDir: string;
   command: string;
   healthPath: string;
   process: AppProcess;
@@ -147,14 +155,30 @@ export class LocalSite {
     return this.versions.get(id);
   }
 
+  /** The sealed artifact: read, never run in (a file written there would break its manifest). */
   artifactDir(request: CanaryRequest): string {
     return this.options.artifactDir(request.pipeline, request.executionId, request.inputArtifact.name);
+  }
+
+  /**
+   * The deployment's working copy of its artifact, where its version runs and its hooks run: made once
+   * (checked against the manifest, as the invoke handler copies its input), then kept per version, so a
+   * live version started again later finds what it wrote.
+   */
+  async workDir(request: CanaryRequest): Promise<string> {
+    const dir = join(this.options.workRoot, ...[request.pipeline, request.stage, request.action, request.executionId].map(fileSafe));
+    if (existsSync(dir)) return dir;
+    const partial = `${dir}.partial`;
+    await rm(partial, { recursive: true, force: true });
+    await this.options.copyArtifact(request.pipeline, request.executionId, request.inputArtifact.name, partial);
+    await rename(partial, dir);
+    return dir;
   }
 
   /** Starts a version's process on a free port; it answers once healthy (see checkGreenHealth). */
   async startVersion(name: string, spec: Omit<LocalVersion, 'process' | 'blueOf'>): Promise<LocalVersion> {
     const port = await freePort();
-    const process = AppProcess.start({ name, command: spec.command, cwd: spec.artifactDir, port, log: (l) => this.options.log(l) });
+    const process = AppProcess.start({ name, command: spec.command, cwd: spec.workDir, port, log: (l) => this.options.log(l) });
     const version: LocalVersion = { ...spec, process, blueOf: this.primary };
     this.versions.set(version.id, version);
     return version;
@@ -165,7 +189,7 @@ export class LocalSite {
     this.primary = version.id;
     this.options.live.put(this.options.key, {
       executionId: version.id,
-      artifactDir: version.artifactDir,
+      workDir: version.workDir,
       command: version.command,
       healthPath: version.healthPath,
       updatedAt: new Date().toISOString(),
@@ -232,17 +256,21 @@ export class LocalSite {
       this.primary = undefined;
       if (options.forget) this.options.live.delete(this.options.key);
     }
+    // A version that will not run again needs its working copy no more; the live one keeps it for the next start.
+    if (options.forget) await rm(version.workDir, { recursive: true, force: true });
   }
 
   private async restoreLive(): Promise<void> {
     const live = this.options.live.get(this.options.key);
     if (!live || this.primary !== undefined) return;
-    if (!existsSync(live.artifactDir)) {
-      this.log(`the live version recorded on disk (execution ${live.executionId}) is gone from ${live.artifactDir}: the next deployment is an initial one`);
+    if (!live.workDir || !existsSync(live.workDir)) {
+      this.log(
+        `the live version recorded on disk (execution ${live.executionId}) is gone from ${live.workDir ?? 'its working copy'}: the next deployment is an initial one`,
+      );
       return;
     }
     const port = await freePort();
-    const proc = AppProcess.start({ name: `live ${live.executionId}`, command: live.command, cwd: live.artifactDir, port, log: (l) => this.options.log(l) });
+    const proc = AppProcess.start({ name: `live ${live.executionId}`, command: live.command, cwd: live.workDir, port, log: (l) => this.options.log(l) });
     const health = await proc.waitHealthy(live.healthPath, this.options.startTimeoutMs);
     if (!health.healthy) {
       await proc.stop();
@@ -251,7 +279,7 @@ export class LocalSite {
     }
     const version: LocalVersion = {
       id: live.executionId,
-      artifactDir: live.artifactDir,
+      workDir: live.workDir,
       command: live.command,
       healthPath: live.healthPath,
       process: proc,
@@ -260,7 +288,7 @@ export class LocalSite {
     this.versions.set(version.id, version);
     this.primary = version.id;
     this.requireProxy().setRoutes([{ backend: backend(version), weight: 100 }]);
-    this.log(`started the live version again (execution ${live.executionId}) from ${live.artifactDir} on port ${port}`);
+    this.log(`started the live version again (execution ${live.executionId}) from ${live.workDir} on port ${port}`);
   }
 
   private requireProxy(): WeightedProxy {

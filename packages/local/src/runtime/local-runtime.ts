@@ -132,6 +132,7 @@ export class LocalRuntime {
     this.approvals = new LocalApprovals(this.store, loadSigningKey(join(this.paths.state, 'signing-key')));
     this.canary = createLocalCanary({
       artifactDir: (p, e, a) => this.artifacts.dir(p, e, a),
+      copyArtifact: (p, e, a, dest) => this.artifacts.copyTo(p, e, a, dest),
       stateDir: join(this.paths.state, 'deployments'),
       log: (line) => (options.sink ?? quietSink).line(`    ${line}`),
     });
