@@ -16,17 +16,15 @@ let port: number;
 let canary: LocalCanary;
 let lines: string[];
 
+/** The local canary over the workspace, its log lines kept in `lines`. */
+const newCanary = () =>
+  createLocalCanary({ artifactDir: ws.artifactDir, copyArtifact: ws.copyArtifact, stateDir: ws.stateDir, startTimeoutMs: 10_000, log: (l) => lines.push(l) });
+
 beforeEach(async () => {
   ws = workspace();
   port = await freePort();
   lines = [];
-  canary = createLocalCanary({
-    artifactDir: ws.artifactDir,
-    copyArtifact: ws.copyArtifact,
-    stateDir: ws.stateDir,
-    startTimeoutMs: 10_000,
-    log: (l) => lines.push(l),
-  });
+  canary = newCanary();
 });
 
 afterEach(async () => {
@@ -197,13 +195,7 @@ describe('the local canary', () => {
     await canary.close();
     expect((await answerOnce()).status).toBe(0);
 
-    canary = createLocalCanary({
-      artifactDir: ws.artifactDir,
-      copyArtifact: ws.copyArtifact,
-      stateDir: ws.stateDir,
-      startTimeoutMs: 10_000,
-      log: (l) => lines.push(l),
-    });
+    canary = newCanary();
     await expect(op('exec-2', 'prepare')).resolves.toMatchObject({ Payload: { blue: { id: 'exec-1' }, green: { id: 'exec-2' } } });
     await setWeight('exec-2', 50);
     const bodies = new Set((await Promise.all(Array.from({ length: 10 }, () => answerOnce()))).map((a) => a.body));
