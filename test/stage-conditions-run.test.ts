@@ -2,8 +2,8 @@
  * Stage conditions through `stepline run`: the CLI in a fresh project, real git, real shells for the
  * command rules and actions, the pipeline state as `get-pipeline-state` shows it afterwards.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
 
@@ -50,29 +50,41 @@ describe('stepline run with stage conditions', () => {
 });
 
 describe('stepline run with onFailure RETRY', () => {
-  it('retries a failed action once by itself; the attempt shows in get-execution', async () => {
-    project = createProject({
-      'stepline.yml': pipelineYaml(
+  it('retries a failed commands action once by itself; the attempt shows in get-execution', async () => {
+    project = createProject({});
+    // Outside the project: each attempt of a commands action runs in a fresh copy of its input artifact.
+    const seen = join(project.dir, '..', `${basename(project.dir)}-flaky-seen`);
+    project.write(
+      'stepline.yml',
+      pipelineYaml(
         'flaky',
         `  - name: Test
     onFailure: { result: RETRY, retryMode: FAILED_ACTIONS }
     actions:
       - { name: Lint, kind: invoke, command: "echo lint" }
-      - { name: Flaky, kind: invoke, runOrder: 2, command: "if [ -f $TMPDIR/flaky-seen ]; then echo passed; else touch $TMPDIR/flaky-seen; echo first try fails; exit 1; fi" }
+      - name: Flaky
+        kind: commands
+        runOrder: 2
+        inputArtifacts: [Src]
+        commands:
+          - 'if [ -f "${seen}" ]; then echo passed; else touch "${seen}"; echo first try fails; exit 1; fi'
 `,
       ),
-    });
-    const tmp = join(project.dir, 'tmp');
-    mkdirSync(tmp);
-    const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env: { TMPDIR: tmp }, timeoutMs: 60_000 });
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/✖ Test · Flaky failed .*first try fails/);
-    expect(run.stdout).toMatch(/↻ stage Test: retrying automatically/);
-    expect(run.stdout).toMatch(/✔ Test · Flaky succeeded/);
-    expect(run.stdout.match(/Test · Lint \(invoke\) started/g)).toHaveLength(1);
-    const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ executionId: string }>;
-    const detail = await runCli(['get-execution', execution?.executionId ?? ''], { cwd: project.dir });
-    expect(detail.stdout).toMatch(/^Test\s+Succeeded\s+retried automatically at /m);
+    );
+    project.commitAll('pipeline');
+    try {
+      const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
+      expect(run.code, run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/✖ Test · Flaky failed .*first try fails/);
+      expect(run.stdout).toMatch(/↻ stage Test: retrying automatically/);
+      expect(run.stdout).toMatch(/✔ Test · Flaky succeeded/);
+      expect(run.stdout.match(/Test · Lint \(invoke\) started/g)).toHaveLength(1);
+      const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ executionId: string }>;
+      const detail = await runCli(['get-execution', execution?.executionId ?? ''], { cwd: project.dir });
+      expect(detail.stdout).toMatch(/^Test\s+Succeeded\s+retried automatically at /m);
+    } finally {
+      rmSync(seen, { force: true });
+    }
   }, 60_000);
 });
 
