@@ -7,6 +7,6 @@ export { type CompileOptions, type CompileTarget, type FunctionArns, type StateI
 export type { IamStatement } from './iam';
 export { CODEBUILD_TRANSIENT_ERRORS, LAMBDA_TRANSIENT_ERRORS, Resource, Timeout } from './integrations';
 export { pipelineToMermaid } from './mermaid';
-export { actionStateName, FixedState, gateStateName, resultKeys, rollbackEndsName } from './names';
+export { actionStateName, type ConditionKind, ConditionLabel, FixedState, gateStateName, resultKeys, rollbackEndsName } from './names';
 export { actionResultPath } from './references';
 export * from './states';
