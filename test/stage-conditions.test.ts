@@ -344,9 +344,13 @@ describe('rules each target cannot run are said before the run', () => {
     actions: [{ name: Ship, kind: invoke, function: ship, command: ./ship }]`;
   const parsed = parsePipelineText(`name: web\nstages:${SOURCE}\n${stages}`);
 
-  it('on AWS, a Commands rule', () => {
-    expect(compilePipeline(parsed, { target: 'aws' }).warnings).toStrictEqual([
-      { path: 'stages[1].beforeEntry.rules[0]', message: 'a Commands rule runs on one machine only: on AWS use a LambdaInvoke rule' },
+  it('on AWS, a LambdaInvoke rule with only a command; a Commands rule runs there (on CodeBuild)', () => {
+    expect(compilePipeline(parsed, { target: 'aws' }).warnings).toStrictEqual([]);
+    const local = parsePipelineText(
+      `name: web\nstages:${SOURCE}\n${stages.replace('provider: Commands, commands: [./smoke]', 'provider: LambdaInvoke, command: ./smoke')}`,
+    );
+    expect(compilePipeline(local, { target: 'aws' }).warnings).toStrictEqual([
+      { path: 'stages[1].beforeEntry.rules[0]', message: 'a LambdaInvoke rule needs a functionName to run on AWS (a command runs only on one machine)' },
     ]);
   });
 

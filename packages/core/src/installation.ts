@@ -84,6 +84,8 @@ export const EnvVar = {
   StateMachineArns: 'STATE_MACHINE_ARNS',
   /** The pipeline definitions, as JSON or `s3://bucket/key`. */
   Pipelines: 'PIPELINES',
+  /** The prefix of the CodeBuild projects the installation creates (core's `ruleProjectName`). */
+  ProjectPrefix: 'CODEBUILD_PROJECT_PREFIX',
   /** Base URL of the approval links (the approval-response Function URL). */
   PublicUrl: 'PUBLIC_URL',
   GithubApiUrl: 'GITHUB_API_URL',
