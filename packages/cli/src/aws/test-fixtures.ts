@@ -21,6 +21,7 @@ export const webPipeline: Pipeline = parsePipeline({
     {
       name: 'Deploy',
       beforeEntry: { result: 'FAIL', rules: [{ name: 'Window', provider: 'DeploymentWindow', cron: '* 9-17 ? * MON-FRI *', timeZone: 'UTC' }] },
+      onSuccess: { result: 'FAIL', rules: [{ name: 'Smoke', provider: 'Commands', commands: ['./smoke'] }] },
       actions: [{ name: 'Ship', kind: 'invoke', function: 'ship', inputArtifacts: ['out'] }],
     },
   ],
