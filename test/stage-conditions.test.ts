@@ -3,7 +3,15 @@
  * bound to a stub; a condition's check is answered by core's real evaluation of the rules the machine
  * resolved, with the alarm, function and command effects stubbed.
  */
-import { compilePipeline, parsePipelineText, rollbackInput, validateStateMachine } from '@stepline/core';
+import {
+  compilePipeline,
+  conditionCheckOutput,
+  type HistoryEvent,
+  parsePipelineText,
+  rollbackInput,
+  ruleExecutionsFrom,
+  validateStateMachine,
+} from '@stepline/core';
 import { execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
 import { refusalOf } from '../packages/core/src/testing';
@@ -100,6 +108,48 @@ describe('beforeEntry', () => {
     expect(entered).toContain('Deploy · wait for entry conditions');
     expect(calls.filter((c) => c.state.startsWith('Deploy · check entry conditions'))).toHaveLength(2);
     expect(calls.some((c) => c.state === 'Deploy · Ship')).toBe(true);
+  });
+
+  it('lets a waiting entry condition through at the check after an override, and its rule executions say who did', async () => {
+    const pipeline = parsePipelineText(`name: web\nstages:${SOURCE}
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
+    actions: [{ name: Ship, kind: invoke, function: ship }]
+`);
+    const windowed = compilePipeline(pipeline, { target: 'aws' });
+    // Always Saturday noon in Paris: only the override, seen at the third check, lets the stage in.
+    let checks = 0;
+    const stub = conditionStub(
+      {},
+      () => new Date('2026-12-05T11:00:00Z'),
+      () => (++checks >= 3 ? { by: 'alice@example.com', at: '2026-12-05T11:10:00.000Z' } : undefined),
+    );
+    const { outcome, events, calls } = await runStubbed(
+      windowed,
+      { 'Deploy · check entry conditions': stub, 'Deploy · check entry conditions again': stub },
+      { ...MANUAL_START, pipeline: 'web' },
+    );
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c.state.startsWith('Deploy · check entry conditions'))).toHaveLength(3);
+    expect(calls.some((c) => c.state === 'Deploy · Ship')).toBe(true);
+    // Each check's answer, as the runtimes keep it in their history: one evaluation of the rule, overridden.
+    const history = events.flatMap((e): HistoryEvent[] => {
+      if (e.type !== 'StateEntered' && e.type !== 'StateExited') return [];
+      const check = e.type === 'StateExited' ? conditionCheckOutput(e.state.output) : undefined;
+      return [
+        { type: e.type === 'StateEntered' ? 'entered' : 'exited', state: e.state.name, at: new Date(e.timestamp).toISOString(), ...(check && { check }) },
+      ];
+    });
+    expect(ruleExecutionsFrom({ pipeline, execution: { executionId: 'exec-1', status: 'Succeeded', events: history } })).toMatchObject([
+      {
+        ruleExecutionId: 'exec-1/Deploy/beforeEntry/Weekdays/1',
+        status: 'Succeeded',
+        updatedBy: 'alice@example.com',
+        output: { executionResult: { externalExecutionSummary: 'overridden by alice@example.com at 2026-12-05T11:10:00.000Z' } },
+      },
+    ]);
   });
 });
 
