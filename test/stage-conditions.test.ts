@@ -41,6 +41,15 @@ const flaky = (times: number, answer: Override) => {
 };
 const built = () => ({ Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [] } });
 
+/** A Deploy stage that enters only on weekdays, 9:00 to 18:00 in Paris. */
+const WINDOWED = `
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
+    actions: [{ name: Ship, kind: invoke, function: ship }]
+`;
+
 describe('beforeEntry', () => {
   const compiled = compile(`
   - name: Deploy
@@ -93,13 +102,7 @@ describe('beforeEntry', () => {
   });
 
   it('waits for a closed deployment window and enters when it opens', async () => {
-    const windowed = compile(`
-  - name: Deploy
-    beforeEntry:
-      result: FAIL
-      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
-    actions: [{ name: Ship, kind: invoke, function: ship }]
-`);
+    const windowed = compile(WINDOWED);
     // Saturday noon in Paris, then Monday 09:00 in Paris.
     const clock = [new Date('2026-12-05T11:00:00Z'), new Date('2026-12-07T08:00:00Z')];
     const stub = conditionStub({}, () => clock.shift() ?? new Date('2026-12-07T08:00:00Z'));
@@ -111,13 +114,7 @@ describe('beforeEntry', () => {
   });
 
   it('lets a waiting entry condition through at the check after an override, and its rule executions say who did', async () => {
-    const pipeline = parsePipelineText(`name: web\nstages:${SOURCE}
-  - name: Deploy
-    beforeEntry:
-      result: FAIL
-      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
-    actions: [{ name: Ship, kind: invoke, function: ship }]
-`);
+    const pipeline = parsePipelineText(`name: web\nstages:${SOURCE}\n${WINDOWED}`);
     const windowed = compilePipeline(pipeline, { target: 'aws' });
     // Always Saturday noon in Paris: only the override, seen at the third check, lets the stage in.
     let checks = 0;
