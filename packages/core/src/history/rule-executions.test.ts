@@ -78,4 +78,33 @@ describe('rule executions from history', () => {
     });
     expect(smoke).toMatchObject({ ruleName: 'Smoke', status: 'Failed' });
   });
+
+  it('names the CodeBuild build a Commands rule ran in, from the check that started it', () => {
+    const commands = parsePipelineText(
+      pipelineYaml(
+        'web',
+        '  - name: Deploy\n    beforeEntry: { result: FAIL, rules: [{ name: Smoke, provider: Commands, commands: [./smoke] }] }\n    actions: [{ name: Ship, kind: invoke, function: ship }]\n',
+      ),
+    );
+    const running: ConditionCheckResult = {
+      status: 'WAIT',
+      rule: 'Smoke',
+      reason: 'commands running in CodeBuild build p:1',
+      waitSeconds: 15,
+      watch: { builds: { Smoke: 'p:1' } },
+      rules: [{ rule: 'Smoke', provider: 'Commands', status: 'WAIT', reason: 'commands running in CodeBuild build p:1' }],
+    };
+    const passed: ConditionCheckResult = {
+      status: 'PASS',
+      reason: '1 rule passed',
+      rules: [{ rule: 'Smoke', provider: 'Commands', status: 'PASS', reason: 'commands succeeded in CodeBuild build p:1' }],
+    };
+    const events = [...check('Deploy · check entry conditions', running), ...check('Deploy · check entry conditions again', passed)];
+    expect(ruleExecutionsFrom({ pipeline: commands, execution: { executionId: 'e1', status: 'Succeeded', events } })).toMatchObject([
+      {
+        status: 'Succeeded',
+        output: { executionResult: { externalExecutionId: 'p:1', externalExecutionSummary: 'commands succeeded in CodeBuild build p:1' } },
+      },
+    ]);
+  });
 });

@@ -33,7 +33,7 @@ export interface RuleExecution {
   /** Who let the condition through by hand (override-stage-condition). */
   updatedBy?: string;
   input: { ruleTypeId: { category: 'Rule'; owner: 'AWS'; provider: Rule['provider']; version: '1' }; configuration: Record<string, string> };
-  output?: { executionResult: { externalExecutionSummary: string; errorDetails?: { code: string; message: string } } };
+  output?: { executionResult: { externalExecutionSummary: string; externalExecutionId?: string; errorDetails?: { code: string; message: string } } };
 }
 
 /** A check Task's answer, from the state's output (`$.check.result`), when it holds one. */
@@ -124,7 +124,9 @@ export function ruleExecutionsFrom(input: RuleExecutionsInput): RuleExecution[] 
       if (!rule) continue;
       const r = record(rule);
       r.status = STATUS_OF[outcome.status];
-      r.output = { executionResult: { externalExecutionSummary: outcome.reason } };
+      // A Commands rule's CodeBuild build (AWS), kept from the check that started it.
+      const externalExecutionId = result.watch?.builds?.[outcome.rule] ?? r.output?.executionResult.externalExecutionId;
+      r.output = { executionResult: { externalExecutionSummary: outcome.reason, ...(externalExecutionId !== undefined && { externalExecutionId }) } };
       if (result.overridden) r.updatedBy = result.overridden.by;
     }
     if (result.status !== CheckStatus.Wait) current.delete(key);
