@@ -9,9 +9,12 @@ import {
   type ConditionOverride,
   checkSourceRevisionOverrides,
   checkVariableOverrides,
+  type ExecutionDetail,
+  type ExecutionSummary,
   newExecutionId,
   type Pipeline,
   type PipelineState,
+  type PipelineSummary,
   type RuleExecution,
 } from '@stepline/core';
 import {
@@ -31,15 +34,7 @@ import {
   setStageTransition,
   stopExecution,
 } from '@stepline/local';
-import type {
-  DecideApprovalOptions,
-  ExecutionDetail,
-  ExecutionSummary,
-  OverrideConditionOptions,
-  PipelineBackend,
-  PipelineSummary,
-  StartOptions,
-} from './backend';
+import type { DecideApprovalOptions, OverrideConditionOptions, PipelineBackend, StartOptions } from './backend';
 import { UsageError } from './errors';
 import { DEFAULT_FILES, loadPipeline } from './load-pipeline';
 
