@@ -8,11 +8,13 @@ import {
   type Action,
   actionPositions,
   type BuildAction,
+  COMMANDS_RULE_TIMEOUT_MINUTES,
   type CodeBuildRun,
   type CompiledPipeline,
   type CompileOptions,
   ControlPrefix,
   commandsBuild,
+  commandsBuildspec,
   type DeployAction,
   type EcrPushRule,
   EnvVar,
@@ -26,6 +28,7 @@ import {
   pipelineManifestKey,
   projectName,
   readsLambdaAppSpec,
+  ruleProjectName,
   type SourceAction,
 } from '@stepline/core';
 import {
@@ -238,9 +241,17 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const cloudFormationPipelines = [
     ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
   ];
-  const rules = options.pipelines.flatMap((pipeline) =>
-    pipeline.stages.flatMap((s) => [s.beforeEntry, s.onSuccess, s.onFailure].flatMap((c) => c?.rules ?? [])),
+  const conditions = options.pipelines.flatMap((pipeline) =>
+    pipeline.stages.flatMap((stage) =>
+      (['beforeEntry', 'onSuccess', 'onFailure'] as const).flatMap((kind) => (stage[kind]?.rules ?? []).map((rule) => ({ pipeline, stage, kind, rule }))),
+    ),
   );
+  const rules = conditions.map((c) => c.rule);
+  // A Commands rule runs as a build of a project of its own, started by the conditions function.
+  const ruleProjects = conditions.flatMap(({ pipeline, stage, kind, rule }) =>
+    rule.provider === 'Commands' ? [{ pipeline, stage, kind, rule, name: ruleProjectName(names.prefix, pipeline.name, stage.name, kind, rule.name) }] : [],
+  );
+  const conditionPipelines = [...new Set(conditions.map((c) => c.pipeline.name))];
   const ruleFunctions = [
     ...new Set(
       rules.flatMap((r) =>
@@ -366,14 +377,33 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
     conditions: fn('conditions', {
-      description: 'stepline: stage conditions (alarm and function rules)',
+      description: 'stepline: stage conditions (alarm, function and commands rules; overrides)',
       // A LambdaInvoke rule's function may take Lambda's whole limit.
       timeoutSeconds: 900,
       memoryMb: 256,
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.ProjectPrefix]: names.prefix },
       statements: [
         // DescribeAlarms answers composite alarms only when allowed on every resource.
         ...(rules.some((r) => r.provider === 'CloudWatchAlarm') ? [awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*']))] : []),
         ...(ruleFunctions.length > 0 ? [allow(['lambda:InvokeFunction'], ruleFunctions)] : []),
+        ...(ruleProjects.length > 0
+          ? [
+              allow(
+                ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'],
+                ruleProjects.map((p) => `arn:aws:codebuild:${region}:${accountId}:project/${p.name}`),
+              ),
+            ]
+          : []),
+        // Each check looks for an override (override-stage-condition) that is usually absent: a 404, not a 403, needs ListBucket.
+        ...(conditionPipelines.length > 0
+          ? [
+              allow(
+                ['s3:GetObject'],
+                conditionPipelines.map((p) => objects(`${ControlPrefix.conditionOverrides}${p}/`)),
+              ),
+              listBucket(bucketArn),
+            ]
+          : []),
       ],
     }),
     's3-deploy': fn('s3-deploy', {
@@ -429,11 +459,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     const producer = positions.find(
       (p) => p.pipeline === pipeline && p.position.action.kind === 'source' && primary !== undefined && p.position.action.outputArtifacts.includes(primary),
     )?.position.action as SourceAction | undefined;
-    const environment = action.environment ?? {
-      image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
-      computeType: 'BUILD_GENERAL1_SMALL',
-      privilegedMode: false,
-    };
+    const environment = action.environment ?? DEFAULT_BUILD_ENVIRONMENT;
     const connection = producer?.connectionArn;
     return [
       {
@@ -482,11 +508,31 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ];
   });
 
+  // A Commands rule's project: no source (the rule's commands are its buildspec), no artifacts, only its logs.
+  projects.push(
+    ...ruleProjects.map(({ pipeline, stage, kind, rule, name }): ProjectPlan => {
+      const logGroup = `/aws/codebuild/${name}`;
+      return {
+        name,
+        pipeline: pipeline.name,
+        stage: stage.name,
+        action: `${kind}-${rule.name}`,
+        source: { type: 'NO_SOURCE', buildspec: rule.provider === 'Commands' ? commandsBuildspec({ commands: rule.commands }) : '' },
+        artifacts: { type: 'NO_ARTIFACTS' },
+        environment: { type: 'LINUX_CONTAINER', ...DEFAULT_BUILD_ENVIRONMENT },
+        timeoutMinutes: COMMANDS_RULE_TIMEOUT_MINUTES,
+        logGroup,
+        statements: [allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`])],
+      };
+    }),
+  );
+
   const days = options.artifactRetentionDays ?? 30;
   const lifecycle: LifecycleRule[] = [
     ...options.pipelines.map((p) => ({ id: `artifacts-${p.name}`.slice(0, 255), prefix: `${p.name}/`, expirationDays: days })),
     { id: 'approval-records', prefix: ControlPrefix.approvals, expirationDays: days },
     { id: 'deployment-records', prefix: ControlPrefix.deployments, expirationDays: days },
+    { id: 'condition-overrides', prefix: ControlPrefix.conditionOverrides, expirationDays: days },
     // Gate state and manifests are rewritten in place: only their old versions go.
     { id: 'old-versions', noncurrentDays: 7, expiredObjectDeleteMarker: true, abortMultipartDays: 1 },
   ];
@@ -775,6 +821,9 @@ function codeDeployStatements(options: {
     );
   return statements;
 }
+
+/** What a project the installation creates builds on, unless its action says otherwise. */
+const DEFAULT_BUILD_ENVIRONMENT = { image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0', computeType: 'BUILD_GENERAL1_SMALL', privilegedMode: false };
 
 /**
  * The builds the installation creates a CodeBuild project for: build and test actions that name none,
