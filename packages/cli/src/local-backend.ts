@@ -136,6 +136,10 @@ export class LocalBackend implements PipelineBackend {
     throw new UsageError('retry-stage-execution runs in the foreground on this machine (the CLI handles it)');
   }
 
+  async rollbackStage(): Promise<{ executionId: string; targetExecution: string }> {
+    throw new UsageError('rollback-stage runs in the foreground on this machine (the CLI handles it)');
+  }
+
   async disableStageTransition(name: string, stage: string, reason: string): Promise<void> {
     const { pipeline } = await this.pipeline(name);
     refused(() => setStageTransition(this.store, pipeline, stage, { enabled: false, reason, by: process.env.USER ?? 'local user' }));

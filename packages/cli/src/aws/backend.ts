@@ -10,17 +10,14 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  DescribeStateMachineForExecutionCommand,
   ExecutionAlreadyExists,
   type ExecutionListItem,
   ListExecutionsCommand,
   ListTagsForResourceCommand,
-  paginateGetExecutionHistory,
   paginateListStateMachines,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   type SFNClient,
-  type HistoryEvent as SfnHistoryEvent,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -34,8 +31,6 @@ import {
   executionName,
   gateStateName,
   type HistoryEvent,
-  machineHash,
-  machineManifestKey,
   newExecutionId,
   type Pipeline,
   type PipelineState,
@@ -46,12 +41,21 @@ import {
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
+import {
+  MachineManifests,
+  normalizeHistory,
+  RollbackRefused,
+  readHistory,
+  type StartedRollback,
+  stageEntryState,
+  startRollback,
+} from '@stepline/functions/executions';
 // The gate adapters only: the CLI need not load the canary's SDK clients.
 import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
 import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
-import { approvalsFrom, buildsFrom, normalizeHistory, variablesFrom } from './history';
+import { approvalsFrom, buildsFrom, variablesFrom } from './history';
 import { ManifestTag, type PipelineManifest, parseManifest, parseS3Url } from './manifest';
 
 export interface AwsBackendOptions {
@@ -98,8 +102,7 @@ export class AwsBackend implements PipelineBackend {
   private readonly now: () => Date;
   private readonly random: () => number;
   private installed: Promise<InstalledPipeline[]> | undefined;
-  /** Manifests of earlier machines, by S3 key: written once, never changed. */
-  private readonly machineManifests = new Map<string, Promise<PipelineManifest | undefined>>();
+  private readonly manifests: MachineManifests;
 
   constructor(options: AwsBackendOptions) {
     this.sfn = options.sfn;
@@ -109,6 +112,7 @@ export class AwsBackend implements PipelineBackend {
     this.listLimit = options.listLimit ?? 20;
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
+    this.manifests = new MachineManifests(this.sfn, this.s3);
   }
 
   listPipelines(): Promise<PipelineSummary[]> {
@@ -262,10 +266,9 @@ export class AwsBackend implements PipelineBackend {
       // The retry runs the machine deployed today, which enters a stage by the name it has today.
       if (gate !== undefined && installed.manifest.stateMap[gate] === undefined)
         throw new UsageError(`execution ${description.name} failed in stage ${stage}, which the pipeline deployed today no longer has: start a new execution`);
-      const entered = [...events].reverse().find((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === gate);
-      const state = entered?.stateEnteredEventDetails?.input;
+      const state = stage === undefined ? undefined : stageEntryState(events, stage);
       if (stage === undefined || state === undefined) throw new UsageError(`execution ${description.name} never entered a stage it could be retried from`);
-      const input = JSON.stringify({ resume: { stage, state: JSON.parse(state) } } satisfies ResumeInput);
+      const input = JSON.stringify({ resume: { stage, state } } satisfies ResumeInput);
       const base = description.name ?? executionId;
       for (let attempt = 2; attempt < 100; attempt++) {
         const name = executionName(`${base.replace(/-r\d+$/, '')}-r${attempt}`);
@@ -277,6 +280,43 @@ export class AwsBackend implements PipelineBackend {
         }
       }
       throw new UsageError(`execution ${base} was retried too many times`);
+    });
+  }
+
+  /**
+   * Rolls a stage back (CodePipeline's RollbackStage): a new execution of today's machine, named
+   * `<target>-rollback-<n>`, runs the stage alone with the artifacts and state data of the newest
+   * execution that succeeded through it, or of `targetExecution`. Refused, with core's reasons, as on
+   * one machine.
+   */
+  rollbackStage(pipeline: string, stage: string, options: { targetExecution?: string }): Promise<{ executionId: string; targetExecution: string }> {
+    return this.guard('rollback-stage', async () => {
+      const installed = await this.pipeline(pipeline);
+      const current = { manifest: installed.manifest, location: installed.manifestLocation };
+      const trigger = { type: TriggerType.ManualRollback, actor: this.actor };
+      const start = (name: string): Promise<StartedRollback> =>
+        startRollback({
+          sfn: this.sfn,
+          s3: this.s3,
+          stateMachineArn: installed.stateMachineArn,
+          current,
+          stage,
+          name,
+          trigger,
+          ...(options.targetExecution !== undefined && { targetExecution: options.targetExecution }),
+        });
+      try {
+        // Each rollback by hand is a new execution: the first free `-rollback-<n>` of the target's name.
+        const base = options.targetExecution ?? stage;
+        for (let n = 1; n < 100; n++) {
+          const started = await start(executionName(`${base}-rollback-${n}`));
+          if (started.started) return { executionId: started.executionId, targetExecution: started.targetExecution };
+        }
+        throw new UsageError(`stage ${stage} of ${pipeline} was rolled back too many times to ${base}`);
+      } catch (error) {
+        if (error instanceof RollbackRefused) throw new UsageError(`rollback-stage: ${error.message}`, { cause: error });
+        throw error;
+      }
     });
   }
 
@@ -426,35 +466,9 @@ export class AwsBackend implements PipelineBackend {
     throw new UsageError(`no execution ${executionId} in ${within ? `pipeline ${within.name}` : 'any pipeline of this installation'}`);
   }
 
-  /**
-   * The manifest of the machine an execution ran: today's when the execution ran today's machine,
-   * else the one kept under its machine's hash. An execution of a machine deployed before manifests
-   * were kept by hash is read through today's, the best there is.
-   */
-  private async manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
-    const ran = await this.sfn.send(new DescribeStateMachineForExecutionCommand({ executionArn }));
-    if (ran.definition === undefined || installed.manifest.machineHash === undefined) return installed.manifest;
-    const hash = machineHash(ran.definition);
-    if (hash === installed.manifest.machineHash) return installed.manifest;
-    const { bucket, key: current } = installed.manifestLocation;
-    const key = machineManifestKey(current, hash);
-    let own = this.machineManifests.get(key);
-    if (!own) {
-      own = this.readManifest(bucket, key);
-      this.machineManifests.set(key, own);
-      own.catch(() => this.machineManifests.delete(key));
-    }
-    return (await own) ?? installed.manifest;
-  }
-
-  private async readManifest(bucket: string, key: string): Promise<PipelineManifest | undefined> {
-    try {
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return parseManifest((await object.Body?.transformToString('utf8')) ?? '', `s3://${bucket}/${key}`);
-    } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+  /** The manifest of the machine an execution ran (see `MachineManifests`). */
+  private manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
+    return this.manifests.of({ manifest: installed.manifest, location: installed.manifestLocation }, executionArn);
   }
 
   private async describe(executionArn: string, shown: string): Promise<DescribeExecutionCommandOutput> {
@@ -466,12 +480,8 @@ export class AwsBackend implements PipelineBackend {
     }
   }
 
-  private async history(executionArn: string): Promise<SfnHistoryEvent[]> {
-    const events: SfnHistoryEvent[] = [];
-    for await (const page of paginateGetExecutionHistory({ client: this.sfn }, { executionArn, includeExecutionData: true, maxResults: 1000 })) {
-      events.push(...(page.events ?? []));
-    }
-    return events;
+  private history(executionArn: string) {
+    return readHistory(this.sfn, executionArn);
   }
 
   private async summaryOf(installed: InstalledPipeline, item: ExecutionListItem): Promise<ExecutionSummary> {

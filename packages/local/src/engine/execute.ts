@@ -74,7 +74,12 @@ export function execute(definition: StateMachineDefinition, options: ExecuteOpti
     const run = machine.run(options.input as never, {
       overrides: { taskResourceLocalHandlers: options.handlers as never, waitTimeOverrides: options.waitTimeOverrides ?? {} },
       // One token for the whole run: local handlers that wait for a decision mint their own.
-      context: { Execution: { Name: options.executionName, Input: options.input as never }, Task: { Token: 'local' } },
+      // `$$.StateMachine.Id` is read by the rollback Task's payload (the AWS function starts the rollback on that machine).
+      context: {
+        Execution: { Name: options.executionName, Input: options.input as never },
+        StateMachine: { Id: 'local', Name: 'local' },
+        Task: { Token: 'local' },
+      },
     });
     abortRun = () => run.abort();
     // Some events arrive after the result: drain them all before answering.
