@@ -21,6 +21,7 @@ import {
   InstallationTag,
   installationCompileOptions,
   isInlineBuildspec,
+  machineManifestKey,
   type Pipeline,
   parseBuildspecText,
   pipelineManifestKey,
@@ -247,6 +248,32 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       ),
     ),
   ];
+  // An automatic ROLLBACK: the conditions function reads the pipeline's executions (each through the
+  // manifest of its own machine), copies the good execution's artifacts and starts the rollback.
+  const rollbackMachines = stateMachines.filter((m) => m.pipeline.stages.some((s) => s.onFailure?.result === 'ROLLBACK' || s.onSuccess?.result === 'ROLLBACK'));
+  const rollbackStatements: PolicyStatement[] =
+    rollbackMachines.length === 0
+      ? []
+      : [
+          allow(
+            ['states:ListExecutions', 'states:StartExecution'],
+            rollbackMachines.map((m) => m.arn),
+          ),
+          allow(
+            ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:DescribeStateMachineForExecution'],
+            rollbackMachines.map((m) => `arn:aws:states:${region}:${accountId}:execution:${m.name}:*`),
+          ),
+          allow(
+            ['s3:GetObject'],
+            rollbackMachines.flatMap((m) => [`${bucketArn}/${m.manifestKey}`, `${bucketArn}/${machineManifestKey(m.manifestKey, '*')}`]),
+          ),
+          allow(
+            ['s3:GetObject', 's3:PutObject'],
+            rollbackMachines.map((m) => `${bucketArn}/${m.pipeline.name}/*`),
+          ),
+          // A build's output has no stepline manifest: it is listed, and reading the absent one must answer 404.
+          listBucket(bucketArn),
+        ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -363,14 +390,16 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
     conditions: fn('conditions', {
-      description: 'stepline: stage conditions (alarm and function rules)',
+      description: 'stepline: stage conditions (alarm and function rules, automatic rollbacks)',
       // A LambdaInvoke rule's function may take Lambda's whole limit.
       timeoutSeconds: 900,
       memoryMb: 256,
+      environment: { [EnvVar.ArtifactBucket]: bucket },
       statements: [
         // DescribeAlarms answers composite alarms only when allowed on every resource.
         ...(rules.some((r) => r.provider === 'CloudWatchAlarm') ? [awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*']))] : []),
         ...(ruleFunctions.length > 0 ? [allow(['lambda:InvokeFunction'], ruleFunctions)] : []),
+        ...rollbackStatements,
       ],
     }),
     's3-deploy': fn('s3-deploy', {

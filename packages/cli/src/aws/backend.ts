@@ -42,11 +42,11 @@ import {
   TriggerType,
 } from '@stepline/core';
 import {
+  executionArnOf,
   MachineManifests,
   normalizeHistory,
   RollbackRefused,
   readHistory,
-  type StartedRollback,
   stageEntryState,
   startRollback,
 } from '@stepline/functions/executions';
@@ -285,34 +285,25 @@ export class AwsBackend implements PipelineBackend {
 
   /**
    * Rolls a stage back (CodePipeline's RollbackStage): a new execution of today's machine, named
-   * `<target>-rollback-<n>`, runs the stage alone with the artifacts and state data of the newest
+   * `rollback-<stage>-<id>`, runs the stage alone with the artifacts and state data of the newest
    * execution that succeeded through it, or of `targetExecution`. Refused, with core's reasons, as on
    * one machine.
    */
   rollbackStage(pipeline: string, stage: string, options: { targetExecution?: string }): Promise<{ executionId: string; targetExecution: string }> {
     return this.guard('rollback-stage', async () => {
       const installed = await this.pipeline(pipeline);
-      const current = { manifest: installed.manifest, location: installed.manifestLocation };
-      const trigger = { type: TriggerType.ManualRollback, actor: this.actor };
-      const start = (name: string): Promise<StartedRollback> =>
-        startRollback({
+      try {
+        const started = await startRollback({
           sfn: this.sfn,
           s3: this.s3,
           stateMachineArn: installed.stateMachineArn,
-          current,
+          current: { manifest: installed.manifest, location: installed.manifestLocation },
           stage,
-          name,
-          trigger,
+          name: executionName(`rollback-${stage}-${newExecutionId(this.now(), this.random)}`),
+          trigger: { type: TriggerType.ManualRollback, actor: this.actor },
           ...(options.targetExecution !== undefined && { targetExecution: options.targetExecution }),
         });
-      try {
-        // Each rollback by hand is a new execution: the first free `-rollback-<n>` of the target's name.
-        const base = options.targetExecution ?? stage;
-        for (let n = 1; n < 100; n++) {
-          const started = await start(executionName(`${base}-rollback-${n}`));
-          if (started.started) return { executionId: started.executionId, targetExecution: started.targetExecution };
-        }
-        throw new UsageError(`stage ${stage} of ${pipeline} was rolled back too many times to ${base}`);
+        return { executionId: started.executionId, targetExecution: started.targetExecution };
       } catch (error) {
         if (error instanceof RollbackRefused) throw new UsageError(`rollback-stage: ${error.message}`, { cause: error });
         throw error;
@@ -522,9 +513,7 @@ function checkStage(installed: InstalledPipeline, stage: string): void {
 }
 
 /** `arn:aws:states:<region>:<account>:stateMachine:<name>` → `arn:aws:states:<region>:<account>:execution:<name>:` */
-function executionArnPrefix(stateMachineArn: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
-}
+const executionArnPrefix = (stateMachineArn: string) => executionArnOf(stateMachineArn, '');
 
 const statusOf = (description: DescribeExecutionCommandOutput) =>
   pipelineExecutionStatus(description.status, description.error === undefined ? {} : { error: description.error });

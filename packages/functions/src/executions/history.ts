@@ -26,6 +26,11 @@ export class HistoryIndex {
   }
 }
 
+/** `arn:aws:states:r:a:stateMachine:M` and name N → `arn:aws:states:r:a:execution:M:N`. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
 export const eventTime = (e: SfnHistoryEvent) => (e.timestamp ?? new Date(0)).toISOString();
 
 /** Every event of an execution, oldest first, with the states' inputs and outputs. */

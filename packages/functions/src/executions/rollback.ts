@@ -11,10 +11,12 @@
 import { CopyObjectCommand, GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
   ExecutionAlreadyExists,
   type ExecutionListItem,
   paginateListExecutions,
   type SFNClient,
+  type HistoryEvent as SfnHistoryEvent,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import {
@@ -30,7 +32,7 @@ import {
   rollbackTarget,
   type TriggerType,
 } from '@stepline/core';
-import { normalizeHistory, readHistory, stageEntryState } from './history';
+import { executionArnOf, normalizeHistory, readHistory, stageEntryState } from './history';
 import { type CurrentManifest, MachineManifests } from './machine-manifests';
 
 export interface RollbackOptions {
@@ -70,7 +72,7 @@ const BATCH = 5;
 export async function startRollback(options: RollbackOptions): Promise<StartedRollback> {
   const { sfn, stateMachineArn, current, stage, name } = options;
   const pipeline = current.manifest.pipeline;
-  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const executionArn = executionArnOf(stateMachineArn, name);
   const existing = await startedAlready(sfn, executionArn);
   if (existing) return { executionId: name, executionArn, targetExecution: existing, started: false };
 
@@ -93,54 +95,59 @@ export async function startRollback(options: RollbackOptions): Promise<StartedRo
   return { executionId: name, executionArn, targetExecution: target.executionId, started: true };
 }
 
-/** The target of a rollback already started under this name, read from its input. */
-async function startedAlready(sfn: SFNClient, executionArn: string): Promise<string | undefined> {
+/** An execution's description, or undefined when there is none of that ARN. */
+async function describe(sfn: SFNClient, executionArn: string): Promise<DescribeExecutionCommandOutput | undefined> {
   try {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    const input = ExecutionInputSchema.safeParse((JSON.parse(described.input ?? '{}') as { resume?: { state?: { input?: unknown } } }).resume?.state?.input);
-    return (input.success ? input.data.rollback?.targetExecution : undefined) ?? 'an execution its input does not name';
+    return await sfn.send(new DescribeExecutionCommand({ executionArn }));
   } catch (error) {
     if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return undefined;
     throw error;
   }
 }
 
-/** The newest execution (listed newest first) that succeeded through the stage, with its raw history. */
-async function findTarget(options: RollbackOptions, manifests: MachineManifests) {
+/** The target of a rollback already started under this name, read from its input. */
+async function startedAlready(sfn: SFNClient, executionArn: string): Promise<string | undefined> {
+  const described = await describe(sfn, executionArn);
+  if (!described) return undefined;
+  const input = ExecutionInputSchema.safeParse((JSON.parse(described.input ?? '{}') as { resume?: { state?: { input?: unknown } } }).resume?.state?.input);
+  return (input.success ? input.data.rollback?.targetExecution : undefined) ?? 'an execution its input does not name';
+}
+
+type Candidate = RollbackCandidate & { raw: SfnHistoryEvent[] };
+
+/** The named execution, or the newest (listed newest first) that succeeded through the stage, with its raw history. */
+async function findTarget(options: RollbackOptions, manifests: MachineManifests): Promise<Candidate | undefined> {
+  const read = async (name: string, arn: string): Promise<Candidate> => {
+    const [raw, manifest] = await Promise.all([readHistory(options.sfn, arn), manifests.of(options.current, arn)]);
+    return { executionId: name, pipeline: manifest.pipeline, stateMap: manifest.stateMap, events: normalizeHistory(raw), raw };
+  };
+  const pick = (candidates: Candidate[]) => rollbackTarget(candidates, options.stage) as Candidate | undefined;
+  if (options.targetExecution !== undefined) {
+    const arn = executionArnOf(options.stateMachineArn, options.targetExecution);
+    if ((await describe(options.sfn, arn)) === undefined)
+      throw new RollbackRefused(`no execution ${options.targetExecution} of pipeline ${options.current.manifest.pipeline.name}`);
+    return pick([await read(options.targetExecution, arn)]);
+  }
   const limit = options.searchLimit ?? 100;
   let seen = 0;
   let batch: ExecutionListItem[] = [];
   const search = async () => {
-    const candidates = await Promise.all(
-      batch.map(async (item) => {
-        const arn = item.executionArn ?? '';
-        const [raw, manifest] = await Promise.all([readHistory(options.sfn, arn), manifests.of(options.current, arn)]);
-        const candidate: RollbackCandidate & { raw: typeof raw } = {
-          executionId: item.name ?? '',
-          pipeline: manifest.pipeline,
-          stateMap: manifest.stateMap,
-          events: normalizeHistory(raw),
-          raw,
-        };
-        return candidate;
-      }),
-    );
+    const found = pick(await Promise.all(batch.map((item) => read(item.name ?? '', item.executionArn ?? ''))));
     batch = [];
-    return rollbackTarget(candidates, options.stage) as (RollbackCandidate & { raw: Awaited<ReturnType<typeof readHistory>> }) | undefined;
+    return found;
   };
   for await (const page of paginateListExecutions({ client: options.sfn }, { stateMachineArn: options.stateMachineArn, maxResults: 100 })) {
     for (const item of page.executions ?? []) {
-      if (seen++ >= limit) return undefined;
+      if (seen++ >= limit) return search();
       if (item.name === options.failedExecution || item.name === options.name) continue;
-      if (options.targetExecution !== undefined && item.name !== options.targetExecution) continue;
       batch.push(item);
-      if (batch.length >= BATCH || options.targetExecution !== undefined) {
+      if (batch.length >= BATCH) {
         const found = await search();
-        if (found || options.targetExecution !== undefined) return found;
+        if (found) return found;
       }
     }
   }
-  return batch.length > 0 ? search() : undefined;
+  return search();
 }
 
 /**
