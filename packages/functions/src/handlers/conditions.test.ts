@@ -1,13 +1,21 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { ConditionCheckPayload, Rule } from '@stepline/core';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type ConditionCheckPayload, parsePipeline, type Rule, rollbackInput } from '@stepline/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createConditionsHandler } from './conditions';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const lambda = mockClient(LambdaClient);
-const handler = createConditionsHandler({ cloudwatch: () => new CloudWatchClient({}), lambda: () => new LambdaClient({}) });
+const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
+const handler = createConditionsHandler({
+  cloudwatch: () => new CloudWatchClient({}),
+  lambda: () => new LambdaClient({}),
+  rollback: { sfn: () => new SFNClient({}), s3: () => new S3Client({}), env: { ARTIFACT_BUCKET: 'artifacts' } },
+});
 
 const check = (rules: ConditionCheckPayload['rules']): ConditionCheckPayload => ({
   pipeline: 'web',
@@ -21,6 +29,8 @@ const alarmRule: Rule = { name: 'Errors', provider: 'CloudWatchAlarm', alarmName
 beforeEach(() => {
   cloudwatch.reset();
   lambda.reset();
+  sfn.reset();
+  s3.reset();
 });
 
 describe('the conditions function', () => {
@@ -45,6 +55,43 @@ describe('the conditions function', () => {
     expect(await handler(check([rule]))).toMatchObject({ status: 'PASS' });
     expect(lambda).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: 'preflight' });
     expect(await handler(check([rule]))).toMatchObject({ status: 'NOT_MET', reason: 'preflight failed: {"errorMessage":"not ready"}' });
+  });
+
+  it('a retried roll back Task finds the rollback it started, named after the failed execution, and starts no second one', async () => {
+    const machine = 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepline-team-web';
+    const good = { input: { pipeline: 'web', trigger: { type: 'Webhook' as const }, source: {}, variables: {} } };
+    const resume = rollbackInput('Deploy', 'good-1', good, 'bad-2', { type: 'AutomatedRollback' });
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:stepline-team-web:bad-2-rollback' })
+      .resolves({ name: 'bad-2-rollback', status: 'RUNNING', input: JSON.stringify(resume) });
+    s3.onAnyCommand().callsFake(async () => ({ Body: { transformToString: async () => JSON.stringify(manifest) } }));
+    const manifest = {
+      version: 1,
+      installation: 'team',
+      pipeline: parsePipeline({
+        name: 'web',
+        stages: [
+          { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/web', outputArtifacts: ['Src'] }] },
+          { name: 'Deploy', actions: [{ name: 'Ship', kind: 'invoke', function: 'ship', inputArtifacts: ['Src'] }] },
+        ],
+      }),
+      stateMap: {},
+      stateMachineName: 'stepline-team-web',
+      artifactBucket: 'artifacts',
+      gatePrefix: '_stepline/gates/',
+    };
+
+    const answer = await handler({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'bad-2', stateMachineArn: machine });
+
+    expect(answer).toStrictEqual({ rollbackExecution: 'bad-2-rollback', targetExecution: 'good-1' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    expect(sfn).toHaveReceivedCommandTimes(ListExecutionsCommand, 0);
+  });
+
+  it('refuses a rollback request that does not name the machine', async () => {
+    await expect(handler({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'bad-2', stateMachineArn: 'local' })).rejects.toThrow(
+      'not a rollback request: stateMachineArn: expected the state machine ARN ($$.StateMachine.Id)',
+    );
   });
 
   it('refuses a Commands rule, saying why', async () => {

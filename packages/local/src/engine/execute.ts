@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   input: unknown;
   /** `$$.Execution.Name`. */
   executionName: string;
+  /** `$$.StateMachine.Id`: an AWS machine's ARN when a test runs it here with the AWS functions' code. @default local */
+  stateMachineId?: string;
   handlers: Record<string, TaskHandler>;
   /** Wait state name → milliseconds, to shorten bakes in tests. */
   waitTimeOverrides?: Record<string, number>;
@@ -77,7 +79,7 @@ export function execute(definition: StateMachineDefinition, options: ExecuteOpti
       // `$$.StateMachine.Id` is read by the rollback Task's payload (the AWS function starts the rollback on that machine).
       context: {
         Execution: { Name: options.executionName, Input: options.input as never },
-        StateMachine: { Id: 'local', Name: 'local' },
+        StateMachine: { Id: options.stateMachineId ?? 'local' },
         Task: { Token: 'local' },
       },
     });
