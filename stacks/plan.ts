@@ -227,6 +227,14 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ),
   ];
   const sourcePipelines = [...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'source' ? [pipeline.name] : [])))];
+  // S3 sources: their object (any key of the bucket where a start may name another), at any version.
+  const s3Sources = positions.flatMap(({ position }) => {
+    const action = position.action;
+    if (action.kind !== 'source' || action.provider !== 'S3') return [];
+    const slash = action.repository.indexOf('/');
+    const bucket = action.repository.slice(0, slash);
+    return [{ bucket, object: `arn:aws:s3:::${bucket}/${action.allowOverrideForS3ObjectKey ? '*' : action.repository.slice(slash + 1)}` }];
+  });
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
@@ -344,6 +352,13 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 sourcePipelines.map((p) => `${bucketArn}/${p}/*`),
               ),
               listBucket(bucketArn),
+              ...(s3Sources.length > 0
+                ? [
+                    allow(['s3:GetObject', 's3:GetObjectVersion'], [...new Set(s3Sources.map((o) => o.object))]),
+                    // A missing object or version must answer 404, not 403, to be said as missing.
+                    allow(['s3:ListBucket'], [...new Set(s3Sources.map((o) => `arn:aws:s3:::${o.bucket}`))]),
+                  ]
+                : []),
               ...(ecrRepositories.length > 0
                 ? [
                     allow(

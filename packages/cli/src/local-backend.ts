@@ -100,7 +100,7 @@ export class LocalBackend implements PipelineBackend {
     const { pipeline, file } = await this.pipeline(name);
     // Refused here, not in a log nobody reads: unknown variables, actions this machine cannot run.
     checkVariableOverrides(pipeline, options.variables);
-    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? []);
+    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? [], 'local');
     compileForThisMachine(pipeline);
     const executionId = options.clientRequestToken ?? newExecutionId(new Date(), Math.random);
     if (this.store.getExecution(executionId)) return { executionId };

@@ -214,7 +214,7 @@ export class AwsBackend implements PipelineBackend {
     return this.guard('start-pipeline-execution', async () => {
       const installed = await this.pipeline(pipeline);
       const variables = checkVariableOverrides(installed.manifest.pipeline, options.variables);
-      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? []);
+      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? [], 'aws');
       const name = options.clientRequestToken !== undefined ? executionName(options.clientRequestToken) : newExecutionId(this.now(), this.random);
       const input: ExecutionInput = {
         pipeline: installed.name,

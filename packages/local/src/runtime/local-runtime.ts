@@ -148,7 +148,7 @@ export class LocalRuntime {
     const { pipeline } = request;
     const compiled = this.compile(pipeline);
     const variables = checkVariableOverrides(pipeline, request.variables ?? {});
-    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? []);
+    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? [], 'local');
     const executionId = request.executionId ?? newExecutionId(new Date(), Math.random);
     const input: ExecutionInput = {
       pipeline: pipeline.name,
