@@ -12,7 +12,8 @@ import { execute } from '@stepline/local';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSourceHandler } from '../packages/functions/src/handlers/source';
 import { functionLogger } from '../packages/functions/src/runtime';
-import { type InstallationPlan, planInstallation } from '../stacks/plan';
+import type { InstallationPlan } from '../stacks/plan';
+import { planForMoto } from '../stacks/plan-fixture';
 import { checkRequest } from './helpers/iam-check';
 import { BOOTSTRAP_REQUESTS, enforceIam } from './helpers/moto-iam';
 import { motoForSuite, motoSkipReason } from './helpers/moto-server';
@@ -42,13 +43,7 @@ describe.skipIf(skip)('S3 source on moto_server, IAM enforced', () => {
 
   beforeAll(async () => {
     const iam = await enforceIam(moto());
-    plan = planInstallation({
-      stage: 'team',
-      region: 'us-east-1',
-      accountId: '123456789012',
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    plan = planForMoto([pipeline]);
     admin = new S3Client(iam.config(iam.admin));
     await admin.send(new CreateBucketCommand({ Bucket: plan.names.bucket }));
     await admin.send(new CreateBucketCommand({ Bucket: 'drops' }));
@@ -123,13 +118,7 @@ describe.skipIf(skip)('S3 source on moto_server, IAM enforced', () => {
         pipeline.stages[1],
       ],
     });
-    const statements = planInstallation({
-      stage: 'team',
-      region: 'us-east-1',
-      accountId: '123456789012',
-      pipelines: [fixed],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    }).functions.source.statements;
+    const statements = planForMoto([fixed]).functions.source.statements;
     const ask = (action: string, key: string) =>
       checkRequest(statements, { principal: 'source', action, resource: `arn:aws:s3:::drops/${key}`, mayBeMissing: true });
     expect(await ask('s3:GetObjectVersion', 'app/build.zip')).toStrictEqual([]);

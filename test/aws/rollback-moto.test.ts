@@ -27,7 +27,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createConditionsHandler } from '../../packages/functions/src/handlers/conditions';
 import { storeArtifact } from '../../packages/functions/src/source/store';
-import { type InstallationPlan, planInstallation } from '../../stacks/plan';
+import type { InstallationPlan } from '../../stacks/plan';
+import { planForMoto } from '../../stacks/plan-fixture';
 import { BOOTSTRAP_REQUESTS, enforceIam } from '../helpers/moto-iam';
 import { motoForSuite, motoSkipReason } from '../helpers/moto-server';
 import { installOnMoto } from '../helpers/moto-sfn';
@@ -62,13 +63,7 @@ describe.skipIf(skip)('automatic ROLLBACK on AWS: the conditions function agains
   beforeAll(async () => {
     await moto().configure({ stepfunctions: { execute_state_machine: true } });
     const iam = await enforceIam(moto());
-    plan = planInstallation({
-      stage: 'team',
-      region: 'us-east-1',
-      accountId: '123456789012',
-      pipelines: [pipeline],
-      secrets: new Set(['GithubWebhookSecret', 'LinkSigningKey']),
-    });
+    plan = planForMoto([pipeline]);
     admin = { s3: new S3Client(iam.config(iam.admin)), sfn: new SFNClient(iam.config(iam.admin)) };
     await admin.s3.send(new CreateBucketCommand({ Bucket: plan.names.bucket }));
     const [machine] = plan.stateMachines;

@@ -66,18 +66,14 @@ describe('source revision overrides', () => {
   });
 
   it('takes an S3 source’s object version and, where the action allows it, its key, alone or together (on AWS)', () => {
-    const s3 = parsePipeline({
-      name: 's3',
-      stages: [
-        {
-          name: 'Source',
-          actions: [
-            { name: 'Assets', kind: 'source', provider: 'S3', repository: 'drops/app/build.zip', allowOverrideForS3ObjectKey: true, outputArtifacts: ['A'] },
-          ],
-        },
-        { name: 'Use', actions: [{ name: 'Run', kind: 'invoke', command: 'true', inputArtifacts: ['A'] }] },
-      ],
-    });
+    const s3 = parsePipelineText(`
+name: s3
+stages:
+  - name: Source
+    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, outputArtifacts: [A] }]
+  - name: Use
+    actions: [{ name: Run, kind: invoke, command: "true", inputArtifacts: [A] }]
+`);
     const flags = ['Assets=S3_OBJECT_VERSION_ID:3HL4kqtJlcpXroDTDmJ', 'Assets=S3_OBJECT_KEY:app/hotfix.zip'].map((f) => parseSourceRevisionFlag(f));
     const overrides = checkSourceRevisionOverrides(s3, flags, 'aws');
     expect(s3SourceObject('Assets', 'drops/app/build.zip', overrides)).toStrictEqual({
