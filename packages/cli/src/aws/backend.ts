@@ -44,6 +44,7 @@ import {
 import {
   executionArnOf,
   MachineManifests,
+  mapLimit,
   normalizeHistory,
   RollbackRefused,
   readHistory,
@@ -537,18 +538,4 @@ function summaryFrom(installed: InstalledPipeline, description: DescribeExecutio
     ...(input?.source.commitId !== undefined && { commitId: input.source.commitId }),
     ...(input?.source.branchName !== undefined && { branch: input.source.branchName }),
   };
-}
-
-/** Maps with at most `limit` calls in flight, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -17,7 +17,9 @@ export const RollbackRequestSchema = z.object({
   pipeline: z.string().min(1),
   stage: z.string().min(1),
   executionId: z.string().min(1),
-  stateMachineArn: z.string().startsWith('arn:', { error: 'expected the state machine ARN ($$.StateMachine.Id)' }),
+  stateMachineArn: z
+    .string({ error: 'expected the state machine ARN ($$.StateMachine.Id): a machine deployed before stepline rolled back on AWS lacks it, run sst deploy' })
+    .startsWith('arn:', { error: 'expected the state machine ARN ($$.StateMachine.Id)' }),
 });
 
 export interface RollbackRequestDependencies {

@@ -32,6 +32,7 @@ import {
   rollbackTarget,
   type TriggerType,
 } from '@stepline/core';
+import { mapLimit } from '../concurrency';
 import { executionArnOf, normalizeHistory, readHistory, stageEntryState } from './history';
 import { type CurrentManifest, MachineManifests } from './machine-manifests';
 
@@ -65,6 +66,9 @@ export interface StartedRollback {
 export class RollbackRefused extends Error {
   override name = 'RollbackRefused';
 }
+
+/** Objects copied at once. */
+const COPIES = 8;
 
 /** Executions of the machine whose history is read at once while looking for a target. */
 const BATCH = 5;
@@ -166,7 +170,7 @@ async function copyArtifacts(s3: S3Client, bucket: string, pipeline: Pipeline, s
     const source = artifactPrefix(pipeline.name, from, artifact);
     const target = artifactPrefix(pipeline.name, to, artifact);
     const paths = await artifactFiles(s3, bucket, source);
-    for (const path of paths) {
+    await mapLimit(paths, COPIES, async (path) => {
       try {
         await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: `${target}${path}`, CopySource: copySource(bucket, `${source}${path}`), IfNoneMatch: '*' }));
       } catch (error) {
@@ -178,7 +182,7 @@ async function copyArtifacts(s3: S3Client, bucket: string, pipeline: Pipeline, s
         )
           throw error;
       }
-    }
+    });
   }
 }
 
