@@ -27,7 +27,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCodeDeployHandler } from '../packages/functions/src/handlers/code-deploy';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { planInstallation } from '../stacks/plan';
-import { checkRequests, describeDenials, motoAdmin, motoUser } from './helpers/iam-check';
+import { checkRequests, describeDenials } from './helpers/iam-check';
+import { motoAdmin, motoUser } from './helpers/moto-iam';
 import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
 import { stubHandlers } from './helpers/stub-handlers';
 

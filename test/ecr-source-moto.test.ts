@@ -25,7 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSourceHandler } from '../packages/functions/src/handlers/source';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { planFor, TEST_ACCOUNT, TEST_REGION } from '../stacks/plan-fixture';
-import { type AccessKeys, checkRequest, motoAdmin, motoUser } from './helpers/iam-check';
+import { checkRequest } from './helpers/iam-check';
+import { type Keys, motoAdmin, motoUser } from './helpers/moto-iam';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 
 const skip = motoSkipReason();
@@ -85,7 +86,7 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
 
   beforeAll(async () => {
     moto = await startMoto({ freeRequests: 3 });
-    const config = (credentials: AccessKeys) => ({ ...motoClientConfig(moto), credentials });
+    const config = (credentials: Keys) => ({ ...motoClientConfig(moto), credentials });
     const a = config(await motoAdmin((k) => new IAMClient(config(k))));
     admin = { ecr: new ECRClient(a), s3: new S3Client(a), events: new EventBridgeClient(a), logs: new CloudWatchLogsClient(a) };
     const fn = config(await motoUser(new IAMClient(a), 'source', plan.functions.source.statements));

@@ -90,6 +90,16 @@ describe('a Lambda alias as the deployment environment', () => {
     expect(lambda).not.toHaveReceivedCommand(UpdateAliasCommand);
   });
 
+  it('shifts weights, points the alias and drops the marker only on the revision it read', async () => {
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3', RevisionId: 'rev-7', Description: `stepline:${ID} blue=3 green=4` });
+    lambda.on(UpdateAliasCommand).rejects(Object.assign(new Error('The RevisionId provided does not match'), { name: 'PreconditionFailedException' }));
+    const env = environment();
+    await expect(new LambdaAliasRouter(env).setWeight('production', 10)).rejects.toMatchObject({ name: ErrorName.Transient });
+    await expect(env.setPrimary('green')).rejects.toMatchObject({ name: ErrorName.Transient });
+    await expect(env.remove('blue')).rejects.toMatchObject({ name: ErrorName.Transient });
+    expect(lambda.commandCalls(UpdateAliasCommand).map((c) => c.args[0].input.RevisionId)).toStrictEqual(['rev-7', 'rev-7', 'rev-7']);
+  });
+
   it('routes by AdditionalVersionWeights between 0% and 100%, and points the alias at one version at either end', async () => {
     const alias = { FunctionVersion: '3', Description: `stepline:${ID} blue=3 green=4` };
     lambda.on(GetAliasCommand).resolves(alias);

@@ -5,8 +5,8 @@
  *
  * Nothing is kept between calls. The alias's description ends with which deployment shifts it and
  * between which versions (`stepline:<deployment id> blue=<version> green=<version>`, after the team's
- * own text, which is kept), written with the alias's
- * RevisionId so two deployments never take it unseen; once the alias points to green it is the only
+ * own text, which is kept). Every write names the alias's RevisionId as read, so two deployments never
+ * take it unseen; once the alias points to green it is the only
  * place that still names blue, which a rollback after the shift needs.
  * Versions are never deleted (CodeDeploy leaves them too): removing green clears the marker, removing
  * blue forgets it.
@@ -210,7 +210,7 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
       // The first deployment: nothing was live, so green starts with all traffic, as on ECS.
       await this.call('CreateAlias', () => this.options.lambda.send(new CreateAliasCommand({ FunctionName, Name, FunctionVersion: green, Description })));
     } else {
-      await this.update({ Description, ...(v.alias.RevisionId && { RevisionId: v.alias.RevisionId }) });
+      await this.update({ Description, ...revisionOf(v) });
     }
     this.options.log?.(`green is ${FunctionName} version ${green}${blue === undefined ? '' : `, beside blue version ${blue}`}`);
     return version(green, this.target);
@@ -247,7 +247,7 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
     const v = await this.view();
     const target = this.roles(v)[which];
     if (target === undefined || v.alias?.FunctionVersion === target) return;
-    await this.update({ FunctionVersion: target, RoutingConfig: { AdditionalVersionWeights: {} } });
+    await this.update({ FunctionVersion: target, RoutingConfig: { AdditionalVersionWeights: {} }, ...revisionOf(v) });
   }
 
   async remove(which: 'blue' | 'green'): Promise<void> {
@@ -257,9 +257,9 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
     if (which === 'green') {
       if (v.alias?.FunctionVersion === green || (v.weights[green] ?? 0) > 0)
         throw new SteplineError(ErrorName.ActionFailed, `refusing to drop green: alias ${this.target.alias} still sends it traffic`);
-      await this.update({ Description: withMarker(v.alias?.Description, undefined) });
+      await this.update({ Description: withMarker(v.alias?.Description, undefined), ...revisionOf(v) });
     } else if (blue !== undefined) {
-      await this.update({ Description: withMarker(v.alias?.Description, { deploymentId: this.id, blue: undefined, green }) });
+      await this.update({ Description: withMarker(v.alias?.Description, { deploymentId: this.id, blue: undefined, green }), ...revisionOf(v) });
     }
   }
 
@@ -283,6 +283,9 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
   }
 }
 
+/** Every write names the revision it read: Lambda refuses it (PreconditionFailed) if another writer came between. */
+const revisionOf = (v: AliasView) => (v.alias?.RevisionId ? { RevisionId: v.alias.RevisionId } : {});
+
 /** Green's share of an alias's traffic, in percent, and the routing as read. */
 export function aliasShare(v: AliasView, green: string | undefined): { share: number; detail: string } {
   const at = v.alias?.FunctionVersion;
@@ -304,7 +307,8 @@ export class LambdaAliasRouter implements TrafficRouter {
 
   async setWeight(route: Route, greenWeight: number): Promise<void> {
     if (route !== 'production') throw new SteplineError(ErrorName.ActionFailed, 'a Lambda alias has no test traffic route');
-    const { blue, green } = this.environment.roles(await this.environment.view());
+    const v = await this.environment.view();
+    const { blue, green } = this.environment.roles(v);
     if (greenWeight <= 0 && blue === undefined) {
       // A first deployment rolled back: nothing was live before it, and an alias cannot point nowhere.
       await this.environment.deleteAlias();
@@ -313,11 +317,11 @@ export class LambdaAliasRouter implements TrafficRouter {
     // Lambda refuses the version the alias points to as an additional version: 0% and 100% point at one version alone.
     const only = greenWeight >= 100 || blue === undefined ? green : greenWeight <= 0 || green === undefined ? blue : undefined;
     if (only !== undefined) {
-      await this.environment.update({ FunctionVersion: only, RoutingConfig: { AdditionalVersionWeights: {} } });
+      await this.environment.update({ FunctionVersion: only, RoutingConfig: { AdditionalVersionWeights: {} }, ...revisionOf(v) });
       return;
     }
     if (blue === undefined || green === undefined) return;
-    await this.environment.update({ FunctionVersion: blue, RoutingConfig: { AdditionalVersionWeights: { [green]: greenWeight / 100 } } });
+    await this.environment.update({ FunctionVersion: blue, RoutingConfig: { AdditionalVersionWeights: { [green]: greenWeight / 100 } }, ...revisionOf(v) });
   }
 
   async verifyWeight(route: Route, greenWeight: number): Promise<WeightCheck> {
