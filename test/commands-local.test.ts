@@ -145,9 +145,9 @@ ${SOURCE}
       'stepline.yml': `name: drops
 stages:
   - name: Source
-    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, outputArtifacts: [Src] }]
+    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, namespace: AssetsVars, outputArtifacts: [Src] }]
   - name: Read
-    actions: [{ name: List, kind: commands, inputArtifacts: [Src], commands: [ls] }]
+    actions: [{ name: List, kind: commands, inputArtifacts: [Src], environmentVariables: { V: "#{AssetsVars.VersionId}" }, commands: [ls] }]
 `,
     });
     const run = await runCli(
@@ -161,7 +161,7 @@ stages:
       );
     // Nothing was recorded as run.
     expect(JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout)).toStrictEqual([]);
-    // The same pipeline runs without them, its S3 source read from the local repository.
+    // The same pipeline runs without them, its S3 source read from the local repository (no object: an empty VersionId).
     const plain = await runCli(['run'], { cwd: project.dir });
     expect(plain.code, plain.stderr).toBe(0);
   }, 60_000);

@@ -87,6 +87,17 @@ stages:
       versionId: '3HL4kqtJlcpXroDTDmJ',
     });
     expect(s3SourceObject('Assets', 'drops/app/build.zip', [])).toStrictEqual({ bucket: 'drops', key: 'app/build.zip' });
+    // CodePipeline's S3 variables may be referenced, besides every source's.
+    const using = (reference: string) => `
+name: s3vars
+stages:
+  - name: Source
+    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, namespace: AssetsVars, outputArtifacts: [A] }]
+  - name: Use
+    actions: [{ name: Run, kind: invoke, command: "echo ${reference}", inputArtifacts: [A] }]
+`;
+    expect(parsePipelineText(using('#{AssetsVars.VersionId} #{AssetsVars.ETag} #{AssetsVars.CommitId}')).name).toBe('s3vars');
+    expect(() => parsePipelineText(using('#{AssetsVars.ImageURI}'))).toThrow('unknown variable "ImageURI" in #{AssetsVars.ImageURI}');
     // One machine reads an S3 source from the local repository: it cannot build an object's version.
     expect(refusalOf(() => checkSourceRevisionOverrides(s3, flags.slice(0, 1), 'local'))).toStrictEqual([
       'sourceRevisions[0]: Assets=S3_OBJECT_VERSION_ID: on this machine the S3 source Assets reads the local repository in place of s3://drops/app/build.zip, so no object key or version can be chosen: start it on AWS (--target aws)',
