@@ -51,6 +51,7 @@ describe.skipIf(skip)('S3 source on moto_server, IAM enforced', () => {
     for (const text of ['v1', 'v2'])
       versions.push((await admin.send(new PutObjectCommand({ Bucket: 'drops', Key: 'app/build.zip', Body: zip(text) }))).VersionId ?? '');
     await admin.send(new PutObjectCommand({ Bucket: 'drops', Key: 'app/hotfix.zip', Body: zip('hotfix') }));
+    await admin.send(new PutObjectCommand({ Bucket: 'drops', Key: 'app/notes.txt', Body: 'not a zip' }));
     const keys = await iam.makeUser('source', plan.functions.source.statements);
     source = createSourceHandler({
       env: { ARTIFACT_BUCKET: plan.names.bucket },
@@ -64,7 +65,7 @@ describe.skipIf(skip)('S3 source on moto_server, IAM enforced', () => {
     });
   }, 60_000);
 
-  /** Runs the compiled machine with the source Task calling the function; the artifact's page and the variables. */
+  /** Runs the compiled machine with the source Task calling the function: its outcome, the artifact's page and the source's variables. */
   async function run(executionId: string, sourceRevisions: SourceRevisionOverride[] = []) {
     const compiled = plan.stateMachines[0]?.compiled;
     if (!compiled) throw new Error('no machine planned');
@@ -82,10 +83,12 @@ describe.skipIf(skip)('S3 source on moto_server, IAM enforced', () => {
       }),
       waitTimeOverrides: noWaits(compiled),
     }).outcome;
-    if (outcome.status !== 'SUCCEEDED') return { outcome, page: undefined, variables };
-    const page = await admin.send(new GetObjectCommand({ Bucket: plan.names.bucket, Key: `drops/${executionId}/Src/site/index.html` }));
-    return { outcome, page: await page.Body?.transformToString(), variables };
+    const page = outcome.status === 'SUCCEEDED' ? await stored(`drops/${executionId}/Src/site/index.html`).catch(() => undefined) : undefined;
+    return { outcome, page, variables };
   }
+
+  const stored = async (key: string) =>
+    (await (await admin.send(new GetObjectCommand({ Bucket: plan.names.bucket, Key: key }))).Body?.transformToString()) ?? '';
 
   it('reads the latest version, the version a start names, and the key a start names', async () => {
     const latest = await run('e-latest');
@@ -100,6 +103,14 @@ describe.skipIf(skip)('S3 source on moto_server, IAM enforced', () => {
     const hotfix = await run('e-hotfix', [{ actionName: 'Assets', revisionType: 'S3_OBJECT_KEY', revisionValue: 'app/hotfix.zip' }]);
     expect(hotfix.page).toBe('hotfix');
     expect(hotfix.variables).toMatchObject({ FullRepositoryName: 'drops/app/hotfix.zip' });
+  });
+
+  it('passes an object that is not a zip on as the artifact’s one file', async () => {
+    const notes = await run('e-notes', [{ actionName: 'Assets', revisionType: 'S3_OBJECT_KEY', revisionValue: 'app/notes.txt' }]);
+    expect(notes.outcome.status).toBe('SUCCEEDED');
+    expect(await stored('drops/e-notes/Src/notes.txt')).toBe('not a zip');
+    const manifest = JSON.parse(await stored('drops/e-notes/Src/manifest.json'));
+    expect(manifest.files.map((f: { path: string }) => f.path)).toStrictEqual(['notes.txt']);
   });
 
   it('fails the action naming the object and version it could not read', async () => {
