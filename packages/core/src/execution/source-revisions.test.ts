@@ -66,14 +66,17 @@ describe('source revision overrides', () => {
   });
 
   it('takes an S3 source’s object version and, where the action allows it, its key, alone or together (on AWS)', () => {
-    const s3 = parsePipelineText(`
+    /** A pipeline of an S3 source `Assets` (namespace AssetsVars) and an invoke running `command`. */
+    const s3Pipeline = (command = 'true') =>
+      parsePipelineText(`
 name: s3
 stages:
   - name: Source
-    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, outputArtifacts: [A] }]
+    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, namespace: AssetsVars, outputArtifacts: [A] }]
   - name: Use
-    actions: [{ name: Run, kind: invoke, command: "true", inputArtifacts: [A] }]
+    actions: [{ name: Run, kind: invoke, command: "${command}", inputArtifacts: [A] }]
 `);
+    const s3 = s3Pipeline();
     const flags = ['Assets=S3_OBJECT_VERSION_ID:3HL4kqtJlcpXroDTDmJ', 'Assets=S3_OBJECT_KEY:app/hotfix.zip'].map((f) => parseSourceRevisionFlag(f));
     const overrides = checkSourceRevisionOverrides(s3, flags, 'aws');
     expect(s3SourceObject('Assets', 'drops/app/build.zip', overrides)).toStrictEqual({
@@ -88,16 +91,8 @@ stages:
     });
     expect(s3SourceObject('Assets', 'drops/app/build.zip', [])).toStrictEqual({ bucket: 'drops', key: 'app/build.zip' });
     // CodePipeline's S3 variables may be referenced, besides every source's.
-    const using = (reference: string) => `
-name: s3vars
-stages:
-  - name: Source
-    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, namespace: AssetsVars, outputArtifacts: [A] }]
-  - name: Use
-    actions: [{ name: Run, kind: invoke, command: "echo ${reference}", inputArtifacts: [A] }]
-`;
-    expect(parsePipelineText(using('#{AssetsVars.VersionId} #{AssetsVars.ETag} #{AssetsVars.CommitId}')).name).toBe('s3vars');
-    expect(() => parsePipelineText(using('#{AssetsVars.ImageURI}'))).toThrow('unknown variable "ImageURI" in #{AssetsVars.ImageURI}');
+    expect(s3Pipeline('echo #{AssetsVars.VersionId} #{AssetsVars.ETag} #{AssetsVars.CommitId}').name).toBe('s3');
+    expect(() => s3Pipeline('echo #{AssetsVars.ImageURI}')).toThrow('unknown variable "ImageURI" in #{AssetsVars.ImageURI}');
     // One machine reads an S3 source from the local repository: it cannot build an object's version.
     expect(refusalOf(() => checkSourceRevisionOverrides(s3, flags.slice(0, 1), 'local'))).toStrictEqual([
       'sourceRevisions[0]: Assets=S3_OBJECT_VERSION_ID: on this machine the S3 source Assets reads the local repository in place of s3://drops/app/build.zip, so no object key or version can be chosen: start it on AWS (--target aws)',
