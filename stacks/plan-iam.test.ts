@@ -165,6 +165,10 @@ describe('planned policies, simulated', () => {
     const statements = planFor([fromAppSpec]).functions.canary.statements;
     expect(statements.find((st) => st.Action.includes('lambda:UpdateAlias'))).toMatchObject({ Sid: 'LambdaFromAppSpec', Resource: [fn('*'), `${fn('*')}:*`] });
     expect(describeDenials(await checkRequests(() => statements, calls('billing')))).toBe('');
+    // Its Hooks too are named only then: the canary may invoke them, and only the deployment reading an appspec gets that.
+    const hookCall = { principal: 'canary', action: 'lambda:InvokeFunction', resource: fn('billing-pre-traffic') };
+    expect(describeDenials(await checkRequests(() => statements, [hookCall]))).toBe('');
+    expect(await checkRequests(of, [hookCall])).toHaveLength(1);
   });
 
   it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {

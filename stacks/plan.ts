@@ -26,6 +26,7 @@ import {
   parseBuildspecText,
   pipelineManifestKey,
   projectName,
+  readsLambdaAppSpec,
   type SourceAction,
 } from '@stepline/core';
 import {
@@ -54,6 +55,8 @@ export const SECRETS = {
     readBy: { 'approval-request': EnvVar.LinkSigningKey, 'approval-response': EnvVar.LinkSigningKey },
   },
   GithubToken: { parameter: 'github-token', required: false, readBy: { source: EnvVar.GithubToken } },
+  GitlabToken: { parameter: 'gitlab-token', required: false, readBy: { source: EnvVar.GitlabToken } },
+  BitbucketToken: { parameter: 'bitbucket-token', required: false, readBy: { source: EnvVar.BitbucketToken } },
   SlackWebhookUrl: { parameter: 'slack-webhook-url', required: false, readBy: { 'approval-request': EnvVar.SlackWebhookUrl, notify: EnvVar.SlackWebhookUrl } },
   SlackSigningSecret: { parameter: 'slack-signing-secret', required: false, readBy: { 'approval-response': EnvVar.SlackSigningSecret } },
 } as const satisfies Record<string, { parameter: string; required: boolean; readBy: Partial<Record<FunctionKey, string>> }>;
@@ -439,7 +442,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       description: 'stepline: codedeploy actions (in-place deployments to EC2 and on-premises instances through SSM Run Command)',
       timeoutSeconds: 300,
       memoryMb: 512,
-      environment: { [EnvVar.ArtifactBucket]: bucket },
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
       statements: codeDeployStatements({ region, accountId, bucketArn, codeDeploys }),
     }),
     cloudformation: fn('cloudformation', {
@@ -755,6 +758,11 @@ function canaryStatements(options: {
     ),
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
+  // An appspec read at deploy time names its hook functions then: any function of the account and region.
+  if (deploys.some(({ action }) => readsLambdaAppSpec(action))) {
+    const anyFunction = lambdaArn(region, accountId, '*');
+    statements.push(awsRequiresWildcard('LambdaHooksFromAppSpec', allow(['lambda:InvokeFunction'], [anyFunction, `${anyFunction}:*`])));
+  }
   return statements;
 }
 
@@ -786,7 +794,8 @@ function codeDeployStatements(options: {
     ),
     listBucket(bucketArn),
     awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
-    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
+    // ListCommands finds a batch already sent (idempotent sends) and the commands a stopped execution left running; CancelCommand stops those.
+    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:CancelCommand'], ['*'])),
     awsRequiresWildcard('AwsOwnedDocument', allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}:*:document/AWS-RunShellScript`])),
   ];
   const tags = new Map<string, Set<string>>();

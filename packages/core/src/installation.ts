@@ -82,6 +82,14 @@ export const EnvVar = {
   GithubApiUrl: 'GITHUB_API_URL',
   GithubToken: 'GITHUB_TOKEN',
   GithubWebhookSecret: 'GITHUB_WEBHOOK_SECRET',
+  /** A GitLab token (`read_repository`) the source function downloads GitLab trees with. */
+  GitlabToken: 'GITLAB_TOKEN',
+  /** GitLab's API. @default 'https://gitlab.com/api/v4' */
+  GitlabApiUrl: 'GITLAB_API_URL',
+  /** Bitbucket Cloud credentials the source function downloads trees with: `user:app password` or an access token. */
+  BitbucketToken: 'BITBUCKET_TOKEN',
+  /** Bitbucket's site, whose `/get/` links serve archives. @default 'https://bitbucket.org' */
+  BitbucketUrl: 'BITBUCKET_URL',
   /** GitLab's webhook secret token; without it the webhook takes no GitLab deliveries. */
   GitlabWebhookSecret: 'GITLAB_WEBHOOK_SECRET',
   /** Bitbucket Cloud's webhook secret; without it the webhook takes no Bitbucket deliveries. */
@@ -98,6 +106,13 @@ export const WEBHOOK_SECRET_ENV = {
   GitLab: EnvVar.GitlabWebhookSecret,
   Bitbucket: EnvVar.BitbucketWebhookSecret,
 } as const satisfies Record<GitHost, EnvVar>;
+
+/** The variables holding each git host's read token (a secret reference) and its base URL, as the source function reads them. */
+export const GIT_HOST_ACCESS_ENV = {
+  GitHub: { token: EnvVar.GithubToken, url: EnvVar.GithubApiUrl },
+  GitLab: { token: EnvVar.GitlabToken, url: EnvVar.GitlabApiUrl },
+  Bitbucket: { token: EnvVar.BitbucketToken, url: EnvVar.BitbucketUrl },
+} as const satisfies Record<GitHost, { token: EnvVar; url: EnvVar }>;
 
 /** Tags on every state machine of an installation: how the CLI finds them and their manifests. */
 export const InstallationTag = {

@@ -34,6 +34,7 @@ import {
   type HealthReport,
   parseLambdaAppSpec,
   type Route,
+  readsLambdaAppSpec,
   SteplineError,
   type TrafficRouter,
   type VersionInfo,
@@ -65,12 +66,13 @@ export function lambdaTarget(request: CanaryRequest): LambdaTarget {
 
 /**
  * A Lambda deployment whose definition leaves the function or alias out takes them (and the versions)
- * from the AppSpec file in its input artifacts, as CodeDeploy does. Hooks the file names must be the
- * action's hooks: the plan was compiled from the definition, and a hook must not be skipped unseen.
+ * from the AppSpec file in its input artifacts, as CodeDeploy does, and its hooks too: its plan has a
+ * step for each Lambda hook (see `deploymentPlan`), which runs the function the appspec names. A hook
+ * the definition names as well must be the same function: two answers to one question are refused.
  */
 export async function withLambdaAppSpec(request: CanaryRequest, artifacts: ArtifactReader): Promise<CanaryRequest> {
   const lambda = request.deployment.lambda;
-  if (!lambda || (lambda.functionName !== undefined && lambda.alias !== undefined)) return request;
+  if (!lambda || !readsLambdaAppSpec(request.deployment)) return request;
   let file: string | undefined;
   for (const name of APPSPEC_FILES) {
     if (await artifacts.has(name)) {
@@ -83,12 +85,14 @@ export async function withLambdaAppSpec(request: CanaryRequest, artifacts: Artif
       `set lambda.functionName and lambda.alias, or put ${APPSPEC_FILES.join(', ')} in the input artifact (searched ${artifacts.name})`,
     );
   const spec = parseLambdaAppSpec(await artifacts.read(file), file);
-  for (const [hook, fn] of Object.entries(spec.hooks)) {
-    const given = request.deployment.hooks[hook as keyof typeof spec.hooks];
+  const hooks = { ...request.deployment.hooks };
+  for (const [hook, fn] of Object.entries(spec.hooks) as Array<[keyof typeof spec.hooks, string]>) {
+    const given = hooks[hook];
     const givenFn = typeof given === 'string' ? given : given?.function;
-    if (givenFn !== fn)
+    if (given === undefined) hooks[hook] = fn;
+    else if (givenFn !== fn)
       throw new ArtifactInvalidError(
-        `${file} names ${fn} as the ${hook} hook, which the deploy action does not run (${givenFn === undefined ? 'it has none' : `it runs ${givenFn}`}): set hooks.${hook} to ${fn}`,
+        `${file} names ${fn} as the ${hook} hook, but the deploy action's hooks.${hook} runs ${givenFn ?? 'only a command'}: name one function in either place`,
       );
   }
   const currentVersion = lambda.currentVersion ?? spec.currentVersion;
@@ -99,7 +103,7 @@ export async function withLambdaAppSpec(request: CanaryRequest, artifacts: Artif
     targetVersion: lambda.targetVersion ?? spec.targetVersion,
     ...(currentVersion !== undefined && { currentVersion }),
   };
-  return { ...request, deployment: { ...request.deployment, lambda: resolved } };
+  return { ...request, deployment: { ...request.deployment, lambda: resolved, hooks } };
 }
 
 /** The marker ends the alias's description; whatever the team wrote before it is kept. */

@@ -142,8 +142,15 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
   });
   const timeouts = LIFECYCLE_ORDER.flatMap((e) => [...(spec.hooks[e] ?? []), ...(previous?.hooks[e] ?? [])].map((s) => s.timeout));
   const hosts = currentBatch(deployment);
-  const command = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), `stepline ${task.pipeline} ${deploymentId}`);
-  deps.log('batch sent', { phase: deployment.phase, batch: deployment.batches.length, hosts, command });
+  const batch = deployment.batches.length;
+  const { commandId: command, resent } = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), {
+    pipeline: task.pipeline,
+    executionId: task.executionId,
+    deploymentId,
+    batch,
+    label: `${task.pipeline} ${deploymentId} batch ${batch}`,
+  });
+  deps.log(resent ? 'batch sent' : 'batch sent by an earlier attempt', { phase: deployment.phase, batch, hosts, command });
   return { ...deployment, command };
 }
 

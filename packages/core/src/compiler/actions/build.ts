@@ -189,10 +189,17 @@ function buildCall(ctx: ActionContext, action: CodeBuildRun, projectArn: string)
 }
 
 /**
- * A batch (`batchEnabled`): `startBuildBatch.sync`, answered with `{BuildBatch}` as BatchGetBuildBatches
- * describes it; its build groups (one per build of the batch) are kept for the execution's history.
- * A batch exports no variables (validation refuses `outputVariables`).
+ * A batch (`batchEnabled`): `startBuildBatch.sync`; its build groups (one per build of the batch) are
+ * kept for the execution's history. A batch exports no variables (validation refuses `outputVariables`).
+ *
+ * The output's shape is an assumption (docs/testing.md): Step Functions' CodeBuild page lists
+ * StartBuildBatch as supporting `.sync` but shows no output, for it or for StartBuild. What is documented:
+ * StartBuildBatch answers `{"buildBatch": BuildBatch}`, Step Functions spells service fields in
+ * PascalCase, and its own example reads a `startBuild` result as `$.Build..Arn` (the API response's key,
+ * `Build`). So `{BuildBatch}`, the batch as BatchGetBuildBatches describes it once it has finished.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
+ * @see https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuildBatch.html#API_StartBuildBatch_ResponseSyntax
+ * @see https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BuildBatch.html
  */
 function batchCall(projectArn: string): CodeBuildCall {
   return {
