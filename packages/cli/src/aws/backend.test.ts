@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CopyObjectCommand,
   GetObjectCommand,
@@ -397,8 +398,19 @@ describe('AwsBackend: changes', () => {
     await expect(backend().stopExecution('exec-2', { abandon: false })).rejects.toThrow('execution exec-2 is not in progress (SUCCEEDED)');
   });
 
-  it('retry-stage-execution: starts the machine again at the failed stage with the state it had there', async () => {
-    fakeS3();
+  it('retry-stage-execution: starts the machine again at the failed stage with the state it had there, and its earlier artifacts', async () => {
+    const objects = fakeS3();
+    // The source artifact of exec-2, as the source function stores it: files, then the manifest.
+    const index = '<h1>v2</h1>';
+    objects.set('web/exec-2/src/index.html', { text: index, etag: '"i"' });
+    const manifest = {
+      artifact: 'src',
+      pipeline: 'web',
+      executionId: 'exec-2',
+      createdAt: '2026-12-05T00:00:00.000Z',
+      files: [{ path: 'index.html', sha256: createHash('sha256').update(index).digest('hex'), size: index.length }],
+    };
+    objects.set('web/exec-2/src/manifest.json', { text: JSON.stringify(manifest), etag: '"s"' });
     const input = { pipeline: 'web', trigger: { type: 'Webhook' }, source: {}, variables: {} };
     const atBuild = { input, variables: { ENV: 'staging' }, actions: { Source_Checkout: { variables: { CommitId: 'c0ffee' } } } };
     const failed = new HistoryWriter()
@@ -418,6 +430,9 @@ describe('AwsBackend: changes', () => {
 
     expect(await backend().retryStageExecution('exec-2')).toStrictEqual({ executionId: 'exec-2-r3' });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'exec-2-r3', input: JSON.stringify({ resume: { stage: 'Build', state: atBuild } }) });
+    // The machine reads artifacts under the execution's own name: the retry finds exec-2's there.
+    expect(objects.get('web/exec-2-r3/src/index.html')?.text).toBe(index);
+    expect(objects.has('web/exec-2-r3/src/manifest.json')).toBe(true);
 
     sfn.on(DescribeExecutionCommand).resolves(running('exec-2', { status: 'SUCCEEDED' }));
     await expect(backend().retryStageExecution('exec-2')).rejects.toThrow(

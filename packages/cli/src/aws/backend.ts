@@ -49,6 +49,7 @@ import {
   TriggerType,
 } from '@stepline/core';
 import {
+  copyStageInputs,
   executionArnOf,
   MachineManifests,
   mapLimit,
@@ -288,6 +289,9 @@ export class AwsBackend implements PipelineBackend {
       const base = description.name ?? executionId;
       for (let attempt = 2; attempt < 100; attempt++) {
         const name = executionName(`${base.replace(/-r\d+$/, '')}-r${attempt}`);
+        // The retry reads the earlier stages' artifacts under its own name: copied first (a name
+        // taken already keeps its own, the copies being conditional).
+        await copyStageInputs(this.s3, installed.manifest.artifactBucket, installed.manifest.pipeline, stage, base, name);
         try {
           await this.sfn.send(new StartExecutionCommand({ stateMachineArn: installed.stateMachineArn, name, input }));
           return { executionId: name };

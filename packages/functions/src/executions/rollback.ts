@@ -86,7 +86,7 @@ export async function startRollback(options: RollbackOptions): Promise<StartedRo
   const target = await findTarget(options, manifests);
   if (!target) throw new RollbackRefused(noRollbackTarget(pipeline.name, stage, options.targetExecution));
 
-  await copyArtifacts(options.s3, current.manifest.artifactBucket, pipeline, stage, target.executionId, name);
+  await copyStageInputs(options.s3, current.manifest.artifactBucket, pipeline, stage, target.executionId, name);
   const entry = stageEntryState(target.raw, stage);
   const input = rollbackInput(stage, target.executionId, entry, options.failedExecution, options.trigger);
   try {
@@ -155,12 +155,13 @@ async function findTarget(options: RollbackOptions, manifests: MachineManifests)
 }
 
 /**
- * The artifacts the stage reads, as the target had them, under the rollback execution's own prefix:
- * the compiled machine reads each artifact at `<pipeline>/<execution>/<artifact>/`. A stepline
- * manifest lists an artifact's files (a source artifact); a build's output has none and is listed.
- * Copies are conditional, so a retried rollback leaves the first copy as it was.
+ * The artifacts of the stages before `stage`, as execution `from` had them, under execution `to`'s own
+ * prefix: the compiled machine reads each artifact at `<pipeline>/<execution>/<artifact>/`, so an
+ * execution that resumes at a stage (a rollback, a retry) finds nothing unless they are copied. A
+ * stepline manifest lists an artifact's files (a source artifact); a build's output has none and is
+ * listed. Copies are conditional, so a second attempt leaves the first copy as it was.
  */
-async function copyArtifacts(s3: S3Client, bucket: string, pipeline: Pipeline, stage: string, from: string, to: string): Promise<void> {
+export async function copyStageInputs(s3: S3Client, bucket: string, pipeline: Pipeline, stage: string, from: string, to: string): Promise<void> {
   const before = pipeline.stages.slice(
     0,
     pipeline.stages.findIndex((s) => s.name === stage),
