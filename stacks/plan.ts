@@ -8,11 +8,13 @@ import {
   type Action,
   actionPositions,
   type BuildAction,
+  COMMANDS_RULE_TIMEOUT_MINUTES,
   type CodeBuildRun,
   type CompiledPipeline,
   type CompileOptions,
   ControlPrefix,
   commandsBuild,
+  commandsBuildspec,
   type DeployAction,
   type EcrPushRule,
   EnvVar,
@@ -21,11 +23,13 @@ import {
   InstallationTag,
   installationCompileOptions,
   isInlineBuildspec,
+  machineManifestKey,
   type Pipeline,
   parseBuildspecText,
   pipelineManifestKey,
   projectName,
   readsLambdaAppSpec,
+  ruleProjectName,
   type SourceAction,
 } from '@stepline/core';
 import {
@@ -229,6 +233,14 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ),
   ];
   const sourcePipelines = [...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'source' ? [pipeline.name] : [])))];
+  // S3 sources: their object (any key of the bucket where a start may name another), at any version.
+  const s3Sources = positions.flatMap(({ position }) => {
+    const action = position.action;
+    if (action.kind !== 'source' || action.provider !== 'S3') return [];
+    const slash = action.repository.indexOf('/');
+    const bucket = action.repository.slice(0, slash);
+    return [{ bucket, object: `arn:aws:s3:::${bucket}/${action.allowOverrideForS3ObjectKey ? '*' : action.repository.slice(slash + 1)}` }];
+  });
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
@@ -238,9 +250,17 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const cloudFormationPipelines = [
     ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
   ];
-  const rules = options.pipelines.flatMap((pipeline) =>
-    pipeline.stages.flatMap((s) => [s.beforeEntry, s.onSuccess, s.onFailure].flatMap((c) => c?.rules ?? [])),
+  const conditions = options.pipelines.flatMap((pipeline) =>
+    pipeline.stages.flatMap((stage) =>
+      (['beforeEntry', 'onSuccess', 'onFailure'] as const).flatMap((kind) => (stage[kind]?.rules ?? []).map((rule) => ({ pipeline, stage, kind, rule }))),
+    ),
   );
+  const rules = conditions.map((c) => c.rule);
+  // A Commands rule runs as a build of a project of its own, started by the conditions function.
+  const ruleProjects = conditions.flatMap(({ pipeline, stage, kind, rule }) =>
+    rule.provider === 'Commands' ? [{ pipeline, stage, kind, rule, name: ruleProjectName(names.prefix, pipeline.name, stage.name, kind, rule.name) }] : [],
+  );
+  const conditionPipelines = [...new Set(conditions.map((c) => c.pipeline.name))];
   const ruleFunctions = [
     ...new Set(
       rules.flatMap((r) =>
@@ -250,6 +270,30 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       ),
     ),
   ];
+  // An automatic ROLLBACK: the conditions function reads the pipeline's executions (each through the
+  // manifest of its own machine), copies the good execution's artifacts and starts the rollback.
+  const rollbackMachines = stateMachines.filter((m) => m.pipeline.stages.some((s) => s.onFailure?.result === 'ROLLBACK' || s.onSuccess?.result === 'ROLLBACK'));
+  const rollbackStatements: PolicyStatement[] =
+    rollbackMachines.length === 0
+      ? []
+      : [
+          allow(
+            ['states:ListExecutions', 'states:StartExecution'],
+            rollbackMachines.map((m) => m.arn),
+          ),
+          allow(
+            ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:DescribeStateMachineForExecution'],
+            rollbackMachines.map((m) => `arn:aws:states:${region}:${accountId}:execution:${m.name}:*`),
+          ),
+          allow(
+            ['s3:GetObject'],
+            rollbackMachines.flatMap((m) => [`${bucketArn}/${m.manifestKey}`, `${bucketArn}/${machineManifestKey(m.manifestKey, '*')}`]),
+          ),
+          allow(
+            ['s3:GetObject', 's3:PutObject'],
+            rollbackMachines.map((m) => `${bucketArn}/${m.pipeline.name}/*`),
+          ),
+        ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -320,6 +364,13 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 sourcePipelines.map((p) => `${bucketArn}/${p}/*`),
               ),
               listBucket(bucketArn),
+              ...(s3Sources.length > 0
+                ? [
+                    allow(['s3:GetObject', 's3:GetObjectVersion'], [...new Set(s3Sources.map((o) => o.object))]),
+                    // A missing object or version must answer 404, not 403, to be said as missing.
+                    allow(['s3:ListBucket'], [...new Set(s3Sources.map((o) => `arn:aws:s3:::${o.bucket}`))]),
+                  ]
+                : []),
               ...(ecrRepositories.length > 0
                 ? [
                     allow(
@@ -366,14 +417,35 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
     conditions: fn('conditions', {
-      description: 'stepline: stage conditions (alarm and function rules)',
+      description: 'stepline: stage conditions (alarm, function and commands rules; overrides; automatic rollbacks)',
       // A LambdaInvoke rule's function may take Lambda's whole limit.
       timeoutSeconds: 900,
       memoryMb: 256,
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.ProjectPrefix]: names.prefix },
       statements: [
         // DescribeAlarms answers composite alarms only when allowed on every resource.
         ...(rules.some((r) => r.provider === 'CloudWatchAlarm') ? [awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*']))] : []),
         ...(ruleFunctions.length > 0 ? [allow(['lambda:InvokeFunction'], ruleFunctions)] : []),
+        ...(ruleProjects.length > 0
+          ? [
+              allow(
+                ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'],
+                ruleProjects.map((p) => `arn:aws:codebuild:${region}:${accountId}:project/${p.name}`),
+              ),
+            ]
+          : []),
+        // Each check looks for an override (override-stage-condition) that is usually absent.
+        ...(conditionPipelines.length > 0
+          ? [
+              allow(
+                ['s3:GetObject'],
+                conditionPipelines.map((p) => objects(`${ControlPrefix.conditionOverrides}${p}/`)),
+              ),
+            ]
+          : []),
+        ...rollbackStatements,
+        // An absent override or manifest must answer 404, not 403; a rollback lists a build's output (it has no stepline manifest).
+        ...(conditionPipelines.length > 0 || rollbackMachines.length > 0 ? [listBucket(bucketArn)] : []),
       ],
     }),
     's3-deploy': fn('s3-deploy', {
@@ -429,11 +501,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     const producer = positions.find(
       (p) => p.pipeline === pipeline && p.position.action.kind === 'source' && primary !== undefined && p.position.action.outputArtifacts.includes(primary),
     )?.position.action as SourceAction | undefined;
-    const environment = action.environment ?? {
-      image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
-      computeType: 'BUILD_GENERAL1_SMALL',
-      privilegedMode: false,
-    };
+    const environment = action.environment ?? DEFAULT_BUILD_ENVIRONMENT;
     const connection = producer?.connectionArn;
     return [
       {
@@ -482,11 +550,31 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ];
   });
 
+  // A Commands rule's project: no source (the rule's commands are its buildspec), no artifacts, only its logs.
+  projects.push(
+    ...ruleProjects.map(({ pipeline, stage, kind, rule, name }): ProjectPlan => {
+      const logGroup = `/aws/codebuild/${name}`;
+      return {
+        name,
+        pipeline: pipeline.name,
+        stage: stage.name,
+        action: `${kind}-${rule.name}`,
+        source: { type: 'NO_SOURCE', buildspec: rule.provider === 'Commands' ? commandsBuildspec({ commands: rule.commands }) : '' },
+        artifacts: { type: 'NO_ARTIFACTS' },
+        environment: { type: 'LINUX_CONTAINER', ...DEFAULT_BUILD_ENVIRONMENT },
+        timeoutMinutes: COMMANDS_RULE_TIMEOUT_MINUTES,
+        logGroup,
+        statements: [allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`])],
+      };
+    }),
+  );
+
   const days = options.artifactRetentionDays ?? 30;
   const lifecycle: LifecycleRule[] = [
     ...options.pipelines.map((p) => ({ id: `artifacts-${p.name}`.slice(0, 255), prefix: `${p.name}/`, expirationDays: days })),
     { id: 'approval-records', prefix: ControlPrefix.approvals, expirationDays: days },
     { id: 'deployment-records', prefix: ControlPrefix.deployments, expirationDays: days },
+    { id: 'condition-overrides', prefix: ControlPrefix.conditionOverrides, expirationDays: days },
     // Gate state and manifests are rewritten in place: only their old versions go.
     { id: 'old-versions', noncurrentDays: 7, expiredObjectDeleteMarker: true, abortMultipartDays: 1 },
   ];
@@ -775,6 +863,9 @@ function codeDeployStatements(options: {
     );
   return statements;
 }
+
+/** What a project the installation creates builds on, unless its action says otherwise. */
+const DEFAULT_BUILD_ENVIRONMENT = { image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0', computeType: 'BUILD_GENERAL1_SMALL', privilegedMode: false };
 
 /**
  * The builds the installation creates a CodeBuild project for: build and test actions that name none,

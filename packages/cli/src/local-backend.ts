@@ -5,7 +5,18 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkSourceRevisionOverrides, checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
+import {
+  type ConditionOverride,
+  checkSourceRevisionOverrides,
+  checkVariableOverrides,
+  type ExecutionDetail,
+  type ExecutionSummary,
+  newExecutionId,
+  type Pipeline,
+  type PipelineState,
+  type PipelineSummary,
+  type RuleExecution,
+} from '@stepline/core';
 import {
   ControlRefusedError,
   compileForThisMachine,
@@ -17,11 +28,13 @@ import {
   LocalApprovals,
   loadSigningKey,
   localPipelineState,
+  localRuleExecutions,
   markOrphans,
+  overrideStageCondition,
   setStageTransition,
   stopExecution,
 } from '@stepline/local';
-import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
+import type { DecideApprovalOptions, OverrideConditionOptions, PipelineBackend, StartOptions } from './backend';
 import { UsageError } from './errors';
 import { DEFAULT_FILES, loadPipeline } from './load-pipeline';
 
@@ -100,7 +113,7 @@ export class LocalBackend implements PipelineBackend {
     const { pipeline, file } = await this.pipeline(name);
     // Refused here, not in a log nobody reads: unknown variables, actions this machine cannot run.
     checkVariableOverrides(pipeline, options.variables);
-    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? []);
+    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? [], 'local');
     compileForThisMachine(pipeline);
     const executionId = options.clientRequestToken ?? newExecutionId(new Date(), Math.random);
     if (this.store.getExecution(executionId)) return { executionId };
@@ -136,6 +149,10 @@ export class LocalBackend implements PipelineBackend {
     throw new UsageError('retry-stage-execution runs in the foreground on this machine (the CLI handles it)');
   }
 
+  async rollbackStage(): Promise<{ executionId: string; targetExecution: string }> {
+    throw new UsageError('rollback-stage runs in the foreground on this machine (the CLI handles it)');
+  }
+
   async disableStageTransition(name: string, stage: string, reason: string): Promise<void> {
     const { pipeline } = await this.pipeline(name);
     refused(() => setStageTransition(this.store, pipeline, stage, { enabled: false, reason, by: process.env.USER ?? 'local user' }));
@@ -157,12 +174,23 @@ export class LocalBackend implements PipelineBackend {
       }),
     );
   }
+
+  async listRuleExecutions(name: string, filter: { pipelineExecutionId?: string }): Promise<RuleExecution[]> {
+    const { pipeline } = await this.pipeline(name);
+    if (filter.pipelineExecutionId !== undefined) this.execution(filter.pipelineExecutionId);
+    return localRuleExecutions(this.store, pipeline, filter.pipelineExecutionId);
+  }
+
+  async overrideStageCondition(name: string, request: OverrideConditionOptions): Promise<ConditionOverride> {
+    const { pipeline } = await this.pipeline(name);
+    return refused(() => overrideStageCondition(this.store, pipeline, { ...request, at: new Date().toISOString() }));
+  }
 }
 
 /** The history's refusal, as one line on the terminal. */
-function refused(work: () => void): void {
+function refused<T>(work: () => T): T {
   try {
-    work();
+    return work();
   } catch (error) {
     if (error instanceof ControlRefusedError) throw new UsageError(error.message);
     throw error;

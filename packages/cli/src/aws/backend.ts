@@ -6,27 +6,27 @@
  * code (`GateService`), so the CLI and the function cannot disagree about who may run.
  * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  DescribeStateMachineForExecutionCommand,
   ExecutionAlreadyExists,
   type ExecutionListItem,
   ListExecutionsCommand,
   ListTagsForResourceCommand,
-  paginateGetExecutionHistory,
   paginateListStateMachines,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   type SFNClient,
-  type HistoryEvent as SfnHistoryEvent,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import {
+  type ConditionOverride,
+  checkOverridable,
   checkSourceRevisionOverrides,
   checkVariableOverrides,
+  conditionOverrideKey,
   decisionResult,
   ErrorName,
   type ExecutionInput,
@@ -34,25 +34,46 @@ import {
   executionName,
   gateStateName,
   type HistoryEvent,
-  machineHash,
-  machineManifestKey,
   newExecutionId,
+  overridableCondition,
   type Pipeline,
   type PipelineState,
   pipelineExecutionStatus,
   pipelineStateFrom,
   type ResumeInput,
+  type RuleExecution,
   readableCause,
+  ruleExecutionsFrom,
   type StateMap,
+  SteplineError,
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
+import {
+  copyStageInputs,
+  executionArnOf,
+  MachineManifests,
+  mapLimit,
+  normalizeHistory,
+  RollbackRefused,
+  readHistory,
+  stageEntryState,
+  startRollback,
+} from '@stepline/functions/executions';
 // The gate adapters only: the CLI need not load the canary's SDK clients.
 import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
-import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
+import type {
+  DecideApprovalOptions,
+  ExecutionDetail,
+  ExecutionSummary,
+  OverrideConditionOptions,
+  PipelineBackend,
+  PipelineSummary,
+  StartOptions,
+} from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
-import { approvalsFrom, buildsFrom, normalizeHistory, variablesFrom } from './history';
+import { approvalsFrom, buildsFrom, variablesFrom } from './history';
 import { ManifestTag, type PipelineManifest, parseManifest, parseS3Url } from './manifest';
 
 export interface AwsBackendOptions {
@@ -99,8 +120,7 @@ export class AwsBackend implements PipelineBackend {
   private readonly now: () => Date;
   private readonly random: () => number;
   private installed: Promise<InstalledPipeline[]> | undefined;
-  /** Manifests of earlier machines, by S3 key: written once, never changed. */
-  private readonly machineManifests = new Map<string, Promise<PipelineManifest | undefined>>();
+  private readonly manifests: MachineManifests;
 
   constructor(options: AwsBackendOptions) {
     this.sfn = options.sfn;
@@ -110,6 +130,7 @@ export class AwsBackend implements PipelineBackend {
     this.listLimit = options.listLimit ?? 20;
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
+    this.manifests = new MachineManifests(this.sfn, this.s3);
   }
 
   listPipelines(): Promise<PipelineSummary[]> {
@@ -212,7 +233,7 @@ export class AwsBackend implements PipelineBackend {
     return this.guard('start-pipeline-execution', async () => {
       const installed = await this.pipeline(pipeline);
       const variables = checkVariableOverrides(installed.manifest.pipeline, options.variables);
-      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? []);
+      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? [], 'aws');
       const name = options.clientRequestToken !== undefined ? executionName(options.clientRequestToken) : newExecutionId(this.now(), this.random);
       const input: ExecutionInput = {
         pipeline: installed.name,
@@ -264,13 +285,15 @@ export class AwsBackend implements PipelineBackend {
       // The retry runs the machine deployed today, which enters a stage by the name it has today.
       if (gate !== undefined && installed.manifest.stateMap[gate] === undefined)
         throw new UsageError(`execution ${description.name} failed in stage ${stage}, which the pipeline deployed today no longer has: start a new execution`);
-      const entered = [...events].reverse().find((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === gate);
-      const state = entered?.stateEnteredEventDetails?.input;
+      const state = stage === undefined ? undefined : stageEntryState(events, stage);
       if (stage === undefined || state === undefined) throw new UsageError(`execution ${description.name} never entered a stage it could be retried from`);
-      const input = JSON.stringify({ resume: { stage, state: JSON.parse(state) } } satisfies ResumeInput);
+      const input = JSON.stringify({ resume: { stage, state } } satisfies ResumeInput);
       const base = description.name ?? executionId;
       for (let attempt = 2; attempt < 100; attempt++) {
         const name = executionName(`${base.replace(/-r\d+$/, '')}-r${attempt}`);
+        // The retry reads the earlier stages' artifacts under its own name: copied first (a name
+        // taken already keeps its own, the copies being conditional).
+        await copyStageInputs(this.s3, installed.manifest.artifactBucket, installed.manifest.pipeline, stage, base, name);
         try {
           await this.sfn.send(new StartExecutionCommand({ stateMachineArn: installed.stateMachineArn, name, input }));
           return { executionId: name };
@@ -279,6 +302,34 @@ export class AwsBackend implements PipelineBackend {
         }
       }
       throw new UsageError(`execution ${base} was retried too many times`);
+    });
+  }
+
+  /**
+   * Rolls a stage back (CodePipeline's RollbackStage): a new execution of today's machine, named
+   * `rollback-<stage>-<id>`, runs the stage alone with the artifacts and state data of the newest
+   * execution that succeeded through it, or of `targetExecution`. Refused, with core's reasons, as on
+   * one machine.
+   */
+  rollbackStage(pipeline: string, stage: string, options: { targetExecution?: string }): Promise<{ executionId: string; targetExecution: string }> {
+    return this.guard('rollback-stage', async () => {
+      const installed = await this.pipeline(pipeline);
+      try {
+        const started = await startRollback({
+          sfn: this.sfn,
+          s3: this.s3,
+          stateMachineArn: installed.stateMachineArn,
+          current: { manifest: installed.manifest, location: installed.manifestLocation },
+          stage,
+          name: executionName(`rollback-${stage}-${newExecutionId(this.now(), this.random)}`),
+          trigger: { type: TriggerType.ManualRollback, actor: this.actor },
+          ...(options.targetExecution !== undefined && { targetExecution: options.targetExecution }),
+        });
+        return { executionId: started.executionId, targetExecution: started.targetExecution };
+      } catch (error) {
+        if (error instanceof RollbackRefused) throw new UsageError(`rollback-stage: ${error.message}`, { cause: error });
+        throw error;
+      }
     });
   }
 
@@ -337,6 +388,71 @@ export class AwsBackend implements PipelineBackend {
           });
         throw error;
       }
+    });
+  }
+
+  /**
+   * Rule executions from the executions' histories (each check Task's answer), newest execution first:
+   * the one named, or the pipeline's last `listLimit`.
+   */
+  listRuleExecutions(pipeline: string, filter: { pipelineExecutionId?: string }): Promise<RuleExecution[]> {
+    return this.guard('list-rule-executions', async () => {
+      const installed = await this.pipeline(pipeline);
+      const arns =
+        filter.pipelineExecutionId !== undefined
+          ? [(await this.locate(filter.pipelineExecutionId, installed)).executionArn]
+          : (
+              (await this.sfn.send(new ListExecutionsCommand({ stateMachineArn: installed.stateMachineArn, maxResults: this.listLimit }))).executions ?? []
+            ).flatMap((e) => (e.executionArn ? [e.executionArn] : []));
+      const lists = await mapLimit(arns, CONCURRENCY, async (executionArn) => {
+        const [description, events, own] = await Promise.all([
+          this.sfn.send(new DescribeExecutionCommand({ executionArn })),
+          this.history(executionArn),
+          this.manifestOf(installed, executionArn),
+        ]);
+        return ruleExecutionsFrom({
+          pipeline: own.pipeline,
+          execution: { executionId: description.name ?? '', status: statusOf(description), events: normalizeHistory(events) },
+        });
+      });
+      return lists.flat();
+    });
+  }
+
+  /**
+   * Writes the override record the conditions function reads at its next check of the condition
+   * (`conditionOverrideKey` in the artifact bucket), once the execution's history shows it waiting
+   * there. Written once (`If-None-Match: *`): a second override says who came first.
+   */
+  overrideStageCondition(pipeline: string, request: OverrideConditionOptions): Promise<ConditionOverride> {
+    return this.guard('override-stage-condition', async () => {
+      const installed = await this.pipeline(pipeline);
+      const condition = refusal(() => overridableCondition(request.conditionType));
+      const { executionArn, description } = await this.locate(request.executionId, installed);
+      const [events, own, gate] = await Promise.all([
+        this.history(executionArn),
+        this.manifestOf(installed, executionArn),
+        this.gateStore(installed).load(installed.name),
+      ]);
+      const executionId = description.name ?? request.executionId;
+      const state = pipelineStateFrom({
+        pipeline: own.pipeline,
+        stateMap: own.stateMap,
+        gates: gate.document.state,
+        execution: { executionId, status: statusOf(description), events: normalizeHistory(events) },
+      });
+      refusal(() => checkOverridable(own.pipeline, state, request.stage, condition));
+      const override: ConditionOverride = { by: request.by, at: this.now().toISOString() };
+      const Bucket = installed.manifest.artifactBucket;
+      const Key = conditionOverrideKey(installed.name, executionId, request.stage, condition);
+      try {
+        await this.s3.send(new PutObjectCommand({ Bucket, Key, Body: JSON.stringify(override), ContentType: 'application/json', IfNoneMatch: '*' }));
+      } catch (error) {
+        if (!(error instanceof Error && error.name === 'PreconditionFailed')) throw error;
+        const earlier = JSON.parse((await (await this.s3.send(new GetObjectCommand({ Bucket, Key }))).Body?.transformToString('utf8')) ?? '{}');
+        throw new UsageError(`the condition was already overridden by ${earlier.by} at ${earlier.at}`, { cause: error });
+      }
+      return override;
     });
   }
 
@@ -428,35 +544,9 @@ export class AwsBackend implements PipelineBackend {
     throw new UsageError(`no execution ${executionId} in ${within ? `pipeline ${within.name}` : 'any pipeline of this installation'}`);
   }
 
-  /**
-   * The manifest of the machine an execution ran: today's when the execution ran today's machine,
-   * else the one kept under its machine's hash. An execution of a machine deployed before manifests
-   * were kept by hash is read through today's, the best there is.
-   */
-  private async manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
-    const ran = await this.sfn.send(new DescribeStateMachineForExecutionCommand({ executionArn }));
-    if (ran.definition === undefined || installed.manifest.machineHash === undefined) return installed.manifest;
-    const hash = machineHash(ran.definition);
-    if (hash === installed.manifest.machineHash) return installed.manifest;
-    const { bucket, key: current } = installed.manifestLocation;
-    const key = machineManifestKey(current, hash);
-    let own = this.machineManifests.get(key);
-    if (!own) {
-      own = this.readManifest(bucket, key);
-      this.machineManifests.set(key, own);
-      own.catch(() => this.machineManifests.delete(key));
-    }
-    return (await own) ?? installed.manifest;
-  }
-
-  private async readManifest(bucket: string, key: string): Promise<PipelineManifest | undefined> {
-    try {
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return parseManifest((await object.Body?.transformToString('utf8')) ?? '', `s3://${bucket}/${key}`);
-    } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+  /** The manifest of the machine an execution ran (see `MachineManifests`). */
+  private manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
+    return this.manifests.of({ manifest: installed.manifest, location: installed.manifestLocation }, executionArn);
   }
 
   private async describe(executionArn: string, shown: string): Promise<DescribeExecutionCommandOutput> {
@@ -468,12 +558,8 @@ export class AwsBackend implements PipelineBackend {
     }
   }
 
-  private async history(executionArn: string): Promise<SfnHistoryEvent[]> {
-    const events: SfnHistoryEvent[] = [];
-    for await (const page of paginateGetExecutionHistory({ client: this.sfn }, { executionArn, includeExecutionData: true, maxResults: 1000 })) {
-      events.push(...(page.events ?? []));
-    }
-    return events;
+  private history(executionArn: string) {
+    return readHistory(this.sfn, executionArn);
   }
 
   private async summaryOf(installed: InstalledPipeline, item: ExecutionListItem): Promise<ExecutionSummary> {
@@ -508,15 +594,23 @@ export class AwsBackend implements PipelineBackend {
   }
 }
 
+/** Core's refusal of a request (ControlRefused), as one line on the terminal. */
+function refusal<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof SteplineError && error.name === ErrorName.ControlRefused) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 function checkStage(installed: InstalledPipeline, stage: string): void {
   const stages = installed.manifest.pipeline.stages.map((s) => s.name);
   if (!stages.includes(stage)) throw new UsageError(`pipeline ${installed.name} has no stage ${stage} (it has ${stages.join(', ')})`);
 }
 
 /** `arn:aws:states:<region>:<account>:stateMachine:<name>` → `arn:aws:states:<region>:<account>:execution:<name>:` */
-function executionArnPrefix(stateMachineArn: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
-}
+const executionArnPrefix = (stateMachineArn: string) => executionArnOf(stateMachineArn, '');
 
 const statusOf = (description: DescribeExecutionCommandOutput) =>
   pipelineExecutionStatus(description.status, description.error === undefined ? {} : { error: description.error });
@@ -540,18 +634,4 @@ function summaryFrom(installed: InstalledPipeline, description: DescribeExecutio
     ...(input?.source.commitId !== undefined && { commitId: input.source.commitId }),
     ...(input?.source.branchName !== undefined && { branch: input.source.branchName }),
   };
-}
-
-/** Maps with at most `limit` calls in flight, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -7,6 +7,7 @@
  */
 import { ErrorName } from '../errors';
 import { named } from '../named';
+import { readableCause } from './failure-cause';
 
 /** CodePipeline's pipeline execution statuses, plus what stepline's runtimes report. */
 export const ExecutionStatus = named('InProgress', 'Succeeded', 'Failed', 'Stopped', 'Stopping', 'Superseded');
@@ -80,6 +81,7 @@ export interface RecordedFailure {
  * The failure a failure state records: the compiler's Catch blocks put the caught error under
  * `failure` (their ResultPath), so a failure state's input carries `{ failure: { Error, Cause } }`.
  * Reads the input as parsed JSON or as the text a history event holds; anything else records nothing.
+ * A CodeBuild Task's JSON cause reads as the builds that failed (`readableCause`).
  */
 export function failureFromStateInput(input: unknown): RecordedFailure {
   let value = input;
@@ -94,7 +96,7 @@ export function failureFromStateInput(input: unknown): RecordedFailure {
   if (!isRecord(failure)) return {};
   return {
     ...(typeof failure.Error === 'string' && { error: failure.Error }),
-    ...(typeof failure.Cause === 'string' && { cause: failure.Cause }),
+    ...(typeof failure.Cause === 'string' && { cause: readableCause(failure.Cause) }),
   };
 }
 

@@ -4,4 +4,5 @@ export * from './failure-cause';
 export * from './machine';
 export * from './pipeline-state';
 export * from './rollback';
+export * from './rule-executions';
 export * from './timeline';

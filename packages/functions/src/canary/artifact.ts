@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ArtifactInvalidError, MANIFEST_FILE, type Manifest, type ManifestFile, ManifestSchema } from '@stepline/core';
-import pMap from 'p-map';
+import { mapLimit } from '../concurrency';
 import { type RetryOptions, retryTransient } from './retry';
 
 /** `bucket/prefix/` → its bucket and key prefix. */
@@ -90,16 +90,11 @@ export class S3Artifact {
   async digests(): Promise<Array<Pick<ManifestFile, 'path' | 'sha256'>>> {
     const manifest = await this.readManifest();
     if (manifest) return manifest.files.map(({ path, sha256 }) => ({ path, sha256 }));
-    return pMap(
-      await this.files(),
-      async (path) => ({
-        path,
-        sha256: createHash('sha256')
-          .update(await this.bytes(path))
-          .digest('hex'),
-      }),
-      { concurrency: 8 },
-    );
+    const sha256 = async (path: string) =>
+      createHash('sha256')
+        .update(await this.bytes(path))
+        .digest('hex');
+    return mapLimit(await this.files(), 8, async (path) => ({ path, sha256: await sha256(path) }));
   }
 
   private readManifest(): Promise<Manifest | undefined> {

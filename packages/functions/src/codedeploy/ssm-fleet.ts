@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { CancelCommandCommand, type Command, GetCommandInvocationCommand, ListCommandsCommand, SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ErrorName, SteplineError } from '@stepline/core';
-import pMap from 'p-map';
+import { mapLimit } from '../concurrency';
 
 export interface InstanceTargets {
   tagFilters: Array<{ key: string; value: string }>;
@@ -200,7 +200,7 @@ export class SsmFleet {
         `the batch of ${hosts.length} hosts needs ${chunks.length} commands, the deployment has ${commandIds.length}`,
       );
     const asked = chunks.flatMap((chunk, i) => chunk.map((host) => ({ host, commandId: commandIds[i] ?? '' })));
-    return pMap(asked, ({ host, commandId }) => this.result(commandId, host), { concurrency: RESULT_CONCURRENCY });
+    return mapLimit(asked, RESULT_CONCURRENCY, ({ host, commandId }) => this.result(commandId, host));
   }
 
   private async result(commandId: string, host: string): Promise<HostResult> {

@@ -12,6 +12,7 @@ import {
   checkVariableOverrides,
   commandsBuild,
   compilePipeline,
+  conditionCheckOutput,
   DefinitionError,
   ErrorName,
   type ExecutionInput,
@@ -20,15 +21,16 @@ import {
   type HistoryEvent,
   machineHash,
   newExecutionId,
+  noRollbackTarget,
   type Pipeline,
   pipelineExecutionStatus,
   type ResumeInput,
-  rollbackEndsName,
   rollbackInput,
   rollbackRefusal,
   rollbackTarget,
   type SourceRevision,
   type SourceRevisionOverride,
+  type StateMap,
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
@@ -61,6 +63,11 @@ export interface LocalRuntimeOptions {
   approval?: { mode: ApprovalMode } & Omit<WaitOptions, 'signal' | 'mode'>;
   /** Wait state name → ms; shortens bakes (tests, demos). */
   waitTimeOverrides?: Record<string, number>;
+  /**
+   * Seconds a waiting stage condition waits before its next check, whatever the check answered: an
+   * override or a changed alarm is seen sooner. @default what the check answers (at most 5 minutes, as on AWS)
+   */
+  conditionPollSeconds?: number;
   /** Keep the live deployed version running after an execution (serve). */
   keepLive?: boolean;
 }
@@ -149,7 +156,7 @@ export class LocalRuntime {
     const { pipeline } = request;
     const compiled = this.compile(pipeline);
     const variables = checkVariableOverrides(pipeline, request.variables ?? {});
-    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? []);
+    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? [], 'local');
     const executionId = request.executionId ?? newExecutionId(new Date(), Math.random);
     const input: ExecutionInput = {
       pipeline: pipeline.name,
@@ -203,26 +210,14 @@ export class LocalRuntime {
     if (request.targetExecution !== undefined && candidates.length === 0)
       refuse(`no execution ${request.targetExecution} of pipeline ${request.pipeline} on this machine`);
     const target = rollbackTarget(candidates, request.stage);
-    if (!target) {
-      refuse(
-        request.targetExecution !== undefined
-          ? `execution ${request.targetExecution} did not succeed through stage ${request.stage}: it cannot be rolled back to`
-          : `no earlier execution of ${request.pipeline} succeeded through stage ${request.stage}: there is nothing to roll back to`,
-      );
-    }
+    if (!target) refuse(noRollbackTarget(request.pipeline, request.stage, request.targetExecution));
     const { pipeline, executionId: targetExecution } = target as NonNullable<typeof target>;
-    const refusal = rollbackRefusal(pipeline, request.stage);
-    if (refusal) refuse(refusal);
     const compiled = this.compile(pipeline);
-    const last = pipeline.stages.at(-1)?.name === request.stage;
-    if (!last && !compiled.stateMap[rollbackEndsName(request.stage)]) {
-      refuse(`stage ${request.stage} has no ROLLBACK condition, so a rollback of it would run the later stages too: add onFailure: { result: ROLLBACK } to it`);
-    }
+    const refusal = rollbackRefusal(pipeline, request.stage, compiled.stateMap);
+    if (refusal) refuse(refusal);
     const entry = this.store.stageEntry(targetExecution, request.stage);
-    const resume = rollbackInput(request.stage, targetExecution, entry?.data, request.failedExecution);
-    const state = resume.resume.state as { input: ExecutionInput };
-    const input: ExecutionInput = { ...state.input, trigger: { type: trigger, actor: process.env.USER } };
-    state.input = input;
+    const resume = rollbackInput(request.stage, targetExecution, entry?.data, request.failedExecution, { type: trigger, actor: process.env.USER });
+    const { input } = resume.resume.state as { input: ExecutionInput };
     const executionId = newExecutionId(new Date(), Math.random);
     this.store.createExecution({
       id: executionId,
@@ -368,7 +363,7 @@ export class LocalRuntime {
         this.bindHandlers(ctx, () => attempt),
         inFlight,
       ),
-      waitTimeOverrides: this.options.waitTimeOverrides ?? {},
+      waitTimeOverrides: { ...this.conditionPolls(compiled.stateMap), ...this.options.waitTimeOverrides },
       onEvent,
     });
     this.running.set(executionId, { engine, controller });
@@ -422,6 +417,13 @@ export class LocalRuntime {
     return result;
   }
 
+  /** The conditions' Wait states, shortened to `conditionPollSeconds` when it is set. */
+  private conditionPolls(stateMap: StateMap): Record<string, number> {
+    const seconds = this.options.conditionPollSeconds;
+    if (seconds === undefined) return {};
+    return Object.fromEntries(Object.entries(stateMap).flatMap(([name, info]) => (info.role === 'condition' && info.waiting ? [[name, seconds * 1000]] : [])));
+  }
+
   /**
    * Turns an engine event into a history event and stores it; returns it when it is one. The engine
    * reports a Task whose error a Catch took as caught and then exited: that is a failure, not a success.
@@ -441,6 +443,10 @@ export class LocalRuntime {
     if (event.type === 'StateFailed') {
       history.error = event.Error;
       history.cause = typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause);
+    }
+    if (event.type === 'StateExited' && info.role === 'condition' && event.state.type === 'Task') {
+      const check = conditionCheckOutput(event.state.output);
+      if (check) history.check = check;
     }
     if (event.type === 'StateEntered' && info.role === 'failure') {
       Object.assign(history, failureFromStateInput(event.state.input));

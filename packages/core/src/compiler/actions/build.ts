@@ -3,6 +3,7 @@ import type { BuildAction } from '../../model/schema';
 import type { ActionContext } from '../context';
 import type { IamStatement } from '../iam';
 import { CODEBUILD_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
+import type { ConditionKind } from '../names';
 import { actionResultPath } from '../references';
 import { type JsonObject, task } from '../states';
 import { addState, artifactLocationExpression, catchAll } from './common';
@@ -29,12 +30,22 @@ export type CodeBuildRun = Pick<
   | 'combineArtifacts'
 >;
 
+/** A project name `sst deploy` creates: its parts joined, in the characters and length CodeBuild accepts. */
+const createdProjectName = (parts: readonly string[]) =>
+  parts
+    .join('-')
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 255);
+
 /** The CodeBuild project an action uses: its own, or the one `sst deploy` creates for it. */
 export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | 'options'>, action: Pick<CodeBuildRun, 'name' | 'project'>): string {
   if (action.project !== undefined) return action.project;
-  const name = `${ctx.options.projectPrefix}-${ctx.pipeline.name}-${ctx.position.stage}-${action.name}`.replace(/[^A-Za-z0-9_-]/g, '-');
-  return name.slice(0, 255);
+  return createdProjectName([ctx.options.projectPrefix, ctx.pipeline.name, ctx.position.stage, action.name]);
 }
+
+/** The project `sst deploy` creates for a stage condition's Commands rule, where the conditions function runs it. */
+export const ruleProjectName = (projectPrefix: string, pipeline: string, stage: string, condition: ConditionKind, rule: string) =>
+  createdProjectName([projectPrefix, pipeline, stage, condition, rule]);
 
 /**
  * CodeBuild's `SourceIdentifier` and `ArtifactIdentifier` accept letters, digits and `_` only: an

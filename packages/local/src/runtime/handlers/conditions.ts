@@ -13,17 +13,18 @@ interface ConditionTask {
  * A LambdaInvoke rule runs its `command`, a Commands rule its commands in one shell session, and a
  * CloudWatchAlarm rule its `local.command` (exit 0: OK; anything else: ALARM). Each runs in the
  * repository with the pipeline variables in its environment, its output logged under
- * `.stepline/logs/<execution>/<stage>.<condition>.<rule>.log`.
+ * `.stepline/logs/<execution>/<stage>.<condition>.<rule>.log`. A condition overridden by hand
+ * (override-stage-condition, recorded in the history) passes without running its rules.
  */
 export function conditionsHandler(ctx: ExecutionContext) {
   return async (input: unknown) => {
     const { Payload } = input as ConditionTask;
-    const run = async (rule: string, script: string) => {
+    const run = async (rule: string, script: string, env: Record<string, string> = {}) => {
       const { logFile } = await actionDirs(ctx, Payload.stage, `${Payload.condition}.${rule}`);
       const log = createWriteStream(logFile);
       const { exitCode } = await runLogged('/bin/sh', ['-c', script], {
         cwd: ctx.repo,
-        env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId },
+        env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId, ...env },
         log,
         signal: ctx.signal,
         ...(ctx.output && { output: ctx.output }),
@@ -43,7 +44,7 @@ export function conditionsHandler(ctx: ExecutionContext) {
       },
       invoke: async (rule) => {
         if (rule.command === undefined) return needsCommand(rule.name, `the function ${rule.functionName}`);
-        const { exitCode, reason } = await run(rule.name, `USER_PARAMETERS=${shellQuote(rule.userParameters ?? '')}\n${rule.command}`);
+        const { exitCode, reason } = await run(rule.name, rule.command, { USER_PARAMETERS: rule.userParameters ?? '' });
         return { passed: exitCode === 0, reason: `${rule.command} ${reason}` };
       },
       commands: async (rule) => {
@@ -51,10 +52,9 @@ export function conditionsHandler(ctx: ExecutionContext) {
         return { passed: exitCode === 0, reason: `commands ${reason}` };
       },
     };
-    const result = await evaluateCondition(Payload, effects, new Date());
+    const override = ctx.store.conditionOverride(ctx.executionId, Payload.stage, Payload.condition);
+    const result = await evaluateCondition(Payload, effects, new Date(), override);
     ctx.reporter.condition(Payload.stage, Payload.condition, result);
     return { Payload: result };
   };
 }
-
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
