@@ -3,7 +3,7 @@
  * exact over many requests, no request lost while they change, a failing green rolled back at the
  * first check, and the compiled deploy action run end to end by the local engine.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { compilePipeline, ErrorName, parsePipeline } from '@stepline/core';
@@ -128,7 +128,7 @@ describe('the local canary', () => {
     expect(live()).toMatchObject({ executionId: 'exec-1' });
   });
 
-  it('runs hook commands in the artifact; a failing BeforeAllowTraffic rolls back before any traffic moved', async () => {
+  it('runs hook commands in the deployment’s working copy; a failing BeforeAllowTraffic rolls back before any traffic moved', async () => {
     ws.build('web', 'exec-1', 'v1');
     ws.build('web', 'exec-2', 'v2');
     await deployAllAtOnce('exec-1');
@@ -147,6 +147,10 @@ describe('the local canary', () => {
     const answers = await Promise.all(Array.from({ length: 50 }, () => answerOnce()));
     expect(answers.every((a) => a.body === 'v1')).toBe(true);
     expect(record('exec-2')).toMatchObject({ status: 'RolledBack' });
+    // The rolled-back version's working copy is gone; the live one keeps its own to start again.
+    const work = (executionId: string) => join(ws.stateDir, 'work', 'web', 'Deploy', 'Canary', executionId);
+    expect(existsSync(work('exec-2'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(work('exec-1'), 'version.json'), 'utf8'))).toMatchObject({ version: 'v1' });
   });
 
   it('after all traffic moved, a failing AfterAllowTraffic hook sends every request back to the old version', async () => {
