@@ -72,6 +72,8 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
   let statements: ReturnType<typeof planInstallation>['functions']['code-deploy']['statements'];
   let clients: { s3: S3Client; ec2: EC2Client; ssm: SSMClient };
   let sent: Array<{ DocumentName?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; Comment?: string }> = [];
+  /** What the machine handed the function: each Task's payload. */
+  let payloads: Array<{ operation: string; deployment?: { deadline?: string } }> = [];
   /** Commands of one deployment phase: their comment reads `<marker> <pipeline> <deployment id> batch <n>`. */
   const ofDeployment = (deployment: string) => (c: { Comment?: string }) => c.Comment?.includes(` ${deployment} batch `) ?? false;
   const sentFor = (deployment: string) => sent.filter(ofDeployment(deployment));
@@ -145,6 +147,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
     const handler = createCodeDeployHandler({ clients: () => clients, env: { ARTIFACT_BUCKET: bucket }, logger: functionLogger('code-deploy-test') });
     const call = async (input: unknown) => {
       const payload = (input as { Payload: unknown }).Payload;
+      payloads.push(payload as (typeof payloads)[number]);
       if (answersLost) await handler(payload);
       return { Payload: await handler(payload) };
     };
@@ -170,11 +173,17 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
 
   beforeEach(async () => {
     sent = [];
+    payloads = [];
     await storeRevision('exec-1', REVISION);
   });
 
   it('deploys OneAtATime to the tagged instances, one SSM command each, and records the revision as the last good one', async () => {
+    const started = Date.now();
     const outcome = await run(pipelineWith('CodeDeployDefault.OneAtATime'), 'exec-1');
+    // Start recorded the deadline of the whole deployment (the action sets no timeoutMinutes: an hour), which advance is given.
+    const deadline = Date.parse(payloads.find((p) => p.operation === 'advance')?.deployment?.deadline ?? '');
+    expect(deadline - started).toBeGreaterThanOrEqual(60 * 60_000);
+    expect(deadline - Date.now()).toBeLessThanOrEqual(60 * 60_000);
     expect(outcome.status).toBe('SUCCEEDED');
     expect((outcome.output as { actions: Record<string, unknown> }).actions.Deploy_Web).toStrictEqual({
       output: { deploymentId: 'd-exec-1', instances, failedInstances: [] },

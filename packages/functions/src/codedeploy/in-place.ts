@@ -44,8 +44,8 @@ export const CodeDeployTaskSchema = z.object({
     ]),
     autoRollback: z.boolean(),
     pollSeconds: z.number().int().positive(),
-    /** The whole deployment's limit, rollback included (the action's `timeoutMinutes`). */
-    timeoutMinutes: z.number().positive(),
+    /** The whole deployment's limit, rollback included (the action's `timeoutMinutes`); absent from machines compiled before it was. */
+    timeoutMinutes: z.number().positive().optional(),
     ec2: z.object({ tagFilters: z.array(z.object({ key: text, value: z.string() })), instanceIds: z.array(text) }).optional(),
   }),
   revision: z.object({ name: z.string(), location: text }),
@@ -89,7 +89,7 @@ async function start(task: CodeDeployTask, deps: CodeDeployDependencies): Promis
       hosts,
       minimumHealthyHosts: task.spec.minimumHealthyHosts,
       pollSeconds: task.spec.pollSeconds,
-      limit: { startedAt: (deps.now ?? Date.now)(), timeoutMinutes: task.spec.timeoutMinutes },
+      ...(task.spec.timeoutMinutes !== undefined && { limit: { startedAt: (deps.now ?? Date.now)(), timeoutMinutes: task.spec.timeoutMinutes } }),
     });
   } catch (error) {
     throw new SteplineError(ErrorName.ActionFailed, (error as Error).message, { cause: error });
