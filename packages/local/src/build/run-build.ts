@@ -21,6 +21,7 @@ import {
   PhaseStatus,
   parseBuildspecText,
 } from '@stepline/core';
+import { describeContainment, PidNamespace } from '../process/pid-namespace';
 import type { ArtifactFile } from './artifacts';
 import { BuildLog } from './build-log';
 import { planCache, restoreCache } from './cache';
@@ -189,9 +190,18 @@ class BuildRun {
 
     this.stateDir = mkdtempSync(join(tmpdir(), 'stepline-build-'));
     this.skipDirs.push(this.stateDir);
-    const session = new ShellSession({ shell, env, cwd: this.sourceDir, stateDir: this.stateDir, carryState: buildspec.version === '0.2' });
+    const { namespace, containment } = await PidNamespace.start();
+    const session = new ShellSession({
+      shell,
+      env,
+      cwd: this.sourceDir,
+      stateDir: this.stateDir,
+      carryState: buildspec.version === '0.2',
+      ...(namespace ? { namespace } : {}),
+    });
     this.session = session;
     log.line(`Running commands with ${shell}`);
+    log.line(describeContainment(containment));
     await this.restoreCache(buildspec, session);
 
     let stopped = false;
