@@ -241,7 +241,7 @@ class ClientConnection implements MessageHandler {
     if (this.queue[0] !== exchange) return;
     this.queue.shift();
     // Paused while the exchange's backend was slow to take its body: the next request is read now.
-    this.socket.resume();
+    if (this.socket.isPaused()) this.socket.resume();
     if (!keepAlive) {
       this.socket.end();
       return;

@@ -52,6 +52,10 @@ export class UpstreamConnection {
     });
     this.socket.on('error', (error) => this.fail(error));
     this.socket.on('close', () => this.fail(new Error('the backend closed the connection')));
+    // Armed once: every read and write re-arms it, so it fires only after IDLE_MS without either; an
+    // exchange whose backend is that slow to answer is left alone (setting the timeout per exchange cost
+    // two timer-list updates a request).
+    this.socket.setTimeout(IDLE_MS);
     this.socket.on('timeout', () => {
       if (!this.listener) this.socket.destroy();
     });
@@ -62,7 +66,6 @@ export class UpstreamConnection {
     this.listener = listener;
     this.received = false;
     this.keepAlive = false;
-    this.socket.setTimeout(0);
   }
 
   /** Ends the exchange early (the client left): the connection cannot be reused. */
@@ -138,8 +141,7 @@ export class UpstreamConnection {
   park(): void {
     this.reused = true;
     // Paused for a slow client of the exchange just ended: the next exchange reads from the start.
-    this.socket.resume();
-    this.socket.setTimeout(IDLE_MS);
+    if (this.socket.isPaused()) this.socket.resume();
   }
 }
 
