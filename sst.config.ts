@@ -6,7 +6,7 @@
  * - STEPLINE_APPROVAL_EMAILS, STEPLINE_NOTIFICATION_EMAILS: comma-separated addresses to subscribe
  * - STEPLINE_ARTIFACT_DAYS: days an execution's artifacts are kept. @default 30
  * Secrets (`npx sst secret set <Name> <value> --stage <team>`): GithubWebhookSecret and LinkSigningKey
- * are required; GithubToken, SlackWebhookUrl and SlackSigningSecret are optional.
+ * are required; GithubToken, GitlabToken, BitbucketToken, SlackWebhookUrl and SlackSigningSecret are optional.
  *
  * Type-checked with stacks/tsconfig.json, which includes .sst/platform/config.d.ts (.ci/sst-install.sh).
  */

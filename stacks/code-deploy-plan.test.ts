@@ -1,8 +1,11 @@
 /** What an installation gives the code-deploy function: the revisions of its pipelines, and commands only to the instances their actions name. */
+import { join } from 'node:path';
 import { parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { pipelineYaml } from '../test/helpers/project';
-import { planFor } from './plan-fixture';
+import { installStepline } from './install';
+import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
+import { mockPulumi, settleAll } from './testing';
 
 const pipeline = parsePipelineText(
   pipelineYaml(
@@ -28,7 +31,7 @@ describe('the code-deploy function', () => {
       { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`arn:aws:s3:::${names.bucket}/_stepline/revisions/shop/*`] },
       { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [`arn:aws:s3:::${names.bucket}`] },
       { Sid: 'InstanceLookup', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: ['*'] },
-      { Sid: 'CommandResults', Effect: 'Allow', Action: ['ssm:GetCommandInvocation'], Resource: ['*'] },
+      { Sid: 'CommandResults', Effect: 'Allow', Action: ['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:CancelCommand'], Resource: ['*'] },
       { Sid: 'AwsOwnedDocument', Effect: 'Allow', Action: ['ssm:SendCommand'], Resource: ['arn:aws:ssm:eu-west-1:*:document/AWS-RunShellScript'] },
       {
         Sid: 'TaggedInstances',
@@ -48,5 +51,27 @@ describe('the code-deploy function', () => {
     for (const name of ['Deploy · Servers', 'Deploy · Servers · advance'])
       expect(states[name]).toMatchObject({ Type: 'Task', Parameters: { FunctionName: functions['code-deploy'].arn } });
     expect(functions['code-deploy'].environment.ARTIFACT_BUCKET).toBe(names.bucket);
+  });
+
+  it('is told of its pipelines’ executions that ended without success, to cancel the SSM commands they left running', async () => {
+    const created = await mockPulumi();
+    const stepline = installStepline({
+      stage: 'team',
+      region: TEST_REGION,
+      accountId: TEST_ACCOUNT,
+      pipelines: [pipeline],
+      handlersDir: join(import.meta.dirname, '../packages/functions/src/handlers'),
+      bundle: () => new $util.asset.AssetArchive({ 'index.mjs': new $util.asset.StringAsset('export const handler = async () => ({});') }),
+      secrets: { GithubWebhookSecret: 'whsec', LinkSigningKey: 'key' },
+    });
+    await settleAll(stepline.resources);
+    const rule = created.find((r) => r.type === 'aws:cloudwatch/eventRule:EventRule' && r.name === 'InPlaceStop');
+    expect(JSON.parse(String(rule?.inputs.eventPattern))).toStrictEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [plan().stateMachines[0]?.arn], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+    });
+    expect(created.filter((r) => r.type === 'aws:cloudwatch/eventTarget:EventTarget').map((t) => t.name)).toContain('InPlaceStopToCodeDeploy');
+    expect(plan().functions['code-deploy'].environment.STATE_MACHINE_PREFIX).toBe('stepline-team-');
   });
 });

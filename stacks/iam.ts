@@ -36,13 +36,14 @@ export const WILDCARD_EXCEPTIONS = {
   // A Lambda deploy action that leaves lambda.functionName out takes it from the appspec in its input
   // artifact, which exists only at deploy time. Limited to this account's functions in this region.
   LambdaFromAppSpec: 'lambda alias and version calls on the function the deployed appspec names (known only at deploy time)',
+  LambdaHooksFromAppSpec: 'lambda:InvokeFunction on the hook functions the deployed appspec names (known only at deploy time)',
   // DescribeAlarms answers with composite alarms only when it is allowed on "*": allowed on the alarms'
   // ARNs, a composite alarm reads as missing (and a missing alarm counts as firing).
   CompositeAlarms: 'cloudwatch:DescribeAlarms returns composite alarms only when allowed on *',
   // An in-place deployment finds its instances by tag and reads the results of the commands it sent;
   // neither call takes a resource.
   InstanceLookup: 'ec2:DescribeInstances supports no resource-level permissions',
-  CommandResults: 'ssm:GetCommandInvocation supports no resource-level permissions',
+  CommandResults: 'ssm:GetCommandInvocation, ListCommands and CancelCommand support no resource-level permissions',
   // AWS-RunShellScript is owned by AWS, not by the account: its ARN's account is not ours to name.
   AwsOwnedDocument: 'ssm:SendCommand with the AWS-owned AWS-RunShellScript document (no account of ours in its ARN)',
   // The instances are found by tag at deploy time: the grant holds only for instances carrying a tag a

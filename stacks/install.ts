@@ -327,15 +327,24 @@ export function installStepline(args: SteplineArgs): Stepline {
           name: `${names.prefix}-deployment-rollback`,
           // docs/canary.md: an execution that ended without success rolls back what it left in flight.
           description: `stepline ${args.stage}: executions that ended without success, maybe mid-deployment`,
-          eventPattern: JSON.stringify({
-            source: ['aws.states'],
-            'detail-type': ['Step Functions Execution Status Change'],
-            detail: { stateMachineArn: deploying, status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
-          }),
+          eventPattern: JSON.stringify(endedWithoutSuccess(deploying)),
           tags,
         }),
       );
       target(rollback, 'DeploymentRollback', 'canary');
+    }
+    const inPlace = plan.stateMachines.filter((m) => hasCodeDeploy(m.pipeline)).map((m) => m.arn);
+    if (inPlace.length > 0) {
+      const stop = track(
+        new aws.cloudwatch.EventRule('InPlaceStop', {
+          name: `${names.prefix}-in-place-stop`,
+          // docs/aws-functions.md: a stopped execution's SSM commands are cancelled, as the ASL cannot do it.
+          description: `stepline ${args.stage}: executions that ended without success, maybe with SSM commands running`,
+          eventPattern: JSON.stringify(endedWithoutSuccess(inPlace)),
+          tags,
+        }),
+      );
+      target(stop, 'InPlaceStop', 'code-deploy');
     }
   }
 
@@ -400,6 +409,14 @@ export function statusPattern(machineArns: readonly string[]) {
 }
 
 const hasDeploy = (pipeline: Pipeline) => pipeline.stages.some((s) => s.actions.some((a) => a.kind === 'deploy'));
+const hasCodeDeploy = (pipeline: Pipeline) => pipeline.stages.some((s) => s.actions.some((a) => a.kind === 'codedeploy'));
+
+/** The executions of `machines` that ended without success: what a deployment in flight must be cleaned up after. */
+const endedWithoutSuccess = (machines: string[]) => ({
+  source: ['aws.states'],
+  'detail-type': ['Step Functions Execution Status Change'],
+  detail: { stateMachineArn: machines, status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+});
 const isDefined = <T>(value: T | undefined): value is T => value !== undefined;
 
 /** `approval-request` → `ApprovalRequest`, for Pulumi logical names. */

@@ -165,6 +165,10 @@ describe('planned policies, simulated', () => {
     const statements = planFor([fromAppSpec]).functions.canary.statements;
     expect(statements.find((st) => st.Action.includes('lambda:UpdateAlias'))).toMatchObject({ Sid: 'LambdaFromAppSpec', Resource: [fn('*'), `${fn('*')}:*`] });
     expect(describeDenials(await checkRequests(() => statements, calls('billing')))).toBe('');
+    // Its Hooks too are named only then: the canary may invoke them, and only the deployment reading an appspec gets that.
+    const hookCall = { principal: 'canary', action: 'lambda:InvokeFunction', resource: fn('billing-pre-traffic') };
+    expect(describeDenials(await checkRequests(() => statements, [hookCall]))).toBe('');
+    expect(await checkRequests(of, [hookCall])).toHaveLength(1);
   });
 
   it('a batch action: the state machine starts, watches and stops the batch; CodeBuild runs its builds with a batch role of its own', async () => {
@@ -327,7 +331,7 @@ describe('planned policies, simulated', () => {
         action: 'events:PutRule',
         resource: `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`,
       },
-      { principal: 'machine', action: 's3:GetObject', resource: `arn:aws:s3:::${installed.names.bucket}/images/e1/Img/in.json` },
+      { principal: 'machine', action: 's3:GetObject', resource: `arn:aws:s3:::${installed.names.bucket}/images/e1/Img/in.json`, mayBeMissing: true },
       { principal: 'image-push', action: 'states:StartExecution', resource: machine?.arn ?? '' },
     ];
     expect(describeDenials(await checkRequests((p) => principals[p] ?? [], allowed))).toBe('');
@@ -360,5 +364,48 @@ describe('the conditions function', () => {
     expect(describeDenials(denied)).not.toBe('');
     // The state machine may invoke the conditions function.
     expect(gatedPlan.stateMachines[0]?.statements.flatMap((s) => s.Resource)).toContain(gatedPlan.functions.conditions.arn);
+  });
+
+  it("runs a Commands rule's build in the project made for it, and reads its pipelines' condition overrides (a missing one as 404)", async () => {
+    const gated = afterSource('gated', {
+      name: 'Deploy',
+      beforeEntry: { result: 'FAIL', rules: [{ name: 'Smoke', provider: 'Commands', commands: ['./smoke'] }] },
+      actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }],
+    });
+    const plan = planFor([gated, afterSource('plain', { name: 'Deploy', actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }] })]);
+    const project = plan.projects.find((p) => p.pipeline === 'gated' && p.action === 'beforeEntry-Smoke');
+    expect(project).toMatchObject({
+      name: 'stepline-team-gated-Deploy-beforeEntry-Smoke',
+      source: { type: 'NO_SOURCE' },
+      artifacts: { type: 'NO_ARTIFACTS' },
+      timeoutMinutes: 55,
+    });
+    expect(plan.functions.conditions.environment).toMatchObject({ ARTIFACT_BUCKET: plan.names.bucket, CODEBUILD_PROJECT_PREFIX: 'stepline-team' });
+    const of = (principal: string) => (principal === 'conditions' ? plan.functions.conditions.statements : (project?.statements ?? []));
+    const bucket = `arn:aws:s3:::${plan.names.bucket}`;
+    const projectArn = `arn:aws:codebuild:${TEST_REGION}:${TEST_ACCOUNT}:project/${project?.name}`;
+    const allowed = await checkRequests(of, [
+      { principal: 'conditions', action: 'codebuild:StartBuild', resource: projectArn },
+      { principal: 'conditions', action: 'codebuild:BatchGetBuilds', resource: projectArn },
+      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}gated/e1/Deploy/beforeEntry.json` },
+      { principal: 'conditions', action: 's3:ListBucket', resource: bucket },
+      {
+        principal: project?.name ?? '',
+        action: 'logs:PutLogEvents',
+        resource: `arn:aws:logs:${TEST_REGION}:${TEST_ACCOUNT}:log-group:${project?.logGroup}:log-stream:b1`,
+      },
+    ]);
+    expect(describeDenials(allowed)).toBe('');
+    const denied = await checkRequests(of, [
+      {
+        principal: 'conditions',
+        action: 'codebuild:StartBuild',
+        resource: `arn:aws:codebuild:${TEST_REGION}:${TEST_ACCOUNT}:project/stepline-team-gated-Deploy-Ship`,
+      },
+      { principal: 'conditions', action: 's3:PutObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}gated/e1/Deploy/beforeEntry.json` },
+      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}plain/e1/Deploy/beforeEntry.json` },
+      { principal: project?.name ?? '', action: 's3:GetObject', resource: `${bucket}/gated/e1/Src/x` },
+    ]);
+    expect(denied).toHaveLength(4);
   });
 });

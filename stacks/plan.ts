@@ -8,11 +8,13 @@ import {
   type Action,
   actionPositions,
   type BuildAction,
+  COMMANDS_RULE_TIMEOUT_MINUTES,
   type CodeBuildRun,
   type CompiledPipeline,
   type CompileOptions,
   ControlPrefix,
   commandsBuild,
+  commandsBuildspec,
   type DeployAction,
   type EcrPushRule,
   EnvVar,
@@ -25,6 +27,8 @@ import {
   parseBuildspecText,
   pipelineManifestKey,
   projectName,
+  readsLambdaAppSpec,
+  ruleProjectName,
   type SourceAction,
 } from '@stepline/core';
 import {
@@ -53,6 +57,8 @@ export const SECRETS = {
     readBy: { 'approval-request': EnvVar.LinkSigningKey, 'approval-response': EnvVar.LinkSigningKey },
   },
   GithubToken: { parameter: 'github-token', required: false, readBy: { source: EnvVar.GithubToken } },
+  GitlabToken: { parameter: 'gitlab-token', required: false, readBy: { source: EnvVar.GitlabToken } },
+  BitbucketToken: { parameter: 'bitbucket-token', required: false, readBy: { source: EnvVar.BitbucketToken } },
   SlackWebhookUrl: { parameter: 'slack-webhook-url', required: false, readBy: { 'approval-request': EnvVar.SlackWebhookUrl, notify: EnvVar.SlackWebhookUrl } },
   SlackSigningSecret: { parameter: 'slack-signing-secret', required: false, readBy: { 'approval-response': EnvVar.SlackSigningSecret } },
 } as const satisfies Record<string, { parameter: string; required: boolean; readBy: Partial<Record<FunctionKey, string>> }>;
@@ -235,9 +241,17 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
   const cloudFormationPipelines = [
     ...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'cloudformation' ? [pipeline.name] : []))),
   ];
-  const rules = options.pipelines.flatMap((pipeline) =>
-    pipeline.stages.flatMap((s) => [s.beforeEntry, s.onSuccess, s.onFailure].flatMap((c) => c?.rules ?? [])),
+  const conditions = options.pipelines.flatMap((pipeline) =>
+    pipeline.stages.flatMap((stage) =>
+      (['beforeEntry', 'onSuccess', 'onFailure'] as const).flatMap((kind) => (stage[kind]?.rules ?? []).map((rule) => ({ pipeline, stage, kind, rule }))),
+    ),
   );
+  const rules = conditions.map((c) => c.rule);
+  // A Commands rule runs as a build of a project of its own, started by the conditions function.
+  const ruleProjects = conditions.flatMap(({ pipeline, stage, kind, rule }) =>
+    rule.provider === 'Commands' ? [{ pipeline, stage, kind, rule, name: ruleProjectName(names.prefix, pipeline.name, stage.name, kind, rule.name) }] : [],
+  );
+  const conditionPipelines = [...new Set(conditions.map((c) => c.pipeline.name))];
   const ruleFunctions = [
     ...new Set(
       rules.flatMap((r) =>
@@ -363,14 +377,33 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
     conditions: fn('conditions', {
-      description: 'stepline: stage conditions (alarm and function rules)',
+      description: 'stepline: stage conditions (alarm, function and commands rules; overrides)',
       // A LambdaInvoke rule's function may take Lambda's whole limit.
       timeoutSeconds: 900,
       memoryMb: 256,
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.ProjectPrefix]: names.prefix },
       statements: [
         // DescribeAlarms answers composite alarms only when allowed on every resource.
         ...(rules.some((r) => r.provider === 'CloudWatchAlarm') ? [awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*']))] : []),
         ...(ruleFunctions.length > 0 ? [allow(['lambda:InvokeFunction'], ruleFunctions)] : []),
+        ...(ruleProjects.length > 0
+          ? [
+              allow(
+                ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'],
+                ruleProjects.map((p) => `arn:aws:codebuild:${region}:${accountId}:project/${p.name}`),
+              ),
+            ]
+          : []),
+        // Each check looks for an override (override-stage-condition) that is usually absent: a 404, not a 403, needs ListBucket.
+        ...(conditionPipelines.length > 0
+          ? [
+              allow(
+                ['s3:GetObject'],
+                conditionPipelines.map((p) => objects(`${ControlPrefix.conditionOverrides}${p}/`)),
+              ),
+              listBucket(bucketArn),
+            ]
+          : []),
       ],
     }),
     's3-deploy': fn('s3-deploy', {
@@ -395,7 +428,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       description: 'stepline: codedeploy actions (in-place deployments to EC2 and on-premises instances through SSM Run Command)',
       timeoutSeconds: 300,
       memoryMb: 512,
-      environment: { [EnvVar.ArtifactBucket]: bucket },
+      environment: { [EnvVar.ArtifactBucket]: bucket, [EnvVar.StateMachinePrefix]: stateMachinePrefix },
       statements: codeDeployStatements({ region, accountId, bucketArn, codeDeploys }),
     }),
     cloudformation: fn('cloudformation', {
@@ -426,11 +459,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     const producer = positions.find(
       (p) => p.pipeline === pipeline && p.position.action.kind === 'source' && primary !== undefined && p.position.action.outputArtifacts.includes(primary),
     )?.position.action as SourceAction | undefined;
-    const environment = action.environment ?? {
-      image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
-      computeType: 'BUILD_GENERAL1_SMALL',
-      privilegedMode: false,
-    };
+    const environment = action.environment ?? DEFAULT_BUILD_ENVIRONMENT;
     const connection = producer?.connectionArn;
     return [
       {
@@ -479,11 +508,31 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ];
   });
 
+  // A Commands rule's project: no source (the rule's commands are its buildspec), no artifacts, only its logs.
+  projects.push(
+    ...ruleProjects.map(({ pipeline, stage, kind, rule, name }): ProjectPlan => {
+      const logGroup = `/aws/codebuild/${name}`;
+      return {
+        name,
+        pipeline: pipeline.name,
+        stage: stage.name,
+        action: `${kind}-${rule.name}`,
+        source: { type: 'NO_SOURCE', buildspec: rule.provider === 'Commands' ? commandsBuildspec({ commands: rule.commands }) : '' },
+        artifacts: { type: 'NO_ARTIFACTS' },
+        environment: { type: 'LINUX_CONTAINER', ...DEFAULT_BUILD_ENVIRONMENT },
+        timeoutMinutes: COMMANDS_RULE_TIMEOUT_MINUTES,
+        logGroup,
+        statements: [allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`])],
+      };
+    }),
+  );
+
   const days = options.artifactRetentionDays ?? 30;
   const lifecycle: LifecycleRule[] = [
     ...options.pipelines.map((p) => ({ id: `artifacts-${p.name}`.slice(0, 255), prefix: `${p.name}/`, expirationDays: days })),
     { id: 'approval-records', prefix: ControlPrefix.approvals, expirationDays: days },
     { id: 'deployment-records', prefix: ControlPrefix.deployments, expirationDays: days },
+    { id: 'condition-overrides', prefix: ControlPrefix.conditionOverrides, expirationDays: days },
     // Gate state and manifests are rewritten in place: only their old versions go.
     { id: 'old-versions', noncurrentDays: 7, expiredObjectDeleteMarker: true, abortMultipartDays: 1 },
   ];
@@ -711,6 +760,11 @@ function canaryStatements(options: {
     ),
   ];
   if (hooks.length > 0) statements.push(allow(['lambda:InvokeFunction'], hooks));
+  // An appspec read at deploy time names its hook functions then: any function of the account and region.
+  if (deploys.some(({ action }) => readsLambdaAppSpec(action))) {
+    const anyFunction = lambdaArn(region, accountId, '*');
+    statements.push(awsRequiresWildcard('LambdaHooksFromAppSpec', allow(['lambda:InvokeFunction'], [anyFunction, `${anyFunction}:*`])));
+  }
   return statements;
 }
 
@@ -742,7 +796,8 @@ function codeDeployStatements(options: {
     ),
     listBucket(bucketArn),
     awsRequiresWildcard('InstanceLookup', allow(['ec2:DescribeInstances'], ['*'])),
-    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation'], ['*'])),
+    // ListCommands finds a batch already sent (idempotent sends) and the commands a stopped execution left running; CancelCommand stops those.
+    awsRequiresWildcard('CommandResults', allow(['ssm:GetCommandInvocation', 'ssm:ListCommands', 'ssm:CancelCommand'], ['*'])),
     awsRequiresWildcard('AwsOwnedDocument', allow(['ssm:SendCommand'], [`arn:aws:ssm:${region}:*:document/AWS-RunShellScript`])),
   ];
   const tags = new Map<string, Set<string>>();
@@ -766,6 +821,9 @@ function codeDeployStatements(options: {
     );
   return statements;
 }
+
+/** What a project the installation creates builds on, unless its action says otherwise. */
+const DEFAULT_BUILD_ENVIRONMENT = { image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0', computeType: 'BUILD_GENERAL1_SMALL', privilegedMode: false };
 
 /**
  * The builds the installation creates a CodeBuild project for: build and test actions that name none,

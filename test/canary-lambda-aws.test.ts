@@ -62,7 +62,7 @@ const PIPELINES = {
   alarm: lambdaPipeline('orders-alarm', { strategy: 'CodeDeployDefault.LambdaLinear10PercentEvery1Minute', alarms: ['orders-alarm-errors'] }),
   firstDeployment: lambdaPipeline('orders-first', { hooks: { AfterAllowTraffic: 'orders-post' } }),
   // As imported from CodePipeline: the function, alias and versions come from the appspec in the artifact.
-  appSpec: lambdaPipeline('orders-appspec', { strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {}, hooks: { BeforeAllowTraffic: 'orders-pre' } }),
+  appSpec: lambdaPipeline('orders-appspec', { strategy: 'CodeDeployDefault.LambdaAllAtOnce', lambda: {} }),
 };
 
 describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias weights, alarms), IAM enforced', () => {
@@ -230,7 +230,7 @@ describe.skipIf(skip)('a Lambda deployment against moto_server (versions, alias 
     await expect(alias('orders-first')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
-  it('takes the function, alias and versions from the appspec in the input artifact, as CodeDeploy does', async () => {
+  it('takes the function, alias, versions and hooks from the appspec in the input artifact, as CodeDeploy does', async () => {
     await liveFunction('orders-appspec');
     const v2 = await admin.lambda.send(new PublishVersionCommand({ FunctionName: 'orders-appspec' }));
     const appspec = `version: 0.0
@@ -240,16 +240,28 @@ Resources:
       Properties: { Name: orders-appspec, Alias: live, CurrentVersion: '1', TargetVersion: '${v2.Version}' }
 Hooks:
   - BeforeAllowTraffic: orders-pre
+  - AfterAllowTraffic: orders-post
 `;
     // Where the source action put its artifact: the canary reads it with its own role.
     await new S3Client(iam.config(iam.admin)).send(
       new PutObjectCommand({ Bucket: plan.names.bucket, Key: 'orders-appspec/exec-4/Src/appspec.yaml', Body: appspec }),
     );
+    // The definition names no hook: only the appspec's can answer, BeforeAllowTraffic first.
+    await queueHookAnswer({ status: 'Succeeded' });
+    await queueHookAnswer({ status: 'Failed' });
+    const seen: Array<Awaited<ReturnType<typeof alias>>> = [];
 
-    const outcome = await run(PIPELINES.appSpec, 'exec-4');
+    const outcome = await run(PIPELINES.appSpec, 'exec-4', async (operation) => {
+      if (operation === 'finalize') seen.push(await alias('orders-appspec'));
+    });
 
-    expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'SUCCEEDED' });
-    expect(await alias('orders-appspec')).toMatchObject({ version: '2', weights: {} });
+    expect(seen).toMatchObject([{ version: '2', weights: {} }]);
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({
+      status: 'FAILED',
+      error: ErrorName.DeploymentRolledBack,
+      cause: expect.stringMatching(/AfterAllowTraffic hook failed: orders-post answered \{"status":"Failed"\}/),
+    });
+    expect(await alias('orders-appspec')).toMatchObject({ version: '1', weights: {} });
   });
 
   it('rolls back at the first check when an alarm fires, the new version never above its first 10%', async () => {

@@ -6,13 +6,14 @@
  * and change sets as a real API model takes them. What moto does not model (statuses in progress,
  * failures, "no updates") is in cloudformation-asl.test.ts; see docs/testing.md.
  */
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { compilePipeline, type ExecutionInput, parsePipelineText } from '@stepline/core';
 import { taskStateNames } from '@stepline/local';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCloudFormationHandler } from '../packages/functions/src/handlers/cloudformation';
 import { functionLogger } from '../packages/functions/src/runtime';
+import { storeArtifact } from '../packages/functions/src/source/store';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
 import { runStubbed } from './helpers/stub-handlers';
 
@@ -107,10 +108,17 @@ stages:
     await moto.reset();
     s3 = new S3Client(motoClientConfig(moto));
     await s3.send(new CreateBucketCommand({ Bucket: 'stepline-artifacts' }));
-    await s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key: 'infra/exec-1/Src/stack.json', Body: TEMPLATE }));
   });
 
+  /** An artifact of execution exec-1 as the source function stores it: the files, then their manifest. */
+  const store = (artifact: string, files: Record<string, string>) =>
+    storeArtifact({ s3, bucket: 'stepline-artifacts', pipeline: 'infra', executionId: 'exec-1', artifact }, async () =>
+      Object.entries(files).map(([path, body]) => ({ path, data: new TextEncoder().encode(body) })),
+    );
+  const storeSource = (files: Record<string, string> = {}) => store('Src', { 'stack.json': TEMPLATE, ...files });
+
   it('CREATE_UPDATE creates the stack from the artifact’s template with the parameters, and keeps its outputs', async () => {
+    await storeSource();
     const { outcome, calls } = await run('actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: prod }');
     expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
     expect(calls).toStrictEqual(['Deploy · Stack · prepare', 'Deploy · Stack · look', 'Deploy · Stack · create', 'Deploy · Stack · stack status']);
@@ -121,15 +129,13 @@ stages:
   });
 
   it('reads the template configuration and Fn::GetParam from the artifacts, resolves Fn::GetArtifactAtt, and writes the outputs file', async () => {
-    const put = (Key: string, Body: string) => s3.send(new PutObjectCommand({ Bucket: 'stepline-artifacts', Key, Body, ChecksumAlgorithm: 'SHA256' }));
-    await put(
-      'infra/exec-1/Src/config.json',
-      JSON.stringify({ Parameters: { Env: 'beta', Code: 'x' }, Tags: { team: 'web' }, StackPolicy: { Statement: [] } }),
-    );
-    await put('infra/exec-1/Built/image.json', JSON.stringify({ env: 'prod' }));
     const template = JSON.parse(TEMPLATE) as { Parameters: Record<string, unknown> };
     template.Parameters.Code = { Type: 'String' };
-    await put('infra/exec-1/Src/code-stack.json', JSON.stringify(template));
+    await storeSource({
+      'config.json': JSON.stringify({ Parameters: { Env: 'beta', Code: 'x' }, Tags: { team: 'web' }, StackPolicy: { Statement: [] } }),
+      'code-stack.json': JSON.stringify(template),
+    });
+    await store('Built', { 'image.json': JSON.stringify({ env: 'prod' }) });
     const { outcome } = await run(
       `actionMode: CREATE_UPDATE, templatePath: "Src::code-stack.json", templateConfiguration: "Src::config.json", outputArtifacts: [StackOut], outputFileName: out/outputs.json,
        parameterOverrides: { Env: '{"Fn::GetParam": ["Built", "image.json", "env"]}', Code: '{"Fn::GetArtifactAtt": ["Built", "ObjectKey"]}' }`,
@@ -150,6 +156,7 @@ stages:
   });
 
   it('fails naming the file when a Fn::GetParam key is missing', async () => {
+    await storeSource();
     const { outcome } = await run(
       'actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: \'{"Fn::GetParam": ["Src", "stack.json", "Nope"]}\' }',
     );
@@ -158,6 +165,7 @@ stages:
   });
 
   it('CHANGE_SET_REPLACE then CHANGE_SET_EXECUTE: a CREATE change set, executed', async () => {
+    await storeSource();
     const planned = await run('actionMode: CHANGE_SET_REPLACE, changeSetName: plan, templatePath: "Src::stack.json", parameterOverrides: { Env: beta }');
     expect(planned.outcome.status).toBe('SUCCEEDED');
     expect((await describeStack()).Stacks[0]?.StackStatus).toBe('REVIEW_IN_PROGRESS');
@@ -169,6 +177,7 @@ stages:
   });
 
   it('DELETE_ONLY deletes the stack and ends when it is gone', async () => {
+    await storeSource();
     expect((await run('actionMode: CREATE_UPDATE, templatePath: "Src::stack.json", parameterOverrides: { Env: prod }')).outcome.status).toBe('SUCCEEDED');
     const deleted = await run('actionMode: DELETE_ONLY');
     expect(deleted.outcome.status).toBe('SUCCEEDED');

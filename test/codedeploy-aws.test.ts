@@ -27,7 +27,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createCodeDeployHandler } from '../packages/functions/src/handlers/code-deploy';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { planInstallation } from '../stacks/plan';
-import { checkRequests, describeDenials, motoAdmin, motoUser } from './helpers/iam-check';
+import { checkRequests, describeDenials } from './helpers/iam-check';
+import { motoAdmin, motoUser } from './helpers/moto-iam';
 import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
 import { stubHandlers } from './helpers/stub-handlers';
 
@@ -71,7 +72,9 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
   let statements: ReturnType<typeof planInstallation>['functions']['code-deploy']['statements'];
   let clients: { s3: S3Client; ec2: EC2Client; ssm: SSMClient };
   let sent: Array<{ DocumentName?: string; InstanceIds?: string[]; Parameters?: Record<string, string[]>; Comment?: string }> = [];
-  const sentFor = (deployment: string) => sent.filter((c) => c.Comment?.endsWith(` ${deployment}`));
+  /** Commands of one deployment phase: their comment reads `<marker> <pipeline> <deployment id> batch <n>`. */
+  const ofDeployment = (deployment: string) => (c: { Comment?: string }) => c.Comment?.includes(` ${deployment} batch `) ?? false;
+  const sentFor = (deployment: string) => sent.filter(ofDeployment(deployment));
   const options = installationCompileOptions({ stage: 'team', region: REGION, accountId: ACCOUNT });
   const bucket = options.artifactBucket ?? '';
   const config = (credentials: { accessKeyId: string; secretAccessKey: string }) => ({
@@ -143,14 +146,20 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
     await admin.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `inplace/${executionId}/Src/manifest.json`, Body: JSON.stringify(manifest) }));
   }
 
-  async function run(pipeline: Pipeline, executionId: string) {
+  /** Runs the compiled machine; with `answersLost`, each code-deploy Task runs twice, as a retry after a lost answer does. */
+  async function run(pipeline: Pipeline, executionId: string, answersLost = false) {
     const compiled = compilePipeline(pipeline, options);
     expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
     const handler = createCodeDeployHandler({ clients: () => clients, env: { ARTIFACT_BUCKET: bucket }, logger: functionLogger('code-deploy-test') });
+    const call = async (input: unknown) => {
+      const payload = (input as { Payload: unknown }).Payload;
+      if (answersLost) await handler(payload);
+      return { Payload: await handler(payload) };
+    };
     const overrides = Object.fromEntries(
       Object.entries(compiled.stateMap)
         .filter(([, info]) => info.kind === 'codedeploy')
-        .map(([state]) => [state, async (input: unknown) => ({ Payload: await handler((input as { Payload: unknown }).Payload) })]),
+        .map(([state]) => [state, call]),
     );
     const input: ExecutionInput = { pipeline: 'inplace', trigger: { type: 'StartPipelineExecution' }, source: {}, variables: {} };
     const waits = Object.fromEntries(
@@ -182,7 +191,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
     expect(commands.map((c) => c.InstanceIds)).toStrictEqual(instances.map((i) => [i]));
     // moto took each one (and answers its invocations Success).
     const kept = (await admin.ssm.send(new ListCommandsCommand({}))).Commands ?? [];
-    expect(kept.filter((c) => c.Comment?.endsWith(' d-exec-1'))).toHaveLength(3);
+    expect(kept.filter(ofDeployment('d-exec-1'))).toHaveLength(3);
     const script = commands[0]?.Parameters?.commands?.[0] ?? '';
     expect(commands[0]?.DocumentName).toBe('AWS-RunShellScript');
     // Every script's timeout and a 10-minute margin for download and copy.
@@ -234,12 +243,23 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
     expect((await lastGood()).executionId).toBe('exec-2');
   }, 60_000);
 
+  it('sends no batch twice when a Task runs again after its answer was lost: the batch is found by its comment', async () => {
+    await storeRevision('exec-5', REVISION);
+    const outcome = await run(pipelineWith('CodeDeployDefault.OneAtATime'), 'exec-5', true);
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(sentFor('d-exec-5').map((c) => c.InstanceIds)).toStrictEqual(instances.map((i) => [i]));
+    const kept = (await admin.ssm.send(new ListCommandsCommand({}))).Commands ?? [];
+    expect(kept.filter(ofDeployment('d-exec-5'))).toHaveLength(3);
+    expect(describeDenials(await checkRequests(() => statements, [{ principal: 'code-deploy', action: 'ssm:ListCommands', resource: '*' }]))).toBe('');
+  }, 60_000);
+
   describe('SSM answered by aws-sdk-client-mock (moto runs no command)', () => {
     it('rolls back to the last good revision on the instances it touched when a host fails ValidateService', async () => {
       expect((await run(pipelineWith('CodeDeployDefault.OneAtATime'), 'exec-1')).status).toBe('SUCCEEDED');
       await storeRevision('exec-3', REVISION);
       const ssm = mockClient(SSMClient);
       try {
+        ssm.on(ListCommandsCommand).resolves({ Commands: [] });
         let sent = 0;
         const scripts: Array<{ hosts: string[]; script: string }> = [];
         ssm.on(SendCommandCommand).callsFake((input) => {
@@ -276,6 +296,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
       await storeRevision('exec-4', REVISION);
       const ssm = mockClient(SSMClient);
       try {
+        ssm.on(ListCommandsCommand).resolves({ Commands: [] });
         ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-x' } });
         ssm.on(GetCommandInvocationCommand).resolves({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut' });
         const outcome = await run(pipelineWith('CodeDeployDefault.AllAtOnce'), 'exec-4');

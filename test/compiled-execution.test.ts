@@ -253,3 +253,27 @@ stages:
     expect(payloadOf(calls, 'Package · Announce').userParameters).toBe('v1');
   });
 });
+
+describe('a stepfunctions action whose FilePath input is missing on AWS', () => {
+  it('fails naming the file and the artifact, not with S3’s error', async () => {
+    const compiled = compilePipeline(
+      parsePipelineText(
+        pipelineYaml(
+          'flow',
+          `  - name: Orchestrate
+    actions:
+      - { name: Release, kind: stepfunctions, stateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:release", inputType: FilePath, input: ci/input.json, inputArtifacts: [Src] }
+`,
+        ),
+      ),
+      { target: 'aws' },
+    );
+    expect(validateStateMachine(compiled.definition)).toStrictEqual([]);
+    const { outcome, calls } = await run(compiled, {
+      'Orchestrate · Release · read input': failWith('S3.NoSuchKeyException', 'The specified key does not exist.'),
+    });
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'Stepline.ActionFailed' });
+    expect((outcome as { cause?: string }).cause).toContain('action Release: input file ci/input.json is not in artifact Src');
+    expect(calls.map((c) => c.state)).not.toContain('Orchestrate · Release');
+  });
+});

@@ -5,7 +5,8 @@
  * artifact. The EventBridge rule the installation plans is created in moto and ECR's push events are
  * put on the bus: moto matches them against the rule's pattern and delivers the matching ones to a
  * CloudWatch Logs target. moto answers TestEventPattern with nothing and does not start Step Functions
- * executions from a rule, so the execution input the rule's transformer makes is checked by applying it here.
+ * executions from a rule, so the execution input the rule's transformer makes is made here, as
+ * EventBridge documents it, and the compiled machine is started with it in the local engine.
  */
 
 import { CloudWatchLogsClient, CreateLogGroupCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -21,12 +22,15 @@ import {
 import { IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionInputSchema, parsePipeline } from '@stepline/core';
+import { execute } from '@stepline/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSourceHandler } from '../packages/functions/src/handlers/source';
 import { functionLogger } from '../packages/functions/src/runtime';
 import { planFor, TEST_ACCOUNT, TEST_REGION } from '../stacks/plan-fixture';
-import { type AccessKeys, checkRequest, motoAdmin, motoUser } from './helpers/iam-check';
+import { checkRequest } from './helpers/iam-check';
+import { type Keys, motoAdmin, motoUser } from './helpers/moto-iam';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from './helpers/moto-server';
+import { stubHandlers } from './helpers/stub-handlers';
 
 const skip = motoSkipReason();
 const ACCOUNT = TEST_ACCOUNT;
@@ -65,6 +69,26 @@ const pushEvent = (detail: Record<string, string>) => ({
   },
 });
 
+/**
+ * The input EventBridge gives the rule's target: the template with each placeholder replaced by the
+ * value its path selects, as a JSON value (a placeholder outside quotes, as the rule's template has them).
+ * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_InputTransformer.html
+ */
+function transformed(rule: { inputPaths: Record<string, string>; inputTemplate: string }, event: unknown): unknown {
+  const select = (path: string) =>
+    path
+      .replace(/^\$\./, '')
+      .split('.')
+      .reduce<unknown>((at, key) => (at as Record<string, unknown>)?.[key], event);
+  return JSON.parse(
+    rule.inputTemplate.replace(/<(\w+)>/g, (_m, key: string) => {
+      const path = rule.inputPaths[key];
+      if (path === undefined) throw new Error(`the template's <${key}> has no input path`);
+      return JSON.stringify(select(path));
+    }),
+  );
+}
+
 describe.skipIf(skip)('ECR source on moto_server', () => {
   let moto: MotoServer;
   let admin: { ecr: ECRClient; s3: S3Client; events: EventBridgeClient; logs: CloudWatchLogsClient };
@@ -85,7 +109,7 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
 
   beforeAll(async () => {
     moto = await startMoto({ freeRequests: 3 });
-    const config = (credentials: AccessKeys) => ({ ...motoClientConfig(moto), credentials });
+    const config = (credentials: Keys) => ({ ...motoClientConfig(moto), credentials });
     const a = config(await motoAdmin((k) => new IAMClient(config(k))));
     admin = { ecr: new ECRClient(a), s3: new S3Client(a), events: new EventBridgeClient(a), logs: new CloudWatchLogsClient(a) };
     const fn = config(await motoUser(new IAMClient(a), 'source', plan.functions.source.statements));
@@ -204,13 +228,7 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
 
     // The transformer's output, as EventBridge fills the template (each value a JSON string), is an execution input.
     const event = pushEvent({});
-    const values: Record<string, string> = {
-      id: event.id,
-      repository: event.detail['repository-name'],
-      digest: event.detail['image-digest'],
-      tag: event.detail['image-tag'],
-    };
-    const input = JSON.parse(rule.inputTemplate.replace(/<(\w+)>/g, (_m, key: string) => JSON.stringify(values[key])));
+    const input = transformed(rule, event);
     expect(ExecutionInputSchema.parse(input)).toStrictEqual({
       pipeline: 'images',
       trigger: { type: 'CloudWatchEvent', deliveryId: event.id, event: 'ECR Image Action' },
@@ -218,5 +236,36 @@ describe.skipIf(skip)('ECR source on moto_server', () => {
       variables: {},
     });
     expect(plan.imagePushes.statements).toStrictEqual([{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: [rule.stateMachineArn] }]);
+  });
+
+  it("starts the compiled machine with the transformer's input, and its source action builds the pushed digest", async () => {
+    const [rule] = plan.imagePushes.rules;
+    const machine = plan.stateMachines.find((m) => m.arn === rule?.stateMachineArn);
+    if (!rule || !machine) throw new Error('the plan has an image push rule and its state machine');
+    // Prepare: the pushed image, then a newer push of the tag before the execution's source action runs.
+    // (moto drops an image once its last tag moves away, where ECR keeps it untagged: a second tag keeps it.)
+    await admin.ecr.send(new PutImageCommand({ repositoryName: 'team/web', imageTag: 'candidate', imageManifest: manifest('7') }));
+    const pushed = await admin.ecr.send(new PutImageCommand({ repositoryName: 'team/web', imageTag: 'release', imageManifest: manifest('7') }));
+    const digest = pushed.image?.imageId?.imageDigest ?? '';
+    const newer = await admin.ecr.send(new PutImageCommand({ repositoryName: 'team/web', imageTag: 'release', imageManifest: manifest('9') }));
+    expect(newer.image?.imageId?.imageDigest).not.toBe(digest);
+    const input = ExecutionInputSchema.parse(transformed(rule, pushEvent({ 'image-digest': digest })));
+    const sourceState = Object.entries(machine.compiled.stateMap).find(([, info]) => info.kind === 'source' && info.role === 'action')?.[0] ?? '';
+    const seen: unknown[] = [];
+    // Act
+    const outcome = await execute(machine.compiled.definition, {
+      input,
+      executionName: 'push-13cde686',
+      handlers: stubHandlers(machine.compiled, {
+        [sourceState]: async (task) => {
+          const answer = await source((task as { Payload: unknown }).Payload);
+          seen.push(answer.variables);
+          return { Payload: answer };
+        },
+      }),
+    }).outcome;
+    // Assess
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(seen).toMatchObject([{ ImageDigest: digest, ImageURI: `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/team/web@${digest}` }]);
   });
 });

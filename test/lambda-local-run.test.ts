@@ -34,18 +34,28 @@ writeFileSync('smoke-seen.json', JSON.stringify({ seen, hookExecutionId: process
 process.exit(seen.every((s) => s.startsWith('ok')) ? 0 : 1);
 `;
 
-describe('stepline run: a Lambda traffic shift', () => {
-  it('shifts to the new version, and rolls back to the old one when the AfterAllowTraffic hook fails', async () => {
-    const port = await freePort();
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'orders',
-        `  - name: Deploy
+/** A project whose one deploy action is `Deploy · Shift` with `settings` (YAML lines), serving handler.mjs, with `files` beside. */
+const shiftProject = (settings: string, files: Record<string, string>) =>
+  createProject({
+    'stepline.yml': pipelineYaml(
+      'orders',
+      `  - name: Deploy
     actions:
       - name: Shift
         kind: deploy
         inputArtifacts: [Src]
-        strategy: { steps: [{ setWeight: 10 }, { pause: { minutes: 0.02 } }, { setWeight: 100 }] }
+${settings}`,
+    ),
+    'handler.mjs': handler('ok v1'),
+    'serve.mjs': SERVE,
+    ...files,
+  });
+
+describe('stepline run: a Lambda traffic shift', () => {
+  it('shifts to the new version, and rolls back to the old one when the AfterAllowTraffic hook fails', async () => {
+    const port = await freePort();
+    project = shiftProject(
+      `        strategy: { steps: [{ setWeight: 10 }, { pause: { minutes: 0.02 } }, { setWeight: 100 }] }
         checkIntervalSeconds: 1
         terminationWaitMinutes: 0
         lambda: { functionName: orders, alias: live }
@@ -53,11 +63,8 @@ describe('stepline run: a Lambda traffic shift', () => {
           AfterAllowTraffic: { function: orders-smoke, command: node smoke.mjs }
         local: { command: node serve.mjs, port: ${port} }
 `,
-      ),
-      'handler.mjs': handler('ok v1'),
-      'serve.mjs': SERVE,
-      'smoke.mjs': SMOKE,
-    });
+      { 'smoke.mjs': SMOKE },
+    );
 
     const first = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000 });
     expect(first.stdout, first.stdout).toMatch(/✔ Deploy · Shift succeeded in/);
@@ -85,4 +92,29 @@ describe('stepline run: a Lambda traffic shift', () => {
       reason: expect.stringContaining('AfterAllowTraffic hook failed'),
     });
   }, 150_000);
+
+  it('runs a deployment whose hooks only its appspec names, skipping those Lambda functions with a line naming each', async () => {
+    const port = await freePort();
+    project = shiftProject(
+      `        strategy: CodeDeployDefault.LambdaAllAtOnce
+        terminationWaitMinutes: 0
+        lambda: {}
+        local: { command: node serve.mjs, port: ${port} }
+`,
+      {
+        'appspec.yml': `version: 0.0
+Resources:
+  - orders: { Type: AWS::Lambda::Function, Properties: { Name: orders, Alias: live, TargetVersion: 2 } }
+Hooks:
+  - AfterAllowTraffic: orders-smoke
+`,
+      },
+    );
+
+    const run = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000 });
+
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/✔ Deploy · Shift succeeded in/);
+    expect(run.stdout).toContain('AfterAllowTraffic: the appspec names orders-smoke, a Lambda function, which runs on AWS; skipped here');
+  }, 90_000);
 });

@@ -2,10 +2,11 @@
  * Stage conditions through `stepline run`: the CLI in a fresh project, real git, real shells for the
  * command rules and actions, the pipeline state as `get-pipeline-state` shows it afterwards.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
+import { until } from './helpers/until';
 
 let project: Project | undefined;
 afterEach(() => project?.remove());
@@ -46,33 +47,120 @@ describe('stepline run with stage conditions', () => {
     expect(entered.code).toBe(0);
     expect(entered.stdout).toMatch(/Deploy: beforeEntry passed \(3 rules passed\)/);
     expect(entered.stdout).toMatch(/✔ Deploy · Ship succeeded/);
+
+    // Each evaluation of a rule, read back from the history: the later rules did not run where OnlyProd failed.
+    type Listed = { pipelineExecutionId: string; ruleName: string; status: string; output: { executionResult: { externalExecutionSummary: string } } };
+    const listed = JSON.parse((await runCli(['list-rule-executions', '--json'], { cwd: project.dir })).stdout) as Listed[];
+    const [second, first] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ executionId: string }>;
+    const summary = (r: Listed) => [r.pipelineExecutionId, r.ruleName, r.status, r.output.executionResult.externalExecutionSummary];
+    expect(listed.map(summary)).toStrictEqual([
+      [second?.executionId, 'OnlyProd', 'Succeeded', 'EQ: "prod" equal to "prod"'],
+      [second?.executionId, 'Always', 'Succeeded', 'inside the window * * ? * * * (Europe/Paris)'],
+      [second?.executionId, 'Healthy', 'Succeeded', expect.stringMatching(/^commands exited with 0/)],
+      [first?.executionId, 'OnlyProd', 'Failed', 'EQ: "staging" not equal to "prod"'],
+    ]);
+    const one = await runCli(['list-rule-executions', '--pipeline-execution-id', first?.executionId ?? ''], { cwd: project.dir });
+    expect(one.stdout).toMatch(/^EXECUTION\s+STAGE\s+CONDITION\s+RULE\s+PROVIDER\s+STATUS\s+STARTED\s+UPDATED\s+SUMMARY$/m);
+    expect(one.stdout.trim().split('\n')).toHaveLength(2);
+    expect(one.stdout).toMatch(/Deploy\s+beforeEntry\s+OnlyProd\s+VariableCheck\s+Failed\s+.*EQ: "staging" not equal to "prod"$/m);
   }, 150_000);
 });
 
-describe('stepline run with onFailure RETRY', () => {
-  it('retries a failed action once by itself; the attempt shows in get-execution', async () => {
+describe('override-stage-condition on one machine', () => {
+  it('lets a stage waiting on a closed deployment window in from a second CLI process, and refuses what waits on nothing', async () => {
+    // A window of one hour, twelve hours from now: closed for the whole test.
+    const hour = (new Date().getUTCHours() + 12) % 24;
     project = createProject({
       'stepline.yml': pipelineYaml(
+        'windowed',
+        `  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Night, provider: DeploymentWindow, cron: "* ${hour} ? * * *", timeZone: UTC }]
+    actions: [{ name: Ship, kind: invoke, command: "echo shipped" }]
+`,
+      ),
+    });
+    const cwd = project.dir;
+    const running = runCli(['run', 'stepline.yml', '--condition-poll', '1'], { cwd, env: { STEPLINE_APPROVER: 'runner' }, timeoutMs: 60_000 });
+    const executionId = await until('the execution to wait on its entry condition', async () => {
+      const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd })).stdout) as {
+        executionId?: string;
+        stages: Array<{ name: string; status?: string; held?: { condition?: string } }>;
+      };
+      return state.stages.find((s) => s.name === 'Deploy')?.held?.condition === 'beforeEntry' ? state.executionId : undefined;
+    });
+    const override = (...args: string[]) => runCli(['override-stage-condition', '--pipeline-execution-id', executionId, ...args], { cwd });
+
+    const source = await override('--stage', 'Source');
+    expect(source.code).not.toBe(0);
+    expect(source.stderr).toMatch(/cannot override the entry conditions of stage Source: the stage has no beforeEntry condition with rules/);
+    const onSuccess = await override('--stage', 'Deploy', '--condition-type', 'ON_SUCCESS');
+    expect(onSuccess.stderr).toMatch(/cannot override the success conditions of stage Deploy: the stage has no onSuccess condition with rules/);
+    const onFailure = await override('--stage', 'Deploy', '--condition-type', 'ON_FAILURE');
+    expect(onFailure.code).not.toBe(0);
+    expect(onFailure.stderr).toMatch(/--condition-type.*ON_FAILURE.*BEFORE_ENTRY, ON_SUCCESS|Allowed choices are BEFORE_ENTRY, ON_SUCCESS/);
+
+    const done = await override('--stage', 'Deploy', '--by', 'alice@example.com');
+    expect(done.stderr).toBe('');
+    expect(done.stdout).toMatch(/BEFORE_ENTRY condition of stage Deploy overridden by alice@example.com/);
+    const run = await running;
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout.match(/Deploy: beforeEntry waits: outside the window/g)).toHaveLength(1);
+    expect(run.stdout).toMatch(/Deploy: beforeEntry passed \(overridden by alice@example.com at \S+\)/);
+    expect(run.stdout).toMatch(/✔ Deploy · Ship succeeded/);
+
+    const [rule] = JSON.parse((await runCli(['list-rule-executions', '--json'], { cwd })).stdout) as Array<Record<string, unknown>>;
+    expect(rule).toMatchObject({
+      pipelineExecutionId: executionId,
+      stageName: 'Deploy',
+      ruleName: 'Night',
+      status: 'Succeeded',
+      updatedBy: 'alice@example.com',
+    });
+    const late = await override('--stage', 'Deploy');
+    expect(late.stderr).toMatch(
+      new RegExp(`cannot override the entry conditions of stage Deploy: execution ${executionId} is not in progress \\(Succeeded\\)`),
+    );
+  }, 90_000);
+});
+
+describe('stepline run with onFailure RETRY', () => {
+  it('retries a failed commands action once by itself; the attempt shows in get-execution', async () => {
+    project = createProject({});
+    // Outside the project: each attempt of a commands action runs in a fresh copy of its input artifact.
+    const seen = join(project.dir, '..', `${basename(project.dir)}-flaky-seen`);
+    project.write(
+      'stepline.yml',
+      pipelineYaml(
         'flaky',
         `  - name: Test
     onFailure: { result: RETRY, retryMode: FAILED_ACTIONS }
     actions:
       - { name: Lint, kind: invoke, command: "echo lint" }
-      - { name: Flaky, kind: invoke, runOrder: 2, command: "if [ -f $TMPDIR/flaky-seen ]; then echo passed; else touch $TMPDIR/flaky-seen; echo first try fails; exit 1; fi" }
+      - name: Flaky
+        kind: commands
+        runOrder: 2
+        inputArtifacts: [Src]
+        commands:
+          - 'if [ -f "${seen}" ]; then echo passed; else touch "${seen}"; echo first try fails; exit 1; fi'
 `,
       ),
-    });
-    const tmp = join(project.dir, 'tmp');
-    mkdirSync(tmp);
-    const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env: { TMPDIR: tmp }, timeoutMs: 60_000 });
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/✖ Test · Flaky failed .*first try fails/);
-    expect(run.stdout).toMatch(/↻ stage Test: retrying automatically/);
-    expect(run.stdout).toMatch(/✔ Test · Flaky succeeded/);
-    expect(run.stdout.match(/Test · Lint \(invoke\) started/g)).toHaveLength(1);
-    const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ executionId: string }>;
-    const detail = await runCli(['get-execution', execution?.executionId ?? ''], { cwd: project.dir });
-    expect(detail.stdout).toMatch(/^Test\s+Succeeded\s+retried automatically at /m);
+    );
+    project.commitAll('pipeline');
+    try {
+      const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
+      expect(run.code, run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/✖ Test · Flaky failed .*first try fails/);
+      expect(run.stdout).toMatch(/↻ stage Test: retrying automatically/);
+      expect(run.stdout).toMatch(/✔ Test · Flaky succeeded/);
+      expect(run.stdout.match(/Test · Lint \(invoke\) started/g)).toHaveLength(1);
+      const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ executionId: string }>;
+      const detail = await runCli(['get-execution', execution?.executionId ?? ''], { cwd: project.dir });
+      expect(detail.stdout).toMatch(/^Test\s+Succeeded\s+retried automatically at /m);
+    } finally {
+      rmSync(seen, { force: true });
+    }
   }, 60_000);
 });
 

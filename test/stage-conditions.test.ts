@@ -3,7 +3,15 @@
  * bound to a stub; a condition's check is answered by core's real evaluation of the rules the machine
  * resolved, with the alarm, function and command effects stubbed.
  */
-import { compilePipeline, parsePipelineText, rollbackInput, validateStateMachine } from '@stepline/core';
+import {
+  compilePipeline,
+  conditionCheckOutput,
+  type HistoryEvent,
+  parsePipelineText,
+  rollbackInput,
+  ruleExecutionsFrom,
+  validateStateMachine,
+} from '@stepline/core';
 import { execute } from '@stepline/local';
 import { describe, expect, it } from 'vitest';
 import { refusalOf } from '../packages/core/src/testing';
@@ -32,6 +40,15 @@ const flaky = (times: number, answer: Override) => {
   return (input: unknown) => (n++ < times ? failing(`flaky failure ${n}`)() : answer(input));
 };
 const built = () => ({ Build: { Id: 'b:1', BuildNumber: 1, BuildStatus: 'SUCCEEDED', ExportedEnvironmentVariables: [] } });
+
+/** A Deploy stage that enters only on weekdays, 9:00 to 18:00 in Paris. */
+const WINDOWED = `
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
+    actions: [{ name: Ship, kind: invoke, function: ship }]
+`;
 
 describe('beforeEntry', () => {
   const compiled = compile(`
@@ -85,13 +102,7 @@ describe('beforeEntry', () => {
   });
 
   it('waits for a closed deployment window and enters when it opens', async () => {
-    const windowed = compile(`
-  - name: Deploy
-    beforeEntry:
-      result: FAIL
-      rules: [{ name: Weekdays, provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *", timeZone: Europe/Paris }]
-    actions: [{ name: Ship, kind: invoke, function: ship }]
-`);
+    const windowed = compile(WINDOWED);
     // Saturday noon in Paris, then Monday 09:00 in Paris.
     const clock = [new Date('2026-12-05T11:00:00Z'), new Date('2026-12-07T08:00:00Z')];
     const stub = conditionStub({}, () => clock.shift() ?? new Date('2026-12-07T08:00:00Z'));
@@ -100,6 +111,42 @@ describe('beforeEntry', () => {
     expect(entered).toContain('Deploy · wait for entry conditions');
     expect(calls.filter((c) => c.state.startsWith('Deploy · check entry conditions'))).toHaveLength(2);
     expect(calls.some((c) => c.state === 'Deploy · Ship')).toBe(true);
+  });
+
+  it('lets a waiting entry condition through at the check after an override, and its rule executions say who did', async () => {
+    const pipeline = parsePipelineText(`name: web\nstages:${SOURCE}\n${WINDOWED}`);
+    const windowed = compilePipeline(pipeline, { target: 'aws' });
+    // Always Saturday noon in Paris: only the override, seen at the third check, lets the stage in.
+    let checks = 0;
+    const stub = conditionStub(
+      {},
+      () => new Date('2026-12-05T11:00:00Z'),
+      () => (++checks >= 3 ? { by: 'alice@example.com', at: '2026-12-05T11:10:00.000Z' } : undefined),
+    );
+    const { outcome, events, calls } = await runStubbed(
+      windowed,
+      { 'Deploy · check entry conditions': stub, 'Deploy · check entry conditions again': stub },
+      { ...MANUAL_START, pipeline: 'web' },
+    );
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(calls.filter((c) => c.state.startsWith('Deploy · check entry conditions'))).toHaveLength(3);
+    expect(calls.some((c) => c.state === 'Deploy · Ship')).toBe(true);
+    // Each check's answer, as the runtimes keep it in their history: one evaluation of the rule, overridden.
+    const history = events.flatMap((e): HistoryEvent[] => {
+      if (e.type !== 'StateEntered' && e.type !== 'StateExited') return [];
+      const check = e.type === 'StateExited' ? conditionCheckOutput(e.state.output) : undefined;
+      return [
+        { type: e.type === 'StateEntered' ? 'entered' : 'exited', state: e.state.name, at: new Date(e.timestamp).toISOString(), ...(check && { check }) },
+      ];
+    });
+    expect(ruleExecutionsFrom({ pipeline, execution: { executionId: 'exec-1', status: 'Succeeded', events: history } })).toMatchObject([
+      {
+        ruleExecutionId: 'exec-1/Deploy/beforeEntry/Weekdays/1',
+        status: 'Succeeded',
+        updatedBy: 'alice@example.com',
+        output: { executionResult: { externalExecutionSummary: 'overridden by alice@example.com at 2026-12-05T11:10:00.000Z' } },
+      },
+    ]);
   });
 });
 
@@ -344,9 +391,13 @@ describe('rules each target cannot run are said before the run', () => {
     actions: [{ name: Ship, kind: invoke, function: ship, command: ./ship }]`;
   const parsed = parsePipelineText(`name: web\nstages:${SOURCE}\n${stages}`);
 
-  it('on AWS, a Commands rule', () => {
-    expect(compilePipeline(parsed, { target: 'aws' }).warnings).toStrictEqual([
-      { path: 'stages[1].beforeEntry.rules[0]', message: 'a Commands rule runs on one machine only: on AWS use a LambdaInvoke rule' },
+  it('on AWS, a LambdaInvoke rule with only a command; a Commands rule runs there (on CodeBuild)', () => {
+    expect(compilePipeline(parsed, { target: 'aws' }).warnings).toStrictEqual([]);
+    const local = parsePipelineText(
+      `name: web\nstages:${SOURCE}\n${stages.replace('provider: Commands, commands: [./smoke]', 'provider: LambdaInvoke, command: ./smoke')}`,
+    );
+    expect(compilePipeline(local, { target: 'aws' }).warnings).toStrictEqual([
+      { path: 'stages[1].beforeEntry.rules[0]', message: 'a LambdaInvoke rule needs a functionName to run on AWS (a command runs only on one machine)' },
     ]);
   });
 

@@ -111,18 +111,25 @@ console.log(
 
 // Stage conditions: what one condition on the Deploy stage adds to the same execution, per rule kind.
 // A rule that passes at once costs its check Task and a Choice; a rule that waits adds a Wait, a
-// second check and the Choice again per round (a closed window: one round, however long it waits;
-// an alarm watched for WaitTime: one round a minute).
+// second check and the Choice again per round (a closed window: one round per 5 minutes it stays
+// closed, so that an override is seen; an alarm watched for WaitTime: one round a minute).
 const withCondition = (condition: string, stage = 'Deploy') => DEFINITION.replace(`  - name: ${stage}\n`, `  - name: ${stage}\n${condition}\n`);
 const rule = (body: string) => `    beforeEntry: { result: FAIL, rules: [{ name: R, ${body} }] }`;
 const minuteAfterMinute = () => {
   let checks = 0;
   return conditionStub({}, () => new Date(Date.parse('2026-12-05T10:00:00Z') + checks++ * 60_000));
 };
-/** Saturday noon, then Monday 09:00: the window is closed at the first check and open at the second. */
+/** Monday 08:30, each check 5 minutes later (the longest a waiting condition waits): closed for 30 minutes, then open. */
 const closedThenOpen = () => {
-  const clock = [new Date('2026-12-05T12:00:00Z'), new Date('2026-12-07T09:00:00Z')];
-  return conditionStub({}, () => clock.shift() ?? new Date('2026-12-07T09:00:00Z'));
+  let checks = 0;
+  return conditionStub({}, () => new Date(Date.parse('2026-12-07T08:30:00Z') + checks++ * 300_000));
+};
+/** The conditions function's Commands rule: the build runs through four checks, then succeeds. */
+const buildForAMinute = () => {
+  let checks = 0;
+  return conditionStub({
+    commands: async () => (checks++ < 4 ? { running: true, reason: 'building', waitSeconds: 15 } : { passed: true, reason: 'built' }),
+  });
 };
 const checks = (stub: () => Override, kind = 'entry') => {
   const shared = stub();
@@ -132,8 +139,9 @@ const cases: Array<[string, string, Record<string, Override>, string?]> = [
   ['VariableCheck (passes)', rule('provider: VariableCheck, variable: main, operator: EQ, value: main'), {}],
   ['LambdaInvoke (passes)', rule('provider: LambdaInvoke, functionName: check'), {}],
   ['Commands (pass)', rule('provider: Commands, commands: [./smoke]'), {}],
+  ['Commands on AWS (a one-minute CodeBuild build, looked at every 15 s)', rule('provider: Commands, commands: [./smoke]'), checks(buildForAMinute)],
   ['DeploymentWindow (open)', rule('provider: DeploymentWindow, cron: "* * ? * * *"'), {}],
-  ['DeploymentWindow (closed, then open)', rule('provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *"'), checks(closedThenOpen)],
+  ['DeploymentWindow (closed 30 minutes, then open)', rule('provider: DeploymentWindow, cron: "* 9-17 ? * MON-FRI *"'), checks(closedThenOpen)],
   ['CloudWatchAlarm (checked once)', rule('provider: CloudWatchAlarm, alarmName: web-5xx'), {}],
   [
     'CloudWatchAlarm (onSuccess, watched 5 minutes)',

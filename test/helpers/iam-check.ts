@@ -7,7 +7,6 @@
  * - Step Functions' service integrations (the state machine role's calls).
  */
 
-import { CreateAccessKeyCommand, CreateUserCommand, type IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 
 export interface IamStatementLike {
@@ -98,43 +97,3 @@ export async function checkRequests(statementsOf: (principal: string) => readonl
 }
 
 export const describeDenials = (denials: readonly IamDenial[]) => denials.map((d) => `${d.principal}: ${d.action} on ${d.resource} (${d.why})`).join('\n');
-
-/**
- * A role's statements as a moto user can hold them. moto evaluates resources for S3 only: for its
- * other services it matches the action against "*", and names CloudWatch's actions by its signing
- * name ("monitoring"). S3 statements stay as planned; what the others may touch is for the IAM
- * simulator to check.
- */
-export const motoPolicy = (policy: readonly IamStatementLike[]): IamStatementLike[] =>
-  policy.map((s) =>
-    s.Action.every((a) => a.startsWith('s3:'))
-      ? s
-      : {
-          Effect: s.Effect,
-          Action: s.Action.flatMap((a) => (a.startsWith('cloudwatch:') ? [a, a.replace('cloudwatch:', 'monitoring:')] : [a])),
-          Resource: ['*'],
-        },
-  );
-
-export interface AccessKeys {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
-
-/** An IAM user made in moto (IAM enforced) holding `policy` as moto can hold it; its access keys. */
-export async function motoUser(iam: IAMClient, name: string, policy: readonly IamStatementLike[]): Promise<AccessKeys> {
-  await iam.send(new CreateUserCommand({ UserName: name }));
-  await iam.send(
-    new PutUserPolicyCommand({ UserName: name, PolicyName: 'role', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: motoPolicy(policy) }) }),
-  );
-  const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
-  return { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
-}
-
-/**
- * The administrator of a moto_server started with `freeRequests: 3`: those three requests make it
- * (unsigned), every later request is signed. `iamClient` makes an IAM client for given keys.
- */
-export function motoAdmin(iamClient: (keys: AccessKeys) => IAMClient): Promise<AccessKeys> {
-  return motoUser(iamClient({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' }), 'admin', [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }]);
-}

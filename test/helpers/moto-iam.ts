@@ -41,19 +41,27 @@ export interface EnforcedIam {
   makeUser(name: string, statements: readonly IamStatementLike[]): Promise<Keys>;
 }
 
+/** An IAM user made in moto (IAM enforced) holding `policy` as moto can hold it (`forMoto`); its access keys. */
+export async function motoUser(iam: IAMClient, UserName: string, policy: readonly IamStatementLike[]): Promise<Keys> {
+  await iam.send(new CreateUserCommand({ UserName }));
+  await iam.send(
+    new PutUserPolicyCommand({ UserName, PolicyName: 'role', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: forMoto(policy) }) }),
+  );
+  const key = (await iam.send(new CreateAccessKeyCommand({ UserName }))).AccessKey;
+  return { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
+}
+
+/**
+ * The administrator of a moto_server started with `freeRequests: BOOTSTRAP_REQUESTS`: those requests
+ * make it (unsigned), every later request is signed. `iamClient` makes an IAM client for given keys.
+ */
+export function motoAdmin(iamClient: (keys: Keys) => IAMClient): Promise<Keys> {
+  return motoUser(iamClient({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' }), 'admin', [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }]);
+}
+
 export async function enforceIam(moto: Pick<MotoServer, 'endpoint'>, region = 'us-east-1'): Promise<EnforcedIam> {
   const config = (credentials: Keys) => ({ endpoint: moto.endpoint, region, credentials, maxAttempts: 1, forcePathStyle: true });
-  const keysOf = async (iam: IAMClient, UserName: string, statements: readonly IamStatementLike[]): Promise<Keys> => {
-    await iam.send(new CreateUserCommand({ UserName }));
-    await iam.send(
-      new PutUserPolicyCommand({ UserName, PolicyName: 'role', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }),
-    );
-    const key = (await iam.send(new CreateAccessKeyCommand({ UserName }))).AccessKey;
-    return { accessKeyId: key?.AccessKeyId ?? '', secretAccessKey: key?.SecretAccessKey ?? '' };
-  };
-  const admin = await keysOf(new IAMClient(config({ accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' })), 'admin', [
-    { Effect: 'Allow', Action: ['*'], Resource: ['*'] },
-  ]);
+  const admin = await motoAdmin((keys) => new IAMClient(config(keys)));
   const iam = new IAMClient(config(admin));
-  return { admin, config, makeUser: (name, statements) => keysOf(iam, name, forMoto(statements)) };
+  return { admin, config, makeUser: (name, statements) => motoUser(iam, name, statements) };
 }

@@ -2,7 +2,14 @@
  * Binds every Task of a compiled machine to a stub that answers the way its AWS integration would
  * (CodeBuild's `{Build}` or `{BuildBatch}`, Lambda's `{Payload}`, a task-token decision), recording each call.
  */
-import { type CompiledPipeline, type ConditionCheckPayload, type ExecutionInput, evaluateCondition, type RuleEffects } from '@stepline/core';
+import {
+  type CompiledPipeline,
+  type ConditionCheckPayload,
+  type ConditionOverride,
+  type ExecutionInput,
+  evaluateCondition,
+  type RuleEffects,
+} from '@stepline/core';
 import { type EngineEvent, execute, type TaskHandler, taskStateNames } from '@stepline/local';
 
 export interface StubCall {
@@ -83,9 +90,9 @@ export const passingRules: RuleEffects = {
 
 /** A condition check answered by core's evaluation with the given effects. */
 export const conditionStub =
-  (effects: Partial<RuleEffects>, now = () => new Date()) =>
+  (effects: Partial<RuleEffects>, now = () => new Date(), override: () => ConditionOverride | undefined = () => undefined) =>
   (input: unknown) =>
-    evaluateCondition((input as { Payload: ConditionCheckPayload }).Payload, { ...passingRules, ...effects }, now()).then((r) => ({ Payload: r }));
+    evaluateCondition((input as { Payload: ConditionCheckPayload }).Payload, { ...passingRules, ...effects }, now(), override()).then((r) => ({ Payload: r }));
 
 /** Wait states shortened to 1 ms. */
 export function noWaits(compiled: CompiledPipeline): Record<string, number> {

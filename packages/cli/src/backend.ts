@@ -3,7 +3,15 @@
  * local engine), one against an AWS installation (Step Functions, S3); each verb is written once,
  * against this interface, and `--target` picks the implementation.
  */
-import type { ExecutionDetail, ExecutionSummary, PipelineState, PipelineSummary, SourceRevisionOverride } from '@stepline/core';
+import type {
+  ConditionOverride,
+  ExecutionDetail,
+  ExecutionSummary,
+  PipelineState,
+  PipelineSummary,
+  RuleExecution,
+  SourceRevisionOverride,
+} from '@stepline/core';
 
 export type { ApprovalOutcome as ApprovalRecord, BuildPhaseRecord, ExecutionDetail, ExecutionSummary, PipelineSummary } from '@stepline/core';
 
@@ -37,4 +45,18 @@ export interface PipelineBackend {
   disableStageTransition(pipeline: string, stage: string, reason: string): Promise<void>;
   enableStageTransition(pipeline: string, stage: string): Promise<void>;
   decideApproval(executionId: string, decision: DecideApprovalOptions): Promise<void>;
+  /** Each evaluation of a stage condition's rules, newest execution first (ListRuleExecutions). */
+  listRuleExecutions(pipeline: string, filter: { pipelineExecutionId?: string }): Promise<RuleExecution[]>;
+  /** Lets a condition that an execution waits on through by hand (OverrideStageCondition). */
+  overrideStageCondition(pipeline: string, request: OverrideConditionOptions): Promise<ConditionOverride>;
+}
+
+/** What `override-stage-condition` asks of a backend. */
+export interface OverrideConditionOptions {
+  stage: string;
+  executionId: string;
+  /** BEFORE_ENTRY or ON_SUCCESS, as CodePipeline's conditionType. */
+  conditionType: string;
+  /** Who overrides, recorded in the check's reason. */
+  by: string;
 }

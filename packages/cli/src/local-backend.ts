@@ -5,7 +5,18 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkSourceRevisionOverrides, checkVariableOverrides, newExecutionId, type Pipeline, type PipelineState } from '@stepline/core';
+import {
+  type ConditionOverride,
+  checkSourceRevisionOverrides,
+  checkVariableOverrides,
+  type ExecutionDetail,
+  type ExecutionSummary,
+  newExecutionId,
+  type Pipeline,
+  type PipelineState,
+  type PipelineSummary,
+  type RuleExecution,
+} from '@stepline/core';
 import {
   ControlRefusedError,
   compileForThisMachine,
@@ -17,11 +28,13 @@ import {
   LocalApprovals,
   loadSigningKey,
   localPipelineState,
+  localRuleExecutions,
   markOrphans,
+  overrideStageCondition,
   setStageTransition,
   stopExecution,
 } from '@stepline/local';
-import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from './backend';
+import type { DecideApprovalOptions, OverrideConditionOptions, PipelineBackend, StartOptions } from './backend';
 import { UsageError } from './errors';
 import { DEFAULT_FILES, loadPipeline } from './load-pipeline';
 
@@ -157,12 +170,23 @@ export class LocalBackend implements PipelineBackend {
       }),
     );
   }
+
+  async listRuleExecutions(name: string, filter: { pipelineExecutionId?: string }): Promise<RuleExecution[]> {
+    const { pipeline } = await this.pipeline(name);
+    if (filter.pipelineExecutionId !== undefined) this.execution(filter.pipelineExecutionId);
+    return localRuleExecutions(this.store, pipeline, filter.pipelineExecutionId);
+  }
+
+  async overrideStageCondition(name: string, request: OverrideConditionOptions): Promise<ConditionOverride> {
+    const { pipeline } = await this.pipeline(name);
+    return refused(() => overrideStageCondition(this.store, pipeline, { ...request, at: new Date().toISOString() }));
+  }
 }
 
 /** The history's refusal, as one line on the terminal. */
-function refused(work: () => void): void {
+function refused<T>(work: () => T): T {
   try {
-    work();
+    return work();
   } catch (error) {
     if (error instanceof ControlRefusedError) throw new UsageError(error.message);
     throw error;

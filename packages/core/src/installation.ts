@@ -4,6 +4,7 @@
  * the state machines' tags and the pipeline manifest are spelled here and nowhere else.
  */
 import type { CompileOptions, FunctionArns, StateMap } from './compiler/context';
+import type { ConditionKind } from './compiler/names';
 import type { Pipeline } from './model/schema';
 import type { GitHost } from './triggers/match';
 
@@ -18,6 +19,8 @@ export const ControlPrefix = {
   deployments: '_stepline/deployments/',
   /** The last revision each codedeploy action deployed successfully: `<prefix><pipeline>/<stage>/<action>.json`. */
   revisions: '_stepline/revisions/',
+  /** Stage conditions let through by hand: `<prefix><pipeline>/<execution>/<stage>/<condition>.json` (a `ConditionOverride`). */
+  conditionOverrides: '_stepline/condition-overrides/',
   /** Pipeline manifests: `<prefix><pipeline>.json` (see `PipelineManifest`). */
   pipelines: '_stepline/pipelines/',
   /** Every pipeline definition in one JSON array, for the webhook (`PIPELINES=s3://…`). */
@@ -26,6 +29,10 @@ export const ControlPrefix = {
 
 /** Where a codedeploy action's last good revision is recorded (the rollback's target). */
 export const lastGoodRevisionKey = (pipeline: string, stage: string, action: string) => `${ControlPrefix.revisions}${pipeline}/${stage}/${action}.json`;
+
+/** Where an override of an execution's stage condition is recorded (written once by the CLI, read by the conditions function). */
+export const conditionOverrideKey = (pipeline: string, executionId: string, stage: string, condition: ConditionKind) =>
+  `${ControlPrefix.conditionOverrides}${pipeline}/${executionId}/${stage}/${condition}.json`;
 
 /** Where a pipeline's manifest is kept in the artifact bucket. */
 export const pipelineManifestKey = (pipeline: string) => `${ControlPrefix.pipelines}${pipeline}.json`;
@@ -77,11 +84,21 @@ export const EnvVar = {
   StateMachineArns: 'STATE_MACHINE_ARNS',
   /** The pipeline definitions, as JSON or `s3://bucket/key`. */
   Pipelines: 'PIPELINES',
+  /** The prefix of the CodeBuild projects the installation creates (core's `ruleProjectName`). */
+  ProjectPrefix: 'CODEBUILD_PROJECT_PREFIX',
   /** Base URL of the approval links (the approval-response Function URL). */
   PublicUrl: 'PUBLIC_URL',
   GithubApiUrl: 'GITHUB_API_URL',
   GithubToken: 'GITHUB_TOKEN',
   GithubWebhookSecret: 'GITHUB_WEBHOOK_SECRET',
+  /** A GitLab token (`read_repository`) the source function downloads GitLab trees with. */
+  GitlabToken: 'GITLAB_TOKEN',
+  /** GitLab's API. @default 'https://gitlab.com/api/v4' */
+  GitlabApiUrl: 'GITLAB_API_URL',
+  /** Bitbucket Cloud credentials the source function downloads trees with: `user:app password` or an access token. */
+  BitbucketToken: 'BITBUCKET_TOKEN',
+  /** Bitbucket's site, whose `/get/` links serve archives. @default 'https://bitbucket.org' */
+  BitbucketUrl: 'BITBUCKET_URL',
   /** GitLab's webhook secret token; without it the webhook takes no GitLab deliveries. */
   GitlabWebhookSecret: 'GITLAB_WEBHOOK_SECRET',
   /** Bitbucket Cloud's webhook secret; without it the webhook takes no Bitbucket deliveries. */
@@ -98,6 +115,13 @@ export const WEBHOOK_SECRET_ENV = {
   GitLab: EnvVar.GitlabWebhookSecret,
   Bitbucket: EnvVar.BitbucketWebhookSecret,
 } as const satisfies Record<GitHost, EnvVar>;
+
+/** The variables holding each git host's read token (a secret reference) and its base URL, as the source function reads them. */
+export const GIT_HOST_ACCESS_ENV = {
+  GitHub: { token: EnvVar.GithubToken, url: EnvVar.GithubApiUrl },
+  GitLab: { token: EnvVar.GitlabToken, url: EnvVar.GitlabApiUrl },
+  Bitbucket: { token: EnvVar.BitbucketToken, url: EnvVar.BitbucketUrl },
+} as const satisfies Record<GitHost, { token: EnvVar; url: EnvVar }>;
 
 /** Tags on every state machine of an installation: how the CLI finds them and their manifests. */
 export const InstallationTag = {

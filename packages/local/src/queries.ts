@@ -11,6 +11,8 @@ import {
   type Pipeline,
   type PipelineState,
   pipelineStateFrom,
+  type RuleExecution,
+  ruleExecutionsFrom,
   type StateMap,
 } from '@stepline/core';
 import type { ExecutionRow, HistoryStore } from './store/history-store';
@@ -87,4 +89,15 @@ export function executionDetail(store: HistoryStore, current: Pipeline | undefin
     artifacts: store.artifacts(e.id).map((a) => ({ name: a.name, location: a.dir, files: a.files })),
     variables,
   };
+}
+
+/**
+ * The rule executions of a pipeline's executions on this machine (newest execution first), or of the
+ * one named; each read through the pipeline its execution ran.
+ */
+export function localRuleExecutions(store: HistoryStore, current: Pipeline, executionId?: string): RuleExecution[] {
+  const executions = executionId !== undefined ? [store.getExecution(executionId)].filter((e) => e !== undefined) : store.listExecutions(current.name);
+  return executions.flatMap((e) =>
+    ruleExecutionsFrom({ pipeline: executedMachine(e, current).pipeline, execution: { executionId: e.id, status: e.status, events: store.events(e.id) } }),
+  );
 }

@@ -19,7 +19,18 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors';
 import { AwsBackend } from './backend';
-import { BUCKET, executionArn, HistoryWriter, machineArn, manifestOf, tagsOf, waitingForApproval, webCompiled, webPipeline } from './test-fixtures';
+import {
+  BUCKET,
+  executionArn,
+  HistoryWriter,
+  machineArn,
+  manifestOf,
+  tagsOf,
+  waitingForApproval,
+  waitingOnDeployWindow,
+  webCompiled,
+  webPipeline,
+} from './test-fixtures';
 
 const sfn = mockClient(SFNClient);
 const s3 = mockClient(S3Client);
@@ -447,6 +458,69 @@ describe('AwsBackend: changes', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toBe(
       'list-pipelines: AWS denied access: User: arn:aws:iam::1:user/x is not authorized to perform: states:ListStateMachines',
+    );
+  });
+});
+
+describe('AwsBackend: stage conditions', () => {
+  it('list-rule-executions: each rule evaluation from the check Tasks’ answers in the history, filtered by execution', async () => {
+    fakeS3();
+    sfn.on(ListExecutionsCommand).resolves({ executions: [running('exec-3'), running('exec-2')] });
+    sfn.on(DescribeExecutionCommand).callsFake(async (input: { executionArn: string }) => running(input.executionArn.split(':').pop() ?? ''));
+    sfn.on(GetExecutionHistoryCommand, { executionArn: executionArn('web', 'exec-3') }).resolves({ events: waitingOnDeployWindow().events });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: executionArn('web', 'exec-2') }).resolves({ events: waitingForApproval().events });
+
+    const all = await backend().listRuleExecutions('web', {});
+    expect(all).toStrictEqual([
+      {
+        pipelineExecutionId: 'exec-3',
+        ruleExecutionId: 'exec-3/Deploy/beforeEntry/Window/1',
+        stageName: 'Deploy',
+        condition: 'beforeEntry',
+        ruleName: 'Window',
+        startTime: expect.any(String),
+        lastUpdateTime: expect.any(String),
+        status: 'InProgress',
+        input: {
+          ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'DeploymentWindow', version: '1' },
+          configuration: { cron: '* 9-17 ? * MON-FRI *', timeZone: 'UTC' },
+        },
+        output: { executionResult: { externalExecutionSummary: 'outside the window * 9-17 ? * MON-FRI * (UTC); it opens at 2026-11-30T09:00:00.000Z' } },
+      },
+    ]);
+    expect(await backend().listRuleExecutions('web', { pipelineExecutionId: 'exec-2' })).toStrictEqual([]);
+  });
+
+  it('override-stage-condition: records the override where the conditions function reads it, once, and only while the stage waits on it', async () => {
+    const objects = fakeS3();
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-3'));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: waitingOnDeployWindow().events });
+    const request = { stage: 'Deploy', executionId: 'exec-3', conditionType: 'BEFORE_ENTRY', by: 'ana' };
+
+    // The manifest keeps which states are a condition's wait: the stage shows as waiting on it.
+    expect((await backend().getPipelineState('web', 'exec-3')).stages[3]).toMatchObject({ status: 'Waiting', held: { condition: 'beforeEntry' } });
+    expect(await backend().overrideStageCondition('web', request)).toStrictEqual({ by: 'ana', at: '2026-11-26T12:00:00.000Z' });
+    expect(JSON.parse(objects.get('_stepline/condition-overrides/web/exec-3/Deploy/beforeEntry.json')?.text ?? '')).toStrictEqual({
+      by: 'ana',
+      at: '2026-11-26T12:00:00.000Z',
+    });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: BUCKET, IfNoneMatch: '*' });
+    await expect(backend().overrideStageCondition('web', { ...request, by: 'bo' })).rejects.toThrow(
+      'the condition was already overridden by ana at 2026-11-26T12:00:00.000Z',
+    );
+    await expect(backend().overrideStageCondition('web', { ...request, stage: 'Approve' })).rejects.toThrow(
+      'cannot override the entry conditions of stage Approve: the stage has no beforeEntry condition with rules',
+    );
+    await expect(backend().overrideStageCondition('web', { ...request, conditionType: 'ON_FAILURE' })).rejects.toThrow(
+      'condition type "ON_FAILURE" cannot be overridden: expected BEFORE_ENTRY or ON_SUCCESS',
+    );
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: waitingForApproval().events });
+    await expect(backend().overrideStageCondition('web', request)).rejects.toThrow(
+      'cannot override the entry conditions of stage Deploy: execution exec-3 is not waiting on it (stage Deploy is not reached)',
+    );
+    sfn.on(DescribeExecutionCommand).resolves(running('exec-3', { status: 'FAILED', stopDate: new Date() }));
+    await expect(backend().overrideStageCondition('web', request)).rejects.toThrow(
+      'cannot override the entry conditions of stage Deploy: execution exec-3 is not in progress (Failed)',
     );
   });
 });

@@ -6,7 +6,7 @@
  * code (`GateService`), so the CLI and the function cannot disagree about who may run.
  * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
  */
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -25,8 +25,11 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import {
+  type ConditionOverride,
+  checkOverridable,
   checkSourceRevisionOverrides,
   checkVariableOverrides,
+  conditionOverrideKey,
   decisionResult,
   ErrorName,
   type ExecutionInput,
@@ -37,18 +40,30 @@ import {
   machineHash,
   machineManifestKey,
   newExecutionId,
+  overridableCondition,
   type Pipeline,
   type PipelineState,
   pipelineExecutionStatus,
   pipelineStateFrom,
   type ResumeInput,
+  type RuleExecution,
+  ruleExecutionsFrom,
   type StateMap,
+  SteplineError,
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
 // The gate adapters only: the CLI need not load the canary's SDK clients.
 import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
-import type { DecideApprovalOptions, ExecutionDetail, ExecutionSummary, PipelineBackend, PipelineSummary, StartOptions } from '../backend';
+import type {
+  DecideApprovalOptions,
+  ExecutionDetail,
+  ExecutionSummary,
+  OverrideConditionOptions,
+  PipelineBackend,
+  PipelineSummary,
+  StartOptions,
+} from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
 import { approvalsFrom, buildsFrom, normalizeHistory, variablesFrom } from './history';
@@ -338,6 +353,71 @@ export class AwsBackend implements PipelineBackend {
     });
   }
 
+  /**
+   * Rule executions from the executions' histories (each check Task's answer), newest execution first:
+   * the one named, or the pipeline's last `listLimit`.
+   */
+  listRuleExecutions(pipeline: string, filter: { pipelineExecutionId?: string }): Promise<RuleExecution[]> {
+    return this.guard('list-rule-executions', async () => {
+      const installed = await this.pipeline(pipeline);
+      const arns =
+        filter.pipelineExecutionId !== undefined
+          ? [(await this.locate(filter.pipelineExecutionId, installed)).executionArn]
+          : (
+              (await this.sfn.send(new ListExecutionsCommand({ stateMachineArn: installed.stateMachineArn, maxResults: this.listLimit }))).executions ?? []
+            ).flatMap((e) => (e.executionArn ? [e.executionArn] : []));
+      const lists = await mapLimit(arns, CONCURRENCY, async (executionArn) => {
+        const [description, events, own] = await Promise.all([
+          this.sfn.send(new DescribeExecutionCommand({ executionArn })),
+          this.history(executionArn),
+          this.manifestOf(installed, executionArn),
+        ]);
+        return ruleExecutionsFrom({
+          pipeline: own.pipeline,
+          execution: { executionId: description.name ?? '', status: statusOf(description), events: normalizeHistory(events) },
+        });
+      });
+      return lists.flat();
+    });
+  }
+
+  /**
+   * Writes the override record the conditions function reads at its next check of the condition
+   * (`conditionOverrideKey` in the artifact bucket), once the execution's history shows it waiting
+   * there. Written once (`If-None-Match: *`): a second override says who came first.
+   */
+  overrideStageCondition(pipeline: string, request: OverrideConditionOptions): Promise<ConditionOverride> {
+    return this.guard('override-stage-condition', async () => {
+      const installed = await this.pipeline(pipeline);
+      const condition = refusal(() => overridableCondition(request.conditionType));
+      const { executionArn, description } = await this.locate(request.executionId, installed);
+      const [events, own, gate] = await Promise.all([
+        this.history(executionArn),
+        this.manifestOf(installed, executionArn),
+        this.gateStore(installed).load(installed.name),
+      ]);
+      const executionId = description.name ?? request.executionId;
+      const state = pipelineStateFrom({
+        pipeline: own.pipeline,
+        stateMap: own.stateMap,
+        gates: gate.document.state,
+        execution: { executionId, status: statusOf(description), events: normalizeHistory(events) },
+      });
+      refusal(() => checkOverridable(own.pipeline, state, request.stage, condition));
+      const override: ConditionOverride = { by: request.by, at: this.now().toISOString() };
+      const Bucket = installed.manifest.artifactBucket;
+      const Key = conditionOverrideKey(installed.name, executionId, request.stage, condition);
+      try {
+        await this.s3.send(new PutObjectCommand({ Bucket, Key, Body: JSON.stringify(override), ContentType: 'application/json', IfNoneMatch: '*' }));
+      } catch (error) {
+        if (!(error instanceof Error && error.name === 'PreconditionFailed')) throw error;
+        const earlier = JSON.parse((await (await this.s3.send(new GetObjectCommand({ Bucket, Key }))).Body?.transformToString('utf8')) ?? '{}');
+        throw new UsageError(`the condition was already overridden by ${earlier.by} at ${earlier.at}`, { cause: error });
+      }
+      return override;
+    });
+  }
+
   /** Every stepline pipeline of the installation, found by its state machine's tags. */
   pipelines(): Promise<InstalledPipeline[]> {
     this.installed ??= this.discover().catch((error: unknown) => {
@@ -503,6 +583,16 @@ export class AwsBackend implements PipelineBackend {
     } catch (error) {
       throw explainAwsError(error, doing);
     }
+  }
+}
+
+/** Core's refusal of a request (ControlRefused), as one line on the terminal. */
+function refusal<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof SteplineError && error.name === ErrorName.ControlRefused) throw new UsageError(error.message);
+    throw error;
   }
 }
 

@@ -6,7 +6,7 @@
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
-import { buildKey, ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
+import { buildKey, conditionCheckOutput, ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
 import type { ApprovalRecord, BuildPhaseRecord, ExecutionDetail } from '../backend';
 
 /** Reads events by id and finds, for any event, the state it happened in. */
@@ -42,7 +42,7 @@ const record = (value: unknown): Record<string, unknown> | undefined =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-/** GetExecutionHistory events → core's normalized history (entered, exited, failed). */
+/** GetExecutionHistory events → core's normalized history (entered, exited with a condition check's answer, failed). */
 export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEvent[] {
   const index = new HistoryIndex(events);
   const out: HistoryEvent[] = [];
@@ -51,7 +51,9 @@ export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEve
     if (type.endsWith('StateEntered') && e.stateEnteredEventDetails?.name !== undefined) {
       out.push({ type: 'entered', state: e.stateEnteredEventDetails.name, at: at(e), ...failureFromStateInput(e.stateEnteredEventDetails.input) });
     } else if (type.endsWith('StateExited') && e.stateExitedEventDetails?.name !== undefined) {
-      out.push({ type: 'exited', state: e.stateExitedEventDetails.name, at: at(e) });
+      // A condition's check Task keeps its answer under $.check: what list-rule-executions reads.
+      const check = type === 'TaskStateExited' ? conditionCheckOutput(parseJson(e.stateExitedEventDetails.output)) : undefined;
+      out.push({ type: 'exited', state: e.stateExitedEventDetails.name, at: at(e), ...(check && { check }) });
     } else if (type === 'TaskFailed' || type === 'TaskTimedOut' || type === 'TaskStartFailed' || type === 'TaskSubmitFailed') {
       const state = index.stateOf(e);
       const details = e.taskFailedEventDetails ?? e.taskTimedOutEventDetails ?? e.taskStartFailedEventDetails ?? e.taskSubmitFailedEventDetails;

@@ -27,6 +27,8 @@ const StateInfoSchema = z.object({
   action: z.string().optional(),
   kind: z.string().optional(),
   final: z.boolean().optional(),
+  // A condition's Wait state: without it an installed pipeline never shows a stage waiting on its rules.
+  waiting: z.boolean().optional(),
 });
 
 export const PipelineManifestSchema = z.object({

@@ -18,7 +18,12 @@ export const webPipeline: Pipeline = parsePipeline({
     { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/web', outputArtifacts: ['src'] }] },
     { name: 'Build', actions: [{ name: 'Compile', kind: 'build', inputArtifacts: ['src'], outputArtifacts: ['out'] }] },
     { name: 'Approve', actions: [{ name: 'Release', kind: 'approval' }] },
-    { name: 'Deploy', actions: [{ name: 'Ship', kind: 'invoke', function: 'ship', inputArtifacts: ['out'] }] },
+    {
+      name: 'Deploy',
+      beforeEntry: { result: 'FAIL', rules: [{ name: 'Window', provider: 'DeploymentWindow', cron: '* 9-17 ? * MON-FRI *', timeZone: 'UTC' }] },
+      onSuccess: { result: 'FAIL', rules: [{ name: 'Smoke', provider: 'Commands', commands: ['./smoke'] }] },
+      actions: [{ name: 'Ship', kind: 'invoke', function: 'ship', inputArtifacts: ['out'] }],
+    },
   ],
 });
 
@@ -131,4 +136,29 @@ export function waitingForApproval(): HistoryWriter {
     .gate('Approve')
     .entered('Approve · Release')
     .scheduled('lambda', { FunctionName: 'approval', Payload: { taskToken: 'approval-token', stage: 'Approve' } });
+}
+
+/** History of a `web` execution approved at Approve, now waiting for Deploy's deployment window to open. */
+export function waitingOnDeployWindow(): HistoryWriter {
+  const check = 'Deploy · check entry conditions';
+  const reason = 'outside the window * 9-17 ? * MON-FRI * (UTC); it opens at 2026-11-30T09:00:00.000Z';
+  const result = {
+    status: 'WAIT',
+    rule: 'Window',
+    reason,
+    waitSeconds: 300,
+    watch: {},
+    rules: [{ rule: 'Window', provider: 'DeploymentWindow', status: 'WAIT', reason }],
+  };
+  return waitingForApproval()
+    .succeeded('lambda', { approvedBy: 'ana' })
+    .exited('Approve · Release')
+    .gate('Deploy')
+    .entered(check)
+    .scheduled('lambda', { FunctionName: 'conditions' })
+    .succeeded('lambda', { Payload: result })
+    .exited(check, { check: { result } })
+    .entered('Deploy · entry conditions met?', {}, 'ChoiceStateEntered')
+    .exited('Deploy · entry conditions met?', {}, 'ChoiceStateExited')
+    .entered('Deploy · wait for entry conditions', {}, 'WaitStateEntered');
 }

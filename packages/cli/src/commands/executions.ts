@@ -2,7 +2,7 @@
  * The verbs that steer pipelines, as in the CodePipeline CLI: on this machine by default, or on an
  * AWS installation with `--target aws`. A table by default; `--json` (or `--output json`) for scripts.
  */
-import type { PipelineState } from '@stepline/core';
+import { OverridableCondition, type PipelineState, type RuleExecution } from '@stepline/core';
 import { localUser } from '@stepline/local';
 import { type Command, Option } from 'commander';
 import type { ExecutionDetail, ExecutionSummary, PipelineBackend } from '../backend';
@@ -123,6 +123,24 @@ function executionText(d: ExecutionDetail): string {
   return `${lines.join('\n')}\n`;
 }
 
+function ruleExecutionsTable(list: RuleExecution[]): string {
+  if (list.length === 0) return 'no rule executions\n';
+  return `${formatTable(
+    ['EXECUTION', 'STAGE', 'CONDITION', 'RULE', 'PROVIDER', 'STATUS', 'STARTED', 'UPDATED', 'SUMMARY'],
+    list.map((r) => [
+      r.pipelineExecutionId,
+      r.stageName,
+      r.condition,
+      r.ruleName,
+      r.input.ruleTypeId.provider,
+      r.status,
+      short(r.startTime),
+      short(r.lastUpdateTime),
+      r.output?.executionResult.externalExecutionSummary ?? '',
+    ]),
+  )}\n`;
+}
+
 const out = (text: string) => process.stdout.write(text);
 
 /** A verb that reads: its answer printed as JSON with --json, else as text. */
@@ -226,6 +244,45 @@ export function register(program: Command): void {
       }),
     );
   }
+
+  common(
+    program
+      .command('list-rule-executions')
+      .description("each evaluation of a stage condition's rules, with its result and reason, newest execution first")
+      .argument('[pipeline]', 'pipeline name (default: the one here)'),
+  )
+    .option('--pipeline-execution-id <id>', 'only this execution')
+    .action((pipeline: string | undefined, o: OutputOptions & { pipelineExecutionId?: string }) =>
+      show(
+        o,
+        async (b) =>
+          b.listRuleExecutions(await pipelineName(pipeline, b), { ...(o.pipelineExecutionId !== undefined && { pipelineExecutionId: o.pipelineExecutionId }) }),
+        ruleExecutionsTable,
+      ),
+    );
+
+  common(
+    program
+      .command('override-stage-condition')
+      .description('let a stage condition that an execution waits on (a closed deployment window, a watched alarm) through by hand')
+      .argument('[pipeline]', 'pipeline name (default: the one here)'),
+  )
+    .requiredOption('--stage <stage>', 'the stage whose condition waits')
+    .requiredOption('--pipeline-execution-id <id>', 'the execution that waits')
+    .addOption(new Option('--condition-type <type>', 'the condition').choices(Object.keys(OverridableCondition)).default('BEFORE_ENTRY'))
+    .option('--by <who>', 'who overrides (default: $STEPLINE_APPROVER, git author e-mail or $USER)')
+    .action((pipeline: string | undefined, o: OutputOptions & { stage: string; pipelineExecutionId: string; conditionType: string; by?: string }) =>
+      withBackend(targetOptions(o), async (b) => {
+        const override = await b.overrideStageCondition(await pipelineName(pipeline, b), {
+          stage: o.stage,
+          executionId: o.pipelineExecutionId,
+          conditionType: o.conditionType,
+          by: o.by ?? localUser(),
+        });
+        if (asJson(o)) printJson({ pipelineExecutionId: o.pipelineExecutionId, stageName: o.stage, conditionType: o.conditionType, ...override });
+        else out(`${o.conditionType} condition of stage ${o.stage} overridden by ${override.by}: the execution goes on at its next check\n`);
+      }),
+    );
 
   for (const [verb, decision] of [
     ['approve', 'Approved'],

@@ -19,6 +19,7 @@ interface RunOptions {
   verbose?: boolean;
   port: string;
   executionId?: string;
+  conditionPoll?: string;
 }
 
 /** While a question waits for an answer on the terminal, the live line must not write over it. */
@@ -133,7 +134,7 @@ export function printSummary(result: RunResult, sink: ProgressSink): void {
 
 /** Runs `work` with a runtime wired to this terminal: progress, approval links, Ctrl-C to stop. */
 async function withTerminalRuntime(
-  opts: Pick<RunOptions, 'approve' | 'json' | 'verbose' | 'port'>,
+  opts: Pick<RunOptions, 'approve' | 'json' | 'verbose' | 'port' | 'conditionPoll'>,
   work: (runtime: LocalRuntime, sink: ProgressSink, setExecution: (id: string) => void) => Promise<RunResult>,
 ): Promise<{ result: RunResult; interrupted: boolean }> {
   const mode = approvalMode(opts.approve);
@@ -141,9 +142,13 @@ async function withTerminalRuntime(
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected a port number, got ${JSON.stringify(opts.port)}`);
   let server: ReturnType<typeof approvalServer> | undefined;
+  const poll = opts.conditionPoll === undefined ? undefined : Number(opts.conditionPoll);
+  if (poll !== undefined && !(Number.isInteger(poll) && poll >= 1))
+    throw new UsageError(`--condition-poll: expected a whole number of seconds, at least 1, got ${JSON.stringify(opts.conditionPoll)}`);
   const runtime = new LocalRuntime({
     project: process.cwd(),
     sink,
+    ...(poll !== undefined && { conditionPollSeconds: poll }),
     ...(opts.verbose && { output: (text: string) => (opts.json ? process.stderr : process.stdout).write(text) }),
     approval: {
       mode,
@@ -213,6 +218,7 @@ export function register(program: Command): void {
     .option('--port <port>', 'port for approval links (0: any free port)', '0')
     .option('--json', 'print the outcome as JSON (progress goes to stderr)')
     .option('--verbose', 'stream build and command output')
+    .option('--condition-poll <seconds>', 'check a waiting stage condition again after this many seconds (an override is seen sooner)')
     .addOption(new Option('--execution-id <id>', 'name the execution (start-pipeline-execution uses it)').hideHelp())
     .action(async (file: string | undefined, opts: RunOptions) => {
       const { pipeline, file: path } = await loadPipeline(file);

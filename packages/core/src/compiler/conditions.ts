@@ -35,7 +35,7 @@ const RESULT = `${CHECK_PATH}.result`;
 
 export interface ConditionContext {
   pipeline: { name: string; stages: readonly Stage[] };
-  /** What a target lacks to run a rule (a Commands rule on AWS, an alarm without a local command on one machine). */
+  /** What a target lacks to run a rule (a LambdaInvoke rule without a function on AWS, an alarm without a local command on one machine). */
   warnings: DefinitionIssue[];
   options: ResolvedCompileOptions;
   refs: ReferenceResolver;
@@ -258,7 +258,6 @@ export function rollbackEnds(ctx: ConditionContext, stage: Stage, next: string):
 /** What a rule lacks to run on a target: each rule's effect exists on one runtime, or both. */
 function ruleLacks(rule: Rule, target: 'aws' | 'local'): string | undefined {
   if (target === 'aws') {
-    if (rule.provider === 'Commands') return 'a Commands rule runs on one machine only: on AWS use a LambdaInvoke rule';
     if (rule.provider === 'LambdaInvoke' && rule.functionName === undefined)
       return 'a LambdaInvoke rule needs a functionName to run on AWS (a command runs only on one machine)';
     return undefined;

@@ -1,5 +1,5 @@
-export { type CodeBuildRun, codeBuildIdentifier, projectName } from './actions/build';
-export { commandsBuild, commandsBuildspec } from './actions/commands';
+export { type CodeBuildRun, codeBuildIdentifier, projectName, ruleProjectName } from './actions/build';
+export { COMMANDS_RULE_TIMEOUT_MINUTES, commandsBuild, commandsBuildspec } from './actions/commands';
 export { LOCAL_COMMAND_FUNCTION } from './actions/invoke';
 export { LOCAL_STATE_MACHINE_ARN, readInputStateName } from './actions/stepfunctions';
 export { type CompiledPipeline, compilePipeline, definitionBytes, MAX_DEFINITION_BYTES } from './compile';
@@ -7,6 +7,6 @@ export { type CompileOptions, type CompileTarget, type FunctionArns, type StateI
 export type { IamStatement } from './iam';
 export { CODEBUILD_TRANSIENT_ERRORS, LAMBDA_TRANSIENT_ERRORS, Resource, Timeout } from './integrations';
 export { pipelineToMermaid } from './mermaid';
-export { actionStateName, FixedState, gateStateName, resultKeys, rollbackEndsName } from './names';
+export { actionStateName, type ConditionKind, ConditionLabel, FixedState, gateStateName, resultKeys, rollbackEndsName } from './names';
 export { actionResultPath } from './references';
 export * from './states';

@@ -7,6 +7,7 @@
 import type { ConditionKind } from '../compiler/names';
 import type { Rule } from '../model/conditions';
 import { deploymentWindow } from './deployment-window';
+import { type ConditionOverride, overriddenResult } from './override';
 import { checkVariable } from './variable-check';
 
 /** What the check Task sends: the rules with their references already resolved. */
@@ -23,7 +24,12 @@ export interface ConditionCheckPayload {
 export interface ConditionWatch {
   /** ISO time until which alarms are watched. */
   alarmsUntil?: string;
+  /** Commands rules running elsewhere (a CodeBuild build on AWS): rule name → the build's id. */
+  builds?: Record<string, string>;
 }
+
+/** What a rule's effect answers: passed or not, or (a build still running) to be asked again later. */
+export type EffectOutcome = { passed: boolean; reason: string } | { running: true; reason: string; waitSeconds: number };
 
 export const CheckStatus = { Pass: 'PASS', NotMet: 'NOT_MET', Wait: 'WAIT' } as const;
 export type CheckStatus = (typeof CheckStatus)[keyof typeof CheckStatus];
@@ -44,19 +50,39 @@ export interface ConditionCheckResult {
   waitSeconds?: number;
   watch?: ConditionWatch;
   rules: RuleOutcome[];
+  /** Set when someone let the condition through by hand (override-stage-condition). */
+  overridden?: ConditionOverride;
 }
 
 /** The effects a rule needs from its runtime: an alarm's state, a function or command run. */
 export interface RuleEffects {
   alarmState(rule: Extract<Rule, { provider: 'CloudWatchAlarm' }>): Promise<string>;
   invoke(rule: Extract<Rule, { provider: 'LambdaInvoke' }>): Promise<{ passed: boolean; reason: string }>;
-  commands(rule: Extract<Rule, { provider: 'Commands' }>): Promise<{ passed: boolean; reason: string }>;
+  /** `watch` carries what an earlier check started (a build), and keeps what this one starts. */
+  commands(rule: Extract<Rule, { provider: 'Commands' }>, watch: ConditionWatch): Promise<EffectOutcome>;
 }
 
 /** An alarm being watched is looked at again at most this often. */
 export const ALARM_POLL_SECONDS = 60;
 
-export async function evaluateCondition(payload: ConditionCheckPayload, effects: RuleEffects, now: Date): Promise<ConditionCheckResult> {
+/**
+ * A waiting condition is checked again at least this often, however far off the window's opening is:
+ * an override (see ./override.ts) is seen within this time. A closed window costs a round of three
+ * transitions per period.
+ */
+export const OVERRIDE_POLL_SECONDS = 300;
+
+/**
+ * One check of a condition's rules. With `override` (someone let the condition through by hand), no
+ * rule runs and every rule passes, naming who did it.
+ */
+export async function evaluateCondition(
+  payload: ConditionCheckPayload,
+  effects: RuleEffects,
+  now: Date,
+  override?: ConditionOverride,
+): Promise<ConditionCheckResult> {
+  if (override) return overriddenResult(payload, override);
   const outcomes: RuleOutcome[] = [];
   const watch: ConditionWatch = { ...payload.watch };
   let waitSeconds: number | undefined;
@@ -69,7 +95,14 @@ export async function evaluateCondition(payload: ConditionCheckPayload, effects:
   }
   const waiting = outcomes.find((o) => o.status === CheckStatus.Wait);
   if (waiting && waitSeconds !== undefined) {
-    return { status: CheckStatus.Wait, rule: waiting.rule, reason: waiting.reason, waitSeconds: Math.max(1, Math.ceil(waitSeconds)), watch, rules: outcomes };
+    return {
+      status: CheckStatus.Wait,
+      rule: waiting.rule,
+      reason: waiting.reason,
+      waitSeconds: Math.min(OVERRIDE_POLL_SECONDS, Math.max(1, Math.ceil(waitSeconds))),
+      watch,
+      rules: outcomes,
+    };
   }
   return { status: CheckStatus.Pass, reason: `${outcomes.length} rule${outcomes.length === 1 ? '' : 's'} passed`, rules: outcomes };
 }
@@ -115,8 +148,9 @@ async function evaluateRule(
       return passOrNot(passed, reason);
     }
     case 'Commands': {
-      const { passed, reason } = await effects.commands(rule);
-      return passOrNot(passed, reason);
+      const outcome = await effects.commands(rule, watch);
+      if ('running' in outcome) return { status: CheckStatus.Wait, reason: outcome.reason, waitSeconds: outcome.waitSeconds };
+      return passOrNot(outcome.passed, outcome.reason);
     }
   }
 }

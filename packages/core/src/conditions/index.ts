@@ -1,3 +1,4 @@
 export * from './check';
 export * from './deployment-window';
+export * from './override';
 export * from './variable-check';

@@ -11,6 +11,15 @@ import * as z from 'zod';
 import { ArtifactInvalidError } from '../errors';
 import { LAMBDA_LIFECYCLE_HOOKS, type LifecycleHook } from '../model/schema';
 
+/**
+ * Whether a Lambda deployment reads its function and alias, and so its hooks, from the appspec in its
+ * input artifact when it runs (`lambda: {}` as imported from CodePipeline). Its plan then holds both
+ * Lambda hook steps, each running the hook the appspec (or the definition) names, if any.
+ */
+export function readsLambdaAppSpec(action: { lambda?: { functionName?: string | undefined; alias?: string | undefined } | undefined }): boolean {
+  return action.lambda !== undefined && (action.lambda.functionName === undefined || action.lambda.alias === undefined);
+}
+
 /** The names CodeDeploy looks for at the root of a revision, in this order. */
 export const APPSPEC_FILES = ['appspec.yaml', 'appspec.yml', 'appspec.json'] as const;
 

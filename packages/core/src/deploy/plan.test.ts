@@ -144,6 +144,16 @@ describe('predefined Lambda deployment configurations', () => {
     ]);
   });
 
+  it('keeps both hook steps of a deployment that reads its appspec when it runs, whose Hooks are known only then', () => {
+    const steps = deploymentPlan({ strategy: 'CodeDeployDefault.LambdaAllAtOnce', hooks: {}, lambda: {} }, options);
+    expect(steps.filter((s) => s.type === 'hook')).toStrictEqual([
+      { type: 'hook', hook: 'BeforeAllowTraffic' },
+      { type: 'hook', hook: 'AfterAllowTraffic' },
+    ]);
+    const named = deploymentPlan({ strategy: 'CodeDeployDefault.LambdaAllAtOnce', hooks: {}, lambda: { functionName: 'orders', alias: 'live' } }, options);
+    expect(named.filter((s) => s.type === 'hook')).toStrictEqual([]);
+  });
+
   it('shifts all at once when no strategy is given', () => {
     expect(plan(undefined as unknown as DeploymentStrategy)).toStrictEqual([{ type: 'prepare' }, { type: 'setWeight', weight: 100 }, { type: 'finalize' }]);
   });

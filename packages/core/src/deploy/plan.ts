@@ -4,12 +4,14 @@
  * BeforeInstall → install green → AfterInstall → test traffic → AfterAllowTestTraffic →
  * BeforeAllowTraffic → shift production traffic (with bakes) → AfterAllowTraffic.
  * A Lambda deployment walks the same plan: its hooks are only BeforeAllowTraffic and AfterAllowTraffic,
- * it has no test traffic, and `prepare` publishes (or takes) the target version.
+ * it has no test traffic, and `prepare` publishes (or takes) the target version. One that reads its
+ * appspec when it runs has both hook steps, as the appspec's `Hooks` are known only then.
  * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-ecs
  * @see https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-lambda
  */
-import type { CanaryStep, DeployAction, DeploymentStrategy, LifecycleHook } from '../model/schema';
+import { type CanaryStep, type DeployAction, type DeploymentStrategy, LAMBDA_LIFECYCLE_HOOKS, type LifecycleHook } from '../model/schema';
 import { PREDEFINED_CONFIGS, type TrafficRouting } from './deployment-configs';
+import { readsLambdaAppSpec } from './lambda-appspec';
 
 export type PlanStep =
   | { type: 'hook'; hook: LifecycleHook }
@@ -75,8 +77,10 @@ function bake(seconds: number, interval: number): PlanStep[] {
   return steps;
 }
 
-export function deploymentPlan(action: Pick<DeployAction, 'strategy' | 'hooks'>, options: PlanOptions): PlanStep[] {
-  const hook = (name: LifecycleHook): PlanStep[] => (action.hooks[name] ? [{ type: 'hook', hook: name }] : []);
+export function deploymentPlan(action: Pick<DeployAction, 'strategy' | 'hooks' | 'lambda'>, options: PlanOptions): PlanStep[] {
+  // A deployment whose appspec is read when it runs may name hooks the definition does not: keep their steps.
+  const fromAppSpec: readonly LifecycleHook[] = readsLambdaAppSpec(action) ? LAMBDA_LIFECYCLE_HOOKS : [];
+  const hook = (name: LifecycleHook): PlanStep[] => (action.hooks[name] || fromAppSpec.includes(name) ? [{ type: 'hook', hook: name }] : []);
   const shift: PlanStep[] = [];
   let weight = 0;
   for (const step of strategySteps(action.strategy)) {

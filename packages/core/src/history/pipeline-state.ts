@@ -6,6 +6,8 @@
  * @see https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
  */
 import type { StateMap } from '../compiler/context';
+import { type ConditionKind, ConditionLabel, conditionWaitName } from '../compiler/names';
+import type { ConditionCheckResult } from '../conditions/check';
 import { type GateState, heldExecutions } from '../gates/gates';
 import type { ActionKind, Pipeline } from '../model/schema';
 import { ActionStatus, ExecutionStatus, StageStatus } from './execution-status';
@@ -19,6 +21,8 @@ export interface HistoryEvent {
   /** For a failure state: the error and cause it records. */
   error?: string;
   cause?: string;
+  /** When a condition's check Task exited: its answer (read by `ruleExecutionsFrom`). */
+  check?: ConditionCheckResult;
 }
 
 export interface ActionState {
@@ -36,7 +40,7 @@ export interface StageState {
   inboundTransition: { enabled: boolean; reason?: string; disabledAt?: string };
   actions: ActionState[];
   /** Set while the stage's entry holds this execution. */
-  held?: { since: string; reason: string };
+  held?: { since: string; reason: string; condition?: ConditionKind };
   /** Set once the stage retried itself after a failure (onFailure RETRY), as CodePipeline's RetryStageMetadata. */
   retryStageMetadata?: { autoStageRetryAttempt: number; latestRetryTrigger: 'AutomatedStageRetry'; retriedAt: string };
 }
@@ -75,7 +79,7 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
   const gateLeft = new Set<string>();
   const skipped = new Set<string>();
   /** Stage → the condition wait it is in (entered and not left). */
-  const conditionWait = new Map<string, { since: string; state: string }>();
+  const conditionWait = new Map<string, { since: string; condition: ConditionKind }>();
   let updated: string | undefined;
 
   for (const event of execution.events) {
@@ -106,7 +110,7 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
       continue;
     }
     if (info.role === 'condition') {
-      if (event.type === 'entered' && info.waiting) conditionWait.set(stage.name, { since: event.at, state: event.state });
+      if (event.type === 'entered' && info.waiting) conditionWait.set(stage.name, { since: event.at, condition: waitedCondition(stage.name, event.state) });
       else conditionWait.delete(stage.name);
       continue;
     }
@@ -138,7 +142,8 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
     if (skipped.has(stage.name)) stage.status = StageStatus.Skipped;
     else if (waitingOn && !stopped && execution.status === ExecutionStatus.InProgress) {
       stage.status = statuses.some((s) => s !== undefined) ? StageStatus.InProgress : StageStatus.Waiting;
-      stage.held = { since: waitingOn.since, reason: conditionReason(pipeline, stage.name, waitingOn.state) };
+      const condition = waitingOn.condition;
+      stage.held = { since: waitingOn.since, reason: conditionReason(pipeline, stage.name, condition), condition };
     } else if (stage.status === StageStatus.Failed) {
       // A gate that failed the execution (superseded, timed out) already says so.
     } else if (statuses.includes(ActionStatus.Failed)) stage.status = StageStatus.Failed;
@@ -154,10 +159,14 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
   return { pipeline: pipeline.name, executionId: execution.executionId, status: execution.status, stages, ...(updated !== undefined && { updated }) };
 }
 
+/** The condition whose Wait state this is. */
+function waitedCondition(stageName: string, waitState: string): ConditionKind {
+  return (Object.keys(ConditionLabel) as ConditionKind[]).find((kind) => conditionWaitName(stageName, kind) === waitState) ?? 'beforeEntry';
+}
+
 /** Why a stage waits on a condition: the condition and its rules, from the definition the execution ran. */
-function conditionReason(pipeline: Pipeline, stageName: string, waitState: string): string {
+function conditionReason(pipeline: Pipeline, stageName: string, kind: ConditionKind): string {
   const stage = pipeline.stages.find((s) => s.name === stageName);
-  const kind = waitState.endsWith('entry conditions') ? 'beforeEntry' : waitState.endsWith('success conditions') ? 'onSuccess' : 'onFailure';
   const rules = stage?.[kind]?.rules?.map((r) => `${r.name} (${r.provider})`) ?? [];
   return `waiting on its ${kind} condition: rule${rules.length === 1 ? '' : 's'} ${rules.join(', ')}`;
 }

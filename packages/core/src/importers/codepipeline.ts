@@ -708,7 +708,7 @@ function convertAction(
         if (deploy.strategy === 'CodeDeployDefault.ECSAllAtOnce') deploy.strategy = 'CodeDeployDefault.LambdaAllAtOnce';
         t.note(
           at,
-          'a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
+          'a Lambda deployment: the function, alias, versions and Hooks are read from the appspec in the input artifact at deploy time, as CodeDeploy does; a hook function answers with its status (it has no CodeDeploy deployment to report to)',
         );
         return done({ ...base, kind: 'deploy', ...deploy, lambda: {} } as ActionDefinition);
       }

@@ -293,7 +293,7 @@ ${pipeline(`
       lambda: {},
     });
     expect(imported?.notes).toContain(
-      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: the function, alias and versions are read from the appspec in the input artifact at deploy time, as CodeDeploy does; set its Hooks as the action’s hooks (BeforeAllowTraffic, AfterAllowTraffic)',
+      'Resources.Pipeline.Properties.Stages[1].Actions[0]: a Lambda deployment: the function, alias, versions and Hooks are read from the appspec in the input artifact at deploy time, as CodeDeploy does; a hook function answers with its status (it has no CodeDeploy deployment to report to)',
     );
   });
 

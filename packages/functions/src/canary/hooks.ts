@@ -47,7 +47,9 @@ export class LambdaHooks implements HookRunner {
 
   async run(context: HookContext): Promise<HookOutcome> {
     const spec = this.request.deployment.hooks[context.hook];
-    const fn = typeof spec === 'string' ? spec : spec?.function;
+    // Only a deployment that reads its appspec has a step for a hook nobody named (see `deploymentPlan`).
+    if (spec === undefined) return { succeeded: true, detail: `no ${context.hook} hook: neither the appspec nor the definition names one` };
+    const fn = typeof spec === 'string' ? spec : spec.function;
     if (fn === undefined) {
       // Skipping would silently drop a check the pipeline asked for.
       return { succeeded: false, detail: `${context.hook} names only a command, which runs on one machine; give it a function to run on AWS` };

@@ -90,6 +90,16 @@ describe('a Lambda alias as the deployment environment', () => {
     expect(lambda).not.toHaveReceivedCommand(UpdateAliasCommand);
   });
 
+  it('shifts weights, points the alias and drops the marker only on the revision it read', async () => {
+    lambda.on(GetAliasCommand).resolves({ FunctionVersion: '3', RevisionId: 'rev-7', Description: `stepline:${ID} blue=3 green=4` });
+    lambda.on(UpdateAliasCommand).rejects(Object.assign(new Error('The RevisionId provided does not match'), { name: 'PreconditionFailedException' }));
+    const env = environment();
+    await expect(new LambdaAliasRouter(env).setWeight('production', 10)).rejects.toMatchObject({ name: ErrorName.Transient });
+    await expect(env.setPrimary('green')).rejects.toMatchObject({ name: ErrorName.Transient });
+    await expect(env.remove('blue')).rejects.toMatchObject({ name: ErrorName.Transient });
+    expect(lambda.commandCalls(UpdateAliasCommand).map((c) => c.args[0].input.RevisionId)).toStrictEqual(['rev-7', 'rev-7', 'rev-7']);
+  });
+
   it('routes by AdditionalVersionWeights between 0% and 100%, and points the alias at one version at either end', async () => {
     const alias = { FunctionVersion: '3', Description: `stepline:${ID} blue=3 green=4` };
     lambda.on(GetAliasCommand).resolves(alias);
@@ -129,6 +139,13 @@ describe('a Lambda deployment’s hooks', () => {
       lambda: { functionName: 'orders', alias: 'live', currentVersion: '3', targetVersion: '4' },
     });
   });
+
+  it('pass, invoking nothing, when neither the appspec nor the definition names one (its step exists for an appspec read at run time)', async () => {
+    const hooks = new LambdaHooks(new LambdaClient({}), request(), ID, { sleep: async () => undefined });
+    const outcome = await hooks.run({ hook: 'BeforeAllowTraffic', blue: { id: '3', description: '' }, green: { id: '4', description: '' } });
+    expect(outcome).toStrictEqual({ succeeded: true, detail: 'no BeforeAllowTraffic hook: neither the appspec nor the definition names one' });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
 });
 
 describe('a Lambda deployment’s appspec', () => {
@@ -144,14 +161,20 @@ describe('a Lambda deployment’s appspec', () => {
     return { ...r, deployment: { ...r.deployment, lambda: {} } };
   };
 
-  it('fills in what the definition leaves out', async () => {
-    const resolved = await withLambdaAppSpec(withoutTarget(), artifact({ 'appspec.yml': appspec('Hooks: [{ AfterAllowTraffic: orders-smoke }]') }));
+  it('fills in what the definition leaves out, its hooks beside the definition’s', async () => {
+    const resolved = await withLambdaAppSpec(
+      withoutTarget(),
+      artifact({ 'appspec.yml': appspec('Hooks: [{ BeforeAllowTraffic: orders-pre }, { AfterAllowTraffic: orders-smoke }]') }),
+    );
     expect(resolved.deployment.lambda).toStrictEqual({ functionName: 'orders', alias: 'live', targetVersion: '4' });
+    expect(resolved.deployment.hooks).toStrictEqual({ BeforeAllowTraffic: 'orders-pre', AfterAllowTraffic: 'orders-smoke' });
   });
 
-  it('is refused when it names a hook the action does not run, or is missing', async () => {
-    await expect(withLambdaAppSpec(withoutTarget(), artifact({ 'appspec.yaml': appspec('Hooks: [{ BeforeAllowTraffic: orders-pre }]') }))).rejects.toThrow(
-      'appspec.yaml names orders-pre as the BeforeAllowTraffic hook, which the deploy action does not run (it has none): set hooks.BeforeAllowTraffic to orders-pre',
+  it('is refused when it names another function for a hook the definition gives, or is missing', async () => {
+    const r = withoutTarget();
+    const named = { ...r, deployment: { ...r.deployment, hooks: { BeforeAllowTraffic: { function: 'orders-check' } } } };
+    await expect(withLambdaAppSpec(named, artifact({ 'appspec.yaml': appspec('Hooks: [{ BeforeAllowTraffic: orders-pre }]') }))).rejects.toThrow(
+      "appspec.yaml names orders-pre as the BeforeAllowTraffic hook, but the deploy action's hooks.BeforeAllowTraffic runs orders-check: name one function in either place",
     );
     await expect(withLambdaAppSpec(withoutTarget(), artifact({}))).rejects.toMatchObject({
       name: ErrorName.ArtifactInvalid,

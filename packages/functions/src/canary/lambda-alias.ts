@@ -5,8 +5,8 @@
  *
  * Nothing is kept between calls. The alias's description ends with which deployment shifts it and
  * between which versions (`stepline:<deployment id> blue=<version> green=<version>`, after the team's
- * own text, which is kept), written with the alias's
- * RevisionId so two deployments never take it unseen; once the alias points to green it is the only
+ * own text, which is kept). Every write names the alias's RevisionId as read, so two deployments never
+ * take it unseen; once the alias points to green it is the only
  * place that still names blue, which a rollback after the shift needs.
  * Versions are never deleted (CodeDeploy leaves them too): removing green clears the marker, removing
  * blue forgets it.
@@ -34,6 +34,7 @@ import {
   type HealthReport,
   parseLambdaAppSpec,
   type Route,
+  readsLambdaAppSpec,
   SteplineError,
   type TrafficRouter,
   type VersionInfo,
@@ -65,12 +66,13 @@ export function lambdaTarget(request: CanaryRequest): LambdaTarget {
 
 /**
  * A Lambda deployment whose definition leaves the function or alias out takes them (and the versions)
- * from the AppSpec file in its input artifacts, as CodeDeploy does. Hooks the file names must be the
- * action's hooks: the plan was compiled from the definition, and a hook must not be skipped unseen.
+ * from the AppSpec file in its input artifacts, as CodeDeploy does, and its hooks too: its plan has a
+ * step for each Lambda hook (see `deploymentPlan`), which runs the function the appspec names. A hook
+ * the definition names as well must be the same function: two answers to one question are refused.
  */
 export async function withLambdaAppSpec(request: CanaryRequest, artifacts: ArtifactReader): Promise<CanaryRequest> {
   const lambda = request.deployment.lambda;
-  if (!lambda || (lambda.functionName !== undefined && lambda.alias !== undefined)) return request;
+  if (!lambda || !readsLambdaAppSpec(request.deployment)) return request;
   let file: string | undefined;
   for (const name of APPSPEC_FILES) {
     if (await artifacts.has(name)) {
@@ -83,12 +85,14 @@ export async function withLambdaAppSpec(request: CanaryRequest, artifacts: Artif
       `set lambda.functionName and lambda.alias, or put ${APPSPEC_FILES.join(', ')} in the input artifact (searched ${artifacts.name})`,
     );
   const spec = parseLambdaAppSpec(await artifacts.read(file), file);
-  for (const [hook, fn] of Object.entries(spec.hooks)) {
-    const given = request.deployment.hooks[hook as keyof typeof spec.hooks];
+  const hooks = { ...request.deployment.hooks };
+  for (const [hook, fn] of Object.entries(spec.hooks) as Array<[keyof typeof spec.hooks, string]>) {
+    const given = hooks[hook];
     const givenFn = typeof given === 'string' ? given : given?.function;
-    if (givenFn !== fn)
+    if (given === undefined) hooks[hook] = fn;
+    else if (givenFn !== fn)
       throw new ArtifactInvalidError(
-        `${file} names ${fn} as the ${hook} hook, which the deploy action does not run (${givenFn === undefined ? 'it has none' : `it runs ${givenFn}`}): set hooks.${hook} to ${fn}`,
+        `${file} names ${fn} as the ${hook} hook, but the deploy action's hooks.${hook} runs ${givenFn ?? 'only a command'}: name one function in either place`,
       );
   }
   const currentVersion = lambda.currentVersion ?? spec.currentVersion;
@@ -99,7 +103,7 @@ export async function withLambdaAppSpec(request: CanaryRequest, artifacts: Artif
     targetVersion: lambda.targetVersion ?? spec.targetVersion,
     ...(currentVersion !== undefined && { currentVersion }),
   };
-  return { ...request, deployment: { ...request.deployment, lambda: resolved } };
+  return { ...request, deployment: { ...request.deployment, lambda: resolved, hooks } };
 }
 
 /** The marker ends the alias's description; whatever the team wrote before it is kept. */
@@ -210,7 +214,7 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
       // The first deployment: nothing was live, so green starts with all traffic, as on ECS.
       await this.call('CreateAlias', () => this.options.lambda.send(new CreateAliasCommand({ FunctionName, Name, FunctionVersion: green, Description })));
     } else {
-      await this.update({ Description, ...(v.alias.RevisionId && { RevisionId: v.alias.RevisionId }) });
+      await this.update({ Description, ...revisionOf(v) });
     }
     this.options.log?.(`green is ${FunctionName} version ${green}${blue === undefined ? '' : `, beside blue version ${blue}`}`);
     return version(green, this.target);
@@ -247,7 +251,7 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
     const v = await this.view();
     const target = this.roles(v)[which];
     if (target === undefined || v.alias?.FunctionVersion === target) return;
-    await this.update({ FunctionVersion: target, RoutingConfig: { AdditionalVersionWeights: {} } });
+    await this.update({ FunctionVersion: target, RoutingConfig: { AdditionalVersionWeights: {} }, ...revisionOf(v) });
   }
 
   async remove(which: 'blue' | 'green'): Promise<void> {
@@ -257,9 +261,9 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
     if (which === 'green') {
       if (v.alias?.FunctionVersion === green || (v.weights[green] ?? 0) > 0)
         throw new SteplineError(ErrorName.ActionFailed, `refusing to drop green: alias ${this.target.alias} still sends it traffic`);
-      await this.update({ Description: withMarker(v.alias?.Description, undefined) });
+      await this.update({ Description: withMarker(v.alias?.Description, undefined), ...revisionOf(v) });
     } else if (blue !== undefined) {
-      await this.update({ Description: withMarker(v.alias?.Description, { deploymentId: this.id, blue: undefined, green }) });
+      await this.update({ Description: withMarker(v.alias?.Description, { deploymentId: this.id, blue: undefined, green }), ...revisionOf(v) });
     }
   }
 
@@ -283,6 +287,9 @@ export class LambdaAliasEnvironment extends AwsDeployment<LambdaTarget> implemen
   }
 }
 
+/** Every write names the revision it read: Lambda refuses it (PreconditionFailed) if another writer came between. */
+const revisionOf = (v: AliasView) => (v.alias?.RevisionId ? { RevisionId: v.alias.RevisionId } : {});
+
 /** Green's share of an alias's traffic, in percent, and the routing as read. */
 export function aliasShare(v: AliasView, green: string | undefined): { share: number; detail: string } {
   const at = v.alias?.FunctionVersion;
@@ -304,7 +311,8 @@ export class LambdaAliasRouter implements TrafficRouter {
 
   async setWeight(route: Route, greenWeight: number): Promise<void> {
     if (route !== 'production') throw new SteplineError(ErrorName.ActionFailed, 'a Lambda alias has no test traffic route');
-    const { blue, green } = this.environment.roles(await this.environment.view());
+    const v = await this.environment.view();
+    const { blue, green } = this.environment.roles(v);
     if (greenWeight <= 0 && blue === undefined) {
       // A first deployment rolled back: nothing was live before it, and an alias cannot point nowhere.
       await this.environment.deleteAlias();
@@ -313,11 +321,11 @@ export class LambdaAliasRouter implements TrafficRouter {
     // Lambda refuses the version the alias points to as an additional version: 0% and 100% point at one version alone.
     const only = greenWeight >= 100 || blue === undefined ? green : greenWeight <= 0 || green === undefined ? blue : undefined;
     if (only !== undefined) {
-      await this.environment.update({ FunctionVersion: only, RoutingConfig: { AdditionalVersionWeights: {} } });
+      await this.environment.update({ FunctionVersion: only, RoutingConfig: { AdditionalVersionWeights: {} }, ...revisionOf(v) });
       return;
     }
     if (blue === undefined || green === undefined) return;
-    await this.environment.update({ FunctionVersion: blue, RoutingConfig: { AdditionalVersionWeights: { [green]: greenWeight / 100 } } });
+    await this.environment.update({ FunctionVersion: blue, RoutingConfig: { AdditionalVersionWeights: { [green]: greenWeight / 100 } }, ...revisionOf(v) });
   }
 
   async verifyWeight(route: Route, greenWeight: number): Promise<WeightCheck> {

@@ -88,7 +88,12 @@ export async function prepareStackInput(
   return stackCallInput(task.deploy, { TemplateURL: objectUrl(bucket, `${prefix}${path}`, region) }, artifacts);
 }
 
-/** `outputs`: the outputs file (`{}` after a delete) into the output artifact, written once. */
+/**
+ * `outputs`: the outputs file (`{}` after a delete) into the output artifact. Written over, not
+ * write-once: a stage retried in the same execution (onFailure RETRY with ALL_ACTIONS, or the Task's
+ * own retry after a lost answer) deploys again and writes to the same key, and the latest stack's
+ * outputs are the ones that hold. One PutObject is atomic, so no reader sees half a file.
+ */
 export async function writeOutputsFile(s3: S3Client, task: z.infer<typeof OutputsTaskSchema>): Promise<{ key?: string }> {
   if (task.outputFileName === undefined) return {};
   const { bucket, prefix } = splitLocation(task.outputArtifact.location);
@@ -101,7 +106,6 @@ export async function writeOutputsFile(s3: S3Client, task: z.infer<typeof Output
       Body: stackOutputsFile(outputs),
       ContentType: 'application/json',
       ChecksumAlgorithm: 'SHA256',
-      IfNoneMatch: '*',
     }),
   );
   return { key };

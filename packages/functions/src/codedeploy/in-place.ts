@@ -2,7 +2,7 @@
  * The code-deploy function's two operations, core's in-place deployment (`startDeployment`,
  * `afterBatch`) behind S3 (revisions, appspec, last good revision) and the SSM fleet.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   type AppSpec,
   afterBatch,
@@ -22,6 +22,7 @@ import {
 } from '@stepline/core';
 import * as z from 'zod';
 import { S3Artifact, splitLocation } from '../canary/artifact';
+import { readJsonIfPresent } from '../s3-json';
 import type { SsmFleet } from './ssm-fleet';
 
 const text = z.string().min(1);
@@ -142,8 +143,15 @@ async function send(task: CodeDeployTask, deployment: InPlaceDeployment, deps: C
   });
   const timeouts = LIFECYCLE_ORDER.flatMap((e) => [...(spec.hooks[e] ?? []), ...(previous?.hooks[e] ?? [])].map((s) => s.timeout));
   const hosts = currentBatch(deployment);
-  const command = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), `stepline ${task.pipeline} ${deploymentId}`);
-  deps.log('batch sent', { phase: deployment.phase, batch: deployment.batches.length, hosts, command });
+  const batch = deployment.batches.length;
+  const { commandId: command, resent } = await deps.fleet.send(hosts, script, hostLifecycleSeconds(timeouts), {
+    pipeline: task.pipeline,
+    executionId: task.executionId,
+    deploymentId,
+    batch,
+    label: `${task.pipeline} ${deploymentId} batch ${batch}`,
+  });
+  deps.log(resent ? 'batch sent' : 'batch sent by an earlier attempt', { phase: deployment.phase, batch, hosts, command });
   return { ...deployment, command };
 }
 
@@ -152,14 +160,8 @@ async function readAppSpec(artifact: S3Artifact, path: string): Promise<AppSpec>
   return parseAppSpec(text, path);
 }
 
-async function readLastGood(task: CodeDeployTask, deps: CodeDeployDependencies): Promise<RevisionRef | undefined> {
-  try {
-    const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: lastGoodRevisionKey(task.pipeline, task.stage, task.action) }));
-    return JSON.parse((await object.Body?.transformToString()) ?? '') as RevisionRef;
-  } catch (error) {
-    if ((error as Error).name === 'NoSuchKey' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
-    throw error;
-  }
+function readLastGood(task: CodeDeployTask, deps: CodeDeployDependencies): Promise<RevisionRef | undefined> {
+  return readJsonIfPresent<RevisionRef>(deps.s3, deps.bucket, lastGoodRevisionKey(task.pipeline, task.stage, task.action));
 }
 
 async function writeLastGood(task: CodeDeployTask, deps: CodeDeployDependencies, revision: RevisionRef): Promise<void> {

@@ -1,13 +1,25 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { ConditionCheckPayload, Rule } from '@stepline/core';
+import { GetObjectCommand, type GetObjectCommandOutput, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { type ConditionCheckPayload, commandsBuildspec, type Rule } from '@stepline/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createConditionsHandler } from './conditions';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const lambda = mockClient(LambdaClient);
-const handler = createConditionsHandler({ cloudwatch: () => new CloudWatchClient({}), lambda: () => new LambdaClient({}) });
+const codebuild = mockClient(CodeBuildClient);
+const s3 = mockClient(S3Client);
+const handler = createConditionsHandler({
+  cloudwatch: () => new CloudWatchClient({}),
+  lambda: () => new LambdaClient({}),
+  codebuild: () => new CodeBuildClient({}),
+  s3: () => new S3Client({}),
+  bucket: () => 'stepline-team-artifacts',
+  projectPrefix: () => 'stepline-team',
+});
+const noSuchKey = () => new S3ServiceException({ name: 'NoSuchKey', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'no such key' });
 
 const check = (rules: ConditionCheckPayload['rules']): ConditionCheckPayload => ({
   pipeline: 'web',
@@ -21,6 +33,10 @@ const alarmRule: Rule = { name: 'Errors', provider: 'CloudWatchAlarm', alarmName
 beforeEach(() => {
   cloudwatch.reset();
   lambda.reset();
+  codebuild.reset();
+  s3.reset();
+  // No override unless a test records one.
+  s3.on(GetObjectCommand).rejects(noSuchKey());
 });
 
 describe('the conditions function', () => {
@@ -47,8 +63,68 @@ describe('the conditions function', () => {
     expect(await handler(check([rule]))).toMatchObject({ status: 'NOT_MET', reason: 'preflight failed: {"errorMessage":"not ready"}' });
   });
 
-  it('refuses a Commands rule and a rollback, saying why', async () => {
-    await expect(handler(check([{ name: 'Smoke', provider: 'Commands', commands: ['true'] }]))).rejects.toThrow('Commands rules run on one machine only');
+  it('refuses a rollback, saying why', async () => {
     await expect(handler({ request: 'rollback' } as never)).rejects.toThrow('automatic ROLLBACK is not available on AWS yet');
+  });
+});
+
+describe('a Commands rule on AWS', () => {
+  const smoke: Rule = { name: 'Smoke', provider: 'Commands', commands: ['npm ci', 'npm run smoke'] };
+  const build = (status: string, phases: object[] = []) => ({ builds: [{ id: 'p:1', buildStatus: status, phases } as never] });
+
+  it('starts a build of its own project with the commands as buildspec, and waits for it through the machine’s Wait loop', async () => {
+    codebuild.on(StartBuildCommand).resolves({ build: { id: 'p:1' } });
+    const first = await handler({ ...check([smoke]), variables: { ENV: 'prod' } } as never);
+    expect(first).toMatchObject({ status: 'WAIT', rule: 'Smoke', waitSeconds: 15, watch: { builds: { Smoke: 'p:1' } } });
+    expect(codebuild).toHaveReceivedCommandWith(StartBuildCommand, {
+      projectName: 'stepline-team-web-Deploy-onSuccess-Smoke',
+      buildspecOverride: commandsBuildspec({ commands: smoke.commands }),
+      timeoutInMinutesOverride: 55,
+      environmentVariablesOverride: [
+        { name: 'ENV', value: 'prod', type: 'PLAINTEXT' },
+        { name: 'STEPLINE_PIPELINE', value: 'web', type: 'PLAINTEXT' },
+        { name: 'STEPLINE_EXECUTION_ID', value: 'e-1', type: 'PLAINTEXT' },
+      ],
+    });
+
+    codebuild.on(BatchGetBuildsCommand).resolvesOnce(build('IN_PROGRESS')).resolvesOnce(build('SUCCEEDED'));
+    const again = { ...check([smoke]), watch: first.watch };
+    expect(await handler(again)).toMatchObject({ status: 'WAIT', reason: 'commands running in CodeBuild build p:1 (starting)' });
+    expect(await handler(again)).toMatchObject({
+      status: 'PASS',
+      rules: [{ rule: 'Smoke', status: 'PASS', reason: 'commands succeeded in CodeBuild build p:1' }],
+    });
+    expect(codebuild).toHaveReceivedCommandTimes(StartBuildCommand, 1);
+  });
+
+  it('fails naming the phase and the command CodeBuild says failed', async () => {
+    codebuild.on(BatchGetBuildsCommand).resolves(
+      build('FAILED', [
+        { phaseType: 'SUBMITTED', phaseStatus: 'SUCCEEDED' },
+        {
+          phaseType: 'BUILD',
+          phaseStatus: 'FAILED',
+          contexts: [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: 'Error while executing command: npm run smoke. Reason: exit status 1' }],
+        },
+      ]),
+    );
+    expect(await handler({ ...check([smoke]), watch: { builds: { Smoke: 'p:1' } } })).toMatchObject({
+      status: 'NOT_MET',
+      rule: 'Smoke',
+      reason:
+        'commands failed in CodeBuild build p:1: phase BUILD FAILED: COMMAND_EXECUTION_ERROR: Error while executing command: npm run smoke. Reason: exit status 1',
+    });
+  });
+});
+
+describe('an overridden condition on AWS', () => {
+  it('passes without running its rules when the override record is in the bucket, naming who and when', async () => {
+    const override = { by: 'alice@example.com', at: '2026-12-05T01:00:00.000Z' };
+    s3.on(GetObjectCommand, { Bucket: 'stepline-team-artifacts', Key: '_stepline/condition-overrides/web/e-1/Deploy/onSuccess.json' }).resolves({
+      Body: { transformToString: async () => JSON.stringify(override) } as unknown as GetObjectCommandOutput['Body'],
+    });
+    const result = await handler(check([alarmRule]));
+    expect(result).toMatchObject({ status: 'PASS', reason: 'overridden by alice@example.com at 2026-12-05T01:00:00.000Z' });
+    expect(cloudwatch).not.toHaveReceivedCommand(DescribeAlarmsCommand);
   });
 });

@@ -2,23 +2,69 @@
  * The conditions function: target of every stage condition's check Task (`<Stage> · check … conditions`,
  * see core's compiler/conditions.ts). Core evaluates the rules; this function gives them their AWS
  * effects: a CloudWatchAlarm rule reads the alarm (DescribeAlarms), a LambdaInvoke rule invokes its
- * function (the rule passes unless the function fails). A Commands rule and a rollback need compute
- * and executions this function does not start: both are refused with the reason.
+ * function (the rule passes unless the function fails), a Commands rule runs as a build of the
+ * CodeBuild project the installation creates for it. A condition overridden by hand
+ * (override-stage-condition) passes without running its rules: the CLI records the override in the
+ * artifact bucket and the check reads it first. A rollback needs executions this function does not
+ * start: it is refused with the reason.
  */
 import { CloudWatchClient as CloudWatch, type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { BatchGetBuildsCommand, type Build, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { type ConditionCheckPayload, type ConditionCheckResult, ErrorName, evaluateCondition, type RuleEffects, SteplineError } from '@stepline/core';
-import { lazy } from '../runtime';
+import {
+  COMMANDS_RULE_TIMEOUT_MINUTES,
+  type ConditionCheckPayload,
+  type ConditionCheckResult,
+  type ConditionOverride,
+  commandsBuildspec,
+  conditionOverrideKey,
+  EnvVar,
+  ErrorName,
+  evaluateCondition,
+  type RuleEffects,
+  ruleProjectName,
+  SteplineError,
+} from '@stepline/core';
+import { lazy, requiredEnv } from '../runtime';
+import { readJsonIfPresent } from '../s3-json';
 
 export interface ConditionsDependencies {
   cloudwatch: () => CloudWatchClient;
   lambda: () => LambdaClient;
+  codebuild: () => CodeBuildClient;
+  s3: () => S3Client;
+  /** The artifact bucket, where overrides are recorded. */
+  bucket: () => string;
+  /** The prefix of the projects the installation creates (a Commands rule's project is named from it). */
+  projectPrefix: () => string;
   now?: () => Date;
 }
 
+/** A Commands rule's build is looked at again this often while it runs. */
+export const RULE_BUILD_POLL_SECONDS = 15;
+
 export function createConditionsHandler(deps: ConditionsDependencies) {
-  const effects: RuleEffects = {
+  return async (event: unknown): Promise<ConditionCheckResult> => {
+    const payload = event as ConditionCheckPayload & { request?: string; variables?: Record<string, string> };
+    if (payload.request === 'rollback') {
+      throw new SteplineError(
+        ErrorName.DefinitionInvalid,
+        'automatic ROLLBACK is not available on AWS yet: roll the stage back with retry-stage-execution of the good execution',
+      );
+    }
+    const override = await readJsonIfPresent<ConditionOverride>(
+      deps.s3(),
+      deps.bucket(),
+      conditionOverrideKey(payload.pipeline, payload.executionId, payload.stage, payload.condition),
+    );
+    return evaluateCondition(payload, ruleEffects(deps, payload), deps.now?.() ?? new Date(), override);
+  };
+}
+
+function ruleEffects(deps: ConditionsDependencies, payload: ConditionCheckPayload & { variables?: Record<string, string> }): RuleEffects {
+  return {
     alarmState: async (rule) => {
       const answer = await deps.cloudwatch().send(new DescribeAlarmsCommand({ AlarmNames: [rule.alarmName], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }));
       const alarm = [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])].find((a) => a.AlarmName === rule.alarmName);
@@ -39,20 +85,57 @@ export function createConditionsHandler(deps: ConditionsDependencies) {
       }
       return { passed: true, reason: `${rule.functionName} succeeded` };
     },
-    commands: async (rule) => {
-      throw new SteplineError(ErrorName.DefinitionInvalid, `rule ${rule.name}: Commands rules run on one machine only; on AWS use a LambdaInvoke rule`);
+    // The first check starts the build and answers WAIT; the machine's Wait loop brings the next check
+    // back here with the build's id in `watch`, so no function waits for a build.
+    commands: async (rule, watch) => {
+      const running = watch.builds?.[rule.name];
+      if (running === undefined) {
+        const projectName = ruleProjectName(deps.projectPrefix(), payload.pipeline, payload.stage, payload.condition, rule.name);
+        const environment = { ...payload.variables, STEPLINE_PIPELINE: payload.pipeline, STEPLINE_EXECUTION_ID: payload.executionId };
+        const started = await deps.codebuild().send(
+          new StartBuildCommand({
+            projectName,
+            buildspecOverride: commandsBuildspec({ commands: rule.commands }),
+            timeoutInMinutesOverride: COMMANDS_RULE_TIMEOUT_MINUTES,
+            environmentVariablesOverride: Object.entries(environment).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
+          }),
+        );
+        const id = started.build?.id;
+        if (id === undefined) throw new SteplineError(ErrorName.Transient, `CodeBuild started no build of ${projectName} for rule ${rule.name}`);
+        watch.builds = { ...watch.builds, [rule.name]: id };
+        return { running: true, reason: `commands running in CodeBuild build ${id}`, waitSeconds: RULE_BUILD_POLL_SECONDS };
+      }
+      const { builds } = await deps.codebuild().send(new BatchGetBuildsCommand({ ids: [running] }));
+      const build = builds?.find((b) => b.id === running);
+      if (!build) return { passed: false, reason: `CodeBuild build ${running} is gone` };
+      if (build.buildStatus === 'IN_PROGRESS' || build.buildStatus === undefined) {
+        return {
+          running: true,
+          reason: `commands running in CodeBuild build ${running} (${build.currentPhase ?? 'starting'})`,
+          waitSeconds: RULE_BUILD_POLL_SECONDS,
+        };
+      }
+      if (build.buildStatus === 'SUCCEEDED') return { passed: true, reason: `commands succeeded in CodeBuild build ${running}` };
+      return { passed: false, reason: `commands ${build.buildStatus.toLowerCase()} in CodeBuild build ${running}: ${failedPhase(build)}` };
     },
-  };
-  return async (event: unknown): Promise<ConditionCheckResult> => {
-    const payload = event as ConditionCheckPayload & { request?: string };
-    if (payload.request === 'rollback') {
-      throw new SteplineError(
-        ErrorName.DefinitionInvalid,
-        'automatic ROLLBACK is not available on AWS yet: roll the stage back with retry-stage-execution of the good execution',
-      );
-    }
-    return evaluateCondition(payload, effects, deps.now?.() ?? new Date());
   };
 }
 
-export const handler = middy(createConditionsHandler({ cloudwatch: lazy(() => new CloudWatch({})), lambda: lazy(() => new LambdaClient({})) }));
+/** Where a build failed: the first phase that did not succeed, with what CodeBuild says of it (the command and its exit status). */
+function failedPhase(build: Build): string {
+  const phase = build.phases?.find((p) => p.phaseStatus !== undefined && p.phaseStatus !== 'SUCCEEDED');
+  if (!phase) return `ended ${build.buildStatus}`;
+  const messages = (phase.contexts ?? []).flatMap((c) => [c.statusCode, c.message].filter((m) => m !== undefined && m !== '')).join(': ');
+  return `phase ${phase.phaseType} ${phase.phaseStatus}${messages ? `: ${messages}` : ''}`;
+}
+
+export const handler = middy(
+  createConditionsHandler({
+    cloudwatch: lazy(() => new CloudWatch({})),
+    lambda: lazy(() => new LambdaClient({})),
+    codebuild: lazy(() => new CodeBuildClient({})),
+    s3: lazy(() => new S3Client({})),
+    bucket: lazy(() => requiredEnv(process.env, EnvVar.ArtifactBucket, 'the artifact bucket, where condition overrides are recorded')),
+    projectPrefix: lazy(() => requiredEnv(process.env, EnvVar.ProjectPrefix, "the prefix of the installation's CodeBuild projects")),
+  }),
+);

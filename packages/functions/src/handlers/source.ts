@@ -13,15 +13,18 @@
  * image its tag names now (ecr:DescribeImages), as CodePipeline's ECR variables and `imageDetail.json`
  * in the output artifact (see ../source/ecr.ts).
  *
- * The commit's tree is stored as the action's output artifact (`<pipeline>/<execution>/<artifact>/` with
- * a manifest, see ../source/store.ts), as CodePipeline stores every source: builds read it as an S3
- * source, deploys and invokes read its files. A build whose project is this repository's checks the
- * commit out itself (`SourceVersion`).
+ * The commit's tree, downloaded from its git host (GitHub, GitLab or Bitbucket, see ../source/archive.ts),
+ * is stored as the action's output artifact (`<pipeline>/<execution>/<artifact>/` with a manifest, see
+ * ../source/store.ts), as CodePipeline stores every source: builds read it as an S3 source, deploys and
+ * invokes read its files. A build whose project is this repository's checks the commit out itself
+ * (`SourceVersion`).
  *
  * Environment:
  * - `GITHUB_TOKEN` — reference to a GitHub token that can read the repositories (see ../secrets.ts);
  *   optional for public repositories
  * - `GITHUB_API_URL` — default `https://api.github.com`
+ * - `GITLAB_TOKEN`, `GITLAB_API_URL` (default `https://gitlab.com/api/v4`), `BITBUCKET_TOKEN` (`user:app
+ *   password`, or an access token), `BITBUCKET_URL` (default `https://bitbucket.org`) — the same for those hosts
  * - `ARTIFACT_BUCKET` — where the source artifact is stored when the Task names no bucket
  * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html#reference-variables-list
  */
@@ -31,14 +34,26 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
-import { EnvVar, ErrorName, SourceRevisionOverrideSchema, SourceRevisionSchema, SteplineError, sourceRevisionFor } from '@stepline/core';
+import {
+  EnvVar,
+  ErrorName,
+  GIT_HOST_ACCESS_ENV,
+  type GitHost,
+  gitHostOf,
+  SourceProvider,
+  SourceRevisionOverrideSchema,
+  SourceRevisionSchema,
+  SteplineError,
+  sourceRevisionFor,
+} from '@stepline/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { ecrClient, s3Client, secretCache } from '../aws';
-import { type GitHubApiOptions, getCommit } from '../github-api';
+import { getCommit } from '../github-api';
 import { type Env, functionLogger, optionalEnv } from '../runtime';
 import type { SecretSource } from '../secrets';
 import type { Fetch } from '../slack';
+import type { GitHostApiOptions } from '../source/archive';
 import { type EcrImage, resolveEcrImage } from '../source/ecr';
 import { storeArtifact, storeSourceArtifact } from '../source/store';
 
@@ -48,7 +63,7 @@ const SourceTaskSchema = z.object({
   stage: z.string(),
   action: z.string(),
   executionId: z.string(),
-  provider: z.string(),
+  provider: z.enum(SourceProvider),
   repository: z.string().min(1),
   branch: z.string().min(1),
   connectionArn: z.string().optional(),
@@ -70,7 +85,7 @@ export interface SourceVariables {
   ProviderType: string;
 }
 
-const GITHUB_PROVIDERS = new Set(['GitHub', 'CodeStarSourceConnection']);
+const GITHUB_PROVIDERS: ReadonlySet<string> = new Set(['GitHub', 'CodeStarSourceConnection']);
 
 export interface SourceDependencies {
   env: Env;
@@ -95,24 +110,28 @@ export function sourceDependencies(env: Env = process.env): SourceDependencies {
 export function createSourceHandler(deps: SourceDependencies) {
   const { env, logger } = deps;
 
-  async function github(): Promise<GitHubApiOptions> {
-    const tokenReference = optionalEnv(env, EnvVar.GithubToken);
-    const apiUrl = optionalEnv(env, EnvVar.GithubApiUrl);
+  /** How to reach a git host: its token (a secret reference) and base URL, from the environment. */
+  async function hostApi(host: GitHost): Promise<GitHostApiOptions> {
+    const tokenReference = optionalEnv(env, GIT_HOST_ACCESS_ENV[host].token);
+    const apiUrl = optionalEnv(env, GIT_HOST_ACCESS_ENV[host].url);
     return {
       fetch: deps.fetch,
       ...(apiUrl !== undefined && { apiUrl }),
       ...(tokenReference !== undefined && { token: await deps.secrets.get(tokenReference) }),
     };
   }
+  const github = () => hostApi('GitHub');
 
-  /** Stores the commit's tree as the output artifact (GitHub sources; others arrive through their own store). */
+  /** Stores the commit's tree, downloaded from its git host, as the output artifact. */
   async function store(task: z.infer<typeof SourceTaskSchema>, commitId: string): Promise<void> {
     const bucket = task.artifactBucket ?? optionalEnv(env, EnvVar.ArtifactBucket);
-    if (!task.outputArtifact || !GITHUB_PROVIDERS.has(task.provider)) return;
+    const host = gitHostOf(task);
+    if (!task.outputArtifact || host === undefined) return;
     if (!bucket) throw new SteplineError(ErrorName.ActionFailed, `no artifact bucket to store ${task.outputArtifact} in: set ${EnvVar.ArtifactBucket}`);
     await storeSourceArtifact({
       s3: await deps.s3(),
-      github: await github(),
+      host,
+      api: await hostApi(host),
       repository: task.repository,
       commitId,
       bucket,

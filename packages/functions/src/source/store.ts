@@ -6,13 +6,11 @@
  *
  * Every object is written with `If-None-Match: *`: a retried Task finds what an earlier attempt stored
  * (412) and goes on; an artifact whose manifest exists is complete and is left as it is.
- * @see https://docs.github.com/en/rest/repos/contents#download-a-repository-archive-tar
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { artifactPrefix, ErrorName, MANIFEST_FILE, type Manifest, SteplineError } from '@stepline/core';
-import { type GitHubApiOptions, gitHubHeaders, gitHubRepoUrl } from '../github-api';
+import { artifactPrefix, ErrorName, type GitHost, MANIFEST_FILE, type Manifest, SteplineError } from '@stepline/core';
+import { downloadArchive, type GitHostApiOptions } from './archive';
 import { readTar } from './tar';
 
 /** Where an artifact goes. */
@@ -28,7 +26,9 @@ export interface ArtifactTarget {
 }
 
 export interface StoreSourceOptions extends ArtifactTarget {
-  github: GitHubApiOptions;
+  /** Where the repository lives; its tarball endpoint is the host's own (see ./archive.ts). */
+  host: GitHost;
+  api: GitHostApiOptions;
   repository: string;
   commitId: string;
 }
@@ -44,7 +44,7 @@ const status = (error: unknown) => (error as { $metadata?: { httpStatusCode?: nu
 
 export function storeSourceArtifact(options: StoreSourceOptions): Promise<StoredSource> {
   return storeArtifact(options, async () => {
-    const { files, skipped } = readTar(await downloadTarball(options.github, options.repository, options.commitId));
+    const { files, skipped } = readTar(await downloadArchive(options.host, options.api, options.repository, options.commitId));
     if (skipped.length > 0) options.log?.('links and special files are not stored', { skipped: skipped.slice(0, 20), count: skipped.length });
     return files;
   });
@@ -96,27 +96,6 @@ export async function storeArtifact(options: ArtifactTarget, files: () => Promis
   await put(manifestKey, JSON.stringify(manifest), 'application/json');
   options.log?.('artifact stored', { location, files: entries.length });
   return { location, files: entries.length, existing: false };
-}
-
-/** The commit's tree as GitHub serves it (a gzipped tar; the API answers with a redirect to it). */
-async function downloadTarball(github: GitHubApiOptions, repository: string, commitId: string): Promise<Uint8Array> {
-  const url = `${gitHubRepoUrl(github, repository)}/tarball/${encodeURIComponent(commitId)}`;
-  let response: Response;
-  try {
-    response = await github.fetch(url, { headers: gitHubHeaders(github), signal: AbortSignal.timeout(github.timeoutMs ?? 120_000) });
-  } catch (error) {
-    throw new SteplineError(ErrorName.Transient, `GitHub could not be reached for the tree of ${repository}@${commitId}`, { cause: error });
-  }
-  if (response.status === 429 || response.status >= 500 || (response.status === 403 && response.headers.get('x-ratelimit-remaining') === '0'))
-    throw new SteplineError(ErrorName.Transient, `GitHub answered ${response.status} for the tree of ${repository}@${commitId}`);
-  if (!response.ok)
-    throw new SteplineError(ErrorName.ActionFailed, `GitHub answered ${response.status} for the tree of ${repository}@${commitId}: check the token's access`);
-  const body = new Uint8Array(await response.arrayBuffer());
-  try {
-    return body[0] === 0x1f && body[1] === 0x8b ? new Uint8Array(gunzipSync(body)) : body;
-  } catch (error) {
-    throw new SteplineError(ErrorName.ActionFailed, `GitHub's tree of ${repository}@${commitId} is not a gzipped tar`, { cause: error });
-  }
 }
 
 /** Throttling and server errors of S3 may pass: the Task retries Stepline.Transient. */

@@ -4,9 +4,12 @@
  * alarm is green's health and 5xx rate through the proxy, and hooks are shell commands.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type AlarmFinding,
   type AlarmMonitor,
+  APPSPEC_FILES,
   type CanaryRequest,
   type DeploymentEnvironment,
   type DeploymentSnapshot,
@@ -15,6 +18,7 @@ import {
   type HookContext,
   type HookOutcome,
   type HookRunner,
+  parseLambdaAppSpec,
   type Route,
   SteplineError,
   type TrafficRouter,
@@ -158,6 +162,13 @@ export class LocalAlarms implements AlarmMonitor {
   }
 }
 
+/** The function the appspec at the root of `dir` names for `hook`, if there is an appspec and it names one. */
+async function appSpecHook(dir: string, hook: HookContext['hook']): Promise<string | undefined> {
+  const file = APPSPEC_FILES.find((name) => existsSync(join(dir, name)));
+  if (file === undefined) return undefined;
+  return parseLambdaAppSpec(await readFile(join(dir, file), 'utf8'), file).hooks[hook];
+}
+
 /**
  * Lifecycle hooks as shell commands in the artifact, told where green, blue and the proxy answer (Lambda
  * hooks on AWS). A hook reports by its exit status: 0 is Succeeded, anything else Failed.
@@ -168,7 +179,14 @@ export class CommandHooks implements HookRunner {
   async run({ hook }: HookContext): Promise<HookOutcome> {
     const { request, local, site } = this.deployment;
     const spec = request.deployment.hooks[hook];
-    const command = spec === undefined || typeof spec === 'string' ? undefined : spec.command;
+    if (spec === undefined) {
+      // Only a deployment that reads its appspec has a step for a hook the definition does not name (see `deploymentPlan`).
+      const named = await appSpecHook(site.artifactDir(request), hook);
+      if (named === undefined) return { succeeded: true, detail: `no ${hook} hook: neither the appspec nor the definition names one` };
+      site.log(`${hook}: the appspec names ${named}, a Lambda function, which runs on AWS; skipped here`);
+      return { succeeded: true, detail: `skipped on one machine: ${named} is a Lambda function` };
+    }
+    const command = typeof spec === 'string' ? undefined : spec.command;
     if (command === undefined) {
       const fn = typeof spec === 'string' ? spec : spec?.function;
       site.log(`${hook}: only a Lambda function (${fn}) is given, which runs on AWS; skipped here`);

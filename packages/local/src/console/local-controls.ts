@@ -1,10 +1,11 @@
 /**
  * What steers an execution on this machine, with the rules that say when it may: stop, decide an
- * approval, disable or enable a stage's transition. The CLI's verbs and the console's buttons both
+ * approval, disable or enable a stage's transition, let a waiting stage condition through. The CLI's verbs and the console's buttons both
  * come here, so both refuse the same things with the same words.
  */
-import { ApprovalDecision, ErrorName, type Pipeline, SteplineError } from '@stepline/core';
+import { ApprovalDecision, type ConditionOverride, checkOverridable, ErrorName, overridableCondition, type Pipeline, SteplineError } from '@stepline/core';
 import type { LocalApprovals } from '../approvals/local-approvals';
+import { executedMachine, localPipelineState } from '../queries';
 import type { HistoryStore } from '../store/history-store';
 
 /** A request the history does not allow (nothing to stop, no approval waiting); its message is for people. */
@@ -59,4 +60,34 @@ export function setStageTransition(store: HistoryStore, pipeline: Pipeline, stag
   }
   if (pipeline.stages[0]?.name === stage) throw new ControlRefusedError(`stage ${stage} is the first stage: it has no inbound transition to disable`, 400);
   store.applyGate(pipeline.name, { type: 'disable', stage, reason: change.reason, at: new Date().toISOString(), by: change.by });
+}
+
+/**
+ * Lets a stage's waiting condition (BEFORE_ENTRY or ON_SUCCESS) through by hand: the record is what the
+ * check Task reads at its next check. Refused, saying why, unless the execution waits on that condition now.
+ */
+export function overrideStageCondition(
+  store: HistoryStore,
+  current: Pipeline,
+  request: { executionId: string; stage: string; conditionType: string; by: string; at: string },
+): ConditionOverride {
+  const execution = store.getExecution(request.executionId);
+  if (!execution) throw new ControlRefusedError(`no execution ${request.executionId} on this machine (see stepline list-executions)`, 404);
+  // Core's refusals, with the status the console answers them with.
+  const kind = (() => {
+    try {
+      const kind = overridableCondition(request.conditionType);
+      checkOverridable(executedMachine(execution, current).pipeline, localPipelineState(store, current, execution.id), request.stage, kind);
+      return kind;
+    } catch (error) {
+      if (error instanceof SteplineError && error.name === ErrorName.ControlRefused) throw new ControlRefusedError(error.message);
+      throw error;
+    }
+  })();
+  const override = { by: request.by, at: request.at };
+  if (!store.overrideCondition(execution.id, request.stage, kind, override)) {
+    const earlier = store.conditionOverride(execution.id, request.stage, kind);
+    throw new ControlRefusedError(`the condition was already overridden by ${earlier?.by} at ${earlier?.at}`);
+  }
+  return override;
 }

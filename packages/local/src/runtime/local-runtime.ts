@@ -12,6 +12,7 @@ import {
   checkVariableOverrides,
   commandsBuild,
   compilePipeline,
+  conditionCheckOutput,
   DefinitionError,
   ErrorName,
   type ExecutionInput,
@@ -29,6 +30,7 @@ import {
   rollbackTarget,
   type SourceRevision,
   type SourceRevisionOverride,
+  type StateMap,
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
@@ -61,6 +63,11 @@ export interface LocalRuntimeOptions {
   approval?: { mode: ApprovalMode } & Omit<WaitOptions, 'signal' | 'mode'>;
   /** Wait state name → ms; shortens bakes (tests, demos). */
   waitTimeOverrides?: Record<string, number>;
+  /**
+   * Seconds a waiting stage condition waits before its next check, whatever the check answered: an
+   * override or a changed alarm is seen sooner. @default what the check answers (at most 5 minutes, as on AWS)
+   */
+  conditionPollSeconds?: number;
   /** Keep the live deployed version running after an execution (serve). */
   keepLive?: boolean;
 }
@@ -367,7 +374,7 @@ export class LocalRuntime {
         this.bindHandlers(ctx, () => attempt),
         inFlight,
       ),
-      waitTimeOverrides: this.options.waitTimeOverrides ?? {},
+      waitTimeOverrides: { ...this.conditionPolls(compiled.stateMap), ...this.options.waitTimeOverrides },
       onEvent,
     });
     this.running.set(executionId, { engine, controller });
@@ -421,6 +428,13 @@ export class LocalRuntime {
     return result;
   }
 
+  /** The conditions' Wait states, shortened to `conditionPollSeconds` when it is set. */
+  private conditionPolls(stateMap: StateMap): Record<string, number> {
+    const seconds = this.options.conditionPollSeconds;
+    if (seconds === undefined) return {};
+    return Object.fromEntries(Object.entries(stateMap).flatMap(([name, info]) => (info.role === 'condition' && info.waiting ? [[name, seconds * 1000]] : [])));
+  }
+
   /**
    * Turns an engine event into a history event and stores it; returns it when it is one. The engine
    * reports a Task whose error a Catch took as caught and then exited: that is a failure, not a success.
@@ -440,6 +454,10 @@ export class LocalRuntime {
     if (event.type === 'StateFailed') {
       history.error = event.Error;
       history.cause = typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause);
+    }
+    if (event.type === 'StateExited' && info.role === 'condition' && event.state.type === 'Task') {
+      const check = conditionCheckOutput(event.state.output);
+      if (check) history.check = check;
     }
     if (event.type === 'StateEntered' && info.role === 'failure') {
       Object.assign(history, failureFromStateInput(event.state.input));

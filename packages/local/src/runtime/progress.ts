@@ -33,6 +33,8 @@ export function formatElapsed(ms: number): string {
 
 export class ProgressReporter {
   private readonly actions = new Map<string, ActionTiming>();
+  /** The last "waits" line said for each waiting condition. */
+  private readonly conditionWaits = new Map<string, string>();
   private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -124,8 +126,16 @@ export class ProgressReporter {
   /** A stage condition was checked. */
   condition(stage: string, condition: string, result: { status: string; rule?: string; reason: string }): void {
     const what = `${stage}: ${condition}`;
-    if (result.status === 'WAIT') this.emit(`${symbols.Waiting} ${what} waits: ${result.reason}`);
-    else if (result.status === 'NOT_MET') this.emit(`  ${what} not met: rule ${result.rule}: ${result.reason}`);
+    // A condition re-checked while it waits says so once, until what it waits for changes.
+    const waiting = result.status === 'WAIT' ? `${symbols.Waiting} ${what} waits: ${result.reason}` : undefined;
+    const said = this.conditionWaits.get(what);
+    if (waiting !== undefined) {
+      this.conditionWaits.set(what, waiting);
+      if (waiting !== said) this.emit(waiting);
+      return;
+    }
+    this.conditionWaits.delete(what);
+    if (result.status === 'NOT_MET') this.emit(`  ${what} not met: rule ${result.rule}: ${result.reason}`);
     else this.emit(`  ${what} passed (${result.reason})`);
   }
 

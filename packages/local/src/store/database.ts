@@ -13,6 +13,7 @@ export const opt = <T>(v: unknown): T | undefined => (v === null || v === undefi
 const ADDED_COLUMNS: Array<{ table: string; column: string; type: string }> = [
   { table: 'executions', column: 'machine', type: 'TEXT' },
   { table: 'builds', column: 'batch', type: 'TEXT' },
+  { table: 'events', column: 'check_result', type: 'TEXT' },
 ];
 
 function migrate(db: Database.Database): void {

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
   at TEXT NOT NULL,
   error TEXT,
   cause TEXT,
+  -- A condition's check Task: its answer, JSON (core's ConditionCheckResult).
+  check_result TEXT,
   PRIMARY KEY (execution_id, seq)
 );
 CREATE TABLE IF NOT EXISTS stage_entries (
@@ -173,16 +175,25 @@ export class ExecutionRecords {
   appendEvents(executionId: string, events: readonly HistoryEvent[]): void {
     if (events.length === 0) return;
     const next = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM events WHERE execution_id = ?');
-    const insert = this.db.prepare('INSERT INTO events (execution_id, seq, type, state, at, error, cause) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT INTO events (execution_id, seq, type, state, at, error, cause, check_result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       let seq = Number((next.get(executionId) as Row).seq);
-      for (const e of events) insert.run(executionId, ++seq, e.type, e.state, e.at, e.error ?? null, e.cause ?? null);
+      for (const e of events) insert.run(executionId, ++seq, e.type, e.state, e.at, e.error ?? null, e.cause ?? null, e.check ? JSON.stringify(e.check) : null);
     })();
   }
 
   events(executionId: string): HistoryEvent[] {
-    const rows = this.db.prepare('SELECT type, state, at, error, cause FROM events WHERE execution_id = ? ORDER BY seq').all(executionId) as Row[];
-    return rows.map((r) => ({ type: r.type as HistoryEvent['type'], state: String(r.state), at: String(r.at), error: opt(r.error), cause: opt(r.cause) }));
+    const rows = this.db
+      .prepare('SELECT type, state, at, error, cause, check_result FROM events WHERE execution_id = ? ORDER BY seq')
+      .all(executionId) as Row[];
+    return rows.map((r) => ({
+      type: r.type as HistoryEvent['type'],
+      state: String(r.state),
+      at: String(r.at),
+      error: opt(r.error),
+      cause: opt(r.cause),
+      ...(r.check_result !== null && r.check_result !== undefined && { check: JSON.parse(String(r.check_result)) }),
+    }));
   }
 
   /** The state data an execution had when it reached a stage's entry: where a retry starts from. */

@@ -6,12 +6,13 @@
  * short transaction and readers poll.
  *
  * One facade over one module per concern (executions.ts, builds.ts, approvals.ts, artifacts.ts,
- * gates.ts, pipelines.ts), each owning its tables; callers see one store.
+ * gates.ts, pipelines.ts, condition-overrides.ts), each owning its tables; callers see one store.
  */
 import type Database from 'better-sqlite3';
 import { APPROVALS_SCHEMA, ApprovalRecords } from './approvals';
 import { ARTIFACTS_SCHEMA, ArtifactRecords } from './artifacts';
 import { BUILDS_SCHEMA, BuildRecords } from './builds';
+import { CONDITION_OVERRIDES_SCHEMA, ConditionOverrideRecords } from './condition-overrides';
 import { openHistory } from './database';
 import { EXECUTIONS_SCHEMA, ExecutionRecords } from './executions';
 import { GATES_SCHEMA, GateRecords } from './gates';
@@ -29,15 +30,25 @@ export class HistoryStore {
   private readonly artifactRecords: ArtifactRecords;
   private readonly gateRecords: GateRecords;
   private readonly pipelineRecords: PipelineRecords;
+  private readonly conditionOverrideRecords: ConditionOverrideRecords;
 
   constructor(readonly file: string) {
-    this.db = openHistory(file, [EXECUTIONS_SCHEMA, BUILDS_SCHEMA, APPROVALS_SCHEMA, ARTIFACTS_SCHEMA, GATES_SCHEMA, PIPELINES_SCHEMA]);
+    this.db = openHistory(file, [
+      EXECUTIONS_SCHEMA,
+      BUILDS_SCHEMA,
+      APPROVALS_SCHEMA,
+      ARTIFACTS_SCHEMA,
+      GATES_SCHEMA,
+      PIPELINES_SCHEMA,
+      CONDITION_OVERRIDES_SCHEMA,
+    ]);
     this.executionRecords = new ExecutionRecords(this.db);
     this.buildRecords = new BuildRecords(this.db);
     this.approvalRecords = new ApprovalRecords(this.db);
     this.artifactRecords = new ArtifactRecords(this.db);
     this.gateRecords = new GateRecords(this.db);
     this.pipelineRecords = new PipelineRecords(this.db);
+    this.conditionOverrideRecords = new ConditionOverrideRecords(this.db);
   }
 
   close(): void {
@@ -59,6 +70,10 @@ export class HistoryStore {
   readonly events: ExecutionRecords['events'] = (...args) => this.executionRecords.events(...args);
   readonly recordStageEntry: ExecutionRecords['recordStageEntry'] = (...args) => this.executionRecords.recordStageEntry(...args);
   readonly stageEntry: ExecutionRecords['stageEntry'] = (...args) => this.executionRecords.stageEntry(...args);
+
+  // Stage conditions let through by hand (condition-overrides.ts)
+  readonly overrideCondition: ConditionOverrideRecords['overrideCondition'] = (...args) => this.conditionOverrideRecords.overrideCondition(...args);
+  readonly conditionOverride: ConditionOverrideRecords['conditionOverride'] = (...args) => this.conditionOverrideRecords.conditionOverride(...args);
 
   // Builds (builds.ts)
   readonly nextBuildNumber: BuildRecords['nextBuildNumber'] = (...args) => this.buildRecords.nextBuildNumber(...args);

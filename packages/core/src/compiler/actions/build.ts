@@ -3,6 +3,7 @@ import type { BuildAction } from '../../model/schema';
 import type { ActionContext } from '../context';
 import type { IamStatement } from '../iam';
 import { CODEBUILD_TRANSIENT_ERRORS, Resource, retryTransient, Timeout } from '../integrations';
+import type { ConditionKind } from '../names';
 import { actionResultPath } from '../references';
 import { type JsonObject, task } from '../states';
 import { addState, artifactLocationExpression, catchAll } from './common';
@@ -29,12 +30,22 @@ export type CodeBuildRun = Pick<
   | 'combineArtifacts'
 >;
 
+/** A project name `sst deploy` creates: its parts joined, in the characters and length CodeBuild accepts. */
+const createdProjectName = (parts: readonly string[]) =>
+  parts
+    .join('-')
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 255);
+
 /** The CodeBuild project an action uses: its own, or the one `sst deploy` creates for it. */
 export function projectName(ctx: Pick<ActionContext, 'pipeline' | 'position' | 'options'>, action: Pick<CodeBuildRun, 'name' | 'project'>): string {
   if (action.project !== undefined) return action.project;
-  const name = `${ctx.options.projectPrefix}-${ctx.pipeline.name}-${ctx.position.stage}-${action.name}`.replace(/[^A-Za-z0-9_-]/g, '-');
-  return name.slice(0, 255);
+  return createdProjectName([ctx.options.projectPrefix, ctx.pipeline.name, ctx.position.stage, action.name]);
 }
+
+/** The project `sst deploy` creates for a stage condition's Commands rule, where the conditions function runs it. */
+export const ruleProjectName = (projectPrefix: string, pipeline: string, stage: string, condition: ConditionKind, rule: string) =>
+  createdProjectName([projectPrefix, pipeline, stage, condition, rule]);
 
 /**
  * CodeBuild's `SourceIdentifier` and `ArtifactIdentifier` accept letters, digits and `_` only: an
@@ -189,10 +200,17 @@ function buildCall(ctx: ActionContext, action: CodeBuildRun, projectArn: string)
 }
 
 /**
- * A batch (`batchEnabled`): `startBuildBatch.sync`, answered with `{BuildBatch}` as BatchGetBuildBatches
- * describes it; its build groups (one per build of the batch) are kept for the execution's history.
- * A batch exports no variables (validation refuses `outputVariables`).
+ * A batch (`batchEnabled`): `startBuildBatch.sync`; its build groups (one per build of the batch) are
+ * kept for the execution's history. A batch exports no variables (validation refuses `outputVariables`).
+ *
+ * The output's shape is an assumption (docs/testing.md): Step Functions' CodeBuild page lists
+ * StartBuildBatch as supporting `.sync` but shows no output, for it or for StartBuild. What is documented:
+ * StartBuildBatch answers `{"buildBatch": BuildBatch}`, Step Functions spells service fields in
+ * PascalCase, and its own example reads a `startBuild` result as `$.Build..Arn` (the API response's key,
+ * `Build`). So `{BuildBatch}`, the batch as BatchGetBuildBatches describes it once it has finished.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html
+ * @see https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuildBatch.html#API_StartBuildBatch_ResponseSyntax
+ * @see https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BuildBatch.html
  */
 function batchCall(projectArn: string): CodeBuildCall {
   return {

@@ -8,15 +8,23 @@ import { type CodeBuildRun, compileBuild } from './build';
  * every buildspec 0.2 build), its output variables as `exported-variables`, and its output artifact's
  * files (CodePipeline's OutputArtifact `files`; every file when it names none).
  */
-export function commandsBuildspec(action: CommandsAction): string {
+export function commandsBuildspec(
+  action: Pick<CommandsAction, 'commands'> & Partial<Pick<CommandsAction, 'outputVariables' | 'outputArtifacts' | 'outputFiles'>>,
+): string {
   const exported = action.outputVariables ?? [];
   return stringify({
     version: 0.2,
     ...(exported.length > 0 && { env: { 'exported-variables': exported } }),
     phases: { build: { commands: action.commands } },
-    ...(action.outputArtifacts.length > 0 && { artifacts: { files: action.outputFiles ?? ['**/*'] } }),
+    ...((action.outputArtifacts?.length ?? 0) > 0 && { artifacts: { files: action.outputFiles ?? ['**/*'] } }),
   });
 }
+
+/**
+ * CodePipeline's limit on a Commands rule's build (55 minutes, as CodeBuild builds of the managed compute).
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-Commands.html
+ */
+export const COMMANDS_RULE_TIMEOUT_MINUTES = 55;
 
 /** A commands action as the CodeBuild build that runs it, in the project `sst deploy` creates for it. */
 export function commandsBuild(action: CommandsAction): CodeBuildRun {

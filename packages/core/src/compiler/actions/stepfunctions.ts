@@ -1,9 +1,10 @@
 import { artifactPrefix } from '../../artifacts';
+import { ErrorName } from '../../errors';
 import type { StepFunctionsAction } from '../../model/schema';
 import type { ActionContext } from '../context';
 import { Resource, Timeout } from '../integrations';
 import { actionResultPath, escapeLiteral } from '../references';
-import { type JsonObject, task } from '../states';
+import { type JsonObject, pass, task } from '../states';
 import { addState, catchAll } from './common';
 
 /** Stands for the state machine on one machine, where the action runs its local ASL file instead. */
@@ -11,6 +12,9 @@ export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateM
 
 /** The Task that reads a FilePath input before the start. */
 export const readInputStateName = (actionState: string) => `${actionState} · read input`;
+
+/** The Pass that names a FilePath input missing from its artifact, as the local read does. */
+export const inputMissingStateName = (actionState: string) => `${actionState} · input missing`;
 
 /** Where the FilePath input is kept between the read and the start. */
 const inputPath = (key: string) => `$.actions.${key}Input`;
@@ -55,7 +59,21 @@ export function compileStepFunctions(ctx: ActionContext, action: StepFunctionsAc
     const path = (action.input ?? '').replace(/^\/+/, '');
     const [before, after] = artifactPrefix(ctx.pipeline.name, '\u0000', artifact).split('\u0000');
     first = readInputStateName(ctx.name);
+    const missing = inputMissingStateName(ctx.name);
+    // ListBucket on the bucket: without it S3 answers a missing key with 403, not NoSuchKey, and the
+    // action would fail as "Access Denied" instead of naming the file (see stacks/iam.ts, listBucket).
     ctx.iam.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${artifactBucket}/${ctx.pipeline.name}/*`] });
+    ctx.iam.push({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [`arn:aws:s3:::${artifactBucket}`] });
+    addState(
+      ctx,
+      missing,
+      pass({
+        parameters: { Error: ErrorName.ActionFailed, Cause: `action ${action.name}: input file ${path} is not in artifact ${artifact}` },
+        resultPath: '$.failure',
+        next: ctx.catchTo,
+      }),
+      { role: 'step' },
+    );
     addState(
       ctx,
       first,
@@ -68,7 +86,8 @@ export function compileStepFunctions(ctx: ActionContext, action: StepFunctionsAc
         resultSelector: { 'Body.$': '$.Body' },
         resultPath: inputPath(ctx.key),
         timeoutSeconds: Timeout.readInputMinutes * 60,
-        catch: catchAll(ctx.catchTo),
+        // Step Functions names an SDK integration's error `<Service>.<Error>Exception`.
+        catch: [{ ErrorEquals: ['S3.NoSuchKeyException'], ResultPath: '$.failure', Next: missing }, ...catchAll(ctx.catchTo)],
         next: ctx.name,
       }),
       { role: 'action' },

@@ -33,7 +33,8 @@ interface Group {
  * first failure stops the running builds and starts no more. With `combineArtifacts`, every build's
  * primary artifact goes into the action's one output artifact, in a folder named by its identifier.
  *
- * Answers as `startBuildBatch.sync` does: `{BuildBatch: {...}}` with a build group per build, or fails
+ * Answers as `startBuildBatch.sync` is taken to (see `batchCall` in core's compiler/actions/build.ts
+ * for the documents behind that shape): `{BuildBatch: {...}}` with a build group per build, or fails
  * the Task naming the builds that failed.
  * @see https://docs.aws.amazon.com/codebuild/latest/userguide/batch-build.html
  */

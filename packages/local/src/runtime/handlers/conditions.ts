@@ -13,7 +13,8 @@ interface ConditionTask {
  * A LambdaInvoke rule runs its `command`, a Commands rule its commands in one shell session, and a
  * CloudWatchAlarm rule its `local.command` (exit 0: OK; anything else: ALARM). Each runs in the
  * repository with the pipeline variables in its environment, its output logged under
- * `.stepline/logs/<execution>/<stage>.<condition>.<rule>.log`.
+ * `.stepline/logs/<execution>/<stage>.<condition>.<rule>.log`. A condition overridden by hand
+ * (override-stage-condition, recorded in the history) passes without running its rules.
  */
 export function conditionsHandler(ctx: ExecutionContext) {
   return async (input: unknown) => {
@@ -51,7 +52,8 @@ export function conditionsHandler(ctx: ExecutionContext) {
         return { passed: exitCode === 0, reason: `commands ${reason}` };
       },
     };
-    const result = await evaluateCondition(Payload, effects, new Date());
+    const override = ctx.store.conditionOverride(ctx.executionId, Payload.stage, Payload.condition);
+    const result = await evaluateCondition(Payload, effects, new Date(), override);
     ctx.reporter.condition(Payload.stage, Payload.condition, result);
     return { Payload: result };
   };
