@@ -21,6 +21,7 @@ import {
   PhaseStatus,
   parseBuildspecText,
 } from '@stepline/core';
+import { findOnPath } from '../process/find-on-path';
 import { describeContainment, PidNamespace } from '../process/pid-namespace';
 import type { ArtifactFile } from './artifacts';
 import { BuildLog } from './build-log';
@@ -30,7 +31,7 @@ import { builtinVariables } from './environment';
 import { collectReports } from './reports';
 import { SecretMasker } from './secret-masker';
 import { resolveSecrets } from './secrets';
-import { findOnPath, ShellSession } from './shell-session';
+import { ShellSession } from './shell-session';
 import { expandAll, uploadArtifacts } from './upload';
 
 export interface RunBuildOptions {

@@ -13,7 +13,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { PidNamespace } from '../process/pid-namespace';
 import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
 
@@ -207,31 +207,6 @@ export class ShellSession {
     this.env = env;
     const cwd = existsSync(pwdFile) ? readFileSync(pwdFile, 'utf8').replace(/\n$/, '') : '';
     if (cwd !== '' && isDirectory(cwd)) this.cwd = cwd;
-  }
-}
-
-/** The first of `names` found as an executable file on `path`. */
-export function findOnPath(names: readonly string[], path: string | undefined): string | undefined {
-  for (const name of names) {
-    if (name.startsWith('/')) {
-      if (isExecutable(name)) return name;
-      continue;
-    }
-    for (const dir of (path ?? '').split(delimiter)) {
-      if (dir === '') continue;
-      const candidate = join(dir, name);
-      if (isExecutable(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    const stat = statSync(path);
-    return stat.isFile() && (stat.mode & 0o111) !== 0;
-  } catch {
-    return false;
   }
 }
 

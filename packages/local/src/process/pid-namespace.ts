@@ -14,6 +14,7 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { findOnPath } from './find-on-path';
 import { releaseProcessGroup, spawnOwnedGroup } from './process-groups';
 
 /** Set to `process-group` to run builds without a PID namespace (a build that needs `sudo`, say). */
@@ -42,7 +43,7 @@ function probe(): Containment {
   if (process.env[ISOLATION_VARIABLE] === 'process-group') return { kind: 'process-group', reason: `${ISOLATION_VARIABLE}=process-group` };
   if (process.platform !== 'linux') return { kind: 'process-group', reason: `PID namespaces are Linux's; this is ${process.platform}` };
   for (const tool of ['unshare', 'nsenter', 'setpriv']) {
-    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) return { kind: 'process-group', reason: `util-linux's ${tool} is not on the PATH` };
+    if (!findOnPath([tool], process.env.PATH)) return { kind: 'process-group', reason: `util-linux's ${tool} is not on the PATH` };
   }
   const tries = process.getuid?.() === 0 ? [false, true] : [true];
   for (const userNamespace of tries) {
