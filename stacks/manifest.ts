@@ -1,7 +1,7 @@
 /**
- * What the CLI reads to show an installed pipeline (see packages/cli/src/aws/manifest.ts, which parses
- * it): the parsed pipeline and the compiler's state map, beside the artifacts. A contract test in
- * stacks/install.test.ts parses this with the CLI's schema.
+ * What the CLI and the conditions function read of an installed pipeline (parsed by
+ * packages/functions/src/executions/manifest.ts): the parsed pipeline and the compiler's state map,
+ * beside the artifacts. A contract test in stacks/install.test.ts parses this with that schema.
  */
 import { ControlPrefix, machineHash, PIPELINE_MANIFEST_VERSION, type Pipeline, type PipelineManifestDocument } from '@stepline/core';
 import type { StateMachinePlan } from './plan';

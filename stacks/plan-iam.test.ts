@@ -408,4 +408,41 @@ describe('the conditions function', () => {
     ]);
     expect(denied).toHaveLength(4);
   });
+
+  it('rolls back a pipeline with a ROLLBACK condition: reads its executions and manifests, copies its artifacts, starts it, and no other machine', async () => {
+    const rolled = afterSource('web', { name: 'Deploy', onFailure: { result: 'ROLLBACK' }, actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }] });
+    const other = afterSource('api', { name: 'Deploy', actions: [{ name: 'Ship', kind: 'invoke', function: 'ship' }] });
+    const rollbackPlan = planFor([rolled, other]);
+    const of = (principal: string) => Object.values(rollbackPlan.functions).find((f) => f.key === principal)?.statements ?? [];
+    const [web, api] = rollbackPlan.stateMachines;
+    const execution = (machine: string, name: string) => `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
+    const bucket = `arn:aws:s3:::${rollbackPlan.names.bucket}`;
+    const reads = (machine: string) =>
+      ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:DescribeStateMachineForExecution'].map((action) => ({
+        principal: 'conditions',
+        action,
+        resource: execution(machine, 'good-1'),
+      }));
+    const allowed = await checkRequests(of, [
+      { principal: 'conditions', action: 'states:ListExecutions', resource: web?.arn ?? '' },
+      { principal: 'conditions', action: 'states:StartExecution', resource: web?.arn ?? '' },
+      ...reads(web?.name ?? ''),
+      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.pipelines}web.json` },
+      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.pipelines}web/${'a'.repeat(64)}.json`, mayBeMissing: true },
+      // CopyObject: read the good execution's artifact, write the rollback's.
+      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/web/good-1/Src/manifest.json`, mayBeMissing: true },
+      { principal: 'conditions', action: 's3:PutObject', resource: `${bucket}/web/bad-1-rollback/Src/index.html` },
+      { principal: 'conditions', action: 's3:ListBucket', resource: bucket, context: { 's3:prefix': 'web/good-1/Src/' } },
+    ]);
+    expect(describeDenials(allowed)).toBe('');
+    expect(rollbackPlan.functions.conditions.environment).toMatchObject({ ARTIFACT_BUCKET: rollbackPlan.names.bucket });
+    const refused: IamRequest[] = [
+      { principal: 'conditions', action: 'states:StartExecution', resource: api?.arn ?? '' },
+      { principal: 'conditions', action: 'states:ListExecutions', resource: api?.arn ?? '' },
+      ...reads(api?.name ?? ''),
+      { principal: 'conditions', action: 's3:PutObject', resource: `${bucket}/api/e1/Src/index.html` },
+      { principal: 'conditions', action: 's3:PutObject', resource: `${bucket}/${ControlPrefix.pipelines}web.json` },
+    ];
+    expect(await checkRequests(of, refused)).toHaveLength(refused.length);
+  });
 });

@@ -23,6 +23,7 @@ import {
   InstallationTag,
   installationCompileOptions,
   isInlineBuildspec,
+  machineManifestKey,
   type Pipeline,
   parseBuildspecText,
   pipelineManifestKey,
@@ -232,6 +233,14 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ),
   ];
   const sourcePipelines = [...new Set(positions.flatMap(({ pipeline, position }) => (position.action.kind === 'source' ? [pipeline.name] : [])))];
+  // S3 sources: their object (any key of the bucket where a start may name another), at any version.
+  const s3Sources = positions.flatMap(({ position }) => {
+    const action = position.action;
+    if (action.kind !== 'source' || action.provider !== 'S3') return [];
+    const slash = action.repository.indexOf('/');
+    const bucket = action.repository.slice(0, slash);
+    return [{ bucket, object: `arn:aws:s3:::${bucket}/${action.allowOverrideForS3ObjectKey ? '*' : action.repository.slice(slash + 1)}` }];
+  });
   const s3Deploys = positions.flatMap(({ pipeline, position }) =>
     position.action.kind === 's3deploy' && position.action.bucket ? [{ pipeline: pipeline.name, ...position.action }] : [],
   );
@@ -261,6 +270,30 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       ),
     ),
   ];
+  // An automatic ROLLBACK: the conditions function reads the pipeline's executions (each through the
+  // manifest of its own machine), copies the good execution's artifacts and starts the rollback.
+  const rollbackMachines = stateMachines.filter((m) => m.pipeline.stages.some((s) => s.onFailure?.result === 'ROLLBACK' || s.onSuccess?.result === 'ROLLBACK'));
+  const rollbackStatements: PolicyStatement[] =
+    rollbackMachines.length === 0
+      ? []
+      : [
+          allow(
+            ['states:ListExecutions', 'states:StartExecution'],
+            rollbackMachines.map((m) => m.arn),
+          ),
+          allow(
+            ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:DescribeStateMachineForExecution'],
+            rollbackMachines.map((m) => `arn:aws:states:${region}:${accountId}:execution:${m.name}:*`),
+          ),
+          allow(
+            ['s3:GetObject'],
+            rollbackMachines.flatMap((m) => [`${bucketArn}/${m.manifestKey}`, `${bucketArn}/${machineManifestKey(m.manifestKey, '*')}`]),
+          ),
+          allow(
+            ['s3:GetObject', 's3:PutObject'],
+            rollbackMachines.map((m) => `${bucketArn}/${m.pipeline.name}/*`),
+          ),
+        ];
   const stateMachinePrefix = `${names.prefix}-`;
   const machinesByPipeline = JSON.stringify(Object.fromEntries(stateMachines.map((m) => [m.pipeline.name, m.arn])));
 
@@ -331,6 +364,13 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
                 sourcePipelines.map((p) => `${bucketArn}/${p}/*`),
               ),
               listBucket(bucketArn),
+              ...(s3Sources.length > 0
+                ? [
+                    allow(['s3:GetObject', 's3:GetObjectVersion'], [...new Set(s3Sources.map((o) => o.object))]),
+                    // A missing object or version must answer 404, not 403, to be said as missing.
+                    allow(['s3:ListBucket'], [...new Set(s3Sources.map((o) => `arn:aws:s3:::${o.bucket}`))]),
+                  ]
+                : []),
               ...(ecrRepositories.length > 0
                 ? [
                     allow(
@@ -377,7 +417,7 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
       statements: canaryStatements({ region, accountId, bucketArn, deploys }),
     }),
     conditions: fn('conditions', {
-      description: 'stepline: stage conditions (alarm, function and commands rules; overrides)',
+      description: 'stepline: stage conditions (alarm, function and commands rules; overrides; automatic rollbacks)',
       // A LambdaInvoke rule's function may take Lambda's whole limit.
       timeoutSeconds: 900,
       memoryMb: 256,
@@ -394,16 +434,18 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
               ),
             ]
           : []),
-        // Each check looks for an override (override-stage-condition) that is usually absent: a 404, not a 403, needs ListBucket.
+        // Each check looks for an override (override-stage-condition) that is usually absent.
         ...(conditionPipelines.length > 0
           ? [
               allow(
                 ['s3:GetObject'],
                 conditionPipelines.map((p) => objects(`${ControlPrefix.conditionOverrides}${p}/`)),
               ),
-              listBucket(bucketArn),
             ]
           : []),
+        ...rollbackStatements,
+        // An absent override or manifest must answer 404, not 403; a rollback lists a build's output (it has no stepline manifest).
+        ...(conditionPipelines.length > 0 || rollbackMachines.length > 0 ? [listBucket(bucketArn)] : []),
       ],
     }),
     's3-deploy': fn('s3-deploy', {

@@ -139,4 +139,30 @@ ${SOURCE}
     // Nothing started.
     expect(existsSync(join(project.dir, '.stepline', 'runs'))).toBe(false);
   }, 60_000);
+
+  it('refuses an S3 object key or version on this machine, where an S3 source reads the local repository, naming the action', async () => {
+    project = createProject({
+      'stepline.yml': `name: drops
+stages:
+  - name: Source
+    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, namespace: AssetsVars, outputArtifacts: [Src] }]
+  - name: Read
+    actions: [{ name: List, kind: commands, inputArtifacts: [Src], environmentVariables: { V: "#{AssetsVars.VersionId}" }, commands: [ls] }]
+`,
+    });
+    const run = await runCli(
+      ['run', '--source-revision', 'Assets=S3_OBJECT_VERSION_ID:3HL4kqtJlcpXroDTDmJ', '--source-revision', 'Assets=S3_OBJECT_KEY:app/hotfix.zip'],
+      { cwd: project.dir },
+    );
+    expect(run.code, run.stdout).toBe(1);
+    for (const [i, type] of ['S3_OBJECT_VERSION_ID', 'S3_OBJECT_KEY'].entries())
+      expect(run.stderr).toContain(
+        `sourceRevisions[${i}]: Assets=${type}: on this machine the S3 source Assets reads the local repository in place of s3://drops/app/build.zip, so no object key or version can be chosen: start it on AWS (--target aws)`,
+      );
+    // Nothing was recorded as run.
+    expect(JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout)).toStrictEqual([]);
+    // The same pipeline runs without them, its S3 source read from the local repository (no object: an empty VersionId).
+    const plain = await runCli(['run'], { cwd: project.dir });
+    expect(plain.code, plain.stderr).toBe(0);
+  }, 60_000);
 });

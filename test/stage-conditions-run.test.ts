@@ -20,6 +20,7 @@ const definition = `variables: [{ name: ENV, default: staging }]\n${pipelineYaml
         - { name: OnlyProd, provider: VariableCheck, variable: "#{variables.ENV}", operator: EQ, value: prod }
         - { name: Always, provider: DeploymentWindow, cron: "* * ? * * *", timeZone: Europe/Paris }
         - { name: Healthy, provider: Commands, commands: ["test -f deploy-ok"] }
+        - { name: Ready, provider: LambdaInvoke, functionName: ready-check, userParameters: go, command: "sh ready.sh" }
     actions: [{ name: Ship, kind: invoke, command: "echo shipped to $ENV > shipped.txt" }]
   - name: Announce
     actions: [{ name: Tell, kind: invoke, command: "echo told" }]
@@ -28,7 +29,8 @@ const definition = `variables: [{ name: ENV, default: staging }]\n${pipelineYaml
 
 describe('stepline run with stage conditions', () => {
   it('skips a stage whose VariableCheck does not pass, and enters it when --var makes it pass (inside an open deployment window)', async () => {
-    project = createProject({ 'stepline.yml': definition, 'deploy-ok': '' });
+    // The LambdaInvoke rule's command reads its user parameters from the environment, as a child process would.
+    project = createProject({ 'stepline.yml': definition, 'deploy-ok': '', 'ready.sh': 'test "$USER_PARAMETERS" = go\n' });
     const skipped = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
     expect(skipped.stderr).toBe('');
     expect(skipped.code).toBe(0);
@@ -45,7 +47,7 @@ describe('stepline run with stage conditions', () => {
 
     const entered = await runCli(['run', 'stepline.yml', '--var', 'ENV=prod'], { cwd: project.dir, timeoutMs: 60_000 });
     expect(entered.code).toBe(0);
-    expect(entered.stdout).toMatch(/Deploy: beforeEntry passed \(3 rules passed\)/);
+    expect(entered.stdout).toMatch(/Deploy: beforeEntry passed \(4 rules passed\)/);
     expect(entered.stdout).toMatch(/✔ Deploy · Ship succeeded/);
 
     // Each evaluation of a rule, read back from the history: the later rules did not run where OnlyProd failed.
@@ -57,6 +59,7 @@ describe('stepline run with stage conditions', () => {
       [second?.executionId, 'OnlyProd', 'Succeeded', 'EQ: "prod" equal to "prod"'],
       [second?.executionId, 'Always', 'Succeeded', 'inside the window * * ? * * * (Europe/Paris)'],
       [second?.executionId, 'Healthy', 'Succeeded', expect.stringMatching(/^commands exited with 0/)],
+      [second?.executionId, 'Ready', 'Succeeded', expect.stringMatching(/^sh ready.sh exited with 0/)],
       [first?.executionId, 'OnlyProd', 'Failed', 'EQ: "staging" not equal to "prod"'],
     ]);
     const one = await runCli(['list-rule-executions', '--pipeline-execution-id', first?.executionId ?? ''], { cwd: project.dir });

@@ -330,7 +330,8 @@ describe('ROLLBACK', () => {
       cause: 'Stage Deploy, action Ship failed: health check failed; rolled back by execution exec-2 to the state of execution exec-0',
     });
     const request = calls.find((c) => c.state === 'Deploy · roll back')?.input as { Payload: Record<string, unknown> };
-    expect(request.Payload).toMatchObject({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'exec-1' });
+    // The machine's own ARN ($$.StateMachine.Id): on AWS the conditions function starts the rollback on it.
+    expect(request.Payload).toMatchObject({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'exec-1', stateMachineArn: 'local' });
     expect(calls.some((c) => c.state === 'Announce · Tell')).toBe(false);
   });
 

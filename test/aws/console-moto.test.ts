@@ -6,12 +6,13 @@
  * chart, and no serious axe violation.
  *
  * moto runs no Lambda or CodeBuild Task: every Task becomes a Pass state of the same name (inside the
- * deploy's Map too), so names, order and transitions stay as compiled and the history is moto's own.
+ * deploy's Map too; see helpers/moto-sfn.ts), so names, order and transitions stay as compiled and the
+ * history is moto's own.
  */
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { compilePipeline, type JsonObject, type Pipeline, parsePipeline, type State } from '@stepline/core';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { compilePipeline, type Pipeline, parsePipeline } from '@stepline/core';
 import { type RunningConsole, startConsoleServer } from '@stepline/local';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +20,9 @@ import { AwsBackend } from '../../packages/cli/src/aws/backend';
 import type { PipelineBackend } from '../../packages/cli/src/backend';
 import { BackendConsole, type HistoryReader } from '../../packages/cli/src/console/backend-console';
 import { cloudWatchLogText } from '../../packages/cli/src/console/cloudwatch-logs';
-import { pipelineManifest } from '../../stacks/manifest';
-import type { StateMachinePlan } from '../../stacks/plan';
 import { browserSkipReason, launchChromium, screenshot, seriousViolations } from '../helpers/browser';
 import { type MotoServer, motoClientConfig, motoSkipReason, startMoto } from '../helpers/moto-server';
+import { installOnMoto } from '../helpers/moto-sfn';
 
 const skip = motoSkipReason() ?? browserSkipReason();
 const BUCKET = 'stepline-team-artifacts';
@@ -62,25 +62,6 @@ const pipeline: Pipeline = parsePipeline({
   ],
 });
 
-/** Every Task a Pass state of the same name, nested ones too; the rest as compiled. */
-function passTasks(states: Record<string, State>): Record<string, JsonObject> {
-  return Object.fromEntries(
-    Object.entries(states).map(([name, state]): [string, JsonObject] => {
-      if (state.Type === 'Task') {
-        const flow: JsonObject = state.Next ? { Next: state.Next } : { End: true };
-        return [name, { Type: 'Pass', ...(state.ResultPath !== undefined && { ResultPath: state.ResultPath as string | null }), ...flow }];
-      }
-      if (state.Type === 'Map') {
-        const processor = state.ItemProcessor;
-        return [name, { ...(state as unknown as JsonObject), ItemProcessor: { ...(processor as unknown as JsonObject), States: passTasks(processor.States) } }];
-      }
-      if (state.Type === 'Parallel')
-        return [name, { ...(state as unknown as JsonObject), Branches: state.Branches.map((b) => ({ ...b, States: passTasks(b.States) })) }];
-      return [name, state as unknown as JsonObject];
-    }),
-  );
-}
-
 describe.skipIf(skip)('the AWS console on moto_server', () => {
   let moto: MotoServer;
   let browser: Browser;
@@ -105,20 +86,7 @@ describe.skipIf(skip)('the AWS console on moto_server', () => {
     const sfn = new SFNClient(config);
     const compiled = compilePipeline(pipeline, { target: 'aws', region: 'us-east-1', accountId: '123456789012', artifactBucket: BUCKET });
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const plan = { pipeline, name: 'stepline-team-web', compiled, manifestKey: '_stepline/pipelines/web.json' } as StateMachinePlan;
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: plan.manifestKey, Body: JSON.stringify(pipelineManifest(plan, 'team', BUCKET)) }));
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: 'stepline-team-web',
-        definition: JSON.stringify({ ...compiled.definition, States: passTasks(compiled.definition.States) }),
-        roleArn: 'arn:aws:iam::123456789012:role/stepline-team-web',
-        tags: [
-          { key: 'stepline:pipeline', value: 'web' },
-          { key: 'stepline:installation', value: 'team' },
-          { key: 'stepline:manifest', value: `s3://${BUCKET}/${plan.manifestKey}` },
-        ],
-      }),
-    );
+    await installOnMoto({ s3, sfn }, { pipeline, name: 'stepline-team-web', compiled, manifestKey: '_stepline/pipelines/web.json' }, BUCKET);
     const backend = new AwsBackend({ sfn, s3, stage: 'team', actor: 'ana' });
     console_ = await startConsoleServer({ source: new BackendConsole(backend, 'AWS installation team (us-east-1)', 'ana'), port: 0 });
     const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });

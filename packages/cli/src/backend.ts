@@ -42,6 +42,11 @@ export interface PipelineBackend {
   stopExecution(executionId: string, options: { abandon: boolean; reason?: string }): Promise<void>;
   /** Re-runs a failed execution from its failed stage: locally the same execution, on AWS a new one (`<execution>-r2`). */
   retryStageExecution(executionId: string): Promise<{ executionId: string }>;
+  /**
+   * Runs a stage again, alone, with the state of the newest execution that succeeded through it (or the
+   * one named), as CodePipeline's RollbackStage. On AWS a new execution; on this machine the CLI runs it.
+   */
+  rollbackStage(pipeline: string, stage: string, options: { targetExecution?: string }): Promise<{ executionId: string; targetExecution: string }>;
   disableStageTransition(pipeline: string, stage: string, reason: string): Promise<void>;
   enableStageTransition(pipeline: string, stage: string): Promise<void>;
   decideApproval(executionId: string, decision: DecideApprovalOptions): Promise<void>;

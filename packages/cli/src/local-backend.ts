@@ -113,7 +113,7 @@ export class LocalBackend implements PipelineBackend {
     const { pipeline, file } = await this.pipeline(name);
     // Refused here, not in a log nobody reads: unknown variables, actions this machine cannot run.
     checkVariableOverrides(pipeline, options.variables);
-    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? []);
+    const revisions = checkSourceRevisionOverrides(pipeline, options.sourceRevisions ?? [], 'local');
     compileForThisMachine(pipeline);
     const executionId = options.clientRequestToken ?? newExecutionId(new Date(), Math.random);
     if (this.store.getExecution(executionId)) return { executionId };
@@ -147,6 +147,10 @@ export class LocalBackend implements PipelineBackend {
 
   async retryStageExecution(): Promise<{ executionId: string }> {
     throw new UsageError('retry-stage-execution runs in the foreground on this machine (the CLI handles it)');
+  }
+
+  async rollbackStage(): Promise<{ executionId: string; targetExecution: string }> {
+    throw new UsageError('rollback-stage runs in the foreground on this machine (the CLI handles it)');
   }
 
   async disableStageTransition(name: string, stage: string, reason: string): Promise<void> {

@@ -4,4 +4,5 @@
  */
 export * from './canary/index';
 export * from './errors';
+export * from './executions/index';
 export * from './gates/index';

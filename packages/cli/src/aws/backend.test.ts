@@ -1,4 +1,13 @@
-import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineForExecutionCommand,
@@ -58,6 +67,20 @@ function fakeS3(gate?: GateState) {
     const etag = `"g${++version}"`;
     objects.set(input.Key, { text: input.Body, etag });
     return { ETag: etag };
+  });
+  s3.on(CopyObjectCommand).callsFake(async (input: { Key: string; CopySource: string; IfNoneMatch?: string }) => {
+    const from = objects.get(decodeURIComponent(input.CopySource.slice(`${BUCKET}/`.length)));
+    if (!from) throw noSuchKey();
+    if (input.IfNoneMatch === '*' && objects.has(input.Key))
+      throw new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'precondition' });
+    objects.set(input.Key, { ...from });
+    return {};
+  });
+  s3.on(ListObjectsV2Command).callsFake(async (input: { Prefix: string; Delimiter?: string }) => {
+    const keys = [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).sort();
+    if (input.Delimiter === undefined) return { Contents: keys.map((Key) => ({ Key })) };
+    const prefixes = new Set(keys.map((k) => `${input.Prefix}${k.slice(input.Prefix.length).split('/')[0]}/`));
+    return { CommonPrefixes: [...prefixes].map((Prefix) => ({ Prefix })) };
   });
   return objects;
 }
@@ -375,8 +398,19 @@ describe('AwsBackend: changes', () => {
     await expect(backend().stopExecution('exec-2', { abandon: false })).rejects.toThrow('execution exec-2 is not in progress (SUCCEEDED)');
   });
 
-  it('retry-stage-execution: starts the machine again at the failed stage with the state it had there', async () => {
-    fakeS3();
+  it('retry-stage-execution: starts the machine again at the failed stage with the state it had there, and its earlier artifacts', async () => {
+    const objects = fakeS3();
+    // The source artifact of exec-2, as the source function stores it: files, then the manifest.
+    const index = '<h1>v2</h1>';
+    objects.set('web/exec-2/src/index.html', { text: index, etag: '"i"' });
+    const manifest = {
+      artifact: 'src',
+      pipeline: 'web',
+      executionId: 'exec-2',
+      createdAt: '2026-12-05T00:00:00.000Z',
+      files: [{ path: 'index.html', sha256: createHash('sha256').update(index).digest('hex'), size: index.length }],
+    };
+    objects.set('web/exec-2/src/manifest.json', { text: JSON.stringify(manifest), etag: '"s"' });
     const input = { pipeline: 'web', trigger: { type: 'Webhook' }, source: {}, variables: {} };
     const atBuild = { input, variables: { ENV: 'staging' }, actions: { Source_Checkout: { variables: { CommitId: 'c0ffee' } } } };
     const failed = new HistoryWriter()
@@ -396,11 +430,128 @@ describe('AwsBackend: changes', () => {
 
     expect(await backend().retryStageExecution('exec-2')).toStrictEqual({ executionId: 'exec-2-r3' });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'exec-2-r3', input: JSON.stringify({ resume: { stage: 'Build', state: atBuild } }) });
+    // The machine reads artifacts under the execution's own name: the retry finds exec-2's there.
+    expect(objects.get('web/exec-2-r3/src/index.html')?.text).toBe(index);
+    expect(objects.has('web/exec-2-r3/src/manifest.json')).toBe(true);
 
     sfn.on(DescribeExecutionCommand).resolves(running('exec-2', { status: 'SUCCEEDED' }));
     await expect(backend().retryStageExecution('exec-2')).rejects.toThrow(
       'execution exec-2 is succeeded: only a failed, stopped or timed-out execution can be retried',
     );
+  });
+
+  describe('rollback-stage', () => {
+    const input = (commit: string) => ({ pipeline: 'web', trigger: { type: 'Webhook' }, source: { commitId: commit }, variables: {} });
+    const atDeploy = (commit: string) => ({
+      input: input(commit),
+      variables: { ENV: 'prod' },
+      actions: { Source_Checkout: { variables: { CommitId: commit } } },
+    });
+    /** An execution that went through Deploy: it succeeded there, or (`fails`) failed there. */
+    const throughDeploy = (commit: string, fails = false) => {
+      const history = new HistoryWriter()
+        .started(input(commit))
+        .gate('Source')
+        .entered('Source · Checkout')
+        .exited('Source · Checkout')
+        .gate('Build')
+        .entered('Build · Compile')
+        .exited('Build · Compile')
+        .gate('Approve')
+        .entered('Approve · Release')
+        .exited('Approve · Release')
+        .gate('Deploy', atDeploy(commit))
+        .entered('Deploy · Ship', atDeploy(commit));
+      return fails ? history.failed('lambda', 'Stepline.ActionFailed', 'ship failed') : history.exited('Deploy · Ship');
+    };
+    const listed = (name: string, status: 'FAILED' | 'SUCCEEDED') => ({
+      executionArn: executionArn('web', name),
+      stateMachineArn: machineArn('web'),
+      name,
+      status,
+      startDate: new Date('2026-11-26T10:00:00Z'),
+    });
+    /** Executions newest first: bad-2 failed in Deploy, good-1 and good-0 went through it. */
+    function executions() {
+      sfn.on(ListExecutionsCommand).resolves({ executions: [listed('bad-2', 'FAILED'), listed('good-1', 'SUCCEEDED'), listed('good-0', 'SUCCEEDED')] });
+      sfn.on(GetExecutionHistoryCommand, { executionArn: executionArn('web', 'bad-2') }).resolves({ events: throughDeploy('bad', true).events });
+      sfn.on(GetExecutionHistoryCommand, { executionArn: executionArn('web', 'good-1') }).resolves({ events: throughDeploy('good1').events });
+      sfn.on(GetExecutionHistoryCommand, { executionArn: executionArn('web', 'good-0') }).resolves({ events: throughDeploy('good0').events });
+      sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'none', $metadata: {} }));
+      sfn.on(DescribeExecutionCommand, { executionArn: executionArn('web', 'good-0') }).resolves(running('good-0', { status: 'SUCCEEDED' }));
+      sfn.on(StartExecutionCommand).callsFake(async (i: { name: string }) => ({ executionArn: executionArn('web', i.name) }));
+    }
+    const sourceManifest = (execution: string) =>
+      JSON.stringify({
+        artifact: 'src',
+        pipeline: 'web',
+        executionId: execution,
+        createdAt: '2026-11-26T10:00:00Z',
+        files: [{ path: 'index.html', sha256: 'a'.repeat(64), size: 4 }],
+      });
+
+    it('starts today’s machine at the stage with the newest good execution’s state, its artifacts copied under the new execution', async () => {
+      const objects = fakeS3();
+      // The source artifact has stepline's manifest; the build's output (CodeBuild's) has none and is listed.
+      objects.set('web/good-1/src/manifest.json', { text: sourceManifest('good-1'), etag: '"1"' });
+      objects.set('web/good-1/src/index.html', { text: 'good', etag: '"2"' });
+      objects.set('web/good-1/out/app.js', { text: 'app', etag: '"3"' });
+      objects.set('web/good-1/out/assets/a b.css', { text: 'css', etag: '"4"' });
+      executions();
+
+      const started = await backend().rollbackStage('web', 'Deploy', {});
+
+      expect(started).toStrictEqual({ executionId: 'rollback-Deploy-20261126T120000Z-7fffffff', targetExecution: 'good-1' });
+      const state = atDeploy('good1');
+      const rollbackState = {
+        ...state,
+        input: { ...state.input, rollback: { stage: 'Deploy', targetExecution: 'good-1' }, trigger: { type: 'ManualRollback', actor: 'ana' } },
+      };
+      expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+      expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+        stateMachineArn: machineArn('web'),
+        name: started.executionId,
+        input: JSON.stringify({ resume: { stage: 'Deploy', state: rollbackState } }),
+      });
+      const copied = [...objects.keys()].filter((k) => k.startsWith(`web/${started.executionId}/`)).sort();
+      expect(copied).toStrictEqual(
+        ['app.js', 'assets/a b.css']
+          .map((f) => `web/${started.executionId}/out/${f}`)
+          .concat(['index.html', 'manifest.json'].map((f) => `web/${started.executionId}/src/${f}`)),
+      );
+      expect(objects.get(`web/${started.executionId}/src/index.html`)?.text).toBe('good');
+    });
+
+    it('rolls back to the execution named, and only if it succeeded through the stage', async () => {
+      fakeS3();
+      executions();
+      expect(await backend().rollbackStage('web', 'Deploy', { targetExecution: 'good-0' })).toMatchObject({ targetExecution: 'good-0' });
+      sfn.on(DescribeExecutionCommand, { executionArn: executionArn('web', 'bad-2') }).resolves(running('bad-2', { status: 'FAILED' }));
+      await expect(backend().rollbackStage('web', 'Deploy', { targetExecution: 'bad-2' })).rejects.toThrow(
+        'rollback-stage: execution bad-2 did not succeed through stage Deploy: it cannot be rolled back to',
+      );
+      await expect(backend().rollbackStage('web', 'Deploy', { targetExecution: 'gone' })).rejects.toThrow('rollback-stage: no execution gone of pipeline web');
+    });
+
+    it('refuses as on one machine: the source stage, a middle stage without a ROLLBACK condition, no good execution, PARALLEL mode', async () => {
+      const objects = fakeS3();
+      executions();
+      await expect(backend().rollbackStage('web', 'Source', {})).rejects.toThrow(
+        'rollback-stage: stage Source is the source stage: there is nothing to roll back to',
+      );
+      await expect(backend().rollbackStage('web', 'Approve', {})).rejects.toThrow(
+        'rollback-stage: stage Approve has no ROLLBACK condition, so a rollback of it would run the later stages too',
+      );
+      sfn.on(ListExecutionsCommand).resolves({ executions: [listed('bad-2', 'FAILED')] });
+      await expect(backend().rollbackStage('web', 'Deploy', {})).rejects.toThrow(
+        'rollback-stage: no earlier execution of web succeeded through stage Deploy: there is nothing to roll back to',
+      );
+      const parallel = parsePipeline({ ...webPipeline, executionMode: 'PARALLEL' });
+      const compiled = compilePipeline(parallel, { target: 'aws', region: 'eu-west-1', accountId: '123456789012', artifactBucket: BUCKET });
+      objects.set('_stepline/pipelines/web.json', { text: JSON.stringify(manifestOf(parallel, compiled)), etag: '"p"' });
+      await expect(backend().rollbackStage('web', 'Deploy', {})).rejects.toThrow('rollback-stage: a stage cannot be rolled back in PARALLEL execution mode');
+      expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    });
   });
 
   it('disable / enable-stage-transition: writes the gate state conditionally and releases what it held', async () => {

@@ -10,17 +10,14 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  DescribeStateMachineForExecutionCommand,
   ExecutionAlreadyExists,
   type ExecutionListItem,
   ListExecutionsCommand,
   ListTagsForResourceCommand,
-  paginateGetExecutionHistory,
   paginateListStateMachines,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   type SFNClient,
-  type HistoryEvent as SfnHistoryEvent,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -37,8 +34,6 @@ import {
   executionName,
   gateStateName,
   type HistoryEvent,
-  machineHash,
-  machineManifestKey,
   newExecutionId,
   overridableCondition,
   type Pipeline,
@@ -53,6 +48,17 @@ import {
   stageToRetry,
   TriggerType,
 } from '@stepline/core';
+import {
+  copyStageInputs,
+  executionArnOf,
+  MachineManifests,
+  mapLimit,
+  normalizeHistory,
+  RollbackRefused,
+  readHistory,
+  stageEntryState,
+  startRollback,
+} from '@stepline/functions/executions';
 // The gate adapters only: the CLI need not load the canary's SDK clients.
 import { GateService, S3GateStore, SfnTaskResponder } from '@stepline/functions/gates';
 import type {
@@ -66,7 +72,7 @@ import type {
 } from '../backend';
 import { UsageError } from '../errors';
 import { explainAwsError } from './credentials';
-import { approvalsFrom, buildsFrom, normalizeHistory, variablesFrom } from './history';
+import { approvalsFrom, buildsFrom, variablesFrom } from './history';
 import { ManifestTag, type PipelineManifest, parseManifest, parseS3Url } from './manifest';
 
 export interface AwsBackendOptions {
@@ -113,8 +119,7 @@ export class AwsBackend implements PipelineBackend {
   private readonly now: () => Date;
   private readonly random: () => number;
   private installed: Promise<InstalledPipeline[]> | undefined;
-  /** Manifests of earlier machines, by S3 key: written once, never changed. */
-  private readonly machineManifests = new Map<string, Promise<PipelineManifest | undefined>>();
+  private readonly manifests: MachineManifests;
 
   constructor(options: AwsBackendOptions) {
     this.sfn = options.sfn;
@@ -124,6 +129,7 @@ export class AwsBackend implements PipelineBackend {
     this.listLimit = options.listLimit ?? 20;
     this.now = options.now ?? (() => new Date());
     this.random = options.random ?? Math.random;
+    this.manifests = new MachineManifests(this.sfn, this.s3);
   }
 
   listPipelines(): Promise<PipelineSummary[]> {
@@ -225,7 +231,7 @@ export class AwsBackend implements PipelineBackend {
     return this.guard('start-pipeline-execution', async () => {
       const installed = await this.pipeline(pipeline);
       const variables = checkVariableOverrides(installed.manifest.pipeline, options.variables);
-      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? []);
+      const sourceRevisions = checkSourceRevisionOverrides(installed.manifest.pipeline, options.sourceRevisions ?? [], 'aws');
       const name = options.clientRequestToken !== undefined ? executionName(options.clientRequestToken) : newExecutionId(this.now(), this.random);
       const input: ExecutionInput = {
         pipeline: installed.name,
@@ -277,13 +283,15 @@ export class AwsBackend implements PipelineBackend {
       // The retry runs the machine deployed today, which enters a stage by the name it has today.
       if (gate !== undefined && installed.manifest.stateMap[gate] === undefined)
         throw new UsageError(`execution ${description.name} failed in stage ${stage}, which the pipeline deployed today no longer has: start a new execution`);
-      const entered = [...events].reverse().find((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === gate);
-      const state = entered?.stateEnteredEventDetails?.input;
+      const state = stage === undefined ? undefined : stageEntryState(events, stage);
       if (stage === undefined || state === undefined) throw new UsageError(`execution ${description.name} never entered a stage it could be retried from`);
-      const input = JSON.stringify({ resume: { stage, state: JSON.parse(state) } } satisfies ResumeInput);
+      const input = JSON.stringify({ resume: { stage, state } } satisfies ResumeInput);
       const base = description.name ?? executionId;
       for (let attempt = 2; attempt < 100; attempt++) {
         const name = executionName(`${base.replace(/-r\d+$/, '')}-r${attempt}`);
+        // The retry reads the earlier stages' artifacts under its own name: copied first (a name
+        // taken already keeps its own, the copies being conditional).
+        await copyStageInputs(this.s3, installed.manifest.artifactBucket, installed.manifest.pipeline, stage, base, name);
         try {
           await this.sfn.send(new StartExecutionCommand({ stateMachineArn: installed.stateMachineArn, name, input }));
           return { executionId: name };
@@ -292,6 +300,34 @@ export class AwsBackend implements PipelineBackend {
         }
       }
       throw new UsageError(`execution ${base} was retried too many times`);
+    });
+  }
+
+  /**
+   * Rolls a stage back (CodePipeline's RollbackStage): a new execution of today's machine, named
+   * `rollback-<stage>-<id>`, runs the stage alone with the artifacts and state data of the newest
+   * execution that succeeded through it, or of `targetExecution`. Refused, with core's reasons, as on
+   * one machine.
+   */
+  rollbackStage(pipeline: string, stage: string, options: { targetExecution?: string }): Promise<{ executionId: string; targetExecution: string }> {
+    return this.guard('rollback-stage', async () => {
+      const installed = await this.pipeline(pipeline);
+      try {
+        const started = await startRollback({
+          sfn: this.sfn,
+          s3: this.s3,
+          stateMachineArn: installed.stateMachineArn,
+          current: { manifest: installed.manifest, location: installed.manifestLocation },
+          stage,
+          name: executionName(`rollback-${stage}-${newExecutionId(this.now(), this.random)}`),
+          trigger: { type: TriggerType.ManualRollback, actor: this.actor },
+          ...(options.targetExecution !== undefined && { targetExecution: options.targetExecution }),
+        });
+        return { executionId: started.executionId, targetExecution: started.targetExecution };
+      } catch (error) {
+        if (error instanceof RollbackRefused) throw new UsageError(`rollback-stage: ${error.message}`, { cause: error });
+        throw error;
+      }
     });
   }
 
@@ -506,35 +542,9 @@ export class AwsBackend implements PipelineBackend {
     throw new UsageError(`no execution ${executionId} in ${within ? `pipeline ${within.name}` : 'any pipeline of this installation'}`);
   }
 
-  /**
-   * The manifest of the machine an execution ran: today's when the execution ran today's machine,
-   * else the one kept under its machine's hash. An execution of a machine deployed before manifests
-   * were kept by hash is read through today's, the best there is.
-   */
-  private async manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
-    const ran = await this.sfn.send(new DescribeStateMachineForExecutionCommand({ executionArn }));
-    if (ran.definition === undefined || installed.manifest.machineHash === undefined) return installed.manifest;
-    const hash = machineHash(ran.definition);
-    if (hash === installed.manifest.machineHash) return installed.manifest;
-    const { bucket, key: current } = installed.manifestLocation;
-    const key = machineManifestKey(current, hash);
-    let own = this.machineManifests.get(key);
-    if (!own) {
-      own = this.readManifest(bucket, key);
-      this.machineManifests.set(key, own);
-      own.catch(() => this.machineManifests.delete(key));
-    }
-    return (await own) ?? installed.manifest;
-  }
-
-  private async readManifest(bucket: string, key: string): Promise<PipelineManifest | undefined> {
-    try {
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return parseManifest((await object.Body?.transformToString('utf8')) ?? '', `s3://${bucket}/${key}`);
-    } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+  /** The manifest of the machine an execution ran (see `MachineManifests`). */
+  private manifestOf(installed: InstalledPipeline, executionArn: string): Promise<PipelineManifest> {
+    return this.manifests.of({ manifest: installed.manifest, location: installed.manifestLocation }, executionArn);
   }
 
   private async describe(executionArn: string, shown: string): Promise<DescribeExecutionCommandOutput> {
@@ -546,12 +556,8 @@ export class AwsBackend implements PipelineBackend {
     }
   }
 
-  private async history(executionArn: string): Promise<SfnHistoryEvent[]> {
-    const events: SfnHistoryEvent[] = [];
-    for await (const page of paginateGetExecutionHistory({ client: this.sfn }, { executionArn, includeExecutionData: true, maxResults: 1000 })) {
-      events.push(...(page.events ?? []));
-    }
-    return events;
+  private history(executionArn: string) {
+    return readHistory(this.sfn, executionArn);
   }
 
   private async summaryOf(installed: InstalledPipeline, item: ExecutionListItem): Promise<ExecutionSummary> {
@@ -602,9 +608,7 @@ function checkStage(installed: InstalledPipeline, stage: string): void {
 }
 
 /** `arn:aws:states:<region>:<account>:stateMachine:<name>` → `arn:aws:states:<region>:<account>:execution:<name>:` */
-function executionArnPrefix(stateMachineArn: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
-}
+const executionArnPrefix = (stateMachineArn: string) => executionArnOf(stateMachineArn, '');
 
 const statusOf = (description: DescribeExecutionCommandOutput) =>
   pipelineExecutionStatus(description.status, description.error === undefined ? {} : { error: description.error });
@@ -628,18 +632,4 @@ function summaryFrom(installed: InstalledPipeline, description: DescribeExecutio
     ...(input?.source.commitId !== undefined && { commitId: input.source.commitId }),
     ...(input?.source.branchName !== undefined && { branch: input.source.branchName }),
   };
-}
-
-/** Maps with at most `limit` calls in flight, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

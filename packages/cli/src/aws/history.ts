@@ -1,74 +1,18 @@
 /**
  * Step Functions execution history → what the CLI shows. The pipeline state itself is computed by
- * core's `pipelineStateFrom` (one place for both runtimes); this module only turns GetExecutionHistory
- * events into its normalized events, and reads what else the history holds: CodeBuild phases,
- * approval decisions and task tokens, and the resolved variables.
+ * core's `pipelineStateFrom` (one place for both runtimes), fed the history the functions package reads
+ * and normalizes (`@stepline/functions/executions`); this module reads what else the history holds:
+ * CodeBuild phases, approval decisions and task tokens, and the resolved variables.
  * @see https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
  */
 import type { HistoryEvent as SfnHistoryEvent } from '@aws-sdk/client-sfn';
-import { buildKey, conditionCheckOutput, ErrorName, FixedState, failureFromStateInput, type HistoryEvent, type StateMap } from '@stepline/core';
+import { buildKey, ErrorName, FixedState, type StateMap } from '@stepline/core';
+import { eventTime as at, HistoryIndex, parseJson } from '@stepline/functions/executions';
 import type { ApprovalRecord, BuildPhaseRecord, ExecutionDetail } from '../backend';
-
-/** Reads events by id and finds, for any event, the state it happened in. */
-class HistoryIndex {
-  private readonly byId = new Map<number, SfnHistoryEvent>();
-  constructor(readonly events: readonly SfnHistoryEvent[]) {
-    for (const e of events) if (e.id !== undefined) this.byId.set(e.id, e);
-  }
-
-  /** The state an event belongs to: the nearest StateEntered up its `previousEventId` chain. */
-  stateOf(event: SfnHistoryEvent): string | undefined {
-    let current: SfnHistoryEvent | undefined = event;
-    for (let hops = 0; current && hops < 1000; hops++) {
-      if (current.stateEnteredEventDetails?.name !== undefined) return current.stateEnteredEventDetails.name;
-      current = current.previousEventId === undefined ? undefined : this.byId.get(current.previousEventId);
-    }
-    return undefined;
-  }
-}
-
-const at = (e: SfnHistoryEvent) => (e.timestamp ?? new Date(0)).toISOString();
-
-function parseJson(text: string | undefined): unknown {
-  if (text === undefined || text === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 const record = (value: unknown): Record<string, unknown> | undefined =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-/** GetExecutionHistory events → core's normalized history (entered, exited with a condition check's answer, failed). */
-export function normalizeHistory(events: readonly SfnHistoryEvent[]): HistoryEvent[] {
-  const index = new HistoryIndex(events);
-  const out: HistoryEvent[] = [];
-  for (const e of events) {
-    const type = e.type ?? '';
-    if (type.endsWith('StateEntered') && e.stateEnteredEventDetails?.name !== undefined) {
-      out.push({ type: 'entered', state: e.stateEnteredEventDetails.name, at: at(e), ...failureFromStateInput(e.stateEnteredEventDetails.input) });
-    } else if (type.endsWith('StateExited') && e.stateExitedEventDetails?.name !== undefined) {
-      // A condition's check Task keeps its answer under $.check: what list-rule-executions reads.
-      const check = type === 'TaskStateExited' ? conditionCheckOutput(parseJson(e.stateExitedEventDetails.output)) : undefined;
-      out.push({ type: 'exited', state: e.stateExitedEventDetails.name, at: at(e), ...(check && { check }) });
-    } else if (type === 'TaskFailed' || type === 'TaskTimedOut' || type === 'TaskStartFailed' || type === 'TaskSubmitFailed') {
-      const state = index.stateOf(e);
-      const details = e.taskFailedEventDetails ?? e.taskTimedOutEventDetails ?? e.taskStartFailedEventDetails ?? e.taskSubmitFailedEventDetails;
-      if (state !== undefined)
-        out.push({
-          type: 'failed',
-          state,
-          at: at(e),
-          ...(details?.error !== undefined && { error: details.error }),
-          ...(details?.cause !== undefined && { cause: details.cause }),
-        });
-    }
-  }
-  return out;
-}
 
 /**
  * CodeBuild builds run by the execution, `Stage.Action` → build id, logs and phases; a batch's builds

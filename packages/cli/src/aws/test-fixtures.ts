@@ -96,10 +96,10 @@ export class HistoryWriter {
     return this.push('TaskFailed', { taskFailedEventDetails: { resourceType, resource: 'x', error, cause } });
   }
 
-  /** A gate Task the gate function answered at once. */
-  gate(stage: string): this {
+  /** A gate Task the gate function answered at once; `state` is the state data the stage was entered with. */
+  gate(stage: string, state: unknown = {}): this {
     const name = `${stage} · enter stage`;
-    return this.entered(name)
+    return this.entered(name, state)
       .scheduled('lambda', { FunctionName: 'gate', Payload: { taskToken: `gate-${stage}` } })
       .succeeded('lambda', {})
       .exited(name);

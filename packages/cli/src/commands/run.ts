@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { ApprovalDecision, newExecutionId, type Pipeline, pipelineStateFrom } from '@stepline/core';
 import { type ApprovalMode, type ApprovalRow, executedMachine, handleApprovalRoute, LocalRuntime, type ProgressSink, type RunResult } from '@stepline/local';
 import { type Command, Option } from 'commander';
-import { addTargetOptions, targetOf, withBackend } from '../backends';
+import { addTargetOptions, type TargetOptions, targetOf, withBackend } from '../backends';
 import { UsageError } from '../errors';
 import { loadPipeline } from '../load-pipeline';
 import { formatDuration, formatTable, printJson } from '../output';
@@ -206,6 +206,22 @@ function report(runtime: LocalRuntime, pipeline: Pipeline, result: RunResult, js
   } else printSummary(result, sink);
 }
 
+/** The flags `addTargetOptions` adds. */
+interface AwsTargetFlags {
+  target?: string;
+  region?: string;
+  profile?: string;
+  install?: string;
+}
+
+/** The AWS installation the flags name. */
+const awsTarget = (opts: AwsTargetFlags): TargetOptions => ({
+  target: 'aws',
+  ...(opts.region && { region: opts.region }),
+  ...(opts.profile && { profile: opts.profile }),
+  ...(opts.install && { stage: opts.install }),
+});
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -247,21 +263,13 @@ export function register(program: Command): void {
     .option('--port <port>', 'port for approval links (0: any free port)', '0')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'stream build and command output')
-    .action(async (id: string, opts: RunOptions & { target: string; region?: string; profile?: string; install?: string }) => {
+    .action(async (id: string, opts: RunOptions & AwsTargetFlags) => {
       if (targetOf(opts.target) === 'aws') {
-        await withBackend(
-          {
-            target: 'aws',
-            ...(opts.region && { region: opts.region }),
-            ...(opts.profile && { profile: opts.profile }),
-            ...(opts.install && { stage: opts.install }),
-          },
-          async (b) => {
-            const { executionId } = await b.retryStageExecution(id);
-            if (opts.json) printJson({ pipelineExecutionId: executionId });
-            else process.stdout.write(`retrying ${executionId}\n`);
-          },
-        );
+        await withBackend(awsTarget(opts), async (b) => {
+          const { executionId } = await b.retryStageExecution(id);
+          if (opts.json) printJson({ pipelineExecutionId: executionId });
+          else process.stdout.write(`retrying ${executionId}\n`);
+        });
         return;
       }
       const { result, interrupted } = await withTerminalRuntime(opts, async (runtime, sink, setExecution) => {
@@ -279,12 +287,14 @@ export function register(program: Command): void {
       process.exitCode = result.status === 'Succeeded' ? 0 : interrupted ? 130 : 1;
     });
 
-  program
-    .command('rollback-stage')
-    .description(
-      'run a stage again, alone, with the artifacts and variables of an earlier execution that succeeded through it (as aws codepipeline rollback-stage)',
-    )
-    .argument('[file]', 'pipeline definition (default: stepline.yml)')
+  addTargetOptions(
+    program
+      .command('rollback-stage')
+      .description(
+        'run a stage again, alone, with the artifacts and variables of an earlier execution that succeeded through it (as aws codepipeline rollback-stage)',
+      )
+      .argument('[file]', 'pipeline definition (default: stepline.yml); with --target aws, the pipeline name'),
+  )
     .requiredOption('--stage <stage>', 'the stage to roll back')
     .option('--target-execution <id>', 'the execution to roll back to (default: the last that succeeded through the stage)')
     .option('--repo <path>', 'git repository the source actions read', '.')
@@ -292,7 +302,17 @@ export function register(program: Command): void {
     .option('--port <port>', 'port for approval links (0: any free port)', '0')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'stream build and command output')
-    .action(async (file: string | undefined, opts: RunOptions & { stage: string; targetExecution?: string }) => {
+    .action(async (file: string | undefined, opts: RunOptions & AwsTargetFlags & { stage: string; targetExecution?: string }) => {
+      if (targetOf(opts.target) === 'aws') {
+        if (file === undefined)
+          throw new UsageError('rollback-stage --target aws: name the pipeline (stepline rollback-stage <pipeline> --stage S --target aws)');
+        await withBackend(awsTarget(opts), async (b) => {
+          const started = await b.rollbackStage(file, opts.stage, { ...(opts.targetExecution !== undefined && { targetExecution: opts.targetExecution }) });
+          if (opts.json) printJson({ pipelineExecutionId: started.executionId, targetExecution: started.targetExecution });
+          else process.stdout.write(`rolling back stage ${opts.stage} to execution ${started.targetExecution} in execution ${started.executionId}\n`);
+        });
+        return;
+      }
       const { pipeline } = await loadPipeline(file);
       const { result, interrupted } = await withTerminalRuntime(opts, async (runtime, sink) => {
         const result = await runtime.rollbackStage({

@@ -212,7 +212,14 @@ export function compileRollback(ctx: ConditionContext, stage: Stage): string {
       resource: Resource.LambdaInvoke,
       parameters: {
         FunctionName: fn,
-        Payload: { request: 'rollback', pipeline: ctx.pipeline.name, stage: stage.name, 'executionId.$': '$$.Execution.Name', 'failure.$': '$.failure' },
+        Payload: {
+          request: 'rollback',
+          pipeline: ctx.pipeline.name,
+          stage: stage.name,
+          'executionId.$': '$$.Execution.Name',
+          'stateMachineArn.$': '$$.StateMachine.Id',
+          'failure.$': '$.failure',
+        },
       },
       resultSelector: { 'rollbackExecution.$': '$.Payload.rollbackExecution', 'targetExecution.$': '$.Payload.targetExecution' },
       resultPath: '$.rollback',

@@ -56,7 +56,8 @@ export interface ConditionCheckResult {
 
 /** The effects a rule needs from its runtime: an alarm's state, a function or command run. */
 export interface RuleEffects {
-  alarmState(rule: Extract<Rule, { provider: 'CloudWatchAlarm' }>): Promise<string>;
+  /** The alarm's state (OK, ALARM, INSUFFICIENT_DATA), or undefined when no alarm has that name. */
+  alarmState(rule: Extract<Rule, { provider: 'CloudWatchAlarm' }>): Promise<string | undefined>;
   invoke(rule: Extract<Rule, { provider: 'LambdaInvoke' }>): Promise<{ passed: boolean; reason: string }>;
   /** `watch` carries what an earlier check started (a build), and keeps what this one starts. */
   commands(rule: Extract<Rule, { provider: 'Commands' }>, watch: ConditionWatch): Promise<EffectOutcome>;
@@ -131,6 +132,9 @@ async function evaluateRule(
     }
     case 'CloudWatchAlarm': {
       const state = await effects.alarmState(rule);
+      // A typo must not turn the check off, nor read as an alarm that fires.
+      if (state === undefined)
+        return { status: CheckStatus.NotMet, reason: `alarm ${rule.alarmName} does not exist: a missing alarm counts as not met (check its name and region)` };
       if (rule.alarmStates.includes(state as (typeof rule.alarmStates)[number]))
         return { status: CheckStatus.NotMet, reason: `alarm ${rule.alarmName} is ${state}` };
       watch.alarmsUntil ??= new Date(now.getTime() + rule.waitTimeMinutes * 60_000).toISOString();

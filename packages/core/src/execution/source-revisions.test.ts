@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipeline, parsePipelineText } from '../model/parse';
 import { refusalOf } from '../testing';
-import { checkSourceRevisionOverrides, parseSourceRevisionFlag, type SourceRevisionOverride, sourceRevisionFor } from './source-revisions';
+import { checkSourceRevisionOverrides, parseSourceRevisionFlag, type SourceRevisionOverride, s3SourceObject, sourceRevisionFor } from './source-revisions';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 const pipeline = parsePipelineText(`
@@ -20,6 +20,7 @@ const check = (flags: string[]) =>
   checkSourceRevisionOverrides(
     pipeline,
     flags.map((f) => parseSourceRevisionFlag(f)),
+    'aws',
   );
 const problems = (flags: string[]) => refusalOf(() => check(flags));
 
@@ -48,7 +49,7 @@ describe('source revision overrides', () => {
         `Make=COMMIT_ID:${SHA}`,
         'App=COMMIT_ID:abc123',
         'App=IMAGE_DIGEST:sha256:0000',
-        'Assets=S3_OBJECT_VERSION_ID:3HL4kqtJlcpXroDTDmJ',
+        'Assets=S3_OBJECT_KEY:other.zip',
         `Assets=COMMIT_ID:${SHA}`,
         `Infra=COMMIT_ID:${SHA}`,
         `Infra=COMMIT_ID:${SHA}`,
@@ -58,9 +59,43 @@ describe('source revision overrides', () => {
       'sourceRevisions[1]: Make=COMMIT_ID: Make is a commands action; only source actions take a revision',
       'sourceRevisions[2]: App=COMMIT_ID: expected a full commit id (40 hexadecimal characters, or 64 in a SHA-256 repository), got "abc123"',
       'sourceRevisions[3]: App=IMAGE_DIGEST: applies to an image of an ECR source; App is a source of provider GitHub: use COMMIT_ID',
-      'sourceRevisions[4]: Assets=S3_OBJECT_VERSION_ID: applies to an S3 source, whose objects stepline does not fetch by key or version: start it on a commit instead; Assets is a source of provider S3',
-      'sourceRevisions[5]: Assets=COMMIT_ID: applies to a commit of a repository source (GitHub, CodeStarSourceConnection, GitLab, Bitbucket, CodeCommit); Assets is a source of provider S3',
+      "sourceRevisions[4]: Assets=S3_OBJECT_KEY: Assets does not allow its object key to be overridden: set allowOverrideForS3ObjectKey: true on it (CodePipeline's AllowOverrideForS3ObjectKey)",
+      'sourceRevisions[5]: Assets=COMMIT_ID: applies to a commit of a repository source (GitHub, CodeStarSourceConnection, GitLab, Bitbucket, CodeCommit); Assets is a source of provider S3: use S3_OBJECT_VERSION_ID or S3_OBJECT_KEY',
       'sourceRevisions[7]: Infra=COMMIT_ID: given twice: one revision of each type per action',
+    ]);
+  });
+
+  it('takes an S3 source’s object version and, where the action allows it, its key, alone or together (on AWS)', () => {
+    /** A pipeline of an S3 source `Assets` (namespace AssetsVars) and an invoke running `command`. */
+    const s3Pipeline = (command = 'true') =>
+      parsePipelineText(`
+name: s3
+stages:
+  - name: Source
+    actions: [{ name: Assets, kind: source, provider: S3, repository: drops/app/build.zip, allowOverrideForS3ObjectKey: true, namespace: AssetsVars, outputArtifacts: [A] }]
+  - name: Use
+    actions: [{ name: Run, kind: invoke, command: "${command}", inputArtifacts: [A] }]
+`);
+    const s3 = s3Pipeline();
+    const flags = ['Assets=S3_OBJECT_VERSION_ID:3HL4kqtJlcpXroDTDmJ', 'Assets=S3_OBJECT_KEY:app/hotfix.zip'].map((f) => parseSourceRevisionFlag(f));
+    const overrides = checkSourceRevisionOverrides(s3, flags, 'aws');
+    expect(s3SourceObject('Assets', 'drops/app/build.zip', overrides)).toStrictEqual({
+      bucket: 'drops',
+      key: 'app/hotfix.zip',
+      versionId: '3HL4kqtJlcpXroDTDmJ',
+    });
+    expect(s3SourceObject('Assets', 'drops/app/build.zip', overrides.slice(0, 1))).toStrictEqual({
+      bucket: 'drops',
+      key: 'app/build.zip',
+      versionId: '3HL4kqtJlcpXroDTDmJ',
+    });
+    expect(s3SourceObject('Assets', 'drops/app/build.zip', [])).toStrictEqual({ bucket: 'drops', key: 'app/build.zip' });
+    // CodePipeline's S3 variables may be referenced, besides every source's.
+    expect(s3Pipeline('echo #{AssetsVars.VersionId} #{AssetsVars.ETag} #{AssetsVars.CommitId}').name).toBe('s3');
+    expect(() => s3Pipeline('echo #{AssetsVars.ImageURI}')).toThrow('unknown variable "ImageURI" in #{AssetsVars.ImageURI}');
+    // One machine reads an S3 source from the local repository: it cannot build an object's version.
+    expect(refusalOf(() => checkSourceRevisionOverrides(s3, flags.slice(0, 1), 'local'))).toStrictEqual([
+      'sourceRevisions[0]: Assets=S3_OBJECT_VERSION_ID: on this machine the S3 source Assets reads the local repository in place of s3://drops/app/build.zip, so no object key or version can be chosen: start it on AWS (--target aws)',
     ]);
   });
 
@@ -73,9 +108,9 @@ describe('source revision overrides', () => {
       ],
     });
     const digest = `sha256:${'a'.repeat(64)}`;
-    const overrides = checkSourceRevisionOverrides(withImage, [parseSourceRevisionFlag(`Image=IMAGE_DIGEST:${digest}`)]);
+    const overrides = checkSourceRevisionOverrides(withImage, [parseSourceRevisionFlag(`Image=IMAGE_DIGEST:${digest}`)], 'aws');
     expect(sourceRevisionFor('Image', {}, overrides)).toStrictEqual({ imageDigest: digest });
-    expect(() => checkSourceRevisionOverrides(withImage, [parseSourceRevisionFlag('Image=IMAGE_DIGEST:latest')])).toThrow(
+    expect(() => checkSourceRevisionOverrides(withImage, [parseSourceRevisionFlag('Image=IMAGE_DIGEST:latest')], 'aws')).toThrow(
       'sourceRevisions[0]: Image=IMAGE_DIGEST: expected an image digest (sha256: and 64 hexadecimal characters), got "latest"',
     );
   });

@@ -37,10 +37,12 @@ const APPLIES: Record<SourceRevisionType, { providers: readonly SourceAction['pr
     why: 'a commit of a repository source (GitHub, CodeStarSourceConnection, GitLab, Bitbucket, CodeCommit)',
   },
   IMAGE_DIGEST: { providers: ['ECR'], why: 'an image of an ECR source' },
-  // stepline's source function reads commits; it does not fetch S3 objects by key or version.
-  S3_OBJECT_VERSION_ID: { providers: [], why: 'an S3 source, whose objects stepline does not fetch by key or version: start it on a commit instead' },
-  S3_OBJECT_KEY: { providers: [], why: 'an S3 source, whose objects stepline does not fetch by key or version: start it on a commit instead' },
+  S3_OBJECT_VERSION_ID: { providers: ['S3'], why: 'a version of an S3 source’s object' },
+  S3_OBJECT_KEY: { providers: ['S3'], why: 'the object key of an S3 source' },
 };
+
+/** Where overrides are checked for: the runtime that will build them. */
+export type OverrideTarget = 'aws' | 'local';
 
 /** A full git object id: SHA-1 (40) or SHA-256 (64) hexadecimal characters. */
 const COMMIT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
@@ -67,9 +69,15 @@ export function parseSourceRevisionFlag(text: string, where = '--source-revision
 /**
  * Checks overrides against the pipeline, as StartPipelineExecution does before it starts: each names
  * a source action of this pipeline, a type that applies to its provider, a well-formed value, and no
- * action gets two of one type. Throws `DefinitionError` listing every problem.
+ * action gets two of one type; on `target`, a revision that runtime can build (one machine reads an S3
+ * source from the local repository, so it takes no S3 object key or version). Throws `DefinitionError`
+ * listing every problem.
  */
-export function checkSourceRevisionOverrides(pipeline: Pipeline, overrides: readonly SourceRevisionOverride[]): SourceRevisionOverride[] {
+export function checkSourceRevisionOverrides(
+  pipeline: Pipeline,
+  overrides: readonly SourceRevisionOverride[],
+  target: OverrideTarget,
+): SourceRevisionOverride[] {
   const issues: DefinitionIssue[] = [];
   const sources = new Map(pipeline.stages.flatMap((s) => s.actions.flatMap((a) => (a.kind === 'source' ? [[a.name, a] as const] : []))));
   const seen = new Set<string>();
@@ -89,9 +97,21 @@ export function checkSourceRevisionOverrides(pipeline: Pipeline, overrides: read
     }
     const applies = APPLIES[o.revisionType];
     if (!applies.providers.includes(action.provider)) {
-      add(`applies to ${applies.why}; ${o.actionName} is a source of provider ${action.provider}${action.provider === 'S3' ? '' : ': use COMMIT_ID'}`);
+      add(
+        `applies to ${applies.why}; ${o.actionName} is a source of provider ${action.provider}: use ${action.provider === 'S3' ? 'S3_OBJECT_VERSION_ID or S3_OBJECT_KEY' : action.provider === 'ECR' ? 'IMAGE_DIGEST' : 'COMMIT_ID'}`,
+      );
       return;
     }
+    if (action.provider === 'S3' && target === 'local') {
+      add(
+        `on this machine the S3 source ${o.actionName} reads the local repository in place of s3://${action.repository}, so no object key or version can be chosen: start it on AWS (--target aws)`,
+      );
+      return;
+    }
+    if (o.revisionType === SourceRevisionType.S3ObjectKey && action.allowOverrideForS3ObjectKey !== true)
+      add(
+        `${o.actionName} does not allow its object key to be overridden: set allowOverrideForS3ObjectKey: true on it (CodePipeline's AllowOverrideForS3ObjectKey)`,
+      );
     if (o.revisionType === SourceRevisionType.ImageDigest && !IMAGE_DIGEST.test(o.revisionValue))
       add(`expected an image digest (sha256: and 64 hexadecimal characters), got "${o.revisionValue}"`);
     if (o.revisionType === SourceRevisionType.CommitId && !COMMIT_ID.test(o.revisionValue))
@@ -114,4 +134,24 @@ export function sourceRevisionFor(action: string, trigger: SourceRevision, overr
   );
   if (!named) return trigger;
   return named.revisionType === SourceRevisionType.ImageDigest ? { imageDigest: named.revisionValue } : { commitId: named.revisionValue };
+}
+
+/** The object an S3 source reads: its bucket and key (`repository: bucket/key`), with the key and version a start named for it. */
+export interface S3SourceObject {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+/**
+ * The object an S3 source builds: its configured key, else the key a start named (S3_OBJECT_KEY), at
+ * the version a start named (S3_OBJECT_VERSION_ID), else the latest. Both may be given together.
+ * @see https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html
+ */
+export function s3SourceObject(action: string, repository: string, overrides: readonly SourceRevisionOverride[] | undefined): S3SourceObject {
+  const slash = repository.indexOf('/');
+  const named = (type: SourceRevisionType) => overrides?.find((o) => o.actionName === action && o.revisionType === type)?.revisionValue;
+  const key = named(SourceRevisionType.S3ObjectKey) ?? repository.slice(slash + 1);
+  const versionId = named(SourceRevisionType.S3ObjectVersionId);
+  return { bucket: repository.slice(0, slash), key, ...(versionId !== undefined && { versionId }) };
 }

@@ -158,6 +158,32 @@ describe('importCodePipeline', () => {
     expect(imported?.notes).toStrictEqual([]);
   });
 
+  it('imports an S3 source: its bucket and key, and whether a start may name another key (AllowOverrideForS3ObjectKey)', () => {
+    const s3Source = (allow?: string) => ({
+      name: 'Source',
+      actions: [
+        {
+          name: 'Drop',
+          actionTypeId: { category: 'Source', owner: 'AWS', provider: 'S3', version: '1' },
+          configuration: { S3Bucket: 'drops', S3ObjectKey: 'app/build.zip', ...(allow !== undefined && { AllowOverrideForS3ObjectKey: allow }) },
+          outputArtifacts: [{ name: 'SourceArtifact' }],
+        },
+      ],
+    });
+    const first = (allow?: string) => importCodePipeline(declaration([s3Source(allow), codeBuildStage({ ProjectName: 'app-build' })]), 'p.json')[0];
+    const allowed = first('true');
+    expect(allowed?.definition.stages[0]?.actions[0]).toStrictEqual({
+      name: 'Drop',
+      outputArtifacts: ['SourceArtifact'],
+      kind: 'source',
+      provider: 'S3',
+      repository: 'drops/app/build.zip',
+      allowOverrideForS3ObjectKey: true,
+    });
+    expect(allowed?.notes).toStrictEqual([]);
+    expect(first('false')?.definition.stages[0]?.actions[0]).not.toHaveProperty('allowOverrideForS3ObjectKey');
+  });
+
   it('refuses an unsupported provider, naming the stage, the action and the provider', () => {
     const deploy = {
       name: 'Deploy',

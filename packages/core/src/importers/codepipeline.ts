@@ -498,7 +498,7 @@ const CONFIG_READ: Record<string, readonly string[]> = {
   GitHub: ['Owner', 'Repo', 'Branch'],
   CodeStarSourceConnection: ['ConnectionArn', 'FullRepositoryId', 'BranchName'],
   CodeCommit: ['RepositoryName', 'BranchName'],
-  S3: ['S3Bucket', 'S3ObjectKey'],
+  S3: ['S3Bucket', 'S3ObjectKey', 'AllowOverrideForS3ObjectKey'],
 };
 
 function convertAction(
@@ -602,6 +602,8 @@ function convertAction(
         repository: repository ?? '',
         ...(branch !== undefined && { branch }),
         ...(connectionArn !== undefined && { connectionArn }),
+        // CodePipeline writes it as the text "true" or "false".
+        ...(provider === 'S3' && String(config.AllowOverrideForS3ObjectKey) === 'true' && { allowOverrideForS3ObjectKey: true }),
       });
     }
     case 'CodeBuild': {

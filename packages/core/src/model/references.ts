@@ -27,6 +27,9 @@ export const EXECUTION_VARIABLES = ['PipelineExecutionId', 'PipelineName'] as co
 export const SOURCE_VARIABLES = ['CommitId', 'BranchName', 'CommitMessage', 'AuthorName', 'AuthorDate', 'FullRepositoryName', 'ProviderType'] as const;
 export type SourceVariables = Record<(typeof SOURCE_VARIABLES)[number], string>;
 
+/** Output variables of an S3 source action: CodePipeline's (ETag, VersionId) besides every source's. */
+export const S3_SOURCE_VARIABLES = [...SOURCE_VARIABLES, 'ETag', 'VersionId'] as const;
+
 /** Output variables of an ECR source action, as CodePipeline's. */
 export const ECR_SOURCE_VARIABLES = ['RegistryId', 'RepositoryName', 'ImageTag', 'ImageDigest', 'ImageURI'] as const;
 export type EcrSourceVariables = Record<(typeof ECR_SOURCE_VARIABLES)[number], string>;

@@ -81,6 +81,11 @@ export const SourceActionSchema = z
     branch: text('a branch name').default('main'),
     /** CodeConnections (CodeStar) connection used to read the repository on AWS. */
     connectionArn: text('a connection ARN').optional(),
+    /**
+     * S3 only: whether a start may name another object key (`S3_OBJECT_KEY`), as CodePipeline's
+     * AllowOverrideForS3ObjectKey. @default false
+     */
+    allowOverrideForS3ObjectKey: z.boolean({ error: 'expected true or false' }).optional(),
     /** ECR only: the image tag whose pushes start the pipeline and whose image is the source. @default latest */
     imageTag: text('an image tag')
       .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: 'expected an image tag: letters, digits, _ . -, at most 128 characters' })
@@ -104,6 +109,18 @@ export const SourceActionSchema = z
     }
     for (const key of ['imageTag', 'local'] as const)
       if (a[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only an ECR source takes ${key} (this one is ${a.provider})` });
+    if (a.provider === 'S3' && !/^[^/]+\/.+$/.test(a.repository))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repository'],
+        message: `expected bucket/key for an S3 source (its S3Bucket and S3ObjectKey), got ${a.repository}`,
+      });
+    if (a.allowOverrideForS3ObjectKey !== undefined && a.provider !== 'S3')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowOverrideForS3ObjectKey'],
+        message: `only an S3 source takes allowOverrideForS3ObjectKey (this one is ${a.provider})`,
+      });
     if ((a.provider === 'GitLab' || a.provider === 'Bitbucket') && !a.repository.includes('/'))
       ctx.addIssue({
         code: 'custom',

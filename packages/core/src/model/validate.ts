@@ -13,6 +13,7 @@ import {
   PIPELINE_VARIABLES_NAMESPACE,
   referenceFields,
   referencesIn,
+  S3_SOURCE_VARIABLES,
   SOURCE_VARIABLES,
   STEP_FUNCTIONS_VARIABLES,
 } from './references';
@@ -42,7 +43,7 @@ export function runsBefore(a: ActionPosition, b: ActionPosition): boolean {
 export function outputVariablesOf(action: Action): readonly string[] | undefined {
   switch (action.kind) {
     case 'source':
-      return action.provider === 'ECR' ? ECR_SOURCE_VARIABLES : SOURCE_VARIABLES;
+      return action.provider === 'ECR' ? ECR_SOURCE_VARIABLES : action.provider === 'S3' ? S3_SOURCE_VARIABLES : SOURCE_VARIABLES;
     case 'approval':
       return APPROVAL_VARIABLES;
     case 'build':

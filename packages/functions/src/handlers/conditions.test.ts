@@ -2,7 +2,8 @@ import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwa
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, type GetObjectCommandOutput, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { type ConditionCheckPayload, commandsBuildspec, type Rule } from '@stepline/core';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type ConditionCheckPayload, commandsBuildspec, parsePipeline, type Rule, rollbackInput } from '@stepline/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createConditionsHandler } from './conditions';
@@ -10,6 +11,7 @@ import { createConditionsHandler } from './conditions';
 const cloudwatch = mockClient(CloudWatchClient);
 const lambda = mockClient(LambdaClient);
 const codebuild = mockClient(CodeBuildClient);
+const sfn = mockClient(SFNClient);
 const s3 = mockClient(S3Client);
 const handler = createConditionsHandler({
   cloudwatch: () => new CloudWatchClient({}),
@@ -18,6 +20,7 @@ const handler = createConditionsHandler({
   s3: () => new S3Client({}),
   bucket: () => 'stepline-team-artifacts',
   projectPrefix: () => 'stepline-team',
+  rollback: { sfn: () => new SFNClient({}), s3: () => new S3Client({}), env: { ARTIFACT_BUCKET: 'artifacts' } },
 });
 const noSuchKey = () => new S3ServiceException({ name: 'NoSuchKey', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'no such key' });
 
@@ -34,6 +37,7 @@ beforeEach(() => {
   cloudwatch.reset();
   lambda.reset();
   codebuild.reset();
+  sfn.reset();
   s3.reset();
   // No override unless a test records one.
   s3.on(GetObjectCommand).rejects(noSuchKey());
@@ -47,9 +51,11 @@ describe('the conditions function', () => {
     expect(cloudwatch).toHaveReceivedCommandWith(DescribeAlarmsCommand, { AlarmNames: ['web-5xx'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] });
   });
 
-  it('counts an alarm it cannot find as firing', async () => {
+  it('counts an alarm it cannot find as not met, saying so, whatever states the rule fails on', async () => {
     cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
-    expect(await handler(check([alarmRule]))).toMatchObject({ status: 'NOT_MET', reason: 'alarm web-5xx is ALARM' });
+    const missing = 'alarm web-5xx does not exist: a missing alarm counts as not met (check its name and region)';
+    expect(await handler(check([alarmRule]))).toMatchObject({ status: 'NOT_MET', reason: missing });
+    expect(await handler(check([{ ...alarmRule, alarmStates: ['INSUFFICIENT_DATA'] }]))).toMatchObject({ status: 'NOT_MET', reason: missing });
   });
 
   it('invokes a LambdaInvoke rule’s function: it passes unless the function fails', async () => {
@@ -63,8 +69,41 @@ describe('the conditions function', () => {
     expect(await handler(check([rule]))).toMatchObject({ status: 'NOT_MET', reason: 'preflight failed: {"errorMessage":"not ready"}' });
   });
 
-  it('refuses a rollback, saying why', async () => {
-    await expect(handler({ request: 'rollback' } as never)).rejects.toThrow('automatic ROLLBACK is not available on AWS yet');
+  it('a retried roll back Task finds the rollback it started, named after the failed execution, and starts no second one', async () => {
+    const machine = 'arn:aws:states:eu-west-1:123456789012:stateMachine:stepline-team-web';
+    const good = { input: { pipeline: 'web', trigger: { type: 'Webhook' as const }, source: {}, variables: {} } };
+    const resume = rollbackInput('Deploy', 'good-1', good, 'bad-2', { type: 'AutomatedRollback' });
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:stepline-team-web:bad-2-rollback' })
+      .resolves({ name: 'bad-2-rollback', status: 'RUNNING', input: JSON.stringify(resume) });
+    s3.on(GetObjectCommand).callsFake(async () => ({ Body: { transformToString: async () => JSON.stringify(manifest) } }));
+    const manifest = {
+      version: 1,
+      installation: 'team',
+      pipeline: parsePipeline({
+        name: 'web',
+        stages: [
+          { name: 'Source', actions: [{ name: 'Checkout', kind: 'source', repository: 'acme/web', outputArtifacts: ['Src'] }] },
+          { name: 'Deploy', actions: [{ name: 'Ship', kind: 'invoke', function: 'ship', inputArtifacts: ['Src'] }] },
+        ],
+      }),
+      stateMap: {},
+      stateMachineName: 'stepline-team-web',
+      artifactBucket: 'artifacts',
+      gatePrefix: '_stepline/gates/',
+    };
+
+    const answer = await handler({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'bad-2', stateMachineArn: machine });
+
+    expect(answer).toStrictEqual({ rollbackExecution: 'bad-2-rollback', targetExecution: 'good-1' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    expect(sfn).toHaveReceivedCommandTimes(ListExecutionsCommand, 0);
+  });
+
+  it('refuses a rollback request that does not name the machine', async () => {
+    await expect(handler({ request: 'rollback', pipeline: 'web', stage: 'Deploy', executionId: 'bad-2', stateMachineArn: 'local' })).rejects.toThrow(
+      'not a rollback request: stateMachineArn: expected the state machine ARN ($$.StateMachine.Id)',
+    );
   });
 });
 

@@ -5,13 +5,14 @@
  * function (the rule passes unless the function fails), a Commands rule runs as a build of the
  * CodeBuild project the installation creates for it. A condition overridden by hand
  * (override-stage-condition) passes without running its rules: the CLI records the override in the
- * artifact bucket and the check reads it first. A rollback needs executions this function does not
- * start: it is refused with the reason.
+ * artifact bucket and the check reads it first. The `roll back` Task's request starts the stage's
+ * rollback execution (../conditions/rollback-request.ts).
  */
 import { CloudWatchClient as CloudWatch, type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { BatchGetBuildsCommand, type Build, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import {
   COMMANDS_RULE_TIMEOUT_MINUTES,
@@ -27,6 +28,7 @@ import {
   ruleProjectName,
   SteplineError,
 } from '@stepline/core';
+import { handleRollbackRequest, type RollbackAnswer, type RollbackRequestDependencies } from '../conditions/rollback-request';
 import { lazy, requiredEnv } from '../runtime';
 import { readJsonIfPresent } from '../s3-json';
 
@@ -40,19 +42,25 @@ export interface ConditionsDependencies {
   /** The prefix of the projects the installation creates (a Commands rule's project is named from it). */
   projectPrefix: () => string;
   now?: () => Date;
+  /** What a rollback request needs: Step Functions, S3 and the artifact bucket's name. */
+  rollback?: RollbackRequestDependencies;
 }
 
 /** A Commands rule's build is looked at again this often while it runs. */
 export const RULE_BUILD_POLL_SECONDS = 15;
 
-export function createConditionsHandler(deps: ConditionsDependencies) {
-  return async (event: unknown): Promise<ConditionCheckResult> => {
+/** A check answers a check, a rollback request a rollback (the Task's payload says which). */
+export interface ConditionsHandler {
+  (event: ConditionCheckPayload & { variables?: Record<string, string> }): Promise<ConditionCheckResult>;
+  (event: { request: 'rollback' } & Record<string, unknown>): Promise<RollbackAnswer>;
+}
+
+export function createConditionsHandler(deps: ConditionsDependencies): ConditionsHandler {
+  const handle = async (event: unknown): Promise<ConditionCheckResult | RollbackAnswer> => {
     const payload = event as ConditionCheckPayload & { request?: string; variables?: Record<string, string> };
     if (payload.request === 'rollback') {
-      throw new SteplineError(
-        ErrorName.DefinitionInvalid,
-        'automatic ROLLBACK is not available on AWS yet: roll the stage back with retry-stage-execution of the good execution',
-      );
+      if (!deps.rollback) throw new SteplineError(ErrorName.Configuration, 'this conditions function was made without what a rollback needs');
+      return handleRollbackRequest(event, deps.rollback);
     }
     const override = await readJsonIfPresent<ConditionOverride>(
       deps.s3(),
@@ -61,6 +69,7 @@ export function createConditionsHandler(deps: ConditionsDependencies) {
     );
     return evaluateCondition(payload, ruleEffects(deps, payload), deps.now?.() ?? new Date(), override);
   };
+  return handle as ConditionsHandler;
 }
 
 function ruleEffects(deps: ConditionsDependencies, payload: ConditionCheckPayload & { variables?: Record<string, string> }): RuleEffects {
@@ -68,8 +77,7 @@ function ruleEffects(deps: ConditionsDependencies, payload: ConditionCheckPayloa
     alarmState: async (rule) => {
       const answer = await deps.cloudwatch().send(new DescribeAlarmsCommand({ AlarmNames: [rule.alarmName], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }));
       const alarm = [...(answer.MetricAlarms ?? []), ...(answer.CompositeAlarms ?? [])].find((a) => a.AlarmName === rule.alarmName);
-      // An alarm that cannot be read counts as firing: a typo must not turn the check off.
-      return alarm?.StateValue ?? 'ALARM';
+      return alarm?.StateValue;
     },
     invoke: async (rule) => {
       if (rule.functionName === undefined) throw new SteplineError(ErrorName.DefinitionInvalid, `rule ${rule.name} names no function to invoke on AWS`);
@@ -137,5 +145,6 @@ export const handler = middy(
     s3: lazy(() => new S3Client({})),
     bucket: lazy(() => requiredEnv(process.env, EnvVar.ArtifactBucket, 'the artifact bucket, where condition overrides are recorded')),
     projectPrefix: lazy(() => requiredEnv(process.env, EnvVar.ProjectPrefix, "the prefix of the installation's CodeBuild projects")),
+    rollback: { sfn: lazy(() => new SFNClient({})), s3: lazy(() => new S3Client({})), env: process.env },
   }),
 );

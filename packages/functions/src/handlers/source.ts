@@ -44,6 +44,7 @@ import {
   SourceRevisionOverrideSchema,
   SourceRevisionSchema,
   SteplineError,
+  s3SourceObject,
   sourceRevisionFor,
 } from '@stepline/core';
 import type { Context } from 'aws-lambda';
@@ -55,6 +56,7 @@ import type { SecretSource } from '../secrets';
 import type { Fetch } from '../slack';
 import type { GitHostApiOptions } from '../source/archive';
 import { type EcrImage, resolveEcrImage } from '../source/ecr';
+import { readS3Source } from '../source/s3-object';
 import { storeArtifact, storeSourceArtifact } from '../source/store';
 
 /** What the compiled source Task sends (see `compileSource`). */
@@ -84,6 +86,9 @@ export interface SourceVariables {
   FullRepositoryName: string;
   ProviderType: string;
 }
+
+/** An S3 source's: CodePipeline's ETag and VersionId, and the version as the commit. */
+export type S3SourceVariables = SourceVariables & { ETag: string; VersionId: string };
 
 const GITHUB_PROVIDERS: ReadonlySet<string> = new Set(['GitHub', 'CodeStarSourceConnection']);
 
@@ -173,7 +178,27 @@ export function createSourceHandler(deps: SourceDependencies) {
     return { variables: found.variables };
   }
 
-  return async (event: unknown, context?: Context): Promise<{ variables: SourceVariables | EcrImage['variables'] }> => {
+  /** The object of an S3 source (the version and key a start named, else its own), unpacked as the output artifact. */
+  async function s3Object(task: z.infer<typeof SourceTaskSchema>): Promise<{ variables: S3SourceVariables }> {
+    const object = s3SourceObject(task.action, task.repository, task.sourceRevisions ?? undefined);
+    const s3 = await deps.s3();
+    const read = await readS3Source(s3, object, task.action);
+    logger.info('S3 object read', { bucket: object.bucket, key: object.key, versionId: read.versionId, files: read.files.length });
+    const bucket = task.artifactBucket ?? optionalEnv(env, EnvVar.ArtifactBucket);
+    if (task.outputArtifact && bucket) {
+      const target = { s3, bucket, pipeline: task.pipeline, executionId: task.executionId, artifact: task.outputArtifact };
+      await storeArtifact({ ...target, log: (m, f) => logger.info(m, f ?? {}) }, async () => read.files);
+    }
+    return {
+      variables: {
+        ...variables({ ...task, repository: `${object.bucket}/${object.key}` }, read.versionId, '', undefined, undefined, undefined),
+        ETag: read.etag,
+        VersionId: read.versionId,
+      },
+    };
+  }
+
+  return async (event: unknown, context?: Context): Promise<{ variables: SourceVariables | S3SourceVariables | EcrImage['variables'] }> => {
     const parsed = SourceTaskSchema.safeParse(event);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -182,6 +207,7 @@ export function createSourceHandler(deps: SourceDependencies) {
     const task = parsed.data;
     logger.appendKeys({ pipeline: task.pipeline, stage: task.stage, action: task.action, executionId: task.executionId });
     if (task.provider === 'ECR') return image(task, context);
+    if (task.provider === 'S3') return s3Object(task);
     // A revision named at start (StartPipelineExecution's sourceRevisions) wins over the trigger.
     const trigger = sourceRevisionFor(task.action, task.trigger ?? {}, task.sourceRevisions ?? undefined);
     // Every source action receives the execution's trigger; only the action whose repository it names builds its commit.

@@ -14,6 +14,7 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { WebhookStart } from '@stepline/core';
 import { ConfigurationError } from '../errors';
+import { executionArnOf } from '../executions/history';
 import { canonicalJson } from '../runtime';
 
 export type StartOutcome =
@@ -49,11 +50,6 @@ export class StateMachines {
     if (!this.prefix) return undefined;
     return `arn:aws:states:${this.prefix.region}:${this.prefix.account}:stateMachine:${this.prefix.prefix}${pipeline}`;
   }
-}
-
-/** `arn:aws:states:r:a:stateMachine:M` and name N → `arn:aws:states:r:a:execution:M:N`. */
-export function executionArnOf(stateMachineArn: string, name: string): string {
-  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
 
 export async function startOnce(sfn: SFNClient, stateMachineArn: string, start: WebhookStart, signal?: AbortSignal): Promise<StartOutcome> {

@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   input: unknown;
   /** `$$.Execution.Name`. */
   executionName: string;
+  /** `$$.StateMachine.Id`: an AWS machine's ARN when a test runs it here with the AWS functions' code. @default local */
+  stateMachineId?: string;
   handlers: Record<string, TaskHandler>;
   /** Wait state name → milliseconds, to shorten bakes in tests. */
   waitTimeOverrides?: Record<string, number>;
@@ -74,7 +76,12 @@ export function execute(definition: StateMachineDefinition, options: ExecuteOpti
     const run = machine.run(options.input as never, {
       overrides: { taskResourceLocalHandlers: options.handlers as never, waitTimeOverrides: options.waitTimeOverrides ?? {} },
       // One token for the whole run: local handlers that wait for a decision mint their own.
-      context: { Execution: { Name: options.executionName, Input: options.input as never }, Task: { Token: 'local' } },
+      // `$$.StateMachine.Id` is read by the rollback Task's payload (the AWS function starts the rollback on that machine).
+      context: {
+        Execution: { Name: options.executionName, Input: options.input as never },
+        StateMachine: { Id: options.stateMachineId ?? 'local' },
+        Task: { Token: 'local' },
+      },
     });
     abortRun = () => run.abort();
     // Some events arrive after the result: drain them all before answering.

@@ -21,10 +21,10 @@ import {
   type HistoryEvent,
   machineHash,
   newExecutionId,
+  noRollbackTarget,
   type Pipeline,
   pipelineExecutionStatus,
   type ResumeInput,
-  rollbackEndsName,
   rollbackInput,
   rollbackRefusal,
   rollbackTarget,
@@ -155,7 +155,7 @@ export class LocalRuntime {
     const { pipeline } = request;
     const compiled = this.compile(pipeline);
     const variables = checkVariableOverrides(pipeline, request.variables ?? {});
-    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? []);
+    const sourceRevisions = checkSourceRevisionOverrides(pipeline, request.sourceRevisions ?? [], 'local');
     const executionId = request.executionId ?? newExecutionId(new Date(), Math.random);
     const input: ExecutionInput = {
       pipeline: pipeline.name,
@@ -209,26 +209,14 @@ export class LocalRuntime {
     if (request.targetExecution !== undefined && candidates.length === 0)
       refuse(`no execution ${request.targetExecution} of pipeline ${request.pipeline} on this machine`);
     const target = rollbackTarget(candidates, request.stage);
-    if (!target) {
-      refuse(
-        request.targetExecution !== undefined
-          ? `execution ${request.targetExecution} did not succeed through stage ${request.stage}: it cannot be rolled back to`
-          : `no earlier execution of ${request.pipeline} succeeded through stage ${request.stage}: there is nothing to roll back to`,
-      );
-    }
+    if (!target) refuse(noRollbackTarget(request.pipeline, request.stage, request.targetExecution));
     const { pipeline, executionId: targetExecution } = target as NonNullable<typeof target>;
-    const refusal = rollbackRefusal(pipeline, request.stage);
-    if (refusal) refuse(refusal);
     const compiled = this.compile(pipeline);
-    const last = pipeline.stages.at(-1)?.name === request.stage;
-    if (!last && !compiled.stateMap[rollbackEndsName(request.stage)]) {
-      refuse(`stage ${request.stage} has no ROLLBACK condition, so a rollback of it would run the later stages too: add onFailure: { result: ROLLBACK } to it`);
-    }
+    const refusal = rollbackRefusal(pipeline, request.stage, compiled.stateMap);
+    if (refusal) refuse(refusal);
     const entry = this.store.stageEntry(targetExecution, request.stage);
-    const resume = rollbackInput(request.stage, targetExecution, entry?.data, request.failedExecution);
-    const state = resume.resume.state as { input: ExecutionInput };
-    const input: ExecutionInput = { ...state.input, trigger: { type: trigger, actor: process.env.USER } };
-    state.input = input;
+    const resume = rollbackInput(request.stage, targetExecution, entry?.data, request.failedExecution, { type: trigger, actor: process.env.USER });
+    const { input } = resume.resume.state as { input: ExecutionInput };
     const executionId = newExecutionId(new Date(), Math.random);
     this.store.createExecution({
       id: executionId,

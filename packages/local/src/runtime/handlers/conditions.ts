@@ -19,12 +19,12 @@ interface ConditionTask {
 export function conditionsHandler(ctx: ExecutionContext) {
   return async (input: unknown) => {
     const { Payload } = input as ConditionTask;
-    const run = async (rule: string, script: string) => {
+    const run = async (rule: string, script: string, env: Record<string, string> = {}) => {
       const { logFile } = await actionDirs(ctx, Payload.stage, `${Payload.condition}.${rule}`);
       const log = createWriteStream(logFile);
       const { exitCode } = await runLogged('/bin/sh', ['-c', script], {
         cwd: ctx.repo,
-        env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId },
+        env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId, ...env },
         log,
         signal: ctx.signal,
         ...(ctx.output && { output: ctx.output }),
@@ -44,7 +44,7 @@ export function conditionsHandler(ctx: ExecutionContext) {
       },
       invoke: async (rule) => {
         if (rule.command === undefined) return needsCommand(rule.name, `the function ${rule.functionName}`);
-        const { exitCode, reason } = await run(rule.name, `USER_PARAMETERS=${shellQuote(rule.userParameters ?? '')}\n${rule.command}`);
+        const { exitCode, reason } = await run(rule.name, rule.command, { USER_PARAMETERS: rule.userParameters ?? '' });
         return { passed: exitCode === 0, reason: `${rule.command} ${reason}` };
       },
       commands: async (rule) => {
@@ -58,5 +58,3 @@ export function conditionsHandler(ctx: ExecutionContext) {
     return { Payload: result };
   };
 }
-
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

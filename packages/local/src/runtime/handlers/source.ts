@@ -31,6 +31,7 @@ export function sourceHandler(ctx: ExecutionContext, action: SourceAction) {
     const manifest = await ctx.artifacts.seal(ctx.pipeline.name, ctx.executionId, Payload.outputArtifact, files);
     ctx.store.recordArtifact(ctx.executionId, Payload.outputArtifact, dir, manifest.files, new Date().toISOString());
     ctx.store.setSource(ctx.executionId, resolved.commitId, resolved.variables.BranchName);
-    return { Payload: { variables: resolved.variables } };
+    // An S3 source reads the local repository here: it has no object, so no ETag or version to give.
+    return { Payload: { variables: action.provider === 'S3' ? { ...resolved.variables, ETag: '', VersionId: '' } : resolved.variables } };
   };
 }
