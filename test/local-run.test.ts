@@ -6,8 +6,9 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { freePort } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processState } from './helpers/processes';
+import { processesWithEnvironment, processState } from './helpers/processes';
 import { createProject, type Project, pipelineYaml, REPO_ROOT, runCli } from './helpers/project';
+import { until } from './helpers/until';
 
 let project: Project | undefined;
 afterEach(() => project?.remove());
@@ -116,11 +117,13 @@ phases:
     actions: [{ name: Long, kind: build, inputArtifacts: [Src] }]
 `,
       ),
+      // Every process of the build carries STOP_TEST (pids as numbers would be the build's PID namespace's own).
       'buildspec.yml':
-        'version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c \'echo $$ > "$STEPLINE_PIDS/child.pid"; sleep 60\' & echo $! > "$STEPLINE_PIDS/bg.pid"; sleep 60\n',
+        'version: 0.2\nenv:\n  variables:\n    STOP_TEST: ctrl-c\nphases:\n  build:\n    commands:\n      - sh -c \'sleep 60 & touch "$STEPLINE_PIDS/child.started"; wait\' & sleep 60\n',
     });
     const pids = join(project.dir, 'pids');
     mkdirSync(pids);
+    let running: number[] = [];
     let sent = false;
     const run = await runCli(['run'], {
       cwd: project.dir,
@@ -128,8 +131,10 @@ phases:
       onStdout: (out, child) => {
         if (!sent && out.includes('Build · Long (build) started')) {
           sent = true;
-          // Give the shell a moment to start its children.
-          setTimeout(() => child.kill('SIGINT'), 1500);
+          void until('the build to start its processes', () => existsSync(join(pids, 'child.started')) || undefined).then(() => {
+            running = processesWithEnvironment('STOP_TEST', 'ctrl-c');
+            child.kill('SIGINT');
+          });
         }
       },
     });
@@ -137,11 +142,10 @@ phases:
     expect(run.stdout).toMatch(/execution \S+ stopped/);
     // By the time the run has said "stopped", nothing of the build may run; an orphan the kernel
     // keeps as a zombie until PID 1 reaps it has ended (processState says which it was).
-    for (const file of ['child.pid', 'bg.pid']) {
-      const pid = Number(readFileSync(join(pids, file), 'utf8'));
-      const state = processState(pid);
-      expect(state.running, `${file} ${pid} still running (${state.why})`).toBe(false);
-    }
+    // The build's shell, the background shell and the two sleeps.
+    expect(running.length).toBeGreaterThanOrEqual(4);
+    const left = processesWithEnvironment('STOP_TEST', 'ctrl-c').map((pid) => `${pid} (${processState(pid).why})`);
+    expect(left, 'processes of the build still running').toStrictEqual([]);
     const [execution] = JSON.parse((await runCli(['list-executions', '--json'], { cwd: project.dir })).stdout) as Array<{ status: string }>;
     expect(execution?.status).toBe('Stopped');
   }, 60_000);

@@ -11,7 +11,7 @@ import { LocalRuntime, localPipelineState, type RunResult } from '@stepline/loca
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../packages/cli/src/local-backend';
 import { linkRuntime } from './helpers/approval-runtime';
-import { processState } from './helpers/processes';
+import { processesWithEnvironment, processState } from './helpers/processes';
 import { createProject, type Project, SOURCE_STAGE } from './helpers/project';
 
 let project: Project | undefined;
@@ -289,23 +289,23 @@ describe('artifacts', () => {
 describe('stopping a build', () => {
   it('writes an execution Stopped only once no process of its build runs, even one that ignores SIGTERM', async () => {
     const pids = mkdtempSync(join(tmpdir(), 'stepline-pids-'));
-    const pidFile = join(pids, 'stubborn.pid');
+    const started = join(pids, 'stubborn.started');
     project = createProject({
       'stepline.yml': `name: stubborn\nstages:${SOURCE}\n  - name: Build\n    actions: [{ name: Long, kind: build, inputArtifacts: [Src] }]\n`,
-      // The background shell ignores SIGTERM: only the SIGKILL after the kill grace ends it.
-      'buildspec.yml': `version: 0.2\nphases:\n  build:\n    commands:\n      - sh -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 0.1; done' & sleep 60\n`,
+      // The background shell ignores SIGTERM: only the SIGKILL after the kill grace ends it. Every
+      // process of the build carries STOP_TEST (as numbers, its pids would be its PID namespace's own).
+      'buildspec.yml': `version: 0.2\nenv:\n  variables:\n    STOP_TEST: "${pids}"\nphases:\n  build:\n    commands:\n      - sh -c 'trap "" TERM; touch ${started}; while :; do sleep 0.1; done' & sleep 60\n`,
     });
     runtime = new LocalRuntime({ project: project.dir });
     const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
     const running = runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
-    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    expect(processState(pid).running).toBe(true);
+    await until(() => existsSync(started) || undefined);
+    expect(processesWithEnvironment('STOP_TEST', pids).length).toBeGreaterThanOrEqual(2);
     runtime.stop(runtime.store.listExecutions()[0]?.id ?? '', 'abandon');
     const result = await running;
     expect(result.status).toBe('Stopped');
-    const state = processState(pid);
-    expect(state.running, `build process ${pid} outlived its stopped execution (${state.why})`).toBe(false);
+    const left = processesWithEnvironment('STOP_TEST', pids).map((pid) => `${pid} (${processState(pid).why})`);
+    expect(left, 'build processes outlived their stopped execution').toStrictEqual([]);
     rmSync(pids, { recursive: true, force: true });
   }, 30_000);
 });

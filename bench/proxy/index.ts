@@ -62,10 +62,10 @@ async function sequential(port: number, count: number, agent: Agent): Promise<nu
   return times;
 }
 
-/** User + system CPU time of a process, in ms (clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
+/** User and system CPU time of a process, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -89,14 +89,18 @@ try {
   const load = (port: number) => autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: LOAD_SECONDS });
   const runs = Object.fromEntries(names.map((n) => [n, [] as Result[]])) as Record<Target, Result[]>;
   const pids: Partial<Record<Target, number>> = { nginx: nginx.workerPid(), stepline: proxy.pid ?? 0 };
-  const cpuMicros: Partial<Record<Target, number[]>> = { nginx: [], stepline: [] };
+  const cpuMicros: Partial<Record<Target, Array<{ user: number; system: number }>>> = { nginx: [], stepline: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const n of names) {
       const pid = pids[n];
-      const before = pid ? cpuMs(pid) : 0;
+      const before = pid ? cpuMs(pid) : undefined;
       const result = await load(targets[n]);
       runs[n].push(result);
-      if (pid) cpuMicros[n]?.push(((cpuMs(pid) - before) * 1000) / result.requests.total);
+      if (pid && before) {
+        const after = cpuMs(pid);
+        const per = (ms: number) => (ms * 1000) / result.requests.total;
+        cpuMicros[n]?.push({ user: per(after.user - before.user), system: per(after.system - before.system) });
+      }
     }
   }
 
@@ -138,9 +142,11 @@ try {
   console.log(
     `  stepline / nginx: ${((100 * rps('stepline')) / rps('nginx')).toFixed(0)}%; nginx / direct: ${((100 * rps('nginx')) / rps('direct')).toFixed(0)}%`,
   );
-  const perRequest = (n: Target) => mean(cpuMicros[n] ?? []);
+  const cpu = (n: Target, part: 'user' | 'system') => mean((cpuMicros[n] ?? []).map((c) => c[part]));
+  const perRequest = (n: Target) => cpu(n, 'user') + cpu(n, 'system');
+  const split = (n: Target) => `${perRequest(n).toFixed(0)} µs (user ${cpu(n, 'user').toFixed(0)} + system ${cpu(n, 'system').toFixed(0)})`;
   console.log(
-    `  CPU per request in the proxy process: nginx ${perRequest('nginx').toFixed(0)} µs, stepline ${perRequest('stepline').toFixed(0)} µs (${(perRequest('stepline') / perRequest('nginx')).toFixed(1)}x)`,
+    `  CPU per request in the proxy process: nginx ${split('nginx')}, stepline ${split('stepline')} (${(perRequest('stepline') / perRequest('nginx')).toFixed(1)}x)`,
   );
   console.log(
     `weights changed every 20 ms under load (${step} changes): ${changing.requests.average.toFixed(0)} req/s, ${changing.requests.total} requests, failed ${failedOf([changing])}`,

@@ -4,7 +4,7 @@
  * container whose PID 1 is not an init, may be collected late or never. `process.kill(pid, 0)`
  * succeeds on a zombie, so it cannot tell the two apart.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcessState {
   running: boolean;
@@ -22,4 +22,26 @@ export function processState(pid: number): ProcessState {
   // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
   const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { running: state !== 'Z', why: `state ${state}, parent ${ppid}` };
+}
+
+/**
+ * The pids (as this process sees them) of every running process whose environment holds `NAME=value`:
+ * a build's processes inherit its variables, wherever they went (another process group after
+ * `setsid`, a PID namespace whose own numbers `$$` and `$!` would give).
+ */
+export function processesWithEnvironment(name: string, value: string): number[] {
+  const entry = Buffer.from(`\0${name}=${value}\0`);
+  const found: number[] = [];
+  for (const dir of readdirSync('/proc')) {
+    if (!/^\d+$/.test(dir)) continue;
+    let environ: Buffer;
+    try {
+      environ = Buffer.concat([Buffer.from('\0'), readFileSync(`/proc/${dir}/environ`)]);
+    } catch {
+      continue;
+    }
+    const pid = Number(dir);
+    if (environ.includes(entry) && processState(pid).running) found.push(pid);
+  }
+  return found;
 }

@@ -12,6 +12,7 @@ export { ConsoleAuth, isLoopback } from './http/console-auth';
 export { ConsoleRoutes } from './http/console-routes';
 export { type ConsoleServerOptions, type RunningConsole, startConsoleServer } from './http/console-server';
 export { MAX_WEBHOOK_BYTES, type RunningServer, type ServeOptions, startServer } from './http/serve';
+export { type Containment, describeContainment, ISOLATION_VARIABLE, PidNamespace, pidNamespaceSupport } from './process/pid-namespace';
 export * from './queries';
 export * from './runtime/local-runtime';
 export { markOrphans, type Orphan, queuedOrphans, RUNNER_ENDED } from './runtime/orphans';

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processState } from '../../../../test/helpers/processes';
+import { processesWithEnvironment } from '../../../../test/helpers/processes';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'stepline.js');
 
@@ -40,8 +41,6 @@ function cli(args: string[], env: Record<string, string> = {}): Cli {
   };
 }
 
-const running = (pid: number) => processState(pid).running;
-
 describe.concurrent('stepline build', () => {
   it('builds a directory in place, streams the output, ends with a phase table, and masks secrets', async () => {
     const dir = project({
@@ -71,28 +70,33 @@ artifacts:
     expect(`${stdout}${log}`).not.toContain('sup3r-s3cret-token');
   });
 
-  it('stops the build on Ctrl-C: kills its process group, reports STOPPED and exits 130', async () => {
+  it('stops the build on Ctrl-C: kills its processes, reports STOPPED and exits 130', async () => {
+    // Every process of the build carries CTRL_C_TEST (as numbers, its pids would be its PID namespace's own).
+    const token = randomUUID();
     const dir = project({
       'ci.yml': `version: 0.2
+env:
+  variables:
+    CTRL_C_TEST: ${token}
 phases:
   build:
     commands:
-      - sleep 30 & echo $! > bg.pid; echo $$ > shell.pid; wait
+      - sleep 30 & touch started; wait
 `,
     });
     const run = cli(['build', dir, '--buildspec', join(dir, 'ci.yml'), '--json']);
-    const pidFiles = ['bg.pid', 'shell.pid'].map((f) => join(dir, f));
     const deadline = Date.now() + 20_000;
-    while (!pidFiles.every((f) => existsSync(f) && readFileSync(f, 'utf8').endsWith('\n'))) {
+    while (!existsSync(join(dir, 'started'))) {
       if (Date.now() > deadline) throw new Error('the build did not start');
       await new Promise((r) => setTimeout(r, 50));
     }
-    const pids = pidFiles.map((f) => Number(readFileSync(f, 'utf8')));
+    const marker = 'CTRL_C_TEST';
+    expect(processesWithEnvironment(marker, token).length).toBeGreaterThanOrEqual(2);
     run.interrupt();
     const { code, stdout } = await run.exit;
     expect(code).toBe(130);
     expect((JSON.parse(stdout) as { status: string }).status).toBe('STOPPED');
-    expect(pids.filter(running)).toStrictEqual([]);
+    expect(processesWithEnvironment(marker, token)).toStrictEqual([]);
   });
 
   it('refuses a directory that does not exist', async () => {

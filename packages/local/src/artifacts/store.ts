@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ArtifactInvalidError, artifactPrefix, MANIFEST_FILE, ManifestCheck } from '@stepline/core';
-import { type FileDigest, filePool } from './file-pool';
+import { type DigestTable, filePool } from './file-pool';
 import { readManifest, writeManifest } from './manifest-file';
 
 export interface ArtifactFile {
@@ -48,7 +48,7 @@ export async function listFiles(dir: string): Promise<string[]> {
 export async function hashFiles(dir: string, paths?: readonly string[]): Promise<ArtifactFile[]> {
   const files = paths ?? (await listFiles(dir));
   const digests = await filePool().hashEach(files.length, (i) => join(dir, files[i] ?? ''), 'keep');
-  return files.map((path, i) => ({ path, ...(digests[i] as FileDigest) }));
+  return files.map((path, i) => ({ path, sha256: digests.sha256(i), size: digests.size(i) }));
 }
 
 export class LocalArtifactStore {
@@ -127,8 +127,9 @@ export class LocalArtifactStore {
   }
 
   /** The manifest, read as it streams, against the files present (sorted) and their digests. */
-  private async check(dir: string, artifact: string, executionId: string, present: readonly string[], digests: readonly FileDigest[]): Promise<void> {
-    const check = new ManifestCheck(present, (i) => digests[i]?.sha256 ?? '');
+  private async check(dir: string, artifact: string, executionId: string, present: readonly string[], digests: DigestTable): Promise<void> {
+    // Each digest's hex is made as the merge reaches it, and dropped after.
+    const check = new ManifestCheck(present, (i) => digests.sha256(i));
     try {
       await readManifest(join(dir, MANIFEST_FILE), (file) => check.entry(file.path, file.sha256));
     } catch (error) {

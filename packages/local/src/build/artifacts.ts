@@ -6,7 +6,7 @@
  * @see https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html#build-spec.artifacts
  */
 import { join, posix, resolve } from 'node:path';
-import { type FileDigest, filePool } from '../artifacts/file-pool';
+import { filePool } from '../artifacts/file-pool';
 import { type MatchedFile, matchFiles } from './files';
 
 /** An artifact section with `$VAR`s already expanded. */
@@ -69,6 +69,6 @@ export async function assembleArtifact(
           },
           'follow',
         );
-  const files = chosen.map(({ relative }, i): ArtifactFile => ({ path: relative, ...(digests[i] as FileDigest) }));
+  const files = chosen.map(({ relative }, i): ArtifactFile => ({ path: relative, sha256: digests.sha256(i), size: digests.size(i) }));
   return { files, collisions };
 }

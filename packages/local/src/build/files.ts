@@ -8,9 +8,21 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 
 export interface MatchedFile {
-  absolute: string;
+  readonly absolute: string;
   /** POSIX path relative to the base directory; for a file outside it, its absolute path without the leading `/`. */
-  relative: string;
+  readonly relative: string;
+}
+
+/** A match holds its relative path only; the absolute one is made when asked for (one string a file, not two). */
+class Match implements MatchedFile {
+  constructor(
+    private readonly root: string,
+    readonly relative: string,
+  ) {}
+
+  get absolute(): string {
+    return this.root === '/' ? `/${this.relative}` : join(this.root, this.relative);
+  }
 }
 
 export interface MatchOptions {
@@ -27,7 +39,9 @@ export function matchFiles(base: string, patterns: readonly string[], options: M
   const root = resolve(base);
   const skip = new Set((options.skipDirs ?? []).map((d) => resolve(d)));
   const excluded = options.exclude && options.exclude.length > 0 ? picomatch(options.exclude.map(cleanPattern), GLOB_OPTIONS) : undefined;
-  const found = new Map<string, MatchedFile>();
+  // One pattern finds each file once; several may find one file twice (kept once, by its absolute path).
+  const found = patterns.length > 1 ? new Map<string, MatchedFile>() : undefined;
+  const matched: MatchedFile[] = [];
   for (const raw of patterns) {
     const pattern = cleanPattern(raw);
     if (pattern === '') continue;
@@ -44,10 +58,12 @@ export function matchFiles(base: string, patterns: readonly string[], options: M
       if (!isMatch(rel)) continue;
       const reported = searchRoot === root ? rel : toPosix(file).replace(/^\/+/, '');
       if (excluded?.(reported)) continue;
-      found.set(file, { absolute: file, relative: reported });
+      const match = new Match(searchRoot === root ? root : '/', reported);
+      if (found) found.set(file, match);
+      else matched.push(match);
     }
   }
-  return [...found.values()].sort((a, b) => (a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0));
+  return (found ? [...found.values()] : matched).sort((a, b) => (a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0));
 }
 
 /** `./dist/*` and `dist/*` are the same pattern; CRLF leftovers and spaces around are not part of it. */

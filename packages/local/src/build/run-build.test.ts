@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DefinitionError } from '@stepline/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processState } from '../../../../test/helpers/processes';
+import { processesWithEnvironment } from '../../../../test/helpers/processes';
+import { describeContainment, pidNamespaceSupport } from '../process/pid-namespace';
 import { type BuildReport, type RunBuildOptions, runBuild } from './run-build';
 
 const roots: string[] = [];
@@ -437,8 +438,6 @@ reports:
 });
 
 describe('runBuild: stopping', () => {
-  const running = (pid: number) => processState(pid).running;
-
   async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!condition()) {
@@ -447,6 +446,10 @@ describe('runBuild: stopping', () => {
     }
   }
 
+  /** The build's processes, found by a variable that all of them inherit (their `$$` and `$!` are their PID namespace's). */
+  const marked = (src: string) => `env:\n  variables:\n    RUN_BUILD_TEST: "${src}"\n`;
+  const processesOf = (src: string) => processesWithEnvironment('RUN_BUILD_TEST', src);
+
   it('kills the whole process group of the running command when aborted, and ends STOPPED', async () => {
     const { root, src } = sourceTree();
     const controller = new AbortController();
@@ -454,36 +457,39 @@ describe('runBuild: stopping', () => {
     const pending = build(
       `
 version: 0.2
+${marked(src)}
 phases:
   build:
     commands:
-      - sleep 30 & echo $! > bg.pid; sh -c 'sleep 30' & echo $! > child.pid; echo $$ > shell.pid; wait
+      - sleep 30 & sh -c 'sleep 30' & touch started; wait
       - echo never
   post_build:
     commands: [echo never]
 `,
       { tree: { root, src }, signal: controller.signal },
     );
-    const pidFiles = ['bg.pid', 'child.pid', 'shell.pid'].map((f) => join(src, f));
-    await waitFor(() => pidFiles.every((f) => existsSync(f) && readFileSync(f, 'utf8').endsWith('\n')));
-    const pids = pidFiles.map((f) => Number(readFileSync(f, 'utf8')));
-    expect(pids.every(running)).toBe(true);
+    await waitFor(() => existsSync(join(src, 'started')));
+    // The shell, the two sleeps and the shell between.
+    expect(processesOf(src).length).toBeGreaterThanOrEqual(4);
     controller.abort();
     const { report, output } = await pending;
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(report.status).toBe('STOPPED');
     expect(statuses(report)).toMatchObject({ BUILD: 'STOPPED', POST_BUILD: 'SKIPPED', UPLOAD_ARTIFACTS: 'SKIPPED' });
     expect(commandOutput(output)).toStrictEqual([]);
-    expect(pids.filter(running)).toStrictEqual([]);
+    expect(processesOf(src)).toStrictEqual([]);
   });
 
-  it('stops what a command left running in the background when the build ends', async () => {
+  it('stops what a command left running in the background when the build ends, in its process group or not (setsid)', async () => {
     const { src, root } = sourceTree();
-    const { report } = await build('version: 0.2\nphases:\n  build:\n    commands:\n      - nohup sleep 30 > /dev/null 2>&1 & echo $! > bg.pid\n', {
-      tree: { root, src },
-    });
+    const escapes = pidNamespaceSupport().kind === 'pid-namespace';
+    const buildspec = `version: 0.2\n${marked(src)}phases:\n  build:\n    commands:\n      - nohup sleep 30 > /dev/null 2>&1 &\n${
+      escapes ? "      - setsid sh -c 'sleep 30' > /dev/null 2>&1 &\n" : ''
+    }      - sleep 0.2\n`;
+    const { report, output } = await build(buildspec, { tree: { root, src } });
     expect(report.status).toBe('SUCCEEDED');
-    expect(running(Number(readFileSync(join(src, 'bg.pid'), 'utf8')))).toBe(false);
+    expect(output).toContain(describeContainment(pidNamespaceSupport()));
+    expect(processesOf(src)).toStrictEqual([]);
   });
 });
 

@@ -21,6 +21,8 @@ import {
   PhaseStatus,
   parseBuildspecText,
 } from '@stepline/core';
+import { findOnPath } from '../process/find-on-path';
+import { describeContainment, PidNamespace } from '../process/pid-namespace';
 import type { ArtifactFile } from './artifacts';
 import { BuildLog } from './build-log';
 import { planCache, restoreCache } from './cache';
@@ -29,7 +31,7 @@ import { builtinVariables } from './environment';
 import { collectReports } from './reports';
 import { SecretMasker } from './secret-masker';
 import { resolveSecrets } from './secrets';
-import { findOnPath, ShellSession } from './shell-session';
+import { ShellSession } from './shell-session';
 import { expandAll, uploadArtifacts } from './upload';
 
 export interface RunBuildOptions {
@@ -189,9 +191,18 @@ class BuildRun {
 
     this.stateDir = mkdtempSync(join(tmpdir(), 'stepline-build-'));
     this.skipDirs.push(this.stateDir);
-    const session = new ShellSession({ shell, env, cwd: this.sourceDir, stateDir: this.stateDir, carryState: buildspec.version === '0.2' });
+    const { namespace, containment } = await PidNamespace.start();
+    const session = new ShellSession({
+      shell,
+      env,
+      cwd: this.sourceDir,
+      stateDir: this.stateDir,
+      carryState: buildspec.version === '0.2',
+      ...(namespace ? { namespace } : {}),
+    });
     this.session = session;
     log.line(`Running commands with ${shell}`);
+    log.line(describeContainment(containment));
     await this.restoreCache(buildspec, session);
 
     let stopped = false;

@@ -13,7 +13,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import type { PidNamespace } from '../process/pid-namespace';
 import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
 
 export interface CommandResult {
@@ -42,6 +43,8 @@ export interface ShellSessionOptions {
   carryState: boolean;
   /** How long a stopped command gets between SIGTERM and SIGKILL. @default 3000 */
   killGraceMs?: number;
+  /** Where every command runs, when the build has one; ended with the session (stopAll). */
+  namespace?: PidNamespace;
 }
 
 /** Variables a shell sets for itself; carrying them over would only confuse the next shell. */
@@ -112,12 +115,16 @@ export class ShellSession {
     return expanded.length === values.length + 1 ? expanded.slice(0, values.length) : undefined;
   }
 
-  /** Stops every process the build left running; resolves to how many process groups were still alive. */
+  /**
+   * Stops every process the build left running; resolves to how many process groups were still alive.
+   * The namespace, if any, ends last: it takes what left its group (`setsid`) with it.
+   */
   async stopAll(): Promise<number> {
     const alive = [...this.groups].filter(groupAlive);
     await Promise.all(alive.map((group) => this.terminate(group)));
     for (const group of this.groups) releaseProcessGroup(group);
     this.groups.clear();
+    await this.options.namespace?.end();
     return alive.length;
   }
 
@@ -125,7 +132,8 @@ export class ShellSession {
     return new Promise((resolve) => {
       let child: ChildProcess;
       try {
-        child = spawnOwnedGroup(this.options.shell, [script], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const command = this.options.namespace?.wrap(this.options.shell, [script]) ?? { file: this.options.shell, args: [script] };
+        child = spawnOwnedGroup(command.file, command.args, { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (error) {
         resolve({ exitCode: null, signal: null, stopped: false, error: (error as Error).message });
         return;
@@ -199,31 +207,6 @@ export class ShellSession {
     this.env = env;
     const cwd = existsSync(pwdFile) ? readFileSync(pwdFile, 'utf8').replace(/\n$/, '') : '';
     if (cwd !== '' && isDirectory(cwd)) this.cwd = cwd;
-  }
-}
-
-/** The first of `names` found as an executable file on `path`. */
-export function findOnPath(names: readonly string[], path: string | undefined): string | undefined {
-  for (const name of names) {
-    if (name.startsWith('/')) {
-      if (isExecutable(name)) return name;
-      continue;
-    }
-    for (const dir of (path ?? '').split(delimiter)) {
-      if (dir === '') continue;
-      const candidate = join(dir, name);
-      if (isExecutable(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    const stat = statSync(path);
-    return stat.isFile() && (stat.mode & 0o111) !== 0;
-  } catch {
-    return false;
   }
 }
 

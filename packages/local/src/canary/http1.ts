@@ -1,27 +1,10 @@
 /**
  * The HTTP/1.1 framing the weighted proxy needs: which headers it passes on, and the heads it writes.
- * Messages are parsed by `http-parser-js` (Node's own parser API, in JavaScript); the proxy never
- * forwards the framing it received (`content-length`, `transfer-encoding`) but writes its own from what
- * the parser read, so a client and a backend cannot disagree on where a message ends (no smuggling).
+ * Messages are read by `MessageReader` (http1-reader.ts); the proxy never forwards the framing it
+ * received (`content-length`, `transfer-encoding`) but writes its own from what the reader read, so a
+ * client and a backend cannot disagree on where a message ends (no smuggling).
  */
-import { HTTPParser } from 'http-parser-js';
-
-export { HTTPParser };
-
-/** What the parser hands over when a message's head is complete (`http-parser-js`'s `info`). */
-export interface HeadInfo {
-  versionMajor: number;
-  versionMinor: number;
-  /** `[name, value, name, value, …]` as received. */
-  headers: string[];
-  /** Index into {@link HTTPParser.methods} (requests). */
-  method: number;
-  url: string;
-  statusCode: number;
-  statusMessage: string;
-  upgrade: boolean;
-  shouldKeepAlive: boolean;
-}
+import type { MessageHead } from './http1-reader';
 
 // Hop-by-hop headers belong to one connection and are not forwarded (RFC 9110 §7.6.1); nor is
 // `expect` (the proxy answers `100-continue` itself), nor the framing, which the proxy writes itself.
@@ -50,35 +33,23 @@ export interface SplitHead {
   hasHost: boolean;
 }
 
-/** Splits raw headers; those the `connection` header names are hop-by-hop too. */
-export function splitHead(raw: readonly string[]): SplitHead {
-  let named: string[] | undefined;
-  let contentLength: number | undefined;
-  let transferEncoding: string | undefined;
+/** Splits a head's headers; those the `connection` header names are hop-by-hop too. */
+export function splitHead(head: MessageHead): SplitHead {
+  const raw = head.headers;
+  const named = head.connection;
   let expectContinue = false;
   let hasHost = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      named = (raw[i + 1] as string)
-        .toLowerCase()
-        .split(',')
-        .map((t) => t.trim());
-    }
-  }
   let lines = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
-    if (lower === 'content-length') contentLength = Number(value);
-    else if (lower === 'transfer-encoding') transferEncoding = value.toLowerCase();
-    else if (lower === 'expect') expectContinue = value.toLowerCase() === '100-continue';
+    if (lower === 'expect') expectContinue = value.toLowerCase() === '100-continue';
     else if (lower === 'host') hasHost = true;
-    if (NOT_FORWARDED.has(lower) || named?.includes(lower)) continue;
+    if (NOT_FORWARDED.has(lower) || (named.length > 0 && named.includes(lower))) continue;
     lines += `${name}: ${value}\r\n`;
   }
-  return { lines, contentLength, transferEncoding, expectContinue, hasHost };
+  return { lines, contentLength: head.contentLength, transferEncoding: head.transferEncoding, expectContinue, hasHost };
 }
 
 /** One piece of a chunked body (RFC 9112 §7.1). */
@@ -94,5 +65,3 @@ export function plainAnswer(status: number, reason: string, body: string, extraL
     keepAlive ? '' : 'connection: close\r\n'
   }\r\n${body}`;
 }
-
-export const methodName = (index: number): string => HTTPParser.methods[index] ?? 'GET';

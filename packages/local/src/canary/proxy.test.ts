@@ -259,6 +259,14 @@ describe('the weighted proxy', () => {
     const upgrade = await raw(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n', (t) => t.endsWith('\n'));
     expect(upgrade).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(upgrade).toContain('does not forward protocol upgrades');
+    // Both framings at once: a backend could read the body otherwise than the proxy (request smuggling).
+    const smuggled = await raw(
+      proxy.port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /4 HTTP/1.1\r\n\r\n',
+      (t) => t.endsWith('\n'),
+    );
+    expect(smuggled).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(smuggled).toContain('both content-length and transfer-encoding');
     expect(proxy.stats('v1')).toStrictEqual({ requests: 3, serverErrors: 0 });
   });
 

@@ -10,7 +10,8 @@
  * are re-framed, never passed through as received (see `http1.ts`).
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { CHUNK_END, chunkHead, type HeadInfo, HTTPParser, LAST_CHUNK, methodName, plainAnswer, splitHead } from './http1';
+import { CHUNK_END, chunkHead, LAST_CHUNK, plainAnswer, splitHead } from './http1';
+import { type MessageHandler, type MessageHead, MessageKind, MessageReader } from './http1-reader';
 import { SmoothWeightedScheduler } from './scheduler';
 import { type UpstreamConnection, type UpstreamListener, UpstreamPool } from './upstream';
 
@@ -44,8 +45,6 @@ export interface WeightedProxyOptions {
 const SAFE_TO_RETRY = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** How long a client's connection may stay open with no request in it (Node's server default). */
 const CLIENT_IDLE_MS = 5_000;
-// Header values are kept as the bytes they were (latin1 in, latin1 out), not folded to 7 bits.
-HTTPParser.encoding = 'latin1';
 
 export class WeightedProxy {
   private current: ProxyRoute[] = [];
@@ -168,8 +167,8 @@ export class WeightedProxy {
  * One client's connection: its requests are parsed as they come and answered in order (a client may
  * send the next request before the answer to the last one: HTTP/1.1 pipelining).
  */
-class ClientConnection {
-  private readonly parser = new HTTPParser(HTTPParser.REQUEST);
+class ClientConnection implements MessageHandler {
+  private readonly reader = new MessageReader(MessageKind.Request, this);
   /** Requests in order; the first is the one being answered, the last the one being read. */
   private readonly queue: Exchange[] = [];
   /** The request whose body is being read (it may have been answered already). */
@@ -180,19 +179,13 @@ class ClientConnection {
     readonly proxy: WeightedProxy,
     readonly socket: Socket,
   ) {
-    this.parser[HTTPParser.kOnHeadersComplete] = (info) => this.head(info as unknown as HeadInfo);
-    this.parser[HTTPParser.kOnBody] = (chunk) => this.reading?.requestBody(chunk);
-    this.parser[HTTPParser.kOnMessageComplete] = () => {
-      this.reading?.requestComplete();
-      this.reading = undefined;
-    };
     socket.setTimeout(CLIENT_IDLE_MS);
     socket.on('timeout', () => {
       if (this.queue.length === 0) socket.destroy();
     });
     socket.on('data', (data: Buffer) => {
-      const parsed = this.parser.execute(data);
-      if (parsed instanceof Error) this.refuse(`stepline: the request could not be read: ${parsed.message}\n`);
+      const error = this.reader.execute(data);
+      if (error) this.refuse(`stepline: the request could not be read: ${error.message}\n`);
     });
     socket.on('end', () => {
       this.ended = true;
@@ -204,28 +197,40 @@ class ClientConnection {
     });
   }
 
-  private head(info: HeadInfo): number {
-    const split = splitHead(info.headers);
-    if (info.upgrade || (split.transferEncoding !== undefined && split.transferEncoding !== 'chunked')) {
+  /** @internal the reader's: a request's head */
+  onHead(head: MessageHead): boolean {
+    const split = splitHead(head);
+    if (head.upgrade || (split.transferEncoding !== undefined && split.transferEncoding !== 'chunked')) {
       this.refuse(
-        info.upgrade
+        head.upgrade
           ? 'stepline: this proxy does not forward protocol upgrades (WebSocket) or CONNECT\n'
           : `stepline: transfer-encoding "${split.transferEncoding}" is not supported (only chunked)\n`,
       );
-      return 1;
+      return true;
     }
-    if (split.expectContinue && info.versionMinor >= 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
-    const exchange = new Exchange(this, methodName(info.method), info.url, split, info.shouldKeepAlive, info.versionMinor === 0);
+    if (split.expectContinue && head.versionMinor >= 1) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const exchange = new Exchange(this, head.method, head.url, split, head.shouldKeepAlive, head.versionMinor === 0);
     this.reading = exchange;
     this.queue.push(exchange);
     if (this.queue.length === 1) exchange.start();
-    return 0;
+    return false;
+  }
+
+  /** @internal the reader's */
+  onBody(chunk: Buffer): void {
+    this.reading?.requestBody(chunk);
+  }
+
+  /** @internal the reader's: the request has been read whole */
+  onComplete(): void {
+    this.reading?.requestComplete();
+    this.reading = undefined;
   }
 
   /** A request that cannot be read: answered 400 and the connection closed (its framing is unknown). */
   private refuse(message: string): void {
+    this.reader.stop();
     if (this.socket.destroyed) return;
-    this.parser[HTTPParser.kOnHeadersComplete] = () => 1;
     this.socket.pause();
     if (this.queue.length > 0) this.socket.destroy();
     else this.socket.end(plainAnswer(400, 'Bad Request', message, '', false), 'latin1');
@@ -236,7 +241,7 @@ class ClientConnection {
     if (this.queue[0] !== exchange) return;
     this.queue.shift();
     // Paused while the exchange's backend was slow to take its body: the next request is read now.
-    this.socket.resume();
+    if (this.socket.isPaused()) this.socket.resume();
     if (!keepAlive) {
       this.socket.end();
       return;
@@ -363,12 +368,12 @@ class Exchange implements UpstreamListener {
     this.client.socket.uncork();
   }
 
-  onHead(info: HeadInfo): boolean {
+  onHead(head: MessageHead): boolean {
     const backend = this.backend as Backend;
-    this.status = info.statusCode;
-    this.client.proxy.answered(backend, info.statusCode);
-    const split = splitHead(info.headers);
-    const bodiless = this.method === 'HEAD' || info.statusCode === 204 || info.statusCode === 304;
+    this.status = head.statusCode;
+    this.client.proxy.answered(backend, head.statusCode);
+    const split = splitHead(head);
+    const bodiless = this.method === 'HEAD' || head.statusCode === 204 || head.statusCode === 304;
     let framing = '';
     if (bodiless) {
       if (split.contentLength !== undefined) framing = `content-length: ${split.contentLength}\r\n`;
@@ -383,7 +388,7 @@ class Exchange implements UpstreamListener {
     }
     const connection = !this.keepAlive ? 'connection: close\r\n' : this.http10 ? 'connection: keep-alive\r\n' : '';
     const { proxy } = this.client;
-    this.heldHead = `HTTP/1.1 ${info.statusCode} ${info.statusMessage}\r\n${split.lines}${proxy.versionLine}${backend.id}\r\n${framing}${connection}\r\n`;
+    this.heldHead = `HTTP/1.1 ${head.statusCode} ${head.statusMessage}\r\n${split.lines}${proxy.versionLine}${backend.id}\r\n${framing}${connection}\r\n`;
     return this.method === 'HEAD';
   }
 

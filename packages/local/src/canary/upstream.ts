@@ -5,7 +5,7 @@
  * commonly 2 to 5 s, would close it under a request).
  */
 import { connect, type Socket } from 'node:net';
-import { type HeadInfo, HTTPParser } from './http1';
+import { type MessageHead, MessageKind, MessageReader } from './http1-reader';
 
 const IDLE_MS = 1_000;
 /** Idle connections kept per backend; more are closed once their exchange ends. */
@@ -14,7 +14,7 @@ const MAX_IDLE = 256;
 /** What an upstream connection reports to the exchange it carries. */
 export interface UpstreamListener {
   /** The answer's head; returns true when the answer has no body (a HEAD request's). */
-  onHead(info: HeadInfo): boolean;
+  onHead(head: MessageHead): boolean;
   onBody(chunk: Buffer): void;
   /** The answer is complete; returns whether the whole request was sent (else the connection is not reused). */
   onComplete(): boolean;
@@ -27,7 +27,7 @@ export interface UpstreamListener {
 
 export class UpstreamConnection {
   readonly socket: Socket;
-  private readonly parser = new HTTPParser(HTTPParser.RESPONSE);
+  private readonly reader: MessageReader;
   private listener: UpstreamListener | undefined;
   private received = false;
   private keepAlive = false;
@@ -39,25 +39,23 @@ export class UpstreamConnection {
     readonly pool: UpstreamPool,
     port: number,
   ) {
-    this.parser[HTTPParser.kOnHeadersComplete] = (info) => {
-      const head = info as unknown as HeadInfo;
-      // 1xx answers (the backend's own `100 Continue`) are not passed on: the proxy sent its own.
-      this.informational = head.statusCode < 200;
-      if (this.informational) return 0;
-      this.keepAlive = head.shouldKeepAlive;
-      return this.listener?.onHead(head) ? 1 : 0;
-    };
-    this.parser[HTTPParser.kOnBody] = (chunk) => this.listener?.onBody(chunk);
-    this.parser[HTTPParser.kOnMessageComplete] = () => this.complete();
+    this.reader = new MessageReader(MessageKind.Response, this);
     this.socket = connect({ port, host: '127.0.0.1', noDelay: true });
     this.socket.on('data', (data: Buffer) => this.read(data));
     this.socket.on('end', () => {
       // An answer framed by the connection's end is complete now.
-      if (this.listener && this.received) this.parser.finish();
+      if (this.listener && this.received) {
+        const error = this.reader.finish();
+        if (error) this.fail(error);
+      }
       this.socket.end();
     });
     this.socket.on('error', (error) => this.fail(error));
     this.socket.on('close', () => this.fail(new Error('the backend closed the connection')));
+    // Armed once: every read and write re-arms it, so it fires only after IDLE_MS without either; an
+    // exchange whose backend is that slow to answer is left alone (setting the timeout per exchange cost
+    // two timer-list updates a request).
+    this.socket.setTimeout(IDLE_MS);
     this.socket.on('timeout', () => {
       if (!this.listener) this.socket.destroy();
     });
@@ -68,7 +66,6 @@ export class UpstreamConnection {
     this.listener = listener;
     this.received = false;
     this.keepAlive = false;
-    this.socket.setTimeout(0);
   }
 
   /** Ends the exchange early (the client left): the connection cannot be reused. */
@@ -86,9 +83,35 @@ export class UpstreamConnection {
     }
     this.received = true;
     listener.cork();
-    const parsed = this.parser.execute(data);
+    const error = this.reader.execute(data);
     listener.uncork();
-    if (parsed instanceof Error) this.fail(parsed);
+    if (error) this.fail(error);
+  }
+
+  /** @internal the reader's: an answer's head */
+  onHead(head: MessageHead): boolean {
+    // 1xx answers (the backend's own `100 Continue`) are not passed on: the proxy sent its own.
+    this.informational = head.statusCode < 200;
+    if (this.informational) return false;
+    this.keepAlive = head.shouldKeepAlive;
+    const listener = this.listener;
+    if (!listener) {
+      // A second answer in one read, to no request: out of step with the backend.
+      this.reader.stop();
+      this.socket.destroy();
+      return true;
+    }
+    return listener.onHead(head);
+  }
+
+  /** @internal the reader's */
+  onBody(chunk: Buffer): void {
+    this.listener?.onBody(chunk);
+  }
+
+  /** @internal the reader's: the answer is complete */
+  onComplete(): void {
+    this.complete();
   }
 
   private complete(): void {
@@ -118,8 +141,7 @@ export class UpstreamConnection {
   park(): void {
     this.reused = true;
     // Paused for a slow client of the exchange just ended: the next exchange reads from the start.
-    this.socket.resume();
-    this.socket.setTimeout(IDLE_MS);
+    if (this.socket.isPaused()) this.socket.resume();
   }
 }
 

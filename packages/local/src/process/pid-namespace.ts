@@ -1,0 +1,139 @@
+/**
+ * A PID namespace for one build, where Linux has them: every process of the build lives in it, and
+ * when the namespace's first process (its init) ends, the kernel kills every other one, whatever it
+ * did meanwhile. A process group cannot promise that: `setsid` (or `setpgid`) takes a process out of
+ * its group, and so out of reach of the watchdog (process-groups.ts); it cannot leave a PID namespace.
+ *
+ * The namespace is made by util-linux's `unshare --pid --fork --kill-child` around a sleeping init,
+ * under `setpriv --pdeathsig KILL` so that the kernel kills it when this runner ends, `kill -9`
+ * included; each command enters it with `nsenter --pid`. As root nothing more is needed; otherwise
+ * `--user --map-current-user` adds a user namespace in which the same user may make one, where the
+ * kernel allows unprivileged user namespaces. Where none of this works (another OS, no util-linux, a
+ * kernel or container that forbids it) the build runs as before, in process groups only.
+ */
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { findOnPath } from './find-on-path';
+import { releaseProcessGroup, spawnOwnedGroup } from './process-groups';
+
+/** Set to `process-group` to run builds without a PID namespace (a build that needs `sudo`, say). */
+export const ISOLATION_VARIABLE = 'STEPLINE_BUILD_ISOLATION';
+
+/** How a build's processes are kept together; what the build log says once. */
+export type Containment = { kind: 'pid-namespace'; userNamespace: boolean } | { kind: 'process-group'; reason: string };
+
+// The init prints its pid as this runner sees it (/proc is the runner's), then sleeps as PID 1 of the
+// namespace. A PID 1 gets no signal from outside that it has no handler for, but SIGKILL.
+const INIT_SCRIPT = 'read -r pid rest < /proc/self/stat; echo "$pid"; exec sleep 2147483647';
+const NAMESPACE_FLAGS = ['--pid', '--fork', '--kill-child'];
+const USER_FLAGS = ['--user', '--map-current-user'];
+/** Starting the init takes a few milliseconds; more than this means something is wrong. */
+const START_TIMEOUT_MS = 10_000;
+
+let support: Containment | undefined;
+
+/** Whether builds can run in a PID namespace here, found out once per process. */
+export function pidNamespaceSupport(): Containment {
+  support ??= probe();
+  return support;
+}
+
+function probe(): Containment {
+  if (process.env[ISOLATION_VARIABLE] === 'process-group') return { kind: 'process-group', reason: `${ISOLATION_VARIABLE}=process-group` };
+  if (process.platform !== 'linux') return { kind: 'process-group', reason: `PID namespaces are Linux's; this is ${process.platform}` };
+  for (const tool of ['unshare', 'nsenter', 'setpriv']) {
+    if (!findOnPath([tool], process.env.PATH)) return { kind: 'process-group', reason: `util-linux's ${tool} is not on the PATH` };
+  }
+  const tries = process.getuid?.() === 0 ? [false, true] : [true];
+  for (const userNamespace of tries) {
+    const flags = [...(userNamespace ? USER_FLAGS : []), ...NAMESPACE_FLAGS];
+    if (spawnSync('unshare', [...flags, 'true'], { stdio: 'ignore', timeout: START_TIMEOUT_MS }).status === 0) {
+      return { kind: 'pid-namespace', userNamespace };
+    }
+  }
+  return { kind: 'process-group', reason: 'this kernel or container does not let this user make a PID namespace (unshare --pid failed)' };
+}
+
+/** One build's PID namespace: commands run in it with {@link wrap}; {@link end} kills all that is in it. */
+export class PidNamespace {
+  private constructor(
+    private readonly holder: ChildProcess,
+    private readonly initPid: number,
+    private readonly userNamespace: boolean,
+  ) {}
+
+  /** Starts a namespace where builds can have one (see {@link pidNamespaceSupport}); says which containment the build got. */
+  static async start(): Promise<{ namespace: PidNamespace | undefined; containment: Containment }> {
+    const found = pidNamespaceSupport();
+    if (found.kind !== 'pid-namespace') return { namespace: undefined, containment: found };
+    const flags = [...(found.userNamespace ? USER_FLAGS : []), ...NAMESPACE_FLAGS];
+    const holder = spawnOwnedGroup('setpriv', ['--pdeathsig', 'KILL', 'unshare', ...flags, '/bin/sh', '-c', INIT_SCRIPT], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const initPid = await new Promise<number | undefined>((resolve) => {
+      let text = '';
+      const timer = setTimeout(() => resolve(undefined), START_TIMEOUT_MS);
+      holder.stdout?.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.includes('\n')) {
+          clearTimeout(timer);
+          resolve(Number.parseInt(text, 10));
+        }
+      });
+      holder.once('error', () => resolve(undefined));
+      holder.once('exit', () => resolve(undefined));
+    });
+    if (initPid === undefined || !Number.isInteger(initPid)) {
+      killHolder(holder);
+      return { namespace: undefined, containment: { kind: 'process-group', reason: 'the PID namespace did not start' } };
+    }
+    // Neither the namespace nor its pipe may keep this process alive.
+    holder.stdout?.destroy();
+    holder.unref();
+    return { namespace: new PidNamespace(holder, initPid, found.userNamespace), containment: found };
+  }
+
+  /** The command that runs `file` with `args` inside the namespace. */
+  wrap(file: string, args: readonly string[]): { file: string; args: string[] } {
+    const user = this.userNamespace ? ['--user', '--preserve-credentials'] : [];
+    return { file: 'nsenter', args: ['--target', String(this.initPid), ...user, '--pid', '--', file, ...args] };
+  }
+
+  /**
+   * Ends every process in the namespace: the kernel kills them all once its init ends, and the init's
+   * exit waits for theirs, so once it is gone (or a zombie) nothing of the build runs.
+   */
+  async end(): Promise<void> {
+    killHolder(this.holder);
+    const deadline = Date.now() + END_WAIT_MS;
+    while (running(this.initPid) && Date.now() < deadline) await delay(10);
+  }
+}
+
+/** The build log's line about it. */
+export function describeContainment(containment: Containment): string {
+  if (containment.kind === 'pid-namespace') {
+    return `Build processes run in a PID namespace of their own${containment.userNamespace ? ' (in a user namespace)' : ''}: all of them end with the build, setsid or not`;
+  }
+  return `Build processes run in process groups (no PID namespace: ${containment.reason}): a process that calls setsid may outlive the build`;
+}
+
+/** How long to wait for the kernel to end a namespace's processes. */
+const END_WAIT_MS = 5_000;
+
+/** Whether a process runs (a zombie has ended: only its status waits to be collected). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function killHolder(holder: ChildProcess): void {
+  // unshare ignores SIGTERM while it waits for the init, and the init takes only SIGKILL from outside.
+  holder.kill('SIGKILL');
+  if (holder.pid !== undefined) releaseProcessGroup(holder.pid);
+}
