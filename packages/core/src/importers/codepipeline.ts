@@ -1004,15 +1004,20 @@ function projectFromTemplate(ctx: TemplateContext, rawProjectName: unknown, proj
   };
 }
 
-/** Whether the action's deployment group (of the same template) deploys to Lambda: its application's ComputePlatform, or a Lambda configuration. */
-function isLambdaGroup(ctx: TemplateContext, config: Obj, cfg: string): boolean {
-  const groupId = referencedId(
+/** The logical id of the deployment group (of the same template) the action's DeploymentGroupName refers to. */
+function deploymentGroupId(ctx: TemplateContext, config: Obj, cfg: string): string | undefined {
+  return referencedId(
     ctx,
     rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
     config.DeploymentGroupName,
     'AWS::CodeDeploy::DeploymentGroup',
     'DeploymentGroupName',
   );
+}
+
+/** Whether the action's deployment group (of the same template) deploys to Lambda: its application's ComputePlatform, or a Lambda configuration. */
+function isLambdaGroup(ctx: TemplateContext, config: Obj, cfg: string): boolean {
+  const groupId = deploymentGroupId(ctx, config, cfg);
   const group = groupId ? ctx.template.Resources?.[groupId]?.Properties : undefined;
   if (!group) return false;
   const configName = ctx.resolver.resolve(group.DeploymentConfigName, `Resources.${groupId}.Properties.DeploymentConfigName`);
@@ -1141,13 +1146,7 @@ function computePlatformOf(ctx: TemplateContext | undefined, config: Obj, cfg: s
  */
 function serverGroupFromTemplate(ctx: TemplateContext | undefined, config: Obj, cfg: string, t: Tracker): Obj | undefined {
   if (!ctx) return undefined;
-  const logicalId = referencedId(
-    ctx,
-    rawConfigValue(ctx, cfg, 'DeploymentGroupName'),
-    config.DeploymentGroupName,
-    'AWS::CodeDeploy::DeploymentGroup',
-    'DeploymentGroupName',
-  );
+  const logicalId = deploymentGroupId(ctx, config, cfg);
   const entry = logicalId ? templateResource(ctx, logicalId, 'AWS::CodeDeploy::DeploymentGroup', t) : undefined;
   if (!entry || !logicalId) return undefined;
   t.mark(`${cfg}.DeploymentGroupName`);
