@@ -28,11 +28,11 @@ import { storeArtifact } from '../packages/functions/src/source/store';
 import { type InstallationPlan, planInstallation } from '../stacks/plan';
 import { lambdaContext } from './helpers/lambda-events';
 import { BOOTSTRAP_REQUESTS, type EnforcedIam, enforceIam } from './helpers/moto-iam';
-import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
+import { MOTO_ACCOUNT, type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
 import { stubHandlers } from './helpers/stub-handlers';
 
 const skip = motoSkipReason();
-const ACCOUNT = '123456789012';
+const ACCOUNT = MOTO_ACCOUNT;
 const code = (text: string) =>
   zipStored([{ path: 'index.mjs', data: new TextEncoder().encode(`export const handler = async () => ${JSON.stringify(text)};`) }]);
 

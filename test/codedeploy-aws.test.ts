@@ -29,12 +29,12 @@ import { storeArtifact } from '../packages/functions/src/source/store';
 import { planInstallation } from '../stacks/plan';
 import { checkRequests, describeDenials } from './helpers/iam-check';
 import { motoAdmin, motoUser } from './helpers/moto-iam';
-import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
+import { MOTO_ACCOUNT, MOTO_REGION, type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
 import { stubHandlers } from './helpers/stub-handlers';
 
 const skip = motoSkipReason();
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
+const REGION = MOTO_REGION;
+const ACCOUNT = MOTO_ACCOUNT;
 const APPSPEC = `version: 0.0
 os: linux
 files:

@@ -26,12 +26,12 @@ import { SecretCache } from '../packages/functions/src/secrets';
 import { planInstallation } from '../stacks/plan';
 import { lambdaContext } from './helpers/lambda-events';
 import { BOOTSTRAP_REQUESTS, type EnforcedIam, enforceIam } from './helpers/moto-iam';
-import { type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
+import { MOTO_ACCOUNT, type MotoServer, motoSkipReason, startMoto } from './helpers/moto-server';
 import { createProject, type Project } from './helpers/project';
 import { stubHandlers } from './helpers/stub-handlers';
 
 const skip = motoSkipReason();
-const ACCOUNT = '123456789012';
+const ACCOUNT = MOTO_ACCOUNT;
 const GITLAB_TOKEN = 'glpat-right';
 const BITBUCKET_CREDENTIALS = 'ci-bot:app-password-right';
 

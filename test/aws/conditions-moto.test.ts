@@ -27,11 +27,11 @@ import { createConditionsHandler } from '../../packages/functions/src/handlers/c
 import { pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
 import { BOOTSTRAP_REQUESTS, enforceIam } from '../helpers/moto-iam';
-import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
+import { MOTO_ACCOUNT, MOTO_REGION, type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 
 const skip = motoSkipReason();
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
+const REGION = MOTO_REGION;
+const ACCOUNT = MOTO_ACCOUNT;
 const sfn = mockClient(SFNClient);
 const codebuild = mockClient(CodeBuildClient);
 

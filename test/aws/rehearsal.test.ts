@@ -55,14 +55,14 @@ import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ec
 import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
 import { motoAdmin, motoUser } from '../helpers/moto-iam';
-import { type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
+import { MOTO_ACCOUNT, MOTO_REGION, type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
 import { until } from '../helpers/until';
 import { gitHubStandIn, handleSfn, type StandInProject, startBuildSync } from './stand-ins';
 
 const skip = motoSkipReason();
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
+const REGION = MOTO_REGION;
+const ACCOUNT = MOTO_ACCOUNT;
 const STAGE = 'rehearsal';
 const REPOSITORY = 'acme/web';
 const WEBHOOK_SECRET = 'rehearsal-webhook-secret';

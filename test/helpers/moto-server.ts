@@ -8,6 +8,10 @@ import { connect } from 'node:net';
 import { freePort } from '@stepline/local';
 import { afterAll, beforeAll } from 'vitest';
 
+/** moto's default region for the tests, and the account id moto gives every resource unless told otherwise. */
+export const MOTO_REGION = 'us-east-1';
+export const MOTO_ACCOUNT = '123456789012';
+
 export interface MotoServer {
   endpoint: string;
   port: number;
