@@ -75,7 +75,8 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
   /** What the machine handed the function: each Task's payload. */
   let payloads: Array<{ operation: string; deployment?: { deadline?: string } }> = [];
   /** Commands of one deployment phase: their comment reads `<marker> <pipeline> <deployment id> batch <n>`. */
-  const ofDeployment = (deployment: string) => (c: { Comment?: string }) => c.Comment?.includes(` ${deployment} batch `) ?? false;
+  // A deployment's id is `d-<execution>-<action and attempt hash>`.
+  const ofDeployment = (deployment: string) => (c: { Comment?: string }) => new RegExp(` ${deployment}-[0-9a-f]{10} batch `).test(c.Comment ?? '');
   const sentFor = (deployment: string) => sent.filter(ofDeployment(deployment));
   const options = installationCompileOptions({ stage: 'team', region: REGION, accountId: ACCOUNT });
   const bucket = options.artifactBucket ?? '';
@@ -186,7 +187,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
     expect(deadline - Date.now()).toBeLessThanOrEqual(60 * 60_000);
     expect(outcome.status).toBe('SUCCEEDED');
     expect((outcome.output as { actions: Record<string, unknown> }).actions.Deploy_Web).toStrictEqual({
-      output: { deploymentId: 'd-exec-1', instances, failedInstances: [] },
+      output: { deploymentId: expect.stringMatching(/^d-exec-1-[0-9a-f]{10}$/), instances, failedInstances: [] },
     });
     const commands = sentFor('d-exec-1');
     expect(commands.map((c) => c.InstanceIds)).toStrictEqual(instances.map((i) => [i]));
@@ -299,7 +300,7 @@ describe.skipIf(skip)('codedeploy on AWS: the compiled machine, the code-deploy 
         // revision goes back to the two touched, one at a time.
         expect(scripts.map((s) => s.hosts)).toStrictEqual([[instances[0]], [instances[1]], [instances[0]], [instances[1]]]);
         expect(scripts[2]?.script).toContain(`'s3://${bucket}/inplace/exec-1/Src/'`);
-        expect(scripts[2]?.script).toContain('d-exec-3-rollback');
+        expect(scripts[2]?.script).toMatch(/d-exec-3-[0-9a-f]{10}-rollback/);
         expect((await lastGood()).executionId).toBe('exec-1');
       } finally {
         ssm.restore();

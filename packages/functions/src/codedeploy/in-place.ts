@@ -2,6 +2,7 @@
  * The code-deploy function's two operations, core's in-place deployment (`startDeployment`,
  * `afterBatch`) behind S3 (revisions, appspec, last good revision) and the SSM fleet.
  */
+import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   type AppSpec,
@@ -54,6 +55,17 @@ export const CodeDeployTaskSchema = z.object({
 });
 export type CodeDeployTask = z.output<typeof CodeDeployTaskSchema>;
 
+/**
+ * A deployment's id: one per action of an execution. Two codedeploy actions of one execution (Staging,
+ * then Prod) must not find each other's SSM commands (the commands' markers are made from it); a
+ * retried start Task must find its own. A stage run again in the same execution within the hour
+ * SSM's commands are looked for in would still find the first run's: see docs/aws-functions.md.
+ */
+export function inPlaceDeploymentId(task: Pick<CodeDeployTask, 'executionId' | 'stage' | 'action'>): string {
+  const which = createHash('sha256').update(`${task.stage}\n${task.action}`).digest('hex').slice(0, 10);
+  return `d-${task.executionId.replace(/[^A-Za-z0-9-]/g, '-')}-${which}`;
+}
+
 export interface CodeDeployDependencies {
   s3: S3Client;
   fleet: SsmFleet;
@@ -82,7 +94,7 @@ async function start(task: CodeDeployTask, deps: CodeDeployDependencies): Promis
   let deployment: InPlaceDeployment;
   try {
     deployment = startDeployment({
-      deploymentId: `d-${task.executionId.replace(/[^A-Za-z0-9-]/g, '-')}`,
+      deploymentId: inPlaceDeploymentId(task),
       revision: { location: task.revision.location, executionId: task.executionId },
       ...(lastGood && { lastGood }),
       autoRollback: task.spec.autoRollback,

@@ -113,7 +113,8 @@ export class SsmFleet {
     const since = new Date((this.now?.() ?? Date.now()) - RESEND_WINDOW_MS);
     const earlier = await this.commands([
       { key: 'DocumentName', value: DOCUMENT },
-      { key: 'InvokedAfter', value: since.toISOString() },
+      // SSM's documented form has whole seconds (2021-07-07T00:00:00Z).
+      { key: 'InvokedAfter', value: since.toISOString().replace(/\.\d{3}Z$/, 'Z') },
     ]);
     const commandIds: string[] = [];
     let resent = false;

@@ -11,7 +11,7 @@ import { DefinitionError, type InPlaceDeployment, SERVER_DEPLOYMENT_CONFIGS, sta
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordingLogger } from '../../../../test/helpers/lambda-events';
-import { CodeDeployTaskSchema, runCodeDeployTask } from '../codedeploy/in-place';
+import { CodeDeployTaskSchema, inPlaceDeploymentId, runCodeDeployTask } from '../codedeploy/in-place';
 import { type CommandBatch, SsmFleet } from '../codedeploy/ssm-fleet';
 import { createCodeDeployHandler } from './code-deploy';
 
@@ -98,7 +98,7 @@ describe('the code-deploy function and SSM commands', () => {
 
     expect(ssm.commandCalls(ListCommandsCommand)[0]?.args[0].input.Filters).toStrictEqual([
       { key: 'DocumentName', value: 'AWS-RunShellScript' },
-      { key: 'InvokedAfter', value: '2026-12-05T09:00:00.000Z' },
+      { key: 'InvokedAfter', value: '2026-12-05T09:00:00Z' },
     ]);
     expect(ssm.commandCalls(SendCommandCommand).map((c) => c.args[0].input.InstanceIds)).toStrictEqual([['i-2']]);
   });
@@ -150,6 +150,15 @@ describe('the code-deploy function and SSM commands', () => {
     ssm.reset();
     ssm.on(GetCommandInvocationCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     await expect(fleet.results(['cmd-a'], ['i-1'])).rejects.toMatchObject({ name: 'Stepline.Transient', message: expect.stringContaining('throttled') });
+  });
+});
+
+describe('an in-place deployment’s id, from which its SSM commands are found again', () => {
+  it('is one per action of an execution: a retried start finds its commands, another action does not', () => {
+    const of = (stage: string, action: string) => inPlaceDeploymentId({ executionId: 'exec-7', stage, action });
+    expect(of('Staging', 'Web')).toMatch(/^d-exec-7-[0-9a-f]{10}$/);
+    expect(of('Staging', 'Web')).toBe(of('Staging', 'Web'));
+    expect(new Set([of('Staging', 'Web'), of('Prod', 'Web'), of('Staging', 'Api')]).size).toBe(3);
   });
 });
 
