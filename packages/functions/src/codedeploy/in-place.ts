@@ -51,7 +51,13 @@ export const CodeDeployTaskSchema = z.object({
   }),
   revision: z.object({ name: z.string(), location: text }),
   /** The deployment in flight, for advance. */
-  deployment: InPlaceDeploymentSchema.optional(),
+  // A deployment started before commands were chunked kept one `command`: it goes on after an upgrade.
+  deployment: z
+    .preprocess(
+      (v) => (v && typeof v === 'object' && 'command' in v && !('commands' in v) ? { ...v, commands: [(v as { command: unknown }).command] } : v),
+      InPlaceDeploymentSchema,
+    )
+    .optional(),
 });
 export type CodeDeployTask = z.output<typeof CodeDeployTaskSchema>;
 

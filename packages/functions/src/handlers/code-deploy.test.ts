@@ -219,6 +219,12 @@ describe('an in-place deployment in flight, handed back to advance', () => {
     expect(ssm.commandCalls(CancelCommandCommand).map((c) => c.args[0].input)).toStrictEqual([{ CommandId: 'cmd-1' }]);
   });
 
+  it('takes a deployment started before commands were chunked, its one command as the batch’s', () => {
+    const { commands: _, ...rest } = deployment();
+    const parsed = CodeDeployTaskSchema.parse(advance({ ...rest, command: 'cmd-old' }));
+    expect(parsed.deployment?.commands).toStrictEqual(['cmd-old']);
+  });
+
   it('refuses a malformed deployment, naming what is wrong and where', async () => {
     const broken = { ...deployment(), batches: [['i-1', 7]], phase: 'redeploy' };
     const error = await handler()(advance(broken)).catch((e: unknown) => e);
