@@ -28,6 +28,8 @@ describe.skipIf(skip)(`a build's PID namespace${skip ? ` (skipped: ${skip})` : '
     const command = namespace.wrap('/bin/sh', ['-c', 'echo "$$"; setsid sh -c \'read -r pid rest < /proc/self/stat; echo "$pid"; exec sleep 60\' &']);
 
     // Act: the shell ends at once; the sleep keeps running, and holds the pipe.
+    // Named by path: a build's commands are spawned with its own PATH, which need not hold util-linux.
+    expect(command.file).toMatch(/^\/.*nsenter$/);
     const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = once(child, 'exit');
     let out = '';
@@ -52,7 +54,8 @@ describe.skipIf(skip)(`a build's PID namespace${skip ? ` (skipped: ${skip})` : '
 
 describe('what the build log says', () => {
   it('names the containment, and why there is no namespace when there is none', () => {
-    expect(describeContainment({ kind: 'pid-namespace', userNamespace: true })).toBe(
+    const tools = { unshare: '/usr/bin/unshare', nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv' };
+    expect(describeContainment({ kind: 'pid-namespace', userNamespace: true, tools })).toBe(
       'Build processes run in a PID namespace of their own (in a user namespace): all of them end with the build, setsid or not',
     );
     expect(describeContainment({ kind: 'process-group', reason: 'STEPLINE_BUILD_ISOLATION=process-group' })).toBe(

@@ -20,8 +20,15 @@ import { releaseProcessGroup, spawnOwnedGroup } from './process-groups';
 /** Set to `process-group` to run builds without a PID namespace (a build that needs `sudo`, say). */
 export const ISOLATION_VARIABLE = 'STEPLINE_BUILD_ISOLATION';
 
+/** util-linux's tools, by absolute path: a build may set a PATH without them, and commands are spawned with the build's. */
+interface Tools {
+  unshare: string;
+  nsenter: string;
+  setpriv: string;
+}
+
 /** How a build's processes are kept together; what the build log says once. */
-export type Containment = { kind: 'pid-namespace'; userNamespace: boolean } | { kind: 'process-group'; reason: string };
+export type Containment = { kind: 'pid-namespace'; userNamespace: boolean; tools: Tools } | { kind: 'process-group'; reason: string };
 
 // The init prints its pid as this runner sees it (/proc is the runner's), then sleeps as PID 1 of the
 // namespace. A PID 1 gets no signal from outside that it has no handler for, but SIGKILL.
@@ -42,14 +49,17 @@ export function pidNamespaceSupport(): Containment {
 function probe(): Containment {
   if (process.env[ISOLATION_VARIABLE] === 'process-group') return { kind: 'process-group', reason: `${ISOLATION_VARIABLE}=process-group` };
   if (process.platform !== 'linux') return { kind: 'process-group', reason: `PID namespaces are Linux's; this is ${process.platform}` };
-  for (const tool of ['unshare', 'nsenter', 'setpriv']) {
-    if (!findOnPath([tool], process.env.PATH)) return { kind: 'process-group', reason: `util-linux's ${tool} is not on the PATH` };
+  const found: Partial<Tools> = {};
+  for (const tool of ['unshare', 'nsenter', 'setpriv'] as const) {
+    found[tool] = findOnPath([tool], process.env.PATH);
+    if (!found[tool]) return { kind: 'process-group', reason: `util-linux's ${tool} is not on the PATH` };
   }
+  const tools = found as Tools;
   const tries = process.getuid?.() === 0 ? [false, true] : [true];
   for (const userNamespace of tries) {
     const flags = [...(userNamespace ? USER_FLAGS : []), ...NAMESPACE_FLAGS];
-    if (spawnSync('unshare', [...flags, 'true'], { stdio: 'ignore', timeout: START_TIMEOUT_MS }).status === 0) {
-      return { kind: 'pid-namespace', userNamespace };
+    if (spawnSync(tools.unshare, [...flags, 'true'], { stdio: 'ignore', timeout: START_TIMEOUT_MS }).status === 0) {
+      return { kind: 'pid-namespace', userNamespace, tools };
     }
   }
   return { kind: 'process-group', reason: 'this kernel or container does not let this user make a PID namespace (unshare --pid failed)' };
@@ -61,6 +71,7 @@ export class PidNamespace {
     private readonly holder: ChildProcess,
     private readonly initPid: number,
     private readonly userNamespace: boolean,
+    private readonly nsenter: string,
   ) {}
 
   /** Starts a namespace where builds can have one (see {@link pidNamespaceSupport}); says which containment the build got. */
@@ -68,7 +79,7 @@ export class PidNamespace {
     const found = pidNamespaceSupport();
     if (found.kind !== 'pid-namespace') return { namespace: undefined, containment: found };
     const flags = [...(found.userNamespace ? USER_FLAGS : []), ...NAMESPACE_FLAGS];
-    const holder = spawnOwnedGroup('setpriv', ['--pdeathsig', 'KILL', 'unshare', ...flags, '/bin/sh', '-c', INIT_SCRIPT], {
+    const holder = spawnOwnedGroup(found.tools.setpriv, ['--pdeathsig', 'KILL', found.tools.unshare, ...flags, '/bin/sh', '-c', INIT_SCRIPT], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     const initPid = await new Promise<number | undefined>((resolve) => {
@@ -81,8 +92,12 @@ export class PidNamespace {
           resolve(Number.parseInt(text, 10));
         }
       });
-      holder.once('error', () => resolve(undefined));
-      holder.once('exit', () => resolve(undefined));
+      const failed = () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      };
+      holder.once('error', failed);
+      holder.once('exit', failed);
     });
     if (initPid === undefined || !Number.isInteger(initPid)) {
       killHolder(holder);
@@ -91,13 +106,13 @@ export class PidNamespace {
     // Neither the namespace nor its pipe may keep this process alive.
     holder.stdout?.destroy();
     holder.unref();
-    return { namespace: new PidNamespace(holder, initPid, found.userNamespace), containment: found };
+    return { namespace: new PidNamespace(holder, initPid, found.userNamespace, found.tools.nsenter), containment: found };
   }
 
   /** The command that runs `file` with `args` inside the namespace. */
   wrap(file: string, args: readonly string[]): { file: string; args: string[] } {
     const user = this.userNamespace ? ['--user', '--preserve-credentials'] : [];
-    return { file: 'nsenter', args: ['--target', String(this.initPid), ...user, '--pid', '--', file, ...args] };
+    return { file: this.nsenter, args: ['--target', String(this.initPid), ...user, '--pid', '--', file, ...args] };
   }
 
   /**
