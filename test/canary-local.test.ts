@@ -3,7 +3,7 @@
  * exact over many requests, no request lost while they change, a failing green rolled back at the
  * first check, and the compiled deploy action run end to end by the local engine.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { compilePipeline, ErrorName, parsePipeline } from '@stepline/core';
@@ -205,6 +205,24 @@ describe('the local canary', () => {
     const bodies = new Set((await Promise.all(Array.from({ length: 10 }, () => answerOnce()))).map((a) => a.body));
     expect(bodies).toStrictEqual(new Set(['v1', 'v2']));
     expect(lines.some((l) => l.includes('started the live version again (execution exec-1)'))).toBe(true);
+  });
+
+  it('starts again as blue a live version recorded before versions had working copies (its artifact directory only)', async () => {
+    ws.build('web', 'exec-1', 'v1');
+    ws.build('web', 'exec-2', 'v2');
+    await deployAllAtOnce('exec-1');
+    await canary.close();
+    // What an earlier stepline wrote: the sealed artifact's directory, no working copy.
+    const record = join(ws.stateDir, 'live', 'web', 'Deploy', 'Canary.json');
+    const { workDir, ...old } = JSON.parse(readFileSync(record, 'utf8')) as { workDir: string };
+    rmSync(workDir, { recursive: true, force: true });
+    writeFileSync(record, JSON.stringify({ ...old, artifactDir: ws.artifactDir('web', 'exec-1', 'Build') }));
+
+    canary = newCanary();
+    await expect(op('exec-2', 'prepare')).resolves.toMatchObject({ Payload: { blue: { id: 'exec-1' }, green: { id: 'exec-2' } } });
+    await setWeight('exec-2', 50);
+    const bodies = new Set((await Promise.all(Array.from({ length: 10 }, () => answerOnce()))).map((a) => a.body));
+    expect(bodies).toStrictEqual(new Set(['v1', 'v2']));
   });
 
   it('rolls back what a stopped execution had in flight, and keeps the live version up with keepLive', async () => {

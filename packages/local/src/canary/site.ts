@@ -4,7 +4,7 @@
  * core's canary ports as classes (ports.ts), so the step logic is the same as on AWS.
  */
 import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { cp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CanaryPorts,
@@ -19,7 +19,7 @@ import { fileSafe } from '../runtime/context';
 import { CommandHooks, LocalAlarms, LocalEnvironment, ProxyRouter, SiteDeployment } from './ports';
 import { AppProcess, freePort } from './processes';
 import { type BackendStats, type ProxyRoute, WeightedProxy } from './proxy';
-import type { LiveRecords } from './records';
+import type { LiveRecord, LiveRecords } from './records';
 
 export type LocalSpec = NonNullable<DeploymentSpec['local']>;
 
@@ -166,13 +166,18 @@ export class LocalSite {
    * live version started again later finds what it wrote.
    */
   async workDir(request: CanaryRequest): Promise<string> {
-    const dir = join(this.options.workRoot, ...[request.pipeline, request.stage, request.action, request.executionId].map(fileSafe));
+    const dir = this.workDirOf(request.executionId);
     if (existsSync(dir)) return dir;
     const partial = `${dir}.partial`;
     await rm(partial, { recursive: true, force: true });
     await this.options.copyArtifact(request.pipeline, request.executionId, request.inputArtifact.name, partial);
     await rename(partial, dir);
     return dir;
+  }
+
+  private workDirOf(executionId: string): string {
+    const { pipeline, stage, action } = this.options.key;
+    return join(this.options.workRoot, ...[pipeline, stage, action, executionId].map(fileSafe));
   }
 
   /** Starts a version's process on a free port; it answers once healthy (see checkGreenHealth). */
@@ -263,6 +268,7 @@ export class LocalSite {
   private async restoreLive(): Promise<void> {
     const live = this.options.live.get(this.options.key);
     if (!live || this.primary !== undefined) return;
+    live.workDir ??= await this.adoptRecordWithoutWorkDir(live);
     if (!live.workDir || !existsSync(live.workDir)) {
       this.log(
         `the live version recorded on disk (execution ${live.executionId}) is gone from ${live.workDir ?? 'its working copy'}: the next deployment is an initial one`,
@@ -289,6 +295,21 @@ export class LocalSite {
     this.primary = version.id;
     this.requireProxy().setRoutes([{ backend: backend(version), weight: 100 }]);
     this.log(`started the live version again (execution ${live.executionId}) from ${live.workDir} on port ${port}`);
+  }
+
+  /**
+   * A live record written before versions had working copies names the artifact the version ran in:
+   * the version gets a working copy of it now, so a deployment after an upgrade still has a blue.
+   */
+  private async adoptRecordWithoutWorkDir(live: LiveRecord & { artifactDir?: string }): Promise<string | undefined> {
+    if (!live.artifactDir || !existsSync(live.artifactDir)) return undefined;
+    const dir = this.workDirOf(live.executionId);
+    if (!existsSync(dir)) {
+      await cp(live.artifactDir, `${dir}.partial`, { recursive: true });
+      await rename(`${dir}.partial`, dir);
+    }
+    this.options.live.put(this.options.key, { ...live, workDir: dir });
+    return dir;
   }
 
   private requireProxy(): WeightedProxy {
