@@ -6,3 +6,5 @@ export * from './canary/index';
 export * from './errors';
 export * from './executions/index';
 export * from './gates/index';
+/** How a source artifact is stored (its files, then its manifest): what every reader of artifacts expects. */
+export { storeArtifact } from './source/store';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   CopyObjectCommand,
   GetObjectCommand,
@@ -24,6 +23,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { compilePipeline, DefinitionError, emptyGateState, type GateState, machineHash, machineManifestKey, parsePipeline } from '@stepline/core';
+import { storeArtifact } from '@stepline/functions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../errors';
@@ -59,13 +59,13 @@ function fakeS3(gate?: GateState) {
     if (!object) throw noSuchKey();
     return { Body: body(object.text), ETag: object.etag };
   });
-  s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string; IfMatch?: string; IfNoneMatch?: string }) => {
+  s3.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string | Uint8Array; IfMatch?: string; IfNoneMatch?: string }) => {
     const current = objects.get(input.Key);
     if ((input.IfNoneMatch === '*' && current) || (input.IfMatch !== undefined && input.IfMatch !== current?.etag)) {
       throw new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'precondition' });
     }
     const etag = `"g${++version}"`;
-    objects.set(input.Key, { text: input.Body, etag });
+    objects.set(input.Key, { text: typeof input.Body === 'string' ? input.Body : new TextDecoder().decode(input.Body), etag });
     return { ETag: etag };
   });
   s3.on(CopyObjectCommand).callsFake(async (input: { Key: string; CopySource: string; IfNoneMatch?: string }) => {
@@ -83,6 +83,13 @@ function fakeS3(gate?: GateState) {
     return { CommonPrefixes: [...prefixes].map((Prefix) => ({ Prefix })) };
   });
   return objects;
+}
+
+/** A source artifact of an execution as the source function stores it (files, then manifest), into the fake S3. */
+function storeSource(executionId: string, files: Record<string, string>) {
+  return storeArtifact({ s3: new S3Client({}), bucket: BUCKET, pipeline: 'web', executionId, artifact: 'src' }, async () =>
+    Object.entries(files).map(([path, text]) => ({ path, data: new TextEncoder().encode(text) })),
+  );
 }
 
 function installation() {
@@ -400,17 +407,8 @@ describe('AwsBackend: changes', () => {
 
   it('retry-stage-execution: starts the machine again at the failed stage with the state it had there, and its earlier artifacts', async () => {
     const objects = fakeS3();
-    // The source artifact of exec-2, as the source function stores it: files, then the manifest.
     const index = '<h1>v2</h1>';
-    objects.set('web/exec-2/src/index.html', { text: index, etag: '"i"' });
-    const manifest = {
-      artifact: 'src',
-      pipeline: 'web',
-      executionId: 'exec-2',
-      createdAt: '2026-12-05T00:00:00.000Z',
-      files: [{ path: 'index.html', sha256: createHash('sha256').update(index).digest('hex'), size: index.length }],
-    };
-    objects.set('web/exec-2/src/manifest.json', { text: JSON.stringify(manifest), etag: '"s"' });
+    await storeSource('exec-2', { 'index.html': index });
     const input = { pipeline: 'web', trigger: { type: 'Webhook' }, source: {}, variables: {} };
     const atBuild = { input, variables: { ENV: 'staging' }, actions: { Source_Checkout: { variables: { CommitId: 'c0ffee' } } } };
     const failed = new HistoryWriter()
@@ -481,20 +479,11 @@ describe('AwsBackend: changes', () => {
       sfn.on(DescribeExecutionCommand, { executionArn: executionArn('web', 'good-0') }).resolves(running('good-0', { status: 'SUCCEEDED' }));
       sfn.on(StartExecutionCommand).callsFake(async (i: { name: string }) => ({ executionArn: executionArn('web', i.name) }));
     }
-    const sourceManifest = (execution: string) =>
-      JSON.stringify({
-        artifact: 'src',
-        pipeline: 'web',
-        executionId: execution,
-        createdAt: '2026-11-26T10:00:00Z',
-        files: [{ path: 'index.html', sha256: 'a'.repeat(64), size: 4 }],
-      });
 
     it('starts today’s machine at the stage with the newest good execution’s state, its artifacts copied under the new execution', async () => {
       const objects = fakeS3();
       // The source artifact has stepline's manifest; the build's output (CodeBuild's) has none and is listed.
-      objects.set('web/good-1/src/manifest.json', { text: sourceManifest('good-1'), etag: '"1"' });
-      objects.set('web/good-1/src/index.html', { text: 'good', etag: '"2"' });
+      await storeSource('good-1', { 'index.html': 'good' });
       objects.set('web/good-1/out/app.js', { text: 'app', etag: '"3"' });
       objects.set('web/good-1/out/assets/a b.css', { text: 'css', etag: '"4"' });
       executions();
