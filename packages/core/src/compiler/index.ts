@@ -1,7 +1,7 @@
 export { type CodeBuildRun, codeBuildIdentifier, projectName, ruleProjectName } from './actions/build';
 export { COMMANDS_RULE_TIMEOUT_MINUTES, commandsBuild, commandsBuildspec } from './actions/commands';
 export { LOCAL_COMMAND_FUNCTION } from './actions/invoke';
-export { LOCAL_STATE_MACHINE_ARN, readInputStateName } from './actions/stepfunctions';
+export { inputFileMissing, inputFilePath, LOCAL_STATE_MACHINE_ARN, readInputStateName } from './actions/stepfunctions';
 export { type CompiledPipeline, compilePipeline, definitionBytes, MAX_DEFINITION_BYTES } from './compile';
 export { type CompileOptions, type CompileTarget, type FunctionArns, type StateInfo, type StateMap, StateRole } from './context';
 export type { IamStatement } from './iam';

@@ -16,6 +16,13 @@ export const readInputStateName = (actionState: string) => `${actionState} · re
 /** The Pass that names a FilePath input missing from its artifact, as the local read does. */
 export const inputMissingStateName = (actionState: string) => `${actionState} · input missing`;
 
+/** The FilePath input's path within its artifact. */
+export const inputFilePath = (action: Pick<StepFunctionsAction, 'input'>) => (action.input ?? '').replace(/^\/+/, '');
+
+/** Why a FilePath input cannot be read, in the same words on both runtimes. */
+export const inputFileMissing = (action: Pick<StepFunctionsAction, 'name'>, path: string, artifact: string) =>
+  `action ${action.name}: input file ${path} is not in artifact ${artifact}`;
+
 /** Where the FilePath input is kept between the read and the start. */
 const inputPath = (key: string) => `$.actions.${key}Input`;
 
@@ -56,7 +63,7 @@ export function compileStepFunctions(ctx: ActionContext, action: StepFunctionsAc
   let first = ctx.name;
   if (action.inputType === 'FilePath') {
     const artifact = action.inputArtifacts[0] ?? '';
-    const path = (action.input ?? '').replace(/^\/+/, '');
+    const path = inputFilePath(action);
     const [before, after] = artifactPrefix(ctx.pipeline.name, '\u0000', artifact).split('\u0000');
     first = readInputStateName(ctx.name);
     const missing = inputMissingStateName(ctx.name);
@@ -68,7 +75,7 @@ export function compileStepFunctions(ctx: ActionContext, action: StepFunctionsAc
       ctx,
       missing,
       pass({
-        parameters: { Error: ErrorName.ActionFailed, Cause: `action ${action.name}: input file ${path} is not in artifact ${artifact}` },
+        parameters: { Error: ErrorName.ActionFailed, Cause: inputFileMissing(action, path, artifact) },
         resultPath: '$.failure',
         next: ctx.catchTo,
       }),

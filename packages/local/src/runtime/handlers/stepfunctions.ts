@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
   ErrorName,
+  inputFileMissing,
+  inputFilePath,
   LOCAL_STATE_MACHINE_ARN,
   readInputStateName,
   SfnExecutionStatus,
@@ -50,9 +52,9 @@ export function stepFunctionsHandler(ctx: ExecutionContext, action: StepFunction
   if (state === readInputStateName(actionState)) {
     return async (_input: unknown) => {
       const artifact = action.inputArtifacts[0] ?? '';
-      const path = (action.input ?? '').replace(/^\/+/, '');
+      const path = inputFilePath(action);
       const manifest = await ctx.artifacts.verify(ctx.pipeline.name, ctx.executionId, artifact);
-      if (!manifest.paths.includes(path)) throw failed(`action ${action.name}: input file ${path} is not in artifact ${artifact}`);
+      if (!manifest.paths.includes(path)) throw failed(inputFileMissing(action, path, artifact));
       return { Body: await readFile(join(ctx.artifacts.dir(ctx.pipeline.name, ctx.executionId, artifact), path), 'utf8') };
     };
   }
