@@ -4,7 +4,9 @@
  * container whose PID 1 is not an init, may be collected late or never. `process.kill(pid, 0)`
  * succeeds on a zombie, so it cannot tell the two apart.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pidNamespaceSupport } from '../../packages/local/src/process/pid-namespace';
 
 export interface ProcessState {
   running: boolean;
@@ -44,4 +46,42 @@ export function processesWithEnvironment(name: string, value: string): number[] 
     if (environ.includes(entry) && processState(pid).running) found.push(pid);
   }
   return found;
+}
+
+/**
+ * Why a test of what only a PID namespace holds (a process that called `setsid`) is skipped here, or
+ * undefined where commands get one. Under CI=true (root on Linux, where they work) having none fails.
+ */
+export function withoutPidNamespace(what: string): string | undefined {
+  const support = pidNamespaceSupport();
+  if (support.kind === 'pid-namespace') return undefined;
+  const why = `${what} run without a PID namespace here (${support.reason})`;
+  if (process.env.CI === 'true') throw new Error(`${why}: not allowed under CI=true`);
+  return why;
+}
+
+/**
+ * A script: `sh leave-group.sh NAME` starts a sleep in a session of its own (out of the caller's process
+ * group) and writes its pid as this machine sees it to `$SETSID_PIDS/NAME.pid` (/proc is the machine's;
+ * `$$` would be a PID namespace's number). Its output goes elsewhere unless `$SETSID_KEEPS_OUTPUT` is set,
+ * in which case it holds the caller's output open. It returns once the pid is written: a command that
+ * ended sooner could take the sleep with it before the test learns its pid.
+ */
+export const LEAVE_GROUP_SH = `leave() { setsid sh -c 'read -r pid rest < /proc/self/stat; echo "$pid" > "$SETSID_PIDS/$0.tmp"; mv "$SETSID_PIDS/$0.tmp" "$SETSID_PIDS/$0.pid"; exec sleep 300' "$1" & }
+if [ -n "$SETSID_KEEPS_OUTPUT" ]; then leave "$1"; else leave "$1" > /dev/null 2>&1; fi
+while [ ! -f "$SETSID_PIDS/$1.pid" ]; do sleep 0.05; done
+`;
+
+/** The pid `sh leave-group.sh NAME` wrote into `dir`, once it has. */
+export function leftBehind(dir: string, name: string): number | undefined {
+  const file = join(dir, `${name}.pid`);
+  return existsSync(file) ? Number(readFileSync(file, 'utf8')) : undefined;
+}
+
+/** Kills what a failed test left behind, so that it does not sleep on for five minutes. */
+export function killLeftBehind(dir: string, names: readonly string[]): void {
+  for (const name of names) {
+    const pid = leftBehind(dir, name);
+    if (pid && processState(pid).running) process.kill(pid, 'SIGKILL');
+  }
 }

@@ -12,10 +12,10 @@
  * (process-groups.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PidNamespace } from '../process/pid-namespace';
-import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
+import { type PidNamespace, spawnOwned } from '../process/pid-namespace';
+import { groupAlive, releaseProcessGroup, terminateGroup } from '../process/process-groups';
 
 export interface CommandResult {
   /** `null` when the shell ended on a signal, or could not be started. */
@@ -53,9 +53,6 @@ const OWN_PREFIX = '__stepline';
 
 /** Output a process left behind keeps a pipe open; waiting longer than this for it is pointless. */
 const DRAIN_MS = 200;
-
-/** How long to wait for the kernel to end a group after SIGKILL. */
-const KILL_WAIT_MS = 5000;
 
 export class ShellSession {
   env: Record<string, string>;
@@ -132,8 +129,7 @@ export class ShellSession {
     return new Promise((resolve) => {
       let child: ChildProcess;
       try {
-        const command = this.options.namespace?.wrap(this.options.shell, [script]) ?? { file: this.options.shell, args: [script] };
-        child = spawnOwnedGroup(command.file, command.args, { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = spawnOwned(this.options.namespace, this.options.shell, [script], { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (error) {
         resolve({ exitCode: null, signal: null, stopped: false, error: (error as Error).message });
         return;
@@ -181,16 +177,8 @@ export class ShellSession {
   }
 
   /** SIGTERM to the whole process group, then SIGKILL to whatever is left after the grace period. */
-  private async terminate(group: number): Promise<void> {
-    signalGroup(group, 'SIGTERM');
-    const deadline = Date.now() + (this.options.killGraceMs ?? 3000);
-    while (groupAlive(group) && Date.now() < deadline) await delay(25);
-    if (!groupAlive(group)) return;
-    signalGroup(group, 'SIGKILL');
-    // SIGKILL cannot be caught, but the kernel takes a moment to end a process (one in the D state
-    // longer): wait for it, bounded, so that "stopped" means gone.
-    const killDeadline = Date.now() + KILL_WAIT_MS;
-    while (groupAlive(group) && Date.now() < killDeadline) await delay(10);
+  private terminate(group: number): Promise<void> {
+    return terminateGroup(group, this.options.killGraceMs ?? 3000);
   }
 
   private takeState(envFile: string, pwdFile: string): void {
@@ -217,43 +205,3 @@ function isDirectory(path: string): boolean {
     return false;
   }
 }
-
-function signalGroup(group: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-group, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-/**
- * Whether any process of the group still runs. Zombies do not count: an orphan is reaped by PID 1,
- * and in a container whose PID 1 never reaps, waiting for them would wait for ever.
- */
-function groupAlive(group: number): boolean {
-  try {
-    process.kill(-group, 0);
-  } catch {
-    return false;
-  }
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true; // No /proc to tell zombies apart: the signal answered, so the group is there.
-  }
-  return entries.some((entry) => /^\d+$/.test(entry) && runningInGroup(entry, group));
-}
-
-function runningInGroup(pid: string, group: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(pgrp) === group && state !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

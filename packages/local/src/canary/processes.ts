@@ -1,23 +1,15 @@
 /**
  * The app's versions as local processes: `local.command` in a shell, in the artifact's directory, with
- * `PORT` set. Each runs in its own process group, so stopping it stops whatever the command started
- * (`npm start` → node); groups still running when this process ends are killed with it, however it
- * ends (process-groups.ts).
+ * `PORT` set. Each is contained (contained-process.ts): stopping it stops whatever the command started
+ * (`npm start` → node), a process that called `setsid` included where there is a PID namespace, and all
+ * of it ends with this process, however it ends. A hook's command runs the same way (runCommand).
  */
-import type { ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import type { HealthReport } from '@stepline/core';
-import { releaseProcessGroup, spawnOwnedGroup } from '../process/process-groups';
-
-const OUTPUT_LINES = 20;
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is gone already
-  }
-}
+import { ContainedProcess } from '../process/contained-process';
+import { OutputTail } from '../process/output-tail';
+import { describeContainment } from '../process/pid-namespace';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -56,60 +48,41 @@ export interface AppProcessOptions {
   log?: (line: string) => void;
 }
 
-/** Keeps the last lines a child printed, for the error when it fails. */
-class OutputTail {
-  private readonly lines: string[] = [];
-  private partial = '';
-
-  constructor(private readonly onLine: (line: string) => void) {}
-
-  push(chunk: Buffer): void {
-    const text = this.partial + chunk.toString('utf8');
-    const parts = text.split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) {
-      this.lines.push(line);
-      if (this.lines.length > OUTPUT_LINES) this.lines.shift();
-      this.onLine(line);
-    }
-  }
-
-  text(): string {
-    return [...this.lines, this.partial].filter((l) => l !== '').join('\n');
-  }
-}
-
 export class AppProcess {
-  private readonly child: ChildProcess;
   private readonly output: OutputTail;
   private readonly exit: Promise<number | null>;
   private exitCode: number | null | undefined;
 
-  private constructor(readonly options: AppProcessOptions) {
+  private constructor(
+    readonly options: AppProcessOptions,
+    private readonly contained: ContainedProcess,
+  ) {
     this.output = new OutputTail((line) => options.log?.(`[${options.name}] ${line}`));
-    this.child = spawnOwnedGroup('/bin/sh', ['-c', options.command], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env, ...(options.port !== undefined && { PORT: String(options.port) }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (d: Buffer) => this.output.push(d));
-    this.child.stderr?.on('data', (d: Buffer) => this.output.push(d));
+    const { child } = contained;
+    child.stdout?.on('data', (d: Buffer) => this.output.push(d));
+    child.stderr?.on('data', (d: Buffer) => this.output.push(d));
+    // Exited once nothing the command started runs any more: the shell may end before what it started.
     this.exit = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
+      child.once('exit', (code, signal) => {
         this.exitCode = code ?? (signal ? 128 : null);
-        if (this.child.pid !== undefined) releaseProcessGroup(this.child.pid);
-        resolve(this.exitCode);
+        void contained.end().then(() => resolve(this.exitCode ?? null));
       });
-      this.child.once('error', (error) => {
+      child.once('error', (error) => {
         this.output.push(Buffer.from(`${error.message}\n`));
         this.exitCode = 127;
-        resolve(127);
+        void contained.end().then(() => resolve(127));
       });
     });
   }
 
-  static start(options: AppProcessOptions): AppProcess {
-    return new AppProcess(options);
+  static async start(options: AppProcessOptions): Promise<AppProcess> {
+    const contained = await ContainedProcess.start('/bin/sh', ['-c', options.command], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, ...(options.port !== undefined && { PORT: String(options.port) }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    options.log?.(`[${options.name}] ${describeContainment(contained.containment, 'command')}`);
+    return new AppProcess(options, contained);
   }
 
   get port(): number {
@@ -117,7 +90,7 @@ export class AppProcess {
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.contained.child.pid;
   }
 
   get exited(): boolean {
@@ -148,19 +121,10 @@ export class AppProcess {
     }
   }
 
-  /** SIGTERM to the whole group, SIGKILL after `graceMs`. */
+  /** SIGTERM to the whole group, SIGKILL after `graceMs`; resolves once nothing the command started runs. */
   async stop(graceMs = 5_000): Promise<void> {
-    const pid = this.child.pid;
-    if (this.exited || pid === undefined) return;
-    signalGroup(pid, 'SIGTERM');
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-    if ((await Promise.race([this.exit, timer])) === 'timeout') {
-      signalGroup(pid, 'SIGKILL');
-      await this.exit;
-    }
-    // The shell may exit before what it started: end the rest of the group too.
-    signalGroup(pid, 'SIGKILL');
-    releaseProcessGroup(pid);
+    await this.contained.stop(graceMs);
+    await this.exit;
   }
 
   private tail(): string {
@@ -177,12 +141,12 @@ export interface CommandResult {
   cancelled: boolean;
 }
 
-/** Runs a command to completion (a lifecycle hook), in its own process group, with a time limit. */
+/** Runs a command to completion (a lifecycle hook), contained as an app version is, with a time limit. */
 export async function runCommand(
   command: string,
   options: { cwd: string; env?: Record<string, string>; timeoutMs: number; log?: (line: string) => void; name: string; signal?: AbortSignal },
 ): Promise<CommandResult> {
-  const proc = AppProcess.start({ name: options.name, command, cwd: options.cwd, env: options.env ?? {}, ...(options.log && { log: options.log }) });
+  const proc = await AppProcess.start({ name: options.name, command, cwd: options.cwd, env: options.env ?? {}, ...(options.log && { log: options.log }) });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

@@ -183,7 +183,7 @@ export class LocalSite {
   /** Starts a version's process on a free port; it answers once healthy (see checkGreenHealth). */
   async startVersion(name: string, spec: Omit<LocalVersion, 'process' | 'blueOf'>): Promise<LocalVersion> {
     const port = await freePort();
-    const process = AppProcess.start({ name, command: spec.command, cwd: spec.workDir, port, log: (l) => this.options.log(l) });
+    const process = await AppProcess.start({ name, command: spec.command, cwd: spec.workDir, port, log: (l) => this.options.log(l) });
     const version: LocalVersion = { ...spec, process, blueOf: this.primary };
     this.versions.set(version.id, version);
     return version;
@@ -276,7 +276,7 @@ export class LocalSite {
       return;
     }
     const port = await freePort();
-    const proc = AppProcess.start({ name: `live ${live.executionId}`, command: live.command, cwd: live.workDir, port, log: (l) => this.options.log(l) });
+    const proc = await AppProcess.start({ name: `live ${live.executionId}`, command: live.command, cwd: live.workDir, port, log: (l) => this.options.log(l) });
     const health = await proc.waitHealthy(live.healthPath, this.options.startTimeoutMs);
     if (!health.healthy) {
       await proc.stop();

@@ -1,5 +1,6 @@
 /**
- * A PID namespace for one build, where Linux has them: every process of the build lives in it, and
+ * A PID namespace for one build (or one other command, contained-process.ts), where Linux has them:
+ * every process of the build lives in it, and
  * when the namespace's first process (its init) ends, the kernel kills every other one, whatever it
  * did meanwhile. A process group cannot promise that: `setsid` (or `setpgid`) takes a process out of
  * its group, and so out of reach of the watchdog (process-groups.ts); it cannot leave a PID namespace.
@@ -11,13 +12,16 @@
  * kernel allows unprivileged user namespaces. Where none of this works (another OS, no util-linux, a
  * kernel or container that forbids it) the build runs as before, in process groups only.
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { findOnPath } from './find-on-path';
 import { releaseProcessGroup, spawnOwnedGroup } from './process-groups';
 
-/** Set to `process-group` to run builds without a PID namespace (a build that needs `sudo`, say). */
+/**
+ * Set to `process-group` to run builds and every other command without a PID namespace (a build that
+ * needs `sudo`, say). Named for builds, which had namespaces first.
+ */
 export const ISOLATION_VARIABLE = 'STEPLINE_BUILD_ISOLATION';
 
 /** util-linux's tools, by absolute path: a build may set a PATH without them, and commands are spawned with the build's. */
@@ -65,7 +69,7 @@ function probe(): Containment {
   return { kind: 'process-group', reason: 'this kernel or container does not let this user make a PID namespace (unshare --pid failed)' };
 }
 
-/** One build's PID namespace: commands run in it with {@link wrap}; {@link end} kills all that is in it. */
+/** One build's (or command's) PID namespace: commands run in it with {@link wrap}; {@link end} kills all that is in it. */
 export class PidNamespace {
   private constructor(
     private readonly holder: ChildProcess,
@@ -126,12 +130,22 @@ export class PidNamespace {
   }
 }
 
-/** The build log's line about it. */
-export function describeContainment(containment: Containment): string {
+/**
+ * Spawns `file` as a process group this runner owns (process-groups.ts), inside `namespace` when there
+ * is one: what a build's commands and every other command stepline runs are started with.
+ */
+export function spawnOwned(namespace: PidNamespace | undefined, file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  const command = namespace?.wrap(file, args) ?? { file, args };
+  return spawnOwnedGroup(command.file, command.args, options);
+}
+
+/** The log's line about it, for a `build`'s processes or a `command`'s. */
+export function describeContainment(containment: Containment, of: 'build' | 'command' = 'build'): string {
+  const whose = `${of[0]?.toUpperCase()}${of.slice(1)}`;
   if (containment.kind === 'pid-namespace') {
-    return `Build processes run in a PID namespace of their own${containment.userNamespace ? ' (in a user namespace)' : ''}: all of them end with the build, setsid or not`;
+    return `${whose} processes run in a PID namespace of their own${containment.userNamespace ? ' (in a user namespace)' : ''}: all of them end with the ${of}, setsid or not`;
   }
-  return `Build processes run in process groups (no PID namespace: ${containment.reason}): a process that calls setsid may outlive the build`;
+  return `${whose} processes run in process groups (no PID namespace: ${containment.reason}): a process that calls setsid may outlive the ${of}`;
 }
 
 /** How long to wait for the kernel to end a namespace's processes. */

@@ -10,6 +10,8 @@
  * reach only the direct child (the shell), not what the shell started in the background.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** Between SIGTERM and SIGKILL when the runner is gone. */
 const GRACE_SECONDS = 2;
@@ -100,4 +102,61 @@ function installExitHook(): void {
       }
     }
   });
+}
+
+/** Sends `signal` to every process of the group; one that has gone already is no error. */
+export function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** How long to wait for the kernel to end a group after SIGKILL. */
+const KILL_WAIT_MS = 5000;
+
+/**
+ * SIGTERM to the whole process group, SIGKILL to whatever is left after `graceMs`; resolves once no
+ * process of it runs (bounded), so that "stopped" means gone.
+ */
+export async function terminateGroup(group: number, graceMs: number): Promise<void> {
+  signalGroup(group, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(group) && Date.now() < deadline) await delay(25);
+  if (!groupAlive(group)) return;
+  signalGroup(group, 'SIGKILL');
+  // SIGKILL cannot be caught, but the kernel takes a moment to end a process (one in the D state longer).
+  const killDeadline = Date.now() + KILL_WAIT_MS;
+  while (groupAlive(group) && Date.now() < killDeadline) await delay(10);
+}
+
+/**
+ * Whether any process of the group still runs. Zombies do not count: an orphan is reaped by PID 1,
+ * and in a container whose PID 1 never reaps, waiting for them would wait for ever.
+ */
+export function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+  } catch {
+    return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // No /proc to tell zombies apart: the signal answered, so the group is there.
+  }
+  return entries.some((entry) => /^\d+$/.test(entry) && runningInGroup(entry, group));
+}
+
+function runningInGroup(pid: string, group: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(pgrp) === group && state !== 'Z';
+  } catch {
+    return false;
+  }
 }

@@ -1,63 +1,76 @@
 import type { WriteStream } from 'node:fs';
-import { releaseProcessGroup, spawnOwnedGroup } from './process-groups';
+import { ContainedProcess } from './contained-process';
+import { OutputTail } from './output-tail';
+import { describeContainment } from './pid-namespace';
 
 export interface RunLoggedOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
-  /** Where stdout and stderr go (left open). */
+  /** Where stdout and stderr go (left open), after a line saying how the command's processes are kept together. */
   log: WriteStream;
-  /** Ends the whole process group when aborted. */
+  /** Ends the command, and all it started, when aborted. */
   signal: AbortSignal;
   /** Also streams the output (a run's console). */
   output?: (text: string) => void;
-  /** Ends the process group after this long. */
+  /** Ends the command, and all it started, after this long. */
   timeoutSeconds?: number;
 }
 
 export interface RunLoggedResult {
   exitCode: number;
   timedOut: boolean;
+  /** The last lines of its output (at most {@link TAIL_LINES}), for the message when it fails. */
+  tail: string[];
 }
 
-const killGroup = (pid: number | undefined) => {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
-};
+/** How many of the last lines of output a result keeps. */
+export const TAIL_LINES = 3;
+
+/** Between SIGTERM and SIGKILL when a command is stopped or runs out of time. */
+const STOP_GRACE_MS = 3_000;
 
 /**
- * Runs a command as a process group this runner owns, its output into `log`: a stop (the signal) or
- * the timeout ends the whole group, not only the shell.
+ * Runs a command contained (contained-process.ts), its output into `log`. It resolves once the command
+ * has exited and nothing it started runs any more: what it left running in the background is ended
+ * with it, and so is everything when it is stopped (the signal) or runs out of time.
  */
-export function runLogged(file: string, args: readonly string[], options: RunLoggedOptions): Promise<RunLoggedResult> {
+export async function runLogged(file: string, args: readonly string[], options: RunLoggedOptions): Promise<RunLoggedResult> {
+  const command = await ContainedProcess.start(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  options.log.write(`${describeContainment(command.containment, 'command')}\n`);
+  const tail = new OutputTail(undefined, TAIL_LINES);
   return new Promise<RunLoggedResult>((resolve, reject) => {
-    const child = spawnOwnedGroup(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child } = command;
     let timedOut = false;
-    const kill = () => killGroup(child.pid);
-    options.signal.addEventListener('abort', kill, { once: true });
+    const stop = () => void command.stop(STOP_GRACE_MS);
+    options.signal.addEventListener('abort', stop, { once: true });
+    if (options.signal.aborted) stop();
     const timer =
       options.timeoutSeconds === undefined
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            kill();
+            stop();
           }, options.timeoutSeconds * 1000);
-    const group = child.pid;
+    const done = () => {
+      if (timer) clearTimeout(timer);
+      options.signal.removeEventListener('abort', stop);
+    };
     for (const stream of [child.stdout, child.stderr]) {
       stream?.on('data', (d: Buffer) => {
         options.log.write(d);
+        tail.push(d);
         options.output?.(d.toString());
       });
     }
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      options.signal.removeEventListener('abort', kill);
-      if (group !== undefined) releaseProcessGroup(group);
-      resolve({ exitCode: code ?? (signal ? 128 : 1), timedOut });
+    // What it left in the background may hold its pipes open: ending it lets them close.
+    child.once('exit', () => void command.end());
+    child.once('error', (error) => {
+      done();
+      void command.end().then(() => reject(error));
+    });
+    child.once('close', (code, signal) => {
+      done();
+      void command.end().then(() => resolve({ exitCode: code ?? (signal ? 128 : 1), timedOut, tail: tail.lines() }));
     });
   });
 }

@@ -2,7 +2,6 @@ import { createWriteStream } from 'node:fs';
 import { type ConditionCheckPayload, ErrorName, evaluateCondition, type RuleEffects, SteplineError } from '@stepline/core';
 import { runLogged } from '../../process/run-logged';
 import { actionDirs, type ExecutionContext } from '../context';
-import { logTail } from './build';
 
 interface ConditionTask {
   Payload: ConditionCheckPayload & { variables?: Record<string, string> };
@@ -22,7 +21,7 @@ export function conditionsHandler(ctx: ExecutionContext) {
     const run = async (rule: string, script: string, env: Record<string, string> = {}) => {
       const { logFile } = await actionDirs(ctx, Payload.stage, `${Payload.condition}.${rule}`);
       const log = createWriteStream(logFile);
-      const { exitCode } = await runLogged('/bin/sh', ['-c', script], {
+      const { exitCode, tail } = await runLogged('/bin/sh', ['-c', script], {
         cwd: ctx.repo,
         env: { ...process.env, ...Payload.variables, STEPLINE_PIPELINE: ctx.pipeline.name, STEPLINE_EXECUTION_ID: ctx.executionId, ...env },
         log,
@@ -31,8 +30,7 @@ export function conditionsHandler(ctx: ExecutionContext) {
       });
       await new Promise((r) => log.end(r));
       if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `rule ${rule} was stopped`);
-      const tail = exitCode === 0 ? [] : await logTail(logFile, 3);
-      return { exitCode, reason: `exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} (log: ${logFile})` };
+      return { exitCode, reason: `exited with ${exitCode}${exitCode !== 0 && tail.length ? `: ${tail.join(' / ')}` : ''} (log: ${logFile})` };
     };
     const needsCommand = (rule: string, what: string): never => {
       throw new SteplineError(ErrorName.DefinitionInvalid, `rule ${rule} names only ${what}; on one machine it needs a command`);

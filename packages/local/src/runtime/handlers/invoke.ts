@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { ErrorName, type InvokeAction, SteplineError } from '@stepline/core';
 import { runLogged } from '../../process/run-logged';
 import { actionDirs, type ExecutionContext, needsLocalSetting, throwIfStopped } from '../context';
-import { logTail } from './build';
 
 interface InvokePayload {
   Payload: { command?: string; userParameters?: string; variables?: Record<string, string> };
@@ -32,7 +31,7 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     const outputFile = join(work, 'output.env');
     throwIfStopped(ctx, action.name);
     const log = createWriteStream(logFile);
-    const { exitCode } = await runLogged('/bin/sh', ['-c', Payload.command ?? ''], {
+    const { exitCode, tail } = await runLogged('/bin/sh', ['-c', Payload.command ?? ''], {
       cwd,
       env: {
         ...process.env,
@@ -49,7 +48,6 @@ export function invokeHandler(ctx: ExecutionContext, action: InvokeAction, stage
     await new Promise((r) => log.end(r));
     if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${action.name} was stopped`);
     if (exitCode !== 0) {
-      const tail = await logTail(logFile, 3);
       throw new SteplineError(ErrorName.ActionFailed, `command exited with ${exitCode}${tail.length ? `: ${tail.join(' / ')}` : ''} — log: ${logFile}`);
     }
     const outputVariables: Record<string, string> = {};

@@ -1,0 +1,62 @@
+/**
+ * One command that this runner starts and answers for, with all it starts: an invoke action's command,
+ * a condition's, a CodeDeploy hook script, a canary's app version or hook. It runs in a PID namespace
+ * of its own where there is one (pid-namespace.ts), so that a process that leaves its process group
+ * (`setsid`) still ends with it; in a process group the runner owns otherwise (process-groups.ts).
+ * Either way it ends when the runner ends, `kill -9` included. A build's commands share one namespace
+ * for the whole build instead (build/shell-session.ts): its background processes live from one phase
+ * to the next.
+ */
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { type Containment, PidNamespace, spawnOwned } from './pid-namespace';
+import { releaseProcessGroup, terminateGroup } from './process-groups';
+
+/** How long what a finished command left running in its process group gets between SIGTERM and SIGKILL. */
+const LEFT_RUNNING_GRACE_MS = 2_000;
+
+export class ContainedProcess {
+  private ended: Promise<void> | undefined;
+  private released = false;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly containment: Containment,
+    private readonly namespace: PidNamespace | undefined,
+  ) {}
+
+  /** Starts `file` with `args`, in a namespace of its own when this machine gives one. */
+  static async start(file: string, args: readonly string[], options: SpawnOptions): Promise<ContainedProcess> {
+    const { namespace, containment } = await PidNamespace.start();
+    try {
+      return new ContainedProcess(spawnOwned(namespace, file, args, options), containment, namespace);
+    } catch (error) {
+      await namespace?.end();
+      throw error;
+    }
+  }
+
+  /** Stops the command: SIGTERM to its process group, SIGKILL after `graceMs`, then {@link end}. */
+  async stop(graceMs: number): Promise<void> {
+    // Once released, the group's number may belong to someone else's group.
+    if (this.child.pid !== undefined && !this.released) await terminateGroup(this.child.pid, graceMs);
+    await this.end();
+  }
+
+  /**
+   * Ends whatever the command left running, once it has exited: the rest of its process group, then its
+   * namespace, and with it every process that left the group. Resolves once none of them runs; the
+   * same promise however often it is called.
+   */
+  end(): Promise<void> {
+    this.ended ??= (async () => {
+      const group = this.child.pid;
+      if (group !== undefined) {
+        await terminateGroup(group, LEFT_RUNNING_GRACE_MS);
+        releaseProcessGroup(group);
+        this.released = true;
+      }
+      await this.namespace?.end();
+    })();
+    return this.ended;
+  }
+}

@@ -1,0 +1,75 @@
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { killLeftBehind, LEAVE_GROUP_SH, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
+import { describeContainment, pidNamespaceSupport } from './pid-namespace';
+import { type RunLoggedOptions, runLogged } from './run-logged';
+
+const skip = withoutPidNamespace('commands');
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'stepline-run-logged-'));
+  writeFileSync(join(dir, 'leave-group.sh'), LEAVE_GROUP_SH);
+});
+afterEach(() => {
+  killLeftBehind(dir, ['command']);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs `script` in `dir` with the log in `dir/log`; resolves to the result, the log and how long it took. */
+async function run(script: string, options: Partial<RunLoggedOptions> & { env?: Record<string, string> } = {}) {
+  const log = createWriteStream(join(dir, 'log'));
+  const started = Date.now();
+  const result = await runLogged('/bin/sh', ['-c', script], {
+    cwd: dir,
+    log,
+    signal: new AbortController().signal,
+    ...options,
+    env: { ...process.env, SETSID_PIDS: dir, ...options.env },
+  });
+  await new Promise((r) => log.end(r));
+  return { result, ms: Date.now() - started, log: readFileSync(join(dir, 'log'), 'utf8') };
+}
+
+/** The process `sh leave-group.sh command` started, and whether it still runs. */
+const leftRunning = () => {
+  const pid = leftBehind(dir, 'command');
+  if (pid === undefined) throw new Error('the command did not start its setsid process');
+  return processState(pid).running;
+};
+
+describe.skipIf(skip)(`runLogged: a process that left the command's process group (setsid)${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('ends when the command ends, even while it holds the output open; the log says how the command was contained', async () => {
+    const { result, ms, log } = await run('sh leave-group.sh command; echo done', { env: { SETSID_KEEPS_OUTPUT: '1' } });
+
+    expect(result).toStrictEqual({ exitCode: 0, timedOut: false, tail: ['done'] });
+    // Not the 300 s its sleep would hold the pipe for.
+    expect(ms).toBeLessThan(10_000);
+    expect(leftRunning()).toBe(false);
+    expect(log).toBe(`${describeContainment(pidNamespaceSupport(), 'command')}\ndone\n`);
+  });
+
+  it('ends with the rest of the command when it is stopped, a shell that ignores SIGTERM included', async () => {
+    const controller = new AbortController();
+    const pending = run(`sh leave-group.sh command; trap '' TERM; while :; do sleep 1; done`, { signal: controller.signal });
+    const deadline = Date.now() + 10_000;
+    while (leftBehind(dir, 'command') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+
+    const { result, ms } = await pending;
+    expect(result.timedOut).toBe(false);
+    // SIGTERM, 3 s of grace, then SIGKILL.
+    expect(ms).toBeLessThan(15_000);
+    expect(leftRunning()).toBe(false);
+  });
+
+  it('ends with the rest of the command when it runs out of time, and says it timed out', async () => {
+    const { result } = await run('sh leave-group.sh command; echo waiting; sleep 300', { timeoutSeconds: 1 });
+
+    expect(result).toMatchObject({ timedOut: true, tail: ['waiting'] });
+    expect(result.exitCode).not.toBe(0);
+    expect(leftRunning()).toBe(false);
+  });
+});
