@@ -4,8 +4,10 @@
  * container whose PID 1 is not an init, may be collected late or never. `process.kill(pid, 0)`
  * succeeds on a zombie, so it cannot tell the two apart.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { pidNamespaceSupport } from '../../packages/local/src/process/pid-namespace';
 
 export interface ProcessState {
@@ -79,9 +81,31 @@ export function leftBehind(dir: string, name: string): number | undefined {
 }
 
 /** Kills what a failed test left behind, so that it does not sleep on for five minutes. */
-export function killLeftBehind(dir: string, names: readonly string[]): void {
+function killLeftBehind(dir: string, names: readonly string[]): void {
   for (const name of names) {
     const pid = leftBehind(dir, name);
     if (pid && processState(pid).running) process.kill(pid, 'SIGKILL');
   }
+}
+
+/**
+ * For each test of the file: a fresh temporary directory holding leave-group.sh (`SETSID_PIDS` for it),
+ * whose left-behind processes named `names` are killed and which is removed after the test.
+ */
+export function leaveGroupDirPerTest(names: readonly string[]): () => string {
+  let dir: string | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'stepline-setsid-'));
+    writeFileSync(join(dir, 'leave-group.sh'), LEAVE_GROUP_SH);
+  });
+  afterEach(() => {
+    if (!dir) return;
+    killLeftBehind(dir, names);
+    rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  return () => {
+    if (!dir) throw new Error('no directory outside a test');
+    return dir;
+  };
 }

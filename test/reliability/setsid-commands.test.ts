@@ -3,35 +3,32 @@
  * what they start with them: a process that left their process group (`setsid`) ends when the command
  * ends, and when `stepline run` is killed with `kill -9`. Real `stepline run`, real processes.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { APP_SOURCE } from '../helpers/canary-app';
-import { killLeftBehind, LEAVE_GROUP_SH, leftBehind, processState, withoutPidNamespace } from '../helpers/processes';
+import { LEAVE_GROUP_SH, leaveGroupDirPerTest, leftBehind, processState, withoutPidNamespace } from '../helpers/processes';
 import { createProject, type Project, pipelineYaml, runCli } from '../helpers/project';
 import { until } from '../helpers/until';
 
 /** Only a PID namespace holds a process that left its group; without one these tests cannot pass. */
 const skip = withoutPidNamespace('commands');
 
+/** Where leave-group.sh writes the pids (the project has its own copy of the script). */
+const pidsDir = leaveGroupDirPerTest(['invoke', 'app']);
 let project: Project | undefined;
-let pids: string | undefined;
 afterEach(() => {
-  if (pids) killLeftBehind(pids, ['invoke', 'app']);
   project?.remove();
-  if (pids) rmSync(pids, { recursive: true, force: true });
-  project = pids = undefined;
+  project = undefined;
 });
 
 /** A project with `stages` after the source stage, leave-group.sh and the canary's app beside. */
 function projectWith(stages: string): { project: Project; env: Record<string, string> } {
-  pids = mkdtempSync(join(tmpdir(), 'stepline-setsid-'));
   project = createProject({ 'stepline.yml': pipelineYaml('leaver', stages), 'leave-group.sh': LEAVE_GROUP_SH });
   copyFileSync(APP_SOURCE, join(project.dir, 'server.mjs'));
   project.commitAll('the app');
-  return { project, env: { SETSID_PIDS: pids } };
+  return { project, env: { SETSID_PIDS: pidsDir() } };
 }
 
 const invokeStage = (command: string) => `  - name: Check
@@ -50,7 +47,7 @@ const canaryStage = async (steps: string, command: string) => `  - name: Deploy
 `;
 
 /** The process that called setsid, once it has written its pid. */
-const started = (name: string) => until(`the ${name}'s setsid process to start`, () => (pids ? leftBehind(pids, name) : undefined), 30_000);
+const started = (name: string) => until(`the ${name}'s setsid process to start`, () => leftBehind(pidsDir(), name), 30_000);
 
 /** It has ended (within the watchdog's grace and some). */
 async function expectEnded(pid: number, after: string): Promise<void> {

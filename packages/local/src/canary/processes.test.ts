@@ -1,26 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killLeftBehind, LEAVE_GROUP_SH, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
+import { describe, expect, it } from 'vitest';
+import { leaveGroupDirPerTest, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
 import { until } from '../../../../test/helpers/until';
 import { describeContainment, pidNamespaceSupport } from '../process/pid-namespace';
 import { AppProcess, runCommand } from './processes';
 
 const skip = withoutPidNamespace('app versions');
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'stepline-app-process-'));
-  writeFileSync(join(dir, 'leave-group.sh'), LEAVE_GROUP_SH);
-});
-afterEach(() => {
-  killLeftBehind(dir, ['app', 'hook']);
-  rmSync(dir, { recursive: true, force: true });
-});
+const leaveGroupDir = leaveGroupDirPerTest(['app', 'hook']);
 
 /** The process `sh leave-group.sh NAME` started, once it has. */
-const leftBy = (name: string) => until(`the ${name}'s setsid process`, () => leftBehind(dir, name), 10_000);
+const leftBy = (name: string) => until(`the ${name}'s setsid process`, () => leftBehind(leaveGroupDir(), name), 10_000);
 
 describe.skipIf(skip)(`an app version's processes, setsid or not${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('end when the version is stopped, and its log says how it was contained', async () => {
@@ -28,8 +17,8 @@ describe.skipIf(skip)(`an app version's processes, setsid or not${skip ? ` (skip
     const app = await AppProcess.start({
       name: 'green exec-2',
       command: 'sh leave-group.sh app && echo serving && exec sleep 300',
-      cwd: dir,
-      env: { SETSID_PIDS: dir },
+      cwd: leaveGroupDir(),
+      env: { SETSID_PIDS: leaveGroupDir() },
       log: (line) => lines.push(line),
     });
     const pid = await leftBy('app');
@@ -43,14 +32,24 @@ describe.skipIf(skip)(`an app version's processes, setsid or not${skip ? ` (skip
   });
 
   it('end when the version exits by itself', async () => {
-    const app = await AppProcess.start({ name: 'green exec-3', command: 'sh leave-group.sh app && sleep 0.5 && exit 3', cwd: dir, env: { SETSID_PIDS: dir } });
+    const app = await AppProcess.start({
+      name: 'green exec-3',
+      command: 'sh leave-group.sh app && sleep 0.5 && exit 3',
+      cwd: leaveGroupDir(),
+      env: { SETSID_PIDS: leaveGroupDir() },
+    });
 
     expect(await app.waitForExit()).toBe(3);
     expect(processState(await leftBy('app')).running).toBe(false);
   });
 
   it("end when a hook's command runs out of time", async () => {
-    const result = await runCommand('sh leave-group.sh hook; echo waiting; sleep 300', { name: 'hook', cwd: dir, env: { SETSID_PIDS: dir }, timeoutMs: 1_000 });
+    const result = await runCommand('sh leave-group.sh hook; echo waiting; sleep 300', {
+      name: 'hook',
+      cwd: leaveGroupDir(),
+      env: { SETSID_PIDS: leaveGroupDir() },
+      timeoutMs: 1_000,
+    });
 
     expect(result).toMatchObject({ timedOut: true, cancelled: false, output: 'waiting' });
     expect(processState(await leftBy('hook')).running).toBe(false);

@@ -1,25 +1,17 @@
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killLeftBehind, LEAVE_GROUP_SH, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
+import { describe, expect, it } from 'vitest';
+import { leaveGroupDirPerTest, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
 import { describeContainment, pidNamespaceSupport } from './pid-namespace';
 import { type RunLoggedOptions, runLogged } from './run-logged';
 
 const skip = withoutPidNamespace('commands');
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'stepline-run-logged-'));
-  writeFileSync(join(dir, 'leave-group.sh'), LEAVE_GROUP_SH);
-});
-afterEach(() => {
-  killLeftBehind(dir, ['command']);
-  rmSync(dir, { recursive: true, force: true });
-});
+const leaveGroupDir = leaveGroupDirPerTest(['command']);
 
 /** Runs `script` in `dir` with the log in `dir/log`; resolves to the result, the log and how long it took. */
 async function run(script: string, options: Partial<RunLoggedOptions> & { env?: Record<string, string> } = {}) {
+  const dir = leaveGroupDir();
   const log = createWriteStream(join(dir, 'log'));
   const started = Date.now();
   const result = await runLogged('/bin/sh', ['-c', script], {
@@ -35,7 +27,7 @@ async function run(script: string, options: Partial<RunLoggedOptions> & { env?: 
 
 /** The process `sh leave-group.sh command` started, and whether it still runs. */
 const leftRunning = () => {
-  const pid = leftBehind(dir, 'command');
+  const pid = leftBehind(leaveGroupDir(), 'command');
   if (pid === undefined) throw new Error('the command did not start its setsid process');
   return processState(pid).running;
 };
@@ -55,7 +47,7 @@ describe.skipIf(skip)(`runLogged: a process that left the command's process grou
     const controller = new AbortController();
     const pending = run(`sh leave-group.sh command; trap '' TERM; while :; do sleep 1; done`, { signal: controller.signal });
     const deadline = Date.now() + 10_000;
-    while (leftBehind(dir, 'command') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (leftBehind(leaveGroupDir(), 'command') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
 
     const { result, ms } = await pending;
