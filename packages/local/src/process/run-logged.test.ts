@@ -1,7 +1,8 @@
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { leaveGroupDirPerTest, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
+import { until } from '../../../../test/helpers/until';
 import { describeContainment, pidNamespaceSupport } from './pid-namespace';
 import { type RunLoggedOptions, runLogged } from './run-logged';
 
@@ -45,14 +46,14 @@ describe.skipIf(skip)(`runLogged: a process that left the command's process grou
 
   it('ends with the rest of the command when it is stopped, a shell that ignores SIGTERM included', async () => {
     const controller = new AbortController();
-    const pending = run(`sh leave-group.sh command; trap '' TERM; while :; do sleep 1; done`, { signal: controller.signal });
-    const deadline = Date.now() + 10_000;
-    while (leftBehind(leaveGroupDir(), 'command') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const pending = run(`sh leave-group.sh command; trap '' TERM; touch ignores-term; while :; do sleep 1; done`, { signal: controller.signal });
+    await until('the command to ignore SIGTERM', () => (existsSync(join(leaveGroupDir(), 'ignores-term')) ? true : undefined), 10_000);
     controller.abort();
 
     const { result, ms } = await pending;
     expect(result.timedOut).toBe(false);
     // SIGTERM, 3 s of grace, then SIGKILL.
+    expect(ms).toBeGreaterThanOrEqual(3_000);
     expect(ms).toBeLessThan(15_000);
     expect(leftRunning()).toBe(false);
   });
