@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { leaveGroupDirPerTest, leftBehind, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
+import { leaveGroupDirPerTest, leftBehind, processesWithEnvironment, processState, withoutPidNamespace } from '../../../../test/helpers/processes';
 import { until } from '../../../../test/helpers/until';
 import { describeContainment, pidNamespaceSupport } from './pid-namespace';
 import { type RunLoggedOptions, runLogged } from './run-logged';
@@ -64,5 +64,14 @@ describe.skipIf(skip)(`runLogged: a process that left the command's process grou
     expect(result).toMatchObject({ timedOut: true, tail: ['waiting'] });
     expect(result.exitCode).not.toBe(0);
     expect(leftRunning()).toBe(false);
+  });
+});
+
+describe('runLogged, with a PID namespace or in process groups only', () => {
+  it('ends what the command left running in the background when it ends', async () => {
+    const { result } = await run('nohup sleep 300 > /dev/null 2>&1 & echo left', { env: { LEFT_BY_TEST: leaveGroupDir() } });
+
+    expect(result).toStrictEqual({ exitCode: 0, timedOut: false, tail: ['left'] });
+    expect(processesWithEnvironment('LEFT_BY_TEST', leaveGroupDir())).toStrictEqual([]);
   });
 });
