@@ -262,8 +262,9 @@ describe('artifacts', () => {
     const sealed = await runtime.artifacts.seal('p', 'e', 'Many');
     expect(sealed.files).toBe(3001);
     const verified = await runtime.artifacts.verify('p', 'e', 'Many');
-    expect(verified.paths).toHaveLength(3001);
-    expect(verified.paths[0]).toBe('dangling');
+    expect(verified.files).toBe(3001);
+    expect(await runtime.artifacts.holds('p', 'e', 'Many', 'dangling')).toBe(true);
+    expect(await runtime.artifacts.holds('p', 'e', 'Many', 'manifest.json')).toBe(false);
     await expect(runtime.artifacts.seal('p', 'e', 'Many')).rejects.toThrow('already written');
   });
 
@@ -283,6 +284,21 @@ describe('artifacts', () => {
     const result = await running;
     expect(result).toMatchObject({ status: 'Failed', error: 'Stepline.ArtifactInvalid', failure: { stage: 'Use', action: 'Read' } });
     expect(result.cause).toContain('app.txt (changed)');
+  });
+  it('seals a source whose names git orders apart from the manifest (beyond U+FFFF beside U+FF04), and hands it on intact', async () => {
+    // git sorts by UTF-8 bytes (U+FF04 first), a manifest by UTF-16 code units (the surrogates of U+1F600 first).
+    project = createProject({
+      'stepline.yml': `name: names\nstages:${SOURCE}\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat d/\u{1F600} d/\uFF04", inputArtifacts: [Src] }]\n`,
+      'd/\u{1F600}': 'smile\n',
+      'd/\uFF04': 'dollar\n',
+    });
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const result = await runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    expect(result).toMatchObject({ status: 'Succeeded' });
+    const manifest = JSON.parse(readFileSync(join(runtime.artifacts.dir('names', result.executionId, 'Src'), 'manifest.json'), 'utf8'));
+    const paths = manifest.files.map((f: { path: string }) => f.path).filter((p: string) => p.startsWith('d/'));
+    expect(paths).toStrictEqual(['d/\u{1F600}', 'd/\uFF04']);
   });
 });
 

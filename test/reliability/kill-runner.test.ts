@@ -97,7 +97,7 @@ async function expectMarkedAndRetried(cwd: string, dir: string): Promise<void> {
   writeFileSync(join(dir, 'go'), '');
   const retried = await runCli(['retry-stage-execution', execution?.executionId ?? ''], { cwd });
   expect(retried.stderr).toBe('');
-  expect(retried.code).toBe(0);
+  expect(retried.code, `${retried.stdout}\n${retried.stderr}`).toBe(0);
   const [after] = JSON.parse((await runCli(['list-executions', '--json'], { cwd })).stdout) as Array<{ status: string }>;
   expect(after?.status).toBe('Succeeded');
 }
@@ -198,7 +198,7 @@ describe('kill -9 of a runner in the middle of a build', () => {
     const detail = await runCli(['get-execution', failed?.executionId ?? '', '--json'], { cwd });
     expect(detail.stdout).toContain('runner ended unexpectedly');
     const retried = await runCli(['retry-stage-execution', failed?.executionId ?? ''], { cwd });
-    expect(retried.code).toBe(0);
+    expect(retried.code, `${retried.stdout}\n${retried.stderr}`).toBe(0);
     expect((await executions()).map((e) => e.status)).toStrictEqual(['Succeeded', 'Succeeded']);
   }, 120_000);
 });

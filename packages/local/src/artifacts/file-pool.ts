@@ -198,6 +198,8 @@ function fileWorker(): void {
 
 /** Files a worker takes at a time: few enough to spread the work, many enough to keep messages rare. */
 const BATCH = 64;
+/** Batches a streamed job keeps queued or running per worker: enough that no worker waits for the next. */
+const WINDOW = 3;
 
 interface Slot {
   worker: Worker;
@@ -258,10 +260,60 @@ export class FilePool {
     );
   }
 
+  /**
+   * {@link hashEach} of files as `items` yield them: yields each item with its digest, in the order
+   * given, holding a few batches at a time, so that memory does not grow with the number of files.
+   */
+  hashStream<T>(items: AsyncIterable<T> | Iterable<T>, path: (item: T) => string, symlinks: SymlinkMode = 'keep'): AsyncGenerator<[T, FileDigest]> {
+    return this.streamed(items, (item) => ({ op: 'hash', path: path(item), symlinks }), path);
+  }
+
+  /** {@link copyEach} of files as `items` yield them, each yielded with its copy's digest in the order given. */
+  copyStream<T>(items: AsyncIterable<T> | Iterable<T>, job: (item: T) => CopyJob, symlinks: SymlinkMode): AsyncGenerator<[T, FileDigest]> {
+    return this.streamed(
+      items,
+      (item) => {
+        const { from, to } = job(item);
+        return { op: 'copy', from, to, symlinks };
+      },
+      (item) => job(item).from,
+    );
+  }
+
   /** Ends the workers; the pool starts new ones if it is used again. */
   async close(): Promise<void> {
     const slots = this.slots.splice(0);
     await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /**
+   * Batches of {@link BATCH} items, up to {@link WINDOW} per worker queued or running, answered in order.
+   * On the first failure (in the order given) it throws once the batches already started have ended,
+   * so that nothing is still writing when the caller cleans up.
+   */
+  private async *streamed<T>(items: AsyncIterable<T> | Iterable<T>, job: (item: T) => Job, pathOf: (item: T) => string): AsyncGenerator<[T, FileDigest]> {
+    const window: Array<Streamed<T>> = [];
+    const submit = (batch: T[]) => {
+      const done = this.run(batch.length, (i) => job(batch[i] as T));
+      // Awaited in order below; a crashed worker's rejection must not go unhandled meanwhile.
+      done.catch(() => undefined);
+      window.push({ items: batch, done, pathOf });
+    };
+    const limit = WINDOW * Math.max(1, this.size);
+    try {
+      let batch: T[] = [];
+      for await (const item of items) {
+        batch.push(item);
+        if (batch.length < BATCH) continue;
+        submit(batch);
+        batch = [];
+        while (window.length >= limit) yield* answered(window.shift());
+      }
+      if (batch.length > 0) submit(batch);
+      while (window.length > 0) yield* answered(window.shift());
+    } finally {
+      await Promise.allSettled(window.map((w) => w.done));
+    }
   }
 
   private async settle(count: number, job: (i: number) => Job, pathOf: (i: number) => string): Promise<DigestTable> {
@@ -364,6 +416,21 @@ export class FilePool {
       this.dispatch();
     }
   }
+}
+
+interface Streamed<T> {
+  items: T[];
+  done: Promise<Pending>;
+  pathOf: (item: T) => string;
+}
+
+/** A streamed batch's items with their digests, once the batch is done: those before its first failure, then the failure. */
+async function* answered<T>(entry: Streamed<T> | undefined): AsyncGenerator<[T, FileDigest]> {
+  if (!entry) return;
+  const { results, failure } = await entry.done;
+  const end = failure?.index ?? entry.items.length;
+  for (let i = 0; i < end; i++) yield [entry.items[i] as T, results.digest(i)];
+  if (failure) throw new FileJobError(entry.pathOf(entry.items[failure.index] as T), failure.code, failure.message);
 }
 
 /** A table's digests as a list of objects (for a few files). */
