@@ -55,8 +55,8 @@ async function expectEnded(pid: number, after: string): Promise<void> {
   expect(processState(pid), `the process that called setsid outlived ${after}`).toMatchObject({ running: false });
 }
 
-/** Runs `stepline run` until `name`'s setsid process has started, then kills it with SIGKILL. */
-async function killRunOnceStarted(dir: string, env: Record<string, string>, name: string): Promise<number> {
+/** Runs `stepline run` until `name`'s setsid process has started, then sends it `signal`; resolves to that process's pid. */
+async function signalRunOnceStarted(dir: string, env: Record<string, string>, name: string, signal: NodeJS.Signals): Promise<number> {
   let pid: number | undefined;
   const run = await runCli(['run'], {
     cwd: dir,
@@ -67,11 +67,13 @@ async function killRunOnceStarted(dir: string, env: Record<string, string>, name
       pid = 0;
       void started(name).then((found) => {
         pid = found;
-        child.kill('SIGKILL');
+        child.kill(signal);
       });
     },
   });
-  expect(run.signal, run.stdout).toBe('SIGKILL');
+  // Ctrl-C stops the execution and exits 130; SIGKILL leaves no exit code.
+  if (signal === 'SIGINT') expect(run.code, run.stdout).toBe(130);
+  else expect(run.signal, run.stdout).toBe(signal);
   expect(pid).toBeGreaterThan(0);
   return pid as number;
 }
@@ -84,9 +86,15 @@ describe.skipIf(skip)(`a process that calls setsid in a command that is not a bu
     await expectEnded(await started('invoke'), 'its invoke command');
   }, 60_000);
 
+  it('invoke: ends with the command when the execution is stopped (Ctrl-C)', async () => {
+    const { project, env } = projectWith(invokeStage('sh leave-group.sh invoke && exec sleep 300'));
+    const pid = await signalRunOnceStarted(project.dir, env, 'invoke', 'SIGINT');
+    await expectEnded(pid, 'its stopped invoke command');
+  }, 60_000);
+
   it('invoke: ends when stepline run is killed with kill -9', async () => {
     const { project, env } = projectWith(invokeStage('sh leave-group.sh invoke && exec sleep 300'));
-    const pid = await killRunOnceStarted(project.dir, env, 'invoke');
+    const pid = await signalRunOnceStarted(project.dir, env, 'invoke', 'SIGKILL');
     await expectEnded(pid, 'the killed runner');
   }, 60_000);
 
@@ -99,7 +107,7 @@ describe.skipIf(skip)(`a process that calls setsid in a command that is not a bu
 
   it('canary app version: ends when stepline run is killed with kill -9', async () => {
     const { project, env } = projectWith(await canaryStage('[{ setWeight: 10 }, { pause: { minutes: 10 } }]', 'sh leave-group.sh app && exec node server.mjs'));
-    const pid = await killRunOnceStarted(project.dir, env, 'app');
+    const pid = await signalRunOnceStarted(project.dir, env, 'app', 'SIGKILL');
     await expectEnded(pid, 'the killed runner');
   }, 60_000);
 });
