@@ -3,7 +3,7 @@
  * released, retry from the failed stage, artifacts checked against their manifests.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineHash, parsePipelineText } from '@stepline/core';
@@ -266,6 +266,28 @@ describe('artifacts', () => {
     expect(await runtime.artifacts.holds('p', 'e', 'Many', 'dangling')).toBe(true);
     expect(await runtime.artifacts.holds('p', 'e', 'Many', 'manifest.json')).toBe(false);
     await expect(runtime.artifacts.seal('p', 'e', 'Many')).rejects.toThrow('already written');
+  });
+
+  it('carries an artifact into another execution as hard links, verified, its manifest listing the same files', async () => {
+    project = createProject({});
+    runtime = new LocalRuntime({ project: project.dir });
+    const dir = await runtime.artifacts.prepare('p', 'old', 'Src');
+    for (let i = 0; i < 200; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+    symlinkSync('f1.txt', join(dir, 'link'));
+    await runtime.artifacts.seal('p', 'old', 'Src');
+
+    expect(await runtime.artifacts.carry('p', 'old', 'new', 'Src')).toStrictEqual({ files: 201 });
+
+    const carried = runtime.artifacts.dir('p', 'new', 'Src');
+    expect(statSync(join(carried, 'f7.txt')).ino).toBe(statSync(join(dir, 'f7.txt')).ino);
+    const entries = (execution: string) =>
+      JSON.parse(readFileSync(join(runtime?.artifacts.dir('p', execution, 'Src') ?? '', 'manifest.json'), 'utf8')).files as unknown[];
+    expect(entries('new')).toStrictEqual(entries('old'));
+    expect(await runtime.artifacts.verify('p', 'new', 'Src')).toStrictEqual({ files: 201 });
+    // A changed original is refused, and the half-made artifact is not taken for a whole one.
+    appendFileSync(join(dir, 'f3.txt'), 'changed');
+    await expect(runtime.artifacts.carry('p', 'old', 'newer', 'Src')).rejects.toThrow('f3.txt (changed)');
+    expect(runtime.artifacts.exists('p', 'newer', 'Src')).toBe(false);
   });
 
   it('fails a consumer whose input artifact changed after it was written, naming the file', async () => {

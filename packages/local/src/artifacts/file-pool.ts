@@ -22,9 +22,14 @@ export type SymlinkMode = 'keep' | 'follow';
 export interface CopyJob {
   from: string;
   to: string;
+  /**
+   * Both sides are write-once (one sealed artifact into another): a hard link where the filesystem
+   * allows one, as no one will change either file in place. Never for a copy that someone works in.
+   */
+  link?: boolean;
 }
 
-type Job = { op: 'hash'; path: string; symlinks: SymlinkMode } | { op: 'copy'; from: string; to: string; symlinks: SymlinkMode };
+type Job = { op: 'hash'; path: string; symlinks: SymlinkMode } | { op: 'copy'; from: string; to: string; link: boolean; symlinks: SymlinkMode };
 interface Batch {
   id: number;
   jobs: Job[];
@@ -100,6 +105,9 @@ function fileWorker(): void {
   /** Whether reflinks work from one device to another, once tried. */
   const reflinks = new Map<string, boolean>();
   const NO_REFLINK = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EPERM']);
+  /** Whether hard links work from one device to another, once tried. */
+  const links = new Map<string, boolean>();
+  const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
   const parent = (path: string): number => {
     const dir = dirname(path);
@@ -151,6 +159,16 @@ function fileWorker(): void {
       const info = fs.fstatSync(fd);
       if (!info.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EISDIR' });
       const key = `${info.dev}:${parent(job.to)}`;
+      if (job.link && links.get(key) !== false) {
+        try {
+          fs.linkSync(path, job.to);
+          links.set(key, true);
+          return stream(fd);
+        } catch (error) {
+          if (!NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+          links.set(key, false);
+        }
+      }
       if (reflinks.get(key) !== false) {
         try {
           fs.copyFileSync(path, job.to, fs.constants.COPYFILE_FICLONE_FORCE | fs.constants.COPYFILE_EXCL);
@@ -252,10 +270,7 @@ export class FilePool {
   async copyEach(count: number, job: (i: number) => CopyJob, symlinks: SymlinkMode): Promise<DigestTable> {
     return this.settle(
       count,
-      (i) => {
-        const { from, to } = job(i);
-        return { op: 'copy', from, to, symlinks };
-      },
+      (i) => copyJob(job(i), symlinks),
       (i) => job(i).from,
     );
   }
@@ -272,10 +287,7 @@ export class FilePool {
   copyStream<T>(items: AsyncIterable<T> | Iterable<T>, job: (item: T) => CopyJob, symlinks: SymlinkMode): AsyncGenerator<[T, FileDigest]> {
     return this.streamed(
       items,
-      (item) => {
-        const { from, to } = job(item);
-        return { op: 'copy', from, to, symlinks };
-      },
+      (item) => copyJob(job(item), symlinks),
       (item) => job(item).from,
     );
   }
@@ -432,6 +444,8 @@ async function* answered<T>(entry: Streamed<T> | undefined): AsyncGenerator<[T, 
   for (let i = 0; i < end; i++) yield [entry.items[i] as T, results.digest(i)];
   if (failure) throw new FileJobError(entry.pathOf(entry.items[failure.index] as T), failure.code, failure.message);
 }
+
+const copyJob = ({ from, to, link }: CopyJob, symlinks: SymlinkMode): Job => ({ op: 'copy', from, to, link: link ?? false, symlinks });
 
 /** A table's digests as a list of objects (for a few files). */
 function listed(table: DigestTable): FileDigest[] {

@@ -101,9 +101,24 @@ export class LocalArtifactStore {
    * the filesystem has them, never hard links: whoever works in `dest` may change the files.
    */
   async copyTo(pipeline: string, executionId: string, artifact: string, dest: string): Promise<CheckedArtifact> {
+    return this.copyChecked(pipeline, executionId, artifact, dest, false);
+  }
+
+  /**
+   * An execution's artifact as another execution's (a rollback's inputs): both are write-once, so the
+   * files are hard links where the filesystem allows, verified as they are made, and the new manifest
+   * lists what the checked one listed: each file is read once, and none is written.
+   */
+  async carry(pipeline: string, fromExecution: string, toExecution: string, artifact: string): Promise<{ files: number }> {
+    const dest = await this.prepare(pipeline, toExecution, artifact);
+    await this.copyChecked(pipeline, fromExecution, artifact, dest, true);
+    return this.seal(pipeline, toExecution, artifact, readManifest(join(this.dir(pipeline, fromExecution, artifact), MANIFEST_FILE)));
+  }
+
+  private async copyChecked(pipeline: string, executionId: string, artifact: string, dest: string, link: boolean): Promise<CheckedArtifact> {
     const dir = this.written(pipeline, executionId, artifact);
     await mkdir(dest, { recursive: true });
-    const copies = filePool().copyStream(walkSorted(dir, { skip: notManifest }), (path) => ({ from: join(dir, path), to: join(dest, path) }), 'keep');
+    const copies = filePool().copyStream(walkSorted(dir, { skip: notManifest }), (path) => ({ from: join(dir, path), to: join(dest, path), link }), 'keep');
     return this.check(dir, artifact, executionId, digested(copies), 'copied');
   }
 
