@@ -24,8 +24,11 @@ describe.skipIf(skip)(`an app version's processes, setsid or not${skip ? ` (skip
     const pid = await leftBy('app');
     expect(processState(pid).running).toBe(true);
 
+    const stopping = Date.now();
     await app.stop(1_000);
 
+    // It ends on SIGTERM: no grace spent, nor a wait for the machine's PID 1 to collect an orphan.
+    expect(Date.now() - stopping).toBeLessThan(1_000);
     expect(processState(pid).running).toBe(false);
     expect(app.exited).toBe(true);
     expect(lines[0]).toBe(`[green exec-2] ${describeContainment(pidNamespaceSupport(), 'command')}`);

@@ -8,6 +8,7 @@
  * to the next.
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type Containment, PidNamespace, spawnOwned } from './pid-namespace';
 import { releaseProcessGroup, terminateGroup } from './process-groups';
 
@@ -35,28 +36,43 @@ export class ContainedProcess {
     }
   }
 
-  /** Stops the command: SIGTERM to its process group, SIGKILL after `graceMs`, then {@link end}. */
+  /**
+   * Stops the command: SIGTERM to all of it (every process in its namespace, or its process group), SIGKILL
+   * to what is left after `graceMs`, then {@link end}.
+   */
   async stop(graceMs: number): Promise<void> {
+    if (this.namespace) await terminateNamespace(this.namespace, graceMs);
     // Once released, the group's number may belong to someone else's group.
-    if (this.child.pid !== undefined && !this.released) await terminateGroup(this.child.pid, graceMs);
-    await this.end();
+    else if (this.child.pid !== undefined && !this.released) await terminateGroup(this.child.pid, graceMs);
+    // The grace is spent: what is left is killed.
+    await this.end(0);
   }
 
   /**
-   * Ends whatever the command left running, once it has exited: the rest of its process group, then its
-   * namespace, and with it every process that left the group. Resolves once none of them runs; the
-   * same promise however often it is called.
+   * Ends whatever the command left running, once it has exited: SIGTERM, then SIGKILL after `graceMs`, to
+   * the rest of its namespace (setsid or not), or of its process group where it has none. Resolves once
+   * none of it runs; the same promise however often it is called.
    */
-  end(): Promise<void> {
+  end(graceMs = LEFT_RUNNING_GRACE_MS): Promise<void> {
     this.ended ??= (async () => {
       const group = this.child.pid;
-      if (group !== undefined) {
-        await terminateGroup(group, LEFT_RUNNING_GRACE_MS);
-        releaseProcessGroup(group);
-        this.released = true;
+      if (this.namespace) {
+        await terminateNamespace(this.namespace, graceMs);
+        await this.namespace.end();
+      } else if (group !== undefined) {
+        await terminateGroup(group, graceMs);
       }
-      await this.namespace?.end();
+      if (group !== undefined) releaseProcessGroup(group);
+      this.released = true;
     })();
     return this.ended;
   }
+}
+
+/** SIGTERM to every process in the namespace; resolves once none is left, or after `graceMs` (its end kills the rest). */
+async function terminateNamespace(namespace: PidNamespace, graceMs: number): Promise<void> {
+  if (!namespace.busy()) return;
+  namespace.signalAll('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (namespace.busy() && Date.now() < deadline) await delay(25);
 }

@@ -13,7 +13,7 @@
  * kernel or container that forbids it) the build runs as before, in process groups only.
  */
 import { type ChildProcess, type SpawnOptions, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { findOnPath } from './find-on-path';
 import { releaseProcessGroup, spawnOwnedGroup } from './process-groups';
@@ -76,6 +76,8 @@ export class PidNamespace {
     private readonly initPid: number,
     private readonly userNamespace: boolean,
     private readonly nsenter: string,
+    /** What /proc/<pid>/ns/pid reads for a process in it. */
+    private readonly id: string,
   ) {}
 
   /** Starts a namespace where builds can have one (see {@link pidNamespaceSupport}); says which containment the build got. */
@@ -110,13 +112,44 @@ export class PidNamespace {
     // Neither the namespace nor its pipe may keep this process alive.
     holder.stdout?.destroy();
     holder.unref();
-    return { namespace: new PidNamespace(holder, initPid, found.userNamespace, found.tools.nsenter), containment: found };
+    return { namespace: new PidNamespace(holder, initPid, found.userNamespace, found.tools.nsenter, namespaceOf(initPid) ?? ''), containment: found };
   }
 
   /** The command that runs `file` with `args` inside the namespace. */
   wrap(file: string, args: readonly string[]): { file: string; args: string[] } {
     const user = this.userNamespace ? ['--user', '--preserve-credentials'] : [];
     return { file: this.nsenter, args: ['--target', String(this.initPid), ...user, '--pid', '--', file, ...args] };
+  }
+
+  /**
+   * Sends `signal` to every process in the namespace but its init, wherever it went (`setsid`): a
+   * graceful stop before {@link end}. `nsenter`, outside, is spared: it waits for its command and
+   * collects it, where an orphan's exit status would wait for the machine's PID 1, and the
+   * namespace's end with it.
+   */
+  signalAll(signal: NodeJS.Signals): void {
+    for (const pid of this.members()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+
+  /** Whether any process but the init still runs in the namespace. */
+  busy(): boolean {
+    return this.members().length > 0;
+  }
+
+  private members(): number[] {
+    const found: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const pid = Number(entry);
+      if (pid !== this.initPid && namespaceOf(pid) === this.id && running(pid)) found.push(pid);
+    }
+    return found;
   }
 
   /**
@@ -158,6 +191,15 @@ function running(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/** The PID namespace a process is in, as /proc names it; undefined when it is gone or not ours to read. */
+function namespaceOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
   }
 }
 
