@@ -333,6 +333,19 @@ export function installStepline(args: SteplineArgs): Stepline {
       );
       target(rollback, 'DeploymentRollback', 'canary');
     }
+    const ruleBuilding = plan.stateMachines.filter((m) => hasCommandsRule(m.pipeline)).map((m) => m.arn);
+    if (ruleBuilding.length > 0) {
+      const stop = track(
+        new aws.cloudwatch.EventRule('RuleBuildStop', {
+          name: `${names.prefix}-rule-build-stop`,
+          // docs/aws-functions.md: a stopped execution's Commands rule builds are stopped, as the ASL cannot do it.
+          description: `stepline ${args.stage}: executions that ended without success, maybe with a Commands rule's build running`,
+          eventPattern: JSON.stringify(endedWithoutSuccess(ruleBuilding)),
+          tags,
+        }),
+      );
+      target(stop, 'RuleBuildStop', 'conditions');
+    }
     const inPlace = plan.stateMachines.filter((m) => hasCodeDeploy(m.pipeline)).map((m) => m.arn);
     if (inPlace.length > 0) {
       const stop = track(
@@ -410,6 +423,8 @@ export function statusPattern(machineArns: readonly string[]) {
 
 const hasDeploy = (pipeline: Pipeline) => pipeline.stages.some((s) => s.actions.some((a) => a.kind === 'deploy'));
 const hasCodeDeploy = (pipeline: Pipeline) => pipeline.stages.some((s) => s.actions.some((a) => a.kind === 'codedeploy'));
+const hasCommandsRule = (pipeline: Pipeline) =>
+  pipeline.stages.some((s) => [s.beforeEntry, s.onSuccess, s.onFailure].some((c) => c?.rules?.some((r) => r.provider === 'Commands')));
 
 /** The executions of `machines` that ended without success: what a deployment in flight must be cleaned up after. */
 const endedWithoutSuccess = (machines: string[]) => ({

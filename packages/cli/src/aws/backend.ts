@@ -441,10 +441,10 @@ export class AwsBackend implements PipelineBackend {
         gates: gate.document.state,
         execution: { executionId, status: statusOf(description), events: normalizeHistory(events) },
       });
-      refusal(() => checkOverridable(own.pipeline, state, request.stage, condition));
+      const evaluation = refusal(() => checkOverridable(own.pipeline, state, request.stage, condition));
       const override: ConditionOverride = { by: request.by, at: this.now().toISOString() };
       const Bucket = installed.manifest.artifactBucket;
-      const Key = conditionOverrideKey(installed.name, executionId, request.stage, condition);
+      const Key = conditionOverrideKey(installed.name, executionId, request.stage, condition, evaluation);
       try {
         await this.s3.send(new PutObjectCommand({ Bucket, Key, Body: JSON.stringify(override), ContentType: 'application/json', IfNoneMatch: '*' }));
       } catch (error) {
