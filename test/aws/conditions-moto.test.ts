@@ -31,7 +31,7 @@ import { createConditionsHandler } from '../../packages/functions/src/handlers/c
 import { storeArtifact } from '../../packages/functions/src/source/store';
 import { pipelineManifest } from '../../stacks/manifest';
 import { type InstallationPlan, planInstallation } from '../../stacks/plan';
-import { BOOTSTRAP_REQUESTS, enforceIam } from '../helpers/moto-iam';
+import { BOOTSTRAP_REQUESTS, enforceIam, listsPastMotoPrefixQuirk } from '../helpers/moto-iam';
 import { MOTO_ACCOUNT, MOTO_REGION, type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { CodeBuildApiStandIn } from './codebuild-api-stand-in';
 import type { StandInProject } from './stand-ins';
@@ -105,7 +105,8 @@ describe.skipIf(skip)('the conditions function on moto_server, IAM enforced', ()
     // Each rule project's builds read S3 as a user holding exactly the project's planned statements.
     const projects = new Map<string, StandInProject>();
     for (const project of plan.projects.filter((p) => p.pipeline === 'checked' && p.action.startsWith('beforeEntry-'))) {
-      projects.set(project.name, { name: project.name, source: { type: 'NO_SOURCE' }, s3: new S3Client(iam.config(await iam.makeUser(project.name, project.statements))) });
+      const s3 = listsPastMotoPrefixQuirk(new S3Client(iam.config(await iam.makeUser(project.name, project.statements))));
+      projects.set(project.name, { name: project.name, source: { type: 'NO_SOURCE' }, s3 });
     }
     builds = new CodeBuildApiStandIn({ projects, repoDir: workDir, workDir, region: REGION, accountId: ACCOUNT }, () => clock);
     builds.bind(codebuild);
@@ -152,7 +153,14 @@ describe.skipIf(skip)('the conditions function on moto_server, IAM enforced', ()
 
   const window: Rule = { name: 'Window', provider: 'DeploymentWindow', cron: '* 9-17 ? * MON-FRI *', timeZone: 'UTC' };
   const RUN = '2026-11-28T11:00:00.000Z';
-  const check = (rules: Rule[], run = RUN): ConditionCheckPayload => ({ pipeline: 'web', stage: 'Deploy', executionId: 'exec-7', condition: 'beforeEntry', rules, run });
+  const check = (rules: Rule[], run = RUN): ConditionCheckPayload => ({
+    pipeline: 'web',
+    stage: 'Deploy',
+    executionId: 'exec-7',
+    condition: 'beforeEntry',
+    rules,
+    run,
+  });
 
   it('waits while the window is closed, then passes at the next check once the CLI overrode it; the condition evaluated again runs its rule again', async () => {
     // Saturday noon: closed; no override yet (a 404 the function may see, not a 403).
@@ -200,7 +208,10 @@ describe.skipIf(skip)('the conditions function on moto_server, IAM enforced', ()
       const passed = await handler({ ...first, watch: started.watch ?? {} });
       expect(passed, JSON.stringify(buildOf(id))).toMatchObject({
         status: 'PASS',
-        rules: [{ rule: 'Smoke', status: 'PASS', reason: `commands succeeded in CodeBuild build ${id}` }, { rule: 'Errors', status: 'PASS' }],
+        rules: [
+          { rule: 'Smoke', status: 'PASS', reason: `commands succeeded in CodeBuild build ${id}` },
+          { rule: 'Errors', status: 'PASS' },
+        ],
       });
       // Another evaluation (a later run) builds again.
       expect((await handler(payload('exec-9', '2026-12-05T03:30:00.000Z'))).watch?.builds?.Smoke).not.toBe(id);
@@ -231,12 +242,19 @@ describe.skipIf(skip)('the conditions function on moto_server, IAM enforced', ()
       const id = waiting.watch?.builds?.Smoke;
       const events = waitingOnDeployWindow(waiting).events;
       // GetExecutionHistory as Step Functions answers it: newest first when asked so.
-      sfn.on(GetExecutionHistoryCommand).callsFake(async (input: { reverseOrder?: boolean }) => ({ events: input.reverseOrder ? [...events].reverse() : events }));
+      sfn
+        .on(GetExecutionHistoryCommand)
+        .callsFake(async (input: { reverseOrder?: boolean }) => ({ events: input.reverseOrder ? [...events].reverse() : events }));
       const machine = plan.stateMachines.find((m) => m.pipeline.name === 'checked');
       const ended = {
         source: 'aws.states' as const,
         'detail-type': 'Step Functions Execution Status Change',
-        detail: { executionArn: `${machine?.arn.replace(':stateMachine:', ':execution:')}:exec-11`, stateMachineArn: machine?.arn, name: 'exec-11', status: 'ABORTED' },
+        detail: {
+          executionArn: `${machine?.arn.replace(':stateMachine:', ':execution:')}:exec-11`,
+          stateMachineArn: machine?.arn,
+          name: 'exec-11',
+          status: 'ABORTED',
+        },
       };
       expect(await handler(ended)).toStrictEqual({ stopped: [id] });
       expect(buildOf(id)?.buildStatus).toBe('STOPPED');
