@@ -390,7 +390,11 @@ describe('the conditions function', () => {
       { principal: 'conditions', action: 'codebuild:BatchGetBuilds', resource: projectArn },
       { principal: 'conditions', action: 'codebuild:ListBuildsForProject', resource: projectArn },
       { principal: 'conditions', action: 'codebuild:StopBuild', resource: projectArn },
-      { principal: 'conditions', action: 'states:GetExecutionHistory', resource: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:${machine?.name}:e1` },
+      {
+        principal: 'conditions',
+        action: 'states:GetExecutionHistory',
+        resource: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:${machine?.name}:e1`,
+      },
       { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}gated/e1/Deploy/beforeEntry/0123abcd.json` },
       { principal: 'conditions', action: 's3:ListBucket', resource: bucket },
       {

@@ -160,5 +160,12 @@ export function waitingOnDeployWindow(result: object = windowClosedAnswer()): Hi
 
 function windowClosedAnswer() {
   const reason = 'outside the window * 9-17 ? * MON-FRI * (UTC); it opens at 2026-11-30T09:00:00.000Z';
-  return { status: 'WAIT', rule: 'Window', reason, waitSeconds: 300, watch: {}, rules: [{ rule: 'Window', provider: 'DeploymentWindow', status: 'WAIT', reason }] };
+  return {
+    status: 'WAIT',
+    rule: 'Window',
+    reason,
+    waitSeconds: 300,
+    watch: {},
+    rules: [{ rule: 'Window', provider: 'DeploymentWindow', status: 'WAIT', reason }],
+  };
 }
