@@ -421,8 +421,8 @@ export class AwsBackend implements PipelineBackend {
 
   /**
    * Writes the override record the conditions function reads at its next check of the condition
-   * (`conditionOverrideKey` in the artifact bucket), once the execution's history shows it waiting
-   * there. Written once (`If-None-Match: *`): a second override says who came first.
+   * (`conditionOverrideKey` in the artifact bucket, for the evaluation that waits), once the execution's
+   * history shows it waiting there. Written once (`If-None-Match: *`): a second override says who came first.
    */
   overrideStageCondition(pipeline: string, request: OverrideConditionOptions): Promise<ConditionOverride> {
     return this.guard('override-stage-condition', async () => {

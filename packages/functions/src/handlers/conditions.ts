@@ -3,10 +3,12 @@
  * see core's compiler/conditions.ts). Core evaluates the rules; this function gives them their AWS
  * effects: a CloudWatchAlarm rule reads the alarm (DescribeAlarms), a LambdaInvoke rule invokes its
  * function (the rule passes unless the function fails), a Commands rule runs as a build of the
- * CodeBuild project the installation creates for it. A condition overridden by hand
- * (override-stage-condition) passes without running its rules: the CLI records the override in the
- * artifact bucket and the check reads it first. The `roll back` Task's request starts the stage's
- * rollback execution (../conditions/rollback-request.ts).
+ * CodeBuild project the installation creates for it, in its input artifacts, once per evaluation, and
+ * is stopped once its outcome no longer matters. A condition overridden by hand
+ * (override-stage-condition) passes without running its rules: the CLI records the override of the
+ * evaluation that waits in the artifact bucket and the check reads it first. The `roll back` Task's
+ * request starts the stage's rollback execution (../conditions/rollback-request.ts); an execution that
+ * ended without success has its rule builds stopped (../conditions/stopped-execution.ts).
  */
 import { CloudWatchClient as CloudWatch, type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import {
