@@ -69,30 +69,37 @@ describe('stepline run with stage conditions', () => {
   }, 150_000);
 });
 
-describe('override-stage-condition on one machine', () => {
-  it('lets a stage waiting on a closed deployment window in from a second CLI process, and refuses what waits on nothing', async () => {
-    // A window of one hour, twelve hours from now: closed for the whole test.
-    const hour = (new Date().getUTCHours() + 12) % 24;
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'windowed',
-        `  - name: Deploy
+/** A Deploy stage whose entry waits on a window of one hour, twelve hours from now: closed for the whole test. */
+function closedWindowProject(shipCommand: string): Project {
+  const hour = (new Date().getUTCHours() + 12) % 24;
+  return createProject({
+    'stepline.yml': pipelineYaml(
+      'windowed',
+      `  - name: Deploy
     beforeEntry:
       result: FAIL
       rules: [{ name: Night, provider: DeploymentWindow, cron: "* ${hour} ? * * *", timeZone: UTC }]
-    actions: [{ name: Ship, kind: invoke, command: "echo shipped" }]
+    actions: [{ name: Ship, kind: invoke, command: "${shipCommand}" }]
 `,
-      ),
-    });
+    ),
+  });
+}
+
+/** The execution whose Deploy stage waits on its entry condition now, as get-pipeline-state shows it. */
+async function heldOnEntry(cwd: string): Promise<string | undefined> {
+  const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd })).stdout) as {
+    executionId?: string;
+    stages: Array<{ name: string; held?: { condition?: string } }>;
+  };
+  return state.stages.find((s) => s.name === 'Deploy')?.held?.condition === 'beforeEntry' ? state.executionId : undefined;
+}
+
+describe('override-stage-condition on one machine', () => {
+  it('lets a stage waiting on a closed deployment window in from a second CLI process, and refuses what waits on nothing', async () => {
+    project = closedWindowProject('echo shipped');
     const cwd = project.dir;
     const running = runCli(['run', 'stepline.yml', '--condition-poll', '1'], { cwd, env: { STEPLINE_APPROVER: 'runner' }, timeoutMs: 60_000 });
-    const executionId = await until('the execution to wait on its entry condition', async () => {
-      const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd })).stdout) as {
-        executionId?: string;
-        stages: Array<{ name: string; status?: string; held?: { condition?: string } }>;
-      };
-      return state.stages.find((s) => s.name === 'Deploy')?.held?.condition === 'beforeEntry' ? state.executionId : undefined;
-    });
+    const executionId = await until('the execution to wait on its entry condition', () => heldOnEntry(cwd));
     const override = (...args: string[]) => runCli(['override-stage-condition', '--pipeline-execution-id', executionId, ...args], { cwd });
 
     const source = await override('--stage', 'Source');
@@ -130,28 +137,10 @@ describe('override-stage-condition on one machine', () => {
 
 describe('an override lasts one evaluation of the condition', () => {
   it('a stage retried after an overridden entry condition checks its rules again, and a second override lets the new evaluation through', async () => {
-    const hour = (new Date().getUTCHours() + 12) % 24;
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'windowed',
-        `  - name: Deploy
-    beforeEntry:
-      result: FAIL
-      rules: [{ name: Night, provider: DeploymentWindow, cron: "* ${hour} ? * * *", timeZone: UTC }]
-    actions: [{ name: Ship, kind: invoke, command: "test -f ship-ok" }]
-`,
-      ),
-    });
+    project = closedWindowProject('test -f ship-ok');
     const cwd = project.dir;
-    const heldOnEntry = async () => {
-      const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd })).stdout) as {
-        executionId?: string;
-        stages: Array<{ name: string; held?: { condition?: string } }>;
-      };
-      return state.stages.find((s) => s.name === 'Deploy')?.held?.condition === 'beforeEntry' ? state.executionId : undefined;
-    };
     const first = runCli(['run', 'stepline.yml', '--condition-poll', '1'], { cwd, timeoutMs: 60_000 });
-    const executionId = await until('the execution to wait on its entry condition', heldOnEntry);
+    const executionId = await until('the execution to wait on its entry condition', () => heldOnEntry(cwd));
     const override = (by: string) => runCli(['override-stage-condition', '--pipeline-execution-id', executionId, '--stage', 'Deploy', '--by', by], { cwd });
     expect((await override('alice@example.com')).stderr).toBe('');
     const failed = await first;
@@ -161,7 +150,7 @@ describe('an override lasts one evaluation of the condition', () => {
     // The retry enters the stage again: the window is still closed, and alice's override was for the first evaluation.
     writeFileSync(join(cwd, 'ship-ok'), '');
     const retried = runCli(['retry-stage-execution', executionId, '--condition-poll', '1'], { cwd, timeoutMs: 60_000 });
-    await until('the retried stage to wait on its entry condition again', heldOnEntry, 30_000);
+    await until('the retried stage to wait on its entry condition again', () => heldOnEntry(cwd), 30_000);
     const second = await override('bob@example.com');
     expect(second.stderr).toBe('');
     const retry = await retried;
