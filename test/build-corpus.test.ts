@@ -8,7 +8,7 @@
  * machine lacks (exit 127). Each build gets a fresh directory and HOME, and a time limit.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { type Buildspec, parseBuildspecText } from '@stepline/core';
@@ -105,9 +105,16 @@ function fakeSecrets(text: string, name: string): Record<string, string> {
 const files = corpusFiles('buildspecs');
 type CorpusFile = (typeof files)[number];
 
+interface CorpusBuild {
+  run: CliRun;
+  secrets: Record<string, string>;
+  /** The directory built (in place). */
+  src: string;
+}
+
 /** Each file is built once; the checks of particular files reuse the run. */
-const runs = new Map<string, Promise<{ run: CliRun; secrets: Record<string, string> }>>();
-function buildFile(file: CorpusFile): Promise<{ run: CliRun; secrets: Record<string, string> }> {
+const runs = new Map<string, Promise<CorpusBuild>>();
+function buildFile(file: CorpusFile): Promise<CorpusBuild> {
   let pending = runs.get(file.name);
   if (!pending) {
     // The source, HOME and TMPDIR of each build are apart, so that nothing but the source is built.
@@ -118,6 +125,7 @@ function buildFile(file: CorpusFile): Promise<{ run: CliRun; secrets: Record<str
     pending = runCli(['build', src, '--buildspec', file.path, '--json'], { PATH: toolsDir, HOME: home, TMPDIR: tmp, ...secrets }).then((run) => ({
       run,
       secrets,
+      src,
     }));
     runs.set(file.name, pending);
   }
@@ -186,10 +194,15 @@ describe('stepline build on particular corpus files', () => {
   };
 
   it('builds the CRLF template to its end, artifacts included', async () => {
-    const run = await build('buildspec-git-merge.yml.tpl');
-    const report = JSON.parse(run.stdout) as { status: string; artifacts: Array<{ files: Array<{ path: string }> }> };
+    const file = files.find((f) => f.name.includes('buildspec-git-merge.yml.tpl'));
+    if (!file) throw new Error('no corpus file named like buildspec-git-merge.yml.tpl');
+    const { run, src } = await buildFile(file);
+    const report = JSON.parse(run.stdout) as { status: string; artifacts: Array<{ files: number }> };
     expect(report.status).toBe('SUCCEEDED');
-    expect(report.artifacts[0]?.files.map((f) => f.path)).toContain('env_vars.props');
+    // `**/*` of a source that held nothing: what the build wrote, env_vars.props among it.
+    const written = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((p) => !p.startsWith('.stepline') && statSync(join(src, p)).isFile());
+    expect(written).toContain('env_vars.props');
+    expect(report.artifacts[0]?.files).toBe(written.length);
   });
 
   it('refuses to run a batch-only buildspec as one build, naming the batch key', async () => {

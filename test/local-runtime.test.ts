@@ -3,7 +3,7 @@
  * released, retry from the failed stage, artifacts checked against their manifests.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineHash, parsePipelineText } from '@stepline/core';
@@ -262,9 +262,32 @@ describe('artifacts', () => {
     const sealed = await runtime.artifacts.seal('p', 'e', 'Many');
     expect(sealed.files).toBe(3001);
     const verified = await runtime.artifacts.verify('p', 'e', 'Many');
-    expect(verified.paths).toHaveLength(3001);
-    expect(verified.paths[0]).toBe('dangling');
+    expect(verified.files).toBe(3001);
+    expect(await runtime.artifacts.holds('p', 'e', 'Many', 'dangling')).toBe(true);
+    expect(await runtime.artifacts.holds('p', 'e', 'Many', 'manifest.json')).toBe(false);
     await expect(runtime.artifacts.seal('p', 'e', 'Many')).rejects.toThrow('already written');
+  });
+
+  it('carries an artifact into another execution as hard links, verified, its manifest listing the same files', async () => {
+    project = createProject({});
+    runtime = new LocalRuntime({ project: project.dir });
+    const dir = await runtime.artifacts.prepare('p', 'old', 'Src');
+    for (let i = 0; i < 200; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
+    symlinkSync('f1.txt', join(dir, 'link'));
+    await runtime.artifacts.seal('p', 'old', 'Src');
+
+    expect(await runtime.artifacts.carry('p', 'old', 'new', 'Src')).toStrictEqual({ files: 201 });
+
+    const carried = runtime.artifacts.dir('p', 'new', 'Src');
+    expect(statSync(join(carried, 'f7.txt')).ino).toBe(statSync(join(dir, 'f7.txt')).ino);
+    const entries = (execution: string) =>
+      JSON.parse(readFileSync(join(runtime?.artifacts.dir('p', execution, 'Src') ?? '', 'manifest.json'), 'utf8')).files as unknown[];
+    expect(entries('new')).toStrictEqual(entries('old'));
+    expect(await runtime.artifacts.verify('p', 'new', 'Src')).toStrictEqual({ files: 201 });
+    // A changed original is refused, and the half-made artifact is not taken for a whole one.
+    appendFileSync(join(dir, 'f3.txt'), 'changed');
+    await expect(runtime.artifacts.carry('p', 'old', 'newer', 'Src')).rejects.toThrow('f3.txt (changed)');
+    expect(runtime.artifacts.exists('p', 'newer', 'Src')).toBe(false);
   });
 
   it('fails a consumer whose input artifact changed after it was written, naming the file', async () => {
@@ -283,6 +306,21 @@ describe('artifacts', () => {
     const result = await running;
     expect(result).toMatchObject({ status: 'Failed', error: 'Stepline.ArtifactInvalid', failure: { stage: 'Use', action: 'Read' } });
     expect(result.cause).toContain('app.txt (changed)');
+  });
+  it('seals a source whose names git orders apart from the manifest (beyond U+FFFF beside U+FF04), and hands it on intact', async () => {
+    // git sorts by UTF-8 bytes (U+FF04 first), a manifest by UTF-16 code units (the surrogates of U+1F600 first).
+    project = createProject({
+      'stepline.yml': `name: names\nstages:${SOURCE}\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat d/\u{1F600} d/\uFF04", inputArtifacts: [Src] }]\n`,
+      'd/\u{1F600}': 'smile\n',
+      'd/\uFF04': 'dollar\n',
+    });
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const result = await runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    expect(result).toMatchObject({ status: 'Succeeded' });
+    const manifest = JSON.parse(readFileSync(join(runtime.artifacts.dir('names', result.executionId, 'Src'), 'manifest.json'), 'utf8'));
+    const paths = manifest.files.map((f: { path: string }) => f.path).filter((p: string) => p.startsWith('d/'));
+    expect(paths).toStrictEqual(['d/\u{1F600}', 'd/\uFF04']);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, pidNamespaceSupport } from '@stepline/local';
@@ -97,7 +97,7 @@ async function expectMarkedAndRetried(cwd: string, dir: string): Promise<void> {
   writeFileSync(join(dir, 'go'), '');
   const retried = await runCli(['retry-stage-execution', execution?.executionId ?? ''], { cwd });
   expect(retried.stderr).toBe('');
-  expect(retried.code).toBe(0);
+  expect(retried.code, `${retried.stdout}\n${retried.stderr}`).toBe(0);
   const [after] = JSON.parse((await runCli(['list-executions', '--json'], { cwd })).stdout) as Array<{ status: string }>;
   expect(after?.status).toBe('Succeeded');
 }
@@ -198,7 +198,65 @@ describe('kill -9 of a runner in the middle of a build', () => {
     const detail = await runCli(['get-execution', failed?.executionId ?? '', '--json'], { cwd });
     expect(detail.stdout).toContain('runner ended unexpectedly');
     const retried = await runCli(['retry-stage-execution', failed?.executionId ?? ''], { cwd });
-    expect(retried.code).toBe(0);
+    expect(retried.code, `${retried.stdout}\n${retried.stderr}`).toBe(0);
     expect((await executions()).map((e) => e.status)).toStrictEqual(['Succeeded', 'Succeeded']);
+  }, 120_000);
+
+  it('stepline run killed while it seals a build output: no manifest, whole or half, until the retry writes a whole one', async () => {
+    // A build that writes 10,000 files as its output: sealing them takes long enough to be caught at it.
+    project = createProject({
+      'stepline.yml': `
+name: sealing
+stages:
+  - name: Source
+    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
+  - name: Build
+    actions: [{ name: Many, kind: build, inputArtifacts: [Src], outputArtifacts: [Out] }]
+`,
+      'buildspec.yml': `version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p out && cd out && seq 1 10000 | xargs touch
+artifacts:
+  base-directory: out
+  files: ['**/*']
+`,
+    });
+    const cwd = project.dir;
+    const artifacts = join(cwd, '.stepline', 'artifacts', 'sealing');
+    const partialOf = () => {
+      for (const execution of existsSync(artifacts) ? readdirSync(artifacts) : []) {
+        const partial = join(artifacts, execution, '.Out.manifest.json.partial');
+        if (existsSync(partial)) return { execution, partial };
+      }
+      return undefined;
+    };
+    let caught: { execution: string; partial: string } | undefined;
+    let watching = false;
+    const run = await runCli(['run'], {
+      cwd,
+      onStdout: (_out, child) => {
+        if (watching) return;
+        watching = true;
+        const timer = setInterval(() => {
+          caught = partialOf();
+          if (caught) {
+            clearInterval(timer);
+            child.kill('SIGKILL');
+          }
+        }, 2);
+        child.once('exit', () => clearInterval(timer));
+      },
+    });
+    expect(run.signal, 'the runner finished before its output was caught being sealed').toBe('SIGKILL');
+    const execution = caught?.execution ?? '';
+    // The artifact is not sealed: its manifest does not exist, so no consumer can take it for whole.
+    expect(existsSync(join(artifacts, execution, 'Out', 'manifest.json'))).toBe(false);
+    const retried = await runCli(['retry-stage-execution', execution], { cwd });
+    expect(retried.code, `${retried.stdout}\n${retried.stderr}`).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(artifacts, execution, 'Out', 'manifest.json'), 'utf8')) as { files: unknown[] };
+    expect(manifest.files).toHaveLength(10_000);
+    expect(existsSync(join(artifacts, execution, '.Out.manifest.json.partial'))).toBe(false);
   }, 120_000);
 });

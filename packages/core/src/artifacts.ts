@@ -36,47 +36,57 @@ export interface ManifestProblem {
 /** Problems shown by name; the rest are counted (a wholly wrong artifact of 200,000 files lists five). */
 const SHOWN = 5;
 
-/**
- * Compares a manifest's files with what is actually there, as a merge of two lists sorted by path: the
- * manifest's entries come one at a time (read as they stream), the present files as a sorted list with
- * their digests by index. Extra files count as problems too: an artifact is exactly what its producer
- * wrote. Memory stays flat in the number of files beyond the present list itself.
- */
-export class ManifestCheck {
+/** A file by its path and digest: a manifest's entry, or a file found in the artifact. */
+export interface DigestedFile {
+  path: string;
+  sha256: string;
+}
+
+export interface ManifestComparison {
   /** The first problems, in path order. */
-  readonly problems: ManifestProblem[] = [];
+  problems: ManifestProblem[];
   /** Every problem, shown or not. */
-  count = 0;
-  private next = 0;
-  private last: string | undefined;
+  count: number;
+}
 
-  constructor(
-    private readonly present: readonly string[],
-    private readonly sha256Of: (index: number) => string,
-  ) {}
-
-  /** One manifest entry; throws when entries are not in path order (the merge would be wrong). */
-  entry(path: string, sha256: string): void {
-    if (this.last !== undefined && !(this.last < path)) throw new Error(`manifest entries are not sorted by path at ${path}`);
-    this.last = path;
-    const { present } = this;
-    while (this.next < present.length && (present[this.next] as string) < path) this.problem(present[this.next++] as string, 'unexpected');
-    if (present[this.next] !== path) {
-      this.problem(path, 'missing');
-      return;
+/**
+ * Compares a manifest's files with what is actually there, as a merge of two lists sorted by path,
+ * both read as they stream (the manifest from its file, the present files as they are hashed or
+ * copied): nothing of either is held, so memory stays flat in the number of files. Extra files count
+ * as problems too: an artifact is exactly what its producer wrote. Throws when the manifest's entries
+ * are not in path order (the merge would be wrong).
+ */
+export async function compareWithManifest(listed: AsyncIterable<DigestedFile>, present: AsyncIterable<DigestedFile>): Promise<ManifestComparison> {
+  const result: ManifestComparison = { problems: [], count: 0 };
+  const problem = (path: string, kind: ManifestProblem['problem']) => {
+    result.count++;
+    if (result.problems.length < SHOWN) result.problems.push({ path, problem: kind });
+  };
+  const entries = listed[Symbol.asyncIterator]();
+  const files = present[Symbol.asyncIterator]();
+  try {
+    let entry = await entries.next();
+    let file = await files.next();
+    let last: string | undefined;
+    while (!entry.done || !file.done) {
+      if (entry.done || (!file.done && file.value.path < entry.value.path)) {
+        problem((file.value as DigestedFile).path, 'unexpected');
+        file = await files.next();
+        continue;
+      }
+      const { path, sha256 } = entry.value;
+      if (last !== undefined && !(last < path)) throw new Error(`manifest entries are not sorted by path at ${path}`);
+      last = path;
+      if (file.done || file.value.path !== path) problem(path, 'missing');
+      else {
+        if (file.value.sha256 !== sha256) problem(path, 'changed');
+        file = await files.next();
+      }
+      entry = await entries.next();
     }
-    if (this.sha256Of(this.next) !== sha256) this.problem(path, 'changed');
-    this.next++;
+  } finally {
+    // Either side may be a stream with work in flight: end both, whatever ended the merge.
+    await Promise.allSettled([entries.return?.(), files.return?.()]);
   }
-
-  /** After the last entry: what is left of the present files was never listed. */
-  finish(): ManifestProblem[] {
-    while (this.next < this.present.length) this.problem(this.present[this.next++] as string, 'unexpected');
-    return this.problems;
-  }
-
-  private problem(path: string, problem: ManifestProblem['problem']): void {
-    this.count++;
-    if (this.problems.length < SHOWN) this.problems.push({ path, problem });
-  }
+  return result;
 }

@@ -121,7 +121,7 @@ function summary(report: BuildReport): string {
       report.phases.map((p) => [p.name, p.status, p.status === 'SKIPPED' ? '' : formatDuration(p.durationMs)]),
     ),
   ];
-  for (const artifact of report.artifacts) lines.push(`artifact ${artifact.name}: ${artifact.files.length} file(s)`);
+  for (const artifact of report.artifacts) lines.push(`artifact ${artifact.name}: ${artifact.files} file(s)`);
   for (const r of report.reports) lines.push(`report ${r.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
   for (const [name, value] of Object.entries(report.exportedVariables)) lines.push(`exported ${name}=${value}`);
   const failure = report.failure ? ` in ${report.failure.phase}: ${report.failure.message}` : '';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -87,5 +87,43 @@ describe('the file pool', () => {
       (error: unknown) => error instanceof FileJobError && error.code === 'ENOENT' && error.path === join(dir, 'nothing'),
     );
     expect(await pool.hash([])).toStrictEqual([]);
+  });
+
+  it('streams: answers files in the order given as they come, and on a failure names the first failed file once nothing runs', async () => {
+    // Prepare: more files than the pool keeps in flight, one missing far into the stream.
+    const from = fresh();
+    const to = fresh();
+    const names = Array.from({ length: 1000 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+    for (const name of names) writeFileSync(join(from, name), name);
+    let asked = 0;
+    async function* lazily(list: string[]) {
+      for (const name of list) {
+        asked++;
+        yield name;
+      }
+    }
+
+    // Act
+    const hashed: string[] = [];
+    for await (const [name, digest] of pool.hashStream(lazily(names), (n) => join(from, n))) {
+      // The pool asks for the next files as it goes, not all of them first.
+      if (hashed.length === 0) expect(asked).toBeLessThan(names.length);
+      expect(digest).toStrictEqual({ sha256: sha(name), size: name.length });
+      hashed.push(name);
+    }
+    const copied: string[] = [];
+    const withHole = [...names.slice(0, 700), 'missing', ...names.slice(700)];
+    const copying = (async () => {
+      for await (const [name] of pool.copyStream(withHole, (n) => ({ from: join(from, n), to: join(to, n) }), 'keep')) copied.push(name);
+    })();
+
+    // Assess
+    expect(hashed).toStrictEqual(names);
+    await expect(copying).rejects.toSatisfy((error: unknown) => error instanceof FileJobError && error.path === join(from, 'missing'));
+    expect(copied).toStrictEqual(names.slice(0, 700));
+    // Whatever was started had ended when the stream threw: nothing writes into `to` afterwards.
+    const present = readdirSync(to).length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(readdirSync(to).length).toBe(present);
   });
 });

@@ -22,9 +22,14 @@ export type SymlinkMode = 'keep' | 'follow';
 export interface CopyJob {
   from: string;
   to: string;
+  /**
+   * Both sides are write-once (one sealed artifact into another): a hard link where the filesystem
+   * allows one, as no one will change either file in place. Never for a copy that someone works in.
+   */
+  link?: boolean;
 }
 
-type Job = { op: 'hash'; path: string; symlinks: SymlinkMode } | { op: 'copy'; from: string; to: string; symlinks: SymlinkMode };
+type Job = { op: 'hash'; path: string; symlinks: SymlinkMode } | { op: 'copy'; from: string; to: string; link: boolean; symlinks: SymlinkMode };
 interface Batch {
   id: number;
   jobs: Job[];
@@ -100,6 +105,9 @@ function fileWorker(): void {
   /** Whether reflinks work from one device to another, once tried. */
   const reflinks = new Map<string, boolean>();
   const NO_REFLINK = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EPERM']);
+  /** Whether hard links work from one device to another, once tried. */
+  const links = new Map<string, boolean>();
+  const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
   const parent = (path: string): number => {
     const dir = dirname(path);
@@ -151,6 +159,16 @@ function fileWorker(): void {
       const info = fs.fstatSync(fd);
       if (!info.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EISDIR' });
       const key = `${info.dev}:${parent(job.to)}`;
+      if (job.link && links.get(key) !== false) {
+        try {
+          fs.linkSync(path, job.to);
+          links.set(key, true);
+          return stream(fd);
+        } catch (error) {
+          if (!NO_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+          links.set(key, false);
+        }
+      }
       if (reflinks.get(key) !== false) {
         try {
           fs.copyFileSync(path, job.to, fs.constants.COPYFILE_FICLONE_FORCE | fs.constants.COPYFILE_EXCL);
@@ -198,6 +216,8 @@ function fileWorker(): void {
 
 /** Files a worker takes at a time: few enough to spread the work, many enough to keep messages rare. */
 const BATCH = 64;
+/** Batches a streamed job keeps queued or running per worker: enough that no worker waits for the next. */
+const WINDOW = 3;
 
 interface Slot {
   worker: Worker;
@@ -250,11 +270,25 @@ export class FilePool {
   async copyEach(count: number, job: (i: number) => CopyJob, symlinks: SymlinkMode): Promise<DigestTable> {
     return this.settle(
       count,
-      (i) => {
-        const { from, to } = job(i);
-        return { op: 'copy', from, to, symlinks };
-      },
+      (i) => copyJob(job(i), symlinks),
       (i) => job(i).from,
+    );
+  }
+
+  /**
+   * {@link hashEach} of files as `items` yield them: yields each item with its digest, in the order
+   * given, holding a few batches at a time, so that memory does not grow with the number of files.
+   */
+  hashStream<T>(items: AsyncIterable<T> | Iterable<T>, path: (item: T) => string, symlinks: SymlinkMode = 'keep'): AsyncGenerator<[T, FileDigest]> {
+    return this.streamed(items, (item) => ({ op: 'hash', path: path(item), symlinks }), path);
+  }
+
+  /** {@link copyEach} of files as `items` yield them, each yielded with its copy's digest in the order given. */
+  copyStream<T>(items: AsyncIterable<T> | Iterable<T>, job: (item: T) => CopyJob, symlinks: SymlinkMode): AsyncGenerator<[T, FileDigest]> {
+    return this.streamed(
+      items,
+      (item) => copyJob(job(item), symlinks),
+      (item) => job(item).from,
     );
   }
 
@@ -262,6 +296,36 @@ export class FilePool {
   async close(): Promise<void> {
     const slots = this.slots.splice(0);
     await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /**
+   * Batches of {@link BATCH} items, up to {@link WINDOW} per worker queued or running, answered in order.
+   * On the first failure (in the order given) it throws once the batches already started have ended,
+   * so that nothing is still writing when the caller cleans up.
+   */
+  private async *streamed<T>(items: AsyncIterable<T> | Iterable<T>, job: (item: T) => Job, pathOf: (item: T) => string): AsyncGenerator<[T, FileDigest]> {
+    const window: Array<Streamed<T>> = [];
+    const submit = (batch: T[]) => {
+      const done = this.run(batch.length, (i) => job(batch[i] as T));
+      // Awaited in order below; a crashed worker's rejection must not go unhandled meanwhile.
+      done.catch(() => undefined);
+      window.push({ items: batch, done, pathOf });
+    };
+    const limit = WINDOW * Math.max(1, this.size);
+    try {
+      let batch: T[] = [];
+      for await (const item of items) {
+        batch.push(item);
+        if (batch.length < BATCH) continue;
+        submit(batch);
+        batch = [];
+        while (window.length >= limit) yield* answered(window.shift());
+      }
+      if (batch.length > 0) submit(batch);
+      while (window.length > 0) yield* answered(window.shift());
+    } finally {
+      await Promise.allSettled(window.map((w) => w.done));
+    }
   }
 
   private async settle(count: number, job: (i: number) => Job, pathOf: (i: number) => string): Promise<DigestTable> {
@@ -365,6 +429,23 @@ export class FilePool {
     }
   }
 }
+
+interface Streamed<T> {
+  items: T[];
+  done: Promise<Pending>;
+  pathOf: (item: T) => string;
+}
+
+/** A streamed batch's items with their digests, once the batch is done: those before its first failure, then the failure. */
+async function* answered<T>(entry: Streamed<T> | undefined): AsyncGenerator<[T, FileDigest]> {
+  if (!entry) return;
+  const { results, failure } = await entry.done;
+  const end = failure?.index ?? entry.items.length;
+  for (let i = 0; i < end; i++) yield [entry.items[i] as T, results.digest(i)];
+  if (failure) throw new FileJobError(entry.pathOf(entry.items[failure.index] as T), failure.code, failure.message);
+}
+
+const copyJob = ({ from, to, link }: CopyJob, symlinks: SymlinkMode): Job => ({ op: 'copy', from, to, link: link ?? false, symlinks });
 
 /** A table's digests as a list of objects (for a few files). */
 function listed(table: DigestTable): FileDigest[] {

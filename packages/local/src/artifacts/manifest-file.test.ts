@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Manifest, ManifestCheck, type ManifestFile, ManifestSchema } from '@stepline/core';
+import { compareWithManifest, type DigestedFile, type Manifest, type ManifestFile, ManifestSchema } from '@stepline/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readManifest, writeManifest } from './manifest-file';
 
@@ -13,28 +13,45 @@ describe('manifest.json, a file entry at a time', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const read = async (path: string) => {
     const files: ManifestFile[] = [];
-    const head = await readManifest(path, (f) => files.push(f));
-    return { ...head, files };
+    const entries = readManifest(path);
+    for (let next = await entries.next(); ; next = await entries.next()) {
+      if (next.done) return { ...next.value, files };
+      files.push(next.value);
+    }
   };
+  const write = (path: string, files: Iterable<ManifestFile>) => writeManifest(path, `${path}.partial`, header, files);
 
   it('writes ordinary JSON, one entry a line, and reads back what it wrote', async () => {
     const files = Array.from({ length: 3 }, (_, i) => ({ path: `d/f"${i}\u00e9`, sha256: sha(i), size: i, extra: 'not written' }));
     const path = join(dir, 'written.json');
-    await writeManifest(path, header, files.length, (i) => files[i] as ManifestFile);
+    expect(await write(path, files)).toBe(3);
 
     const text = readFileSync(path, 'utf8');
     const whole: Manifest = ManifestSchema.parse(JSON.parse(text));
     expect(whole.files.map((f) => f.path)).toStrictEqual(['d/f"0é', 'd/f"1é', 'd/f"2é']);
     expect(text.split('\n')).toHaveLength(6);
     expect(await read(path)).toStrictEqual(whole);
-    await expect(writeManifest(path, header, 0, () => files[0] as ManifestFile)).rejects.toThrow('EEXIST');
+    await expect(write(path, [])).rejects.toThrow('EEXIST');
+    expect(readFileSync(path, 'utf8')).toBe(text);
+    expect(existsSync(`${path}.partial`)).toBe(false);
+  });
+
+  it('refuses entries out of order, and leaves no manifest, whole or half, behind', async () => {
+    const path = join(dir, 'unsorted.json');
+    const files = [
+      { path: 'b', sha256: sha(1), size: 1 },
+      { path: 'a', sha256: sha(2), size: 1 },
+    ];
+    await expect(write(path, files)).rejects.toThrow('manifest entries are not sorted by path at a');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(`${path}.partial`)).toBe(false);
   });
 
   it('reads a manifest written whole (indented) as before, and an empty one', async () => {
     const old = { ...header, files: [{ path: 'a', sha256: sha(1), size: 1 }] };
     writeFileSync(join(dir, 'old.json'), `${JSON.stringify(old, null, 2)}\n`);
     expect(await read(join(dir, 'old.json'))).toStrictEqual(old);
-    await writeManifest(join(dir, 'empty.json'), header, 0, () => ({ path: '', sha256: '', size: 0 }));
+    await write(join(dir, 'empty.json'), []);
     expect(await read(join(dir, 'empty.json'))).toStrictEqual({ ...header, files: [] });
   });
 
@@ -49,14 +66,19 @@ describe('manifest.json, a file entry at a time', () => {
 });
 
 describe('checking a manifest against the files present', () => {
-  const check = (present: string[], digests: Record<string, string>, listed: Array<[string, string]>) => {
-    const c = new ManifestCheck(present, (i) => digests[present[i] ?? ''] ?? '');
-    for (const [path, digest] of listed) c.entry(path, digest);
-    return { problems: c.finish(), count: c.count };
-  };
+  async function* stream(files: Array<[string, string]>): AsyncGenerator<DigestedFile> {
+    for (const [path, sha256] of files) yield { path, sha256 };
+  }
+  const check = (present: Array<[string, string]>, listed: Array<[string, string]>) => compareWithManifest(stream(listed), stream(present));
 
-  it('finds files missing, changed and unexpected in one pass over both sorted lists', () => {
-    const result = check(['a', 'b', 'c', 'e'], { a: '1', b: '2', c: 'x', e: '5' }, [
+  it('finds files missing, changed and unexpected in one pass over both sorted streams', async () => {
+    const present: Array<[string, string]> = [
+      ['a', '1'],
+      ['b', '2'],
+      ['c', 'x'],
+      ['e', '5'],
+    ];
+    const result = await check(present, [
       ['a', '1'],
       ['b', '2'],
       ['c', '3'],
@@ -70,19 +92,39 @@ describe('checking a manifest against the files present', () => {
       ],
       count: 3,
     });
-    expect(check(['a'], { a: '1' }, [['a', '1']])).toStrictEqual({ problems: [], count: 0 });
+    expect(await check([['a', '1']], [['a', '1']])).toStrictEqual({ problems: [], count: 0 });
   });
 
-  it('shows five problems and counts the rest, and refuses entries out of order', () => {
-    const present = Array.from({ length: 1000 }, (_, i) => `f${String(i).padStart(4, '0')}`);
-    const result = check(present, {}, []);
+  it('shows five problems and counts the rest, and refuses entries out of order', async () => {
+    const present = Array.from({ length: 1000 }, (_, i): [string, string] => [`f${String(i).padStart(4, '0')}`, '1']);
+    const result = await check(present, []);
     expect(result.count).toBe(1000);
     expect(result.problems.map((p) => p.path)).toStrictEqual(['f0000', 'f0001', 'f0002', 'f0003', 'f0004']);
-    expect(() =>
-      check([], {}, [
-        ['b', '1'],
-        ['a', '1'],
-      ]),
-    ).toThrow('manifest entries are not sorted by path at a');
+    await expect(
+      check(
+        [],
+        [
+          ['b', '1'],
+          ['a', '1'],
+        ],
+      ),
+    ).rejects.toThrow('manifest entries are not sorted by path at a');
+  });
+
+  it('ends both streams when one fails, so that no work is left running', async () => {
+    let ended = false;
+    async function* present(): AsyncGenerator<DigestedFile> {
+      try {
+        for (let i = 0; ; i++) yield { path: `f${i}`, sha256: '1' };
+      } finally {
+        ended = true;
+      }
+    }
+    async function* broken(): AsyncGenerator<DigestedFile> {
+      yield { path: 'f0', sha256: '1' };
+      throw new Error('line 3: not JSON');
+    }
+    await expect(compareWithManifest(broken(), present())).rejects.toThrow('line 3: not JSON');
+    expect(ended).toBe(true);
   });
 });

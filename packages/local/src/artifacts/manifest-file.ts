@@ -12,7 +12,7 @@
  * A manifest in another layout (an older, indented one) is read whole instead.
  */
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { link, open, readFile, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type Manifest, type ManifestFile, ManifestFileSchema, ManifestSchema } from '@stepline/core';
 
@@ -21,24 +21,58 @@ export type ManifestHeader = Omit<Manifest, 'files'>;
 /** Text is handed to the file in pieces of about this many characters. */
 const PIECE = 1 << 20;
 
-/** Writes a new manifest (fails if one exists): the header, then each file as `file(i)` gives it. */
-export async function writeManifest(path: string, header: ManifestHeader, count: number, file: (i: number) => ManifestFile): Promise<void> {
-  const handle = await open(path, 'wx');
+/** Entries handed to {@link writeManifest} out of path order: a merge against them would be wrong. */
+export class ManifestOrderError extends Error {
+  constructor(readonly path: string) {
+    super(`manifest entries are not sorted by path at ${path}`);
+    this.name = 'ManifestOrderError';
+  }
+}
+
+/**
+ * Writes a new manifest at `path` (failing if one exists) from `files`, sorted by path, taken as they
+ * come: the text goes to `partial` first and becomes `path` by a hard link once complete, so a reader
+ * never sees half a manifest, and an artifact with a manifest is always a whole one. Resolves with the
+ * number of files listed.
+ */
+export async function writeManifest(
+  path: string,
+  partial: string,
+  header: ManifestHeader,
+  files: AsyncIterable<ManifestFile> | Iterable<ManifestFile>,
+): Promise<number> {
+  const handle = await open(partial, 'w');
+  let count = 0;
   try {
     const { artifact, pipeline, executionId, createdAt } = header;
     let text = `${JSON.stringify({ artifact, pipeline, executionId, createdAt }).slice(0, -1)},"files":[\n`;
-    for (let i = 0; i < count; i++) {
-      const { path: p, sha256, size } = file(i);
-      text += `${JSON.stringify({ path: p, sha256, size })}${i < count - 1 ? ',' : ''}\n`;
+    // Every line but the last ends with a comma: an entry is written once the next one is known.
+    let held: string | undefined;
+    let last: string | undefined;
+    for await (const { path: p, sha256, size } of files) {
+      if (last !== undefined && !(last < p)) throw new ManifestOrderError(p);
+      last = p;
+      if (held !== undefined) text += `${held},\n`;
+      held = JSON.stringify({ path: p, sha256, size });
+      count++;
       if (text.length >= PIECE) {
         await handle.write(text);
         text = '';
       }
     }
-    await handle.write(`${text}]}\n`);
-  } finally {
+    await handle.write(`${text}${held === undefined ? '' : `${held}\n`}]}\n`);
+  } catch (error) {
     await handle.close();
+    await rm(partial, { force: true });
+    throw error;
   }
+  await handle.close();
+  try {
+    await link(partial, path);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return count;
 }
 
 /** A manifest that is not what its writer writes; `line` is 1-based. */
@@ -54,11 +88,12 @@ export class ManifestUnreadableError extends Error {
 }
 
 /**
- * Reads a manifest, handing each file entry to `onFile` in the order written, and resolves with the
- * header. Throws `ENOENT` as it comes when there is no manifest, else {@link ManifestUnreadableError}.
+ * Reads a manifest, yielding its file entries in the order written, and returns its header. Throws
+ * `ENOENT` as it comes when there is no manifest, else {@link ManifestUnreadableError}.
  */
-export async function readManifest(path: string, onFile: (file: ManifestFile) => void): Promise<ManifestHeader> {
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
+export async function* readManifest(path: string): AsyncGenerator<ManifestFile, ManifestHeader> {
+  const input = createReadStream(path, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let header: ManifestHeader | undefined;
   let number = 0;
   let closed = false;
@@ -66,7 +101,7 @@ export async function readManifest(path: string, onFile: (file: ManifestFile) =>
     for await (const line of lines) {
       number++;
       if (header === undefined) {
-        if (!line.endsWith('"files":[')) return await readWhole(path, onFile);
+        if (!line.endsWith('"files":[')) return yield* readWhole(path);
         header = parseLine(`${line}]}`, number, (v) => ManifestSchema.parse(v));
         continue;
       }
@@ -78,10 +113,11 @@ export async function readManifest(path: string, onFile: (file: ManifestFile) =>
         closed = true;
         continue;
       }
-      onFile(parseLine(line.endsWith(',') ? line.slice(0, -1) : line, number, (v) => ManifestFileSchema.parse(v)));
+      yield parseLine(line.endsWith(',') ? line.slice(0, -1) : line, number, (v) => ManifestFileSchema.parse(v));
     }
   } finally {
     lines.close();
+    input.destroy();
   }
   if (!header || !closed) throw new ManifestUnreadableError(number, 'the manifest ends before its list of files does');
   const { artifact, pipeline, executionId, createdAt } = header;
@@ -97,8 +133,8 @@ function parseLine<T>(text: string, line: number, check: (value: unknown) => T):
 }
 
 /** A manifest in another layout: parsed whole. */
-async function readWhole(path: string, onFile: (file: ManifestFile) => void): Promise<ManifestHeader> {
+async function* readWhole(path: string): AsyncGenerator<ManifestFile, ManifestHeader> {
   const { files, ...header } = parseLine(await readFile(path, 'utf8'), 1, (v) => ManifestSchema.parse(v));
-  for (const file of files) onFile(file);
+  yield* files;
   return header;
 }

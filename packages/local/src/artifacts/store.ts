@@ -4,11 +4,12 @@
  * verifies the manifest first, so a file changed or removed after the producer finished is caught.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { ArtifactInvalidError, artifactPrefix, MANIFEST_FILE, ManifestCheck } from '@stepline/core';
-import { type DigestTable, filePool } from './file-pool';
+import { lstat, mkdir, rm } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { ArtifactInvalidError, artifactPrefix, compareWithManifest, MANIFEST_FILE } from '@stepline/core';
+import { type FileDigest, filePool } from './file-pool';
 import { readManifest, writeManifest } from './manifest-file';
+import { walkSorted } from './walk';
 
 export interface ArtifactFile {
   path: string;
@@ -16,9 +17,9 @@ export interface ArtifactFile {
   size: number;
 }
 
-/** An artifact checked against its manifest: its files' paths, sorted (the manifest's order). */
+/** An artifact checked against its manifest: every listed file is there, unchanged, and nothing else. */
 export interface CheckedArtifact {
-  paths: readonly string[];
+  files: number;
 }
 
 /** SHA-256 (hex) of a file's content. */
@@ -27,29 +28,21 @@ export async function sha256File(file: string): Promise<string> {
   return digest?.sha256 ?? '';
 }
 
-/** Every regular file under a directory, with forward-slash paths relative to it. */
+/** Every regular file and symbolic link under a directory, with forward-slash paths relative to it, sorted. */
 export async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    for (const entry of await readdir(d, { withFileTypes: true })) {
-      const full = join(d, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile() || entry.isSymbolicLink()) out.push(relative(dir, full).split(sep).join('/'));
-    }
-  };
-  await walk(dir);
-  return out.sort();
+  return collected(walkSorted(dir));
 }
 
 /**
- * Hashes files in the file pool (a symbolic link by the path it holds, so a link to nothing, or
- * outside, is an artifact file like any other).
+ * Hashes the files under a directory in the file pool as they are found, sorted by path (a symbolic
+ * link by the path it holds, so a link to nothing, or outside, is an artifact file like any other).
  */
-export async function hashFiles(dir: string, paths?: readonly string[]): Promise<ArtifactFile[]> {
-  const files = paths ?? (await listFiles(dir));
-  const digests = await filePool().hashEach(files.length, (i) => join(dir, files[i] ?? ''), 'keep');
-  return files.map((path, i) => ({ path, sha256: digests.sha256(i), size: digests.size(i) }));
+async function* hashTree(dir: string, skip?: (path: string) => boolean): AsyncGenerator<ArtifactFile> {
+  for await (const [path, digest] of filePool().hashStream(walkSorted(dir, { skip }), (p) => join(dir, p), 'keep')) yield { path, ...digest };
 }
+
+/** Only the manifest itself, at the artifact's top, is not one of its files. */
+const notManifest = (path: string) => path === MANIFEST_FILE;
 
 export class LocalArtifactStore {
   constructor(readonly root: string) {}
@@ -74,29 +67,32 @@ export class LocalArtifactStore {
   }
 
   /**
-   * Writes the manifest of what the directory holds (hashing it unless the producer already did), and
-   * answers how many files it lists. `files` must be sorted by path, as {@link hashFiles} gives them.
+   * Writes the manifest of what the directory holds, from `files` (sorted by path, as the producer
+   * hashed them while writing them) or else by hashing the directory, and answers how many files it
+   * lists. Memory does not grow with the number of files: entries are written as they come.
    */
-  async seal(pipeline: string, executionId: string, artifact: string, files?: readonly ArtifactFile[], now = new Date()): Promise<{ files: number }> {
+  async seal(
+    pipeline: string,
+    executionId: string,
+    artifact: string,
+    files?: AsyncIterable<ArtifactFile> | Iterable<ArtifactFile>,
+    now = new Date(),
+  ): Promise<{ files: number }> {
     const dir = this.dir(pipeline, executionId, artifact);
     if (this.exists(pipeline, executionId, artifact)) throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} is already written`);
-    const listed = files ?? (await hashFiles(dir));
-    await writeManifest(
+    const count = await writeManifest(
       join(dir, MANIFEST_FILE),
+      this.partialManifest(pipeline, executionId, artifact),
       { artifact, pipeline, executionId, createdAt: now.toISOString() },
-      listed.length,
-      (i) => listed[i] as ArtifactFile,
+      files ?? hashTree(dir, notManifest),
     );
-    return { files: listed.length };
+    return { files: count };
   }
 
   /** Reads and checks an artifact: every listed file present and unchanged, nothing added. */
   async verify(pipeline: string, executionId: string, artifact: string): Promise<CheckedArtifact> {
     const dir = this.written(pipeline, executionId, artifact);
-    const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
-    const digests = await filePool().hashEach(present.length, (i) => join(dir, present[i] ?? ''), 'keep');
-    await this.check(dir, artifact, executionId, present, digests);
-    return { paths: present };
+    return this.check(dir, artifact, executionId, hashTree(dir, notManifest), 'read');
   }
 
   /**
@@ -105,16 +101,35 @@ export class LocalArtifactStore {
    * the filesystem has them, never hard links: whoever works in `dest` may change the files.
    */
   async copyTo(pipeline: string, executionId: string, artifact: string, dest: string): Promise<CheckedArtifact> {
+    return this.copyChecked(pipeline, executionId, artifact, dest, false);
+  }
+
+  /**
+   * An execution's artifact as another execution's (a rollback's inputs): both are write-once, so the
+   * files are hard links where the filesystem allows, verified as they are made, and the new manifest
+   * lists what the checked one listed: each file is read once, and none is written.
+   */
+  async carry(pipeline: string, fromExecution: string, toExecution: string, artifact: string): Promise<{ files: number }> {
+    const dest = await this.prepare(pipeline, toExecution, artifact);
+    await this.copyChecked(pipeline, fromExecution, artifact, dest, true);
+    return this.seal(pipeline, toExecution, artifact, readManifest(join(this.dir(pipeline, fromExecution, artifact), MANIFEST_FILE)));
+  }
+
+  private async copyChecked(pipeline: string, executionId: string, artifact: string, dest: string, link: boolean): Promise<CheckedArtifact> {
     const dir = this.written(pipeline, executionId, artifact);
-    const present = (await listFiles(dir)).filter((p) => p !== MANIFEST_FILE);
     await mkdir(dest, { recursive: true });
-    const digests = await filePool()
-      .copyEach(present.length, (i) => ({ from: join(dir, present[i] ?? ''), to: join(dest, present[i] ?? '') }), 'keep')
-      .catch((error: unknown) => {
-        throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId} could not be copied: ${(error as Error).message}`, { cause: error });
-      });
-    await this.check(dir, artifact, executionId, present, digests);
-    return { paths: present };
+    const copies = filePool().copyStream(walkSorted(dir, { skip: notManifest }), (path) => ({ from: join(dir, path), to: join(dest, path), link }), 'keep');
+    return this.check(dir, artifact, executionId, digested(copies), 'copied');
+  }
+
+  /**
+   * Whether `path` names one of the artifact's files. Once {@link verify} passed, the files in the
+   * directory are exactly the manifest's, so it is asked of the directory, not of the manifest.
+   */
+  async holds(pipeline: string, executionId: string, artifact: string, path: string): Promise<boolean> {
+    if (path === MANIFEST_FILE || posix.isAbsolute(path) || posix.normalize(path) !== path || path.split('/').includes('..')) return false;
+    const found = await lstat(join(this.dir(pipeline, executionId, artifact), path)).catch(() => undefined);
+    return found !== undefined && (found.isFile() || found.isSymbolicLink());
   }
 
   /** The artifact's directory, once its manifest exists. */
@@ -126,27 +141,62 @@ export class LocalArtifactStore {
     return dir;
   }
 
-  /** The manifest, read as it streams, against the files present (sorted) and their digests. */
-  private async check(dir: string, artifact: string, executionId: string, present: readonly string[], digests: DigestTable): Promise<void> {
-    // Each digest's hex is made as the merge reaches it, and dropped after.
-    const check = new ManifestCheck(present, (i) => digests.sha256(i));
-    try {
-      await readManifest(join(dir, MANIFEST_FILE), (file) => check.entry(file.path, file.sha256));
-    } catch (error) {
-      throw new ArtifactInvalidError(`artifact ${artifact} of execution ${executionId}: ${MANIFEST_FILE} is unreadable (${(error as Error).message})`, {
-        cause: error,
-      });
-    }
-    const problems = check.finish();
-    if (check.count > 0) {
+  /** Beside the artifact's directory, never in it; artifact names have no dots, so this is no artifact's name. */
+  private partialManifest(pipeline: string, executionId: string, artifact: string): string {
+    return join(this.root, pipeline, executionId, `.${artifact}.${MANIFEST_FILE}.partial`);
+  }
+
+  /** The manifest, read as it streams, merged with the files present as they are hashed or copied. */
+  private async check(
+    dir: string,
+    artifact: string,
+    executionId: string,
+    present: AsyncIterable<ArtifactFile>,
+    verb: 'read' | 'copied',
+  ): Promise<CheckedArtifact> {
+    const name = `artifact ${artifact} of execution ${executionId}`;
+    let files = 0;
+    const listed = async function* () {
+      try {
+        for await (const file of readManifest(join(dir, MANIFEST_FILE))) {
+          files++;
+          yield file;
+        }
+      } catch (error) {
+        throw new ArtifactInvalidError(`${name}: ${MANIFEST_FILE} is unreadable (${(error as Error).message})`, { cause: error });
+      }
+    };
+    const found = async function* () {
+      try {
+        yield* present;
+      } catch (error) {
+        if (error instanceof ArtifactInvalidError) throw error;
+        throw new ArtifactInvalidError(`${name} could not be ${verb}: ${(error as Error).message}`, { cause: error });
+      }
+    };
+    const { problems, count } = await compareWithManifest(listed(), found());
+    if (count > 0) {
       const shown = problems.map((p) => `${p.path} (${p.problem})`);
       throw new ArtifactInvalidError(
-        `artifact ${artifact} of execution ${executionId} does not match its manifest: ${shown.join(', ')}${check.count > shown.length ? ` and ${check.count - shown.length} more` : ''}`,
+        `${name} does not match its manifest: ${shown.join(', ')}${count > shown.length ? ` and ${count - shown.length} more` : ''}`,
       );
     }
+    return { files };
   }
 
   async remove(pipeline: string, executionId: string, artifact: string): Promise<void> {
     await rm(this.dir(pipeline, executionId, artifact), { recursive: true, force: true });
   }
+}
+
+/** A pool stream's items as files with their digests. */
+async function* digested(stream: AsyncIterable<[string, FileDigest]>): AsyncGenerator<ArtifactFile> {
+  for await (const [path, digest] of stream) yield { path, ...digest };
+}
+
+/** Every item of a stream, in a list (for what is known to be small, or must be whole). */
+async function collected<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }

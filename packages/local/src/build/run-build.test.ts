@@ -354,6 +354,13 @@ describe('runBuild: artifacts, cache and reports', () => {
     });
     const primary = join(root, 'out-primary');
     const logs = join(root, 'out-logs');
+    // What the store would seal: each output's files as they are copied.
+    const copied = new Map<string, Array<{ path: string; sha256: string; size: number }>>();
+    const onArtifact = async (destination: string, files: AsyncIterable<{ path: string; sha256: string; size: number }>) => {
+      const list: Array<{ path: string; sha256: string; size: number }> = [];
+      for await (const file of files) list.push(file);
+      copied.set(destination, list);
+    };
     const { report, log } = await build(
       `
 version: 0.2
@@ -371,25 +378,23 @@ artifacts:
     coverage:
       files: [coverage/**/*]
 `,
-      { tree: { root, src }, outputs: { primary, secondary: { logs } } },
+      { tree: { root, src }, outputs: { primary, secondary: { logs } }, onArtifact },
     );
     const [main, logArtifact, coverage] = report.artifacts;
-    expect(main).toStrictEqual({
-      name: 'web-7-42',
-      files: [
-        { path: 'app.js', sha256: sha256('app'), size: 3 },
-        { path: 'assets/logo.svg', sha256: sha256('<svg>'), size: 5 },
-        { path: 'index.html', sha256: sha256('<html>'), size: 6 },
-        { path: 'stamp.txt', sha256: sha256('built\n'), size: 6 },
-      ],
-    });
+    expect(main).toStrictEqual({ name: 'web-7-42', files: 4 });
+    expect(copied.get(primary)).toStrictEqual([
+      { path: 'app.js', sha256: sha256('app'), size: 3 },
+      { path: 'assets/logo.svg', sha256: sha256('<svg>'), size: 5 },
+      { path: 'index.html', sha256: sha256('<html>'), size: 6 },
+      { path: 'stamp.txt', sha256: sha256('built\n'), size: 6 },
+    ]);
     expect(readFileSync(join(primary, 'assets/logo.svg'), 'utf8')).toBe('<svg>');
     expect(existsSync(join(primary, 'app.js.map'))).toBe(false);
-    expect(logArtifact?.name).toBe('logs');
-    expect(logArtifact?.files.map((f) => f.path)).toStrictEqual(['e2e.log', 'unit.log']);
+    expect(logArtifact).toStrictEqual({ name: 'logs', files: 2 });
+    expect(copied.get(logs)?.map((f) => f.path)).toStrictEqual(['e2e.log', 'unit.log']);
     expect(readFileSync(join(logs, 'unit.log'), 'utf8')).toBe('unit');
     // No files for an artifact fails the upload, as in CodeBuild; the others are still assembled.
-    expect(coverage).toStrictEqual({ name: 'coverage', files: [] });
+    expect(coverage).toStrictEqual({ name: 'coverage', files: 0 });
     expect(statuses(report).UPLOAD_ARTIFACTS).toBe('FAILED');
     expect(report.failure).toStrictEqual({ phase: 'UPLOAD_ARTIFACTS', message: 'no matching artifact paths found for secondary artifact coverage' });
     expect(log).toContain('Phase context status code: CLIENT_ERROR');

@@ -47,7 +47,8 @@ export interface RunBuildOptions {
   /** Where output artifacts are copied: the primary artifact, and secondary-artifacts by identifier. No outputs → artifacts are listed but not copied. */
   outputs?: { primary?: string; secondary?: Record<string, string> };
   /** Told of each output copied, with its files' digests (unmasked), so the caller can seal it without reading it again. */
-  onArtifact?: (destination: string, files: ArtifactFile[]) => void;
+  /** Takes an output artifact's files as they are copied (the store seals them as they come). */
+  onArtifact?: (destination: string, files: AsyncIterable<ArtifactFile>) => Promise<unknown>;
   /** Root under which cache.paths are kept between runs. */
   cacheDir?: string;
   /** Where secrets come from: env vars of the same name first, then this JSON file keyed by reference (e.g. "prod/db:password"). */
@@ -72,7 +73,8 @@ export interface BuildReport {
   status: BuildStatus;
   phases: Array<{ name: BuildPhase; status: PhaseStatus; durationMs: number }>;
   exportedVariables: Record<string, string>;
-  artifacts: Array<{ name: string; files: Array<{ path: string; sha256: string; size: number }> }>;
+  /** Each artifact by name, with its number of files. */
+  artifacts: Array<{ name: string; files: number }>;
   reports: Array<{ name: string; passed: number; failed: number; skipped: number }>;
   logFile: string;
   /** What failed first, for a one-line summary: phase, the command, its exit code. */

@@ -16,13 +16,15 @@ export interface UploadContext {
   session: ShellSession;
   log: BuildLog;
   outputs?: { primary?: string; secondary?: Record<string, string> };
-  onArtifact?: (destination: string, files: ArtifactFile[]) => void;
+  /** Takes an artifact's files as they are copied to `destination` (see {@link ArtifactSink}). */
+  onArtifact?: (destination: string, files: AsyncIterable<ArtifactFile>) => Promise<unknown>;
   cacheDir?: string;
   skipDirs: string[];
 }
 
 export interface UploadOutcome extends PhaseOutcome {
-  artifacts: Array<{ name: string; files: ArtifactFile[] }>;
+  /** Each artifact by name, with its number of files. */
+  artifacts: Array<{ name: string; files: number }>;
 }
 
 /** What the build's final environment makes of `$VAR` and `$(…)` in buildspec values. */
@@ -59,16 +61,18 @@ export async function uploadArtifacts(ctx: UploadContext): Promise<UploadOutcome
     const files = rest.slice(0, section.spec.files.length);
     const excludePaths = rest.slice(section.spec.files.length);
     log.line(`Expanding base directory path: ${baseDirectory || '.'}`);
+    const { destination } = section;
+    const { onArtifact } = ctx;
     const assembled = await assembleArtifact(
       { files, discardPaths: section.spec.discardPaths, excludePaths, ...(baseDirectory ? { baseDirectory } : {}) },
       ctx.sourceDir,
-      section.destination,
+      destination,
       ctx.skipDirs,
+      ...(destination !== undefined && onArtifact ? [(copied: AsyncIterable<ArtifactFile>) => onArtifact(destination, copied)] : []),
     );
-    if (section.destination !== undefined) ctx.onArtifact?.(section.destination, assembled.files);
     for (const path of assembled.collisions) log.line(`Warning: discard-paths gives two files the name ${path}; the last one is kept`);
-    log.line(`Found ${assembled.files.length} file(s) for ${label}${section.destination ? `, copied to ${section.destination}` : ''}`);
-    if (assembled.files.length === 0) failure ??= { message: `no matching artifact paths found for ${label}` };
+    log.line(`Found ${assembled.files} file(s) for ${label}${section.destination ? `, copied to ${section.destination}` : ''}`);
+    if (assembled.files === 0) failure ??= { message: `no matching artifact paths found for ${label}` };
     artifacts.push({ name: section.id ?? (name || 'primary'), files: assembled.files });
   }
   return failure ? { status: 'FAILED', failure, artifacts } : { status: 'SUCCEEDED', artifacts };

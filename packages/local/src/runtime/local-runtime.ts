@@ -232,10 +232,8 @@ export class LocalRuntime {
     const from = pipeline.stages.findIndex((s) => s.name === request.stage);
     for (const name of pipeline.stages.slice(0, from).flatMap((s) => s.actions.flatMap((a) => a.outputArtifacts))) {
       if (!this.artifacts.exists(pipeline.name, targetExecution, name)) continue;
-      const dir = await this.artifacts.prepare(pipeline.name, executionId, name);
-      await this.artifacts.copyTo(pipeline.name, targetExecution, name, dir);
-      const sealed = await this.artifacts.seal(pipeline.name, executionId, name);
-      this.store.recordArtifact(executionId, name, dir, sealed.files, new Date().toISOString());
+      const sealed = await this.artifacts.carry(pipeline.name, targetExecution, executionId, name);
+      this.store.recordArtifact(executionId, name, this.artifacts.dir(pipeline.name, executionId, name), sealed.files, new Date().toISOString());
     }
     (this.options.sink ?? quietSink).line(`rolling back stage ${request.stage} to execution ${targetExecution} in execution ${executionId}`);
     const done = this.track(this.drive(pipeline, compiled, executionId, input, request.repo, resume.resume));

@@ -78,13 +78,19 @@ async function isRepository(repo: string): Promise<boolean> {
 
 /**
  * Writes the tree of a commit into `dest` (which must exist and be empty), streaming git's tar into
- * tar, and hashes every file as it passes: resolves with the files written, sorted by path.
+ * tar, and yields every file as it passes, hashed, in git's order (paths sorted by their UTF-8 bytes).
+ * Ends once tar has written everything, or throws; ending the generator early stops git and tar.
  */
-export async function exportTree(repo: string, commitId: string, dest: string): Promise<TarFile[]> {
+export async function* exportTree(repo: string, commitId: string, dest: string): AsyncGenerator<TarFile> {
   await mkdir(dest, { recursive: true });
   const archive = spawn('git', ['-C', repo, 'archive', '--format=tar', '--end-of-options', commitId], { stdio: ['ignore', 'pipe', 'pipe'] });
   const untar = spawn('tar', ['-x', '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
-  const digest = new TarDigest();
+  let passed: TarFile[] = [];
+  let wake: (() => void) | undefined;
+  const digest = new TarDigest((file) => {
+    passed.push(file);
+    wake?.();
+  });
   archive.stdout.on('data', (chunk: Buffer) => digest.write(chunk));
   archive.stdout.pipe(untar.stdin);
   const errors = { git: '', tar: '' };
@@ -96,10 +102,31 @@ export async function exportTree(repo: string, commitId: string, dest: string): 
   });
   const exit = (child: ReturnType<typeof spawn>) =>
     new Promise<number>((resolve, reject) => child.once('error', reject).once('close', (code) => resolve(code ?? 1)));
-  const [gitCode, tarCode] = await Promise.all([exit(archive), exit(untar)]).catch((error: unknown) => {
-    throw new SourceError(`exporting ${commitId}: ${(error as Error).message}`, { cause: error });
+  let ended = false;
+  const exited = Promise.all([exit(archive), exit(untar)]).finally(() => {
+    ended = true;
+    wake?.();
   });
-  if (gitCode !== 0) throw new SourceError(`git archive ${commitId}: ${errors.git.trim().split('\n')[0] ?? `exit ${gitCode}`}`);
-  if (tarCode !== 0) throw new SourceError(`unpacking the source: ${errors.tar.trim().split('\n')[0] ?? `exit ${tarCode}`}`);
-  return digest.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  exited.catch(() => undefined);
+  try {
+    for (;;) {
+      const files = passed;
+      passed = [];
+      yield* files;
+      if (ended && passed.length === 0) break;
+      if (passed.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    const [gitCode, tarCode] = await exited.catch((error: unknown) => {
+      throw new SourceError(`exporting ${commitId}: ${(error as Error).message}`, { cause: error });
+    });
+    if (gitCode !== 0) throw new SourceError(`git archive ${commitId}: ${errors.git.trim().split('\n')[0] ?? `exit ${gitCode}`}`);
+    if (tarCode !== 0) throw new SourceError(`unpacking the source: ${errors.tar.trim().split('\n')[0] ?? `exit ${tarCode}`}`);
+  } finally {
+    if (!ended) {
+      archive.kill();
+      untar.kill();
+      await exited.catch(() => undefined);
+    }
+  }
 }

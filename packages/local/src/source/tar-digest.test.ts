@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listFiles } from '../artifacts/store';
 import { exportTree } from './git';
-import { TarDigest } from './tar-digest';
+import { TarDigest, type TarFile } from './tar-digest';
 
 const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
@@ -44,9 +44,11 @@ describe('hashing a tar stream as it passes', () => {
     dirs.push(dest);
 
     // Act
-    const files = await exportTree(repo, 'HEAD', dest);
+    const files: TarFile[] = [];
+    for await (const file of exportTree(repo, 'HEAD', dest)) files.push(file);
 
     // Assess: every file tar wrote, with the digest of its content (a link: of its target).
+    // In git's order, which for these names is the manifest's (sorted) order.
     expect(files.map((f) => f.path)).toStrictEqual(await listFiles(dest));
     const byPath = new Map(files.map((f) => [f.path, f]));
     expect(byPath.get('empty')).toStrictEqual({ path: 'empty', sha256: sha(''), size: 0 });
@@ -65,18 +67,20 @@ describe('hashing a tar stream as it passes', () => {
     writeFileSync(join(dir, 'a.txt'), 'a'.repeat(700));
     writeFileSync(join(dir, 'b.txt'), 'b');
     const tar = execFileSync('tar', ['-c', '--format=ustar', '-C', dir, 'a.txt', 'b.txt']);
-    const whole = new TarDigest();
-    const bytes = new TarDigest();
+    const wholeFiles: TarFile[] = [];
+    const bytesFiles: TarFile[] = [];
+    const whole = new TarDigest((f) => wholeFiles.push(f));
+    const bytes = new TarDigest((f) => bytesFiles.push(f));
 
     // Act
     whole.write(tar);
     for (let i = 0; i < tar.length; i++) bytes.write(tar.subarray(i, i + 1));
 
     // Assess
-    expect(whole.files).toStrictEqual([
+    expect(wholeFiles).toStrictEqual([
       { path: 'a.txt', sha256: sha('a'.repeat(700)), size: 700 },
       { path: 'b.txt', sha256: sha('b'), size: 1 },
     ]);
-    expect(bytes.files).toStrictEqual(whole.files);
+    expect(bytesFiles).toStrictEqual(wholeFiles);
   });
 });

@@ -79,7 +79,6 @@ function paxRecords(data: Buffer): Map<string, string> {
 
 /** Feed it the stream with {@link write}; {@link files} holds every file and link read so far. */
 export class TarDigest {
-  readonly files: TarFile[] = [];
   private header = Buffer.alloc(BLOCK);
   private headerFill = 0;
   /** Bytes of the current entry's data still to come, then its padding. */
@@ -91,6 +90,9 @@ export class TarDigest {
   private meta: { kind: Kind; chunks: Buffer[] } | undefined;
   private pending: { path?: string; linkpath?: string; size?: number } = {};
   private ended = false;
+
+  /** @param onFile called with each file (and link) as soon as the stream has passed it, in the tar's order */
+  constructor(private readonly onFile: (file: TarFile) => void) {}
 
   write(chunk: Buffer): void {
     let at = 0;
@@ -142,7 +144,7 @@ export class TarDigest {
         this.hash = createHash('sha256');
       } else if (kind === 'symlink') {
         const target = pending.linkpath ?? text(block, 157, 100);
-        this.files.push({ path, sha256: createHash('sha256').update(`symlink:${target}`).digest('hex'), size: Buffer.byteLength(target) });
+        this.onFile({ path, sha256: createHash('sha256').update(`symlink:${target}`).digest('hex'), size: Buffer.byteLength(target) });
       }
     }
     if (this.remaining === 0) this.finishEntry();
@@ -151,7 +153,7 @@ export class TarDigest {
   private finishEntry(): void {
     if (this.current && this.hash) {
       this.current.sha256 = this.hash.digest('hex');
-      this.files.push(this.current);
+      this.onFile(this.current);
     }
     this.current = undefined;
     this.hash = undefined;

@@ -11,7 +11,6 @@ import {
   parseBuildspecText,
   SteplineError,
 } from '@stepline/core';
-import type { ArtifactFile } from '../../build/artifacts';
 import { actionDirs, type ExecutionContext, fileSafe } from '../context';
 import { plainVariables, runActionBuild, type StartBuildParameters, sealOutputs } from './build';
 
@@ -49,7 +48,6 @@ export function buildBatchHandler(ctx: ExecutionContext, action: BuildAction, st
 
     const [combined] = action.combineArtifacts ? action.outputArtifacts : [];
     const combinedDir = combined === undefined ? undefined : await ctx.artifacts.prepare(pipeline, ctx.executionId, combined);
-    const combinedFiles: ArtifactFile[] = [];
 
     const stopAll = new AbortController();
     const groups = new Map(batch.builds.map((build) => [build.identifier, { build } as Group]));
@@ -79,7 +77,6 @@ export function buildBatchHandler(ctx: ExecutionContext, action: BuildAction, st
         // The batch's variables win over the action's, and CodeBuild tells each build who it is.
         environment: { ...plainVariables(params), ...build.variables, CODEBUILD_BATCH_BUILD_IDENTIFIER: build.identifier },
         outputs: combinedDir === undefined ? {} : { primary: join(combinedDir, build.identifier) },
-        onArtifact: (_destination, files) => combinedFiles.push(...files.map((f) => ({ ...f, path: `${build.identifier}/${f.path}` }))),
         batch: { identifier: build.identifier, dependsOn: build.dependOn, ignoreFailure: build.ignoreFailure },
         signal: stopAll.signal,
         timeoutMinutes: params.BuildTimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60,
@@ -121,7 +118,8 @@ export function buildBatchHandler(ctx: ExecutionContext, action: BuildAction, st
       await Promise.race(running.values());
     }
 
-    if (combined !== undefined) await sealOutputs(ctx, [combined], new Map(combinedDir === undefined ? [] : [[combinedDir, combinedFiles]]));
+    // The builds copied their outputs under the combined artifact's directory; it is hashed once they all ended.
+    if (combined !== undefined) await sealOutputs(ctx, [combined]);
     const all = [...groups.values()];
     for (const group of all) if (group.status === 'NOT_STARTED') await log(`build ${group.build.identifier} not started`);
     if (ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `batch of ${action.name} was stopped`);

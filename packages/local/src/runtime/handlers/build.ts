@@ -37,7 +37,8 @@ export interface ActionBuildOptions {
   /** PLAINTEXT variables, as StartBuild's EnvironmentVariablesOverride: they win over the buildspec's. */
   environment: Record<string, string>;
   outputs: { primary?: string; secondary?: Record<string, string> };
-  onArtifact: (destination: string, files: ArtifactFile[]) => void;
+  /** Takes an output's files as the build copies them into `destination` (the store seals them as they come). */
+  onArtifact?: (destination: string, files: AsyncIterable<ArtifactFile>) => Promise<unknown>;
   /** Which build of its batch this is, recorded with it. */
   batch?: { identifier: string; dependsOn: string[]; ignoreFailure: boolean };
   /** Ends the build STOPPED beside the execution's own signal (a batch's fast-fail). */
@@ -96,7 +97,7 @@ export async function runActionBuild(ctx: ExecutionContext, action: CodeBuildRun
     environment: o.environment,
     build: { id: buildId, number, sourceVersion: params.SourceVersion, resolvedSourceVersion: params.SourceVersion, initiator: `stepline/${pipeline}` },
     outputs: o.outputs,
-    onArtifact: o.onArtifact,
+    ...(o.onArtifact && { onArtifact: o.onArtifact }),
     cacheDir: join(ctx.paths.state, 'cache', fileSafe(params.ProjectName)),
     secrets: {
       file: join(ctx.paths.state, 'secrets.json'),
@@ -132,14 +133,21 @@ export async function runActionBuild(ctx: ExecutionContext, action: CodeBuildRun
 export const plainVariables = (params: StartBuildParameters) =>
   Object.fromEntries((params.EnvironmentVariablesOverride ?? []).filter((v) => (v.Type ?? 'PLAINTEXT') === 'PLAINTEXT').map((v) => [v.Name, v.Value]));
 
-/** Seals the outputs CodeBuild would have uploaded, whatever the build's outcome, and records them. */
-export async function sealOutputs(ctx: ExecutionContext, names: readonly string[], copied: ReadonlyMap<string, ArtifactFile[]>): Promise<void> {
+/**
+ * Seals the outputs CodeBuild would have uploaded that the build did not seal as it copied them (a
+ * build that failed before its upload, a batch's combined artifact), whatever the build's outcome, and
+ * records them all.
+ */
+export async function sealOutputs(ctx: ExecutionContext, names: readonly string[], sealed: ReadonlyMap<string, number> = new Map()): Promise<void> {
   const pipeline = ctx.pipeline.name;
   for (const name of names) {
-    if (ctx.artifacts.exists(pipeline, ctx.executionId, name)) continue;
     const dir = ctx.artifacts.dir(pipeline, ctx.executionId, name);
-    const manifest = await ctx.artifacts.seal(pipeline, ctx.executionId, name, copied.get(dir));
-    ctx.store.recordArtifact(ctx.executionId, name, dir, manifest.files, new Date().toISOString());
+    let files = sealed.get(name);
+    if (files === undefined) {
+      if (ctx.artifacts.exists(pipeline, ctx.executionId, name)) continue;
+      files = (await ctx.artifacts.seal(pipeline, ctx.executionId, name)).files;
+    }
+    ctx.store.recordArtifact(ctx.executionId, name, dir, files, new Date().toISOString());
   }
 }
 
@@ -160,8 +168,19 @@ export function buildHandler(ctx: ExecutionContext, action: CodeBuildRun, stage:
       outputs.secondary = {};
       for (const name of more) outputs.secondary[codeBuildIdentifier(name)] = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
     }
-    // The build hashes its outputs as it copies them; sealing them needs no second read.
-    const copied = new Map<string, ArtifactFile[]>();
+    // The build hashes its outputs as it copies them, and they are sealed as they come: no second read.
+    const nameOf = new Map<string, string>();
+    if (first && outputs.primary) nameOf.set(outputs.primary, first);
+    for (const name of more) {
+      const dir = outputs.secondary?.[codeBuildIdentifier(name)];
+      if (dir) nameOf.set(dir, name);
+    }
+    const sealed = new Map<string, number>();
+    const seal = async (destination: string, files: AsyncIterable<ArtifactFile>) => {
+      const name = nameOf.get(destination);
+      if (name === undefined) throw new Error(`no output artifact is copied to ${destination}`);
+      sealed.set(name, (await ctx.artifacts.seal(pipeline, ctx.executionId, name, files)).files);
+    };
     const { report, buildId, number, failure } = await runActionBuild(ctx, action, stage, {
       params,
       work,
@@ -169,11 +188,11 @@ export function buildHandler(ctx: ExecutionContext, action: CodeBuildRun, stage:
       buildspec: params.BuildspecOverride ?? action.buildspec,
       environment: plainVariables(params),
       outputs,
-      onArtifact: (destination, files) => copied.set(destination, files),
+      onArtifact: seal,
       timeoutMinutes: params.TimeoutInMinutesOverride ?? action.timeoutMinutes ?? 60,
     });
     // CodeBuild uploads artifacts whatever the build's outcome; a failed build's are sealed too.
-    await sealOutputs(ctx, action.outputArtifacts, copied);
+    await sealOutputs(ctx, action.outputArtifacts, sealed);
 
     if (report.status === 'STOPPED' && ctx.signal.aborted) throw new SteplineError(ErrorName.Stopped, `build ${buildId} was stopped`);
     if (failure !== undefined) throw new BuildFailedError(failure);

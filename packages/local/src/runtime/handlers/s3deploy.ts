@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorName, type S3DeployAction, SteplineError, zipStored } from '@stepline/core';
+import { listFiles } from '../../artifacts/store';
 import { actionDirs, type ExecutionContext, needsLocalSetting, throwIfStopped } from '../context';
 
 interface S3DeployPayload {
@@ -26,15 +27,16 @@ export function s3DeployHandler(ctx: ExecutionContext, action: S3DeployAction, s
     if (Payload.extract) {
       const into = join(target, key);
       const copied = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, into);
-      return { Payload: { directory: into, files: copied.paths.length } };
+      return { Payload: { directory: into, files: copied.files } };
     }
     const { work } = await actionDirs(ctx, stage, action.name);
     const staged = join(work, 'artifact');
     const copied = await ctx.artifacts.copyTo(ctx.pipeline.name, ctx.executionId, artifact, staged);
-    const entries = await Promise.all(copied.paths.map(async (path) => ({ path, data: new Uint8Array(await readFile(join(staged, path))) })));
+    // The zip is made in memory: this holds the artifact whole anyway.
+    const entries = await Promise.all((await listFiles(staged)).map(async (path) => ({ path, data: new Uint8Array(await readFile(join(staged, path))) })));
     const file = join(target, key);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, zipStored(entries));
-    return { Payload: { file, files: copied.paths.length } };
+    return { Payload: { file, files: copied.files } };
   };
 }

@@ -53,8 +53,8 @@ export function stepFunctionsHandler(ctx: ExecutionContext, action: StepFunction
     return async (_input: unknown) => {
       const artifact = action.inputArtifacts[0] ?? '';
       const path = inputFilePath(action);
-      const manifest = await ctx.artifacts.verify(ctx.pipeline.name, ctx.executionId, artifact);
-      if (!manifest.paths.includes(path)) throw failed(inputFileMissing(action, path, artifact));
+      await ctx.artifacts.verify(ctx.pipeline.name, ctx.executionId, artifact);
+      if (!(await ctx.artifacts.holds(ctx.pipeline.name, ctx.executionId, artifact, path))) throw failed(inputFileMissing(action, path, artifact));
       return { Body: await readFile(join(ctx.artifacts.dir(ctx.pipeline.name, ctx.executionId, artifact), path), 'utf8') };
     };
   }
