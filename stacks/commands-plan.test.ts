@@ -3,11 +3,15 @@
  * managed compute), whose buildspec is the one the compiled Task sends, and roles that allow exactly
  * the build it runs; checked with the IAM simulator.
  */
+import { join } from 'node:path';
 import { type CommandsAction, commandsBuildspec, parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
 import { pipelineYaml } from '../test/helpers/project';
+import { installStepline } from './install';
 import { planInstallation } from './plan';
+import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
+import { mockPulumi, settleAll } from './testing';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -84,5 +88,37 @@ describe('a commands action on AWS', () => {
       { principal: project.name, action: 's3:PutObject', resource: `${bucket}/other-pipeline/e1/Site/index.html` },
     ]);
     expect(denied).toHaveLength(2);
+  });
+});
+
+describe('a Commands rule on AWS', () => {
+  it('tells the conditions function of its pipeline’s executions that ended without success, to stop the rule builds they left running', async () => {
+    const gated = parsePipelineText(
+      pipelineYaml(
+        'gated',
+        `  - name: Deploy
+    beforeEntry: { result: FAIL, rules: [{ name: Smoke, provider: Commands, commands: [./smoke] }] }
+    actions: [{ name: Ship, kind: invoke, function: ship, inputArtifacts: [Src] }]
+`,
+      ),
+    );
+    const created = await mockPulumi();
+    const stepline = installStepline({
+      stage: 'team',
+      region: TEST_REGION,
+      accountId: TEST_ACCOUNT,
+      pipelines: [gated, pipeline],
+      handlersDir: join(import.meta.dirname, '../packages/functions/src/handlers'),
+      bundle: () => new $util.asset.AssetArchive({ 'index.mjs': new $util.asset.StringAsset('export const handler = async () => ({});') }),
+      secrets: { GithubWebhookSecret: 'whsec', LinkSigningKey: 'key' },
+    });
+    await settleAll(stepline.resources);
+    const rule = created.find((r) => r.type === 'aws:cloudwatch/eventRule:EventRule' && r.name === 'RuleBuildStop');
+    expect(JSON.parse(String(rule?.inputs.eventPattern))).toStrictEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [planFor([gated, pipeline]).stateMachines[0]?.arn], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+    });
+    expect(created.filter((r) => r.type === 'aws:cloudwatch/eventTarget:EventTarget').map((t) => t.name)).toContain('RuleBuildStopToConditions');
   });
 });
