@@ -3,15 +3,13 @@
  * managed compute), whose buildspec is the one the compiled Task sends, and roles that allow exactly
  * the build it runs; checked with the IAM simulator.
  */
-import { join } from 'node:path';
 import { type CommandsAction, commandsBuildspec, parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
 import { pipelineYaml } from '../test/helpers/project';
-import { installStepline } from './install';
 import { planInstallation } from './plan';
-import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
-import { mockPulumi, settleAll } from './testing';
+import { planFor } from './plan-fixture';
+import { installUnderMocks } from './testing';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -102,17 +100,7 @@ describe('a Commands rule on AWS', () => {
 `,
       ),
     );
-    const created = await mockPulumi();
-    const stepline = installStepline({
-      stage: 'team',
-      region: TEST_REGION,
-      accountId: TEST_ACCOUNT,
-      pipelines: [gated, pipeline],
-      handlersDir: join(import.meta.dirname, '../packages/functions/src/handlers'),
-      bundle: () => new $util.asset.AssetArchive({ 'index.mjs': new $util.asset.StringAsset('export const handler = async () => ({});') }),
-      secrets: { GithubWebhookSecret: 'whsec', LinkSigningKey: 'key' },
-    });
-    await settleAll(stepline.resources);
+    const created = await installUnderMocks([gated, pipeline]);
     const rule = created.find((r) => r.type === 'aws:cloudwatch/eventRule:EventRule' && r.name === 'RuleBuildStop');
     expect(JSON.parse(String(rule?.inputs.eventPattern))).toStrictEqual({
       source: ['aws.states'],
