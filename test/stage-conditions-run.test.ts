@@ -69,20 +69,22 @@ describe('stepline run with stage conditions', () => {
   }, 150_000);
 });
 
+/** A project whose stepline.yml is pipeline `name`: the source stage, then `stages`. */
+const pipelineProject = (name: string, stages: string, files: Record<string, string> = {}): Project =>
+  createProject({ 'stepline.yml': pipelineYaml(name, stages), ...files });
+
 /** A Deploy stage whose entry waits on a window of one hour, twelve hours from now: closed for the whole test. */
 function closedWindowProject(shipCommand: string): Project {
   const hour = (new Date().getUTCHours() + 12) % 24;
-  return createProject({
-    'stepline.yml': pipelineYaml(
-      'windowed',
-      `  - name: Deploy
+  return pipelineProject(
+    'windowed',
+    `  - name: Deploy
     beforeEntry:
       result: FAIL
       rules: [{ name: Night, provider: DeploymentWindow, cron: "* ${hour} ? * * *", timeZone: UTC }]
     actions: [{ name: Ship, kind: invoke, command: "${shipCommand}" }]
 `,
-    ),
-  });
+  );
 }
 
 /** The execution whose Deploy stage waits on its entry condition now, as get-pipeline-state shows it. */
@@ -169,10 +171,9 @@ describe('an override lasts one evaluation of the condition', () => {
 
 describe('a Commands rule on one machine', () => {
   it('runs in a copy of the stage’s input artifact, as its CodeBuild build does on AWS', async () => {
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'built',
-        `  - name: Build
+    project = pipelineProject(
+      'built',
+      `  - name: Build
     actions: [{ name: Make, kind: commands, commands: ["mkdir -p dist", "echo ok > dist/app.txt"], inputArtifacts: [Src], outputArtifacts: [Built] }]
   - name: Deploy
     beforeEntry:
@@ -180,8 +181,7 @@ describe('a Commands rule on one machine', () => {
       rules: [{ name: Built, provider: Commands, commands: ["test -f dist/app.txt", 'test "$CODEBUILD_SRC_DIR" = "$PWD"', "touch rule-was-here"] }]
     actions: [{ name: Ship, kind: invoke, command: "echo shipped", inputArtifacts: [Built] }]
 `,
-      ),
-    });
+    );
     const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
     expect(run.code, run.stdout).toBe(0);
     expect(run.stdout).toMatch(/Deploy: beforeEntry passed/);
@@ -231,18 +231,16 @@ describe('stepline run with onFailure RETRY', () => {
 
 describe('stepline run with ROLLBACK', () => {
   it('rolls a failed stage back to the last good execution’s artifacts, automatically and by hand', async () => {
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'site',
-        `  - name: Deploy
+    project = pipelineProject(
+      'site',
+      `  - name: Deploy
     onFailure: { result: ROLLBACK }
     actions: [{ name: Publish, kind: invoke, inputArtifacts: [Src], command: "test ! -f broken && cp version.txt \\"$LIVE\\"" }]
   - name: Announce
     actions: [{ name: Tell, kind: invoke, command: "echo told" }]
 `,
-      ),
-      'version.txt': 'v1\n',
-    });
+      { 'version.txt': 'v1\n' },
+    );
     const live = join(project.dir, 'live.txt');
     const env = { LIVE: live };
     const good = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env, timeoutMs: 60_000 });
