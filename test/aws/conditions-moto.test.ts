@@ -26,7 +26,7 @@ import { type ConditionCheckPayload, type ConditionCheckResult, parsePipeline, t
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsBackend } from '../../packages/cli/src/aws/backend';
-import { waitingOnDeployWindow, webPipeline } from '../../packages/cli/src/aws/test-fixtures';
+import { type HistoryWriter, waitingForApproval, waitingOnDeployWindow, webPipeline } from '../../packages/cli/src/aws/test-fixtures';
 import { createConditionsHandler } from '../../packages/functions/src/handlers/conditions';
 import { storeArtifact } from '../../packages/functions/src/source/store';
 import { pipelineManifest } from '../../stacks/manifest';
@@ -235,31 +235,50 @@ describe.skipIf(skip)('the conditions function on moto_server, IAM enforced', ()
       await builds.settled();
     });
 
-    it('stops the build an execution that was stopped was waiting on (its status change from EventBridge)', async () => {
+    it('stops the build an execution that ended was waiting on, or that a failed check had started (its status change from EventBridge)', async () => {
+      const machine = plan.stateMachines.find((m) => m.pipeline.name === 'checked');
+      const endOf = (name: string, status: string) => ({
+        source: 'aws.states' as const,
+        'detail-type': 'Step Functions Execution Status Change',
+        detail: { executionArn: `${machine?.arn.replace(':stateMachine:', ':execution:')}:${name}`, stateMachineArn: machine?.arn, name, status },
+      });
+      // GetExecutionHistory as Step Functions answers it (newest first when asked so); the check Task's
+      // parameters are the payload the machine resolved.
+      const historyOf = (events: HistoryWriter['events']) =>
+        sfn
+          .on(GetExecutionHistoryCommand)
+          .callsFake(async (input: { reverseOrder?: boolean }) => ({ events: input.reverseOrder ? [...events].reverse() : events }));
+      const check = 'Deploy · check entry conditions';
+
       await storeSite('exec-11');
       const held = payload('exec-11', '2026-12-05T03:02:00.000Z', { HOLD: '1' });
       const waiting: ConditionCheckResult = await handler(held);
       const id = waiting.watch?.builds?.Smoke;
-      const events = waitingOnDeployWindow(waiting).events;
-      // GetExecutionHistory as Step Functions answers it: newest first when asked so.
-      sfn
-        .on(GetExecutionHistoryCommand)
-        .callsFake(async (input: { reverseOrder?: boolean }) => ({ events: input.reverseOrder ? [...events].reverse() : events }));
-      const machine = plan.stateMachines.find((m) => m.pipeline.name === 'checked');
-      const ended = {
-        source: 'aws.states' as const,
-        'detail-type': 'Step Functions Execution Status Change',
-        detail: {
-          executionArn: `${machine?.arn.replace(':stateMachine:', ':execution:')}:exec-11`,
-          stateMachineArn: machine?.arn,
-          name: 'exec-11',
-          status: 'ABORTED',
-        },
-      };
-      expect(await handler(ended)).toStrictEqual({ stopped: [id] });
+      historyOf(
+        waitingForApproval()
+          .entered(check)
+          .scheduled('lambda', { FunctionName: 'conditions', Payload: held })
+          .succeeded('lambda', { Payload: waiting })
+          .exited(check, { check: { result: waiting } })
+          .entered('Deploy · wait for entry conditions', {}, 'WaitStateEntered').events,
+      );
+      expect(await handler(endOf('exec-11', 'ABORTED'))).toStrictEqual({ stopped: [id] });
       expect(buildOf(id)?.buildStatus).toBe('STOPPED');
-      // Told again (EventBridge delivers at least once): the build has ended, nothing fails.
-      expect(await handler(ended)).toStrictEqual({ stopped: [id] });
+      // Told again (EventBridge delivers at least once): the build has ended, nothing to stop.
+      expect(await handler(endOf('exec-11', 'ABORTED'))).toStrictEqual({ stopped: [] });
+
+      // A check that started the build and then failed (its function timed out): no answer names the build.
+      await storeSite('exec-12');
+      const orphaned = payload('exec-12', '2026-12-05T03:03:00.000Z', { HOLD: '1' });
+      const started = (await handler(orphaned)).watch?.builds?.Smoke;
+      historyOf(
+        waitingForApproval()
+          .entered(check)
+          .scheduled('lambda', { FunctionName: 'conditions', Payload: orphaned })
+          .failed('lambda', 'Sandbox.Timedout', 'Task timed out after 900.00 seconds').events,
+      );
+      expect(await handler(endOf('exec-12', 'FAILED'))).toStrictEqual({ stopped: [started] });
+      expect(buildOf(started)?.buildStatus).toBe('STOPPED');
       await builds.settled();
     });
   });

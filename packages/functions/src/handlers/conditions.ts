@@ -86,7 +86,14 @@ export function createConditionsHandler(deps: ConditionsDependencies): Condition
     const ended = StatusChangeEventSchema.safeParse(event);
     if (ended.success) {
       if (!deps.rollback) throw new SteplineError(ErrorName.Configuration, 'this conditions function was made without a Step Functions client');
-      return stopRuleBuildsOf(ended.data.detail, { sfn: deps.rollback.sfn(), stop: (id) => stopBuild(deps, id) });
+      return stopRuleBuildsOf(ended.data.detail, {
+        sfn: deps.rollback.sfn(),
+        runningBuild: async (check, rule) => {
+          const build = await findRuleBuild(deps.codebuild(), ruleProject(deps, check, rule), ruleBuildToken(check, rule));
+          return build?.buildStatus === 'IN_PROGRESS' ? build.id : undefined;
+        },
+        stop: (id) => stopBuild(deps, id),
+      });
     }
     const override = await readJsonIfPresent<ConditionOverride>(
       deps.s3(),
@@ -159,9 +166,9 @@ async function startRuleBuild(
   payload: ConditionCheckPayload & { variables?: Record<string, string> },
   rule: CommandsRule,
 ): Promise<string> {
-  const projectName = ruleProjectName(deps.projectPrefix(), payload.pipeline, payload.stage, payload.condition, rule.name);
+  const projectName = ruleProject(deps, payload, rule.name);
   const token = ruleBuildToken(payload, rule.name);
-  const earlier = await findRuleBuild(deps.codebuild(), projectName, token);
+  const earlier = (await findRuleBuild(deps.codebuild(), projectName, token))?.id;
   if (earlier !== undefined) return earlier;
   const environment = {
     ...payload.variables,
@@ -189,13 +196,15 @@ async function startRuleBuild(
   return id;
 }
 
+const ruleProject = (deps: Pick<ConditionsDependencies, 'projectPrefix'>, check: ConditionCheckPayload, rule: string) =>
+  ruleProjectName(deps.projectPrefix(), check.pipeline, check.stage, check.condition, rule);
+
 /** The build of `projectName` that carries `token`, among its latest 100 (newest first). */
-async function findRuleBuild(codebuild: CodeBuildClient, projectName: string, token: string): Promise<string | undefined> {
+async function findRuleBuild(codebuild: CodeBuildClient, projectName: string, token: string): Promise<Build | undefined> {
   const { ids } = await codebuild.send(new ListBuildsForProjectCommand({ projectName, sortOrder: 'DESCENDING' }));
   if (!ids || ids.length === 0) return undefined;
   const { builds } = await codebuild.send(new BatchGetBuildsCommand({ ids }));
-  const carries = (b: Build) => b.environment?.environmentVariables?.some((v) => v.name === RULE_BUILD_TOKEN_VARIABLE && v.value === token);
-  return builds?.find(carries)?.id;
+  return builds?.find((b) => b.environment?.environmentVariables?.some((v) => v.name === RULE_BUILD_TOKEN_VARIABLE && v.value === token));
 }
 
 /** StopBuild; a build that has already ended (CodeBuild answers InvalidInputException) is left as it is. */
