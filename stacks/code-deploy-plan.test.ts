@@ -1,12 +1,10 @@
 /** What an installation gives the code-deploy function: the revisions of its pipelines, and commands only to the instances their actions name. */
-import { join } from 'node:path';
 import { lastGoodRevisionKey, parsePipelineText } from '@stepline/core';
 import { describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
 import { pipelineYaml } from '../test/helpers/project';
-import { installStepline } from './install';
 import { planFor, TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
-import { mockPulumi, settleAll } from './testing';
+import { installUnderMocks } from './testing';
 
 const pipeline = parsePipelineText(
   pipelineYaml(
@@ -70,17 +68,7 @@ describe('the code-deploy function', () => {
   });
 
   it('is told of its pipelines’ executions that ended without success, to cancel the SSM commands they left running', async () => {
-    const created = await mockPulumi();
-    const stepline = installStepline({
-      stage: 'team',
-      region: TEST_REGION,
-      accountId: TEST_ACCOUNT,
-      pipelines: [pipeline],
-      handlersDir: join(import.meta.dirname, '../packages/functions/src/handlers'),
-      bundle: () => new $util.asset.AssetArchive({ 'index.mjs': new $util.asset.StringAsset('export const handler = async () => ({});') }),
-      secrets: { GithubWebhookSecret: 'whsec', LinkSigningKey: 'key' },
-    });
-    await settleAll(stepline.resources);
+    const created = await installUnderMocks([pipeline]);
     const rule = created.find((r) => r.type === 'aws:cloudwatch/eventRule:EventRule' && r.name === 'InPlaceStop');
     expect(JSON.parse(String(rule?.inputs.eventPattern))).toStrictEqual({
       source: ['aws.states'],

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { checkRequests, describeDenials, type IamRequest } from '../test/helpers/iam-check';
 import { pipelineYaml } from '../test/helpers/project';
 import { planInstallation } from './plan';
+import { planFor } from './plan-fixture';
+import { installUnderMocks } from './testing';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -84,5 +86,27 @@ describe('a commands action on AWS', () => {
       { principal: project.name, action: 's3:PutObject', resource: `${bucket}/other-pipeline/e1/Site/index.html` },
     ]);
     expect(denied).toHaveLength(2);
+  });
+});
+
+describe('a Commands rule on AWS', () => {
+  it('tells the conditions function of its pipeline’s executions that ended without success, to stop the rule builds they left running', async () => {
+    const gated = parsePipelineText(
+      pipelineYaml(
+        'gated',
+        `  - name: Deploy
+    beforeEntry: { result: FAIL, rules: [{ name: Smoke, provider: Commands, commands: [./smoke] }] }
+    actions: [{ name: Ship, kind: invoke, function: ship, inputArtifacts: [Src] }]
+`,
+      ),
+    );
+    const created = await installUnderMocks([gated, pipeline]);
+    const rule = created.find((r) => r.type === 'aws:cloudwatch/eventRule:EventRule' && r.name === 'RuleBuildStop');
+    expect(JSON.parse(String(rule?.inputs.eventPattern))).toStrictEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [planFor([gated, pipeline]).stateMachines[0]?.arn], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+    });
+    expect(created.filter((r) => r.type === 'aws:cloudwatch/eventTarget:EventTarget').map((t) => t.name)).toContain('RuleBuildStopToConditions');
   });
 });

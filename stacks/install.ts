@@ -320,32 +320,25 @@ export function installStepline(args: SteplineArgs): Stepline {
       }),
     );
     for (const key of ['gate', 'notify'] as const) target(rule, 'ExecutionStatus', key);
-    const deploying = plan.stateMachines.filter((m) => hasDeploy(m.pipeline)).map((m) => m.arn);
-    if (deploying.length > 0) {
-      const rollback = track(
-        new aws.cloudwatch.EventRule('DeploymentRollback', {
-          name: `${names.prefix}-deployment-rollback`,
-          // docs/canary.md: an execution that ended without success rolls back what it left in flight.
-          description: `stepline ${args.stage}: executions that ended without success, maybe mid-deployment`,
-          eventPattern: JSON.stringify(endedWithoutSuccess(deploying)),
+    // What the ASL cannot do once an execution has ended without success, each function does for the machines that need it.
+    const cleanUp = (id: string, suffix: string, why: string, needs: (pipeline: Pipeline) => boolean, key: FunctionKey) => {
+      const machines = plan.stateMachines.filter((m) => needs(m.pipeline)).map((m) => m.arn);
+      if (machines.length === 0) return;
+      const ended = track(
+        new aws.cloudwatch.EventRule(id, {
+          name: `${names.prefix}-${suffix}`,
+          description: `stepline ${args.stage}: executions that ended without success, ${why}`,
+          eventPattern: JSON.stringify(endedWithoutSuccess(machines)),
           tags,
         }),
       );
-      target(rollback, 'DeploymentRollback', 'canary');
-    }
-    const inPlace = plan.stateMachines.filter((m) => hasCodeDeploy(m.pipeline)).map((m) => m.arn);
-    if (inPlace.length > 0) {
-      const stop = track(
-        new aws.cloudwatch.EventRule('InPlaceStop', {
-          name: `${names.prefix}-in-place-stop`,
-          // docs/aws-functions.md: a stopped execution's SSM commands are cancelled, as the ASL cannot do it.
-          description: `stepline ${args.stage}: executions that ended without success, maybe with SSM commands running`,
-          eventPattern: JSON.stringify(endedWithoutSuccess(inPlace)),
-          tags,
-        }),
-      );
-      target(stop, 'InPlaceStop', 'code-deploy');
-    }
+      target(ended, id, key);
+    };
+    // docs/canary.md: an execution that ended without success rolls back what it left in flight.
+    cleanUp('DeploymentRollback', 'deployment-rollback', 'maybe mid-deployment', hasDeploy, 'canary');
+    // docs/aws-functions.md: its Commands rule builds are stopped, its SSM commands cancelled.
+    cleanUp('RuleBuildStop', 'rule-build-stop', "maybe with a Commands rule's build running", hasCommandsRule, 'conditions');
+    cleanUp('InPlaceStop', 'in-place-stop', 'maybe with SSM commands running', hasCodeDeploy, 'code-deploy');
   }
 
   // ECR image pushes start the pipelines whose ECR source watches that repository and tag.
@@ -410,6 +403,8 @@ export function statusPattern(machineArns: readonly string[]) {
 
 const hasDeploy = (pipeline: Pipeline) => pipeline.stages.some((s) => s.actions.some((a) => a.kind === 'deploy'));
 const hasCodeDeploy = (pipeline: Pipeline) => pipeline.stages.some((s) => s.actions.some((a) => a.kind === 'codedeploy'));
+const hasCommandsRule = (pipeline: Pipeline) =>
+  pipeline.stages.some((s) => [s.beforeEntry, s.onSuccess, s.onFailure].some((c) => c?.rules?.some((r) => r.provider === 'Commands')));
 
 /** The executions of `machines` that ended without success: what a deployment in flight must be cleaned up after. */
 const endedWithoutSuccess = (machines: string[]) => ({

@@ -366,7 +366,7 @@ describe('the conditions function', () => {
     expect(gatedPlan.stateMachines[0]?.statements.flatMap((s) => s.Resource)).toContain(gatedPlan.functions.conditions.arn);
   });
 
-  it("runs a Commands rule's build in the project made for it, and reads its pipelines' condition overrides (a missing one as 404)", async () => {
+  it("runs a Commands rule's build in the project made for it (finding, stopping it; the build reading its input artifacts), and reads its pipelines' condition overrides (a missing one as 404)", async () => {
     const gated = afterSource('gated', {
       name: 'Deploy',
       beforeEntry: { result: 'FAIL', rules: [{ name: 'Smoke', provider: 'Commands', commands: ['./smoke'] }] },
@@ -384,16 +384,26 @@ describe('the conditions function', () => {
     const of = (principal: string) => (principal === 'conditions' ? plan.functions.conditions.statements : (project?.statements ?? []));
     const bucket = `arn:aws:s3:::${plan.names.bucket}`;
     const projectArn = `arn:aws:codebuild:${TEST_REGION}:${TEST_ACCOUNT}:project/${project?.name}`;
+    const machine = plan.stateMachines.find((m) => m.pipeline.name === 'gated');
     const allowed = await checkRequests(of, [
       { principal: 'conditions', action: 'codebuild:StartBuild', resource: projectArn },
       { principal: 'conditions', action: 'codebuild:BatchGetBuilds', resource: projectArn },
-      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}gated/e1/Deploy/beforeEntry.json` },
+      { principal: 'conditions', action: 'codebuild:ListBuildsForProject', resource: projectArn },
+      { principal: 'conditions', action: 'codebuild:StopBuild', resource: projectArn },
+      {
+        principal: 'conditions',
+        action: 'states:GetExecutionHistory',
+        resource: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:${machine?.name}:e1`,
+      },
+      { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}gated/e1/Deploy/beforeEntry/0123abcd.json` },
       { principal: 'conditions', action: 's3:ListBucket', resource: bucket },
       {
         principal: project?.name ?? '',
         action: 'logs:PutLogEvents',
         resource: `arn:aws:logs:${TEST_REGION}:${TEST_ACCOUNT}:log-group:${project?.logGroup}:log-stream:b1`,
       },
+      { principal: project?.name ?? '', action: 's3:GetObject', resource: `${bucket}/gated/e1/Src/x` },
+      { principal: project?.name ?? '', action: 's3:ListBucket', resource: bucket, context: { 's3:prefix': 'gated/e1/Src/' } },
     ]);
     expect(describeDenials(allowed)).toBe('');
     const denied = await checkRequests(of, [
@@ -404,9 +414,15 @@ describe('the conditions function', () => {
       },
       { principal: 'conditions', action: 's3:PutObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}gated/e1/Deploy/beforeEntry.json` },
       { principal: 'conditions', action: 's3:GetObject', resource: `${bucket}/${ControlPrefix.conditionOverrides}plain/e1/Deploy/beforeEntry.json` },
-      { principal: project?.name ?? '', action: 's3:GetObject', resource: `${bucket}/gated/e1/Src/x` },
+      {
+        principal: 'conditions',
+        action: 'states:GetExecutionHistory',
+        resource: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:${plan.stateMachines.find((m) => m.pipeline.name === 'plain')?.name}:e1`,
+      },
+      { principal: project?.name ?? '', action: 's3:GetObject', resource: `${bucket}/plain/e1/Src/x` },
+      { principal: project?.name ?? '', action: 's3:PutObject', resource: `${bucket}/gated/e1/Src/x` },
     ]);
-    expect(denied).toHaveLength(4);
+    expect(denied).toHaveLength(6);
   });
 
   it('rolls back a pipeline with a ROLLBACK condition: reads its executions and manifests, copies its artifacts, starts it, and no other machine', async () => {

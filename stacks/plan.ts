@@ -426,11 +426,25 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
         // DescribeAlarms answers composite alarms only when allowed on every resource.
         ...(rules.some((r) => r.provider === 'CloudWatchAlarm') ? [awsRequiresWildcard('CompositeAlarms', allow(['cloudwatch:DescribeAlarms'], ['*']))] : []),
         ...(ruleFunctions.length > 0 ? [allow(['lambda:InvokeFunction'], ruleFunctions)] : []),
+        // A retried check finds the build it started (ListBuildsForProject); a build whose rule no longer matters is stopped.
         ...(ruleProjects.length > 0
           ? [
               allow(
-                ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'],
+                ['codebuild:StartBuild', 'codebuild:BatchGetBuilds', 'codebuild:ListBuildsForProject', 'codebuild:StopBuild'],
                 ruleProjects.map((p) => `arn:aws:codebuild:${region}:${accountId}:project/${p.name}`),
+              ),
+              // An execution that ended without success: its last check names the builds it waited on.
+              allow(
+                ['states:GetExecutionHistory'],
+                [
+                  ...new Set(
+                    ruleProjects.flatMap((p) =>
+                      stateMachines
+                        .filter((m) => m.pipeline.name === p.pipeline.name)
+                        .map((m) => `arn:aws:states:${region}:${accountId}:execution:${m.name}:*`),
+                    ),
+                  ),
+                ],
               ),
             ]
           : []),
@@ -550,7 +564,8 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
     ];
   });
 
-  // A Commands rule's project: no source (the rule's commands are its buildspec), no artifacts, only its logs.
+  // A Commands rule's project: the rule's commands are its buildspec; each build gets its input
+  // artifacts from the artifact store as its source (StartBuild's overrides), which its role reads; no artifacts out.
   projects.push(
     ...ruleProjects.map(({ pipeline, stage, kind, rule, name }): ProjectPlan => {
       const logGroup = `/aws/codebuild/${name}`;
@@ -564,7 +579,13 @@ export function planInstallation(options: PlanOptions): InstallationPlan {
         environment: { type: 'LINUX_CONTAINER', ...DEFAULT_BUILD_ENVIRONMENT },
         timeoutMinutes: COMMANDS_RULE_TIMEOUT_MINUTES,
         logGroup,
-        statements: [allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`])],
+        statements: [
+          allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [`arn:aws:logs:${region}:${accountId}:log-group:${logGroup}:*`]),
+          allow(['s3:GetObject', 's3:GetObjectVersion'], [`${bucketArn}/${pipeline.name}/*`]),
+          // A folder source (an artifact prefix) is downloaded by listing it.
+          listBucket(bucketArn),
+          allow(['s3:GetBucketAcl', 's3:GetBucketLocation'], [bucketArn]),
+        ],
       };
     }),
   );

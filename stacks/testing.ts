@@ -3,7 +3,11 @@
  * stacks create is recorded with its inputs. The globals sst defines for its programs (`aws`, `$util`)
  * are defined here the same way, from the workspace's @pulumi packages.
  */
+import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import type { Pipeline } from '@stepline/core';
+import { installStepline } from './install';
+import { TEST_ACCOUNT, TEST_REGION } from './plan-fixture';
 
 export interface CreatedResource {
   type: string;
@@ -48,4 +52,20 @@ export function settle<T>(output: $util.Output<T>): Promise<T> {
 /** Waits until every resource is registered with the mocks. */
 export async function settleAll(resources: readonly $util.Resource[]): Promise<void> {
   await settle($util.all(resources.map((r) => r.urn)));
+}
+
+/** Installs stepline (stage `team`, the test account, stub function bundles) for `pipelines` under the mocks: every resource it created. */
+export async function installUnderMocks(pipelines: Pipeline[]): Promise<CreatedResource[]> {
+  const created = await mockPulumi();
+  const stepline = installStepline({
+    stage: 'team',
+    region: TEST_REGION,
+    accountId: TEST_ACCOUNT,
+    pipelines,
+    handlersDir: join(import.meta.dirname, '../packages/functions/src/handlers'),
+    bundle: () => new $util.asset.AssetArchive({ 'index.mjs': new $util.asset.StringAsset('export const handler = async () => ({});') }),
+    secrets: { GithubWebhookSecret: 'whsec', LinkSigningKey: 'key' },
+  });
+  await settleAll(stepline.resources);
+  return created;
 }

@@ -266,6 +266,15 @@ describe('artifacts', () => {
     expect(await runtime.artifacts.holds('p', 'e', 'Many', 'dangling')).toBe(true);
     expect(await runtime.artifacts.holds('p', 'e', 'Many', 'manifest.json')).toBe(false);
     await expect(runtime.artifacts.seal('p', 'e', 'Many')).rejects.toThrow('already written');
+    // A manifest whose entries are out of order is unreadable, and named so.
+    const manifest = join(dir, 'manifest.json');
+    const lines = readFileSync(manifest, 'utf8').split('\n');
+    [lines[1], lines[2]] = [lines[2] ?? '', lines[1] ?? ''];
+    writeFileSync(manifest, lines.join('\n'));
+    await expect(runtime.artifacts.verify('p', 'e', 'Many')).rejects.toMatchObject({
+      name: 'Stepline.ArtifactInvalid',
+      message: expect.stringContaining('artifact Many of execution e: manifest.json is unreadable (line 3: entries are not sorted'),
+    });
   });
 
   it('carries an artifact into another execution as hard links, verified, its manifest listing the same files', async () => {
@@ -274,16 +283,20 @@ describe('artifacts', () => {
     const dir = await runtime.artifacts.prepare('p', 'old', 'Src');
     for (let i = 0; i < 200; i++) writeFileSync(join(dir, `f${i}.txt`), `file ${i}\n`);
     symlinkSync('f1.txt', join(dir, 'link'));
+    // A link to a directory outside is a file of the artifact; nothing through it is.
+    symlinkSync(project.dir, join(dir, 'outside'));
     await runtime.artifacts.seal('p', 'old', 'Src');
+    expect(await runtime.artifacts.holds('p', 'old', 'Src', 'outside')).toBe(true);
+    expect(await runtime.artifacts.holds('p', 'old', 'Src', 'outside/stepline.yml')).toBe(false);
 
-    expect(await runtime.artifacts.carry('p', 'old', 'new', 'Src')).toStrictEqual({ files: 201 });
+    expect(await runtime.artifacts.carry('p', 'old', 'new', 'Src')).toStrictEqual({ files: 202 });
 
     const carried = runtime.artifacts.dir('p', 'new', 'Src');
     expect(statSync(join(carried, 'f7.txt')).ino).toBe(statSync(join(dir, 'f7.txt')).ino);
     const entries = (execution: string) =>
       JSON.parse(readFileSync(join(runtime?.artifacts.dir('p', execution, 'Src') ?? '', 'manifest.json'), 'utf8')).files as unknown[];
     expect(entries('new')).toStrictEqual(entries('old'));
-    expect(await runtime.artifacts.verify('p', 'new', 'Src')).toStrictEqual({ files: 201 });
+    expect(await runtime.artifacts.verify('p', 'new', 'Src')).toStrictEqual({ files: 202 });
     // A changed original is refused, and the half-made artifact is not taken for a whole one.
     appendFileSync(join(dir, 'f3.txt'), 'changed');
     await expect(runtime.artifacts.carry('p', 'old', 'newer', 'Src')).rejects.toThrow('f3.txt (changed)');
@@ -313,6 +326,8 @@ describe('artifacts', () => {
       'stepline.yml': `name: names\nstages:${SOURCE}\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat d/\u{1F600} d/\uFF04", inputArtifacts: [Src] }]\n`,
       'd/\u{1F600}': 'smile\n',
       'd/\uFF04': 'dollar\n',
+      // Enough that git is still writing when the first export is given up (its pipe must close quietly).
+      ...Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`e/f${i}.txt`, `${i}`.repeat(10_000)])),
     });
     runtime = new LocalRuntime({ project: project.dir });
     const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));

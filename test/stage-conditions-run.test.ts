@@ -2,7 +2,7 @@
  * Stage conditions through `stepline run`: the CLI in a fresh project, real git, real shells for the
  * command rules and actions, the pipeline state as `get-pipeline-state` shows it afterwards.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
@@ -69,30 +69,39 @@ describe('stepline run with stage conditions', () => {
   }, 150_000);
 });
 
-describe('override-stage-condition on one machine', () => {
-  it('lets a stage waiting on a closed deployment window in from a second CLI process, and refuses what waits on nothing', async () => {
-    // A window of one hour, twelve hours from now: closed for the whole test.
-    const hour = (new Date().getUTCHours() + 12) % 24;
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'windowed',
-        `  - name: Deploy
+/** A project whose stepline.yml is pipeline `name`: the source stage, then `stages`. */
+const pipelineProject = (name: string, stages: string, files: Record<string, string> = {}): Project =>
+  createProject({ 'stepline.yml': pipelineYaml(name, stages), ...files });
+
+/** A Deploy stage whose entry waits on a window of one hour, twelve hours from now: closed for the whole test. */
+function closedWindowProject(shipCommand: string): Project {
+  const hour = (new Date().getUTCHours() + 12) % 24;
+  return pipelineProject(
+    'windowed',
+    `  - name: Deploy
     beforeEntry:
       result: FAIL
       rules: [{ name: Night, provider: DeploymentWindow, cron: "* ${hour} ? * * *", timeZone: UTC }]
-    actions: [{ name: Ship, kind: invoke, command: "echo shipped" }]
+    actions: [{ name: Ship, kind: invoke, command: "${shipCommand}" }]
 `,
-      ),
-    });
+  );
+}
+
+/** The execution whose Deploy stage waits on its entry condition now, as get-pipeline-state shows it. */
+async function heldOnEntry(cwd: string): Promise<string | undefined> {
+  const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd })).stdout) as {
+    executionId?: string;
+    stages: Array<{ name: string; held?: { condition?: string } }>;
+  };
+  return state.stages.find((s) => s.name === 'Deploy')?.held?.condition === 'beforeEntry' ? state.executionId : undefined;
+}
+
+describe('override-stage-condition on one machine', () => {
+  it('lets a stage waiting on a closed deployment window in from a second CLI process, and refuses what waits on nothing', async () => {
+    project = closedWindowProject('echo shipped');
     const cwd = project.dir;
     const running = runCli(['run', 'stepline.yml', '--condition-poll', '1'], { cwd, env: { STEPLINE_APPROVER: 'runner' }, timeoutMs: 60_000 });
-    const executionId = await until('the execution to wait on its entry condition', async () => {
-      const state = JSON.parse((await runCli(['get-pipeline-state', '--json'], { cwd })).stdout) as {
-        executionId?: string;
-        stages: Array<{ name: string; status?: string; held?: { condition?: string } }>;
-      };
-      return state.stages.find((s) => s.name === 'Deploy')?.held?.condition === 'beforeEntry' ? state.executionId : undefined;
-    });
+    const executionId = await until('the execution to wait on its entry condition', () => heldOnEntry(cwd));
     const override = (...args: string[]) => runCli(['override-stage-condition', '--pipeline-execution-id', executionId, ...args], { cwd });
 
     const source = await override('--stage', 'Source');
@@ -126,6 +135,59 @@ describe('override-stage-condition on one machine', () => {
       new RegExp(`cannot override the entry conditions of stage Deploy: execution ${executionId} is not in progress \\(Succeeded\\)`),
     );
   }, 90_000);
+});
+
+describe('an override lasts one evaluation of the condition', () => {
+  it('a stage retried after an overridden entry condition checks its rules again, and a second override lets the new evaluation through', async () => {
+    project = closedWindowProject('test -f ship-ok');
+    const cwd = project.dir;
+    const first = runCli(['run', 'stepline.yml', '--condition-poll', '1'], { cwd, timeoutMs: 60_000 });
+    const executionId = await until('the execution to wait on its entry condition', () => heldOnEntry(cwd));
+    const override = (by: string) => runCli(['override-stage-condition', '--pipeline-execution-id', executionId, '--stage', 'Deploy', '--by', by], { cwd });
+    expect((await override('alice@example.com')).stderr).toBe('');
+    const failed = await first;
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/Deploy: beforeEntry passed \(overridden by alice@example.com/);
+
+    // The retry enters the stage again: the window is still closed, and alice's override was for the first evaluation.
+    writeFileSync(join(cwd, 'ship-ok'), '');
+    const retried = runCli(['retry-stage-execution', executionId, '--condition-poll', '1'], { cwd, timeoutMs: 60_000 });
+    await until('the retried stage to wait on its entry condition again', () => heldOnEntry(cwd), 30_000);
+    const second = await override('bob@example.com');
+    expect(second.stderr).toBe('');
+    const retry = await retried;
+    expect(retry.code, retry.stdout).toBe(0);
+    expect(retry.stdout).toMatch(/Deploy: beforeEntry waits: outside the window/);
+    expect(retry.stdout).toMatch(/Deploy: beforeEntry passed \(overridden by bob@example.com/);
+
+    type Listed = { ruleExecutionId: string; status: string; updatedBy?: string };
+    const listed = JSON.parse((await runCli(['list-rule-executions', '--json'], { cwd })).stdout) as Listed[];
+    expect(listed.map((r) => [r.ruleExecutionId, r.status, r.updatedBy]).sort()).toStrictEqual([
+      [`${executionId}/Deploy/beforeEntry/Night/1`, 'Succeeded', 'alice@example.com'],
+      [`${executionId}/Deploy/beforeEntry/Night/2`, 'Succeeded', 'bob@example.com'],
+    ]);
+  }, 120_000);
+});
+
+describe('a Commands rule on one machine', () => {
+  it('runs in a copy of the stage’s input artifact, as its CodeBuild build does on AWS', async () => {
+    project = pipelineProject(
+      'built',
+      `  - name: Build
+    actions: [{ name: Make, kind: commands, commands: ["mkdir -p dist", "echo ok > dist/app.txt"], inputArtifacts: [Src], outputArtifacts: [Built] }]
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Built, provider: Commands, commands: ["test -f dist/app.txt", 'test "$CODEBUILD_SRC_DIR" = "$PWD"', "touch rule-was-here"] }]
+    actions: [{ name: Ship, kind: invoke, command: "echo shipped", inputArtifacts: [Built] }]
+`,
+    );
+    const run = await runCli(['run', 'stepline.yml'], { cwd: project.dir, timeoutMs: 60_000 });
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/Deploy: beforeEntry passed/);
+    // It ran in a working copy: neither the repository nor the sealed artifact changed.
+    expect(existsSync(join(project.dir, 'rule-was-here'))).toBe(false);
+  }, 60_000);
 });
 
 describe('stepline run with onFailure RETRY', () => {
@@ -169,18 +231,16 @@ describe('stepline run with onFailure RETRY', () => {
 
 describe('stepline run with ROLLBACK', () => {
   it('rolls a failed stage back to the last good execution’s artifacts, automatically and by hand', async () => {
-    project = createProject({
-      'stepline.yml': pipelineYaml(
-        'site',
-        `  - name: Deploy
+    project = pipelineProject(
+      'site',
+      `  - name: Deploy
     onFailure: { result: ROLLBACK }
     actions: [{ name: Publish, kind: invoke, inputArtifacts: [Src], command: "test ! -f broken && cp version.txt \\"$LIVE\\"" }]
   - name: Announce
     actions: [{ name: Tell, kind: invoke, command: "echo told" }]
 `,
-      ),
-      'version.txt': 'v1\n',
-    });
+      { 'version.txt': 'v1\n' },
+    );
     const live = join(project.dir, 'live.txt');
     const env = { LIVE: live };
     const good = await runCli(['run', 'stepline.yml'], { cwd: project.dir, env, timeoutMs: 60_000 });

@@ -4,6 +4,7 @@
  * resolved, with the alarm, function and command effects stubbed.
  */
 import {
+  type ConditionCheckPayload,
   compilePipeline,
   conditionCheckOutput,
   type HistoryEvent,
@@ -378,6 +379,54 @@ describe('ROLLBACK', () => {
     }).outcome;
     expect(failed).toMatchObject({ status: 'FAILED', cause: 'Stage Deploy, action Ship failed: still broken' });
     expect(calls.some((c) => c.state === 'Deploy · roll back')).toBe(false);
+  });
+});
+
+describe('what a check sends', () => {
+  const compiled = compile(`
+  - name: Build
+    actions: [{ name: Make, kind: commands, commands: [make], inputArtifacts: [Src], outputArtifacts: [Site] }]
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules:
+        - { name: Smoke, provider: Commands, commands: [./smoke] }
+        - { name: Pinned, provider: Commands, commands: [./pinned], inputArtifacts: [Src] }
+    actions: [{ name: Ship, kind: invoke, function: ship, inputArtifacts: [Site, Src] }]
+`);
+
+  it('names the run it is in, the same at each re-check of one evaluation, and gives Commands rules their input artifacts', async () => {
+    let checks = 0;
+    const answer = conditionStub({
+      commands: async () => (++checks < 3 ? { running: true, reason: 'building', waitSeconds: 15 } : { passed: true, reason: 'built' }),
+    });
+    const { outcome, calls } = await run(compiled, { 'Deploy · check entry conditions': answer, 'Deploy · check entry conditions again': answer });
+    expect(outcome.status).toBe('SUCCEEDED');
+    const sent = calls.filter((c) => c.state.startsWith('Deploy · check entry conditions')).map((c) => (c.input as { Payload: ConditionCheckPayload }).Payload);
+    expect(sent.length).toBeGreaterThan(1);
+    expect(new Set(sent.map((p) => p.run)).size).toBe(1);
+    expect(Number.isNaN(Date.parse(sent[0]?.run ?? ''))).toBe(false);
+    // A rule that names none runs in the stage's inputs made by earlier stages.
+    expect(sent[0]?.rules.map((r) => [r.name, r.provider === 'Commands' ? r.inputArtifacts : undefined])).toStrictEqual([
+      ['Smoke', ['Site', 'Src']],
+      ['Pinned', ['Src']],
+    ]);
+  });
+
+  it('refuses a Commands rule input artifact that is not made before the rule runs, with its path', () => {
+    expect(
+      refusalOf(() =>
+        compile(`
+  - name: Deploy
+    beforeEntry:
+      result: FAIL
+      rules: [{ name: Smoke, provider: Commands, commands: [./smoke], inputArtifacts: [Site] }]
+    actions: [{ name: Make, kind: commands, commands: [make], inputArtifacts: [Src], outputArtifacts: [Site] }]
+`),
+      ),
+    ).toStrictEqual([
+      'stages[1].beforeEntry.rules[0].inputArtifacts[0]: artifact "Site" is produced by Deploy.Make (stages[1].actions[0]), which has not run when this rule is checked',
+    ]);
   });
 });
 

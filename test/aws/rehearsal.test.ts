@@ -54,7 +54,7 @@ import { type InstallationPlan, planInstallation } from '../../stacks/plan';
 import { createEcsFixture, type EcsFixture, ecsSettingsFor } from '../helpers/ecs-fixture';
 import { checkRequests, describeDenials, type IamRequest, type IamStatementLike } from '../helpers/iam-check';
 import { httpEvent, lambdaContext } from '../helpers/lambda-events';
-import { motoAdmin, motoUser } from '../helpers/moto-iam';
+import { listsPastMotoPrefixQuirk, motoAdmin, motoUser } from '../helpers/moto-iam';
 import { MOTO_ACCOUNT, MOTO_REGION, type MotoServer, motoSkipReason, startMoto } from '../helpers/moto-server';
 import { noWaits } from '../helpers/stub-handlers';
 import { until } from '../helpers/until';
@@ -161,24 +161,12 @@ describe.skipIf(skip)('rehearsal: an installation as planned, run end to end wit
           // `sst deploy` writes before any function runs.
           ...((command === 'GetObject' || command === 'HeadObject') && !writtenAtDeploy(input.Key ?? '') && { mayBeMissing: true }),
         });
-        // moto 5.2.1 with IAM enforced computes the signature of a query holding "/" differently from the
-        // SDK (SignatureDoesNotMatch): list without the prefix and keep what is under it. moto still
-        // decides s3:ListBucket; the prefix was recorded above for the simulator.
-        if (command === 'ListObjectsV2' && input.Prefix?.includes('/')) {
-          const prefix = input.Prefix;
-          const { Prefix: _dropped, ...rest } = args.input as { Prefix?: string };
-          const result = await next({ ...args, input: rest });
-          const output = result.output as { Contents?: Array<{ Key?: string }>; KeyCount?: number; Prefix?: string };
-          output.Contents = (output.Contents ?? []).filter((o) => o.Key?.startsWith(prefix));
-          output.KeyCount = output.Contents.length;
-          output.Prefix = prefix;
-          return result;
-        }
         return next(args);
       },
       { step: 'initialize', name: 'rehearsalRecorder' },
     );
-    return client;
+    // The prefix was recorded above for the simulator.
+    return listsPastMotoPrefixQuirk(client);
   }
 
   /** The IAM action and resource of a request to ECS, ELBv2, CloudWatch, SSM or SNS, for the simulator. */

@@ -144,7 +144,7 @@ export interface StandInProject {
   s3: S3Client;
 }
 
-interface StartBuildInput {
+export interface StartBuildInput {
   ProjectName: string;
   SourceVersion?: string;
   SourceTypeOverride?: string;
@@ -176,7 +176,7 @@ export interface CodeBuildStandInOptions {
 
 const IDENTIFIER = /^[A-Za-z0-9_]+$/;
 
-class CodeBuildError extends Error {
+export class CodeBuildError extends Error {
   constructor(name: string, message: string) {
     super(message);
     this.name = name;
@@ -237,7 +237,18 @@ let buildNumber = 0;
  * BatchGetBuilds; a build that did not succeed fails the Task with States.TaskFailed, its cause the Build.
  */
 export async function startBuildSync(raw: unknown, options: CodeBuildStandInOptions): Promise<{ Build: Record<string, unknown> }> {
-  const input = raw as StartBuildInput;
+  const { Build: build } = await runStandInBuild(raw as StartBuildInput, options);
+  if (build.BuildStatus !== 'SUCCEEDED') throw new CodeBuildError('States.TaskFailed', JSON.stringify({ Build: build }));
+  return { Build: build };
+}
+
+/** One build run to its end (or until `signal` stops it), its sources and artifacts where CodeBuild puts them: `{Build}` whatever its outcome. */
+export async function runStandInBuild(
+  input: StartBuildInput,
+  options: CodeBuildStandInOptions,
+  signal?: AbortSignal,
+  id = `${input.ProjectName}:${randomUUID()}`,
+): Promise<{ Build: Record<string, unknown> }> {
   const project = options.projects.get(input.ProjectName);
   if (!project) throw new CodeBuildError('CodeBuild.ResourceNotFoundException', `Project cannot be found: ${input.ProjectName}`);
   for (const s of input.SecondarySourcesOverride ?? [])
@@ -246,7 +257,6 @@ export async function startBuildSync(raw: unknown, options: CodeBuildStandInOpti
     if (!IDENTIFIER.test(a.ArtifactIdentifier))
       throw new CodeBuildError('CodeBuild.InvalidInputException', `Invalid artifact identifier: ${a.ArtifactIdentifier}`);
 
-  const id = `${project.name}:${randomUUID()}`;
   const work = join(options.workDir, id.replace(/[^A-Za-z0-9-]/g, '_'));
   const sourceDir = join(work, 'src');
   mkdirSync(sourceDir, { recursive: true });
@@ -280,6 +290,7 @@ export async function startBuildSync(raw: unknown, options: CodeBuildStandInOpti
     build: { id, number, ...(input.SourceVersion && { sourceVersion: input.SourceVersion, resolvedSourceVersion: input.SourceVersion }) },
     outputs,
     logFile: join(work, 'build.log'),
+    ...(signal && { signal }),
   });
   // CodeBuild uploads what the build produced, whatever its outcome.
   const location = outputs.primary && input.ArtifactsOverride ? await uploadArtifact(project.s3, outputs.primary, input.ArtifactsOverride) : undefined;
@@ -302,6 +313,5 @@ export async function startBuildSync(raw: unknown, options: CodeBuildStandInOpti
     ...(exported.length > 0 && { ExportedEnvironmentVariables: exported.map(([Name, Value]) => ({ Name, Value })) }),
     Logs: { GroupName: `/aws/codebuild/${project.name}`, DeepLink: report.logFile },
   };
-  if (build.BuildStatus !== 'SUCCEEDED') throw new CodeBuildError('States.TaskFailed', JSON.stringify({ Build: build }));
   return { Build: build };
 }

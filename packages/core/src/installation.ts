@@ -19,7 +19,7 @@ export const ControlPrefix = {
   deployments: '_stepline/deployments/',
   /** The last revision each codedeploy action deployed successfully: `<prefix><pipeline>/<stage>/<action>.json`. */
   revisions: '_stepline/revisions/',
-  /** Stage conditions let through by hand: `<prefix><pipeline>/<execution>/<stage>/<condition>.json` (a `ConditionOverride`). */
+  /** Stage conditions let through by hand: `<prefix><pipeline>/<execution>/<stage>/<condition>/<evaluation>.json` (a `ConditionOverride`). */
   conditionOverrides: '_stepline/condition-overrides/',
   /** Pipeline manifests: `<prefix><pipeline>.json` (see `PipelineManifest`). */
   pipelines: '_stepline/pipelines/',
@@ -30,9 +30,14 @@ export const ControlPrefix = {
 /** Where a codedeploy action's last good revision is recorded (the rollback's target). */
 export const lastGoodRevisionKey = (pipeline: string, stage: string, action: string) => `${ControlPrefix.revisions}${pipeline}/${stage}/${action}.json`;
 
-/** Where an override of an execution's stage condition is recorded (written once by the CLI, read by the conditions function). */
-export const conditionOverrideKey = (pipeline: string, executionId: string, stage: string, condition: ConditionKind) =>
-  `${ControlPrefix.conditionOverrides}${pipeline}/${executionId}/${stage}/${condition}.json`;
+/**
+ * Where an override of one evaluation of an execution's stage condition is recorded (written once by
+ * the CLI, read by the conditions function): `<pipeline>/<execution>/<stage>/<condition>/<evaluation>.json`,
+ * so that the condition evaluated again (a retried stage) runs its rules again. A machine compiled
+ * before checks named their evaluation reads `<condition>.json`, as it did.
+ */
+export const conditionOverrideKey = (pipeline: string, executionId: string, stage: string, condition: ConditionKind, evaluation: string | undefined) =>
+  `${ControlPrefix.conditionOverrides}${pipeline}/${executionId}/${stage}/${condition}${evaluation === undefined ? '' : `/${evaluation}`}.json`;
 
 /** Where a pipeline's manifest is kept in the artifact bucket. */
 export const pipelineManifestKey = (pipeline: string) => `${ControlPrefix.pipelines}${pipeline}.json`;

@@ -421,8 +421,8 @@ export class AwsBackend implements PipelineBackend {
 
   /**
    * Writes the override record the conditions function reads at its next check of the condition
-   * (`conditionOverrideKey` in the artifact bucket), once the execution's history shows it waiting
-   * there. Written once (`If-None-Match: *`): a second override says who came first.
+   * (`conditionOverrideKey` in the artifact bucket, for the evaluation that waits), once the execution's
+   * history shows it waiting there. Written once (`If-None-Match: *`): a second override says who came first.
    */
   overrideStageCondition(pipeline: string, request: OverrideConditionOptions): Promise<ConditionOverride> {
     return this.guard('override-stage-condition', async () => {
@@ -441,10 +441,10 @@ export class AwsBackend implements PipelineBackend {
         gates: gate.document.state,
         execution: { executionId, status: statusOf(description), events: normalizeHistory(events) },
       });
-      refusal(() => checkOverridable(own.pipeline, state, request.stage, condition));
+      const evaluation = refusal(() => checkOverridable(own.pipeline, state, request.stage, condition));
       const override: ConditionOverride = { by: request.by, at: this.now().toISOString() };
       const Bucket = installed.manifest.artifactBucket;
-      const Key = conditionOverrideKey(installed.name, executionId, request.stage, condition);
+      const Key = conditionOverrideKey(installed.name, executionId, request.stage, condition, evaluation);
       try {
         await this.s3.send(new PutObjectCommand({ Bucket, Key, Body: JSON.stringify(override), ContentType: 'application/json', IfNoneMatch: '*' }));
       } catch (error) {

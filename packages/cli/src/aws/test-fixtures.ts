@@ -139,17 +139,12 @@ export function waitingForApproval(): HistoryWriter {
 }
 
 /** History of a `web` execution approved at Approve, now waiting for Deploy's deployment window to open. */
-export function waitingOnDeployWindow(): HistoryWriter {
+/**
+ * An execution whose Deploy stage waits on its closed deployment window. `result` is the check's
+ * answer (by default one from a machine compiled before checks named their evaluation).
+ */
+export function waitingOnDeployWindow(result: object = windowClosedAnswer()): HistoryWriter {
   const check = 'Deploy · check entry conditions';
-  const reason = 'outside the window * 9-17 ? * MON-FRI * (UTC); it opens at 2026-11-30T09:00:00.000Z';
-  const result = {
-    status: 'WAIT',
-    rule: 'Window',
-    reason,
-    waitSeconds: 300,
-    watch: {},
-    rules: [{ rule: 'Window', provider: 'DeploymentWindow', status: 'WAIT', reason }],
-  };
   return waitingForApproval()
     .succeeded('lambda', { approvedBy: 'ana' })
     .exited('Approve · Release')
@@ -161,4 +156,16 @@ export function waitingOnDeployWindow(): HistoryWriter {
     .entered('Deploy · entry conditions met?', {}, 'ChoiceStateEntered')
     .exited('Deploy · entry conditions met?', {}, 'ChoiceStateExited')
     .entered('Deploy · wait for entry conditions', {}, 'WaitStateEntered');
+}
+
+function windowClosedAnswer() {
+  const reason = 'outside the window * 9-17 ? * MON-FRI * (UTC); it opens at 2026-11-30T09:00:00.000Z';
+  return {
+    status: 'WAIT',
+    rule: 'Window',
+    reason,
+    waitSeconds: 300,
+    watch: {},
+    rules: [{ rule: 'Window', provider: 'DeploymentWindow', status: 'WAIT', reason }],
+  };
 }

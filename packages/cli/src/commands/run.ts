@@ -261,6 +261,7 @@ export function register(program: Command): void {
     .option('--repo <path>', 'git repository the source actions read', '.')
     .option('--approve <mode>', 'approvals: prompt, auto or link')
     .option('--port <port>', 'port for approval links (0: any free port)', '0')
+    .option('--condition-poll <seconds>', 'check a waiting stage condition again after this many seconds (an override is seen sooner)')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'stream build and command output')
     .action(async (id: string, opts: RunOptions & AwsTargetFlags) => {

@@ -51,16 +51,26 @@ export interface ConditionOutcomes {
   notMet: string;
 }
 
-/** The rules as the check function receives them: references resolved at run time, by the machine. */
-function rulesPayload(ctx: ConditionContext, rules: readonly Rule[]): JsonObject[] {
+/**
+ * The rules as the check function receives them: references resolved at run time, by the machine; a
+ * Commands rule with the artifacts it runs in (its own `inputArtifacts`, or the stage's inputs).
+ */
+function rulesPayload(ctx: ConditionContext, stage: Stage, rules: readonly Rule[]): JsonObject[] {
   return rules.map((rule) => {
     const out: JsonObject = {};
-    for (const [key, value] of Object.entries(rule)) {
+    const withInputs = rule.provider === 'Commands' ? { ...rule, inputArtifacts: rule.inputArtifacts ?? stageInputs(ctx, stage) } : rule;
+    for (const [key, value] of Object.entries(withInputs)) {
       if (typeof value === 'string') ctx.refs.assign(out, key, value);
       else if (value !== undefined) out[key] = value as JsonObject[string];
     }
     return out;
   });
+}
+
+/** The artifacts a stage's actions take in that earlier stages made: what a Commands rule runs in when it names none. */
+function stageInputs(ctx: ConditionContext, stage: Stage): string[] {
+  const earlier = ctx.pipeline.stages.slice(0, ctx.pipeline.stages.indexOf(stage)).flatMap((s) => s.actions.flatMap((a) => a.outputArtifacts));
+  return [...new Set(stage.actions.flatMap((a) => a.inputArtifacts))].filter((name) => earlier.includes(name));
 }
 
 /**
@@ -87,8 +97,10 @@ export function compileConditionCheck(ctx: ConditionContext, stage: Stage, kind:
     pipeline: ctx.pipeline.name,
     stage: stage.name,
     'executionId.$': '$$.Execution.Name',
+    // Names the evaluation (core's conditions/evaluation.ts): an override is for it, a build started in it.
+    'run.$': '$$.Execution.StartTime',
     condition: kind,
-    rules: rulesPayload(ctx, rules),
+    rules: rulesPayload(ctx, stage, rules),
     'variables.$': '$.variables',
   };
   const checkTask = (watch: boolean) =>

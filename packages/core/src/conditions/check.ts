@@ -7,6 +7,7 @@
 import type { ConditionKind } from '../compiler/names';
 import type { Rule } from '../model/conditions';
 import { deploymentWindow } from './deployment-window';
+import { conditionEvaluation } from './evaluation';
 import { type ConditionOverride, overriddenResult } from './override';
 import { checkVariable } from './variable-check';
 
@@ -19,6 +20,8 @@ export interface ConditionCheckPayload {
   rules: Rule[];
   /** What an earlier check of this condition asked to keep (an alarm watched until a time). */
   watch?: ConditionWatch;
+  /** When the run of the execution this check is in started (`$$.Execution.StartTime`): see ./evaluation.ts. */
+  run?: string;
 }
 
 export interface ConditionWatch {
@@ -52,6 +55,8 @@ export interface ConditionCheckResult {
   rules: RuleOutcome[];
   /** Set when someone let the condition through by hand (override-stage-condition). */
   overridden?: ConditionOverride;
+  /** The evaluation this check belongs to (`conditionEvaluation`): what an override of it is recorded under. */
+  evaluation?: string;
 }
 
 /** The effects a rule needs from its runtime: an alarm's state, a function or command run. */
@@ -61,6 +66,11 @@ export interface RuleEffects {
   invoke(rule: Extract<Rule, { provider: 'LambdaInvoke' }>): Promise<{ passed: boolean; reason: string }>;
   /** `watch` carries what an earlier check started (a build), and keeps what this one starts. */
   commands(rule: Extract<Rule, { provider: 'Commands' }>, watch: ConditionWatch): Promise<EffectOutcome>;
+  /**
+   * The condition's outcome is known without this Commands rule (another rule not met, an override):
+   * stop what an earlier check started for it (`watch.builds`). Absent where commands end within the check.
+   */
+  stopCommands?(rule: Extract<Rule, { provider: 'Commands' }>, buildId: string): Promise<void>;
 }
 
 /** An alarm being watched is looked at again at most this often. */
@@ -83,15 +93,28 @@ export async function evaluateCondition(
   now: Date,
   override?: ConditionOverride,
 ): Promise<ConditionCheckResult> {
-  if (override) return overriddenResult(payload, override);
+  const evaluation = conditionEvaluation(payload);
+  const result = await evaluateRules(payload, effects, now, override);
+  return evaluation === undefined ? result : { ...result, evaluation };
+}
+
+async function evaluateRules(payload: ConditionCheckPayload, effects: RuleEffects, now: Date, override?: ConditionOverride): Promise<ConditionCheckResult> {
+  if (override) {
+    await stopBuilds(payload, effects, payload.watch ?? {}, new Set());
+    return overriddenResult(payload, override);
+  }
   const outcomes: RuleOutcome[] = [];
   const watch: ConditionWatch = { ...payload.watch };
   let waitSeconds: number | undefined;
   for (const rule of payload.rules) {
     const outcome = await evaluateRule(rule, effects, now, watch);
     outcomes.push({ rule: rule.name, provider: rule.provider, status: outcome.status, reason: outcome.reason });
-    // Rules must all pass: the first that does not decides, and later ones are not run.
-    if (outcome.status === CheckStatus.NotMet) return { status: CheckStatus.NotMet, rule: rule.name, reason: outcome.reason, rules: outcomes };
+    // Rules must all pass: the first that does not decides, and later ones are not run; the builds
+    // still running for the others are stopped (a rule that passed or failed here has ended its own).
+    if (outcome.status === CheckStatus.NotMet) {
+      await stopBuilds(payload, effects, watch, new Set(outcomes.filter((o) => o.status !== CheckStatus.Wait).map((o) => o.rule)));
+      return { status: CheckStatus.NotMet, rule: rule.name, reason: outcome.reason, rules: outcomes };
+    }
     if (outcome.status === CheckStatus.Wait) waitSeconds = Math.min(waitSeconds ?? Number.POSITIVE_INFINITY, outcome.waitSeconds ?? ALARM_POLL_SECONDS);
   }
   const waiting = outcomes.find((o) => o.status === CheckStatus.Wait);
@@ -106,6 +129,15 @@ export async function evaluateCondition(
     };
   }
   return { status: CheckStatus.Pass, reason: `${outcomes.length} rule${outcomes.length === 1 ? '' : 's'} passed`, rules: outcomes };
+}
+
+/** Stops the builds `watch` holds for Commands rules, except those of rules known to have ended. */
+async function stopBuilds(payload: ConditionCheckPayload, effects: RuleEffects, watch: ConditionWatch, ended: ReadonlySet<string>): Promise<void> {
+  if (!effects.stopCommands) return;
+  for (const rule of payload.rules) {
+    const buildId = watch.builds?.[rule.name];
+    if (rule.provider === 'Commands' && buildId !== undefined && !ended.has(rule.name)) await effects.stopCommands(rule, buildId);
+  }
 }
 
 async function evaluateRule(

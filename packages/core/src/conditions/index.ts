@@ -1,4 +1,5 @@
 export * from './check';
 export * from './deployment-window';
+export * from './evaluation';
 export * from './override';
 export * from './variable-check';

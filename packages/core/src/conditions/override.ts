@@ -39,8 +39,9 @@ export function overridableCondition(conditionType: string): ConditionKind {
 /**
  * Refuses an override that has nothing to let through: the execution is not in progress, the stage has
  * no such condition, or the stage is not waiting on it now (read from the pipeline state of that execution).
+ * Answers the evaluation that waits (see ./evaluation.ts): the override is for it alone.
  */
-export function checkOverridable(pipeline: Pipeline, state: PipelineState, stageName: string, kind: ConditionKind): void {
+export function checkOverridable(pipeline: Pipeline, state: PipelineState, stageName: string, kind: ConditionKind): string | undefined {
   const refuse = (why: string): never => {
     throw new SteplineError(ErrorName.ControlRefused, `cannot override the ${ConditionLabel[kind]} of stage ${stageName}: ${why}`);
   };
@@ -53,6 +54,7 @@ export function checkOverridable(pipeline: Pipeline, state: PipelineState, stage
     refuse(
       `execution ${state.executionId} is not waiting on it (stage ${stageName} is ${state.stages.find((s) => s.name === stageName)?.status ?? 'not reached'})`,
     );
+  return held?.evaluation;
 }
 
 /** The check's answer when the condition was overridden: every rule passes, saying by whom. */

@@ -40,7 +40,7 @@ export interface StageState {
   inboundTransition: { enabled: boolean; reason?: string; disabledAt?: string };
   actions: ActionState[];
   /** Set while the stage's entry holds this execution. */
-  held?: { since: string; reason: string; condition?: ConditionKind };
+  held?: { since: string; reason: string; condition?: ConditionKind; evaluation?: string };
   /** Set once the stage retried itself after a failure (onFailure RETRY), as CodePipeline's RetryStageMetadata. */
   retryStageMetadata?: { autoStageRetryAttempt: number; latestRetryTrigger: 'AutomatedStageRetry'; retriedAt: string };
 }
@@ -79,7 +79,8 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
   const gateLeft = new Set<string>();
   const skipped = new Set<string>();
   /** Stage → the condition wait it is in (entered and not left). */
-  const conditionWait = new Map<string, { since: string; condition: ConditionKind }>();
+  const conditionWait = new Map<string, { since: string; condition: ConditionKind; evaluation: string | undefined }>();
+  const lastEvaluation = new Map<string, string | undefined>();
   let updated: string | undefined;
 
   for (const event of execution.events) {
@@ -110,8 +111,11 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
       continue;
     }
     if (info.role === 'condition') {
-      if (event.type === 'entered' && info.waiting) conditionWait.set(stage.name, { since: event.at, condition: waitedCondition(stage.name, event.state) });
+      if (event.type === 'entered' && info.waiting)
+        conditionWait.set(stage.name, { since: event.at, condition: waitedCondition(stage.name, event.state), evaluation: lastEvaluation.get(stage.name) });
       else conditionWait.delete(stage.name);
+      // The check that answered WAIT says which evaluation of the condition waits (what an override is for).
+      if (event.check) lastEvaluation.set(stage.name, event.check.evaluation);
       continue;
     }
     const action = info.action === undefined ? undefined : stage.actions.find((a) => a.name === info.action);
@@ -143,7 +147,12 @@ export function pipelineStateFrom(input: PipelineStateInput): PipelineState {
     else if (waitingOn && !stopped && execution.status === ExecutionStatus.InProgress) {
       stage.status = statuses.some((s) => s !== undefined) ? StageStatus.InProgress : StageStatus.Waiting;
       const condition = waitingOn.condition;
-      stage.held = { since: waitingOn.since, reason: conditionReason(pipeline, stage.name, condition), condition };
+      stage.held = {
+        since: waitingOn.since,
+        reason: conditionReason(pipeline, stage.name, condition),
+        condition,
+        ...(waitingOn.evaluation !== undefined && { evaluation: waitingOn.evaluation }),
+      };
     } else if (stage.status === StageStatus.Failed) {
       // A gate that failed the execution (superseded, timed out) already says so.
     } else if (statuses.includes(ActionStatus.Failed)) stage.status = StageStatus.Failed;

@@ -303,14 +303,28 @@ describe('V2 stage conditions in get-pipeline JSON', () => {
       onFailure: {
         result: 'ROLLBACK',
         conditions: [
-          { rules: [{ name: 'Smoke', ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'Commands', version: '1' }, commands: ['curl -f localhost'] }] },
+          {
+            rules: [
+              { name: 'Smoke', ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'Commands', version: '1' }, commands: ['curl -f localhost'] },
+              {
+                name: 'Files',
+                ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'Commands', version: '1' },
+                commands: ['test -f index.html'],
+                inputArtifacts: [{ name: 'SourceArtifact' }],
+              },
+            ],
+          },
         ],
       },
     };
     const [imported] = importCodePipeline(declaration([source, deploy], { pipelineType: 'V2' }), 'p.json');
     expect(imported?.definition.stages[1]?.onFailure).toStrictEqual({
       result: 'ROLLBACK',
-      rules: [{ name: 'Smoke', provider: 'Commands', commands: ['curl -f localhost'] }],
+      rules: [
+        { name: 'Smoke', provider: 'Commands', commands: ['curl -f localhost'] },
+        { name: 'Files', provider: 'Commands', commands: ['test -f index.html'], inputArtifacts: ['SourceArtifact'] },
+      ],
     });
+    expect(imported?.notes.filter((n) => n.includes('inputArtifacts'))).toStrictEqual([]);
   });
 });

@@ -427,11 +427,14 @@ function convertRule(rule: unknown, at: string, t: Tracker): Record<string, unkn
   for (const [key, reason] of [
     ['roleArn', "not carried over: stepline's conditions function holds the rules' permissions"],
     ['region', 'not carried over: rules run in the installation’s region'],
-    ['inputArtifacts', 'not carried over: command rules run in the repository'],
   ] as const) {
     if (r[key] === undefined) continue;
     t.mark(`${at}.${key}`);
     t.note(`${at}.${key}`, reason);
+  }
+  if (r.inputArtifacts !== undefined && provider !== 'Commands') {
+    t.mark(`${at}.inputArtifacts`);
+    t.note(`${at}.inputArtifacts`, `not carried over: a ${provider} rule reads no artifact`);
   }
   switch (provider) {
     case 'VariableCheck':
@@ -455,7 +458,9 @@ function convertRule(rule: unknown, at: string, t: Tracker): Record<string, unkn
       return { name, provider, functionName: c('FunctionName') ?? '', ...(config.UserParameters !== undefined && { userParameters: c('UserParameters') }) };
     case 'Commands': {
       const commands = t.value(r, 'commands', at);
-      return { name, provider, commands: Array.isArray(commands) ? commands.map(String) : [] };
+      const inputs = t.value(r, 'inputArtifacts', at);
+      const inputArtifacts = Array.isArray(inputs) ? inputs.flatMap((x) => (isObj(x) && typeof x.name === 'string' ? [x.name] : [])) : [];
+      return { name, provider, commands: Array.isArray(commands) ? commands.map(String) : [], ...(inputArtifacts.length > 0 && { inputArtifacts }) };
     }
     default:
       t.issues.push({

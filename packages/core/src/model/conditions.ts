@@ -81,11 +81,16 @@ export const LambdaInvokeRuleSchema = z
   })
   .refine((r) => r.functionName !== undefined || r.command !== undefined, { error: 'expected a functionName, a command or both' });
 
-/** Shell commands run in one session; the rule passes when they all exit 0. */
+/**
+ * Shell commands run in one session; the rule passes when they all exit 0. They run in the first of
+ * `inputArtifacts` (RuleDeclaration's InputArtifacts; the others beside it, as a build's secondary
+ * sources), by default the artifacts the stage's actions take in that earlier stages made.
+ */
 export const CommandsRuleSchema = z.strictObject({
   name: ruleName,
   provider: z.literal(RuleProvider.Commands),
   commands: list(text('a shell command'), 'shell commands').min(1, { error: 'expected at least one command' }).max(50),
+  inputArtifacts: list(text('an artifact name'), 'artifact names').optional(),
 });
 
 const PROVIDERS = Object.values(RuleProvider);

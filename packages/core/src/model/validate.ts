@@ -295,6 +295,14 @@ function validateConditions(pipeline: Pipeline, positions: ActionPosition[], var
     for (const kind of ['beforeEntry', 'onSuccess', 'onFailure'] as const) {
       stage[kind]?.rules?.forEach((rule, r) => {
         const at = `stages[${s}].${kind}.rules[${r}]`;
+        if (rule.provider === 'Commands') {
+          rule.inputArtifacts?.forEach((name, i) => {
+            const producer = positions.find((p) => p.action.outputArtifacts.includes(name));
+            if (!producer) add(`${at}.inputArtifacts[${i}]`, `artifact "${name}" is not produced by any action`);
+            else if (!(producer.stageIndex < s || (kind !== 'beforeEntry' && producer.stageIndex === s)))
+              add(`${at}.inputArtifacts[${i}]`, `artifact "${name}" is produced by ${describe(producer)}, which has not run when this rule is checked`);
+          });
+        }
         for (const [field, value] of stringLeaves(rule)) {
           for (const ref of referencesIn(value)) {
             const problem = ruleReferenceProblem(

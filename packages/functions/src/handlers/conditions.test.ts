@@ -1,9 +1,9 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { BatchGetBuildsCommand, CodeBuildClient, ListBuildsForProjectCommand, StartBuildCommand, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, type GetObjectCommandOutput, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { type ConditionCheckPayload, commandsBuildspec, parsePipeline, type Rule, rollbackInput } from '@stepline/core';
+import { type ConditionCheckPayload, commandsBuildspec, conditionEvaluation, parsePipeline, type Rule, rollbackInput, ruleBuildToken } from '@stepline/core';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createConditionsHandler } from './conditions';
@@ -111,20 +111,30 @@ describe('a Commands rule on AWS', () => {
   const smoke: Rule = { name: 'Smoke', provider: 'Commands', commands: ['npm ci', 'npm run smoke'] };
   const build = (status: string, phases: object[] = []) => ({ builds: [{ id: 'p:1', buildStatus: status, phases } as never] });
 
-  it('starts a build of its own project with the commands as buildspec, and waits for it through the machine’s Wait loop', async () => {
+  it('starts a build of its own project with the commands as buildspec and its input artifacts as sources, and waits for it through the machine’s Wait loop', async () => {
+    codebuild.on(ListBuildsForProjectCommand).resolves({ ids: [] });
     codebuild.on(StartBuildCommand).resolves({ build: { id: 'p:1' } });
-    const first = await handler({ ...check([smoke]), variables: { ENV: 'prod' } } as never);
+    const payload = { ...check([{ ...smoke, inputArtifacts: ['Site', 'Extra-Docs'] }]), run: '2026-12-05T03:00:00.000Z' };
+    const first = await handler({ ...payload, variables: { ENV: 'prod' } });
     expect(first).toMatchObject({ status: 'WAIT', rule: 'Smoke', waitSeconds: 15, watch: { builds: { Smoke: 'p:1' } } });
+    const token = ruleBuildToken(payload, 'Smoke');
     expect(codebuild).toHaveReceivedCommandWith(StartBuildCommand, {
       projectName: 'stepline-team-web-Deploy-onSuccess-Smoke',
+      idempotencyToken: token,
+      sourceTypeOverride: 'S3',
+      sourceLocationOverride: 'stepline-team-artifacts/web/e-1/Site/',
+      secondarySourcesOverride: [{ type: 'S3', sourceIdentifier: 'Extra_Docs', location: 'stepline-team-artifacts/web/e-1/Extra-Docs/' }],
       buildspecOverride: commandsBuildspec({ commands: smoke.commands }),
       timeoutInMinutesOverride: 55,
       environmentVariablesOverride: [
         { name: 'ENV', value: 'prod', type: 'PLAINTEXT' },
         { name: 'STEPLINE_PIPELINE', value: 'web', type: 'PLAINTEXT' },
         { name: 'STEPLINE_EXECUTION_ID', value: 'e-1', type: 'PLAINTEXT' },
+        { name: 'STEPLINE_RULE_BUILD_TOKEN', value: token, type: 'PLAINTEXT' },
       ],
     });
+    // The token names the evaluation: another run of the execution, another build.
+    expect(ruleBuildToken({ ...payload, run: '2026-12-05T04:00:00.000Z' }, 'Smoke')).not.toBe(token);
 
     codebuild.on(BatchGetBuildsCommand).resolvesOnce(build('IN_PROGRESS')).resolvesOnce(build('SUCCEEDED'));
     const again = { ...check([smoke]), watch: first.watch };
@@ -157,13 +167,31 @@ describe('a Commands rule on AWS', () => {
 });
 
 describe('an overridden condition on AWS', () => {
-  it('passes without running its rules when the override record is in the bucket, naming who and when', async () => {
-    const override = { by: 'alice@example.com', at: '2026-12-05T01:00:00.000Z' };
-    s3.on(GetObjectCommand, { Bucket: 'stepline-team-artifacts', Key: '_stepline/condition-overrides/web/e-1/Deploy/onSuccess.json' }).resolves({
+  const override = { by: 'alice@example.com', at: '2026-12-05T01:00:00.000Z' };
+  const recorded = (Key: string) =>
+    s3.on(GetObjectCommand, { Bucket: 'stepline-team-artifacts', Key }).resolves({
       Body: { transformToString: async () => JSON.stringify(override) } as unknown as GetObjectCommandOutput['Body'],
     });
+
+  it('passes without running its rules when the override record is in the bucket, naming who and when', async () => {
+    recorded('_stepline/condition-overrides/web/e-1/Deploy/onSuccess.json');
     const result = await handler(check([alarmRule]));
     expect(result).toMatchObject({ status: 'PASS', reason: 'overridden by alice@example.com at 2026-12-05T01:00:00.000Z' });
     expect(cloudwatch).not.toHaveReceivedCommand(DescribeAlarmsCommand);
+  });
+
+  it('stops the Commands rule’s build it no longer waits for, and leaves one that has ended as it is', async () => {
+    const payload = { ...check([{ name: 'Smoke', provider: 'Commands', commands: ['npm run smoke'] }, alarmRule]), run: '2026-12-05T00:59:00.000Z' };
+    const waiting = { builds: { Smoke: 'p:7' } };
+    // The evaluation that waited is the one the CLI overrode (the check's answers carry it).
+    const evaluation = conditionEvaluation(payload);
+    recorded(`_stepline/condition-overrides/web/e-1/Deploy/onSuccess/${evaluation}.json`);
+    codebuild.on(StopBuildCommand).resolves({ build: { id: 'p:7', buildStatus: 'STOPPED' } });
+    expect(await handler({ ...payload, watch: waiting })).toMatchObject({ status: 'PASS', evaluation });
+    expect(codebuild).toHaveReceivedCommandWith(StopBuildCommand, { id: 'p:7' });
+
+    codebuild.on(StopBuildCommand).rejects(Object.assign(new Error('Build p:7 is not in progress'), { name: 'InvalidInputException' }));
+    expect(await handler({ ...payload, watch: waiting })).toMatchObject({ status: 'PASS' });
+    expect(codebuild).not.toHaveReceivedCommand(BatchGetBuildsCommand);
   });
 });

@@ -62,6 +62,9 @@ describe('manifest.json, a file entry at a time', () => {
     writeFileSync(join(dir, 'cut.json'), lines.split('\n').slice(0, 2).join('\n'));
     await expect(read(join(dir, 'cut.json'))).rejects.toThrow('line 2: the manifest ends before its list of files does');
     await expect(read(join(dir, 'none.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const swapped = `${JSON.stringify(header).slice(0, -1)},"files":[\n{"path":"b","sha256":"${sha(1)}","size":1},\n{"path":"a","sha256":"${sha(1)}","size":1}\n]}\n`;
+    writeFileSync(join(dir, 'unsorted.json'), swapped);
+    await expect(read(join(dir, 'unsorted.json'))).rejects.toThrow('line 3: entries are not sorted by path at a');
   });
 });
 

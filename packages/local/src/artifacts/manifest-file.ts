@@ -11,12 +11,15 @@
  *
  * A manifest in another layout (an older, indented one) is read whole instead.
  */
-import { createReadStream } from 'node:fs';
-import { link, open, readFile, rm } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type Manifest, type ManifestFile, ManifestFileSchema, ManifestSchema } from '@stepline/core';
 
 export type ManifestHeader = Omit<Manifest, 'files'>;
+
+/** What `link()` answers where the filesystem has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /** Text is handed to the file in pieces of about this many characters. */
 const PIECE = 1 << 20;
@@ -69,6 +72,12 @@ export async function writeManifest(
   await handle.close();
   try {
     await link(partial, path);
+  } catch (error) {
+    // A filesystem without hard links (FAT, some network mounts): a rename is as atomic, only not
+    // refused by an existing manifest, so that is checked first (an artifact has one writer).
+    if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    if (existsSync(path)) throw Object.assign(new Error(`EEXIST: file already exists, link '${partial}' -> '${path}'`), { code: 'EEXIST' });
+    await rename(partial, path);
   } finally {
     await rm(partial, { force: true });
   }
@@ -97,6 +106,8 @@ export async function* readManifest(path: string): AsyncGenerator<ManifestFile, 
   let header: ManifestHeader | undefined;
   let number = 0;
   let closed = false;
+  /** Entries must be sorted (a consumer merges them with the files present), which is checked as they come. */
+  let last: string | undefined;
   try {
     for await (const line of lines) {
       number++;
@@ -113,7 +124,10 @@ export async function* readManifest(path: string): AsyncGenerator<ManifestFile, 
         closed = true;
         continue;
       }
-      yield parseLine(line.endsWith(',') ? line.slice(0, -1) : line, number, (v) => ManifestFileSchema.parse(v));
+      const file = parseLine(line.endsWith(',') ? line.slice(0, -1) : line, number, (v) => ManifestFileSchema.parse(v));
+      if (last !== undefined && !(last < file.path)) throw new ManifestUnreadableError(number, `entries are not sorted by path at ${file.path}`);
+      last = file.path;
+      yield file;
     }
   } finally {
     lines.close();
@@ -135,6 +149,7 @@ function parseLine<T>(text: string, line: number, check: (value: unknown) => T):
 /** A manifest in another layout: parsed whole. */
 async function* readWhole(path: string): AsyncGenerator<ManifestFile, ManifestHeader> {
   const { files, ...header } = parseLine(await readFile(path, 'utf8'), 1, (v) => ManifestSchema.parse(v));
-  yield* files;
+  // Sorted here: older writers did not always sort (a batch's combined artifact, in the order its builds ended).
+  yield* files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return header;
 }

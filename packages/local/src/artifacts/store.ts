@@ -62,6 +62,7 @@ export class LocalArtifactStore {
     }
     const dir = this.dir(pipeline, executionId, artifact);
     await rm(dir, { recursive: true, force: true });
+    await rm(this.partialManifest(pipeline, executionId, artifact), { force: true });
     await mkdir(dir, { recursive: true });
     return dir;
   }
@@ -128,8 +129,17 @@ export class LocalArtifactStore {
    */
   async holds(pipeline: string, executionId: string, artifact: string, path: string): Promise<boolean> {
     if (path === MANIFEST_FILE || posix.isAbsolute(path) || posix.normalize(path) !== path || path.split('/').includes('..')) return false;
-    const found = await lstat(join(this.dir(pipeline, executionId, artifact), path)).catch(() => undefined);
-    return found !== undefined && (found.isFile() || found.isSymbolicLink());
+    // Each directory on the way must be one, not a link to one: the artifact lists no file through a link.
+    let at = this.dir(pipeline, executionId, artifact);
+    const parts = path.split('/');
+    for (const [i, part] of parts.entries()) {
+      at = join(at, part);
+      const found = await lstat(at).catch(() => undefined);
+      if (!found) return false;
+      if (i === parts.length - 1) return found.isFile() || found.isSymbolicLink();
+      if (!found.isDirectory()) return false;
+    }
+    return false;
   }
 
   /** The artifact's directory, once its manifest exists. */

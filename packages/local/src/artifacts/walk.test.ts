@@ -10,8 +10,26 @@ describe('walking a tree in manifest order', () => {
 
   it('finds every file and link, in the order of their sorted whole paths, without listing them all first', async () => {
     // Names around '/' in code unit order: '-' and '.' sort before it, '0' and 'A' after.
-    for (const dir of ['a', 'a/b', 'a-b', 'a.b', 'a0', 'A', 'é', 'z/y/x', 'empty']) mkdirSync(join(root, dir), { recursive: true });
-    for (const file of ['a/b/c', 'a/b.txt', 'a/b-c', 'a-b/1', 'a.b/2', 'a0/3', 'A/4', 'é/5', 'z/y/x/6', 'a-', 'a.', '.hidden', 'manifest.json'])
+    // Beyond U+FFFF (surrogates, 0xD83D…) sorts before U+E000 and U+FF04 in code units, after them in code points.
+    for (const dir of ['a', 'a/b', 'a-b', 'a.b', 'a0', 'A', 'é', 'z/y/x', 'empty', '\u{1F600}', '\uE000']) mkdirSync(join(root, dir), { recursive: true });
+    for (const file of [
+      'a/b/c',
+      'a/b.txt',
+      'a/b-c',
+      'a-b/1',
+      'a.b/2',
+      'a0/3',
+      'A/4',
+      'é/5',
+      'z/y/x/6',
+      'a-',
+      'a.',
+      '.hidden',
+      'manifest.json',
+      '\u{1F600}/7',
+      '\uE000/8',
+      '\uFF04',
+    ])
       writeFileSync(join(root, file), file);
     symlinkSync('a', join(root, 'link-to-dir'));
     symlinkSync('nowhere', join(root, 'dangling'));
@@ -25,6 +43,7 @@ describe('walking a tree in manifest order', () => {
 
     expect(walked).toStrictEqual(everything);
     expect(walked.slice(0, 8)).toStrictEqual(['.hidden', 'A/4', 'a-', 'a-b/1', 'a.', 'a.b/2', 'a/b-c', 'a/b.txt']);
+    expect(walked.slice(-3)).toStrictEqual(['\u{1F600}/7', '\uE000/8', '\uFF04']);
     const skipped: string[] = [];
     for await (const path of walkSorted(root, { skip: (p) => p === 'manifest.json', skipDir: (p) => p === 'z/' })) skipped.push(path);
     expect(skipped).toStrictEqual(everything.filter((p) => p !== 'manifest.json' && !p.startsWith('z/')));

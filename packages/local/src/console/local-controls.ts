@@ -74,19 +74,20 @@ export function overrideStageCondition(
   const execution = store.getExecution(request.executionId);
   if (!execution) throw new ControlRefusedError(`no execution ${request.executionId} on this machine (see stepline list-executions)`, 404);
   // Core's refusals, with the status the console answers them with.
-  const kind = (() => {
+  const waiting = (() => {
     try {
-      const kind = overridableCondition(request.conditionType);
-      checkOverridable(executedMachine(execution, current).pipeline, localPipelineState(store, current, execution.id), request.stage, kind);
-      return kind;
+      const condition = overridableCondition(request.conditionType);
+      const pipeline = executedMachine(execution, current).pipeline;
+      const evaluation = checkOverridable(pipeline, localPipelineState(store, current, execution.id), request.stage, condition);
+      return { executionId: execution.id, stage: request.stage, condition, evaluation };
     } catch (error) {
       if (error instanceof SteplineError && error.name === ErrorName.ControlRefused) throw new ControlRefusedError(error.message);
       throw error;
     }
   })();
   const override = { by: request.by, at: request.at };
-  if (!store.overrideCondition(execution.id, request.stage, kind, override)) {
-    const earlier = store.conditionOverride(execution.id, request.stage, kind);
+  if (!store.overrideCondition(waiting, override)) {
+    const earlier = store.conditionOverride(waiting);
     throw new ControlRefusedError(`the condition was already overridden by ${earlier?.by} at ${earlier?.at}`);
   }
   return override;

@@ -100,14 +100,22 @@ export async function* exportTree(repo: string, commitId: string, dest: string):
   untar.stderr.on('data', (d: Buffer) => {
     errors.tar += d.toString();
   });
+  // Stopped early (the consumer is done or failed), tar's end of the pipe closes under git's writes.
+  untar.stdin.on('error', (error) => {
+    errors.tar ||= error.message;
+  });
+  /** A child's end, never a rejection: the one that could not start, or its exit code. */
   const exit = (child: ReturnType<typeof spawn>) =>
-    new Promise<number>((resolve, reject) => child.once('error', reject).once('close', (code) => resolve(code ?? 1)));
+    new Promise<{ code: number; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: 1, error }));
+      child.once('close', (code) => resolve({ code: code ?? 1 }));
+    });
   let ended = false;
-  const exited = Promise.all([exit(archive), exit(untar)]).finally(() => {
+  const exited = Promise.all([exit(archive), exit(untar)]).then((codes) => {
     ended = true;
     wake?.();
+    return codes;
   });
-  exited.catch(() => undefined);
   try {
     for (;;) {
       const files = passed;
@@ -117,16 +125,17 @@ export async function* exportTree(repo: string, commitId: string, dest: string):
       if (passed.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }
-    const [gitCode, tarCode] = await exited.catch((error: unknown) => {
-      throw new SourceError(`exporting ${commitId}: ${(error as Error).message}`, { cause: error });
-    });
-    if (gitCode !== 0) throw new SourceError(`git archive ${commitId}: ${errors.git.trim().split('\n')[0] ?? `exit ${gitCode}`}`);
-    if (tarCode !== 0) throw new SourceError(`unpacking the source: ${errors.tar.trim().split('\n')[0] ?? `exit ${tarCode}`}`);
+    const [git, tar] = await exited;
+    const failed = git.error ?? tar.error;
+    if (failed) throw new SourceError(`exporting ${commitId}: ${failed.message}`, { cause: failed });
+    if (git.code !== 0) throw new SourceError(`git archive ${commitId}: ${errors.git.trim().split('\n')[0] ?? `exit ${git.code}`}`);
+    if (tar.code !== 0) throw new SourceError(`unpacking the source: ${errors.tar.trim().split('\n')[0] ?? `exit ${tar.code}`}`);
   } finally {
     if (!ended) {
+      archive.stdout.unpipe(untar.stdin);
       archive.kill();
       untar.kill();
-      await exited.catch(() => undefined);
+      await exited;
     }
   }
 }
