@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appspecWithEveryHook, firstDeploymentJournal, revisionFiles, rolledBackJournal } from './helpers/appspec-revision';
+import { processesWithEnvironment } from './helpers/processes';
 import { createProject, type Project, pipelineYaml, runCli } from './helpers/project';
 
 let project: Project | undefined;
@@ -59,6 +60,18 @@ describe('codedeploy on one machine', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('ApplicationStart: scripts/hook.sh timed out after 2 s; rolled back to d-');
     expect(readFileSync(join(project.dir, 'host', 'var/www/app/index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
+  }, 120_000);
+
+  it('keeps a daemon that ApplicationStart started running for the later hooks, as the agent does, and ends it with the runner', async () => {
+    project = createProject({ 'stepline.yml': PIPELINE, ...revisionFiles('v1', 'healthy', { 'scripts/daemon': '' }) });
+    const mark = `daemon-${Date.now()}`;
+    const run = await runCli(['run'], { cwd: project.dir, timeoutMs: 60_000, env: { STEPLINE_DAEMON_TEST: mark } });
+    expect(run.stdout).toMatch(/✔ Deploy · Web succeeded in/);
+    expect(run.code).toBe(0);
+    // Nothing outlives the runner: the daemon (which called setsid) ended with `stepline run`.
+    const deadline = Date.now() + 10_000;
+    while (processesWithEnvironment('STEPLINE_DAEMON_TEST', mark).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(processesWithEnvironment('STEPLINE_DAEMON_TEST', mark)).toStrictEqual([]);
   }, 120_000);
 
   it('refuses a bad appspec with the path of what is wrong', async () => {

@@ -1,7 +1,8 @@
 /**
  * Revisions for the in-place deployment tests: an appspec with a script on every lifecycle event; each
  * hook notes its event and the revision's VERSION in `$STEPLINE_ROOT/journal`, ApplicationStart
- * sleeps when the revision holds `scripts/slow`, ValidateService fails unless app/health says healthy.
+ * sleeps when the revision holds `scripts/slow` and starts a daemon when it holds `scripts/daemon`,
+ * ValidateService fails unless app/health says healthy (and the daemon beats).
  */
 export const LIFECYCLE_EVENTS = [
   'BeforeBlockTraffic',
@@ -39,8 +40,19 @@ set -e
 version=$(cat "$(dirname "$0")/../VERSION")
 echo "$LIFECYCLE_EVENT $version" >> "$STEPLINE_ROOT/journal"
 case "$LIFECYCLE_EVENT" in
-  ApplicationStart) [ -f "$(dirname "$0")/slow" ] && sleep 30; true ;;
-  ValidateService) grep -q healthy "$STEPLINE_ROOT/var/www/app/health" || { echo "health check failed" >&2; exit 3; } ;;
+  ApplicationStart)
+    [ -f "$(dirname "$0")/slow" ] && sleep 30
+    # The application as a daemon that lets go of the script's output, as the agent asks of one.
+    if [ -f "$(dirname "$0")/daemon" ]; then
+      setsid sh -c 'while :; do touch "$STEPLINE_ROOT/daemon.beat"; sleep 0.1; done' > /dev/null 2>&1 < /dev/null &
+    fi
+    true ;;
+  ValidateService)
+    grep -q healthy "$STEPLINE_ROOT/var/www/app/health" || { echo "health check failed" >&2; exit 3; }
+    if [ -f "$(dirname "$0")/daemon" ]; then
+      rm -f "$STEPLINE_ROOT/daemon.beat"; sleep 1
+      [ -f "$STEPLINE_ROOT/daemon.beat" ] || { echo "the daemon ApplicationStart started is not running" >&2; exit 4; }
+    fi ;;
 esac
 `;
 

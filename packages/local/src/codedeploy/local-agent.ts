@@ -179,6 +179,8 @@ async function runScript(
     log,
     signal: o.signal,
     timeoutSeconds: script.timeout,
+    // A script may start the application as a daemon (`nohup … &` in ApplicationStart): it runs on.
+    background: 'keep',
     ...(o.output && { output: o.output }),
   });
   if (o.signal.aborted) throw new SteplineError(ErrorName.Stopped, `${event} was stopped`);

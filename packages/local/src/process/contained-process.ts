@@ -10,7 +10,7 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Containment, PidNamespace, spawnOwned } from './pid-namespace';
-import { releaseProcessGroup, terminateGroup } from './process-groups';
+import { groupAlive, releaseProcessGroup, terminateGroup } from './process-groups';
 
 /** How long what a finished command left running in its process group gets between SIGTERM and SIGKILL. */
 const LEFT_RUNNING_GRACE_MS = 2_000;
@@ -45,6 +45,17 @@ export class ContainedProcess {
     // Once released, the group's number may belong to someone else's group.
     else if (this.child.pid !== undefined && !this.released) await terminateGroup(this.child.pid, graceMs);
     // The grace is spent: what is left is killed.
+    await this.end(0);
+  }
+
+  /**
+   * After the command exited, when what it left running is to keep running (a CodeDeploy script's
+   * daemon): its namespace (or group) is ended only when nothing runs in it any more, else left to end
+   * with the runner (the kernel kills the namespace, the watchdog the group), `kill -9` included.
+   */
+  async leave(): Promise<void> {
+    const group = this.child.pid;
+    if (this.namespace ? this.namespace.busy() : group !== undefined && groupAlive(group)) return;
     await this.end(0);
   }
 

@@ -14,6 +14,12 @@ export interface RunLoggedOptions {
   output?: (text: string) => void;
   /** Ends the command, and all it started, after this long. */
   timeoutSeconds?: number;
+  /**
+   * What the command leaves running once it exits: `end` it (the default), or `keep` it running until the
+   * runner ends, as the CodeDeploy agent lets a script start a daemon (which must then let go of the
+   * script's output, or the script is waited for until its timeout, as by the agent).
+   */
+  background?: 'end' | 'keep';
 }
 
 export interface RunLoggedResult {
@@ -62,15 +68,16 @@ export async function runLogged(file: string, args: readonly string[], options: 
         options.output?.(d.toString());
       });
     }
+    const keep = options.background === 'keep';
     // What it left in the background may hold its pipes open: ending it lets them close.
-    child.once('exit', () => void command.end());
+    if (!keep) child.once('exit', () => void command.end());
     child.once('error', (error) => {
       done();
       void command.end().then(() => reject(error));
     });
     child.once('close', (code, signal) => {
       done();
-      void command.end().then(() => resolve({ exitCode: code ?? (signal ? 128 : 1), timedOut, tail: tail.lines() }));
+      void (keep ? command.leave() : command.end()).then(() => resolve({ exitCode: code ?? (signal ? 128 : 1), timedOut, tail: tail.lines() }));
     });
   });
 }
