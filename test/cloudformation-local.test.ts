@@ -100,7 +100,10 @@ describe.skipIf(skip)('cloudformation on one machine, deploying with the user’
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Stack: deploying stack web to your AWS account in us-east-1 with access key …USER at ${moto.endpoint}`);
     expect(run.stdout).toMatch(/✔ Deploy · Stack succeeded in/);
-    const log = readFileSync(join(project.dir, '.stepline', 'logs', run.stdout.match(/execution (\S+)/)?.[1] ?? '', 'Use.Read.log'), 'utf8');
+    const logged = readFileSync(join(project.dir, '.stepline', 'logs', run.stdout.match(/execution (\S+)/)?.[1] ?? '', 'Use.Read.log'), 'utf8');
+    // The log's first line says how the command's processes were kept together; its output follows.
+    expect(logged).toMatch(/^Command processes run in /);
+    const log = logged.slice(logged.indexOf('\n') + 1);
     expect(JSON.parse(log.slice(0, log.indexOf('queue=')))).toStrictEqual({ QueueName: 'web-prod', Image: 'registry/web:42' });
     expect(log).toContain('queue=web-prod');
     // The overrides win over the configuration's Parameters; its Tags go on the stack.
