@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { freePort, pidNamespaceSupport } from '@stepline/local';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processesWithEnvironment, processState } from '../helpers/processes';
-import { CLI, createProject, gitEnv, type Project, runCli } from '../helpers/project';
+import { CLI, createProject, gitEnv, type Project, pipelineYaml, runCli } from '../helpers/project';
 
 let project: Project | undefined;
 let pids: string | undefined;
@@ -205,14 +205,7 @@ describe('kill -9 of a runner in the middle of a build', () => {
   it('stepline run killed while it seals a build output: no manifest, whole or half, until the retry writes a whole one', async () => {
     // A build that writes 10,000 files as its output: sealing them takes long enough to be caught at it.
     project = createProject({
-      'stepline.yml': `
-name: sealing
-stages:
-  - name: Source
-    actions: [{ name: Checkout, kind: source, repository: acme/x, outputArtifacts: [Src] }]
-  - name: Build
-    actions: [{ name: Many, kind: build, inputArtifacts: [Src], outputArtifacts: [Out] }]
-`,
+      'stepline.yml': pipelineYaml('sealing', '  - name: Build\n    actions: [{ name: Many, kind: build, inputArtifacts: [Src], outputArtifacts: [Out] }]\n'),
       'buildspec.yml': `version: 0.2
 phases:
   build:
