@@ -41,10 +41,17 @@ export class CodeBuildApiStandIn {
     stub.on(StartBuildCommand).callsFake((input: StartBuildCommandInput) => ({ build: this.startBuild(input) }));
     stub
       .on(BatchGetBuildsCommand)
-      .callsFake(({ ids }: { ids: string[] }) => ({ builds: this.started.filter((s) => ids.includes(s.build.id ?? '')).map((s) => s.build) }));
+      .callsFake(({ ids }: { ids: string[] }) => {
+        if (ids.length > 100) throw new CodeBuildError('InvalidInputException', 'at most 100 build ids a call');
+        return { builds: this.started.filter((s) => ids.includes(s.build.id ?? '')).map((s) => s.build) };
+      });
+    // As documented: newest first unless told otherwise, 100 a page, and a sort order refused past 100 builds.
     stub.on(ListBuildsForProjectCommand).callsFake(({ projectName, sortOrder }: { projectName: string; sortOrder?: string }) => {
       const ids = this.started.filter((s) => s.build.projectName === projectName).map((s) => s.build.id ?? '');
-      return { ids: sortOrder === 'ASCENDING' ? ids : ids.reverse() };
+      if (sortOrder !== undefined && ids.length > 100)
+        throw new CodeBuildError('InvalidInputException', 'setting the sort order is not allowed for a project with more than 100 builds');
+      const ordered = sortOrder === 'ASCENDING' ? ids : ids.reverse();
+      return { ids: ordered.slice(0, 100), ...(ordered.length > 100 && { nextToken: 'page-2' }) };
     });
     stub.on(StopBuildCommand).callsFake(({ id }: { id: string }) => {
       const started = this.started.find((s) => s.build.id === id);
@@ -67,7 +74,7 @@ export class CodeBuildApiStandIn {
     if (idempotencyToken !== undefined) {
       const earlier = this.started.find((s) => s.token?.value === idempotencyToken && this.now() - s.token.at < TOKEN_MINUTES * 60_000);
       if (earlier?.token && earlier.token.parameters !== parameters)
-        throw new CodeBuildError('IdempotentParameterMismatchException', 'the idempotency token was used with other parameters');
+        throw new CodeBuildError('InvalidInputException', 'the idempotency token was used with other parameters');
       if (earlier) return earlier.build;
     }
     const projectName = input.projectName ?? '';

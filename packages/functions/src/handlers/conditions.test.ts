@@ -146,6 +146,25 @@ describe('a Commands rule on AWS', () => {
     expect(codebuild).toHaveReceivedCommandTimes(StartBuildCommand, 1);
   });
 
+  it('finds the build a retried check started in a project of more than 100 builds, where a sort order is an error', async () => {
+    const payload = { ...check([smoke]), run: '2026-12-05T03:00:00.000Z' };
+    const token = ruleBuildToken(payload, 'Smoke');
+    // As documented: newest first by default; `sortOrder` refused past 100 builds; 100 ids a page.
+    codebuild.on(ListBuildsForProjectCommand).callsFake((input: { sortOrder?: string }) => {
+      if (input.sortOrder !== undefined) throw Object.assign(new Error('sort order not allowed past 100 builds'), { name: 'InvalidInputException' });
+      return { ids: Array.from({ length: 100 }, (_, i) => `p:${150 - i}`), nextToken: 'next' };
+    });
+    codebuild.on(BatchGetBuildsCommand).callsFake(({ ids }: { ids: string[] }) => ({
+      builds: ids.map((id) => ({
+        id,
+        buildStatus: 'IN_PROGRESS',
+        environment: { environmentVariables: id === 'p:149' ? [{ name: 'STEPLINE_RULE_BUILD_TOKEN', value: token }] : [] },
+      })),
+    }));
+    expect(await handler(payload)).toMatchObject({ status: 'WAIT', watch: { builds: { Smoke: 'p:149' } } });
+    expect(codebuild).toHaveReceivedCommandTimes(StartBuildCommand, 0);
+  });
+
   it('fails naming the phase and the command CodeBuild says failed', async () => {
     codebuild.on(BatchGetBuildsCommand).resolves(
       build('FAILED', [

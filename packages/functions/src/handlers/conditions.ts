@@ -199,9 +199,13 @@ async function startRuleBuild(
 const ruleProject = (deps: Pick<ConditionsDependencies, 'projectPrefix'>, check: ConditionCheckPayload, rule: string) =>
   ruleProjectName(deps.projectPrefix(), check.pipeline, check.stage, check.condition, rule);
 
-/** The build of `projectName` that carries `token`, among its latest 100 (newest first). */
+/**
+ * The build of `projectName` that carries `token`, among its latest 100. Newest first is
+ * ListBuildsForProject's default order; asking for it with `sortOrder` is an error once a project has
+ * more than 100 builds, as a rule's project soon has.
+ */
 async function findRuleBuild(codebuild: CodeBuildClient, projectName: string, token: string): Promise<Build | undefined> {
-  const { ids } = await codebuild.send(new ListBuildsForProjectCommand({ projectName, sortOrder: 'DESCENDING' }));
+  const { ids } = await codebuild.send(new ListBuildsForProjectCommand({ projectName }));
   if (!ids || ids.length === 0) return undefined;
   const { builds } = await codebuild.send(new BatchGetBuildsCommand({ ids }));
   return builds?.find((b) => b.environment?.environmentVariables?.some((v) => v.name === RULE_BUILD_TOKEN_VARIABLE && v.value === token));
