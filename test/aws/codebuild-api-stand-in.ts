@@ -39,12 +39,10 @@ export class CodeBuildApiStandIn {
 
   bind(stub: AwsClientStub<CodeBuildClient>): void {
     stub.on(StartBuildCommand).callsFake((input: StartBuildCommandInput) => ({ build: this.startBuild(input) }));
-    stub
-      .on(BatchGetBuildsCommand)
-      .callsFake(({ ids }: { ids: string[] }) => {
-        if (ids.length > 100) throw new CodeBuildError('InvalidInputException', 'at most 100 build ids a call');
-        return { builds: this.started.filter((s) => ids.includes(s.build.id ?? '')).map((s) => s.build) };
-      });
+    stub.on(BatchGetBuildsCommand).callsFake(({ ids }: { ids: string[] }) => {
+      if (ids.length > 100) throw new CodeBuildError('InvalidInputException', 'at most 100 build ids a call');
+      return { builds: this.started.filter((s) => ids.includes(s.build.id ?? '')).map((s) => s.build) };
+    });
     // As documented: newest first unless told otherwise, 100 a page, and a sort order refused past 100 builds.
     stub.on(ListBuildsForProjectCommand).callsFake(({ projectName, sortOrder }: { projectName: string; sortOrder?: string }) => {
       const ids = this.started.filter((s) => s.build.projectName === projectName).map((s) => s.build.id ?? '');

@@ -41,6 +41,9 @@ export class ContainedProcess {
    * to what is left after `graceMs`, then {@link end}.
    */
   async stop(graceMs: number): Promise<void> {
+    // Ended already (an app version that exited by itself): nothing of it is left to stop, and its
+    // namespace's id or group's number may be someone else's by now.
+    if (this.ended) return this.ended;
     if (this.namespace) await terminateNamespace(this.namespace, graceMs);
     // Once released, the group's number may belong to someone else's group.
     else if (this.child.pid !== undefined && !this.released) await terminateGroup(this.child.pid, graceMs);
@@ -55,7 +58,15 @@ export class ContainedProcess {
    */
   async leave(): Promise<void> {
     const group = this.child.pid;
-    if (this.namespace ? this.namespace.busy() : group !== undefined && groupAlive(group)) return;
+    if (this.namespace?.busy()) {
+      // nsenter's group is empty once it is reaped, and its number free for another's: the namespace's
+      // holder (a group of its own, killed with the runner) is what keeps the daemon bounded.
+      if (group !== undefined) releaseProcessGroup(group);
+      this.released = true;
+      return;
+    }
+    // Without a namespace the daemon is in the script's group: the watchdog ends it with the runner.
+    if (!this.namespace && group !== undefined && groupAlive(group)) return;
     await this.end(0);
   }
 

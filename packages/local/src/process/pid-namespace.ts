@@ -71,6 +71,8 @@ function probe(): Containment {
 
 /** One build's (or command's) PID namespace: commands run in it with {@link wrap}; {@link end} kills all that is in it. */
 export class PidNamespace {
+  private ended = false;
+
   private constructor(
     private readonly holder: ChildProcess,
     private readonly initPid: number,
@@ -112,7 +114,13 @@ export class PidNamespace {
     // Neither the namespace nor its pipe may keep this process alive.
     holder.stdout?.destroy();
     holder.unref();
-    return { namespace: new PidNamespace(holder, initPid, found.userNamespace, found.tools.nsenter, namespaceOf(initPid) ?? ''), containment: found };
+    const id = namespaceOf(initPid);
+    if (id === undefined) {
+      // Without its id its processes cannot be told apart from others': no graceful stop, no daemon kept.
+      killHolder(holder);
+      return { namespace: undefined, containment: { kind: 'process-group', reason: `the PID namespace's id could not be read (/proc/${initPid}/ns/pid)` } };
+    }
+    return { namespace: new PidNamespace(holder, initPid, found.userNamespace, found.tools.nsenter, id), containment: found };
   }
 
   /** The command that runs `file` with `args` inside the namespace. */
@@ -143,6 +151,8 @@ export class PidNamespace {
   }
 
   private members(): number[] {
+    // Once ended, its id may be a new namespace's: the kernel reuses the numbers of freed namespaces.
+    if (this.ended) return [];
     const found: number[] = [];
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
@@ -157,6 +167,7 @@ export class PidNamespace {
    * exit waits for theirs, so once it is gone (or a zombie) nothing of the build runs.
    */
   async end(): Promise<void> {
+    this.ended = true;
     killHolder(this.holder);
     const deadline = Date.now() + END_WAIT_MS;
     while (running(this.initPid) && Date.now() < deadline) await delay(10);
