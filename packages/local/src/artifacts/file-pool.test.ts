@@ -3,12 +3,18 @@ import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FileJobError, FilePool } from './file-pool';
+import { type CopyJob, type FileDigest, FileJobError, FilePool, type SymlinkMode } from './file-pool';
 
 const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 describe('the file pool', () => {
   const pool = new FilePool(2);
+  /** Each copy's digest, in the order given. */
+  const copy = async (jobs: CopyJob[], symlinks: SymlinkMode) => {
+    const digests: FileDigest[] = [];
+    for await (const [, digest] of pool.copyStream(jobs, (job) => job, symlinks)) digests.push(digest);
+    return digests;
+  };
   const dirs: string[] = [];
   const fresh = () => {
     const dir = mkdtempSync(join(tmpdir(), 'stepline-pool-'));
@@ -32,7 +38,7 @@ describe('the file pool', () => {
     for (let i = 0; i < 150; i++) writeFileSync(join(from, `f${i}`), `file ${i}`);
 
     // Act
-    const digests = await pool.copy(
+    const digests = await copy(
       names.map((n) => ({ from: join(from, n), to: join(to, 'deep', 'er', n) })),
       'keep',
     );
@@ -51,7 +57,7 @@ describe('the file pool', () => {
     writeFileSync(join(from, 'input.txt'), 'stored\n');
 
     // Act: a build edits its copy of an input in place.
-    await pool.copy([{ from: join(from, 'input.txt'), to: join(to, 'input.txt') }], 'keep');
+    await copy([{ from: join(from, 'input.txt'), to: join(to, 'input.txt') }], 'keep');
     writeFileSync(join(to, 'input.txt'), 'edited by the build\n', { flag: 'r+' });
 
     // Assess
@@ -68,11 +74,11 @@ describe('the file pool', () => {
     symlinkSync('missing', join(from, 'dangling'));
 
     // Act
-    const kept = await pool.copy(
+    const kept = await copy(
       ['link', 'dangling'].map((n) => ({ from: join(from, n), to: join(to, 'kept', n) })),
       'keep',
     );
-    const followed = await pool.copy([{ from: join(from, 'link'), to: join(to, 'followed') }], 'follow');
+    const followed = await copy([{ from: join(from, 'link'), to: join(to, 'followed') }], 'follow');
 
     // Assess
     expect(readlinkSync(join(to, 'kept', 'link'))).toBe('target.txt');

@@ -45,11 +45,8 @@ interface BatchResult {
 
 const DIGEST_BYTES = 32;
 
-/**
- * The digests of many files, in two flat arrays (32 bytes and one number a file) rather than an
- * object and a 64-character hex string each: for 200,000 files, 8 MB instead of about 30.
- */
-export class DigestTable {
+/** A streamed batch's digests as the workers answer them: 32 bytes and one number a file, read as hex when yielded. */
+class DigestTable {
   private readonly bytes: Buffer;
   private readonly sizes: Float64Array;
 
@@ -248,42 +245,25 @@ export class FilePool {
   /** @param size workers to run, @default the number of cores */
   constructor(readonly size = availableParallelism()) {}
 
-  /** Hashes files, each by its content (or, with `keep`, a symbolic link by its target). */
+  /** Hashes a few files, each by its content (or, with `keep`, a symbolic link by its target), in the order given. */
   async hash(paths: readonly string[], symlinks: SymlinkMode = 'keep'): Promise<FileDigest[]> {
-    return listed(await this.hashEach(paths.length, (i) => paths[i] ?? '', symlinks));
-  }
-
-  /** {@link hash} of `count` files named by `path(i)`, asked for a batch at a time; the digests in a table. */
-  async hashEach(count: number, path: (i: number) => string, symlinks: SymlinkMode = 'keep'): Promise<DigestTable> {
-    return this.settle(count, (i) => ({ op: 'hash', path: path(i), symlinks }), path);
+    const digests: FileDigest[] = [];
+    for await (const [, digest] of this.hashStream(paths, (path) => path, symlinks)) digests.push(digest);
+    return digests;
   }
 
   /**
-   * Copies files (making the directories they need; a destination must not exist yet) and hashes them
-   * as they are copied. Resolves with each copy's digest, in the order given.
-   */
-  async copy(jobs: readonly CopyJob[], symlinks: SymlinkMode): Promise<FileDigest[]> {
-    return listed(await this.copyEach(jobs.length, (i) => jobs[i] as CopyJob, symlinks));
-  }
-
-  /** {@link copy} of `count` files described by `job(i)`, asked for a batch at a time; the digests in a table. */
-  async copyEach(count: number, job: (i: number) => CopyJob, symlinks: SymlinkMode): Promise<DigestTable> {
-    return this.settle(
-      count,
-      (i) => copyJob(job(i), symlinks),
-      (i) => job(i).from,
-    );
-  }
-
-  /**
-   * {@link hashEach} of files as `items` yield them: yields each item with its digest, in the order
-   * given, holding a few batches at a time, so that memory does not grow with the number of files.
+   * Hashes files as `items` yield them: yields each item with its digest, in the order given, holding a
+   * few batches at a time, so that memory does not grow with the number of files.
    */
   hashStream<T>(items: AsyncIterable<T> | Iterable<T>, path: (item: T) => string, symlinks: SymlinkMode = 'keep'): AsyncGenerator<[T, FileDigest]> {
     return this.streamed(items, (item) => ({ op: 'hash', path: path(item), symlinks }), path);
   }
 
-  /** {@link copyEach} of files as `items` yield them, each yielded with its copy's digest in the order given. */
+  /**
+   * Copies files as `items` yield them (making the directories they need; a destination must not exist
+   * yet), hashing them as they are copied: yields each item with its copy's digest, in the order given.
+   */
   copyStream<T>(items: AsyncIterable<T> | Iterable<T>, job: (item: T) => CopyJob, symlinks: SymlinkMode): AsyncGenerator<[T, FileDigest]> {
     return this.streamed(
       items,
@@ -326,13 +306,6 @@ export class FilePool {
     } finally {
       await Promise.allSettled(window.map((w) => w.done));
     }
-  }
-
-  private async settle(count: number, job: (i: number) => Job, pathOf: (i: number) => string): Promise<DigestTable> {
-    const pending = await this.run(count, job);
-    const { failure } = pending;
-    if (failure) throw new FileJobError(pathOf(failure.index), failure.code, failure.message);
-    return pending.results;
   }
 
   private run(count: number, job: (i: number) => Job): Promise<Pending> {
@@ -446,11 +419,6 @@ async function* answered<T>(entry: Streamed<T> | undefined): AsyncGenerator<[T, 
 }
 
 const copyJob = ({ from, to, link }: CopyJob, symlinks: SymlinkMode): Job => ({ op: 'copy', from, to, link: link ?? false, symlinks });
-
-/** A table's digests as a list of objects (for a few files). */
-function listed(table: DigestTable): FileDigest[] {
-  return Array.from({ length: table.count }, (_, i) => table.digest(i));
-}
 
 let shared: FilePool | undefined;
 

@@ -37,8 +37,8 @@ export async function listFiles(dir: string): Promise<string[]> {
  * Hashes the files under a directory in the file pool as they are found, sorted by path (a symbolic
  * link by the path it holds, so a link to nothing, or outside, is an artifact file like any other).
  */
-async function* hashTree(dir: string, skip?: (path: string) => boolean): AsyncGenerator<ArtifactFile> {
-  for await (const [path, digest] of filePool().hashStream(walkSorted(dir, { skip }), (p) => join(dir, p), 'keep')) yield { path, ...digest };
+function hashTree(dir: string, skip?: (path: string) => boolean): AsyncGenerator<ArtifactFile> {
+  return digested(filePool().hashStream(walkSorted(dir, { skip }), (p) => join(dir, p), 'keep'));
 }
 
 /** Only the manifest itself, at the artifact's top, is not one of its files. */
