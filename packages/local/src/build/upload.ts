@@ -68,7 +68,7 @@ export async function uploadArtifacts(ctx: UploadContext): Promise<UploadOutcome
       ctx.sourceDir,
       destination,
       ctx.skipDirs,
-      ...(destination !== undefined && onArtifact ? [(copied: AsyncIterable<ArtifactFile>) => onArtifact(destination, copied)] : []),
+      destination !== undefined && onArtifact ? (copied) => onArtifact(destination, copied) : undefined,
     );
     for (const path of assembled.collisions) log.line(`Warning: discard-paths gives two files the name ${path}; the last one is kept`);
     log.line(`Found ${assembled.files} file(s) for ${label}${section.destination ? `, copied to ${section.destination}` : ''}`);
