@@ -163,17 +163,17 @@ export function buildHandler(ctx: ExecutionContext, action: CodeBuildRun, stage:
     const { work, logFile } = await actionDirs(ctx, stage, action.name);
     const [first, ...more] = action.outputArtifacts;
     const outputs: { primary?: string; secondary?: Record<string, string> } = {};
-    if (first) outputs.primary = await ctx.artifacts.prepare(pipeline, ctx.executionId, first);
-    if (more.length > 0) {
-      outputs.secondary = {};
-      for (const name of more) outputs.secondary[codeBuildIdentifier(name)] = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
-    }
     // The build hashes its outputs as it copies them, and they are sealed as they come: no second read.
     const nameOf = new Map<string, string>();
-    if (first && outputs.primary) nameOf.set(outputs.primary, first);
-    for (const name of more) {
-      const dir = outputs.secondary?.[codeBuildIdentifier(name)];
-      if (dir) nameOf.set(dir, name);
+    const prepare = async (name: string) => {
+      const dir = await ctx.artifacts.prepare(pipeline, ctx.executionId, name);
+      nameOf.set(dir, name);
+      return dir;
+    };
+    if (first) outputs.primary = await prepare(first);
+    if (more.length > 0) {
+      outputs.secondary = {};
+      for (const name of more) outputs.secondary[codeBuildIdentifier(name)] = await prepare(name);
     }
     const sealed = new Map<string, number>();
     const seal = async (destination: string, files: AsyncIterable<ArtifactFile>) => {
