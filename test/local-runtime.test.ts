@@ -303,6 +303,26 @@ describe('artifacts', () => {
     expect(runtime.artifacts.exists('p', 'newer', 'Src')).toBe(false);
   });
 
+  it('seals a build’s primary and secondary outputs as its upload copies them, each under its own name', async () => {
+    project = createProject({
+      'stepline.yml': `name: outs\nstages:${SOURCE}\n  - name: Build\n    actions: [{ name: Make, kind: build, inputArtifacts: [Src], outputArtifacts: [App, Test-Logs] }]\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat app.txt", inputArtifacts: [App] }]\n`,
+      'buildspec.yml':
+        'version: 0.2\nphases:\n  build:\n    commands:\n      - echo app > app.txt\n      - mkdir -p logs && echo unit > logs/unit.log\nartifacts:\n  files: [app.txt]\n  secondary-artifacts:\n    Test_Logs:\n      files: [logs/*.log]\n      discard-paths: yes\n',
+    });
+    runtime = new LocalRuntime({ project: project.dir });
+    const pipeline = parsePipelineText(readFileSync(join(project.dir, 'stepline.yml'), 'utf8'));
+    const result = await runtime.run({ pipeline, file: 'stepline.yml', repo: project.dir });
+    expect(result, JSON.stringify(result)).toMatchObject({ status: 'Succeeded' });
+    const listed = (artifact: string) =>
+      (
+        JSON.parse(readFileSync(join(runtime?.artifacts.dir('outs', result.executionId, artifact) ?? '', 'manifest.json'), 'utf8')).files as Array<{
+          path: string;
+        }>
+      ).map((f) => f.path);
+    expect(listed('App')).toStrictEqual(['app.txt']);
+    expect(listed('Test-Logs')).toStrictEqual(['unit.log']);
+  });
+
   it('fails a consumer whose input artifact changed after it was written, naming the file', async () => {
     project = createProject({
       'stepline.yml': `name: tamper\nstages:${SOURCE}\n  - name: Approve\n    actions: [{ name: Wait, kind: approval }]\n  - name: Use\n    actions: [{ name: Read, kind: invoke, command: "cat app.txt", inputArtifacts: [Src] }]\n`,
